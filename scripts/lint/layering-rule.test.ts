@@ -1,0 +1,49 @@
+// Proves that the layering rule bites: each forbidden direction of ARCHITECTURE.md is linted as
+// an error, and the allowed ones pass. Runs ESLint itself on code placed at each layer's path.
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+const eslint = new ESLint({ cwd: process.cwd() });
+
+async function layeringErrors(filePath: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath });
+  return (result?.messages ?? [])
+    .filter((m) => m.ruleId === 'gingham/layering' || m.ruleId === 'no-restricted-globals')
+    .map((m) => m.message);
+}
+
+describe('the layering lint rule', () => {
+  it.each([
+    ['shared/net/violation.ts', "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;", 'may not import the Node module node:fs'],
+    ['shared/net/violation.ts', "import fs from 'fs';\nexport const x = fs;", 'may not import the Node module fs'],
+    ['shared/model/violation.ts', "import { app } from 'electron';\nexport const x = app;", 'only electron/main and electron/preload may import electron'],
+    ['shared/model/violation.ts', "import { x } from '../../agent/bgp/codec.ts';\nexport const y = x;", 'shared may not import from agent'],
+    ['shared/model/violation.ts', 'export const width = window.innerWidth;', 'shared/ is pure'],
+    ['shared/model/violation.ts', 'export const pid = process.pid;', 'shared/ is pure'],
+    ['renderer/violation.ts', "import { x } from '../electron/backend/ssh.ts';\nexport const y = x;", 'renderer may not import from electron/backend'],
+    ['renderer/violation.ts', "import { x } from '../agent/cli/bin.ts';\nexport const y = x;", 'renderer may not import from agent'],
+    ['renderer/violation.ts', "import { Client } from 'ssh2';\nexport const y = Client;", 'renderer may import only these packages'],
+    ['renderer/violation.ts', "export const load = () => import('node:path');", 'may not import the Node module node:path'],
+    ['electron/backend/violation.ts', "import { ipcMain } from 'electron';\nexport const y = ipcMain;", 'only electron/main and electron/preload may import electron'],
+    ['electron/backend/violation.ts', "import { x } from '../../agent/rpc/server.ts';\nexport const y = x;", 'electron/backend may not import from agent'],
+    ['electron/web/violation.ts', "export { x } from '../../renderer/app.tsx';", 'electron/web may not import from renderer'],
+    ['agent/bgp/violation.ts', "import type { X } from '../../electron/backend/ssh.ts';\nexport type Y = X;", 'agent may not import from electron/backend'],
+    ['agent/bgp/violation.ts', "import { BrowserWindow } from 'electron';\nexport const y = BrowserWindow;", 'only electron/main and electron/preload may import electron'],
+    ['agent/bgp/violation.ts', "import { describe } from 'vitest';\nexport const y = describe;", 'vitest is test tooling'],
+  ])('refuses %s importing what its layer may not (%#)', async (filePath, code, reason) => {
+    const errors = await layeringErrors(filePath, code);
+    expect(errors.join('\n')).toContain(reason);
+  });
+
+  it.each([
+    ['shared/net/fine.ts', "import { z } from 'zod';\nimport { parseCidr } from './cidr.ts';\nexport const x = [z, parseCidr];"],
+    ['renderer/fine.tsx', "import { useState } from 'react';\nimport { parseCidr } from '../shared/net/cidr.ts';\nexport const x = [useState, parseCidr];"],
+    ['electron/main/fine.ts', "import { app } from 'electron';\nimport { x } from '../backend/ssh.ts';\nexport const y = [app, x];"],
+    ['electron/preload/fine.ts', "import { contextBridge } from 'electron';\nexport const y = contextBridge;"],
+    ['electron/web/fine.ts', "import http from 'node:http';\nimport { x } from '../backend/ssh.ts';\nexport const y = [http, x];"],
+    ['agent/bgp/fine.ts', "import net from 'node:net';\nimport { parseCidr } from '../../shared/net/cidr.ts';\nexport const y = [net, parseCidr];"],
+    ['shared/net/fine.test.ts', "import { createHash } from 'node:crypto';\nimport { it } from 'vitest';\nexport const y = [createHash, it];"],
+  ])('allows %s its own directions', async (filePath, code) => {
+    expect(await layeringErrors(filePath, code)).toEqual([]);
+  });
+});

@@ -1,0 +1,64 @@
+// Strict IPv4 dotted-quad parsing. Addresses are unsigned 32-bit numbers: comparisons, masks and
+// containment are then plain arithmetic, and no allocation happens on hot paths (BGP, reconcile).
+
+/** An error in user input, naming the input and saying what is allowed. */
+export class NetParseError extends Error {
+  constructor(
+    readonly input: string,
+    reason: string,
+  ) {
+    super(`${JSON.stringify(input)} ${reason}`);
+    this.name = 'NetParseError';
+  }
+}
+
+/**
+ * Parses `a.b.c.d` strictly: four decimal octets 0-255, no leading zeros (which some tools read
+ * as octal), no spaces, no shorthand such as `10.1`.
+ */
+export function parseIPv4(input: string): number {
+  const parts = input.split('.');
+  if (parts.length !== 4) {
+    throw new NetParseError(input, 'is not an IPv4 address: expected four decimal octets like 10.240.1.11');
+  }
+  let value = 0;
+  for (const [i, part] of parts.entries()) {
+    if (!/^\d{1,3}$/.test(part)) {
+      throw new NetParseError(input, `is not an IPv4 address: octet ${i + 1} (${JSON.stringify(part)}) must be a number from 0 to 255`);
+    }
+    if (part.length > 1 && part.startsWith('0')) {
+      throw new NetParseError(input, `is ambiguous: octet ${i + 1} (${part}) has a leading zero; write ${Number(part)}`);
+    }
+    const octet = Number(part);
+    if (octet > 255) {
+      throw new NetParseError(input, `is not an IPv4 address: octet ${i + 1} is ${octet}, above 255`);
+    }
+    value = value * 256 + octet;
+  }
+  return value;
+}
+
+/** True when `input` is a strictly valid IPv4 address. */
+export function isIPv4(input: string): boolean {
+  try {
+    parseIPv4(input);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Formats a 32-bit address as a dotted quad. */
+export function formatIPv4(address: number): string {
+  return `${address >>> 24}.${(address >>> 16) & 255}.${(address >>> 8) & 255}.${address & 255}`;
+}
+
+/** The network mask of a prefix length as a 32-bit number (/0 is 0). */
+export function prefixMask(prefixLength: number): number {
+  return prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
+}
+
+/** The four octets of an address, most significant first. */
+export function ipv4Octets(address: number): [number, number, number, number] {
+  return [address >>> 24, (address >>> 16) & 255, (address >>> 8) & 255, address & 255];
+}
