@@ -3,7 +3,7 @@
 // `npm test` and `npm start` work straight after `git clone`. No dependencies of its own: it runs
 // before there is a node_modules.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,4 +25,38 @@ if (wanted !== have) {
     process.exit(result.status ?? 1);
   }
   writeFileSync(stamp, wanted + '\n');
+}
+
+// Native parts (the few things Node has no API for: TCP_MD5SIG, TUN, raw sockets) live in
+// `native/` folders with a binding.gyp. Build each when its sources changed, with npm's own
+// node-gyp and this Node's headers, so a fresh clone needs no extra step.
+function nativeDirs(dir) {
+  const found = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name === 'node_modules' || entry.name === 'build') continue;
+    const child = path.join(dir, entry.name);
+    if (entry.name === 'native' && existsSync(path.join(child, 'binding.gyp'))) found.push(child);
+    else found.push(...nativeDirs(child));
+  }
+  return found;
+}
+
+for (const dir of nativeDirs(path.join(root, 'agent'))) {
+  const hash = createHash('sha256');
+  for (const name of readdirSync(dir).sort()) {
+    if (/\.(gyp|c|cc|h)$/.test(name)) hash.update(name).update(readFileSync(path.join(dir, name)));
+  }
+  const digest = hash.digest('hex');
+  const builtStamp = path.join(dir, 'build', '.source-hash');
+  if (existsSync(builtStamp) && readFileSync(builtStamp, 'utf8').trim() === digest) continue;
+  console.error(`Building the native part in ${path.relative(root, dir)} ...`);
+  const npmRoot = spawnSync('npm', ['root', '-g'], { encoding: 'utf8' }).stdout.trim();
+  const gyp = path.join(npmRoot, 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  const headers = existsSync('/usr/include/node/node_api.h') ? ['--nodedir=/usr'] : [];
+  const result = spawnSync(process.execPath, [gyp, 'rebuild', ...headers], { cwd: dir, stdio: 'inherit' });
+  if (result.status !== 0) {
+    console.error(`Building ${path.relative(root, dir)} failed: it needs gcc, make and python3 (apt-get install build-essential python3).`);
+    process.exit(result.status ?? 1);
+  }
+  writeFileSync(builtStamp, digest + '\n');
 }

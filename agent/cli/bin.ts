@@ -1,0 +1,15 @@
+#!/usr/bin/env -S npx tsx
+// gingham-agent: the node agent's command line. Each command group lives in commands/, one file
+// per part of the agent, so that the parts grow without touching each other.
+import { Command } from 'commander';
+import { registerBgpCommands } from './commands/bgp.ts';
+import { registerDataplaneCommands } from './commands/dataplane.ts';
+
+const program = new Command('gingham-agent')
+  .description('Gingham node agent: BGP speaker, dataplane, IPAM and CNI, compatible with Calico')
+  .showHelpAfterError();
+
+registerBgpCommands(program);
+registerDataplaneCommands(program);
+
+await program.parseAsync(process.argv);
