@@ -70,6 +70,16 @@ export const ipPoolSpecSchema = z
         message: 'ipipMode and vxlanMode cannot both be enabled',
         reason: 'FieldValueForbidden',
       },
+      {
+        rule: "!has(self.allowedUses) || !self.allowedUses.exists(u, u == 'LoadBalancer') || ((!has(self.ipipMode) || size(self.ipipMode) == 0 || self.ipipMode == 'Never') && (!has(self.vxlanMode) || size(self.vxlanMode) == 0 || self.vxlanMode == 'Never'))",
+        message: 'a LoadBalancer pool cannot have IPIP or VXLAN enabled',
+        reason: 'FieldValueForbidden',
+      },
+      {
+        rule: "!has(self.allowedUses) || !self.allowedUses.exists(u, u == 'LoadBalancer') || !self.allowedUses.exists(u, u == 'Workload' || u == 'Tunnel')",
+        message: 'LoadBalancer cannot be combined with Workload or Tunnel',
+        reason: 'FieldValueForbidden',
+      },
     ],
   })
   .superRefine((spec, ctx) => {

@@ -1,0 +1,205 @@
+// The model against Calico's own published CRD schemas (and Gingham's generated CRDs against the
+// same samples): every object the model produces is accepted, and the invalid samples are
+// rejected by both. Calico's schemas are test data from the handbook folder beside the
+// repository (../shared/calico-crds, or $GINGHAM_CALICO_CRDS); the product never reads them.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { parse } from 'yaml';
+import { formatCidr, nthBlock, parseCidr } from '../net/index.ts';
+import { calicoCrds } from './crds.ts';
+import { emptyIPAMBlock, handleIds } from './ipam.ts';
+import { ipPoolManifest, parseIPPool, validateIPPoolUpdate } from './ippool.ts';
+import { parseCalicoResource } from './resources.ts';
+import { CrdValidator } from './testing/crd-validator.ts';
+import { encapsulationModes } from './modes.ts';
+
+const calicoDir = process.env.GINGHAM_CALICO_CRDS ?? path.resolve(import.meta.dirname, '../../../shared/calico-crds');
+const plurals: Record<string, string> = {
+  IPPool: 'ippools',
+  BGPConfiguration: 'bgpconfigurations',
+  BGPPeer: 'bgppeers',
+  IPAMBlock: 'ipamblocks',
+  BlockAffinity: 'blockaffinities',
+  IPAMHandle: 'ipamhandles',
+};
+
+type Obj = { kind: string; [key: string]: unknown };
+const crd = (kind: string, spec: Record<string, unknown>, name = 'sample'): Obj => ({
+  apiVersion: 'crd.projectcalico.org/v1',
+  kind,
+  metadata: { name },
+  spec,
+});
+
+/** Objects as the model writes them: parsed (defaults applied), then serialized as the CRD stores them. */
+function modelOutput(input: Obj): Obj {
+  const parsed = parseCalicoResource(input);
+  return JSON.parse(JSON.stringify({ apiVersion: 'crd.projectcalico.org/v1', kind: parsed.kind, metadata: parsed.metadata, spec: parsed.spec }));
+}
+
+const seedPools = ['Always', 'Never', 'CrossSubnet'].map((ipipMode) =>
+  crd('IPPool', { cidr: '192.168.0.0/16', blockSize: 26, ipipMode, natOutgoing: true, nodeSelector: 'all()', vxlanMode: 'Never' }, 'default-ipv4-ippool'),
+);
+const block = emptyIPAMBlock('192.168.1.64/26', 'worker-1');
+const validSamples: Obj[] = [
+  ...seedPools,
+  crd('IPPool', { cidr: '10.244.0.0/16', vxlanMode: 'Always' }),
+  crd('IPPool', { cidr: '10.96.0.0/24', blockSize: 32, allowedUses: ['LoadBalancer'] }),
+  crd('BGPConfiguration', { asNumber: 65000, nodeToNodeMeshEnabled: true, listenPort: 179, nodeMeshMaxRestartTime: '120s' }, 'default'),
+  crd('BGPConfiguration', { nodeToNodeMeshEnabled: false }, 'node.worker-1'),
+  crd('BGPPeer', { peerIP: '10.240.1.1', asNumber: 65001, node: 'worker-1', keepaliveTime: '30s', password: { secretKeyRef: { name: 'bgp', key: 'tor' } } }),
+  crd('BGPPeer', { peerSelector: "route-reflector == 'true'", nodeSelector: 'all()' }),
+  { ...block, kind: 'IPAMBlock' },
+  crd('BlockAffinity', { node: 'worker-1', cidr: '192.168.1.64/26', state: 'confirmed', deleted: 'false' }, 'worker-1-192-168-1-64-26'),
+  crd('IPAMHandle', { handleID: handleIds.ipipTunnel('worker-1'), block: { '192.168.1.64/26': 1 } }, handleIds.ipipTunnel('worker-1')),
+];
+
+/** Invalid for Calico and for Gingham alike. */
+const invalidSamples: Array<[string, Obj]> = [
+  ['IPIP and VXLAN both on', crd('IPPool', { cidr: '10.0.0.0/16', ipipMode: 'Always', vxlanMode: 'Always' })],
+  ['an unknown mode', crd('IPPool', { cidr: '10.0.0.0/16', ipipMode: 'Sometimes' })],
+  ['no cidr', crd('IPPool', { blockSize: 26 })],
+  ['a blockSize that is not a number', crd('IPPool', { cidr: '10.0.0.0/16', blockSize: 'big' })],
+  ['natOutgoing as a string', crd('IPPool', { cidr: '10.0.0.0/16', natOutgoing: 'yes' })],
+  ['LoadBalancer with Workload', crd('IPPool', { cidr: '10.0.0.0/16', allowedUses: ['LoadBalancer', 'Workload'] })],
+  ['LoadBalancer with IPIP', crd('IPPool', { cidr: '10.0.0.0/16', allowedUses: ['LoadBalancer'], ipipMode: 'Always' })],
+  ['peerIP and peerSelector', crd('BGPPeer', { peerIP: '10.0.0.1', peerSelector: 'all()' })],
+  ['node and nodeSelector', crd('BGPPeer', { node: 'worker-1', nodeSelector: 'all()' })],
+  ['peerSelector with asNumber', crd('BGPPeer', { peerSelector: 'all()', asNumber: 64512 })],
+  ['an unknown nextHopMode', crd('BGPPeer', { peerIP: '10.0.0.1', nextHopMode: 'Other' })],
+  ['mesh restart time with the mesh off', crd('BGPConfiguration', { nodeToNodeMeshEnabled: false, nodeMeshMaxRestartTime: '120s' }, 'default')],
+  ['a listen port above 65535', crd('BGPConfiguration', { listenPort: 70000 }, 'default')],
+  ['a block without allocations', crd('IPAMBlock', { cidr: '192.168.1.64/26', strictAffinity: false, unallocated: [], attributes: [] }, '192-168-1-64-26')],
+  ['an affinity without deleted', crd('BlockAffinity', { node: 'worker-1', cidr: '192.168.1.64/26', state: 'confirmed' }, 'worker-1-192-168-1-64-26')],
+  ['a handle without handleID', crd('IPAMHandle', { block: {} })],
+];
+
+/** Where Gingham is deliberately stricter than Calico's CRD (docs/calico-compatibility.md). */
+const stricterSamples: Array<[string, Obj]> = [
+  ['a pool CIDR with host bits (Calico masks it silently in calicoctl; the CRD takes it)', crd('IPPool', { cidr: '192.168.1.0/16' })],
+  ['an IPv4 blockSize outside 20-32 (the v3.32.1 CRD allows 0-128)', crd('IPPool', { cidr: '10.0.0.0/8', blockSize: 16 })],
+];
+
+const validPoolArb = fc
+  .record({
+    prefix: fc.integer({ min: 8, max: 28 }),
+    index: fc.nat(),
+    extraBits: fc.nat({ max: 12 }),
+    encapsulation: fc.constantFrom('ipip', 'vxlan', 'none'),
+    mode: fc.constantFrom(...encapsulationModes.filter((m) => m !== 'Never')),
+    natOutgoing: fc.boolean(),
+    disabled: fc.boolean(),
+  })
+  .map(({ prefix, index, extraBits, encapsulation, mode, natOutgoing, disabled }) => {
+    const cidr = formatCidr(nthBlock(parseCidr('0.0.0.0/0'), prefix, index % 2 ** prefix));
+    const blockSize = Math.min(32, Math.max(20, prefix) + (extraBits % 5));
+    return crd('IPPool', {
+      cidr,
+      blockSize,
+      ipipMode: encapsulation === 'ipip' ? mode : 'Never',
+      vxlanMode: encapsulation === 'vxlan' ? mode : 'Never',
+      natOutgoing,
+      disabled,
+    });
+  });
+
+function rejectedByModel(sample: Obj): boolean {
+  try {
+    parseCalicoResource(sample);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+// Calico's CRDs are test data that lives beside the repository, not in it: without them there
+// is nothing to compare against, so these tests are skipped, and say so here.
+describe.skipIf(!existsSync(calicoDir))(`the model against Calico's CRDs (${calicoDir})`, () => {
+  const calico = (version: string, kind: string) => {
+    const file = path.join(calicoDir, version, `crd.projectcalico.org_${plurals[kind]}.yaml`);
+    return new CrdValidator(parse(readFileSync(file, 'utf8')));
+  };
+
+  it.each(['v3.32.1', 'v3.30.7', '.'])('Calico %s accepts every object the model produces', (version) => {
+    for (const sample of validSamples) {
+      const result = calico(version, sample.kind).check(modelOutput(sample));
+      expect(result.errors, `${sample.kind} ${JSON.stringify(sample.spec)}`).toEqual([]);
+    }
+  });
+
+  it('Calico v3.32.1 accepts generated pools in every mode and size', () => {
+    const validator = calico('v3.32.1', 'IPPool');
+    fc.assert(
+      fc.property(validPoolArb, (sample) => {
+        expect(validator.check(modelOutput(sample)).errors).toEqual([]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it.each(invalidSamples)('Calico v3.32.1 and the model both reject %s', (_why, sample) => {
+    const result = calico('v3.32.1', sample.kind).check(sample);
+    expect(result.errors.length, 'Calico accepted it').toBeGreaterThan(0);
+    expect(rejectedByModel(sample), 'the model accepted it').toBe(true);
+  });
+
+  it('Calico v3.32.1 and the model both refuse to change a pool’s cidr or blockSize', () => {
+    const validator = calico('v3.32.1', 'IPPool');
+    const before = modelOutput(seedPools[0]!);
+    for (const change of [{ cidr: '10.0.0.0/16' }, { blockSize: 24 }]) {
+      const after = { ...before, spec: { ...(before.spec as object), ...change } };
+      expect(validator.check(after, before).errors.join()).toMatch(/cannot be changed|immutable/i);
+      expect(() => validateIPPoolUpdate(parseIPPool(before), parseIPPool(after))).toThrow('is immutable');
+    }
+    const modeChange = { ...before, spec: { ...(before.spec as object), ipipMode: 'CrossSubnet' } };
+    expect(validator.check(modeChange, before).errors).toEqual([]);
+  });
+
+  it.each(stricterSamples)('the model alone rejects %s', (_why, sample) => {
+    expect(calico('v3.32.1', sample.kind).check(sample).errors).toEqual([]);
+    expect(rejectedByModel(sample)).toBe(true);
+  });
+
+  it('really runs the CEL rules of Calico v3.32.1 (the evaluator is not silently skipping them)', () => {
+    const result = calico('v3.32.1', 'IPPool').check(modelOutput(seedPools[0]!));
+    expect(result.unsupportedRules).toEqual([]);
+    expect(result.evaluatedRules).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe("Gingham's generated CRDs", () => {
+  const ours = new Map(calicoCrds().map((definition) => [definition.spec.names.kind, new CrdValidator(definition)]));
+
+  it('cover every kind the model has, in the crd.projectcalico.org group, cluster-scoped', () => {
+    expect([...ours.keys()].sort()).toEqual(Object.keys(plurals).sort());
+    for (const definition of calicoCrds()) {
+      expect(definition.metadata.name).toBe(`${definition.spec.names.plural}.crd.projectcalico.org`);
+      expect(definition.spec.scope).toBe('Cluster');
+    }
+  });
+
+  it('accept every object the model produces, including generated pools', () => {
+    for (const sample of validSamples) {
+      expect(ours.get(sample.kind)!.check(modelOutput(sample)).errors, JSON.stringify(sample)).toEqual([]);
+    }
+    fc.assert(
+      fc.property(validPoolArb, (sample) => {
+        expect(ours.get('IPPool')!.check(modelOutput(sample)).errors).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it.each(invalidSamples)('reject %s, as the model does', (_why, sample) => {
+    expect(ours.get(sample.kind)!.check(sample).errors.length).toBeGreaterThan(0);
+  });
+
+  it('default what kubectl-applied pools leave out, as the model does', () => {
+    const applied = crd('IPPool', { cidr: '10.244.0.0/16' });
+    const stored = structuredClone(applied);
+    expect(ours.get('IPPool')!.check(stored).errors).toEqual([]);
+    expect(ipPoolManifest(parseIPPool(applied), 'crd.projectcalico.org/v1').spec).toMatchObject({ blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never' });
+  });
+});
