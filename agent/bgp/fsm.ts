@@ -1,0 +1,315 @@
+// The BGP finite-state machine of one connection (RFC 4271 section 8), as pure data: an event goes
+// in, the new state and a list of actions (connect, send, start a timer, ...) come out. Sockets and
+// clocks live in session.ts; a test steps this machine alone, as GoBGP's fsm.go can be.
+import {
+  CapabilityCode, CeaseSubcode, ErrorCode, FsmSubcode, OpenSubcode,
+} from './codec/constants.ts';
+import { type BgpError, bgpError, describeError } from './codec/errors.ts';
+import { type Capability, type OpenMessage, localCapabilities, peerAsOf, summarizeCapabilities } from './codec/open.ts';
+import type { NotificationMessage } from './codec/simple-messages.ts';
+import { notificationName } from './codec/constants.ts';
+
+export type FsmState = 'Idle' | 'Connect' | 'Active' | 'OpenSent' | 'OpenConfirm' | 'Established';
+
+export type TimerName = 'connectRetry' | 'hold' | 'keepalive';
+
+export type FsmEvent =
+  | { type: 'ManualStart' }
+  | { type: 'ManualStartPassive' }
+  | { type: 'ManualStop'; subcode?: number; quiet?: boolean }
+  | { type: 'ConnectRetryTimerExpires' }
+  | { type: 'HoldTimerExpires' }
+  | { type: 'KeepaliveTimerExpires' }
+  /** An incoming connection from the peer was accepted. */
+  | { type: 'TcpConnectionConfirmed' }
+  /** Our outgoing connection completed. */
+  | { type: 'TcpCRAcked' }
+  | { type: 'TcpConnectionFails'; reason: string }
+  | { type: 'BGPOpen'; open: OpenMessage }
+  /** A message that could not be decoded (header, OPEN or UPDATE error): answer with its NOTIFICATION. */
+  | { type: 'MessageError'; error: BgpError }
+  | { type: 'OpenCollisionDump' }
+  | { type: 'NotifMsg'; notification: NotificationMessage }
+  | { type: 'KeepAliveMsg' }
+  | { type: 'UpdateMsg' }
+  | { type: 'RouteRefreshMsg' };
+
+export type FsmAction =
+  | { type: 'connect' }
+  | { type: 'drop' }
+  | { type: 'sendOpen'; open: OpenMessage }
+  | { type: 'sendKeepalive' }
+  | { type: 'sendNotification'; notification: NotificationMessage }
+  | { type: 'startTimer'; timer: TimerName; seconds: number }
+  | { type: 'stopTimer'; timer: TimerName }
+  | { type: 'established'; negotiated: Negotiated }
+  /** The connection is over; `reason` is what `status` shows as the last error. */
+  | { type: 'down'; reason: string; wasEstablished: boolean; byNotification: boolean }
+  | { type: 'openReceived'; open: OpenMessage };
+
+export interface FsmOptions {
+  localAs: number;
+  routerId: number;
+  peerAs: number;
+  /** Proposed hold time in seconds (0 disables keepalives and hold timing, 3 or more otherwise). */
+  holdTime: number;
+  connectRetryTime: number;
+  /** Hold timer while waiting for the peer's OPEN (RFC 4271 suggests 4 minutes). */
+  openHoldTime?: number;
+  /** Capabilities to offer; by default what localCapabilities() gives. */
+  capabilities?: Capability[];
+}
+
+/** What both sides agreed on, from the two OPENs. */
+export interface Negotiated {
+  holdTime: number;
+  keepaliveTime: number;
+  peerRouterId: number;
+  peerAs: number;
+  as4: boolean;
+  /** The peer sends us path identifiers (it offered ADD-PATH send, we offered receive). */
+  addPathReceive: boolean;
+  extendedMessage: boolean;
+  routeRefresh: boolean;
+  enhancedRouteRefresh: boolean;
+  gracefulRestart?: { restartTime: number; restarting: boolean; forwarding: boolean };
+  peerCapabilities: Capability[];
+  localCapabilities: Capability[];
+}
+
+export function negotiate(local: Capability[], localHoldTime: number, open: OpenMessage): Negotiated {
+  const mine = summarizeCapabilities(local);
+  const theirs = summarizeCapabilities(open.capabilities);
+  const holdTime = Math.min(localHoldTime, open.holdTime);
+  const gr = theirs.gracefulRestart;
+  return {
+    holdTime,
+    keepaliveTime: Math.floor(holdTime / 3),
+    peerRouterId: open.routerId,
+    peerAs: peerAsOf(open),
+    as4: mine.fourOctetAs !== undefined && theirs.fourOctetAs !== undefined,
+    addPathReceive: ((mine.addPathIpv4 ?? 0) & 1) !== 0 && ((theirs.addPathIpv4 ?? 0) & 2) !== 0,
+    extendedMessage: mine.extendedMessage && theirs.extendedMessage,
+    routeRefresh: theirs.routeRefresh,
+    enhancedRouteRefresh: mine.enhancedRouteRefresh && theirs.enhancedRouteRefresh,
+    ...(gr ? { gracefulRestart: { restartTime: gr.restartTime, restarting: gr.restarting, forwarding: gr.ipv4Forwarding === true } } : {}),
+    peerCapabilities: open.capabilities,
+    localCapabilities: local,
+  };
+}
+
+const cease = (subcode: number): NotificationMessage => ({ code: ErrorCode.Cease, subcode, data: Buffer.alloc(0) });
+
+export class Fsm {
+  state: FsmState = 'Idle';
+  negotiated: Negotiated | undefined;
+  readonly capabilities: Capability[];
+
+  constructor(readonly options: FsmOptions) {
+    this.capabilities = options.capabilities ?? localCapabilities({ asn: options.localAs });
+  }
+
+  private openMessage(): OpenMessage {
+    return {
+      version: 4,
+      myAs: this.options.localAs,
+      holdTime: this.options.holdTime,
+      routerId: this.options.routerId,
+      capabilities: this.capabilities,
+      otherParameters: [],
+    };
+  }
+
+  /** Checks the peer's OPEN against what is configured (RFC 4271 6.2, RFC 6286). */
+  validateOpen(open: OpenMessage): BgpError | undefined {
+    if (open.otherParameters.length > 0) {
+      return bgpError(ErrorCode.OpenMessage, OpenSubcode.UnsupportedOptionalParameter, `unsupported optional parameter ${open.otherParameters[0]!.type}`);
+    }
+    const peerAs = peerAsOf(open);
+    if (peerAs !== this.options.peerAs) {
+      const data = Buffer.alloc(2);
+      data.writeUInt16BE(open.myAs);
+      return bgpError(ErrorCode.OpenMessage, OpenSubcode.BadPeerAs, `the peer says AS ${peerAs}, configured is AS ${this.options.peerAs}`, data);
+    }
+    if (peerAs === this.options.localAs && open.routerId === this.options.routerId) {
+      return bgpError(ErrorCode.OpenMessage, OpenSubcode.BadBgpIdentifier, 'the peer has our own BGP identifier');
+    }
+    const fourOctet = open.capabilities.find((c) => c.code === CapabilityCode.FourOctetAs);
+    if (this.options.peerAs > 0xffff && !fourOctet) {
+      return bgpError(ErrorCode.OpenMessage, OpenSubcode.BadPeerAs, `AS ${this.options.peerAs} needs the 4-octet AS capability, which the peer does not offer`);
+    }
+    return undefined;
+  }
+
+  handle(event: FsmEvent): FsmAction[] {
+    const out: FsmAction[] = [];
+    const o = this.options;
+    const toIdle = (reason: string, notification?: NotificationMessage, byNotification = false): void => {
+      const wasEstablished = this.state === 'Established';
+      if (notification) out.push({ type: 'sendNotification', notification });
+      out.push({ type: 'stopTimer', timer: 'connectRetry' }, { type: 'stopTimer', timer: 'hold' }, { type: 'stopTimer', timer: 'keepalive' });
+      out.push({ type: 'drop' }, { type: 'down', reason, wasEstablished, byNotification });
+      this.state = 'Idle';
+    };
+    const fsmError = (): void => {
+      const subcode = this.state === 'OpenSent' ? FsmSubcode.UnexpectedInOpenSent
+        : this.state === 'OpenConfirm' ? FsmSubcode.UnexpectedInOpenConfirm
+          : this.state === 'Established' ? FsmSubcode.UnexpectedInEstablished : FsmSubcode.Unspecified;
+      toIdle(`unexpected ${event.type} in ${this.state}`, { code: ErrorCode.FsmError, subcode, data: Buffer.alloc(0) });
+    };
+    const sendOpen = (): void => {
+      out.push({ type: 'stopTimer', timer: 'connectRetry' }, { type: 'sendOpen', open: this.openMessage() });
+      out.push({ type: 'startTimer', timer: 'hold', seconds: o.openHoldTime ?? 240 });
+      this.state = 'OpenSent';
+    };
+    // Events every state past Idle answers the same way.
+    if (this.state !== 'Idle') {
+      switch (event.type) {
+        case 'ManualStop':
+          if (this.state === 'Connect' || this.state === 'Active' || event.quiet) toIdle('stopped');
+          else toIdle('stopped', cease(event.subcode ?? CeaseSubcode.AdministrativeShutdown));
+          return out;
+        case 'NotifMsg': {
+          const n = event.notification;
+          toIdle(`the peer sent ${notificationName(n.code, n.subcode)}`, undefined, true);
+          return out;
+        }
+        case 'MessageError':
+          toIdle(describeError(event.error), { code: event.error.code, subcode: event.error.subcode, data: event.error.data });
+          return out;
+        case 'HoldTimerExpires':
+          if (this.state === 'Connect' || this.state === 'Active') break;
+          toIdle('hold timer expired', { code: ErrorCode.HoldTimerExpired, subcode: 0, data: Buffer.alloc(0) });
+          return out;
+        case 'OpenCollisionDump':
+          if (this.state === 'Connect' || this.state === 'Active') { toIdle('connection collision: the other connection won'); return out; }
+          toIdle('connection collision: the other connection won', cease(CeaseSubcode.ConnectionCollisionResolution));
+          return out;
+        case 'TcpConnectionFails':
+          if (this.state === 'Connect' || this.state === 'Active') break;
+          toIdle(event.reason);
+          return out;
+        default:
+          break;
+      }
+    }
+    switch (this.state) {
+      case 'Idle':
+        if (event.type === 'ManualStart') {
+          out.push({ type: 'startTimer', timer: 'connectRetry', seconds: o.connectRetryTime }, { type: 'connect' });
+          this.state = 'Connect';
+        } else if (event.type === 'ManualStartPassive') {
+          this.state = 'Active';
+        }
+        // Everything else is ignored in Idle (RFC 4271 8.2.2).
+        break;
+      case 'Connect':
+        switch (event.type) {
+          case 'ConnectRetryTimerExpires':
+            out.push({ type: 'drop' }, { type: 'startTimer', timer: 'connectRetry', seconds: o.connectRetryTime }, { type: 'connect' });
+            break;
+          case 'TcpCRAcked':
+          case 'TcpConnectionConfirmed':
+            sendOpen();
+            break;
+          case 'TcpConnectionFails':
+            out.push({ type: 'drop' }, { type: 'startTimer', timer: 'connectRetry', seconds: o.connectRetryTime });
+            this.state = 'Active';
+            break;
+          case 'ManualStart': case 'ManualStartPassive': case 'KeepaliveTimerExpires':
+            break;
+          default:
+            toIdle(`unexpected ${event.type} in Connect`);
+        }
+        break;
+      case 'Active':
+        switch (event.type) {
+          case 'ConnectRetryTimerExpires':
+            out.push({ type: 'startTimer', timer: 'connectRetry', seconds: o.connectRetryTime }, { type: 'connect' });
+            this.state = 'Connect';
+            break;
+          case 'TcpCRAcked':
+          case 'TcpConnectionConfirmed':
+            sendOpen();
+            break;
+          case 'TcpConnectionFails':
+            break;
+          case 'ManualStart': case 'ManualStartPassive': case 'KeepaliveTimerExpires':
+            break;
+          default:
+            toIdle(`unexpected ${event.type} in Active`);
+        }
+        break;
+      case 'OpenSent':
+        switch (event.type) {
+          case 'BGPOpen': {
+            const error = this.validateOpen(event.open);
+            if (error) {
+              toIdle(describeError(error), { code: error.code, subcode: error.subcode, data: error.data });
+              break;
+            }
+            this.negotiated = negotiate(this.capabilities, o.holdTime, event.open);
+            out.push({ type: 'openReceived', open: event.open });
+            out.push({ type: 'stopTimer', timer: 'connectRetry' }, { type: 'sendKeepalive' });
+            if (this.negotiated.holdTime > 0) {
+              out.push({ type: 'startTimer', timer: 'keepalive', seconds: this.negotiated.keepaliveTime });
+              out.push({ type: 'startTimer', timer: 'hold', seconds: this.negotiated.holdTime });
+            } else {
+              out.push({ type: 'stopTimer', timer: 'hold' });
+            }
+            this.state = 'OpenConfirm';
+            break;
+          }
+          case 'ConnectRetryTimerExpires': case 'KeepaliveTimerExpires': case 'ManualStart': case 'ManualStartPassive':
+          case 'TcpConnectionConfirmed': case 'TcpCRAcked':
+            break;
+          default:
+            fsmError();
+        }
+        break;
+      case 'OpenConfirm':
+        switch (event.type) {
+          case 'KeepAliveMsg':
+            if (this.negotiated!.holdTime > 0) out.push({ type: 'startTimer', timer: 'hold', seconds: this.negotiated!.holdTime });
+            this.state = 'Established';
+            out.push({ type: 'established', negotiated: this.negotiated! });
+            break;
+          case 'KeepaliveTimerExpires':
+            out.push({ type: 'sendKeepalive' }, { type: 'startTimer', timer: 'keepalive', seconds: this.negotiated!.keepaliveTime });
+            break;
+          case 'ConnectRetryTimerExpires': case 'ManualStart': case 'ManualStartPassive':
+          case 'TcpConnectionConfirmed': case 'TcpCRAcked':
+            break;
+          default:
+            fsmError();
+        }
+        break;
+      case 'Established':
+        switch (event.type) {
+          case 'KeepAliveMsg':
+          case 'UpdateMsg':
+          case 'RouteRefreshMsg':
+            if (this.negotiated!.holdTime > 0) out.push({ type: 'startTimer', timer: 'hold', seconds: this.negotiated!.holdTime });
+            break;
+          case 'KeepaliveTimerExpires':
+            out.push({ type: 'sendKeepalive' }, { type: 'startTimer', timer: 'keepalive', seconds: this.negotiated!.keepaliveTime });
+            break;
+          case 'ConnectRetryTimerExpires': case 'ManualStart': case 'ManualStartPassive':
+          case 'TcpConnectionConfirmed': case 'TcpCRAcked':
+            break;
+          default:
+            fsmError();
+        }
+        break;
+    }
+    return out;
+  }
+}
+
+/**
+ * RFC 4271 6.8: when two connections to one peer both reach OPEN, the one initiated by the speaker
+ * with the higher BGP identifier survives. Returns which of ours to keep.
+ */
+export function resolveCollision(localRouterId: number, peerRouterId: number): 'keepOutgoing' | 'keepIncoming' {
+  return (localRouterId >>> 0) > (peerRouterId >>> 0) ? 'keepOutgoing' : 'keepIncoming';
+}
