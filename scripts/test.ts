@@ -2,7 +2,7 @@
 // The integration and e2e tiers need root (network namespaces, daemons, apt-get); run without it,
 // this says so and fails rather than skipping them silently.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { debianPackages, type DebianPackage } from './debian-packages.ts';
 
 type Tier = 'unit' | 'integration' | 'e2e';
@@ -36,10 +36,19 @@ function ensureDebianPackages(tiers: Tier[]): boolean {
   console.log(`Installing the Debian packages the tests need:\n${list}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const names = missing.map((pkg) => pkg.name);
-  return (
-    run('apt-get update', 'apt-get', ['update', '-q'], env) &&
-    run('apt-get install', 'apt-get', ['install', '-y', '-q', '--no-install-recommends', ...names], env)
-  );
+  // Installing bird2, frr or openssh-server would start their daemons in this machine's own
+  // namespace; the tests start their own, in namespaces of their own. policy-rc.d says no.
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = !existsSync(policy);
+  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\n# Written by Gingham\'s npm test while it installs packages.\nexit 101\n', { mode: 0o755 });
+  try {
+    return (
+      run('apt-get update', 'apt-get', ['update', '-q'], env) &&
+      run('apt-get install', 'apt-get', ['install', '-y', '-q', '--no-install-recommends', ...names], env)
+    );
+  } finally {
+    if (ownPolicy) rmSync(policy);
+  }
 }
 
 function main(): number {
