@@ -43,8 +43,8 @@ function ensureDebianPackages(tiers: Tier[]): boolean {
   if (ownPolicy) writeFileSync(policy, '#!/bin/sh\n# Written by Gingham\'s npm test while it installs packages.\nexit 101\n', { mode: 0o755 });
   try {
     return (
-      run('apt-get update', 'apt-get', ['update', '-q'], env) &&
-      run('apt-get install', 'apt-get', ['install', '-y', '-q', '--no-install-recommends', ...names], env)
+      run('apt-get update', 'apt-get', ['update', '-q', '-o', 'DPkg::Lock::Timeout=600'], env) &&
+      run('apt-get install', 'apt-get', ['install', '-y', '-q', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=600', ...names], env)
     );
   } finally {
     if (ownPolicy) rmSync(policy);
