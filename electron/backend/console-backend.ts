@@ -1,0 +1,118 @@
+// The console's backend: the services every client shares (node list, SSH connections, known
+// hosts, clusters) and, per client (a window or a browser tab), the request handlers and the
+// terminals that client opened. Transports (electron/main, electron/web) attach clients to it.
+import { readFileSync } from 'node:fs';
+import type { EventEmitter, NotificationHandlers, RequestHandlers } from '../../shared/api/console-contract.ts';
+import { ConsoleError } from '../../shared/api/errors.ts';
+import { appPaths, type AppPaths } from './app-paths.ts';
+import { ClusterService, type ClusterServiceOptions } from './kube/cluster-service.ts';
+import { NodeStore } from './nodes/node-store.ts';
+import type { SshConnectOptions } from './ssh/connect.ts';
+import { KnownHosts } from './ssh/known-hosts.ts';
+import { SshManager } from './ssh/ssh-manager.ts';
+import { TerminalSession } from './terminal/terminal-session.ts';
+import type { FlowWindowOptions } from '../../shared/api/flow-control.ts';
+
+export interface ConsoleBackendOptions {
+  configDir?: string;
+  ssh?: Omit<SshConnectOptions, 'knownHosts'>;
+  clusters?: ClusterServiceOptions;
+  terminalFlow?: FlowWindowOptions;
+}
+
+export interface AttachedClient {
+  handlers: RequestHandlers;
+  notifications: NotificationHandlers;
+  /** The client went away: close its terminals. */
+  detach(): void;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export class ConsoleBackend {
+  readonly paths: AppPaths;
+  readonly nodes: NodeStore;
+  readonly knownHosts: KnownHosts;
+  readonly ssh: SshManager;
+  readonly clusters: ClusterService;
+  private readonly version = packageVersion();
+
+  constructor(private readonly options: ConsoleBackendOptions = {}) {
+    this.paths = appPaths(options.configDir);
+    this.nodes = new NodeStore(this.paths.nodes);
+    this.knownHosts = new KnownHosts(this.paths.knownHosts);
+    this.ssh = new SshManager(this.nodes, { ...options.ssh, knownHosts: this.knownHosts });
+    this.clusters = new ClusterService(options.clusters);
+  }
+
+  attach(emit: EventEmitter): AttachedClient {
+    const terminals = new Map<string, TerminalSession>();
+    const stopStatus = this.ssh.onStatus((status) => emit('ssh.status', status));
+    const terminal = (id: string) => {
+      const session = terminals.get(id);
+      if (!session) throw new ConsoleError('not-found', `Terminal ${id} is closed.`);
+      return session;
+    };
+
+    const handlers: RequestHandlers = {
+      'app.info': async () => ({ version: this.version, knownHostsPath: this.knownHosts.path, platform: process.platform }),
+      'contexts.list': async () => this.clusters.list(),
+      'contexts.connect': async ({ context }) => this.clusters.connect(context),
+      'nodes.list': async () => ({ nodes: this.nodes.list() }),
+      'nodes.add': async (fields) => this.nodes.add(fields),
+      'nodes.remove': async ({ nodeId }) => {
+        this.ssh.disconnect(nodeId);
+        return { removed: this.nodes.remove(nodeId) };
+      },
+      'ssh.connect': async ({ nodeId }) => this.ssh.connect(nodeId),
+      'ssh.trustHostKey': async ({ promptId }) => this.ssh.trust(promptId),
+      'ssh.disconnect': async ({ nodeId }) => ({ disconnected: this.ssh.disconnect(nodeId) }),
+      'terminal.open': async ({ nodeId, cols, rows }) => {
+        const session = await TerminalSession.open(
+          this.ssh.client(nodeId),
+          {
+            data: (terminalId, data, bytes) => emit('terminal.data', { terminalId, data, bytes }),
+            exit: (terminalId, reason, exitCode) => {
+              terminals.delete(terminalId);
+              emit('terminal.exit', { terminalId, reason, ...(exitCode === undefined ? {} : { exitCode }) });
+            },
+          },
+          { cols, rows, ...(this.options.terminalFlow ? { flow: this.options.terminalFlow } : {}) },
+        );
+        terminals.set(session.id, session);
+        return { terminalId: session.id };
+      },
+      'terminal.close': async ({ terminalId }) => {
+        const session = terminals.get(terminalId);
+        session?.close();
+        return { closed: session !== undefined };
+      },
+    };
+
+    const notifications: NotificationHandlers = {
+      'terminal.input': ({ terminalId, data }) => terminal(terminalId).input(data),
+      'terminal.resize': ({ terminalId, cols, rows }) => terminal(terminalId).resize(cols, rows),
+      'terminal.ack': ({ terminalId, bytes }) => terminals.get(terminalId)?.ack(bytes),
+    };
+
+    return {
+      handlers,
+      notifications,
+      detach: () => {
+        stopStatus();
+        for (const session of terminals.values()) session.close();
+        terminals.clear();
+      },
+    };
+  }
+
+  close(): void {
+    this.ssh.disconnectAll();
+  }
+}

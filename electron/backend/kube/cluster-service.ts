@@ -1,0 +1,97 @@
+// Contexts and connections: lists the contexts of the merged kubeconfig, and connecting to one
+// reads the server version and the node list. Every call is bounded by a timeout, so the UI
+// always gets an answer: a result or an error that says what to do.
+import type { KubeConfig} from '@kubernetes/client-node';
+import { CoreV1Api, VersionApi, type V1Node } from '@kubernetes/client-node';
+import type { ClusterNode, RequestResult } from '../../../shared/api/console-contract.ts';
+import { ConsoleError } from '../../../shared/api/errors.ts';
+import { clusterError } from './cluster-errors.ts';
+import { kubeconfigPaths, loadKubeconfig } from './kubeconfig.ts';
+import { loginShellPath, mergePaths } from './login-shell-path.ts';
+
+export interface ClusterServiceOptions {
+  /** The kubeconfig files; default: as kubectl (KUBECONFIG, else ~/.kube/config). */
+  paths?: () => string[];
+  /** Bound on each call to the API server, exec plugin included. */
+  timeoutMs?: number;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => ConsoleError): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  promise.catch(() => undefined); // a late failure after the timeout must not become an unhandled rejection
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function toClusterNode(node: V1Node): ClusterNode {
+  const labels = node.metadata?.labels ?? {};
+  const roles = Object.keys(labels)
+    .filter((label) => label.startsWith('node-role.kubernetes.io/'))
+    .map((label) => label.slice('node-role.kubernetes.io/'.length))
+    .filter((role) => role !== '');
+  return {
+    name: node.metadata?.name ?? '(unnamed)',
+    addresses: (node.status?.addresses ?? []).map((a) => ({ type: a.type, address: a.address })),
+    ready: (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+    roles,
+    ...(node.status?.nodeInfo?.kubeletVersion ? { kubeletVersion: node.status.nodeInfo.kubeletVersion } : {}),
+  };
+}
+
+export class ClusterService {
+  private pathFixed = false;
+
+  constructor(private readonly options: ClusterServiceOptions = {}) {}
+
+  private load() {
+    return loadKubeconfig(this.options.paths?.() ?? kubeconfigPaths());
+  }
+
+  list(): RequestResult<'contexts.list'> {
+    const { contexts, currentContext, sources } = this.load();
+    return { contexts, sources, ...(currentContext ? { currentContext } : {}) };
+  }
+
+  /** Exec plugins are spawned with process.env: give them the login shell's PATH, once. */
+  private fixPathForExecPlugins(config: KubeConfig): void {
+    if (this.pathFixed || !config.getCurrentUser()?.exec) return;
+    this.pathFixed = true;
+    process.env.PATH = mergePaths(loginShellPath(), process.env.PATH);
+  }
+
+  async connect(contextName: string): Promise<RequestResult<'contexts.connect'>> {
+    const { config, contexts, sources } = this.load();
+    const context = contexts.find((c) => c.name === contextName);
+    if (!context) {
+      const files = sources.map((s) => s.path).join(', ');
+      throw new ConsoleError('context-not-found', `There is no context "${contextName}" in ${files}. Reload the list; the file may have changed.`);
+    }
+    if (!context.server) {
+      throw new ConsoleError('kubeconfig-unreadable', `Context "${contextName}" names cluster "${context.cluster}", which no kubeconfig file defines.`);
+    }
+    const unreadable = sources.filter((s) => s.state === 'error');
+    config.setCurrentContext(contextName);
+    this.fixPathForExecPlugins(config);
+    const server = context.server;
+    const timeoutMs = this.options.timeoutMs ?? 5_000;
+    const timedOut = () =>
+      new ConsoleError(
+        'cluster-timeout',
+        `The API server of ${contextName} at ${server} did not answer within ${timeoutMs / 1000} s. Check that the cluster is up and reachable (VPN?), ` +
+          'or that its credential plugin is not waiting for a login.',
+      );
+    try {
+      const version = await withTimeout(config.makeApiClient(VersionApi).getCode(), timeoutMs, timedOut);
+      const nodes = await withTimeout(config.makeApiClient(CoreV1Api).listNode(), timeoutMs, timedOut);
+      return { context: contextName, server, serverVersion: version.gitVersion, nodes: nodes.items.map(toClusterNode) };
+    } catch (error) {
+      const mapped = clusterError(error, contextName, server);
+      if (unreadable.length > 0 && mapped.code === 'credentials-rejected') {
+        mapped.message += ` (Also: ${unreadable.map((s) => s.message).join('; ')}.)`;
+      }
+      throw mapped;
+    }
+  }
+}

@@ -1,0 +1,63 @@
+// The nodes the user added by hand (host, user, key), kept in the console's config folder so that
+// they are still there at the next launch.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { SshNode } from '../../../shared/api/console-contract.ts';
+import { ConsoleError } from '../../../shared/api/errors.ts';
+
+const StoredNodes = z.object({ nodes: z.array(SshNode) });
+
+export class NodeStore {
+  private nodes: SshNode[];
+
+  constructor(private readonly path: string) {
+    this.nodes = this.load();
+  }
+
+  private load(): SshNode[] {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const parsed = StoredNodes.safeParse(JSON.parse(text));
+    if (!parsed.success) throw new Error(`${this.path} is not a node list the console wrote: ${parsed.error.message}. Move it aside to start afresh.`);
+    return parsed.data.nodes;
+  }
+
+  private save(): void {
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    const temporary = `${this.path}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify({ nodes: this.nodes }, null, 2), { mode: 0o600 });
+    renameSync(temporary, this.path); // atomic: a crash never leaves half a file
+  }
+
+  list(): SshNode[] {
+    return [...this.nodes];
+  }
+
+  get(id: string): SshNode {
+    const node = this.nodes.find((n) => n.id === id);
+    if (!node) throw new ConsoleError('not-found', `There is no node ${id}; it may have been removed. Reload the node list.`);
+    return node;
+  }
+
+  add(fields: Omit<SshNode, 'id' | 'name'> & { name?: string }): SshNode {
+    const node: SshNode = { ...fields, id: randomUUID(), name: fields.name ?? fields.host };
+    this.nodes.push(node);
+    this.save();
+    return node;
+  }
+
+  remove(id: string): boolean {
+    const before = this.nodes.length;
+    this.nodes = this.nodes.filter((n) => n.id !== id);
+    if (this.nodes.length === before) return false;
+    this.save();
+    return true;
+  }
+}

@@ -1,0 +1,181 @@
+// A real node for SSH tests: OpenSSH's sshd in its own network namespace, reached over a veth
+// pair, with a host key and an authorized user key made for the test. Used by the integration
+// tests here and by the e2e tests. Needs root. Everything it creates carries the `gcon` prefix
+// and is removed by stop(), which the tests call from afterAll.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface SshdNode {
+  /** The namespace's name, e.g. gcon-3f2a. */
+  netns: string;
+  /** The node's address, as `ip -br addr` shows it inside the namespace (without the prefix length). */
+  address: string;
+  /** The host side of the veth pair. */
+  hostInterface: string;
+  port: number;
+  user: string;
+  /** The private key sshd accepts for `user`. */
+  userKey: string;
+  /** The SHA256 fingerprint of the current host key, as `ssh-keygen -lf` prints it. */
+  hostKeyFingerprint(): string;
+  /** Stops sshd, makes a new host key and starts sshd again: what a reinstalled node looks like. */
+  restartWithNewHostKey(): Promise<void>;
+  /** Takes the link down (packets vanish, as when a cable is pulled) or brings it back. */
+  setLink(up: boolean): void;
+  stop(): Promise<void>;
+}
+
+function sh(command: string, args: string[]): string {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function quietly(command: string, args: string[]): void {
+  try {
+    execFileSync(command, args, { stdio: 'ignore' });
+  } catch {
+    // cleanup of something that may not exist
+  }
+}
+
+async function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host, port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`sshd did not start listening on ${host}:${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `slot` (0..63) picks the /30 out of 100.64.213.0/24, so that tests running side by side do not collide. */
+export async function startSshdNode(slot: number): Promise<SshdNode> {
+  if (process.getuid?.() !== 0) throw new Error('startSshdNode needs root (network namespaces, sshd).');
+  const tag = `${process.pid.toString(36).slice(-3)}${slot.toString(36)}`;
+  const netns = `gcon-${tag}`;
+  const hostInterface = `gcon-h${tag}`;
+  const nodeInterface = `gcon-n${tag}`;
+  const base = slot * 4;
+  const hostAddress = `100.64.213.${base + 1}`;
+  const address = `100.64.213.${base + 2}`;
+  const dir = mkdtempSync(join(tmpdir(), 'gcon-sshd-'));
+  const hostKey = join(dir, 'ssh_host_ed25519_key');
+  const userKey = join(dir, 'id_ed25519');
+  let sshd: ChildProcess | undefined;
+
+  const cleanup = () => {
+    quietly('ip', ['link', 'del', hostInterface]);
+    quietly('ip', ['netns', 'del', netns]);
+  };
+  cleanup();
+  sh('ip', ['netns', 'add', netns]);
+  try {
+    sh('ip', ['link', 'add', hostInterface, 'type', 'veth', 'peer', 'name', nodeInterface, 'netns', netns]);
+    sh('ip', ['addr', 'add', `${hostAddress}/30`, 'dev', hostInterface]);
+    sh('ip', ['link', 'set', hostInterface, 'up']);
+    sh('ip', ['-n', netns, 'addr', 'add', `${address}/30`, 'dev', nodeInterface]);
+    sh('ip', ['-n', netns, 'link', 'set', nodeInterface, 'up']);
+    sh('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+
+    sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKey, '-C', 'gingham-test-user']);
+    writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${userKey}.pub`));
+    writeFileSync(
+      join(dir, 'sshd_config'),
+      [
+        `ListenAddress ${address}`,
+        'Port 22',
+        `HostKey ${hostKey}`,
+        `PidFile ${join(dir, 'sshd.pid')}`,
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        'PermitRootLogin prohibit-password',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'UsePAM no',
+        'StrictModes no',
+        'PrintMotd no',
+        'PrintLastLog no',
+        // The test drops the link on purpose; sshd must not hang up first.
+        'ClientAliveInterval 0',
+        '',
+      ].join('\n'),
+    );
+    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory
+  } catch (error) {
+    cleanup();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+
+  const makeHostKey = () => {
+    rmSync(hostKey, { force: true });
+    rmSync(`${hostKey}.pub`, { force: true });
+    sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey, '-C', 'gingham-test-host']);
+  };
+  const startDaemon = async () => {
+    const child = spawn('ip', ['netns', 'exec', netns, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      log = (log + d.toString()).slice(-4000);
+    });
+    sshd = child;
+    try {
+      await waitForPort(address, 22, 10_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nsshd said: ${log}`);
+    }
+  };
+  const stopDaemon = async () => {
+    const child = sshd;
+    sshd = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    // sshd leaves its per-connection children running; they live in our namespace only.
+    quietly('ip', ['netns', 'pids', netns]);
+    for (const pid of sh('ip', ['netns', 'pids', netns]).split('\n').filter(Boolean)) quietly('kill', ['-TERM', pid]);
+  };
+
+  makeHostKey();
+  try {
+    await startDaemon();
+  } catch (error) {
+    await stopDaemon();
+    cleanup();
+    throw error;
+  }
+
+  return {
+    netns,
+    address,
+    hostInterface,
+    port: 22,
+    user: 'root',
+    userKey,
+    hostKeyFingerprint: () => sh('ssh-keygen', ['-lf', `${hostKey}.pub`]).split(/\s+/)[1]!,
+    async restartWithNewHostKey() {
+      await stopDaemon();
+      makeHostKey();
+      await startDaemon();
+    },
+    setLink(up) {
+      sh('ip', ['link', 'set', hostInterface, up ? 'up' : 'down']);
+    },
+    async stop() {
+      await stopDaemon();
+      cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
