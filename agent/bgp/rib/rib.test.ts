@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { PrefixTable } from './prefix-table.ts';
+import { Rib } from './rib.ts';
+import { LOCAL_PEER, RouteAttributes, type RouteSource } from './route-attributes.ts';
+import type { PathAttributes } from '../codec/update.ts';
+
+describe('PrefixTable', () => {
+  it('behaves like a Map under random inserts, updates and deletes (with growth and backward shifts)', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom('set', 'delete'), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 32 }), fc.nat()), { maxLength: 2000 }), (ops) => {
+      const table = new PrefixTable(4);
+      const model = new Map<string, number>();
+      for (const [op, a, len, value] of ops) {
+        const address = (a * 0x01010101) >>> 0;
+        const key = `${address}/${len}`;
+        if (op === 'set') { table.set(address, len, value); model.set(key, value); }
+        else expect(table.delete(address, len)).toBe(model.delete(key));
+        expect(table.size).toBe(model.size);
+      }
+      for (const [key, value] of model) {
+        const [address, len] = key.split('/').map(Number);
+        expect(table.get(address!, len!)).toBe(value);
+      }
+      let visited = 0;
+      table.forEach(() => visited++);
+      expect(visited).toBe(model.size);
+    }), { numRuns: 200 });
+  });
+
+  it('holds a million prefixes', () => {
+    const table = new PrefixTable();
+    for (let i = 0; i < 1_000_000; i++) table.set((0x0a000000 + i * 256) >>> 0, 24, i);
+    expect(table.size).toBe(1_000_000);
+    expect(table.get(0x0a000000 + 999_999 * 256, 24)).toBe(999_999);
+    expect(table.get(0x0a000000, 23)).toBe(-1);
+  });
+});
+
+function source(index: number, extra: Partial<RouteSource> = {}): RouteSource {
+  return { index, address: 0x0a000000 + index, routerId: 0x0a000000 + index, asn: 64512, ebgp: false, routeReflectorClient: false, ...extra };
+}
+
+function attrs(rib: Rib, src: RouteSource, a: PathAttributes): number {
+  const key = `${src.index}:${JSON.stringify(a)}`;
+  return rib.intern(key, () => new RouteAttributes(src, a, a.asPath ?? [], a.nextHop ?? 0, key));
+}
+
+const P = 0xc0a80100;
+
+describe('Rib best-path selection', () => {
+  it('prefers higher LOCAL_PREF, then the shorter AS path, then the lower ORIGIN', () => {
+    const rib = new Rib();
+    const a = source(1), b = source(2);
+    rib.update(1, P, 24, 0, attrs(rib, a, { origin: 0, asPath: [{ type: 2, asns: [1, 2] }], localPref: 100 }));
+    rib.update(2, P, 24, 0, attrs(rib, b, { origin: 0, asPath: [{ type: 2, asns: [1, 2, 3] }], localPref: 200 }));
+    expect(rib.attributes[rib.best(P, 24)]!.source.index).toBe(2);
+    rib.update(2, P, 24, 0, attrs(rib, b, { origin: 0, asPath: [{ type: 2, asns: [1, 2, 3] }], localPref: 100 }));
+    expect(rib.attributes[rib.best(P, 24)]!.source.index).toBe(1);
+    rib.update(1, P, 24, 0, attrs(rib, a, { origin: 2, asPath: [{ type: 2, asns: [7, 8, 9] }], localPref: 100 }));
+    expect(rib.attributes[rib.best(P, 24)]!.source.index).toBe(2);
+  });
+
+  it('prefers own routes, eBGP over iBGP, shorter CLUSTER_LIST, then the lower identifier (ORIGINATOR_ID standing in)', () => {
+    const rib = new Rib();
+    const ibgp = source(1, { routerId: 1 });
+    const ebgp = source(2, { ebgp: true, routerId: 9 });
+    rib.update(1, P, 24, 0, attrs(rib, ibgp, { origin: 0, asPath: [] }));
+    rib.update(2, P, 24, 0, attrs(rib, ebgp, { origin: 0, asPath: [] }));
+    expect(rib.attributes[rib.best(P, 24)]!.source.index).toBe(2);
+    rib.update(LOCAL_PEER, P, 24, 0, attrs(rib, source(LOCAL_PEER), { origin: 2, asPath: [{ type: 2, asns: [1, 2, 3, 4] }] }));
+    expect(rib.attributes[rib.best(P, 24)]!.source.index).toBe(LOCAL_PEER);
+
+    const rr = new Rib();
+    rr.update(3, P, 24, 0, attrs(rr, source(3, { routerId: 1 }), { origin: 0, asPath: [], clusterList: [5, 6] }));
+    rr.update(4, P, 24, 0, attrs(rr, source(4, { routerId: 2 }), { origin: 0, asPath: [], clusterList: [5] }));
+    expect(rr.attributes[rr.best(P, 24)]!.source.index).toBe(4);
+    rr.update(5, P, 24, 0, attrs(rr, source(5, { routerId: 7 }), { origin: 0, asPath: [], clusterList: [5], originatorId: 1 }));
+    expect(rr.attributes[rr.best(P, 24)]!.source.index).toBe(5);
+  });
+
+  it('withdrawing the best promotes the next; the last withdrawal removes the prefix; dirty prefixes are reported', () => {
+    const rib = new Rib();
+    rib.update(1, P, 24, 0, attrs(rib, source(1), { origin: 0, asPath: [], localPref: 300 }));
+    rib.update(2, P, 24, 0, attrs(rib, source(2), { origin: 0, asPath: [] }));
+    const dirty: string[] = [];
+    rib.drainDirty((a, l) => dirty.push(`${a}/${l}`));
+    expect(dirty).toEqual([`${P}/24`]);
+    expect(rib.withdraw(1, P, 24, 0)).toBe(true);
+    expect(rib.attributes[rib.best(P, 24)]!.source.index).toBe(2);
+    expect(rib.withdraw(1, P, 24, 0)).toBe(false);
+    rib.withdraw(2, P, 24, 0);
+    expect(rib.best(P, 24)).toBe(-1);
+    expect(rib.prefixCount).toBe(0);
+    expect(rib.attributeSets).toBe(0);
+  });
+
+  it('keeps one path per ADD-PATH identifier', () => {
+    const rib = new Rib();
+    rib.update(1, P, 24, 1, attrs(rib, source(1), { origin: 0, asPath: [], nextHop: 1 }));
+    rib.update(1, P, 24, 2, attrs(rib, source(1), { origin: 0, asPath: [], nextHop: 2 }));
+    expect(rib.paths(P, 24)).toHaveLength(2);
+    expect(rib.paths(P, 24)[0]!.pathId).toBe(1);
+  });
+
+  it('graceful restart: stale paths survive until swept; re-announced ones are fresh again', () => {
+    const rib = new Rib();
+    const a = attrs(rib, source(1), { origin: 0, asPath: [] });
+    for (let i = 0; i < 10; i++) rib.update(1, P + i * 256, 24, 0, a);
+    expect(rib.markStale(1)).toBe(10);
+    rib.update(1, P, 24, 0, a);
+    expect(rib.staleCount(1)).toBe(9);
+    expect(rib.removePeer(1, true)).toBe(9);
+    expect(rib.prefixCount).toBe(1);
+    expect(rib.paths(P, 24)[0]!.stale).toBe(false);
+  });
+});
