@@ -1,0 +1,99 @@
+// tunl0: the kernel ipip device where the kernel has one, else the user-space tunnel (a TUN
+// device run by the native helper). Routes and wire format are the same either way; only who
+// encapsulates differs.
+import { execFile } from 'node:child_process';
+import { ipipDeviceName, type DesiredIpipDevice, type DesiredRoute } from '../../shared/dataplane-plan/index.ts';
+import type { ChangeSet } from './changes.ts';
+import type { KernelLink, KernelRoute } from './kernel/snapshot.ts';
+import { UserspaceTunnel, type TunnelRoute } from './userspace-tunnel.ts';
+
+export type IpipImplementation = 'kernel' | 'userspace';
+
+function tryCreateKernelTunl0(): Promise<{ ok: boolean; error: string }> {
+  return new Promise((resolve) => {
+    execFile('ip', ['link', 'add', 'name', ipipDeviceName, 'type', 'ipip'], (error, _stdout, stderr) => {
+      resolve({ ok: !error, error: stderr.trim() });
+    });
+  });
+}
+
+export class IpipManager {
+  implementation: IpipImplementation | undefined;
+  private tunnel: UserspaceTunnel | undefined;
+
+  constructor(
+    private readonly onHelperExit: (reason: string) => void,
+    /** Force the user-space tunnel even where the kernel has ipip (for tests and comparisons). */
+    private readonly forceUserspace = false,
+  ) {}
+
+  /**
+   * Makes sure tunl0 exists when it is wanted, before the changes are computed. Returns whether
+   * the device is new (so that its settings must all be applied) and whether it exists.
+   */
+  async ensureDevice(want: DesiredIpipDevice | undefined, links: ReadonlyMap<string, KernelLink>): Promise<{ present: boolean; fresh: boolean }> {
+    const have = links.get(ipipDeviceName);
+    if (!want) return { present: have !== undefined, fresh: false };
+    if (this.implementation === undefined) {
+      if (have?.kind === 'ipip' && !this.forceUserspace) this.implementation = 'kernel';
+      else if (!have && !this.forceUserspace) {
+        const created = await tryCreateKernelTunl0();
+        // Without the ipip module iproute2 says "Unknown device type"; anything else is a real error.
+        if (created.ok) return ((this.implementation = 'kernel'), { present: true, fresh: true });
+        this.implementation = 'userspace';
+      } else this.implementation = 'userspace';
+    }
+    if (this.implementation === 'kernel') return { present: have !== undefined, fresh: false };
+    if (this.tunnel && this.tunnel.local !== want.local) await this.stopTunnel();
+    if (!this.tunnel?.running) {
+      this.tunnel = new UserspaceTunnel(ipipDeviceName, want.local, this.onHelperExit);
+      await this.tunnel.start();
+      return { present: true, fresh: true };
+    }
+    return { present: true, fresh: !have };
+  }
+
+  diff(want: DesiredIpipDevice | undefined, have: KernelLink | undefined, fresh: boolean, changes: ChangeSet): void {
+    const dev = ipipDeviceName;
+    if (!want) {
+      if (!have) return;
+      // The kernel's tunl0 is the ipip module's fallback device and cannot be deleted: take it down.
+      if (have.kind === 'ipip') {
+        if (have.up) changes.add('teardown', `link set ${dev} down`);
+        for (const address of have.addresses) changes.add('teardown', `addr del ${address} dev ${dev}`);
+      }
+      return; // the user-space device goes when its helper stops (see finish)
+    }
+    if (fresh || !have || have.mtu !== want.mtu || !have.up) changes.add('prepare', `link set ${dev} mtu ${want.mtu} up`);
+    const addresses = fresh || !have ? [] : have.addresses;
+    if (want.address && !addresses.includes(want.address)) changes.add('prepare', `addr replace ${want.address} dev ${dev}`);
+    for (const address of addresses) if (address !== want.address) changes.add('retire', `addr del ${address} dev ${dev}`);
+  }
+
+  /** Before the routes move: the helper learns every next hop, old and new, so no packet lacks one. */
+  async beforeSwitch(desired: readonly DesiredRoute[], kernel: readonly KernelRoute[]): Promise<void> {
+    if (!this.tunnel?.running) return;
+    const table = new Map<string, string>();
+    for (const r of kernel) if (r.dev === ipipDeviceName && r.gateway) table.set(r.dst, r.gateway);
+    for (const r of tunnelRoutes(desired)) table.set(r.dst, r.gateway);
+    await this.tunnel.setRoutes([...table].map(([dst, gateway]) => ({ dst, gateway })));
+  }
+
+  /** After the pass: exactly the wanted next hops; the helper stops when tunl0 is no longer wanted. */
+  async finish(want: DesiredIpipDevice | undefined, desired: readonly DesiredRoute[]): Promise<void> {
+    if (!want) {
+      await this.stopTunnel();
+      return;
+    }
+    await this.tunnel?.setRoutes(tunnelRoutes(desired));
+  }
+
+  async stopTunnel(): Promise<void> {
+    await this.tunnel?.stop();
+    this.tunnel = undefined;
+  }
+}
+
+function tunnelRoutes(routes: readonly DesiredRoute[]): TunnelRoute[] {
+  return routes.filter((r) => r.dev === ipipDeviceName && r.gateway).map((r) => ({ dst: r.dst, gateway: r.gateway! }));
+}

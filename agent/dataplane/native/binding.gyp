@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "gingham-tunl0",
+      "type": "executable",
+      "sources": ["tunl0.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-pthread"],
+      "ldflags": ["-pthread"],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}

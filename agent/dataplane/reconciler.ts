@@ -1,0 +1,111 @@
+// One reconcile pass: read the kernel, plan, let each manager diff its concern, and apply the
+// difference in a few batches ordered so that the new path is in before the old one goes.
+// Felix's shape: desired state is data, the kernel is read back every time, so restarts and
+// drift heal themselves.
+import type { Logger } from 'pino';
+import type { DataplaneState } from '../../shared/model/dataplane-state.ts';
+import {
+  ipipDeviceName,
+  planDataplane,
+  vxlanDeviceName,
+  type DataplanePlan,
+  type HostFacts,
+  type RouteOwner,
+} from '../../shared/dataplane-plan/index.ts';
+import { ChangeSet } from './changes.ts';
+import { IpipManager } from './ipip-manager.ts';
+import { runBatch, type BatchFailure } from './kernel/iproute.ts';
+import { readSnapshot, type KernelSnapshot } from './kernel/snapshot.ts';
+import { NatManager } from './nat-manager.ts';
+import { diffRoutes } from './route-manager.ts';
+import { removeOwners, writeOwners } from './route-owners.ts';
+import { diffVxlan } from './vxlan-manager.ts';
+
+export interface PassReport {
+  plan: DataplanePlan;
+  /** Kernel commands sent in this pass. */
+  changes: number;
+  failures: BatchFailure[];
+  warnings: string[];
+  ms: number;
+}
+
+export interface ReconcilerOptions {
+  log: Logger;
+  /** Use the user-space tunl0 even where the kernel has ipip. */
+  forceUserspaceIpip?: boolean;
+  /** Record route owners for `gingham-agent routes` (off in benchmarks). */
+  recordOwners?: boolean;
+  /** Called when something outside a pass needs a new pass (the tunl0 helper died). */
+  onNeedsPass?: (reason: string) => void;
+}
+
+export function hostFacts(state: DataplaneState, snapshot: KernelSnapshot, warnings: string[]): HostFacts {
+  const link = snapshot.links.get(state.node.interface);
+  if (!link) warnings.push(`host interface ${state.node.interface} does not exist: assuming MTU 1500 (check node.interface)`);
+  const defaultRoute = snapshot.routes.find((r) => r.dst === '0.0.0.0/0' && r.gateway && r.dev === state.node.interface);
+  return { mtu: link?.mtu ?? 1500, ...(defaultRoute?.gateway ? { gateway: defaultRoute.gateway } : {}) };
+}
+
+export class Reconciler {
+  readonly ipip: IpipManager;
+  private readonly nat = new NatManager();
+  private lastOwners = '';
+
+  constructor(readonly options: ReconcilerOptions) {
+    this.ipip = new IpipManager((reason) => {
+      options.log.warn(reason);
+      options.onNeedsPass?.(reason);
+    }, options.forceUserspaceIpip ?? false);
+  }
+
+  /** Brings the kernel to `state` (or removes everything Gingham made, for undefined). */
+  async pass(state: DataplaneState | undefined): Promise<PassReport> {
+    const started = performance.now();
+    const warnings: string[] = [];
+    const snapshot = await readSnapshot([vxlanDeviceName]);
+    const plan: DataplanePlan = state
+      ? planDataplane(state, hostFacts(state, snapshot, warnings))
+      : { routes: [], neighbours: [], fdb: [], warnings: [] };
+    warnings.push(...plan.warnings);
+
+    const tunl0 = await this.ipip.ensureDevice(plan.ipip, snapshot.links);
+    const changes = new ChangeSet();
+    this.ipip.diff(plan.ipip, snapshot.links.get(ipipDeviceName), tunl0.fresh, changes);
+    const vxlan = diffVxlan(plan.vxlan, snapshot.links, snapshot.neighbours, snapshot.fdb, plan.neighbours, plan.fdb, changes);
+    const devices = new Set(snapshot.links.keys());
+    if (tunl0.present) devices.add(ipipDeviceName);
+    else devices.delete(ipipDeviceName);
+    if (vxlan.present) devices.add(vxlanDeviceName);
+    else devices.delete(vxlanDeviceName);
+    warnings.push(...diffRoutes(plan.routes, snapshot.routes, { devices }, changes));
+
+    await this.ipip.beforeSwitch(plan.routes, snapshot.routes);
+    const failures: BatchFailure[] = [];
+    for (const batch of changes.batches()) failures.push(...(await runBatch(batch.tool, batch.commands)));
+    const natError = await this.nat.reconcile(plan.nat);
+    if (natError) failures.push({ command: 'nft -f -', error: natError });
+    await this.ipip.finish(plan.ipip, plan.routes);
+
+    if (this.options.recordOwners ?? true) this.recordOwners(plan);
+    return { plan, changes: changes.size, failures, warnings, ms: performance.now() - started };
+  }
+
+  /** Removes every route, device, entry and table Gingham made. */
+  async removeAll(): Promise<PassReport> {
+    const report = await this.pass(undefined);
+    await this.ipip.stopTunnel();
+    if (this.options.recordOwners ?? true) removeOwners();
+    this.lastOwners = '';
+    return report;
+  }
+
+  private recordOwners(plan: DataplanePlan): void {
+    const owners: Record<string, RouteOwner> = {};
+    for (const route of plan.routes) owners[route.dst] = route.owner;
+    const text = JSON.stringify(owners);
+    if (text === this.lastOwners) return;
+    writeOwners(owners);
+    this.lastOwners = text;
+  }
+}
