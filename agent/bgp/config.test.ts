@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, isPassive, validateConfig } from './config.ts';
+
+describe('speaker configuration', () => {
+  it('fills Calico defaults', () => {
+    const c = validateConfig({ routerId: '10.0.0.1', peers: [{ address: '10.0.0.2' }], announce: ['192.168.1.64/26'] });
+    expect(c.asn).toBe(64512);
+    expect(c.peers[0]).toMatchObject({ asn: 64512, port: 179, routeReflectorClient: false });
+    expect(c.gracefulRestart).toEqual({ enabled: true, restartTime: 120 });
+    expect(c.kernel).toBeUndefined();
+    expect(validateConfig({ routerId: '10.0.0.1', kernel: true }).kernel).toEqual({ table: 'main', protocol: 72 });
+  });
+
+  it('names every bad field', () => {
+    try {
+      validateConfig({ routerId: '10.0.0.300', peers: [{ address: '10.0.0.2', asn: -1 }], announce: ['192.168.1.1/24'], listen: 'x:1' }, 'speaker.yaml');
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const text = (error as Error).message;
+      expect(text).toContain('speaker.yaml');
+      expect(text).toContain('routerId: must be an IPv4 address');
+      expect(text).toContain('peers[0].asn');
+      expect(text).toContain('announce[0]: must be a prefix with no host bits');
+      expect(text).toContain('listen: must be address[:port]');
+    }
+  });
+
+  it('refuses unknown fields (a typo must not be silently ignored)', () => {
+    expect(() => validateConfig({ routerId: '10.0.0.1', peers: [{ adress: '10.0.0.2' }] })).toThrow(/peers\[0\]/);
+  });
+
+  it('applies the mesh rule: passive when the peer address string is greater', () => {
+    const c = validateConfig({ routerId: '10.192.0.2', peers: [{ address: '10.192.0.3' }, { address: '10.192.0.10' }, { address: '10.192.0.3', port: 1179, passive: false }] });
+    expect(isPassive(c, c.peers[0]!)).toBe(true);
+    // String comparison, as Calico's templates do: "10.192.0.10" < "10.192.0.2".
+    expect(isPassive(c, c.peers[1]!)).toBe(false);
+    expect(isPassive(c, c.peers[2]!)).toBe(false);
+  });
+});

@@ -1,0 +1,143 @@
+// The standalone speaker's configuration file (YAML or JSON), validated with zod so that every
+// mistake is reported with the field it is in. Defaults follow calico-node's BIRD configuration.
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { isCidr, isIPv4, parseCidr, parseIPv4 } from '../../shared/net/index.ts';
+
+/** Calico's default AS (BGPConfiguration asNumber). */
+export const CALICO_DEFAULT_ASN = 64512;
+/**
+ * The route protocol number of kernel routes this speaker installs. The dataplane owns 71
+ * (shared/dataplane-plan); the standalone speaker uses its own so that neither reconciler ever
+ * removes the other's routes.
+ */
+export const GINGHAM_BGP_ROUTE_PROTOCOL = 72;
+/** calico-node's BIRD: graceful restart time 120 s, connect retry 5 s. */
+export const DEFAULT_RESTART_TIME = 120;
+export const DEFAULT_CONNECT_RETRY = 5;
+export const DEFAULT_HOLD_TIME = 90;
+
+const ipv4 = z.string().refine(isIPv4, { message: 'must be an IPv4 address such as 10.240.1.11' });
+const asn = z.number().int().min(1).max(4294967295);
+const holdTime = z.number().int().refine((v) => v === 0 || (v >= 3 && v <= 65535), { message: 'must be 0 or from 3 to 65535 seconds' });
+
+const hostPort = z.string().refine((s) => {
+  const [host, port, ...rest] = s.split(':');
+  return rest.length === 0 && isIPv4(host ?? '') && (port === undefined || /^\d{1,5}$/.test(port) && Number(port) <= 65535);
+}, { message: 'must be address[:port], such as 10.240.1.11 or 127.0.0.1:1179' });
+
+const peerSchema = z.object({
+  address: ipv4,
+  asn: asn.default(CALICO_DEFAULT_ASN),
+  port: z.number().int().min(1).max(65535).default(179),
+  /** Wait for the peer to connect. Unset: Calico's rule for iBGP (passive when the peer's address string is greater). */
+  passive: z.boolean().optional(),
+  routeReflectorClient: z.boolean().default(false),
+  /** TCP-MD5 password (RFC 2385), as Calico's BGPPeer password and BIRD's `password`. */
+  password: z.string().min(1).max(80).optional(),
+  holdTime: holdTime.optional(),
+  /** Import policy. eBGP peers default to none (RFC 8212); iBGP to all. */
+  import: z.enum(['all', 'none']).optional(),
+  /** Export policy. eBGP peers default to none (RFC 8212); iBGP follows the iBGP/route reflection rules. */
+  export: z.enum(['all', 'announced', 'none']).optional(),
+  description: z.string().optional(),
+}).strict();
+
+const kernelSchema = z.object({
+  table: z.union([z.literal('main'), z.number().int().min(1).max(0xfffffffe)]).default('main'),
+  protocol: z.number().int().min(1).max(255).default(GINGHAM_BGP_ROUTE_PROTOCOL),
+  /** Install as `dev DEVICE onlink` (Calico's IP-in-IP: tunl0) instead of a plain gateway route. */
+  device: z.string().min(1).max(15).optional(),
+}).strict();
+
+export const configSchema = z.object({
+  routerId: ipv4,
+  asn: asn.default(CALICO_DEFAULT_ASN),
+  listen: hostPort.optional(),
+  holdTime: holdTime.default(DEFAULT_HOLD_TIME),
+  connectRetryTime: z.number().int().min(1).max(3600).default(DEFAULT_CONNECT_RETRY),
+  gracefulRestart: z.object({
+    enabled: z.boolean().default(true),
+    restartTime: z.number().int().min(1).max(4095).default(DEFAULT_RESTART_TIME),
+  }).strict().default({ enabled: true, restartTime: DEFAULT_RESTART_TIME }),
+  /** Route reflector cluster ID (default: the router ID); used when any peer is a routeReflectorClient. */
+  clusterId: ipv4.optional(),
+  peers: z.array(peerSchema).default([]),
+  announce: z.array(z.string().refine(isCidr, { message: 'must be a prefix with no host bits, such as 192.168.1.64/26' })).default([]),
+  kernel: z.union([z.literal(true).transform(() => kernelSchema.parse({})), kernelSchema]).optional(),
+}).strict().superRefine((config, ctx) => {
+  const seen = new Set<string>();
+  config.peers.forEach((peer, i) => {
+    const key = `${peer.address}:${peer.port}`;
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['peers', i, 'address'], message: `peer ${key} is listed twice` });
+    seen.add(key);
+  });
+});
+
+export type SpeakerConfigFile = z.output<typeof configSchema>;
+export type PeerConfigFile = SpeakerConfigFile['peers'][number];
+
+export class ConfigError extends Error {
+  constructor(readonly file: string, problems: string[]) {
+    super(`${file}: the configuration is not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}\nFix these fields and start again.`);
+    this.name = 'ConfigError';
+  }
+}
+
+function fieldPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '') || '(top level)';
+}
+
+/** Validates a parsed document; throws ConfigError naming every bad field. */
+export function validateConfig(document: unknown, file = 'config'): SpeakerConfigFile {
+  const result = configSchema.safeParse(document);
+  if (!result.success) {
+    throw new ConfigError(file, result.error.issues.map((issue) => `${fieldPath(issue.path)}: ${issue.message}`));
+  }
+  return result.data;
+}
+
+export async function loadConfig(file: string): Promise<SpeakerConfigFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read the configuration ${file}: ${(error as Error).message}`);
+  }
+  let document: unknown;
+  try {
+    document = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(file, [`not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`]);
+  }
+  return validateConfig(document, file);
+}
+
+export function listenAddress(config: SpeakerConfigFile): { address: string; port: number } {
+  if (!config.listen) return { address: '0.0.0.0', port: 179 };
+  const [address, port] = config.listen.split(':');
+  return { address: address!, port: port ? Number(port) : 179 };
+}
+
+/**
+ * Calico's mesh rule (confd's bird template): of two nodes, the one whose peer's address is
+ * lexically greater, compared as strings, is passive. Explicit `passive` wins.
+ */
+export function isPassive(config: SpeakerConfigFile, peer: PeerConfigFile): boolean {
+  if (peer.passive !== undefined) return peer.passive;
+  if (peer.asn !== config.asn) return false;
+  const local = listenAddress(config).address === '0.0.0.0' ? config.routerId : listenAddress(config).address;
+  return peer.address > local;
+}
+
+export function announcedPrefixes(config: SpeakerConfigFile): Array<{ address: number; length: number }> {
+  return config.announce.map((text) => {
+    const c = parseCidr(text);
+    return { address: c.address, length: c.prefixLength };
+  });
+}
+
+export function routerIdNumber(config: SpeakerConfigFile): number {
+  return parseIPv4(config.routerId);
+}
