@@ -6,3 +6,4 @@ export * from './client.ts';
 export * from './frame-client.ts';
 export * from './utf8-chunks.ts';
 export * from './flow-control.ts';
+export * from './bridge.ts';

@@ -70,13 +70,15 @@ function describeHop(hop: Hop): string {
 /** Private keys in the order OpenSSH would offer them; an unreadable or encrypted key the user named is an error. */
 function loadKeys(hop: Hop, home: string, explicit: string | undefined): Array<{ path: string; key: Buffer }> {
   const keys: Array<{ path: string; key: Buffer }> = [];
-  const named = [...(explicit ? [explicit] : []), ...hop.identityFiles];
+  // A path typed in the UI may start with ~ as it would in a shell.
+  const expanded = explicit?.replace(/^~(?=\/|$)/, home);
+  const named = [...(expanded ? [expanded] : []), ...hop.identityFiles];
   for (const path of named) {
     let key: Buffer;
     try {
       key = readFileSync(path);
     } catch (error) {
-      if (path === explicit) {
+      if (path === expanded) {
         throw new ConsoleError('ssh-key-unreadable', `Cannot read the key ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}. Check the path and its permissions.`);
       }
       continue; // OpenSSH, too, skips IdentityFile entries that do not exist

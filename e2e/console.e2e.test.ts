@@ -1,0 +1,147 @@
+// The console in web mode, driven by Debian's Chromium as a user would drive it: every element is
+// found by its role and accessible name. The node is a real sshd in a network namespace.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsoleBackend } from '../electron/backend/console-backend.ts';
+import { startSshdNode, type SshdNode } from '../electron/backend/test-support/sshd-node.ts';
+import { buildRenderer } from '../electron/web/build-renderer.ts';
+import { startWebServer, type WebServer } from '../electron/web/web-server.ts';
+
+const shots = join(process.cwd(), 'test-results', 'console');
+let node: SshdNode;
+let work: string;
+let backend: ConsoleBackend;
+let server: WebServer;
+let browser: BrowserContext;
+let page: Page;
+
+function twoContextKubeconfig(unreachable: string): string {
+  return `apiVersion: v1
+kind: Config
+current-context: lab
+clusters:
+- name: lab
+  cluster:
+    server: https://127.0.0.1:6443
+    insecure-skip-tls-verify: true
+- name: far-away
+  cluster:
+    server: ${unreachable}
+    insecure-skip-tls-verify: true
+users:
+- name: admin
+  user:
+    token: not-a-real-token
+contexts:
+- name: lab
+  context: { cluster: lab, user: admin }
+- name: unreachable
+  context: { cluster: far-away, user: admin, namespace: kube-system }
+`;
+}
+
+beforeAll(async () => {
+  mkdirSync(shots, { recursive: true });
+  work = mkdtempSync(join(tmpdir(), 'gcon-e2e-'));
+  node = await startSshdNode(10);
+  const kubeconfig = join(work, 'kubeconfig');
+  // Nothing listens on the node's port 6443: the API server is unreachable.
+  writeFileSync(kubeconfig, twoContextKubeconfig(`https://${node.address}:6443`));
+  backend = new ConsoleBackend({
+    configDir: join(work, 'config'),
+    ssh: { home: work, sshConfigPath: join(work, 'no-ssh-config'), agentSocket: '' },
+    clusters: { paths: () => [kubeconfig], timeoutMs: 4_000 },
+  });
+  const rendererDir = await buildRenderer({ quiet: true });
+  server = await startWebServer({ backend, rendererDir });
+  browser = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    viewport: { width: 1280, height: 800 },
+  });
+  page = browser.pages()[0] ?? (await browser.newPage());
+  await page.goto(server.url);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  backend?.close();
+  await node?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the console in a browser', () => {
+  it('adds a node, shows its host key fingerprint, trusts it, and runs ip -br addr in a terminal on it', async () => {
+    await page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: 'Nodes' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1, name: 'Nodes' }).isVisible()).toBe(true);
+
+    const form = page.getByRole('form', { name: 'Add a node' });
+    await form.getByRole('textbox', { name: 'Host' }).fill(node.address);
+    await form.getByRole('textbox', { name: 'User' }).fill(node.user);
+    await form.getByRole('textbox', { name: 'Private key file' }).fill(node.userKey);
+    await form.getByRole('textbox', { name: 'Display name' }).fill('worker-1');
+    await form.getByRole('button', { name: 'Add node' }).click();
+
+    const table = page.getByRole('table', { name: 'SSH nodes' });
+    await table.getByRole('rowheader', { name: 'worker-1' }).waitFor();
+    await table.getByRole('button', { name: 'Open a terminal on worker-1' }).click();
+
+    const dialog = page.getByRole('dialog', { name: 'Unknown host key for worker-1' });
+    await dialog.waitFor();
+    const shown = await dialog.getByRole('status', { name: 'Host key fingerprint' }).textContent();
+    expect(shown).toBe(node.hostKeyFingerprint());
+    await page.screenshot({ path: join(shots, '1-host-key-prompt.png') });
+    await dialog.getByRole('button', { name: 'Trust and connect' }).click();
+
+    await expect.poll(() => page.getByRole('heading', { level: 1, name: 'Terminal' }).isVisible()).toBe(true);
+    const terminal = page.getByRole('region', { name: 'Terminal on worker-1' });
+    await terminal.getByRole('status').filter({ hasText: 'Shell open on worker-1.' }).waitFor();
+    await terminal.getByRole('textbox', { name: 'Terminal input' }).focus();
+    await page.keyboard.type('ip -br addr\n');
+
+    // The screen as a screen reader reads it: one list item per row.
+    const rows = terminal.getByRole('list').getByRole('listitem');
+    await rows.filter({ hasText: `${node.address}/30` }).first().waitFor({ timeout: 10_000 });
+    const line = await rows.filter({ hasText: `${node.address}/30` }).first().textContent();
+    expect(line).toMatch(new RegExp(`^gcon-n\\S*\\s+UP\\s+${node.address.replace(/\./g, '\\.')}/30`));
+    await page.screenshot({ path: join(shots, '2-terminal-ip-br-addr.png') });
+  });
+
+  it('refuses the node after sshd restarts with a new host key, and shows the warning', async () => {
+    await node.restartWithNewHostKey();
+    await page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: 'Nodes' }).click();
+    const table = page.getByRole('table', { name: 'SSH nodes' });
+    // The restart cut the old session: the console says so rather than hiding it.
+    await table.getByRole('alert').filter({ hasText: /closed the SSH connection|stopped answering/ }).waitFor({ timeout: 15_000 });
+    await table.getByRole('button', { name: 'Connect to worker-1' }).click();
+
+    const warning = table.getByRole('alert', { name: 'Connection to worker-1 failed' });
+    await warning.waitFor();
+    expect(await warning.textContent()).toMatch(/WARNING: the host key of .* has changed/);
+    expect(await warning.textContent()).toContain(node.hostKeyFingerprint());
+    await page.screenshot({ path: join(shots, '3-host-key-changed.png') });
+  });
+
+  it('lists both contexts of a kubeconfig and explains an unreachable server within seconds', async () => {
+    await page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: 'Clusters' }).click();
+    const contexts = page.getByRole('table', { name: 'Kubeconfig contexts' });
+    await contexts.getByRole('rowheader', { name: /^lab/ }).waitFor();
+    await contexts.getByRole('rowheader', { name: 'unreachable' }).waitFor();
+    expect(await contexts.getByRole('row').count()).toBe(3); // header + two contexts
+
+    const started = Date.now();
+    await contexts.getByRole('button', { name: 'Connect to unreachable' }).click();
+    const error = page.getByRole('alert', { name: 'Cannot connect to unreachable' });
+    await error.waitFor({ timeout: 6_000 });
+    const elapsed = Date.now() - started;
+    expect(await error.textContent()).toMatch(/connection refused|did not answer|no route/i);
+    expect(elapsed).toBeLessThan(6_000);
+    console.log(`unreachable context explained after ${elapsed} ms`);
+    await page.screenshot({ path: join(shots, '4-unreachable-context.png') });
+  });
+});

@@ -1,0 +1,81 @@
+// The console's frame: the sidebar, the section on screen, and the state the sections share (the
+// connected cluster, the SSH nodes and their connection states).
+import { useCallback, useEffect, useState } from 'react';
+import type { RequestResult, SshNode } from '../../shared/api/console-contract.ts';
+import { ClientContext } from './api/client-context.ts';
+import type { Backend } from './api/connect-backend.ts';
+import { Sidebar } from './components/Sidebar.tsx';
+import { ClustersPage } from './pages/ClustersPage.tsx';
+import { NodesPage } from './pages/NodesPage.tsx';
+import { PlannedPage } from './pages/PlannedPage.tsx';
+import { TerminalPage } from './pages/TerminalPage.tsx';
+import { sectionFromHash, type SectionId } from './routes.ts';
+import { SshProvider } from './ssh/ssh-state.tsx';
+
+export type ConnectedCluster = RequestResult<'contexts.connect'>;
+
+export function App({ backend }: { backend: Backend }) {
+  const [section, setSection] = useState<SectionId>(() => sectionFromHash(window.location.hash));
+  const [cluster, setCluster] = useState<ConnectedCluster | undefined>();
+  const [terminalNode, setTerminalNode] = useState<SshNode | undefined>();
+  const [lost, setLost] = useState<string | undefined>();
+
+  useEffect(() => {
+    const onHash = () => setSection(sectionFromHash(window.location.hash));
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+
+  useEffect(() => ('client' in backend ? backend.client.onClose(setLost) : undefined), [backend]);
+
+  // Moving focus to the new section's heading tells keyboard and screen reader users where they are.
+  useEffect(() => {
+    document.getElementById('section-heading')?.focus();
+  }, [section]);
+
+  const openTerminal = useCallback((node: SshNode) => {
+    setTerminalNode(node);
+    window.location.hash = '#/terminal';
+  }, []);
+
+  if ('error' in backend) {
+    return (
+      <main className="fatal">
+        <h1>Gingham cannot reach its backend</h1>
+        <p role="alert">{backend.error}</p>
+      </main>
+    );
+  }
+
+  return (
+    <ClientContext.Provider value={backend.client}>
+      <SshProvider>
+        <div className="frame">
+          <Sidebar current={section} />
+          <main className="content" aria-labelledby="section-heading">
+            {lost && (
+              <p role="alert" className="banner error">
+                {lost}
+              </p>
+            )}
+            {section === 'clusters' && <ClustersPage cluster={cluster} onConnected={setCluster} />}
+            {section === 'nodes' && <NodesPage cluster={cluster} onOpenTerminal={openTerminal} />}
+            {section === 'ippools' && (
+              <PlannedPage title="IP pools" what="The cluster's Calico IP pools: CIDR, block size, IP-in-IP and VXLAN modes, NAT outgoing. You will switch a pool's routing mode here and watch every node reconcile." />
+            )}
+            {section === 'routes' && (
+              <PlannedPage title="Routes" what="Every node's route table, with who programmed each route and why: per remote block via tunl0, vxlan.calico or the host interface, the blackhole for the node's own block, and a /32 per local pod." />
+            )}
+            {section === 'bgp' && (
+              <PlannedPage title="BGP peers" what="Each node's BGP sessions: peer address, state, uptime and the prefixes exchanged, for the full mesh or route reflectors." />
+            )}
+            {section === 'captures' && (
+              <PlannedPage title="Captures" what="Live packet capture on a node, decoded as you watch (outer and inner headers per routing mode), with pcap export." />
+            )}
+            {section === 'terminal' && <TerminalPage initialNode={terminalNode} />}
+          </main>
+        </div>
+      </SshProvider>
+    </ClientContext.Provider>
+  );
+}

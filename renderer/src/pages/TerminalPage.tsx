@@ -1,0 +1,62 @@
+// Terminal: a shell on a chosen SSH node.
+import { useState } from 'react';
+import type { SshNode } from '../../../shared/api/console-contract.ts';
+import { TerminalView } from '../components/TerminalView.tsx';
+import { useSsh } from '../ssh/ssh-state.tsx';
+
+export function TerminalPage({ initialNode }: { initialNode?: SshNode }) {
+  const ssh = useSsh();
+  const [chosen, setChosen] = useState<string>(initialNode?.id ?? '');
+  const [open, setOpen] = useState<SshNode | undefined>(initialNode);
+  const [session, setSession] = useState(0);
+  const [error, setError] = useState<string | undefined>();
+
+  const start = async () => {
+    const node = ssh.nodes.find((n) => n.id === chosen);
+    if (!node) return;
+    setError(undefined);
+    if (ssh.connection(node.id).state !== 'connected' && !(await ssh.connect(node))) {
+      const c = ssh.connection(node.id);
+      setError(c.state === 'failed' ? c.message : `Cannot connect to ${node.name}; see Nodes for details.`);
+      return;
+    }
+    setOpen(node);
+    setSession((n) => n + 1);
+  };
+
+  return (
+    <section aria-labelledby="section-heading" className="terminal-page">
+      <h1 id="section-heading" tabIndex={-1}>
+        Terminal
+      </h1>
+      {ssh.nodes.length === 0 ? (
+        <p>No SSH nodes yet: add one under Nodes first.</p>
+      ) : (
+        <form
+          className="inline"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void start();
+          }}
+        >
+          <label>
+            Node
+            <select value={chosen} onChange={(e) => setChosen(e.target.value)}>
+              <option value="">Choose a node</option>
+              {ssh.nodes.map((n) => (
+                <option key={n.id} value={n.id}>
+                  {n.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="submit" disabled={chosen === ''}>
+            Open terminal
+          </button>
+        </form>
+      )}
+      {error && <p role="alert" className="error">{error}</p>}
+      {open && <TerminalView key={`${open.id}-${session}`} node={open} />}
+    </section>
+  );
+}
