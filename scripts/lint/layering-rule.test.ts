@@ -1,7 +1,7 @@
 // Proves that the layering rule bites: each forbidden direction of ARCHITECTURE.md is linted as
 // an error, and the allowed ones pass. Runs ESLint itself on code placed at each layer's path.
 import { ESLint } from 'eslint';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 const eslint = new ESLint({ cwd: process.cwd() });
 
@@ -13,6 +13,9 @@ async function layeringErrors(filePath: string, code: string): Promise<string[]>
 }
 
 describe('the layering lint rule', () => {
+  // ESLint's first run loads typescript-eslint: seconds on a busy machine, not a test's business.
+  beforeAll(() => eslint.lintText('export {};', { filePath: 'shared/warm-up.ts' }), 60_000);
+
   it.each([
     ['shared/net/violation.ts', "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;", 'may not import the Node module node:fs'],
     ['shared/net/violation.ts', "import fs from 'fs';\nexport const x = fs;", 'may not import the Node module fs'],
@@ -29,6 +32,7 @@ describe('the layering lint rule', () => {
     ['electron/web/violation.ts', "export { x } from '../../renderer/app.tsx';", 'electron/web may not import from renderer'],
     ['agent/bgp/violation.ts', "import type { X } from '../../electron/backend/ssh.ts';\nexport type Y = X;", 'agent may not import from electron/backend'],
     ['agent/bgp/violation.ts', "import { BrowserWindow } from 'electron';\nexport const y = BrowserWindow;", 'only electron/main and electron/preload may import electron'],
+    ['agent/datastore/violation.ts', "import { controlPlaneUp } from '../../lab/controlplane/controlplane.ts';\nexport const y = controlPlaneUp;", 'agent may not import from lab'],
     ['agent/bgp/violation.ts', "import { describe } from 'vitest';\nexport const y = describe;", 'vitest is test tooling'],
   ])('refuses %s importing what its layer may not (%#)', async (filePath, code, reason) => {
     const errors = await layeringErrors(filePath, code);
@@ -42,6 +46,7 @@ describe('the layering lint rule', () => {
     ['electron/preload/fine.ts', "import { contextBridge } from 'electron';\nexport const y = contextBridge;"],
     ['electron/web/fine.ts', "import http from 'node:http';\nimport { x } from '../backend/ssh.ts';\nexport const y = [http, x];"],
     ['agent/bgp/fine.ts', "import net from 'node:net';\nimport { parseCidr } from '../../shared/net/cidr.ts';\nexport const y = [net, parseCidr];"],
+    ['agent/datastore/fine.int.test.ts', "import { controlPlaneUp } from '../../lab/controlplane/controlplane.ts';\nexport const y = controlPlaneUp;"],
     ['shared/net/fine.test.ts', "import { createHash } from 'node:crypto';\nimport { it } from 'vitest';\nexport const y = [createHash, it];"],
   ])('allows %s its own directions', async (filePath, code) => {
     expect(await layeringErrors(filePath, code)).toEqual([]);
