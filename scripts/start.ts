@@ -1,17 +1,80 @@
-// `npm start`: the console on the lab. Until the console (issue "console frame") and the lab
-// (issue "the lab") land, it says plainly what exists and what does not, and fails.
-const built: Array<[string, string]> = [
-  ['shared/net, shared/model', 'IPv4/CIDR math, Calico names, Calico resources with validation'],
-];
-const notYet: Array<[string, string]> = [
-  ['console (electron/, renderer/)', 'the desktop app and its web mode'],
-  ['lab (lab/)', 'the seed cluster in network namespaces'],
-  ['agent (agent/)', 'BGP speaker, dataplane, datastore, CNI plugin'],
-];
+// `npm start`: the desktop console. With an Electron binary (and a display) it builds the main
+// process, the preload script and the renderer into out/ and opens the window. Without one (as on
+// a server, or where Electron's download was not allowed) it serves the same console in web mode
+// and prints the URL to open. `npm run console:web` always takes the web path.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
 
-console.log('Gingham is being built. What exists today:');
-for (const [part, what] of built) console.log(`  ✓ ${part.padEnd(34)} ${what}`);
-console.log('Not built yet, so `npm start` has nothing to open:');
-for (const [part, what] of notYet) console.log(`  ✗ ${part.padEnd(34)} ${what}`);
-console.log('\n`npm test` runs everything that exists.');
-process.exit(1);
+const root = fileURLToPath(new URL('../', import.meta.url));
+const inRoot = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
+
+/** The Electron binary that `npm install` downloaded, if it did. */
+function electronBinary(): string | undefined {
+  const pathFile = inRoot('node_modules/electron/path.txt');
+  if (!existsSync(pathFile)) return undefined;
+  const binary = inRoot(`node_modules/electron/dist/${readFileSync(pathFile, 'utf8').trim()}`);
+  return existsSync(binary) ? binary : undefined;
+}
+
+function hasDisplay(): boolean {
+  return process.platform !== 'linux' || Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
+}
+
+async function buildElectron(): Promise<void> {
+  const common = { configFile: false as const, root, logLevel: 'warn' as const };
+  // The main process: ESM, dependencies left to node_modules, electron provided at run time.
+  await build({
+    ...common,
+    build: {
+      ssr: inRoot('electron/main/main.ts'),
+      outDir: inRoot('out/main'),
+      emptyOutDir: true,
+      target: 'node22',
+      rolldownOptions: { external: ['electron'], output: { format: 'es', entryFileNames: 'main.js' } },
+    },
+  });
+  // The preload script: sandboxed preloads must be one CommonJS file that requires only electron.
+  await build({
+    ...common,
+    build: {
+      outDir: inRoot('out/preload'),
+      emptyOutDir: true,
+      target: 'chrome130',
+      lib: { entry: inRoot('electron/preload/preload.ts'), formats: ['cjs'], fileName: () => 'preload.cjs' },
+      rolldownOptions: { external: ['electron'] },
+    },
+  });
+  await build({ configFile: inRoot('vite.config.ts'), logLevel: 'warn' });
+}
+
+function run(command: string, args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: 'inherit', cwd: root });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+async function main(): Promise<number> {
+  const webOnly = process.argv.includes('--web');
+  const binary = webOnly ? undefined : electronBinary();
+  if (binary && hasDisplay()) {
+    console.log('Building the desktop console…');
+    await buildElectron();
+    return run(binary, [inRoot('out/main/main.js')]);
+  }
+  if (!webOnly) {
+    console.log(
+      binary
+        ? 'No display to open a window on (DISPLAY/WAYLAND_DISPLAY unset): serving the console in web mode instead.'
+        : "Electron's binary is not installed here (its download is optional; see README): serving the console in web mode instead.",
+    );
+  }
+  return run(process.execPath, ['--import', 'tsx', inRoot('electron/web/serve.ts')]);
+}
+
+process.exit(await main());

@@ -15,6 +15,8 @@ import type { FlowWindowOptions } from '../../shared/api/flow-control.ts';
 
 export interface ConsoleBackendOptions {
   configDir?: string;
+  /** The app's version; Electron passes app.getVersion(), elsewhere package.json's is read. */
+  version?: string;
   ssh?: Omit<SshConnectOptions, 'knownHosts'>;
   clusters?: ClusterServiceOptions;
   terminalFlow?: FlowWindowOptions;
@@ -41,9 +43,10 @@ export class ConsoleBackend {
   readonly knownHosts: KnownHosts;
   readonly ssh: SshManager;
   readonly clusters: ClusterService;
-  private readonly version = packageVersion();
+  private readonly version: string;
 
   constructor(private readonly options: ConsoleBackendOptions = {}) {
+    this.version = options.version ?? packageVersion();
     this.paths = appPaths(options.configDir);
     this.nodes = new NodeStore(this.paths.nodes);
     this.knownHosts = new KnownHosts(this.paths.knownHosts);

@@ -10,7 +10,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createDispatcher, eventFrame } from '../../shared/api/dispatcher.ts';
 import type { ConsoleBackend } from '../backend/console-backend.ts';
-import { contentSecurityPolicy } from './content-security-policy.ts';
+import { contentSecurityPolicy } from '../../shared/api/content-security-policy.ts';
 
 export interface WebServerOptions {
   backend: ConsoleBackend;
