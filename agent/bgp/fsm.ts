@@ -43,7 +43,10 @@ export type FsmAction =
   | { type: 'startTimer'; timer: TimerName; seconds: number }
   | { type: 'stopTimer'; timer: TimerName }
   | { type: 'established'; negotiated: Negotiated }
-  /** The connection is over; `reason` is what `status` shows as the last error. */
+  /**
+   * The connection is over; `reason` is what `status` shows as the last error. `byNotification`:
+   * a NOTIFICATION was sent or received (graceful restart applies only when it was not, RFC 4724).
+   */
   | { type: 'down'; reason: string; wasEstablished: boolean; byNotification: boolean }
   | { type: 'openReceived'; open: OpenMessage };
 
@@ -148,7 +151,7 @@ export class Fsm {
       const wasEstablished = this.state === 'Established';
       if (notification) out.push({ type: 'sendNotification', notification });
       out.push({ type: 'stopTimer', timer: 'connectRetry' }, { type: 'stopTimer', timer: 'hold' }, { type: 'stopTimer', timer: 'keepalive' });
-      out.push({ type: 'drop' }, { type: 'down', reason, wasEstablished, byNotification });
+      out.push({ type: 'drop' }, { type: 'down', reason, wasEstablished, byNotification: byNotification || notification !== undefined });
       this.state = 'Idle';
     };
     const fsmError = (): void => {

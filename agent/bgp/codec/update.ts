@@ -174,9 +174,9 @@ function readAsPath(value: Buffer, asSize: 2 | 4): AsPathSegment[] | undefined {
   return segments;
 }
 
+/** 0.0.0.0, multicast and class E can never be a next hop (RFC 4271 6.3). */
 function isMartianNextHop(address: number): boolean {
-  const first = address >>> 24;
-  return address === 0 || first === 127 || first >= 224;
+  return address === 0 || address >>> 24 >= 224;
 }
 
 /** Decodes an UPDATE body (the bytes after the header). */

@@ -1,0 +1,132 @@
+// Installs the speaker's best routes into a kernel routing table through one long-lived
+// `ip -force -batch -` process: one process for a million routes, lines written in batches.
+// Routes carry this speaker's protocol number, so it touches only its own and can find them again
+// after a restart (graceful restart keeps them instead of flushing).
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Logger } from 'pino';
+import { formatIPv4, parseIPv4 } from '../../shared/net/index.ts';
+import { PrefixTable } from './rib/prefix-table.ts';
+
+const run = promisify(execFile);
+
+export interface KernelOptions {
+  table: 'main' | number;
+  protocol: number;
+  device?: string;
+}
+
+const NONE = -1;
+
+export class KernelRoutes {
+  /** prefix -> installed next hop (as int32). */
+  private readonly installed = new PrefixTable(1 << 12);
+  private proc: ChildProcessWithoutNullStreams | undefined;
+  private pending: string[] = [];
+  private errors = 0;
+  private lastError = '';
+  installs = 0;
+  removals = 0;
+
+  constructor(private readonly options: KernelOptions, private readonly log: Logger) {}
+
+  private start(): ChildProcessWithoutNullStreams {
+    if (this.proc) return this.proc;
+    const proc = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (text: string) => {
+      this.errors++;
+      this.lastError = text.trim().split('\n')[0] ?? '';
+      if (this.errors <= 5 || this.errors % 1000 === 0) this.log.warn({ errors: this.errors }, `kernel route programming: ${this.lastError}`);
+    });
+    proc.stdout.resume();
+    proc.stdin.on('error', () => undefined);
+    proc.on('exit', (code) => {
+      if (this.proc === proc) this.proc = undefined;
+      if (code !== 0 && code !== null) this.log.warn({ code }, 'ip -batch exited; it restarts with the next change');
+    });
+    this.proc = proc;
+    return proc;
+  }
+
+  private suffix(): string {
+    return ` proto ${this.options.protocol} table ${this.options.table}`;
+  }
+
+  /** Makes `prefix via nextHop` present (no-op when it already is). */
+  set(address: number, length: number, nextHop: number): void {
+    if (this.installed.get(address, length) === (nextHop | 0)) return;
+    this.installed.set(address, length, nextHop | 0);
+    const dev = this.options.device ? ` dev ${this.options.device} onlink` : '';
+    this.pending.push(`route replace ${formatIPv4(address)}/${length} via ${formatIPv4(nextHop)}${dev}${this.suffix()}\n`);
+    this.installs++;
+  }
+
+  remove(address: number, length: number): void {
+    if (!this.installed.delete(address, length)) return;
+    this.pending.push(`route del ${formatIPv4(address)}/${length}${this.suffix()}\n`);
+    this.removals++;
+  }
+
+  has(address: number, length: number): boolean {
+    return this.installed.get(address, length) !== NONE;
+  }
+
+  get size(): number {
+    return this.installed.size;
+  }
+
+  get status(): { installed: number; errors: number; lastError: string } {
+    return { installed: this.installed.size, errors: this.errors, lastError: this.lastError };
+  }
+
+  /** Writes what is pending to `ip`. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const proc = this.start();
+    // Join in slices so that a million lines do not build one giant string.
+    for (let i = 0; i < this.pending.length; i += 4096) proc.stdin.write(this.pending.slice(i, i + 4096).join(''));
+    this.pending = [];
+  }
+
+  /**
+   * Takes over routes a previous run of this speaker left in the table (our restart): they stay
+   * until sweep() after the peers have sent their routes again.
+   */
+  async adoptExisting(): Promise<number> {
+    const { stdout } = await run('ip', ['-json', 'route', 'show', 'proto', String(this.options.protocol), 'table', String(this.options.table)], { maxBuffer: 1 << 30 });
+    const routes = JSON.parse(stdout || '[]') as Array<{ dst: string; gateway?: string }>;
+    for (const r of routes) {
+      const [addr, len] = r.dst === 'default' ? ['0.0.0.0', '0'] : r.dst.includes('/') ? r.dst.split('/') : [r.dst, '32'];
+      this.installed.set(parseIPv4(addr!), Number(len), r.gateway ? parseIPv4(r.gateway) | 0 : 0);
+    }
+    return routes.length;
+  }
+
+  /** Removes installed routes that `keep` no longer wants (the end of our graceful restart). */
+  sweep(keep: (address: number, length: number) => boolean): number {
+    const gone: Array<[number, number]> = [];
+    this.installed.forEach((address, length) => {
+      if (!keep(address, length)) gone.push([address, length]);
+    });
+    for (const [address, length] of gone) this.remove(address, length);
+    this.flush();
+    return gone.length;
+  }
+
+  /** Removes every route we installed (a stop that is not a graceful restart). */
+  removeAll(): void {
+    this.sweep(() => false);
+  }
+
+  /** Waits for `ip` to finish what it was given, then ends it. */
+  async close(): Promise<void> {
+    this.flush();
+    const proc = this.proc;
+    if (!proc) return;
+    await new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.stdin.end();
+    });
+  }
+}

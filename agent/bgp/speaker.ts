@@ -1,0 +1,573 @@
+// The BGP speaker: peers, the RIB, and the policy between them. Imports UPDATEs into the RIB
+// (with loop checks and import policy), turns best-path changes into UPDATEs for each peer
+// (iBGP rules, route reflection per RFC 4456, eBGP only with explicit policy per RFC 8212) and
+// into kernel routes, and runs graceful restart (RFC 4724) as helper and as restarting speaker.
+import { type Server, type Socket, createServer } from 'node:net';
+import type { Logger } from 'pino';
+import { formatIPv4, parseIPv4 } from '../../shared/net/index.ts';
+import { Afi, AsPathSegmentType, RouteRefreshSubtype, Safi } from './codec/constants.ts';
+import { type Capability, localCapabilities, summarizeCapabilities } from './codec/open.ts';
+import { type RouteRefreshMessage, encodeRouteRefresh } from './codec/simple-messages.ts';
+import {
+  type DecodedUpdate, type Nlri, type PathAttributes, asPathContains, encodeEndOfRib, formatAsPath, isEndOfRib, packUpdates,
+  reconstructAsPath,
+} from './codec/update.ts';
+import { type SpeakerConfigFile, announcedPrefixes, isPassive, listenAddress } from './config.ts';
+import { KernelRoutes } from './kernel-routes.ts';
+import { Peer, type PeerSettings, dialPlain } from './peer.ts';
+import { Rib } from './rib/rib.ts';
+import { LOCAL_PEER, RouteAttributes, type RouteSource } from './rib/route-attributes.ts';
+
+export interface SpeakerHooks {
+  /** Opens an outgoing connection; the TCP-MD5 variant sets the password first. */
+  dial?(settings: PeerSettings): Socket | Promise<Socket>;
+  /** Makes the listening server (the TCP-MD5 variant registers passwords on it). */
+  listen?(address: string, port: number, passwords: Array<{ address: string; password: string }>, onConnection: (socket: Socket) => void): Promise<Server>;
+}
+
+export interface PeerStatus {
+  address: string;
+  port: number;
+  asn: number;
+  type: string;
+  state: string;
+  since: string;
+  info: string;
+  passive: boolean;
+  routeReflectorClient: boolean;
+  ebgp: boolean;
+  received: number;
+  accepted: number;
+  advertised: number;
+  stale: number;
+  holdTime?: number;
+  peerRouterId?: string;
+  capabilities?: { local: string[]; peer: string[]; negotiated: string[] };
+  statistics: Peer['stats'];
+  lastError: string;
+}
+
+export interface SpeakerStatus {
+  routerId: string;
+  asn: number;
+  listen: string;
+  since: string;
+  restarting: boolean;
+  peers: PeerStatus[];
+  rib: { prefixes: number; paths: number; attributeSets: number; bytes: number };
+  kernel?: { installed: number; errors: number; lastError: string; protocol: number; table: string | number };
+}
+
+export interface RibRoute {
+  prefix: string;
+  paths: Array<{
+    best: boolean;
+    from: string;
+    nextHop: string;
+    asPath: string;
+    origin: string;
+    localPref: number;
+    med?: number;
+    originatorId?: string;
+    clusterList?: string[];
+    communities?: string[];
+    pathId?: number;
+    stale: boolean;
+  }>;
+}
+
+const ORIGIN_NAMES = ['IGP', 'EGP', 'incomplete'];
+
+export class Speaker {
+  readonly rib = new Rib();
+  readonly peers: Peer[] = [];
+  readonly routerId: number;
+  readonly clusterId: number;
+  readonly kernel: KernelRoutes | undefined;
+  private server: Server | undefined;
+  private flushScheduled = false;
+  private readonly localSource: RouteSource;
+  private readonly hasClients: boolean;
+  /** Our own graceful restart: kernel routes from the previous run are kept until peers resync. */
+  restarting = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  readonly started = new Date();
+
+  constructor(readonly config: SpeakerConfigFile, private readonly log: Logger, private readonly hooks: SpeakerHooks = {}) {
+    this.routerId = parseIPv4(config.routerId);
+    this.clusterId = parseIPv4(config.clusterId ?? config.routerId);
+    this.localSource = { index: LOCAL_PEER, address: this.routerId, routerId: this.routerId, asn: config.asn, ebgp: false, routeReflectorClient: false };
+    this.hasClients = config.peers.some((p) => p.routeReflectorClient);
+    if (config.kernel) this.kernel = new KernelRoutes(config.kernel, log.child({ part: 'kernel' }));
+    const listen = listenAddress(config);
+    config.peers.forEach((p, i) => {
+      const ebgp = p.asn !== config.asn;
+      const settings: PeerSettings = {
+        address: p.address,
+        port: p.port,
+        asn: p.asn,
+        passive: isPassive(config, p),
+        routeReflectorClient: p.routeReflectorClient,
+        holdTime: p.holdTime ?? config.holdTime,
+        connectRetryTime: config.connectRetryTime,
+        importPolicy: p.import ?? (ebgp ? 'none' : 'all'),
+        exportPolicy: p.export ?? (ebgp ? 'none' : 'ibgp-rules'),
+        peerType: ebgp ? 'global' : p.routeReflectorClient ? 'route reflector client' : 'node-to-node mesh',
+        ...(p.password ? { password: p.password } : {}),
+        ...(listen.address !== '0.0.0.0' ? { localAddress: listen.address } : {}),
+      };
+      const peer = new Peer(i + 1, settings, config.asn, this.routerId, {
+        onEstablished: (x) => this.onEstablished(x),
+        onDown: (x, was, byNotification) => this.onDown(x, was, byNotification),
+        onUpdate: (x, u) => this.importUpdate(x, u),
+        onRouteRefresh: (x, m) => this.onRouteRefresh(x, m),
+        capabilities: () => this.capabilities(),
+        dial: (x) => (this.hooks.dial ?? dialPlain)(x.settings),
+      }, log.child({ part: 'peer' }));
+      this.peers.push(peer);
+    });
+  }
+
+  capabilities(): Capability[] {
+    const gr = this.config.gracefulRestart;
+    return localCapabilities({
+      asn: this.config.asn,
+      ...(gr.enabled ? { gracefulRestart: { restarting: this.restarting, restartTime: gr.restartTime, forwarding: this.restarting } } : {}),
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.kernel && this.config.gracefulRestart.enabled) {
+      const adopted = await this.kernel.adoptExisting();
+      if (adopted > 0) {
+        this.restarting = true;
+        this.log.info({ routes: adopted }, 'kernel routes from the previous run kept for graceful restart');
+        this.restartTimer = setTimeout(() => this.finishRestart('restart time elapsed'), this.config.gracefulRestart.restartTime * 1000);
+        this.restartTimer.unref();
+      }
+    }
+    const local = this.rib.intern('local', () => new RouteAttributes(this.localSource, { origin: 0, asPath: [] }, [], 0, 'local'));
+    for (const p of announcedPrefixes(this.config)) this.rib.update(LOCAL_PEER, p.address, p.length, 0, local);
+    const { address, port } = listenAddress(this.config);
+    const onConnection = (socket: Socket) => this.onIncoming(socket);
+    const passwords = this.peers.filter((p) => p.settings.password).map((p) => ({ address: p.settings.address, password: p.settings.password! }));
+    this.server = this.hooks.listen ? await this.hooks.listen(address, port, passwords, onConnection) : await listenPlain(address, port, onConnection);
+    for (const peer of this.peers) peer.start();
+    this.scheduleFlush();
+  }
+
+  /**
+   * Stops the speaker. By default as a graceful restart: TCP closes without NOTIFICATION so that
+   * peers keep our routes, and kernel routes stay. `withdraw` sends Cease and removes kernel routes.
+   */
+  async stop(options: { withdraw?: boolean } = {}): Promise<void> {
+    for (const peer of this.peers) peer.stop(!options.withdraw);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    if (this.kernel) {
+      if (options.withdraw) this.kernel.removeAll();
+      await this.kernel.close();
+    }
+  }
+
+  private onIncoming(socket: Socket): void {
+    const remote = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const peer = this.peers.find((p) => p.settings.address === remote && p.enabled) ?? this.peers.find((p) => p.settings.address === remote);
+    if (!peer) {
+      this.log.warn({ remote }, 'connection from an address that is not a configured peer: closed');
+      socket.destroy();
+      return;
+    }
+    peer.accept(socket);
+  }
+
+  // ---- import ----
+
+  private importUpdate(peer: Peer, update: DecodedUpdate): void {
+    const stats = peer.stats;
+    stats.updatesReceived++;
+    stats.attributesDiscarded += update.discarded.length;
+    const rib = this.rib;
+    const index = peer.index;
+    for (const w of update.withdrawn) this.withdrawOne(peer, w);
+    const mpUnreach = update.attributes.mpUnreach;
+    if (mpUnreach && mpUnreach.afi === Afi.Ipv4 && mpUnreach.safi === Safi.Unicast) for (const w of mpUnreach.withdrawn) this.withdrawOne(peer, w);
+    stats.withdrawalsReceived += update.withdrawn.length + (mpUnreach?.withdrawn.length ?? 0);
+
+    const mpReach = update.attributes.mpReach;
+    const mpNlri = mpReach && mpReach.afi === Afi.Ipv4 && mpReach.safi === Safi.Unicast ? mpReach.nlri : [];
+    const announced = update.nlri.length + mpNlri.length;
+    if (announced === 0) {
+      if (isEndOfRib(update)) this.onEndOfRib(peer);
+      this.scheduleFlush();
+      return;
+    }
+    stats.prefixesReceived += announced;
+    let refusal: string | undefined = update.treatAsWithdraw;
+    if (update.treatAsWithdraw !== undefined) {
+      stats.treatAsWithdraw++;
+      this.log.warn({ peer: peer.name, reason: update.treatAsWithdraw }, 'UPDATE treated as withdraw (RFC 7606)');
+    }
+    const attrs = update.attributes;
+    let asPath = attrs.asPath ?? [];
+    if (refusal === undefined) {
+      const negotiated = peer.negotiated;
+      if (negotiated && !negotiated.as4 && attrs.as4Path) asPath = reconstructAsPath(asPath, attrs.as4Path);
+      if (peer.ebgp) {
+        const first = asPath[0];
+        if (!first || first.type !== AsPathSegmentType.Sequence || first.asns[0] !== peer.settings.asn) refusal = 'AS_PATH does not start with the peer AS';
+        else if (asPathContains(asPath, this.config.asn)) refusal = 'AS_PATH loop';
+      } else {
+        if (attrs.originatorId === this.routerId) refusal = 'ORIGINATOR_ID is ours';
+        else if (attrs.clusterList?.includes(this.clusterId)) refusal = 'CLUSTER_LIST loop';
+      }
+      if (refusal === undefined && peer.settings.importPolicy === 'none') refusal = 'import policy: none (RFC 8212: eBGP needs an explicit policy)';
+    }
+    const nextHop = attrs.nextHop ?? 0;
+    const mpNextHop = mpReach && mpReach.nextHop.length === 4 ? mpReach.nextHop.readUInt32BE(0) : 0;
+    if (refusal !== undefined) {
+      for (const n of update.nlri) { this.withdrawOne(peer, n); peer.rejected.set(n.address, n.length, 0); }
+      for (const n of mpNlri) { this.withdrawOne(peer, n); peer.rejected.set(n.address, n.length, 0); }
+      this.scheduleFlush();
+      return;
+    }
+    if (update.nlri.length > 0) {
+      const key = `${index}:${update.rawAttributes.toString('latin1')}`;
+      const attrIndex = rib.intern(key, () => new RouteAttributes(peer.source, stripMp(attrs), asPath, nextHop, key));
+      for (const n of update.nlri) {
+        if (peer.rejected.size > 0) peer.rejected.delete(n.address, n.length);
+        rib.update(index, n.address, n.length, n.pathId, attrIndex);
+      }
+    }
+    if (mpNlri.length > 0) {
+      const key = `${index}:mp${mpNextHop}:${update.rawAttributes.toString('latin1')}`;
+      const attrIndex = rib.intern(key, () => new RouteAttributes(peer.source, stripMp(attrs), asPath, mpNextHop, key));
+      for (const n of mpNlri) {
+        if (peer.rejected.size > 0) peer.rejected.delete(n.address, n.length);
+        rib.update(index, n.address, n.length, n.pathId, attrIndex);
+      }
+    }
+    this.scheduleFlush();
+  }
+
+  private withdrawOne(peer: Peer, n: Nlri): void {
+    this.rib.withdraw(peer.index, n.address, n.length, n.pathId);
+    if (peer.rejected.size > 0) peer.rejected.delete(n.address, n.length);
+  }
+
+  private onEndOfRib(peer: Peer): void {
+    peer.stats.endOfRibReceived = true;
+    if (peer.staleSince) {
+      const swept = this.rib.removePeer(peer.index, true);
+      this.log.info({ peer: peer.name, swept }, 'End-of-RIB: stale routes not refreshed are removed');
+      this.endStale(peer);
+    }
+    if (this.restarting && this.peers.every((p) => !p.established || p.stats.endOfRibReceived || !p.negotiated?.gracefulRestart)) {
+      this.finishRestart('every peer sent End-of-RIB');
+    }
+  }
+
+  private endStale(peer: Peer): void {
+    peer.staleSince = undefined;
+    if (peer.staleTimer) clearTimeout(peer.staleTimer);
+    peer.staleTimer = undefined;
+  }
+
+  /** The end of our own graceful restart: kernel routes that no best path backs any more go. */
+  private finishRestart(why: string): void {
+    if (!this.restarting) return;
+    this.restarting = false;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.flush();
+    const removed = this.kernel?.sweep((address, length) => {
+      const best = this.rib.best(address, length);
+      return best >= 0 && this.rib.attributes[best]!.source.index !== LOCAL_PEER;
+    }) ?? 0;
+    this.log.info({ why, removed }, 'graceful restart complete');
+  }
+
+  // ---- sessions ----
+
+  private onEstablished(peer: Peer): void {
+    peer.stats.endOfRibReceived = false;
+    if (peer.staleSince && !peer.negotiated?.gracefulRestart?.forwarding) {
+      // The peer restarted without keeping its forwarding state: its old routes are gone now.
+      this.rib.removePeer(peer.index, true);
+      this.endStale(peer);
+    }
+    this.releaseAdjRibOut(peer);
+    const local = peer.established?.socket?.localAddress?.replace(/^::ffff:/, '');
+    peer.localAddress = local ? parseIPv4(local) : this.routerId;
+    this.flush();
+    this.exportAll(peer);
+    peer.established?.send(encodeEndOfRib());
+  }
+
+  private onDown(peer: Peer, wasEstablished: boolean, byNotification: boolean): void {
+    if (!wasEstablished) return;
+    this.releaseAdjRibOut(peer);
+    const gr = peer.negotiated?.gracefulRestart;
+    if (this.config.gracefulRestart.enabled && gr && !byNotification && peer.enabled) {
+      const stale = this.rib.markStale(peer.index);
+      peer.staleSince = new Date();
+      if (peer.staleTimer) clearTimeout(peer.staleTimer);
+      peer.staleTimer = setTimeout(() => {
+        const swept = this.rib.removePeer(peer.index, true);
+        this.log.warn({ peer: peer.name, swept }, 'peer did not come back within its restart time: stale routes removed');
+        this.endStale(peer);
+        this.scheduleFlush();
+      }, gr.restartTime * 1000);
+      peer.staleTimer.unref();
+      this.log.info({ peer: peer.name, stale, restartTime: gr.restartTime }, 'graceful restart: keeping the peer\'s routes as stale');
+    } else {
+      this.rib.removePeer(peer.index);
+      this.endStale(peer);
+    }
+    peer.rejected.clear();
+    this.scheduleFlush();
+  }
+
+  private onRouteRefresh(peer: Peer, message: RouteRefreshMessage): void {
+    if (message.afi !== Afi.Ipv4 || message.safi !== Safi.Unicast || message.subtype !== RouteRefreshSubtype.Normal) return;
+    const conn = peer.established;
+    if (!conn) return;
+    const enhanced = peer.negotiated?.enhancedRouteRefresh === true;
+    if (enhanced) conn.send(encodeRouteRefresh({ afi: Afi.Ipv4, safi: Safi.Unicast, subtype: RouteRefreshSubtype.BeginningOfRefresh }));
+    this.releaseAdjRibOut(peer);
+    this.exportAll(peer);
+    if (enhanced) conn.send(encodeRouteRefresh({ afi: Afi.Ipv4, safi: Safi.Unicast, subtype: RouteRefreshSubtype.EndOfRefresh }));
+  }
+
+  private releaseAdjRibOut(peer: Peer): void {
+    peer.adjRibOut.forEach((_a, _l, attrIndex) => this.rib.release(attrIndex));
+    peer.adjRibOut.clear();
+  }
+
+  // ---- export ----
+
+  /** Whether the best path with these attributes goes to `peer` (iBGP rules, RFC 4456, RFC 8212). */
+  private exportable(peer: Peer, attrIndex: number): boolean {
+    const a = this.rib.attributes[attrIndex]!;
+    const from = a.source;
+    const policy = peer.settings.exportPolicy;
+    if (from.index === peer.index || policy === 'none') return false;
+    if (from.index === LOCAL_PEER) return true;
+    if (policy === 'announced') return false;
+    if (peer.ebgp) return policy === 'all';
+    if (from.ebgp) return true;
+    // iBGP-learned towards iBGP: only a route reflector passes it on.
+    if (!this.hasClients) return false;
+    if (a.attributes.originatorId !== undefined && a.attributes.originatorId === peer.source.routerId) return false;
+    return from.routeReflectorClient || peer.settings.routeReflectorClient;
+  }
+
+  private render(peer: Peer, attrIndex: number): PathAttributes {
+    const a = this.rib.attributes[attrIndex]!;
+    const from = a.source;
+    const src = a.attributes;
+    const self = peer.localAddress ?? this.routerId;
+    if (from.index === LOCAL_PEER) {
+      return peer.ebgp
+        ? { origin: src.origin ?? 0, asPath: [{ type: AsPathSegmentType.Sequence, asns: [this.config.asn] }], nextHop: self }
+        : { origin: src.origin ?? 0, asPath: [], nextHop: self, localPref: 100 };
+    }
+    const carried: PathAttributes = { origin: a.origin };
+    if (src.communities) carried.communities = src.communities;
+    if (src.atomicAggregate) carried.atomicAggregate = true;
+    if (src.aggregator) carried.aggregator = src.aggregator;
+    if (src.other) carried.other = src.other.filter((o) => (o.flags & 0x40) !== 0);
+    if (peer.ebgp) {
+      const path = a.asPath.map((s) => ({ type: s.type, asns: [...s.asns] }));
+      if (path[0]?.type === AsPathSegmentType.Sequence && path[0].asns.length < 255) path[0].asns.unshift(this.config.asn);
+      else path.unshift({ type: AsPathSegmentType.Sequence, asns: [this.config.asn] });
+      return { ...carried, asPath: path, nextHop: self };
+    }
+    const out: PathAttributes = { ...carried, asPath: a.asPath, nextHop: a.nextHop, localPref: a.localPref };
+    if (src.med !== undefined) out.med = src.med;
+    if (!from.ebgp) {
+      out.originatorId = src.originatorId ?? from.routerId;
+      out.clusterList = [this.clusterId, ...(src.clusterList ?? [])];
+    }
+    return out;
+  }
+
+  scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Applies best-path changes: kernel routes and UPDATEs to every established peer. */
+  flush(): void {
+    const rib = this.rib;
+    const kernel = this.kernel;
+    const outPeers = this.peers.filter((p) => p.established);
+    const pending = outPeers.map(() => ({ withdrawn: [] as Nlri[], announce: new Map<number, Nlri[]>() }));
+    rib.drainDirty((address, length) => {
+      const best = rib.best(address, length);
+      if (kernel) {
+        const a = best >= 0 ? rib.attributes[best]! : undefined;
+        if (a && a.source.index !== LOCAL_PEER && a.nextHop !== 0) kernel.set(address, length, a.nextHop);
+        else if (!this.restarting || a) kernel.remove(address, length);
+      }
+      for (let i = 0; i < outPeers.length; i++) this.decide(outPeers[i]!, pending[i]!, address, length, best);
+    });
+    kernel?.flush();
+    outPeers.forEach((peer, i) => this.send(peer, pending[i]!));
+  }
+
+  private decide(peer: Peer, pending: { withdrawn: Nlri[]; announce: Map<number, Nlri[]> }, address: number, length: number, best: number): void {
+    const prev = peer.adjRibOut.get(address, length);
+    if (best >= 0 && this.exportable(peer, best)) {
+      if (prev === best) return;
+      this.rib.retain(best);
+      if (prev >= 0) this.rib.release(prev);
+      peer.adjRibOut.set(address, length, best);
+      let list = pending.announce.get(best);
+      if (!list) pending.announce.set(best, (list = []));
+      list.push({ address, length, pathId: 0 });
+    } else if (prev >= 0) {
+      peer.adjRibOut.delete(address, length);
+      this.rib.release(prev);
+      pending.withdrawn.push({ address, length, pathId: 0 });
+    }
+  }
+
+  private exportAll(peer: Peer): void {
+    const pending = { withdrawn: [] as Nlri[], announce: new Map<number, Nlri[]>() };
+    this.rib.forEachPrefix((address, length) => this.decide(peer, pending, address, length, this.rib.best(address, length)));
+    this.send(peer, pending);
+  }
+
+  private send(peer: Peer, pending: { withdrawn: Nlri[]; announce: Map<number, Nlri[]> }): void {
+    const conn = peer.established;
+    if (!conn) return;
+    const messages: Buffer[] = [];
+    if (pending.withdrawn.length > 0) messages.push(...packUpdates(pending.withdrawn, undefined, [], conn.encodeCtx, conn.maxLength));
+    for (const [attrIndex, nlri] of pending.announce) messages.push(...packUpdates([], this.render(peer, attrIndex), nlri, conn.encodeCtx, conn.maxLength));
+    for (const m of messages) conn.send(m);
+    peer.stats.updatesSent += messages.length;
+  }
+
+  // ---- reading ----
+
+  status(): SpeakerStatus {
+    const listen = listenAddress(this.config);
+    return {
+      routerId: this.config.routerId,
+      asn: this.config.asn,
+      listen: `${listen.address}:${listen.port}`,
+      since: this.started.toISOString(),
+      restarting: this.restarting,
+      peers: this.peers.map((p) => this.peerStatus(p)),
+      rib: { prefixes: this.rib.prefixCount, paths: this.rib.pathTotal, attributeSets: this.rib.attributeSets, bytes: this.rib.bytes },
+      ...(this.kernel && this.config.kernel ? { kernel: { ...this.kernel.status, protocol: this.config.kernel.protocol, table: this.config.kernel.table } } : {}),
+    };
+  }
+
+  private peerStatus(p: Peer): PeerStatus {
+    const state = p.state;
+    const n = p.negotiated;
+    const accepted = this.rib.pathCount[p.index] ?? 0;
+    const info = state === 'Established' ? 'Established'
+      : p.lastError && state !== 'OpenSent' && state !== 'OpenConfirm' ? `${state === 'Idle' && p.settings.passive ? 'Passive' : state} ${p.lastError}`
+        : state === 'Active' && p.settings.passive ? 'Passive' : state;
+    return {
+      address: p.settings.address,
+      port: p.settings.port,
+      asn: p.settings.asn,
+      type: p.settings.peerType,
+      state: !p.enabled ? 'down' : state === 'Established' ? 'up' : 'start',
+      since: p.since.toISOString(),
+      info,
+      passive: p.settings.passive,
+      routeReflectorClient: p.settings.routeReflectorClient,
+      ebgp: p.ebgp,
+      received: accepted + p.rejected.size,
+      accepted,
+      advertised: p.adjRibOut.size,
+      stale: p.staleSince ? this.rib.staleCount(p.index) : 0,
+      ...(n ? {
+        holdTime: n.holdTime,
+        peerRouterId: formatIPv4(n.peerRouterId),
+        capabilities: { local: capabilityNames(n.localCapabilities), peer: capabilityNames(n.peerCapabilities), negotiated: negotiatedNames(n) },
+      } : {}),
+      statistics: { ...p.stats },
+      lastError: p.lastError,
+    };
+  }
+
+  /** Routes in the RIB, best path first, sorted by prefix; at most `limit` prefixes. */
+  routes(limit = 10000): { total: number; routes: RibRoute[] } {
+    const prefixes: Array<[number, number]> = [];
+    this.rib.forEachPrefix((address, length) => prefixes.push([address, length]));
+    prefixes.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+    const routes = prefixes.slice(0, limit).map(([address, length]) => ({
+      prefix: `${formatIPv4(address)}/${length}`,
+      paths: this.rib.paths(address, length).map((path, i) => {
+        const a = this.rib.attributes[path.attrIndex]!;
+        const peer = this.peers[path.peer - 1];
+        return {
+          best: i === 0,
+          from: path.peer === LOCAL_PEER ? 'local' : peer?.name ?? String(path.peer),
+          nextHop: path.peer === LOCAL_PEER ? 'self' : formatIPv4(a.nextHop),
+          asPath: formatAsPath(a.asPath),
+          origin: ORIGIN_NAMES[a.origin] ?? String(a.origin),
+          localPref: a.localPref,
+          ...(a.attributes.med !== undefined ? { med: a.attributes.med } : {}),
+          ...(a.attributes.originatorId !== undefined ? { originatorId: formatIPv4(a.attributes.originatorId) } : {}),
+          ...(a.attributes.clusterList ? { clusterList: a.attributes.clusterList.map(formatIPv4) } : {}),
+          ...(a.attributes.communities ? { communities: a.attributes.communities.map((c) => `${c >>> 16}:${c & 0xffff}`) } : {}),
+          ...(path.pathId ? { pathId: path.pathId } : {}),
+          stale: path.stale,
+        };
+      }),
+    }));
+    return { total: prefixes.length, routes };
+  }
+}
+
+function stripMp(attrs: PathAttributes): PathAttributes {
+  if (!attrs.mpReach && !attrs.mpUnreach && !attrs.as4Path) return attrs;
+  const { mpReach: _r, mpUnreach: _u, as4Path: _p, ...rest } = attrs;
+  return rest;
+}
+
+function capabilityNames(caps: readonly Capability[]): string[] {
+  const s = summarizeCapabilities(caps);
+  const names: string[] = [];
+  if (s.ipv4Unicast) names.push('ipv4-unicast');
+  if (s.fourOctetAs !== undefined) names.push('4-octet-as');
+  if (s.routeRefresh) names.push('route-refresh');
+  if (s.enhancedRouteRefresh) names.push('enhanced-route-refresh');
+  if (s.extendedMessage) names.push('extended-message');
+  if (s.gracefulRestart) names.push(`graceful-restart(${s.gracefulRestart.restartTime}s${s.gracefulRestart.restarting ? ',restarting' : ''}${s.gracefulRestart.ipv4Forwarding ? ',forwarding' : ''})`);
+  if (s.addPathIpv4 !== undefined) names.push(`add-path(${['', 'receive', 'send', 'send-receive'][s.addPathIpv4] ?? s.addPathIpv4})`);
+  return names;
+}
+
+function negotiatedNames(n: NonNullable<Peer['negotiated']>): string[] {
+  const names: string[] = [];
+  if (n.as4) names.push('4-octet-as');
+  if (n.routeRefresh) names.push('route-refresh');
+  if (n.enhancedRouteRefresh) names.push('enhanced-route-refresh');
+  if (n.extendedMessage) names.push('extended-message');
+  if (n.gracefulRestart) names.push('graceful-restart');
+  if (n.addPathReceive) names.push('add-path-receive');
+  return names;
+}
+
+function listenPlain(address: string, port: number, onConnection: (socket: Socket) => void): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer(onConnection);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(new Error(error.code === 'EADDRINUSE'
+        ? `cannot listen on ${address}:${port}: the port is in use (is BIRD or another speaker running? set listen: ADDRESS:PORT)`
+        : error.code === 'EACCES' ? `cannot listen on ${address}:${port}: port 179 needs root` : `cannot listen on ${address}:${port}: ${error.message}`));
+    });
+    server.listen({ host: address, port }, () => resolve(server));
+  });
+}

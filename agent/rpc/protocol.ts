@@ -1,0 +1,29 @@
+// JSON-RPC 2.0 over a unix socket, one JSON object per line. Any part of the agent registers
+// methods on the server; the CLI (and later the console, over SSH) calls them with the client.
+
+export const DEFAULT_CONTROL_DIR = '/run/gingham';
+
+export interface RpcRequest {
+  jsonrpc: '2.0';
+  id: number;
+  method: string;
+  params?: unknown;
+}
+
+export interface RpcErrorObject {
+  code: number;
+  message: string;
+}
+
+export type RpcResponse =
+  | { jsonrpc: '2.0'; id: number | null; result: unknown }
+  | { jsonrpc: '2.0'; id: number | null; error: RpcErrorObject };
+
+export const RpcErrorCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InternalError: -32603,
+} as const;
+
+export type RpcHandler = (params: unknown) => unknown;
