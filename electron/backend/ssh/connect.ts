@@ -5,7 +5,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { Client, utils, type AnyAuthMethod, type AuthMethod, type ConnectConfig } from 'ssh2';
+// ssh2 is CommonJS: Node's ESM loader gives its exports only as the default export.
+import ssh2, { type AnyAuthMethod, type AuthMethod, type Client, type ConnectConfig } from 'ssh2';
+
+const { Client: SshClient, utils } = ssh2;
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import { fingerprint, keyAlgorithm } from './host-key.ts';
 import { knownHostsName, type KnownHosts } from './known-hosts.ts';
@@ -150,7 +153,7 @@ function connectHop(hop: Hop, options: SshConnectOptions, explicitKey: string | 
     ...(agent ? [{ type: 'agent' as const, username: hop.user, agent }] : []),
   ];
   return new Promise((resolve, reject) => {
-    const client = new Client();
+    const client = new SshClient();
     let presented: Buffer | undefined;
     let refusal: Error | undefined;
     const config: ConnectConfig = {
