@@ -14,6 +14,8 @@ export interface ClusterServiceOptions {
   paths?: () => string[];
   /** Bound on each call to the API server, exec plugin included. */
   timeoutMs?: number;
+  /** How to learn the login shell's PATH; tests replace it. */
+  loginPath?: () => string | undefined;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => ConsoleError): Promise<T> {
@@ -58,7 +60,7 @@ export class ClusterService {
   private fixPathForExecPlugins(config: KubeConfig): void {
     if (this.pathFixed || !config.getCurrentUser()?.exec) return;
     this.pathFixed = true;
-    process.env.PATH = mergePaths(loginShellPath(), process.env.PATH);
+    process.env.PATH = mergePaths((this.options.loginPath ?? loginShellPath)(), process.env.PATH);
   }
 
   async connect(contextName: string): Promise<RequestResult<'contexts.connect'>> {

@@ -1,0 +1,75 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { hostMatches, parseJump, resolveHost } from './ssh-config.ts';
+
+const home = mkdtempSync(join(tmpdir(), 'gcon-sshcfg-'));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+mkdirSync(join(home, '.ssh', 'config.d'), { recursive: true });
+writeFileSync(
+  join(home, '.ssh', 'config'),
+  `# the user's config
+Include config.d/*
+Host worker-*  !worker-3
+  User ubuntu
+  IdentityFile ~/.ssh/lab_key
+  ProxyJump admin@bastion.example:2222
+
+Host worker-1
+  HostName 10.240.1.11
+  User ignored-because-first-value-wins
+
+Host *
+  IdentityFile ~/.ssh/id_other
+  Port 22
+  User nobody
+`,
+);
+writeFileSync(join(home, '.ssh', 'config.d', 'lab'), 'Host worker-3\n  HostName=10.240.2.13\n  Port 2200\n  IdentitiesOnly yes\n');
+const resolve = (alias: string) => resolveHost(alias, { home });
+
+describe('resolveHost, as OpenSSH reads ~/.ssh/config', () => {
+  it('applies matching blocks, first value winning, identity files accumulating', () => {
+    expect(resolve('worker-1')).toEqual({
+      alias: 'worker-1',
+      hostName: '10.240.1.11',
+      user: 'ubuntu',
+      port: 22,
+      identityFiles: [join(home, '.ssh', 'lab_key'), join(home, '.ssh', 'id_other')],
+      identitiesOnly: false,
+      proxyJump: [{ host: 'bastion.example', user: 'admin', port: 2222 }],
+    });
+  });
+
+  it('follows Include and honours a negated pattern', () => {
+    const worker3 = resolve('worker-3');
+    expect(worker3).toMatchObject({ hostName: '10.240.2.13', port: 2200, user: 'nobody', identitiesOnly: true, proxyJump: [] });
+  });
+
+  it('leaves an unknown host as typed', () => {
+    expect(resolve('10.0.0.9')).toMatchObject({ hostName: '10.0.0.9', user: 'nobody', port: 22 });
+  });
+
+  it('treats a missing config as empty', () => {
+    expect(resolveHost('x', { home, configPath: join(home, 'none') })).toEqual({ alias: 'x', hostName: 'x', identityFiles: [], identitiesOnly: false, proxyJump: [] });
+  });
+
+  it('names the file and line of a bad Port', () => {
+    const bad = join(home, 'bad');
+    writeFileSync(bad, 'Host a\n  Port http\n');
+    expect(() => resolveHost('a', { home, configPath: bad })).toThrow(`${bad}:2: Port http is not a TCP port.`);
+  });
+});
+
+describe('patterns and jumps', () => {
+  it('matches wildcards case-insensitively', () => {
+    expect(hostMatches(['*.Example'], 'node.example')).toBe(true);
+    expect(hostMatches(['node?'], 'node12')).toBe(false);
+    expect(hostMatches(['*', '!db*'], 'db1')).toBe(false);
+  });
+  it('parses a chain of jumps with users, ports and IPv6', () => {
+    expect(parseJump('a,me@b:2022,[fd00::1]:22')).toEqual([{ host: 'a' }, { host: 'b', user: 'me', port: 2022 }, { host: 'fd00::1', port: 22 }]);
+    expect(parseJump('none')).toEqual([]);
+  });
+});
