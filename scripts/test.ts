@@ -72,6 +72,11 @@ function main(): number {
   if (privileged.length > 0 && !ensureDebianPackages(privileged)) {
     failures.push('Debian packages');
   } else {
+    // The control plane is built from Go sources once (minutes), then cached; do it here, with
+    // progress, rather than inside a test's timeout.
+    if (privileged.length > 0 && !run('control-plane binaries', 'npx', ['tsx', 'lab/controlplane/cli.ts', 'build'])) {
+      failures.push('control-plane build');
+    }
     for (const tier of runnable) {
       // An empty tier passes: the issues that bring its tests have not all landed yet.
       if (!run(`${tier} tests`, 'npx', ['vitest', 'run', '--project', tier, '--passWithNoTests'])) failures.push(tier);
