@@ -146,14 +146,27 @@ export class Speaker {
         this.restartTimer.unref();
       }
     }
-    const local = this.rib.intern('local', () => new RouteAttributes(this.localSource, { origin: 0, asPath: [] }, [], 0, 'local'));
-    for (const p of announcedPrefixes(this.config)) this.rib.update(LOCAL_PEER, p.address, p.length, 0, local);
+    for (const p of announcedPrefixes(this.config)) this.announce(p.address, p.length);
     const { address, port } = listenAddress(this.config);
     const onConnection = (socket: Socket) => this.onIncoming(socket);
     const passwords = this.peers.filter((p) => p.settings.password).map((p) => ({ address: p.settings.address, password: p.settings.password! }));
     this.server = this.hooks.listen ? await this.hooks.listen(address, port, passwords, onConnection) : await listenPlain(address, port, onConnection);
     for (const peer of this.peers) peer.start();
     this.scheduleFlush();
+  }
+
+  /** Originates a prefix (next hop self towards every peer). */
+  announce(address: number, length: number): void {
+    const local = this.rib.intern('local', () => new RouteAttributes(this.localSource, { origin: 0, asPath: [] }, [], 0, 'local'));
+    this.rib.update(LOCAL_PEER, address, length, 0, local);
+    this.scheduleFlush();
+  }
+
+  /** Stops originating a prefix; false when it was not announced. */
+  withdraw(address: number, length: number): boolean {
+    const gone = this.rib.withdraw(LOCAL_PEER, address, length, 0);
+    this.scheduleFlush();
+    return gone;
   }
 
   /**

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { pino } from 'pino';
+import { formatCidr, parseCidr } from '../../../shared/net/index.ts';
 import { loadConfig } from '../../bgp/config.ts';
 import { Speaker, type RibRoute, type SpeakerStatus } from '../../bgp/speaker.ts';
 import { renderStatus } from '../../bgp/status-text.ts';
@@ -33,7 +34,16 @@ export function registerBgpCommands(program: Command): void {
       }
       const rpc = new RpcServer(options.control)
         .register('bgp.status', () => speaker.status())
-        .register('bgp.routes', (params) => speaker.routes((params as { limit?: number } | undefined)?.limit));
+        .register('bgp.routes', (params) => speaker.routes((params as { limit?: number } | undefined)?.limit))
+        .register('bgp.announce', (params) => {
+          const c = parseCidr(String((params as { prefix?: unknown } | undefined)?.prefix));
+          speaker.announce(c.address, c.prefixLength);
+          return { announced: formatCidr(c) };
+        })
+        .register('bgp.withdraw', (params) => {
+          const c = parseCidr(String((params as { prefix?: unknown } | undefined)?.prefix));
+          return { withdrawn: speaker.withdraw(c.address, c.prefixLength) };
+        });
       try {
         await rpc.listen();
         await speaker.start();

@@ -1,0 +1,124 @@
+// A throwaway network for BGP tests and benchmarks: one bridge in the root namespace
+// (gbgp<id>br, 10.177.<id>.254/24, so the test process itself can act as a raw BGP peer) and one
+// network namespace per daemon (gbgp<id>-<name>, eth0 = 10.177.<id>.<host>). destroy() removes
+// everything, processes included; create() first clears what an aborted run left behind.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export async function sh(cmd: string, args: string[], options: { allowFail?: boolean; timeoutMs?: number } = {}): Promise<string> {
+  try {
+    const { stdout } = await run(cmd, args, { maxBuffer: 1 << 28, timeout: options.timeoutMs ?? 60_000 });
+    return stdout;
+  } catch (error) {
+    if (options.allowFail) return '';
+    const e = error as { stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
+  }
+}
+
+export class LabNode {
+  constructor(readonly lab: NetnsLab, readonly name: string, readonly ns: string, readonly address: string) {}
+
+  exec(cmd: string, args: string[], options: { allowFail?: boolean; timeoutMs?: number } = {}): Promise<string> {
+    return sh('ip', ['netns', 'exec', this.ns, cmd, ...args], options);
+  }
+
+  /** Starts a long-running process in this namespace; the lab stops it on destroy(). */
+  spawn(cmd: string, args: string[], options: { cwd?: string; logFile?: string } = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', this.ns, cmd, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+    let log = '';
+    const keep = (chunk: Buffer) => {
+      log += chunk.toString();
+      if (log.length > 200_000) log = log.slice(-100_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.lab.processes.add(child);
+    child.on('exit', () => this.lab.processes.delete(child));
+    (child as ChildProcess & { logText: () => string }).logText = () => log;
+    return child;
+  }
+}
+
+export class NetnsLab {
+  readonly processes = new Set<ChildProcess>();
+  readonly nodes: LabNode[] = [];
+  readonly bridge: string;
+  readonly hostAddress: string;
+
+  private constructor(readonly id: number, readonly dir: string) {
+    this.bridge = `gbgp${id}br`;
+    this.hostAddress = `10.177.${id}.254`;
+  }
+
+  address(host: number): string {
+    return `10.177.${this.id}.${host}`;
+  }
+
+  /** `id` (1..250) keeps labs of different test files apart. */
+  static async create(id: number): Promise<NetnsLab> {
+    const dir = await mkdtemp(path.join(tmpdir(), `gbgp${id}-`));
+    const lab = new NetnsLab(id, dir);
+    await lab.clearLeftovers();
+    await sh('ip', ['link', 'add', lab.bridge, 'type', 'bridge']);
+    await sh('ip', ['addr', 'add', `${lab.hostAddress}/24`, 'dev', lab.bridge]);
+    await sh('ip', ['link', 'set', lab.bridge, 'up']);
+    return lab;
+  }
+
+  async node(name: string, host: number): Promise<LabNode> {
+    const ns = `gbgp${this.id}-${name}`;
+    const veth = `gbgp${this.id}n${host}`;
+    await sh('ip', ['netns', 'add', ns]);
+    await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    await sh('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    await sh('ip', ['link', 'set', veth, 'master', this.bridge, 'up']);
+    await sh('ip', ['-n', ns, 'addr', 'add', `${this.address(host)}/24`, 'dev', 'eth0']);
+    await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+    const node = new LabNode(this, name, ns, this.address(host));
+    this.nodes.push(node);
+    return node;
+  }
+
+  async destroy(): Promise<void> {
+    for (const p of this.processes) p.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    await this.clearLeftovers();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private async clearLeftovers(): Promise<void> {
+    const list = await sh('ip', ['netns', 'list'], { allowFail: true });
+    for (const line of list.split('\n')) {
+      const ns = line.split(' ')[0];
+      if (ns && ns.startsWith(`gbgp${this.id}-`)) {
+        // Kill what still runs in it (a crashed test's daemons), then remove it.
+        const pids = await sh('ip', ['netns', 'pids', ns], { allowFail: true });
+        for (const pid of pids.split('\n').filter(Boolean)) await sh('kill', ['-9', pid], { allowFail: true });
+        await sh('ip', ['netns', 'del', ns], { allowFail: true });
+      }
+    }
+    await sh('ip', ['link', 'del', this.bridge], { allowFail: true });
+  }
+}
+
+/** Polls until `probe` returns a truthy value, or fails naming what was awaited. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
