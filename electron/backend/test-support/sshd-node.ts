@@ -3,7 +3,7 @@
 // tests here and by the e2e tests. Needs root. Everything it creates carries the `gcon` prefix
 // and is removed by stop(), which the tests call from afterAll.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,8 +57,20 @@ async function waitForPort(host: string, port: number, timeoutMs: number): Promi
   }
 }
 
-/** `slot` (0..63) picks the /30 out of 100.64.213.0/24, so that tests running side by side do not collide. */
-export async function startSshdNode(slot: number): Promise<SshdNode> {
+async function waitForFile(path: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`sshd wrote no ${path} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * `slot` (0..63) picks the /30 out of 100.64.213.0/24, so that tests running side by side do not
+ * collide. With `behind`, the node is wired to that node's namespace instead of to this machine,
+ * so that it can be reached only through it (a bastion, for ProxyJump).
+ */
+export async function startSshdNode(slot: number, options: { behind?: SshdNode } = {}): Promise<SshdNode> {
   if (process.getuid?.() !== 0) throw new Error('startSshdNode needs root (network namespaces, sshd).');
   const tag = `${process.pid.toString(36).slice(-3)}${slot.toString(36)}`;
   const netns = `gcon-${tag}`;
@@ -72,16 +84,18 @@ export async function startSshdNode(slot: number): Promise<SshdNode> {
   const userKey = join(dir, 'id_ed25519');
   let sshd: ChildProcess | undefined;
 
+  // The "host" side lives in this machine's namespace, or in the bastion's.
+  const upstream = options.behind ? ['-n', options.behind.netns] : [];
   const cleanup = () => {
-    quietly('ip', ['link', 'del', hostInterface]);
+    quietly('ip', [...upstream, 'link', 'del', hostInterface]);
     quietly('ip', ['netns', 'del', netns]);
   };
   cleanup();
   sh('ip', ['netns', 'add', netns]);
   try {
-    sh('ip', ['link', 'add', hostInterface, 'type', 'veth', 'peer', 'name', nodeInterface, 'netns', netns]);
-    sh('ip', ['addr', 'add', `${hostAddress}/30`, 'dev', hostInterface]);
-    sh('ip', ['link', 'set', hostInterface, 'up']);
+    sh('ip', [...upstream, 'link', 'add', hostInterface, 'type', 'veth', 'peer', 'name', nodeInterface, 'netns', netns]);
+    sh('ip', [...upstream, 'addr', 'add', `${hostAddress}/30`, 'dev', hostInterface]);
+    sh('ip', [...upstream, 'link', 'set', hostInterface, 'up']);
     sh('ip', ['-n', netns, 'addr', 'add', `${address}/30`, 'dev', nodeInterface]);
     sh('ip', ['-n', netns, 'link', 'set', nodeInterface, 'up']);
     sh('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
@@ -121,6 +135,7 @@ export async function startSshdNode(slot: number): Promise<SshdNode> {
     sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey, '-C', 'gingham-test-host']);
   };
   const startDaemon = async () => {
+    rmSync(join(dir, 'sshd.pid'), { force: true });
     const child = spawn('ip', ['netns', 'exec', netns, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -130,7 +145,9 @@ export async function startSshdNode(slot: number): Promise<SshdNode> {
     });
     sshd = child;
     try {
-      await waitForPort(address, 22, 10_000);
+      // A node behind a bastion is not reachable from here; wait for its pid file instead.
+      if (options.behind) await waitForFile(join(dir, 'sshd.pid'), 10_000);
+      else await waitForPort(address, 22, 10_000);
     } catch (error) {
       throw new Error(`${(error as Error).message}\nsshd said: ${log}`);
     }
@@ -170,7 +187,7 @@ export async function startSshdNode(slot: number): Promise<SshdNode> {
       await startDaemon();
     },
     setLink(up) {
-      sh('ip', ['link', 'set', hostInterface, up ? 'up' : 'down']);
+      sh('ip', [...upstream, 'link', 'set', hostInterface, up ? 'up' : 'down']);
     },
     async stop() {
       await stopDaemon();
