@@ -49,7 +49,7 @@ async function apply(options: { state: string; watch?: boolean; userspaceIpip?: 
   reconciler.options.onNeedsPass = () => loop.trigger(0);
   loop.start();
   // Editors replace files rather than write them in place: poll the path, not an inode.
-  watchFile(options.state, { interval: 250 }, () => {
+  watchFile(options.state, { interval: 100 }, () => {
     try {
       state = readStateFile(options.state);
       log.info(`re-read ${options.state}`);

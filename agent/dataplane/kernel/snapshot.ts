@@ -1,6 +1,6 @@
 // What the kernel holds now, read in a handful of `ip -json` calls and normalised into the same
 // notation the planner uses (prefixes always with their length, numeric protocols and scopes).
-import { readJson } from './iproute.ts';
+import { readJson, readJsonBatch } from './iproute.ts';
 
 export const scopeLink = 253;
 const routeTypes: Record<string, string> = { '1': 'unicast', '6': 'blackhole', '7': 'unreachable', '8': 'prohibit', '2': 'local', '3': 'broadcast' };
@@ -99,6 +99,12 @@ export async function readRoutes(): Promise<KernelRoute[]> {
   return raw.map(normaliseRoute);
 }
 
+/** Everything but the FDB in one `ip` process: routes, links with their addresses, neighbours. */
+async function readRoutesLinksNeighbours(): Promise<[RawRoute[], RawLink[], RawNeighbour[]]> {
+  const [routes, links, neighbours] = await readJsonBatch('ip', ['-details'], ['route show table main', 'address show', 'neigh show']);
+  return [routes as RawRoute[], links as RawLink[], (neighbours as RawNeighbour[]).filter((n) => !n.dst.includes(':'))];
+}
+
 interface RawLink {
   ifindex: number;
   ifname: string;
@@ -110,7 +116,10 @@ interface RawLink {
 }
 
 export async function readLinks(): Promise<Map<string, KernelLink>> {
-  const raw = await readJson<RawLink[]>('ip', ['-details', 'address', 'show']);
+  return linksFrom(await readJson<RawLink[]>('ip', ['-details', 'address', 'show']));
+}
+
+function linksFrom(raw: RawLink[]): Map<string, KernelLink> {
   const links = new Map<string, KernelLink>();
   for (const link of raw) {
     const kind = link.linkinfo?.info_kind;
@@ -147,7 +156,10 @@ interface RawNeighbour {
 }
 
 export async function readNeighbours(): Promise<KernelNeighbour[]> {
-  const raw = await readJson<RawNeighbour[]>('ip', ['-4', 'neigh', 'show']);
+  return neighboursFrom(await readJson<RawNeighbour[]>('ip', ['-4', 'neigh', 'show']));
+}
+
+function neighboursFrom(raw: RawNeighbour[]): KernelNeighbour[] {
   return raw.map((n) => ({
     dev: n.dev,
     ip: n.dst,
@@ -179,7 +191,10 @@ export async function readFdb(dev: string): Promise<KernelFdbEntry[]> {
 
 /** Everything the managers compare against; the FDB only of the devices named. */
 export async function readSnapshot(fdbDevices: readonly string[]): Promise<KernelSnapshot> {
-  const [routes, links, neighbours] = await Promise.all([readRoutes(), readLinks(), readNeighbours()]);
+  const [rawRoutes, rawLinks, rawNeighbours] = await readRoutesLinksNeighbours();
+  const routes = rawRoutes.map(normaliseRoute);
+  const links = linksFrom(rawLinks);
+  const neighbours = neighboursFrom(rawNeighbours);
   const fdb: KernelFdbEntry[] = [];
   for (const dev of fdbDevices) if (links.has(dev)) fdb.push(...(await readFdb(dev)));
   return { routes, links, neighbours, fdb };

@@ -1,0 +1,110 @@
+// Every ordered pair of routing modes, switched on three live nodes: after each switch a node's
+// whole state (`ip -json route/link/addr/neigh`, `bridge -json fdb`) must equal the state the same
+// mode produces on a fresh start. A stale route, neighbour, FDB entry, address or device from the
+// earlier mode fails the comparison (the leftovers Calico users report in #4022 and #1584).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDataplaneState } from '../../shared/model/dataplane-state.ts';
+import { ginghamRouteProtocol, planDataplane } from '../../shared/dataplane-plan/index.ts';
+import { captureState, type NamespaceState } from './test-support/kernel-state.ts';
+import { SeedTopology, inNs, poolModes, waitFor, type PoolMode, type SeedNode } from './test-support/seed-topology.ts';
+
+/** A walk through the complete directed graph of modes that takes every ordered pair exactly once (Hierholzer). */
+export function everyOrderedPair<T>(items: readonly T[]): T[] {
+  const unused = new Map(items.map((item) => [item, items.filter((other) => other !== item)]));
+  const stack: T[] = [items[0]!];
+  const walk: T[] = [];
+  while (stack.length > 0) {
+    const top = stack.at(-1)!;
+    const next = unused.get(top)!.shift();
+    if (next === undefined) walk.push(stack.pop()!);
+    else stack.push(next);
+  }
+  return walk.reverse();
+}
+
+const topology = new SeedTopology('gdpm');
+
+function plannedRoutes(node: SeedNode, mode: PoolMode): string[] {
+  const state = parseDataplaneState(topology.stateFor(node, mode));
+  return planDataplane(state, { mtu: 1500, gateway: node.gateway }).routes.map((r) => `${r.dst} ${r.dev ?? ''} ${r.gateway ?? ''}`).sort();
+}
+
+function kernelRoutes(node: SeedNode): string[] {
+  const routes = JSON.parse(inNs(node.netns, ['ip', '-json', '-4', 'route', 'show', 'proto', String(ginghamRouteProtocol)])) as Array<{ dst: string; dev?: string; gateway?: string }>;
+  return routes.map((r) => `${r.dst.includes('/') ? r.dst : `${r.dst}/32`} ${r.dev ?? ''} ${r.gateway ?? ''}`).sort();
+}
+
+/** Waits until the node's routes are the plan's and its whole state holds still for 300 ms. */
+async function settled(node: SeedNode, mode: PoolMode): Promise<NamespaceState> {
+  const want = JSON.stringify(plannedRoutes(node, mode));
+  const t0 = Date.now();
+  await waitFor(() => `${node.name}'s routes in ${mode}: want ${want}, have ${JSON.stringify(kernelRoutes(node))}\n${topology.agentLog(node)}`, () => JSON.stringify(kernelRoutes(node)) === want, 30_000, 50);
+  const routesMs = Date.now() - t0;
+  let state = captureState(node.netns);
+  await waitFor(`${node.name}'s state to hold still in ${mode}`, async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const again = captureState(node.netns);
+    const stable = JSON.stringify(again) === JSON.stringify(state);
+    state = again;
+    return stable;
+  }, 30_000, 0);
+  if (process.env.GDP_DEBUG) console.log(`${node.name} ${mode}: routes after ${routesMs} ms, settled after ${Date.now() - t0} ms`);
+  return state;
+}
+
+describe('mode switches leave exactly the state a fresh start in the new mode has', () => {
+  const fresh = new Map<PoolMode, Map<string, NamespaceState>>();
+
+  /** Settles every node at once; the nodes' agents work in parallel anyway. */
+  async function settleAll(mode: PoolMode): Promise<Map<string, NamespaceState>> {
+    const states = await Promise.all(topology.nodes.map((node) => settled(node, mode)));
+    return new Map(topology.nodes.map((node, i) => [node.name, states[i]!]));
+  }
+
+  beforeAll(async () => {
+    topology.up();
+    // The reference: each mode applied to a clean kernel. A document with no pools, blocks,
+    // endpoints or peers makes the agent remove everything it made, as a fresh node has nothing.
+    for (const node of topology.nodes) topology.writeState(node, { node: { name: node.name, interface: 'ens5', address: node.address } });
+    for (const node of topology.nodes) topology.startAgent(node);
+    for (const mode of poolModes) {
+      for (const node of topology.nodes) await waitFor(`${node.name} to be clean`, () => kernelRoutes(node).length === 0, 30_000);
+      topology.setMode(mode);
+      fresh.set(mode, await settleAll(mode));
+      for (const node of topology.nodes) topology.writeState(node, { node: { name: node.name, interface: 'ens5', address: node.address } });
+    }
+    await topology.stopAgents();
+  });
+
+  afterAll(() => topology.cleanup());
+
+  it('removes everything it made on SIGTERM', () => {
+    for (const node of topology.nodes) {
+      expect(kernelRoutes(node)).toEqual([]);
+      const links = inNs(node.netns, ['ip', '-o', 'link', 'show']);
+      expect(links).not.toContain('tunl0');
+      expect(links).not.toContain('vxlan.calico');
+      expect(inNs(node.netns, ['nft', 'list', 'ruleset'])).not.toContain('gingham');
+    }
+  });
+
+  it('walks all 20 ordered pairs of the five modes and compares full state after each switch', async () => {
+    const walk = everyOrderedPair(poolModes);
+    expect(walk).toHaveLength(21);
+    topology.setMode(walk[0]!);
+    for (const node of topology.nodes) topology.startAgent(node);
+    await settleAll(walk[0]!);
+    const pairs = new Set<string>();
+    for (let i = 1; i < walk.length; i++) {
+      const [from, to] = [walk[i - 1]!, walk[i]!];
+      pairs.add(`${from} -> ${to}`);
+      topology.setMode(to);
+      const states = await settleAll(to);
+      for (const node of topology.nodes) {
+        expect(states.get(node.name), `${node.name} after ${from} -> ${to}`).toEqual(fresh.get(to)!.get(node.name));
+      }
+    }
+    expect(pairs.size).toBe(20);
+    await topology.stopAgents();
+  }, 600_000);
+});
