@@ -74,7 +74,10 @@ export class BirdDaemon {
   async start(config: string, options: { recovery?: boolean } = {}): Promise<void> {
     await writeFile(this.configFile, config);
     this.process = this.node.spawn('bird', ['-f', '-c', this.configFile, '-s', this.socket, ...(options.recovery ? ['-R'] : [])]);
-    await waitFor(`BIRD on ${this.node.name}`, () => this.birdc('show status').then((s) => s.includes('Daemon is up')), 15_000, 100);
+    await waitFor(`BIRD on ${this.node.name}`, () => {
+      if (this.process?.exitCode !== null) throw new Error(`BIRD exited: ${this.process?.logText?.() ?? ''}`);
+      return this.birdc('show status').then((s) => s.includes('Daemon is up'));
+    }, 15_000, 100);
   }
 
   birdc(command: string): Promise<string> {
