@@ -1,21 +1,16 @@
 // The console in web mode, driven by Debian's Chromium as a user would drive it: every element is
 // found by its role and accessible name. The node is a real sshd in a network namespace.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsoleBackend } from '../electron/backend/console-backend.ts';
 import { startSshdNode, type SshdNode } from '../electron/backend/test-support/sshd-node.ts';
-import { buildRenderer } from '../electron/web/build-renderer.ts';
-import { startWebServer, type WebServer } from '../electron/web/web-server.ts';
+import { openConsole, type ConsoleHarness } from './console-harness.ts';
 
-const shots = join(process.cwd(), 'test-results', 'console');
 let node: SshdNode;
 let work: string;
-let backend: ConsoleBackend;
-let server: WebServer;
-let browser: BrowserContext;
+let harness: ConsoleHarness;
 let page: Page;
 
 function twoContextKubeconfig(unreachable: string): string {
@@ -44,38 +39,44 @@ contexts:
 }
 
 beforeAll(async () => {
-  mkdirSync(shots, { recursive: true });
   work = mkdtempSync(join(tmpdir(), 'gcon-e2e-'));
   node = await startSshdNode(10);
   const kubeconfig = join(work, 'kubeconfig');
   // Nothing listens on the node's port 6443: the API server is unreachable.
   writeFileSync(kubeconfig, twoContextKubeconfig(`https://${node.address}:6443`));
-  backend = new ConsoleBackend({
+  harness = await openConsole('console', {
     configDir: join(work, 'config'),
     ssh: { home: work, sshConfigPath: join(work, 'no-ssh-config'), agentSocket: '' },
     clusters: { paths: () => [kubeconfig], timeoutMs: 4_000 },
   });
-  const rendererDir = await buildRenderer({ quiet: true });
-  server = await startWebServer({ backend, rendererDir });
-  browser = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1280, height: 800 },
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
-  await page.goto(server.url);
+  page = harness.page;
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  backend?.close();
+  await harness?.close();
   await node?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
 describe('the console in a browser', () => {
+  it('is navigable by keyboard: the sidebar links take focus in order and open their section', async () => {
+    const nav = page.getByRole('navigation', { name: 'Console sections' });
+    const names = await nav.getByRole('link').allTextContents();
+    expect(names).toEqual(['Clusters', 'Nodes', 'IP pools', 'Routes', 'BGP peers', 'Captures', 'Terminal']);
+    await nav.getByRole('link', { name: 'Clusters' }).focus();
+    for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Routes');
+    await page.keyboard.press('Enter');
+    const heading = page.getByRole('heading', { level: 1, name: 'Routes' });
+    await heading.waitFor();
+    // Focus moves to the new section's heading, so a screen reader announces where the user is.
+    expect(await heading.evaluate((h) => h === document.activeElement)).toBe(true);
+    expect(await nav.getByRole('link', { name: 'Routes' }).getAttribute('aria-current')).toBe('page');
+    // A section that is not built yet says so, and what it will show.
+    expect(await page.getByRole('main').textContent()).toMatch(/Not built yet\. Every node's route table/);
+    await harness.screenshot('0-planned-section');
+  });
+
   it('adds a node, shows its host key fingerprint, trusts it, and runs ip -br addr in a terminal on it', async () => {
     await page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: 'Nodes' }).click();
     await expect.poll(() => page.getByRole('heading', { level: 1, name: 'Nodes' }).isVisible()).toBe(true);
@@ -95,7 +96,7 @@ describe('the console in a browser', () => {
     await dialog.waitFor();
     const shown = await dialog.getByRole('status', { name: 'Host key fingerprint' }).textContent();
     expect(shown).toBe(node.hostKeyFingerprint());
-    await page.screenshot({ path: join(shots, '1-host-key-prompt.png') });
+    await harness.screenshot('1-host-key-prompt');
     await dialog.getByRole('button', { name: 'Trust and connect' }).click();
 
     await expect.poll(() => page.getByRole('heading', { level: 1, name: 'Terminal' }).isVisible()).toBe(true);
@@ -109,7 +110,7 @@ describe('the console in a browser', () => {
     await rows.filter({ hasText: `${node.address}/30` }).first().waitFor({ timeout: 10_000 });
     const line = await rows.filter({ hasText: `${node.address}/30` }).first().textContent();
     expect(line).toMatch(new RegExp(`^gcon-n\\S*\\s+UP\\s+${node.address.replace(/\./g, '\\.')}/30`));
-    await page.screenshot({ path: join(shots, '2-terminal-ip-br-addr.png') });
+    await harness.screenshot('2-terminal-ip-br-addr');
   });
 
   it('refuses the node after sshd restarts with a new host key, and shows the warning', async () => {
@@ -124,7 +125,7 @@ describe('the console in a browser', () => {
     await warning.waitFor();
     expect(await warning.textContent()).toMatch(/WARNING: the host key of .* has changed/);
     expect(await warning.textContent()).toContain(node.hostKeyFingerprint());
-    await page.screenshot({ path: join(shots, '3-host-key-changed.png') });
+    await harness.screenshot('3-host-key-changed');
   });
 
   it('lists both contexts of a kubeconfig and explains an unreachable server within seconds', async () => {
@@ -142,6 +143,6 @@ describe('the console in a browser', () => {
     expect(await error.textContent()).toMatch(/connection refused|did not answer|no route/i);
     expect(elapsed).toBeLessThan(6_000);
     console.log(`unreachable context explained after ${elapsed} ms`);
-    await page.screenshot({ path: join(shots, '4-unreachable-context.png') });
+    await harness.screenshot('4-unreachable-context');
   });
 });
