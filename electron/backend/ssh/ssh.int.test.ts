@@ -1,5 +1,6 @@
 // SSH against a real sshd in a network namespace: host key trust on first use, refusal of a
 // changed key, a drop reported through keepalives, and a PTY shell with flow control.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,6 +123,45 @@ describe('terminal', () => {
     console.log(`flood: ${(Buffer.byteLength(text) / 1e6).toFixed(1)} MB through a 64 KiB window in ${Date.now() - started} ms, worst backlog ${worstBacklog} bytes`);
     await client.handlers['terminal.close']({ terminalId });
   }, 90_000);
+});
+
+describe('throughput, beside OpenSSH', () => {
+  it("moves an 8 MB flood through a fast renderer at a rate comparable to OpenSSH's own client", async () => {
+    const flood = "head -c 8000000 /dev/zero | tr '\\0' x; echo; echo END-$((6*7))";
+    // Ours: a renderer that acknowledges each chunk as soon as it arrives.
+    const fast = backend.attach((event, payload) => {
+      if (event !== 'terminal.data') return;
+      const data = payload as EventPayload<'terminal.data'>;
+      fastBytes += data.bytes;
+      fast.notifications['terminal.ack']({ terminalId: data.terminalId, bytes: data.bytes });
+      if (data.data.includes('END-42')) finished?.();
+    });
+    let fastBytes = 0;
+    let finished: (() => void) | undefined;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    try {
+      const { terminalId } = await fast.handlers['terminal.open']({ nodeId, cols: 200, rows: 50 });
+      const started = performance.now();
+      fast.notifications['terminal.input']({ terminalId, data: `${flood}\n` });
+      await done;
+      const ours = performance.now() - started;
+
+      // OpenSSH's client, with a PTY too, trusting the host through the console's own known_hosts:
+      // the file is plain OpenSSH format, so StrictHostKeyChecking accepts it.
+      const t0 = performance.now();
+      const out = execFileSync('ssh', ['-tt', '-i', node.userKey, '-o', `UserKnownHostsFile=${backend.knownHosts.path}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `${node.user}@${node.address}`, flood], { maxBuffer: 64 * 1024 * 1024 });
+      const openssh = performance.now() - t0;
+      expect(out.toString()).toContain('END-42');
+      const mbps = (ms: number) => (8 / (ms / 1000)).toFixed(1);
+      console.log(`8 MB through a PTY: console backend ${ours.toFixed(0)} ms (${mbps(ours)} MB/s), OpenSSH ssh -tt ${openssh.toFixed(0)} ms (${mbps(openssh)} MB/s)`);
+      expect(fastBytes).toBeGreaterThan(8_000_000);
+      // Generous: a shared CI machine is noisy; this catches a stall, not a few percent.
+      expect(ours).toBeLessThan(openssh * 10 + 2_000);
+      await fast.handlers['terminal.close']({ terminalId });
+    } finally {
+      fast.detach();
+    }
+  }, 60_000);
 });
 
 describe('connection loss and key change', () => {
