@@ -90,7 +90,7 @@ async function buildKubernetes(go: string, workDir: string, outDir: string, prog
     ['kubectl', 'k8s.io/kubernetes/cmd/kubectl'],
   ] as const) {
     progress(`Building ${name} ${kubernetesVersion} (first run only; kube-apiserver takes minutes) ...`);
-    await run(go, ['build', '-trimpath', '-ldflags', ldflags, '-o', path.join(outDir, `${name}.partial`), pkg], workDir, progress);
+    await run(go, ['build', '-ldflags', ldflags, '-o', path.join(outDir, `${name}.partial`), pkg], workDir, progress);
     await rename(path.join(outDir, `${name}.partial`), path.join(outDir, name));
   }
 }
@@ -105,7 +105,7 @@ async function buildEtcd(go: string, workDir: string, outDir: string, progress: 
   );
   progress(`Building etcd ${etcdVersion} ...`);
   await run(go, ['mod', 'tidy'], workDir, progress);
-  await run(go, ['build', '-trimpath', '-ldflags', '-s -w', '-o', path.join(outDir, 'etcd.partial'), '.'], workDir, progress);
+  await run(go, ['build', '-ldflags', '-s -w', '-o', path.join(outDir, 'etcd.partial'), '.'], workDir, progress);
   await rename(path.join(outDir, 'etcd.partial'), path.join(outDir, 'etcd'));
 }
 
