@@ -72,7 +72,10 @@ export function App({ backend }: { backend: Backend }) {
             {section === 'captures' && (
               <PlannedPage title="Captures" what="Live packet capture on a node, decoded as you watch (outer and inner headers per routing mode), with pcap export." />
             )}
-            {section === 'terminal' && <TerminalPage initialNode={terminalNode} />}
+            {/* Kept mounted while hidden, so that a shell survives a visit to another section. */}
+            <div hidden={section !== 'terminal'}>
+              <TerminalPage initialNode={terminalNode} active={section === 'terminal'} />
+            </div>
           </main>
         </div>
       </SshProvider>

@@ -7,18 +7,24 @@ import { FitAddon } from '@xterm/addon-fit';
 import type { SshNode } from '../../../shared/api/console-contract.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
 
+const screenReaderKey = 'gingham.terminal.screenReader';
+
 export function TerminalView({ node }: { node: SshNode }) {
   const client = useClient();
   const host = useRef<HTMLDivElement>(null);
+  const terminal = useRef<Terminal | undefined>(undefined);
+  // xterm.js's screen-reader mode keeps an accessible copy of the rows (a list) and announces new
+  // output. It costs: a flood draws about six times slower with it. So it is the user's choice,
+  // remembered, as VS Code makes it (a page cannot detect a screen reader).
+  const [screenReader, setScreenReader] = useState(() => localStorage.getItem(screenReaderKey) === 'on');
   const [status, setStatus] = useState('Opening a shell…');
   const [ended, setEnded] = useState<string | undefined>();
 
   useEffect(() => {
     const element = host.current;
     if (!element) return;
-    // screenReaderMode keeps an accessible copy of the rows (a list), so that screen readers, and
-    // the e2e tests that read the screen as a user would, see the text.
-    const term = new Terminal({ screenReaderMode: true, cursorBlink: true, fontSize: 14, scrollback: 5000, convertEol: false });
+    const term = new Terminal({ screenReaderMode: localStorage.getItem(screenReaderKey) === 'on', cursorBlink: true, fontSize: 14, scrollback: 5000 });
+    terminal.current = term;
     const fit = new FitAddon();
     term.loadAddon(fit);
     term.open(element);
@@ -71,15 +77,28 @@ export function TerminalView({ node }: { node: SshNode }) {
       stopData();
       stopExit();
       if (terminalId) void client.request('terminal.close', { terminalId }).catch(() => undefined);
+      terminal.current = undefined;
       term.dispose();
     };
   }, [client, node]);
 
+  const toggleScreenReader = (on: boolean) => {
+    setScreenReader(on);
+    localStorage.setItem(screenReaderKey, on ? 'on' : 'off');
+    if (terminal.current) terminal.current.options.screenReaderMode = on;
+  };
+
   return (
     <section className="terminal" aria-label={`Terminal on ${node.name}`}>
-      <p role="status" className={ended ? 'error' : undefined}>
-        {status}
-      </p>
+      <div className="terminal-bar">
+        <p role="status" className={ended ? 'error' : undefined}>
+          {status}
+        </p>
+        <label className="check">
+          <input type="checkbox" checked={screenReader} onChange={(e) => toggleScreenReader(e.target.checked)} />
+          Screen reader mode
+        </label>
+      </div>
       <div ref={host} className="terminal-host" />
     </section>
   );

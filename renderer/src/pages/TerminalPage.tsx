@@ -4,11 +4,21 @@ import type { SshNode } from '../../../shared/api/console-contract.ts';
 import { TerminalView } from '../components/TerminalView.tsx';
 import { useSsh } from '../ssh/ssh-state.tsx';
 
-export function TerminalPage({ initialNode }: { initialNode?: SshNode }) {
+export function TerminalPage({ initialNode, active }: { initialNode?: SshNode; active: boolean }) {
   const ssh = useSsh();
   const [chosen, setChosen] = useState<string>(initialNode?.id ?? '');
   const [open, setOpen] = useState<SshNode | undefined>(initialNode);
   const [session, setSession] = useState(0);
+  // "Open a terminal on …" elsewhere picks a node: follow it.
+  const [followed, setFollowed] = useState(initialNode);
+  if (initialNode !== followed) {
+    setFollowed(initialNode);
+    if (initialNode) {
+      setChosen(initialNode.id);
+      setOpen(initialNode);
+      setSession((n) => n + 1);
+    }
+  }
   const [error, setError] = useState<string | undefined>();
 
   const start = async () => {
@@ -25,8 +35,8 @@ export function TerminalPage({ initialNode }: { initialNode?: SshNode }) {
   };
 
   return (
-    <section aria-labelledby="section-heading" className="terminal-page">
-      <h1 id="section-heading" tabIndex={-1}>
+    <section aria-labelledby={active ? 'section-heading' : undefined} className="terminal-page">
+      <h1 id={active ? 'section-heading' : undefined} tabIndex={-1}>
         Terminal
       </h1>
       {ssh.nodes.length === 0 ? (
