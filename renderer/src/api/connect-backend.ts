@@ -32,7 +32,9 @@ function connectWebSocket(token: string): ConsoleClient {
     if (socket.readyState === WebSocket.OPEN) socket.send(text);
     else queue.push(text);
   }, schedule);
+  let opened = false;
   socket.addEventListener('open', () => {
+    opened = true;
     for (const text of queue.splice(0)) socket.send(text);
   });
   socket.addEventListener('message', (message) => {
@@ -42,11 +44,12 @@ function connectWebSocket(token: string): ConsoleClient {
       // not JSON: not from our backend; ignore
     }
   });
-  socket.addEventListener('close', (event) => {
+  socket.addEventListener('close', () => {
     frames.closed(
-      event.code === 1008
-        ? 'The console backend refused this page: open the URL that `npm run console:web` printed (it carries the access token).'
-        : 'The console backend stopped. Start it again and reload this page.',
+      opened
+        ? 'The console backend stopped. Start it again and open the URL it prints.'
+        : // Refused at the door: most often a token from an earlier launch, or the backend is not running.
+          'The console backend did not let this page in. Open the URL that this launch of `npm run console:web` printed: its token changes every launch.',
     );
   });
   return createConsoleClient(frames, (problem) => console.warn('Dropped an event that breaks the contract:', problem));
