@@ -123,13 +123,23 @@ export class PrefixTable {
     const oldLengths = this.lengths;
     const oldValues = this.values;
     const capacity = oldLengths.length * 2;
-    this.addresses = new Uint32Array(capacity);
-    this.lengths = new Uint8Array(capacity).fill(EMPTY);
-    this.values = new Int32Array(capacity);
-    this.mask = capacity - 1;
-    this.size = 0;
+    const addresses = new Uint32Array(capacity);
+    const lengths = new Uint8Array(capacity).fill(EMPTY);
+    const values = new Int32Array(capacity);
+    this.addresses = addresses;
+    this.lengths = lengths;
+    this.values = values;
+    const mask = (this.mask = capacity - 1);
+    // Every key is known distinct: place each at its first free slot, no comparisons.
     for (let i = 0; i < oldLengths.length; i++) {
-      if (oldLengths[i] !== EMPTY) this.set(oldAddresses[i]!, oldLengths[i]!, oldValues[i]!);
+      const l = oldLengths[i]!;
+      if (l === EMPTY) continue;
+      const a = oldAddresses[i]!;
+      let j = this.slot(a, l);
+      while (lengths[j] !== EMPTY) j = (j + 1) & mask;
+      lengths[j] = l;
+      addresses[j] = a;
+      values[j] = oldValues[i]!;
     }
   }
 }

@@ -27,8 +27,13 @@ export class Rib {
   private readonly freeAttributes: number[] = [];
   private readonly interned = new Map<string, number>();
 
-  /** Prefixes whose best path may have changed since the last drain. */
-  readonly dirty = new PrefixTable(1 << 10);
+  /**
+   * Prefixes whose best path may have changed since the last drain, as a queue (a prefix may
+   * appear twice; whoever drains compares with what it holds, so repeats cost nothing).
+   */
+  private dirtyAddress = new Uint32Array(1 << 12);
+  private dirtyLength = new Uint8Array(1 << 12);
+  private dirtyCount = 0;
   /** Paths per peer index. */
   readonly pathCount: number[] = [];
 
@@ -141,7 +146,20 @@ export class Rib {
   }
 
   private markDirty(address: number, length: number): void {
-    this.dirty.set(address, length, 1);
+    if (this.dirtyCount === this.dirtyAddress.length) {
+      const a = new Uint32Array(this.dirtyCount * 2);
+      a.set(this.dirtyAddress);
+      this.dirtyAddress = a;
+      const l = new Uint8Array(this.dirtyCount * 2);
+      l.set(this.dirtyLength);
+      this.dirtyLength = l;
+    }
+    this.dirtyAddress[this.dirtyCount] = address;
+    this.dirtyLength[this.dirtyCount++] = length;
+  }
+
+  get dirtySize(): number {
+    return this.dirtyCount;
   }
 
   /** Adds or replaces the path from `peer` (with ADD-PATH id) for a prefix. Takes a reference on attrIndex. */
@@ -257,11 +275,18 @@ export class Rib {
     return n;
   }
 
-  /** Takes the dirty prefixes (and clears the set). */
+  /** Takes the dirty prefixes (and empties the queue). */
   drainDirty(visit: (address: number, length: number) => void): void {
-    if (this.dirty.size === 0) return;
-    this.dirty.forEach((address, length) => visit(address, length));
-    this.dirty.clear();
+    const n = this.dirtyCount;
+    const addresses = this.dirtyAddress;
+    const lengths = this.dirtyLength;
+    this.dirtyCount = 0;
+    for (let i = 0; i < n; i++) visit(addresses[i]!, lengths[i]!);
+    if (addresses.length > 1 << 16) {
+      // Give back the memory of a big burst (a full table) once it is handled.
+      this.dirtyAddress = new Uint32Array(1 << 12);
+      this.dirtyLength = new Uint8Array(1 << 12);
+    }
   }
 
   get bytes(): number {
