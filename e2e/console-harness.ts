@@ -13,7 +13,7 @@ export interface ConsoleHarness {
   server: WebServer;
   backend: ConsoleBackend;
   /** Where this test's screenshots go (under test-results/, which git ignores). */
-  screenshot(name: string): Promise<void>;
+  screenshot(name: string, of?: Page): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,8 +41,8 @@ export async function openConsole(name: string, options: ConsoleBackendOptions):
       page,
       server,
       backend,
-      screenshot: async (shot) => {
-        await page.screenshot({ path: join(shots, `${shot}.png`) });
+      screenshot: async (shot, of = page) => {
+        await of.screenshot({ path: join(shots, `${shot}.png`) });
       },
       close: async () => {
         await opened.browser.close();

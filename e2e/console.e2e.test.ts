@@ -156,6 +156,22 @@ describe('the console in a browser', () => {
     await harness.screenshot('3-host-key-changed');
   });
 
+  it('keeps a page without this launch\'s token out, and tells the user which URL to open', async () => {
+    const stranger = await page.context().newPage();
+    try {
+      await stranger.goto(`${harness.server.origin}/#token=from-an-earlier-launch`);
+      const banner = stranger.getByRole('alert').filter({ hasText: 'did not let this page in' }).first();
+      await banner.waitFor({ timeout: 10_000 });
+      await stranger.goto('about:blank');
+      await stranger.goto(`${harness.server.origin}/`);
+      // sessionStorage is per tab: this tab still holds the wrong token, so it is refused again.
+      await stranger.getByRole('alert').first().waitFor();
+      await harness.screenshot('5-refused-token', stranger);
+    } finally {
+      await stranger.close();
+    }
+  });
+
   it('lists both contexts of a kubeconfig and explains an unreachable server within seconds', async () => {
     await page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: 'Clusters' }).click();
     const contexts = page.getByRole('table', { name: 'Kubeconfig contexts' });

@@ -1,5 +1,6 @@
 import { createContext, useContext } from 'react';
 import type { ConsoleClient } from '../../../shared/api/client.ts';
+import { ConsoleError } from '../../../shared/api/errors.ts';
 
 export const ClientContext = createContext<ConsoleClient | undefined>(undefined);
 
@@ -7,6 +8,11 @@ export function useClient(): ConsoleClient {
   const client = useContext(ClientContext);
   if (!client) throw new Error('useClient outside ClientContext');
   return client;
+}
+
+/** True when the error is the lost backend itself, which the app's banner already reports. */
+export function isTransportLoss(error: unknown): boolean {
+  return error instanceof ConsoleError && error.code === 'transport-closed';
 }
 
 /** A thrown value as a sentence for the user. */

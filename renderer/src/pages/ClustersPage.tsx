@@ -2,7 +2,7 @@
 // connect flow. Connecting reads the server version and the nodes; any failure is said in words.
 import { useCallback, useEffect, useState } from 'react';
 import type { RequestResult } from '../../../shared/api/console-contract.ts';
-import { messageOf, useClient } from '../api/client-context.ts';
+import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../App.tsx';
 import { ClusterNodesTable } from '../components/ClusterNodesTable.tsx';
 
@@ -16,7 +16,7 @@ export function ClustersPage({ cluster, onConnected }: { cluster?: ConnectedClus
 
   const load = useCallback(() => {
     setListError(undefined);
-    client.request('contexts.list', {}).then(setList, (e: unknown) => setListError(messageOf(e)));
+    client.request('contexts.list', {}).then(setList, (e: unknown) => setListError(isTransportLoss(e) ? undefined : messageOf(e)));
   }, [client]);
   useEffect(load, [load]);
 

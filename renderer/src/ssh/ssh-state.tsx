@@ -4,7 +4,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { HostKeyPrompt, RequestParams, SshNode } from '../../../shared/api/console-contract.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
-import { messageOf, useClient } from '../api/client-context.ts';
+import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
 import { HostKeyDialog } from './HostKeyDialog.tsx';
 
 export type NodeConnection =
@@ -47,7 +47,7 @@ export function SshProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     client.request('nodes.list', {}).then(
       (r) => setNodes(r.nodes),
-      (e: unknown) => setLoadError(messageOf(e)),
+      (e: unknown) => setLoadError(isTransportLoss(e) ? undefined : messageOf(e)),
     );
     return client.on('ssh.status', (status) => {
       setConnection(status.nodeId, status.state === 'connected' ? { state: 'connected' } : { state: 'disconnected', reason: status.reason ?? 'Disconnected.' });
