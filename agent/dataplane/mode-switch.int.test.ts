@@ -3,8 +3,7 @@
 // mode produces on a fresh start. A stale route, neighbour, FDB entry, address or device from the
 // earlier mode fails the comparison (the leftovers Calico users report in #4022 and #1584).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDataplaneState } from '../../shared/model/dataplane-state.ts';
-import { ginghamRouteProtocol, planDataplane } from '../../shared/dataplane-plan/index.ts';
+import { kernelRoutes, plannedRoutes } from './test-support/convergence.ts';
 import { captureState, type NamespaceState } from './test-support/kernel-state.ts';
 import { SeedTopology, inNs, poolModes, waitFor, type PoolMode, type SeedNode } from './test-support/seed-topology.ts';
 
@@ -24,19 +23,9 @@ export function everyOrderedPair<T>(items: readonly T[]): T[] {
 
 const topology = new SeedTopology('gdpm');
 
-function plannedRoutes(node: SeedNode, mode: PoolMode): string[] {
-  const state = parseDataplaneState(topology.stateFor(node, mode));
-  return planDataplane(state, { mtu: 1500, gateway: node.gateway }).routes.map((r) => `${r.dst} ${r.dev ?? ''} ${r.gateway ?? ''}`).sort();
-}
-
-function kernelRoutes(node: SeedNode): string[] {
-  const routes = JSON.parse(inNs(node.netns, ['ip', '-json', '-4', 'route', 'show', 'proto', String(ginghamRouteProtocol)])) as Array<{ dst: string; dev?: string; gateway?: string }>;
-  return routes.map((r) => `${r.dst.includes('/') ? r.dst : `${r.dst}/32`} ${r.dev ?? ''} ${r.gateway ?? ''}`).sort();
-}
-
 /** Waits until the node's routes are the plan's and its whole state holds still for 300 ms. */
 async function settled(node: SeedNode, mode: PoolMode): Promise<NamespaceState> {
-  const want = JSON.stringify(plannedRoutes(node, mode));
+  const want = JSON.stringify(plannedRoutes(topology, node, mode));
   const t0 = Date.now();
   await waitFor(() => `${node.name}'s routes in ${mode}: want ${want}, have ${JSON.stringify(kernelRoutes(node))}\n${topology.agentLog(node)}`, () => JSON.stringify(kernelRoutes(node)) === want, 30_000, 50);
   const routesMs = Date.now() - t0;

@@ -19,6 +19,8 @@ export class ReconcileLoop {
   private pending: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private dirty = false;
+  /** The next pass checks everything, nftables included (not only what ip monitor reports). */
+  private full = true;
   private stopped = false;
   private lastWarnings = '';
 
@@ -32,22 +34,23 @@ export class ReconcileLoop {
   start(): void {
     for (const [tool, args] of [['ip', ['monitor', 'link', 'route', 'neigh', 'address']], ['bridge', ['monitor', 'fdb']]] as const) {
       const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-      child.stdout.on('data', () => this.trigger());
+      child.stdout.on('data', () => this.trigger(undefined, false));
       child.on('error', (error) => this.log.warn({ err: error }, `${tool} monitor failed; relying on the periodic pass`));
       this.monitors.push(child);
     }
-    this.timer = setInterval(() => this.trigger(0), this.options.periodMs ?? 1000);
+    this.timer = setInterval(() => this.trigger(0, true), this.options.periodMs ?? 1000);
     this.trigger(0);
   }
 
   setState(state: DataplaneState): void {
     this.state = state;
-    this.trigger(0);
+    this.trigger(0, true);
   }
 
   /** Asks for a pass; passes never overlap, and events during a pass cause exactly one more. */
-  trigger(delay = this.options.debounceMs ?? 20): void {
+  trigger(delay = this.options.debounceMs ?? 20, full = true): void {
     if (this.stopped) return;
+    if (full) this.full = true;
     if (this.running) {
       this.dirty = true;
       return;
@@ -59,7 +62,7 @@ export class ReconcileLoop {
         this.running = undefined;
         if (this.dirty) {
           this.dirty = false;
-          this.trigger();
+          this.trigger(undefined, false);
         }
       });
     }, delay);
@@ -67,7 +70,9 @@ export class ReconcileLoop {
 
   private async runPass(): Promise<void> {
     try {
-      const report = await this.reconciler.pass(this.state);
+      const nat = this.full;
+      this.full = false;
+      const report = await this.reconciler.pass(this.state, { nat });
       if (report.changes > 0) this.log.info({ changes: report.changes, ms: Math.round(report.ms) }, 'dataplane reconciled');
       for (const failure of report.failures) this.log.warn({ command: failure.command }, `kernel refused: ${failure.error}`);
       const warnings = report.warnings.join('\n');

@@ -59,8 +59,12 @@ export class Reconciler {
     }, options.forceUserspaceIpip ?? false);
   }
 
-  /** Brings the kernel to `state` (or removes everything Gingham made, for undefined). */
-  async pass(state: DataplaneState | undefined): Promise<PassReport> {
+  /**
+   * Brings the kernel to `state` (or removes everything Gingham made, for undefined). `nat: false`
+   * skips the nftables check, for passes that an `ip monitor` event started: nftables changes
+   * raise no such event, and the periodic pass checks them.
+   */
+  async pass(state: DataplaneState | undefined, options: { nat?: boolean } = {}): Promise<PassReport> {
     const started = performance.now();
     const warnings: string[] = [];
     const snapshot = await readSnapshot([vxlanDeviceName]);
@@ -83,8 +87,10 @@ export class Reconciler {
     await this.ipip.beforeSwitch(plan.routes, snapshot.routes);
     const failures: BatchFailure[] = [];
     for (const batch of changes.batches()) failures.push(...(await runBatch(batch.tool, batch.commands)));
-    const natError = await this.nat.reconcile(plan.nat);
-    if (natError) failures.push({ command: 'nft -f -', error: natError });
+    if (options.nat ?? true) {
+      const natError = await this.nat.reconcile(plan.nat);
+      if (natError) failures.push({ command: 'nft -f -', error: natError });
+    }
     await this.ipip.finish(plan.ipip, plan.routes);
 
     if (this.options.recordOwners ?? true) this.recordOwners(plan);

@@ -155,7 +155,9 @@ static void *wire_to_tun(void *arg) {
             if (len < 20 || (p[0] >> 4) != 4 || p[9] != IPPROTO_IPIP) continue;
             size_t header = (size_t)(p[0] & 0x0f) * 4;
             if (header < 20 || len < header + 20 || (p[header] >> 4) != 4) continue;
-            if (write(tun_fd, p + header, len - header) < 0 && errno != EAGAIN && errno != EINVAL) die("write to the TUN device");
+            /* EIO: the device is down (the agent has not set it up yet); drop, as a down link does.
+             * EBADFD: someone deleted the device; exit so the agent makes a new one. */
+            if (write(tun_fd, p + header, len - header) < 0 && errno == EBADFD) die("write to the TUN device");
         }
     }
     return NULL;
