@@ -117,9 +117,15 @@ function NodeRow({ node, onOpenTerminal }: { node: SshNode; onOpenTerminal: (nod
         )}
       </td>
       <td className="actions">
-        <button type="button" aria-label={`Connect to ${node.name}`} disabled={connection.state === 'connecting' || connection.state === 'connected'} onClick={() => void ssh.connect(node)}>
-          Connect
-        </button>
+        {connection.state === 'connected' ? (
+          <button type="button" aria-label={`Disconnect from ${node.name}`} onClick={() => void ssh.disconnect(node.id)}>
+            Disconnect
+          </button>
+        ) : (
+          <button type="button" aria-label={`Connect to ${node.name}`} disabled={connection.state === 'connecting'} onClick={() => void ssh.connect(node)}>
+            Connect
+          </button>
+        )}
         <button type="button" aria-label={`Open a terminal on ${node.name}`} disabled={connection.state === 'connecting'} onClick={() => void openTerminal()}>
           Terminal
         </button>

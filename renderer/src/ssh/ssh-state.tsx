@@ -22,6 +22,7 @@ interface SshState {
   remove(nodeId: string): Promise<void>;
   /** Connects, asking the user about an unknown host key; resolves true when connected. */
   connect(node: SshNode): Promise<boolean>;
+  disconnect(nodeId: string): Promise<void>;
 }
 
 const SshContext = createContext<SshState | undefined>(undefined);
@@ -106,8 +107,12 @@ export function SshProvider({ children }: { children: ReactNode }) {
         setNodes((all) => all.filter((n) => n.id !== nodeId));
       },
       connect,
+      disconnect: async (nodeId) => {
+        await client.request('ssh.disconnect', { nodeId });
+        setConnection(nodeId, { state: 'idle' }); // the user's own doing: not an alert
+      },
     }),
-    [nodes, loadError, connections, client, connect],
+    [nodes, loadError, connections, client, connect, setConnection],
   );
 
   const answer = (trust: boolean) => {
