@@ -200,7 +200,7 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
 
   const natPools = state.pools.filter((p) => p.natOutgoing).map((p) => formatCidr(parseCidr(p.cidr)));
   return {
-    routes: [...routes.values()].sort((a, b) => compareCidr(a.dst, b.dst)),
+    routes: sortByDestination([...routes.values()]),
     ...(ipip ? { ipip } : {}),
     ...(vxlan ? { vxlan } : {}),
     neighbours,
@@ -210,8 +210,11 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
   };
 }
 
-function compareCidr(a: string, b: string): number {
-  const x = parseCidr(a);
-  const y = parseCidr(b);
-  return x.address - y.address || x.prefixLength - y.prefixLength;
+/** Routes in address order; keys computed once, as a plan may hold tens of thousands of routes. */
+function sortByDestination(routes: DesiredRoute[]): DesiredRoute[] {
+  const keyed = routes.map((route) => {
+    const cidr = parseCidr(route.dst);
+    return { route, key: cidr.address * 64 + cidr.prefixLength };
+  });
+  return keyed.sort((a, b) => a.key - b.key).map((k) => k.route);
 }
