@@ -84,12 +84,12 @@ describe('ProxyJump', () => {
 
   it('refuses when the bastion cannot reach the node', async () => {
     const { backend, client } = backendWith({ sshConfig: join(work, 'ssh_config') }, 'jump');
-    hidden.setLink(false);
+    hidden.setLink(false, 'near'); // the bastion's end: it has no other route, so it fails at once
     try {
       const { id } = await client.handlers['nodes.add']({ host: 'hidden-node', name: 'down' });
       await expect(client.handlers['ssh.connect']({ nodeId: id })).rejects.toMatchObject({ code: 'ssh-unreachable', message: expect.stringMatching(/bastion .* could not reach/) });
     } finally {
-      hidden.setLink(true);
+      hidden.setLink(true, 'near');
       client.detach();
       backend.close();
     }

@@ -40,7 +40,7 @@ beforeAll(async () => {
   backend = new ConsoleBackend({
     configDir,
     // Nothing of this machine's own SSH setup may leak into the test.
-    ssh: { home: configDir, sshConfigPath: join(configDir, 'no-ssh-config'), agentSocket: '', keepaliveIntervalMs: 500, keepaliveCountMax: 2, readyTimeoutMs: 8_000 },
+    ssh: { home: configDir, sshConfigPath: join(configDir, 'no-ssh-config'), agentSocket: '', keepaliveIntervalMs: 500, keepaliveCountMax: 2, readyTimeoutMs: 5_000 },
     terminalFlow: { highWater: 64 * 1024, lowWater: 16 * 1024 },
   });
   client = backend.attach((event, payload) => received.push({ event, payload }));
@@ -175,6 +175,14 @@ describe('connection loss and key change', () => {
         8_000,
       );
       expect(dropped.reason).toMatch(/stopped answering keepalives/);
+      // While the node is away, connecting ends in a reason within the handshake timeout, never a spinner.
+      const started = Date.now();
+      // (Address resolution gives up after about 3 s, "no route"; the handshake timeout is the backstop.)
+      await expect(client.handlers['ssh.connect']({ nodeId })).rejects.toMatchObject({
+        code: expect.stringMatching(/^ssh-(unreachable|timeout)$/),
+        message: expect.stringMatching(/no route to|did not complete the SSH handshake in time/),
+      });
+      expect(Date.now() - started).toBeLessThan(5_000 + 2_000);
     } finally {
       node.setLink(true);
     }

@@ -23,8 +23,14 @@ export interface SshdNode {
   hostKeyFingerprint(): string;
   /** Stops sshd, makes a new host key and starts sshd again: what a reinstalled node looks like. */
   restartWithNewHostKey(): Promise<void>;
-  /** Takes the link down (packets vanish, as when a cable is pulled) or brings it back. */
-  setLink(up: boolean): void;
+  /**
+   * Takes the node's end of its link down or brings it back. Packets to it then vanish, as when a
+   * cable is pulled: the near end keeps its route, so nothing is sent anywhere else. With
+   * `end: 'near'`, this machine's (or the bastion's) end goes down instead and its route goes
+   * with it, so that connecting fails at once; only use that where the near side has no other
+   * route (a bastion's namespace), or packets would leave by the default route.
+   */
+  setLink(up: boolean, end?: 'node' | 'near'): void;
   stop(): Promise<void>;
 }
 
@@ -186,8 +192,9 @@ export async function startSshdNode(slot: number, options: { behind?: SshdNode }
       makeHostKey();
       await startDaemon();
     },
-    setLink(up) {
-      sh('ip', [...upstream, 'link', 'set', hostInterface, up ? 'up' : 'down']);
+    setLink(up, end = 'node') {
+      if (end === 'near') sh('ip', [...upstream, 'link', 'set', hostInterface, up ? 'up' : 'down']);
+      else sh('ip', ['-n', netns, 'link', 'set', nodeInterface, up ? 'up' : 'down']);
     },
     async stop() {
       await stopDaemon();
