@@ -156,14 +156,18 @@ export class GobgpDaemon {
 
 export class FrrDaemon {
   process: Logged | undefined;
+  zebra: Logged | undefined;
   readonly dir: string;
 
   constructor(readonly node: LabNode) {
     this.dir = path.join(node.lab.dir, `${node.name}-frr`);
   }
 
-  /** bgpd alone (-Z: no zebra), running as the frr user as FRR requires. */
-  async start(config: string): Promise<void> {
+  /**
+   * bgpd, running as the frr user as FRR requires; alone (-Z) unless `zebra`, which also starts
+   * zebra so that bgpd's best routes reach the kernel (proto bgp, 186).
+   */
+  async start(config: string, options: { zebra?: boolean } = {}): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const ids = (await sh('id', ['-u', 'frr'])).trim();
     const gid = (await sh('id', ['-g', 'frr'])).trim();
@@ -171,7 +175,14 @@ export class FrrDaemon {
     await chown(this.dir, Number(ids), Number(gid));
     await chown(path.join(this.dir, 'bgpd.conf'), Number(ids), Number(gid));
     await chmod(this.node.lab.dir, 0o755);
-    this.process = this.node.spawn('/usr/lib/frr/bgpd', ['-Z', '-f', path.join(this.dir, 'bgpd.conf'), '-i', path.join(this.dir, 'bgpd.pid'), '--vty_socket', this.dir, '-u', 'frr', '-g', 'frr', '-p', '179', '--log', 'stdout']);
+    const zserv = path.join(this.dir, 'zserv.api');
+    if (options.zebra) {
+      await writeFile(path.join(this.dir, 'zebra.conf'), 'hostname zebra\n');
+      await chown(path.join(this.dir, 'zebra.conf'), Number(ids), Number(gid));
+      this.zebra = this.node.spawn('/usr/lib/frr/zebra', ['-f', path.join(this.dir, 'zebra.conf'), '-i', path.join(this.dir, 'zebra.pid'), '-z', zserv, '--vty_socket', this.dir, '-u', 'frr', '-g', 'frr', '--log', 'stdout']);
+      await waitFor('zebra socket', () => sh('test', ['-S', zserv]).then(() => true), 15_000, 100);
+    }
+    this.process = this.node.spawn('/usr/lib/frr/bgpd', [...(options.zebra ? ['-z', zserv] : ['-Z']), '-f', path.join(this.dir, 'bgpd.conf'), '-i', path.join(this.dir, 'bgpd.pid'), '--vty_socket', this.dir, '-u', 'frr', '-g', 'frr', '-p', '179', '--log', 'stdout']);
     await waitFor(`FRR bgpd on ${this.node.name}`, () => this.vtysh(['show bgp summary json']).then((s) => s.includes('routerId')), 15_000, 100);
   }
 
@@ -185,12 +196,14 @@ export class FrrDaemon {
   }
 
   async stop(): Promise<void> {
-    const p = this.process;
-    if (!p || p.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      p.once('exit', () => resolve());
-      p.kill('SIGTERM');
-    });
+    for (const p of [this.process, this.zebra]) {
+      if (!p || p.exitCode !== null) continue;
+      await new Promise<void>((resolve) => {
+        p.once('exit', () => resolve());
+        p.kill('SIGTERM');
+        setTimeout(() => p.kill('SIGKILL'), 20_000).unref();
+      });
+    }
   }
 }
 
