@@ -65,6 +65,8 @@ async function main(): Promise<number> {
   if (binary && hasDisplay()) {
     console.log('Building the desktop console…');
     await buildElectron();
+    const { version } = JSON.parse(readFileSync(inRoot('package.json'), 'utf8')) as { version: string };
+    process.env.GINGHAM_APP_VERSION = version;
     return run(binary, [inRoot('out/main/main.js')]);
   }
   if (!webOnly) {

@@ -16,6 +16,11 @@ const preloadScript = fileURLToPath(new URL('../preload/preload.cjs', import.met
 const isDevelopment = !app.isPackaged;
 const guide = fileURLToPath(new URL('../../docs/console.md', import.meta.url));
 
+// Run from a checkout (`npm start` runs out/main/main.js), Electron finds no package.json beside
+// the script and would call the app "Electron", keeping its files in ~/.config/Electron.
+app.setName('Gingham');
+const version = app.isPackaged ? app.getVersion() : (process.env.GINGHAM_APP_VERSION ?? app.getVersion());
+
 let mainWindow: BrowserWindow | undefined;
 
 function createWindow(): BrowserWindow {
@@ -55,7 +60,7 @@ if (!app.requestSingleInstanceLock()) {
   });
 
   void app.whenReady().then(() => {
-    const backend = new ConsoleBackend({ configDir: app.getPath('userData'), version: app.getVersion() });
+    const backend = new ConsoleBackend({ configDir: app.getPath('userData'), version });
     serveRenderer(rendererDir);
     installWebContentsPolicy();
     installIpcBridge(backend);
