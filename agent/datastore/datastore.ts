@@ -1,0 +1,145 @@
+// What the agent knows of the cluster: IPPools, BGPConfigurations, BGPPeers, IPAM blocks and core
+// Nodes, each kept by its own list+watch reflector, read through the model's parsers. Objects
+// that do not validate are skipped with a message naming them, so one bad object cannot stop a
+// node. Listeners hear about changes, coalesced, so a burst of events is one recomputation.
+import { parseBGPConfiguration, type BGPConfiguration } from '../../shared/model/bgp-configuration.ts';
+import { parseBGPPeer, type BGPPeer } from '../../shared/model/bgp-peer.ts';
+import { parseCalicoNode, type CalicoNode } from '../../shared/model/calico-node.ts';
+import { parseIPAMBlock, type IPAMBlock } from '../../shared/model/ipam.ts';
+import { parseIPPool, type IPPool } from '../../shared/model/ippool.ts';
+import { calicoCrdV1 } from '../../shared/model/meta.ts';
+import type { KubeClient } from './kube-client.ts';
+import { Reflector, type KindInfo, type ReflectorOptions, type ReflectorStats } from './reflector.ts';
+
+export const kinds = {
+  ipPool: { apiVersion: calicoCrdV1, kind: 'IPPool', plural: 'ippools' },
+  bgpConfiguration: { apiVersion: calicoCrdV1, kind: 'BGPConfiguration', plural: 'bgpconfigurations' },
+  bgpPeer: { apiVersion: calicoCrdV1, kind: 'BGPPeer', plural: 'bgppeers' },
+  ipamBlock: { apiVersion: calicoCrdV1, kind: 'IPAMBlock', plural: 'ipamblocks' },
+  blockAffinity: { apiVersion: calicoCrdV1, kind: 'BlockAffinity', plural: 'blockaffinities' },
+  ipamHandle: { apiVersion: calicoCrdV1, kind: 'IPAMHandle', plural: 'ipamhandles' },
+  node: { apiVersion: 'v1', kind: 'Node', plural: 'nodes' },
+} as const satisfies Record<string, KindInfo>;
+
+/** A core Node as the agent reads it: Calico's facts plus the labels selectors match. */
+export interface ClusterNode extends CalicoNode {
+  labels: Record<string, string>;
+}
+
+/** One consistent reading of the cache. */
+export interface ClusterSnapshot {
+  pools: IPPool[];
+  bgpConfigurations: BGPConfiguration[];
+  bgpPeers: BGPPeer[];
+  blocks: IPAMBlock[];
+  nodes: ClusterNode[];
+}
+
+export interface DatastoreStatus {
+  /** Every kind has been listed at least once. */
+  synced: boolean;
+  /** Every reflector reached the server on its last attempt. */
+  connected: boolean;
+  kinds: Record<string, ReflectorStats & { connected: boolean; objects: number; lastError?: string }>;
+}
+
+type RawObject = { metadata?: { name?: string; labels?: Record<string, string> } };
+
+export interface DatastoreOptions extends ReflectorOptions {
+  /** How long to gather a burst of events before telling listeners. */
+  coalesceMs?: number;
+}
+
+export class Datastore {
+  private readonly reflectors: Map<keyof typeof kinds, Reflector<RawObject>>;
+  private readonly listeners = new Set<(snapshot: ClusterSnapshot) => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly warned = new Set<string>();
+
+  constructor(
+    readonly client: KubeClient,
+    private readonly options: DatastoreOptions = {},
+  ) {
+    const watched: Array<keyof typeof kinds> = ['ipPool', 'bgpConfiguration', 'bgpPeer', 'ipamBlock', 'node'];
+    this.reflectors = new Map(watched.map((key) => [key, new Reflector<RawObject>(client, kinds[key], () => this.changed(), options)]));
+  }
+
+  start(): void {
+    for (const reflector of this.reflectors.values()) reflector.start();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    await Promise.all([...this.reflectors.values()].map((r) => r.stop()));
+  }
+
+  /** Called (coalesced) after the cache changes; not called while nothing changes. */
+  onChange(listener: (snapshot: ClusterSnapshot) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves once every kind has been listed (or rejects after `timeoutMs`). */
+  async waitForSync(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.status().synced) {
+      if (Date.now() > deadline) {
+        const errors = Object.entries(this.status().kinds)
+          .filter(([, kind]) => kind.lastError)
+          .map(([name, kind]) => `${name}: ${kind.lastError}`);
+        throw new Error(`the datastore did not sync within ${timeoutMs / 1000} s${errors.length ? `: ${errors.join('; ')}` : ''}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  status(): DatastoreStatus {
+    const entries = [...this.reflectors.values()].map((r) => [
+      r.info.kind,
+      { ...r.stats, connected: r.connected, objects: r.items().length, ...(r.lastError ? { lastError: r.lastError } : {}) },
+    ]);
+    const all = [...this.reflectors.values()];
+    return { synced: all.every((r) => r.synced), connected: all.every((r) => r.connected), kinds: Object.fromEntries(entries) };
+  }
+
+  snapshot(): ClusterSnapshot {
+    return {
+      pools: this.parsed('ipPool', parseIPPool),
+      bgpConfigurations: this.parsed('bgpConfiguration', parseBGPConfiguration),
+      bgpPeers: this.parsed('bgpPeer', parseBGPPeer),
+      blocks: this.parsed('ipamBlock', parseIPAMBlock),
+      nodes: this.parsed('node', (raw) => ({ ...parseCalicoNode(raw), labels: (raw as RawObject).metadata?.labels ?? {} })),
+    };
+  }
+
+  private parsed<T>(key: keyof typeof kinds, parse: (raw: unknown) => T): T[] {
+    const out: T[] = [];
+    for (const raw of this.reflectors.get(key)!.items()) {
+      try {
+        out.push(parse(raw));
+      } catch (error) {
+        const message = (error as Error).message;
+        if (!this.warned.has(message)) {
+          this.warned.add(message);
+          this.options.log?.(`skipping an invalid ${kinds[key].kind}: ${message}`);
+        }
+      }
+    }
+    return out.sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
+  }
+
+  private changed(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.status().synced) return;
+      const snapshot = this.snapshot();
+      for (const listener of this.listeners) listener(snapshot);
+    }, this.options.coalesceMs ?? 20);
+  }
+}
+
+function nameOf(value: unknown): string {
+  const v = value as { name?: string; metadata?: { name?: string } };
+  return v.metadata?.name ?? v.name ?? '';
+}

@@ -1,0 +1,141 @@
+// The agent's one door to the Kubernetes API: @kubernetes/client-node's generic object API for
+// reads and writes, and its Watch for streams. Errors keep the server's status code, because the
+// IPAM's races are decided by 409 (a create or a resourceVersion conflict) and 404.
+import { readFileSync } from 'node:fs';
+import { ApiException, KubeConfig, KubernetesObjectApi, PatchStrategy, Watch, type KubernetesObject } from '@kubernetes/client-node';
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}
+
+export interface ListResult<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
+/** Where a kind's collection lives on the server, for watches. */
+export function collectionPath(apiVersion: string, plural: string): string {
+  return apiVersion.includes('/') ? `/apis/${apiVersion}/${plural}` : `/api/${apiVersion}/${plural}`;
+}
+
+export class KubeError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Turns client-node's errors into a KubeError that carries the HTTP status (undefined: unreachable). */
+function explain(error: unknown, what: string): KubeError {
+  if (error instanceof ApiException) {
+    const body = (typeof error.body === 'string' ? safeJson(error.body) : error.body) as { message?: string; reason?: string } | undefined;
+    return new KubeError(`${what}: ${body?.message ?? error.message}`, error.code, body?.reason);
+  }
+  const message = (error as Error)?.message ?? String(error);
+  return new KubeError(`${what}: the API server is unreachable (${message})`, undefined);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text };
+  }
+}
+
+export const isConflict = (error: unknown) => error instanceof KubeError && error.status === 409;
+export const isNotFound = (error: unknown) => error instanceof KubeError && error.status === 404;
+export const isUnreachable = (error: unknown) => error instanceof KubeError && error.status === undefined;
+
+const describe = (ref: ObjectRef) => `${ref.kind} ${JSON.stringify(ref.metadata.name)}`;
+
+/** Plain JSON: client-node turns core objects into classes with Date fields; the agent wants data. */
+const plain = <T>(value: unknown): T => JSON.parse(JSON.stringify(value)) as T;
+
+export class KubeClient {
+  readonly objects: KubernetesObjectApi;
+  readonly watch: Watch;
+
+  constructor(readonly config: KubeConfig) {
+    this.objects = KubernetesObjectApi.makeApiClient(config);
+    this.watch = new Watch(config);
+  }
+
+  static fromKubeconfigFile(file: string): KubeClient {
+    const config = new KubeConfig();
+    config.loadFromFile(file);
+    return new KubeClient(config);
+  }
+
+  /** A client from a bearer-token file (re-read per request, so a renewed token is picked up). */
+  static fromToken(options: { server: string; caFile: string; tokenFile: string }): KubeClient {
+    const config = new KubeConfig();
+    config.loadFromClusterAndUser(
+      { name: 'cluster', server: options.server, caData: readFileSync(options.caFile).toString('base64'), skipTLSVerify: false },
+      { name: 'gingham-agent', authProvider: { name: 'tokenFile', config: { tokenFile: options.tokenFile } } },
+    );
+    return new KubeClient(config);
+  }
+
+  async get<T>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      return plain<T>(await this.objects.read(ref as KubernetesObject & ObjectRef));
+    } catch (error) {
+      const failure = explain(error, `reading ${describe(ref)}`);
+      if (failure.status === 404) return undefined;
+      throw failure;
+    }
+  }
+
+  async list<T>(apiVersion: string, kind: string): Promise<ListResult<T>> {
+    try {
+      const list = await this.objects.list(apiVersion, kind);
+      return { items: plain<T[]>(list.items), resourceVersion: list.metadata?.resourceVersion ?? '' };
+    } catch (error) {
+      throw explain(error, `listing ${kind}`);
+    }
+  }
+
+  /** Creates `object`; a 409 means someone else created it first. */
+  async create<T>(object: T & ObjectRef): Promise<T> {
+    try {
+      return plain<T>(await this.objects.create(object as KubernetesObject));
+    } catch (error) {
+      throw explain(error, `creating ${describe(object)}`);
+    }
+  }
+
+  /** Replaces `object`; with metadata.resourceVersion set, a 409 means it changed since it was read. */
+  async replace<T>(object: T & ObjectRef): Promise<T> {
+    try {
+      return plain<T>(await this.objects.replace(object as KubernetesObject));
+    } catch (error) {
+      throw explain(error, `updating ${describe(object)}`);
+    }
+  }
+
+  async mergePatch<T>(ref: ObjectRef, patch: Record<string, unknown>): Promise<T> {
+    try {
+      const body = { ...patch, apiVersion: ref.apiVersion, kind: ref.kind, metadata: { ...(patch.metadata as object), name: ref.metadata.name } };
+      return plain<T>(await this.objects.patch(body as KubernetesObject, undefined, undefined, 'gingham-agent', undefined, PatchStrategy.MergePatch));
+    } catch (error) {
+      throw explain(error, `patching ${describe(ref)}`);
+    }
+  }
+
+  /** Deletes `ref`; with a resourceVersion, only that version (a 409 if it changed). Absent is fine. */
+  async delete(ref: ObjectRef & { metadata: { resourceVersion?: string; uid?: string } }): Promise<void> {
+    try {
+      const preconditions = ref.metadata.resourceVersion ? { resourceVersion: ref.metadata.resourceVersion } : undefined;
+      await this.objects.delete(ref as KubernetesObject, undefined, undefined, undefined, undefined, undefined, preconditions ? { preconditions } : undefined);
+    } catch (error) {
+      const failure = explain(error, `deleting ${describe(ref)}`);
+      if (failure.status !== 404) throw failure;
+    }
+  }
+}

@@ -1,0 +1,242 @@
+// Calico-compatible IPAM over the Kubernetes API. A node claims blocks from the pools that select
+// it (BlockAffinity, then IPAMBlock, then the affinity confirmed), hands out addresses from its
+// blocks, and records who holds each address in an IPAMHandle. Races between nodes are decided
+// by the API server: only one create of a block succeeds (409 for the others), and every update
+// carries the resourceVersion it was computed from (409 when someone else wrote in between), so
+// the loser re-reads and tries again.
+import { calicoCrdV1 } from '../../shared/model/meta.ts';
+import { emptyIPAMBlock, parseIPAMBlock, parseIPAMHandle, type BlockAffinity, type IPAMBlock, type IPAMHandle } from '../../shared/model/ipam.ts';
+import type { IPPool } from '../../shared/model/ippool.ts';
+import { blockAffinityName, blockName, cidrSize, containsCidr, formatCidr, nthBlock, parseCidr } from '../../shared/net/index.ts';
+import { isConflict, type KubeClient } from '../datastore/kube-client.ts';
+import { selects, type Labels } from '../datastore/selector.ts';
+import { addressAt, allocate, freeCount, ordinalsOfHandle, releaseHandle } from './block-allocations.ts';
+
+export type AddressUse = 'Workload' | 'Tunnel';
+
+export interface Assignment {
+  address: string;
+  /** The block the address came from. */
+  block: string;
+  pool: string;
+}
+
+export class IpamError extends Error {}
+
+const maxAttempts = 20;
+
+/** Calico stores a handle under its ID, lower-cased (object names must be). */
+export const handleObjectName = (handleId: string) => handleId.toLowerCase();
+
+const ref = (kind: string, name: string) => ({ apiVersion: calicoCrdV1, kind, metadata: { name } });
+
+export class Ipam {
+  constructor(
+    private readonly client: KubeClient,
+    readonly nodeName: string,
+    private readonly log: (message: string) => void = () => {},
+  ) {}
+
+  /** Pools this node may take `use` addresses from: enabled, selecting the node, allowing the use. */
+  usablePools(pools: IPPool[], nodeLabels: Labels, use: AddressUse): IPPool[] {
+    return pools.filter((pool) => !pool.spec.disabled && pool.spec.allowedUses.includes(use) && selects(pool.spec.nodeSelector, nodeLabels));
+  }
+
+  private async listBlocks(): Promise<IPAMBlock[]> {
+    const { items } = await this.client.list<unknown>(calicoCrdV1, 'IPAMBlock');
+    return items.map(parseIPAMBlock);
+  }
+
+  /** This node's blocks (by affinity) inside `pools`. */
+  async ownBlocks(pools: IPPool[]): Promise<IPAMBlock[]> {
+    const blocks = await this.listBlocks();
+    return blocks.filter((b) => b.spec.affinity === `host:${this.nodeName}` && pools.some((p) => poolContains(p, b.spec.cidr)));
+  }
+
+  /**
+   * Claims one more block for this node from `pool`: the lowest block no node holds. Returns the
+   * block's CIDR, or undefined when the pool has no free block left.
+   */
+  async claimBlock(pool: IPPool): Promise<string | undefined> {
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const taken = new Set((await this.listBlocks()).map((b) => b.spec.cidr));
+      const cidr = firstFreeBlock(pool, taken);
+      if (!cidr) return undefined;
+      if (await this.tryClaim(cidr)) {
+        this.log(`claimed block ${cidr} from pool ${pool.metadata.name}`);
+        return cidr;
+      }
+    }
+    throw new IpamError(`could not claim a block in pool ${pool.metadata.name} after ${maxAttempts} attempts: other nodes keep winning the races`);
+  }
+
+  /** The claim of one block, as Calico does it: pending affinity, block create, confirmed affinity. */
+  private async tryClaim(cidr: string): Promise<boolean> {
+    const affinityName = blockAffinityName(this.nodeName, cidr);
+    const pending: BlockAffinity & { kind: string } = {
+      apiVersion: calicoCrdV1,
+      kind: 'BlockAffinity',
+      metadata: { name: affinityName },
+      spec: { node: this.nodeName, cidr, state: 'pending', deleted: 'false' },
+    };
+    let affinity: BlockAffinity;
+    try {
+      affinity = await this.client.create(pending);
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+      // Ours from an earlier, interrupted claim: carry on with it.
+      affinity = (await this.client.get<BlockAffinity>(ref('BlockAffinity', affinityName)))!;
+      if (!affinity) return false;
+    }
+    const block = { ...emptyIPAMBlock(cidr, this.nodeName), kind: 'IPAMBlock' };
+    block.spec.affinityClaimTime = new Date().toISOString();
+    try {
+      await this.client.create(block);
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+      const existing = await this.client.get<IPAMBlock>(ref('IPAMBlock', blockName(cidr)));
+      if (existing?.spec.affinity !== `host:${this.nodeName}`) {
+        // Another node created it first: it is theirs. Withdraw our pending affinity.
+        await this.client.delete({ ...ref('BlockAffinity', affinityName), metadata: { name: affinityName } });
+        return false;
+      }
+    }
+    if (affinity.spec.state !== 'confirmed') {
+      await this.client.replace({ ...affinity, kind: 'BlockAffinity', spec: { ...affinity.spec, state: 'confirmed' } });
+    }
+    return true;
+  }
+
+  /**
+   * Hands out one address for `handleId` from this node's blocks in `pools`, claiming a new block
+   * when they are full. `secondary` is what Calico records with it (namespace, pod, node, type).
+   */
+  async assign(handleId: string, secondary: Record<string, string>, pools: IPPool[]): Promise<Assignment> {
+    if (pools.length === 0) throw new IpamError(`no IP pool selects node ${this.nodeName} for this use: check the pools' nodeSelector, allowedUses and disabled`);
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const own = await this.ownBlocks(pools);
+      const withRoom = own.find((b) => freeCount(b.spec) > 0);
+      if (!withRoom) {
+        let claimed = false;
+        for (const pool of pools) {
+          if (await this.claimBlock(pool)) {
+            claimed = true;
+            break;
+          }
+        }
+        if (!claimed) throw new IpamError(`every block of pools ${pools.map((p) => p.metadata.name).join(', ')} is taken: add a pool or free addresses`);
+        continue;
+      }
+      const result = await this.allocateIn(withRoom, handleId, secondary);
+      if (result) {
+        const pool = pools.find((p) => poolContains(p, withRoom.spec.cidr))!;
+        return { address: result, block: withRoom.spec.cidr, pool: pool.metadata.name };
+      }
+    }
+    throw new IpamError(`could not assign an address to ${handleId} after ${maxAttempts} attempts (conflicting writers)`);
+  }
+
+  /** One allocation in `block`: handle first, then the block; undefined when the block changed under us. */
+  private async allocateIn(block: IPAMBlock, handleId: string, secondary: Record<string, string>): Promise<string | undefined> {
+    const next = allocate(block.spec, handleId, secondary);
+    if (!next) return undefined;
+    // The handle is counted first, so that a crash leaves a handle that holds nothing (which
+    // `ipam check` and release can see) rather than an address nobody holds.
+    await this.changeHandle(handleId, block.spec.cidr, +1);
+    try {
+      await this.client.replace({ ...block, kind: 'IPAMBlock', spec: next.spec });
+    } catch (error) {
+      await this.changeHandle(handleId, block.spec.cidr, -1);
+      if (isConflict(error)) return undefined;
+      throw error;
+    }
+    return addressAt(block.spec.cidr, next.ordinal);
+  }
+
+  private async changeHandle(handleId: string, cidr: string, delta: number): Promise<void> {
+    const name = handleObjectName(handleId);
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const raw = await this.client.get<IPAMHandle>(ref('IPAMHandle', name));
+      if (!raw) {
+        if (delta < 0) return;
+        try {
+          await this.client.create({ ...ref('IPAMHandle', name), spec: { handleID: handleId, block: { [cidr]: delta }, deleted: false } });
+          return;
+        } catch (error) {
+          if (isConflict(error)) continue;
+          throw error;
+        }
+      }
+      const handle = parseIPAMHandle({ ...raw, kind: 'IPAMHandle' });
+      const counts = { ...handle.spec.block };
+      counts[cidr] = (counts[cidr] ?? 0) + delta;
+      if (counts[cidr]! <= 0) delete counts[cidr];
+      try {
+        if (Object.keys(counts).length === 0) await this.client.delete({ ...ref('IPAMHandle', name), metadata: { name, resourceVersion: raw.metadata.resourceVersion } });
+        else await this.client.replace({ ...raw, kind: 'IPAMHandle', spec: { ...handle.spec, block: counts } });
+        return;
+      } catch (error) {
+        if (isConflict(error)) continue;
+        throw error;
+      }
+    }
+    throw new IpamError(`could not update IPAM handle ${handleId}: it kept changing under us`);
+  }
+
+  /** The addresses `handleId` holds now (for an idempotent CNI ADD, and for tunnel addresses). */
+  async addressesOf(handleId: string): Promise<Assignment[]> {
+    const raw = await this.client.get<IPAMHandle>(ref('IPAMHandle', handleObjectName(handleId)));
+    if (!raw) return [];
+    const out: Assignment[] = [];
+    for (const cidr of Object.keys(raw.spec.block)) {
+      const block = await this.client.get<IPAMBlock>(ref('IPAMBlock', blockName(cidr)));
+      if (!block) continue;
+      for (const ordinal of ordinalsOfHandle(block.spec, handleId)) out.push({ address: addressAt(cidr, ordinal), block: cidr, pool: '' });
+    }
+    return out;
+  }
+
+  /** Frees every address `handleId` holds and deletes the handle; returns the freed addresses. */
+  async release(handleId: string): Promise<string[]> {
+    const raw = await this.client.get<IPAMHandle>(ref('IPAMHandle', handleObjectName(handleId)));
+    if (!raw) return [];
+    const freed: string[] = [];
+    for (const cidr of Object.keys(raw.spec.block)) {
+      for (let attempt = 0; ; attempt++) {
+        const block = await this.client.get<IPAMBlock>(ref('IPAMBlock', blockName(cidr)));
+        if (!block) break;
+        const next = releaseHandle(block.spec, handleId);
+        if (next.released.length === 0) break;
+        try {
+          await this.client.replace({ ...block, kind: 'IPAMBlock', spec: next.spec });
+          freed.push(...next.released.map((ordinal) => addressAt(cidr, ordinal)));
+          await this.changeHandle(handleId, cidr, -next.released.length);
+          break;
+        } catch (error) {
+          if (!isConflict(error) || attempt >= maxAttempts) throw error;
+        }
+      }
+    }
+    // Whatever count is left (a crash between handle and block) goes with the handle.
+    await this.client.delete(ref('IPAMHandle', handleObjectName(handleId)));
+    return freed;
+  }
+}
+
+function poolContains(pool: IPPool, blockCidr: string): boolean {
+  try {
+    return containsCidr(pool.cidr, parseCidr(blockCidr));
+  } catch {
+    return false;
+  }
+}
+
+/** The lowest block of `pool` that is not in `taken`. */
+export function firstFreeBlock(pool: IPPool, taken: Set<string>): string | undefined {
+  const count = cidrSize(pool.cidr) / 2 ** (32 - pool.spec.blockSize);
+  for (let i = 0; i < count; i++) {
+    const cidr = formatCidr(nthBlock(pool.cidr, pool.spec.blockSize, i));
+    if (!taken.has(cidr)) return cidr;
+  }
+  return undefined;
+}
