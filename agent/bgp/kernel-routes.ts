@@ -5,16 +5,15 @@
 // only its own and finds them again after a restart (graceful restart keeps them).
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { formatIPv4, parseIPv4 } from '../../shared/net/index.ts';
+import { nativeFile } from './native-path.ts';
 import { PrefixTable } from './rib/prefix-table.ts';
 
 const run = promisify(execFile);
 
-const WRITER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'native', 'build', 'Release', 'gingham-route-writer');
+const WRITER = nativeFile('gingham-route-writer');
 
 export interface KernelOptions {
   table: 'main' | number;

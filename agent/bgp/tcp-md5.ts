@@ -4,8 +4,7 @@
 // in a worker thread and hands the connected descriptor to node:net.
 import { createRequire } from 'node:module';
 import { type Server, Socket, createServer } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { nativeFile } from './native-path.ts';
 import type { PeerSettings } from './peer.ts';
 import type { SpeakerHooks } from './speaker.ts';
 
@@ -18,7 +17,7 @@ let addon: Md5Addon | undefined;
 
 function load(): Md5Addon {
   if (addon) return addon;
-  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), 'native', 'build', 'Release', 'tcp_md5.node');
+  const file = nativeFile('tcp_md5.node');
   try {
     addon = createRequire(import.meta.url)(file) as Md5Addon;
   } catch (error) {

@@ -18,14 +18,16 @@ export class GinghamDaemon {
   readonly configFile: string;
   readonly control: string;
 
-  constructor(readonly node: LabNode, readonly name = 'gingham') {
+  /** `bundle`: a prebuilt single-file agent run with plain node instead of tsx (as an installed build runs). */
+  constructor(readonly node: LabNode, readonly name = 'gingham', readonly bundle?: string) {
     this.configFile = path.join(node.lab.dir, `${node.name}-${name}.yaml`);
     this.control = path.join(node.lab.dir, `${node.name}-${name}.sock`);
   }
 
   async start(config: Record<string, unknown>): Promise<void> {
     await writeFile(this.configFile, stringify(config));
-    this.process = this.node.spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'agent/cli/bin.ts'), 'bgp', '--config', this.configFile, '--control', this.control, '--log-level', 'info'], { cwd: repoRoot });
+    const entry = this.bundle ? [this.bundle] : ['--import', 'tsx', path.join(repoRoot, 'agent/cli/bin.ts')];
+    this.process = this.node.spawn(process.execPath, [...entry, 'bgp', '--config', this.configFile, '--control', this.control, '--log-level', 'info'], { cwd: repoRoot });
     await waitFor(`gingham on ${this.node.name} to answer on its control socket`, () => this.status().then(() => true), 30_000, 100);
   }
 
