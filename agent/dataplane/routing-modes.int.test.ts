@@ -15,9 +15,10 @@ function ping(from: string, to: string): boolean {
   return inNs(from, ['ping', '-c', '1', '-W', '2', to], { allowFail: true }).includes(' 0% packet loss');
 }
 
-/** A TCP handshake to the pod's iperf3 server (port 5201). */
+/** HTTP over TCP to the pod's web server, as the seed does with curl. */
 function tcp(from: string, to: string): boolean {
-  return inNs(from, ['timeout', '3', 'bash', '-c', `exec 3<>/dev/tcp/${to}/5201 && echo open`], { allowFail: true }).includes('open');
+  const pod = topology.nodes.find((n) => n.pod.ip === to)?.pod.name ?? '?';
+  return inNs(from, ['curl', '-s', '--max-time', '3', `http://${to}/`], { allowFail: true }) === pod;
 }
 
 /** Reachability with a retry: the first packet of a flow may wait for ARP on a cold path. */
@@ -51,8 +52,11 @@ async function switchTo(mode: PoolMode, checks: 'on' | 'off'): Promise<void> {
 beforeAll(async () => {
   topology.up();
   for (const node of topology.nodes) {
-    const server = spawn('ip', ['netns', 'exec', node.pod.netns, 'iperf3', '-s', '-p', '5201'], { stdio: 'ignore' });
-    servers.push(server);
+    // Each pod serves HTTP on port 80 (the seed uses curl), answering its own name.
+    const script = `require('node:http').createServer((q, r) => r.end(${JSON.stringify(node.pod.name)})).listen(80)`;
+    servers.push(spawn('ip', ['netns', 'exec', node.pod.netns, process.execPath, '-e', script], { stdio: 'ignore' }));
+    servers.push(spawn('ip', ['netns', 'exec', node.pod.netns, 'iperf3', '-s', '-p', '5201'], { stdio: 'ignore' }));
+    await waitFor(`${node.pod.name}'s web server`, () => inNs(node.pod.netns, ['curl', '-s', '--max-time', '2', 'http://127.0.0.1/'], { allowFail: true }) === node.pod.name, 30_000, 100);
   }
   topology.setMode('IPIP Always');
   for (const node of topology.nodes) topology.startAgent(node);
