@@ -3,7 +3,17 @@
 import { useEffect, useRef } from 'react';
 import type { HostKeyPrompt } from '../../../shared/api/console-contract.ts';
 
-export function HostKeyDialog({ nodeName, prompt, onAnswer }: { nodeName: string; prompt: HostKeyPrompt; onAnswer: (trust: boolean) => void }) {
+export function HostKeyDialog({
+  nodeName,
+  prompt,
+  knownHostsPath,
+  onAnswer,
+}: {
+  nodeName: string;
+  prompt: HostKeyPrompt;
+  knownHostsPath?: string;
+  onAnswer: (trust: boolean) => void;
+}) {
   const dialog = useRef<HTMLDialogElement>(null);
 
   useEffect(() => {
@@ -35,6 +45,7 @@ export function HostKeyDialog({ nodeName, prompt, onAnswer }: { nodeName: string
           <output aria-label="Host key fingerprint">{prompt.fingerprint}</output>
         </dd>
       </dl>
+      {knownHostsPath && <p className="hint">Trusting it adds it to the console's own {knownHostsPath}.</p>}
       <div className="actions">
         <button type="button" onClick={() => onAnswer(false)}>
           Cancel

@@ -40,12 +40,17 @@ export function SshProvider({ children }: { children: ReactNode }) {
   const [connections, setConnections] = useState<Record<string, NodeConnection>>({});
   const [prompt, setPrompt] = useState<{ node: SshNode; prompt: HostKeyPrompt } | undefined>();
   const decide = useRef<((trust: boolean) => void) | undefined>(undefined);
+  const [knownHostsPath, setKnownHostsPath] = useState<string | undefined>();
 
   const setConnection = useCallback((nodeId: string, connection: NodeConnection) => {
     setConnections((all) => ({ ...all, [nodeId]: connection }));
   }, []);
 
   useEffect(() => {
+    client.request('app.info', {}).then(
+      (info) => setKnownHostsPath(info.knownHostsPath),
+      () => undefined, // only used to say where a trusted key goes
+    );
     client.request('nodes.list', {}).then(
       (r) => setNodes(r.nodes),
       (e: unknown) => setLoadError(isTransportLoss(e) ? undefined : messageOf(e)),
@@ -124,7 +129,7 @@ export function SshProvider({ children }: { children: ReactNode }) {
   return (
     <SshContext.Provider value={state}>
       {children}
-      {prompt && <HostKeyDialog nodeName={prompt.node.name} prompt={prompt.prompt} onAnswer={answer} />}
+      {prompt && <HostKeyDialog nodeName={prompt.node.name} prompt={prompt.prompt} knownHostsPath={knownHostsPath} onAnswer={answer} />}
     </SshContext.Provider>
   );
 }
