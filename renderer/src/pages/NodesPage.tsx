@@ -116,7 +116,8 @@ function NodeRow({ node, onOpenTerminal }: { node: SshNode; onOpenTerminal: (nod
           </div>
         )}
       </td>
-      <td className="actions">
+      <td>
+        <div className="actions">
         {connection.state === 'connected' ? (
           <button type="button" aria-label={`Disconnect from ${node.name}`} onClick={() => void ssh.disconnect(node.id)}>
             Disconnect
@@ -132,6 +133,7 @@ function NodeRow({ node, onOpenTerminal }: { node: SshNode; onOpenTerminal: (nod
         <button type="button" aria-label={`Remove ${node.name}`} onClick={() => void ssh.remove(node.id)}>
           Remove
         </button>
+        </div>
       </td>
     </tr>
   );
