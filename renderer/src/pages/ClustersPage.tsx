@@ -68,9 +68,9 @@ export function ClustersPage({ cluster, onConnected }: { cluster?: ConnectedClus
                   {list.currentContext === c.name && <span className="tag"> (current)</span>}
                 </th>
                 <td>{c.cluster}</td>
-                <td>{c.server ?? 'no cluster entry'}</td>
+                <td className="path">{c.server ?? 'no cluster entry'}</td>
                 <td>{c.user}</td>
-                <td>{c.source}</td>
+                <td className="path">{c.source}</td>
                 <td>
                   <button type="button" onClick={() => void connect(c.name)} disabled={attempt?.state === 'connecting'} aria-label={`Connect to ${c.name}`}>
                     Connect

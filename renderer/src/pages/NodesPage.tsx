@@ -98,7 +98,7 @@ function NodeRow({ node, onOpenTerminal }: { node: SshNode; onOpenTerminal: (nod
     <tr>
       <th scope="row">{node.name}</th>
       <td>{address}</td>
-      <td>{node.identityFile ?? 'ssh-agent / defaults'}</td>
+      <td className="path">{node.identityFile ?? 'ssh-agent / defaults'}</td>
       <td>
         <span>{describe(connection)}</span>
         {connection.state === 'disconnected' && <p role="alert" className="error">{connection.reason}</p>}
