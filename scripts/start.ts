@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
+import { buildElectron } from './build-electron.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const inRoot = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
@@ -20,33 +20,6 @@ function electronBinary(): string | undefined {
 
 function hasDisplay(): boolean {
   return process.platform !== 'linux' || Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
-}
-
-async function buildElectron(): Promise<void> {
-  const common = { configFile: false as const, root, logLevel: 'warn' as const };
-  // The main process: ESM, dependencies left to node_modules, electron provided at run time.
-  await build({
-    ...common,
-    build: {
-      ssr: inRoot('electron/main/main.ts'),
-      outDir: inRoot('out/main'),
-      emptyOutDir: true,
-      target: 'node22',
-      rolldownOptions: { external: ['electron'], output: { format: 'es', entryFileNames: 'main.js' } },
-    },
-  });
-  // The preload script: sandboxed preloads must be one CommonJS file that requires only electron.
-  await build({
-    ...common,
-    build: {
-      outDir: inRoot('out/preload'),
-      emptyOutDir: true,
-      target: 'chrome130',
-      lib: { entry: inRoot('electron/preload/preload.ts'), formats: ['cjs'], fileName: () => 'preload.cjs' },
-      rolldownOptions: { external: ['electron'] },
-    },
-  });
-  await build({ configFile: inRoot('vite.config.ts'), logLevel: 'warn' });
 }
 
 function run(command: string, args: string[]): Promise<number> {
