@@ -12,6 +12,7 @@ let node: SshdNode;
 let work: string;
 let harness: ConsoleHarness;
 let page: Page;
+let broken: string;
 
 function twoContextKubeconfig(unreachable: string): string {
   return `apiVersion: v1
@@ -44,10 +45,13 @@ beforeAll(async () => {
   const kubeconfig = join(work, 'kubeconfig');
   // Nothing listens on the node's port 6443: the API server is unreachable.
   writeFileSync(kubeconfig, twoContextKubeconfig(`https://${node.address}:6443`));
+  // A second file on the KUBECONFIG list that is broken: named in an alert, the first still loads.
+  broken = join(work, 'broken-kubeconfig');
+  writeFileSync(broken, 'apiVersion: v1\nclusters: [ { name: oops\n');
   harness = await openConsole('console', {
     configDir: join(work, 'config'),
     ssh: { home: work, sshConfigPath: join(work, 'no-ssh-config'), agentSocket: '' },
-    clusters: { paths: () => [kubeconfig], timeoutMs: 4_000 },
+    clusters: { paths: () => [kubeconfig, broken], timeoutMs: 4_000 },
   });
   page = harness.page;
 }, 120_000);
@@ -136,8 +140,8 @@ describe('the console in a browser', () => {
     await rows.filter({ hasText: 'FLOOD-42' }).first().waitFor({ timeout: 60_000 });
     console.log(`4 MB flood in the browser: done after ${Date.now() - started} ms; worst main-thread stall ${worstStall.toFixed(0)} ms; switching section took ${navigation} ms`);
     // Bounds generous enough for a busy two-core CI machine; a frozen page blows through them.
-    expect(worstStall).toBeLessThan(1_500);
-    expect(navigation).toBeLessThan(3_000);
+    expect(worstStall).toBeLessThan(2_000);
+    expect(navigation).toBeLessThan(4_000);
     await harness.screenshot('2b-terminal-after-flood');
   });
 
@@ -178,6 +182,8 @@ describe('the console in a browser', () => {
     await contexts.getByRole('rowheader', { name: /^lab/ }).waitFor();
     await contexts.getByRole('rowheader', { name: 'unreachable' }).waitFor();
     expect(await contexts.getByRole('row').count()).toBe(3); // header + two contexts
+    const skipped = page.getByRole('alert').filter({ hasText: 'Skipped a kubeconfig file' });
+    expect((await skipped.textContent())?.startsWith(`Skipped a kubeconfig file: ${broken}: not valid YAML`)).toBe(true);
 
     const started = Date.now();
     await contexts.getByRole('button', { name: 'Connect to unreachable' }).click();
