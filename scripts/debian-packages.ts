@@ -21,7 +21,8 @@ export const debianPackages: DebianPackage[] = [
   { name: 'tshark', provides: 'tshark', why: 'reference decoder for the packet decoders', tiers: ['integration'] },
   { name: 'bird2', provides: 'bird', why: 'BGP interoperability (BIRD is what calico-node runs)', tiers: ['integration'] },
   { name: 'gobgpd', provides: 'gobgpd', why: 'BGP interoperability with GoBGP', tiers: ['integration'] },
-  { name: 'gobgp', provides: 'gobgp', why: "GoBGP's CLI, to read its RIB", tiers: ['integration'] },
+  // Debian ships GoBGP's CLI in the gobgpd package (there is no package named gobgp).
+  { name: 'gobgpd', provides: 'gobgp', why: "GoBGP's CLI, to read its RIB", tiers: ['integration'] },
   { name: 'frr', provides: '/usr/lib/frr/bgpd', why: 'BGP interoperability with FRR', tiers: ['integration'] },
   { name: 'iperf3', provides: 'iperf3', why: 'throughput of the user-space IP-in-IP tunnel', tiers: ['integration'] },
   { name: 'openssh-server', provides: '/usr/sbin/sshd', why: 'real sshd on lab nodes and in SSH tests', tiers: ['integration', 'e2e'] },

@@ -178,7 +178,7 @@ export class Connection {
 
   /** Cuts complete messages out of the stream and handles each; keeps the tail for later. */
   private receive(chunk: Buffer): void {
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     this.pending = undefined;
     let offset = 0;
     const socket = this.socket;
@@ -197,7 +197,6 @@ export class Connection {
       // Copy the tail: it must not pin the whole chunk it came in.
       this.pending = Buffer.from(buf.subarray(offset));
     }
-    buf = Buffer.alloc(0);
   }
 
   private handleMessage(msg: Buffer): void {

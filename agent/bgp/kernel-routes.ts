@@ -27,7 +27,10 @@ export class KernelRoutes {
   /** prefix -> installed next hop (as int32). */
   private readonly installed = new PrefixTable(1 << 12);
   private proc: ChildProcessWithoutNullStreams | undefined;
-  private pending: string[] = [];
+  /** Lines not yet handed to the writer, gathered into chunks of about 64 KB (not one string per route). */
+  private chunk = '';
+  private readonly chunks: string[] = [];
+  private waitingForDrain = false;
   private errors = 0;
   private lastError = '';
   installs = 0;
@@ -58,7 +61,10 @@ export class KernelRoutes {
     proc.stdout.resume();
     proc.stdin.on('error', () => undefined);
     proc.on('exit', (code) => {
-      if (this.proc === proc) this.proc = undefined;
+      if (this.proc === proc) {
+        this.proc = undefined;
+        this.waitingForDrain = false;
+      }
       if (code !== 0 && code !== null) this.log.warn({ code }, 'ip -batch exited; it restarts with the next change');
     });
     this.proc = proc;
@@ -74,17 +80,17 @@ export class KernelRoutes {
     if (this.installed.get(address, length) === (nextHop | 0)) return;
     this.installed.set(address, length, nextHop | 0);
     if (this.native) {
-      this.pending.push(`A ${formatIPv4(address)} ${length} ${formatIPv4(nextHop)}\n`);
+      this.append(`A ${formatIPv4(address)} ${length} ${formatIPv4(nextHop)}\n`);
     } else {
       const dev = this.options.device ? ` dev ${this.options.device} onlink` : '';
-      this.pending.push(`route replace ${formatIPv4(address)}/${length} via ${formatIPv4(nextHop)}${dev}${this.suffix()}\n`);
+      this.append(`route replace ${formatIPv4(address)}/${length} via ${formatIPv4(nextHop)}${dev}${this.suffix()}\n`);
     }
     this.installs++;
   }
 
   remove(address: number, length: number): void {
     if (!this.installed.delete(address, length)) return;
-    this.pending.push(this.native ? `D ${formatIPv4(address)} ${length}\n` : `route del ${formatIPv4(address)}/${length}${this.suffix()}\n`);
+    this.append(this.native ? `D ${formatIPv4(address)} ${length}\n` : `route del ${formatIPv4(address)}/${length}${this.suffix()}\n`);
     this.removals++;
   }
 
@@ -100,13 +106,36 @@ export class KernelRoutes {
     return { installed: this.installed.size, errors: this.errors, lastError: this.lastError };
   }
 
-  /** Writes what is pending to `ip`. */
+  private append(line: string): void {
+    this.chunk += line;
+    if (this.chunk.length >= 65536) {
+      this.chunks.push(this.chunk);
+      this.chunk = '';
+    }
+  }
+
+  /** Hands what is pending to the writer, no faster than it takes it (pipe backpressure). */
   flush(): void {
-    if (this.pending.length === 0) return;
+    if (this.chunk) {
+      this.chunks.push(this.chunk);
+      this.chunk = '';
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.waitingForDrain || this.chunks.length === 0) return;
     const proc = this.start();
-    // Join in slices so that a million lines do not build one giant string.
-    for (let i = 0; i < this.pending.length; i += 4096) proc.stdin.write(this.pending.slice(i, i + 4096).join(''));
-    this.pending = [];
+    while (this.chunks.length > 0) {
+      if (!proc.stdin.write(this.chunks.shift()!)) {
+        this.waitingForDrain = true;
+        proc.stdin.once('drain', () => {
+          this.waitingForDrain = false;
+          this.pump();
+        });
+        return;
+      }
+    }
   }
 
   /**
@@ -139,9 +168,10 @@ export class KernelRoutes {
     this.sweep(() => false);
   }
 
-  /** Waits for `ip` to finish what it was given, then ends it. */
+  /** Waits for the writer to finish what it was given, then ends it. */
   async close(): Promise<void> {
     this.flush();
+    while (this.chunks.length > 0 || this.waitingForDrain) await new Promise((r) => setTimeout(r, 20));
     const proc = this.proc;
     if (!proc) return;
     await new Promise<void>((resolve) => {

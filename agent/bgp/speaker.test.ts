@@ -93,4 +93,23 @@ describe('Gingham speaker over loopback', () => {
     expect(b.peers[0]!.connections.size).toBe(1);
     await until('routes', () => a.rib.prefixCount === 2 && b.rib.prefixCount === 2);
   });
+
+  it('eBGP carries nothing without an explicit policy (RFC 8212), and prepends the AS with one', async () => {
+    const pa = basePort++, pb = basePort++;
+    const a = await speaker({ routerId: '127.0.0.1', asn: 64512, listen: `127.0.0.1:${pa}`, peers: [{ address: '127.0.0.2', port: pb, asn: 65001, passive: false }], announce: ['192.168.1.0/26'] });
+    const b = await speaker({ routerId: '127.0.0.2', asn: 65001, listen: `127.0.0.2:${pb}`, peers: [{ address: '127.0.0.1', port: pa, asn: 64512, import: 'all', export: 'all' }], announce: ['10.20.0.0/16'] });
+    await until('eBGP session', () => a.status().peers[0]!.state === 'up' && b.status().peers[0]!.state === 'up');
+    await until('b\'s route received but refused by a', () => a.status().peers[0]!.received === 1);
+    expect(a.status().peers[0]).toMatchObject({ ebgp: true, type: 'global', received: 1, accepted: 0, advertised: 0 });
+    expect(b.rib.prefixCount).toBe(1);
+
+    const pc = basePort++;
+    const c = await speaker({ routerId: '127.0.0.3', asn: 64512, listen: `127.0.0.3:${pc}`, peers: [{ address: '127.0.0.2', port: pb, asn: 65001, passive: false, import: 'all', export: 'announced' }], announce: ['192.168.3.0/26'] });
+    await b.stop({ withdraw: true });
+    running.splice(running.indexOf(b), 1);
+    const b2 = await speaker({ routerId: '127.0.0.2', asn: 65001, listen: `127.0.0.2:${pb}`, peers: [{ address: '127.0.0.3', port: pc, asn: 64512, import: 'all', export: 'all' }], announce: ['10.20.0.0/16'] });
+    await until('routes both ways', () => c.rib.prefixCount === 2 && b2.rib.prefixCount === 2);
+    expect(c.routes().routes.find((r) => r.prefix === '10.20.0.0/16')!.paths[0]).toMatchObject({ asPath: '65001', nextHop: '127.0.0.2' });
+    expect(b2.routes().routes.find((r) => r.prefix === '192.168.3.0/26')!.paths[0]).toMatchObject({ asPath: '64512', nextHop: '127.0.0.3', localPref: 100 });
+  });
 });

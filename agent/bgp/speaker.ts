@@ -53,6 +53,7 @@ export interface SpeakerStatus {
   listen: string;
   since: string;
   restarting: boolean;
+  adoptedKernelRoutes: number;
   peers: PeerStatus[];
   rib: { prefixes: number; paths: number; attributeSets: number; bytes: number };
   kernel?: { installed: number; errors: number; lastError: string; protocol: number; table: string | number };
@@ -90,6 +91,8 @@ export class Speaker {
   private readonly hasClients: boolean;
   /** Our own graceful restart: kernel routes from the previous run are kept until peers resync. */
   restarting = false;
+  /** Kernel routes found from the previous run at start (our graceful restart). */
+  adoptedKernelRoutes = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   readonly started = new Date();
 
@@ -139,6 +142,7 @@ export class Speaker {
   async start(): Promise<void> {
     if (this.kernel && this.config.gracefulRestart.enabled) {
       const adopted = await this.kernel.adoptExisting();
+      this.adoptedKernelRoutes = adopted;
       if (adopted > 0) {
         this.restarting = true;
         this.log.info({ routes: adopted }, 'kernel routes from the previous run kept for graceful restart');
@@ -275,7 +279,9 @@ export class Speaker {
       this.log.info({ peer: peer.name, swept }, 'End-of-RIB: stale routes not refreshed are removed');
       this.endStale(peer);
     }
-    if (this.restarting && this.peers.every((p) => !p.established || p.stats.endOfRibReceived || !p.negotiated?.gracefulRestart)) {
+    // RFC 4724 4.1: the restarting speaker defers until every peer has sent End-of-RIB (a peer
+    // that is not up yet holds it back; the restart timer bounds the wait).
+    if (this.restarting && this.peers.every((p) => p.stats.endOfRibReceived || (p.negotiated !== undefined && !p.negotiated.gracefulRestart))) {
       this.finishRestart('every peer sent End-of-RIB');
     }
   }
@@ -475,6 +481,7 @@ export class Speaker {
       listen: `${listen.address}:${listen.port}`,
       since: this.started.toISOString(),
       restarting: this.restarting,
+      adoptedKernelRoutes: this.adoptedKernelRoutes,
       peers: this.peers.map((p) => this.peerStatus(p)),
       rib: { prefixes: this.rib.prefixCount, paths: this.rib.pathTotal, attributeSets: this.rib.attributeSets, bytes: this.rib.bytes },
       ...(this.kernel && this.config.kernel ? { kernel: { ...this.kernel.status, protocol: this.config.kernel.protocol, table: this.config.kernel.table } } : {}),

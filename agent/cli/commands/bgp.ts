@@ -32,21 +32,29 @@ export function registerBgpCommands(program: Command): void {
         process.exitCode = 2;
         return;
       }
+      // The socket is claimed first (a second speaker on the same path fails at once); calls wait
+      // until the speaker has started, so nothing reads a half-started state.
+      let markStarted: () => void = () => undefined;
+      const started = new Promise<void>((resolve) => (markStarted = resolve));
+      const prefixParam = (params: unknown) => parseCidr(String((params as { prefix?: unknown } | undefined)?.prefix));
       const rpc = new RpcServer(options.control)
-        .register('bgp.status', () => speaker.status())
-        .register('bgp.routes', (params) => speaker.routes((params as { limit?: number } | undefined)?.limit))
-        .register('bgp.announce', (params) => {
-          const c = parseCidr(String((params as { prefix?: unknown } | undefined)?.prefix));
+        .register('bgp.status', async () => { await started; return speaker.status(); })
+        .register('bgp.routes', async (params) => { await started; return speaker.routes((params as { limit?: number } | undefined)?.limit); })
+        .register('bgp.announce', async (params) => {
+          await started;
+          const c = prefixParam(params);
           speaker.announce(c.address, c.prefixLength);
           return { announced: formatCidr(c) };
         })
-        .register('bgp.withdraw', (params) => {
-          const c = parseCidr(String((params as { prefix?: unknown } | undefined)?.prefix));
+        .register('bgp.withdraw', async (params) => {
+          await started;
+          const c = prefixParam(params);
           return { withdrawn: speaker.withdraw(c.address, c.prefixLength) };
         });
       try {
         await rpc.listen();
         await speaker.start();
+        markStarted();
       } catch (error) {
         console.error((error as Error).message);
         await rpc.close().catch(() => undefined);
