@@ -87,6 +87,7 @@ describe('the datastore', () => {
     await cluster.kubectl(['patch', 'ippools.crd.projectcalico.org', 'default-ipv4-ippool', '--type=merge', '-p', '{"spec":{"ipipMode":"Never","vxlanMode":"Always"}}']);
     await eventually(() => (poolMode() === 'Never' ? true : undefined), 5000, 'the change made after the outage');
     const after = datastore.status().kinds.IPPool!;
+    console.log('IPPool reflector after the outage:', JSON.stringify(after));
     // The new server's watch cache starts after our last resourceVersion: 410 Gone, then a relist.
     expect(after.gone + after.lists - listsBefore).toBeGreaterThan(0);
     expect(after.failures).toBeGreaterThan(0);

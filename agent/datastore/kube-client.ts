@@ -52,6 +52,22 @@ export const isConflict = (error: unknown) => error instanceof KubeError && erro
 export const isNotFound = (error: unknown) => error instanceof KubeError && error.status === 404;
 export const isUnreachable = (error: unknown) => error instanceof KubeError && error.status === undefined;
 
+/**
+ * Retries what the server asks to be retried: 429 (too many requests) and 503 (for example
+ * "storage is (re)initializing" just after a CRD is established), for up to about five seconds.
+ */
+async function retrying<T>(action: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await action();
+    } catch (error) {
+      const status = error instanceof ApiException ? error.code : undefined;
+      if ((status !== 429 && status !== 503) || attempt >= 25) throw error;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 const describe = (ref: ObjectRef) => `${ref.kind} ${JSON.stringify(ref.metadata.name)}`;
 
 /** Plain JSON: client-node turns core objects into classes with Date fields; the agent wants data. */
@@ -84,7 +100,7 @@ export class KubeClient {
 
   async get<T>(ref: ObjectRef): Promise<T | undefined> {
     try {
-      return plain<T>(await this.objects.read(ref as KubernetesObject & ObjectRef));
+      return plain<T>(await retrying(() => this.objects.read(ref as KubernetesObject & ObjectRef)));
     } catch (error) {
       const failure = explain(error, `reading ${describe(ref)}`);
       if (failure.status === 404) return undefined;
@@ -94,8 +110,10 @@ export class KubeClient {
 
   async list<T>(apiVersion: string, kind: string): Promise<ListResult<T>> {
     try {
-      const list = await this.objects.list(apiVersion, kind);
-      return { items: plain<T[]>(list.items), resourceVersion: list.metadata?.resourceVersion ?? '' };
+      const list = await retrying(() => this.objects.list(apiVersion, kind));
+      // Items of built-in kinds come without apiVersion and kind: put them back, the model's parsers want them.
+      const items = plain<Array<Record<string, unknown>>>(list.items).map((item) => ({ apiVersion, kind, ...item }));
+      return { items: items as T[], resourceVersion: list.metadata?.resourceVersion ?? '' };
     } catch (error) {
       throw explain(error, `listing ${kind}`);
     }
@@ -104,7 +122,7 @@ export class KubeClient {
   /** Creates `object`; a 409 means someone else created it first. */
   async create<T>(object: T & ObjectRef): Promise<T> {
     try {
-      return plain<T>(await this.objects.create(object as KubernetesObject));
+      return plain<T>(await retrying(() => this.objects.create(object as KubernetesObject)));
     } catch (error) {
       throw explain(error, `creating ${describe(object)}`);
     }
@@ -113,7 +131,7 @@ export class KubeClient {
   /** Replaces `object`; with metadata.resourceVersion set, a 409 means it changed since it was read. */
   async replace<T>(object: T & ObjectRef): Promise<T> {
     try {
-      return plain<T>(await this.objects.replace(object as KubernetesObject));
+      return plain<T>(await retrying(() => this.objects.replace(object as KubernetesObject)));
     } catch (error) {
       throw explain(error, `updating ${describe(object)}`);
     }
@@ -122,7 +140,7 @@ export class KubeClient {
   async mergePatch<T>(ref: ObjectRef, patch: Record<string, unknown>): Promise<T> {
     try {
       const body = { ...patch, apiVersion: ref.apiVersion, kind: ref.kind, metadata: { ...(patch.metadata as object), name: ref.metadata.name } };
-      return plain<T>(await this.objects.patch(body as KubernetesObject, undefined, undefined, 'gingham-agent', undefined, PatchStrategy.MergePatch));
+      return plain<T>(await retrying(() => this.objects.patch(body as KubernetesObject, undefined, undefined, 'gingham-agent', undefined, PatchStrategy.MergePatch)));
     } catch (error) {
       throw explain(error, `patching ${describe(ref)}`);
     }
@@ -132,7 +150,7 @@ export class KubeClient {
   async delete(ref: ObjectRef & { metadata: { resourceVersion?: string; uid?: string } }): Promise<void> {
     try {
       const preconditions = ref.metadata.resourceVersion ? { resourceVersion: ref.metadata.resourceVersion } : undefined;
-      await this.objects.delete(ref as KubernetesObject, undefined, undefined, undefined, undefined, undefined, preconditions ? { preconditions } : undefined);
+      await retrying(() => this.objects.delete(ref as KubernetesObject, undefined, undefined, undefined, undefined, undefined, preconditions ? { preconditions } : undefined));
     } catch (error) {
       const failure = explain(error, `deleting ${describe(ref)}`);
       if (failure.status !== 404) throw failure;

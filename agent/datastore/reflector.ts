@@ -203,6 +203,11 @@ export class Reflector<T extends Named> {
           (controller) => {
             this.abort = controller;
             if (this.stopped) controller.abort();
+            // Resolved without having ended: the server accepted the watch (a quiet one sends no events).
+            else if (!settled) {
+              this.connected = true;
+              this.lastError = undefined;
+            }
           },
           finish,
         );

@@ -70,21 +70,23 @@ describe('IPAM', () => {
     expect(await new Ipam(client, 'worker-1').claimBlock(pool)).toBeUndefined();
   });
 
-  it('never gives one address twice when one node’s allocations race', async () => {
-    const pool = await createPool('busy', { cidr: '10.60.0.0/24', blockSize: 28 });
-    const ipam = new Ipam(client, 'worker-2');
+  it('never gives one address twice when allocations on one node race (as parallel CNI calls do)', async () => {
+    const pool = await createPool('busy', { cidr: '10.60.0.0/24', blockSize: 30 });
+    // One Ipam per call, as separate CNI processes would be.
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => ipam.assign(handleIds.pod(`busy${i}`), { namespace: 'default', pod: `p${i}`, node: 'worker-2' }, [pool])),
+      Array.from({ length: 6 }, (_, i) => new Ipam(client, 'worker-2').assign(handleIds.pod(`busy${i}`), { namespace: 'default', pod: `p${i}`, node: 'worker-2' }, [pool])),
     );
     const addresses = results.map((r) => r.address);
-    expect(new Set(addresses).size).toBe(20);
-    // 20 addresses need two /28 blocks, both this node's.
+    expect(new Set(addresses).size).toBe(6);
+    // 6 addresses need two /30 blocks, both this node's.
     const blocks = (await list<IPAMBlock>('IPAMBlock')).filter((b) => b.spec.cidr.startsWith('10.60.'));
     expect(blocks.map((b) => b.spec.affinity)).toEqual(['host:worker-2', 'host:worker-2']);
-    const used = blocks.flatMap((b) => b.spec.allocations.filter((a) => a !== null)).length;
-    expect(used).toBe(20);
-    for (let i = 0; i < 20; i++) await ipam.release(handleIds.pod(`busy${i}`));
-  });
+    expect(blocks.flatMap((b) => b.spec.allocations.filter((a) => a !== null))).toHaveLength(6);
+    const handles = (await list<IPAMHandle>('IPAMHandle')).filter((h) => h.spec.handleID.startsWith('k8s-pod-network.busy'));
+    expect(handles.map((h) => Object.values(h.spec.block).reduce((a, b) => a + b, 0))).toEqual(Array(6).fill(1));
+    const ipam = new Ipam(client, 'worker-2');
+    for (let i = 0; i < 6; i++) await ipam.release(handleIds.pod(`busy${i}`));
+  }, 60_000);
 
   it('takes a tunnel address only from pools that allow tunnels and select the node', async () => {
     const pool = await createPool('tunnels', { cidr: '10.70.0.0/24', nodeSelector: "kubernetes.io/hostname == 'worker-3'", allowedUses: ['Tunnel'] });

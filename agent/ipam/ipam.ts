@@ -101,10 +101,22 @@ export class Ipam {
         return false;
       }
     }
-    if (affinity.spec.state !== 'confirmed') {
-      await this.client.replace({ ...affinity, kind: 'BlockAffinity', spec: { ...affinity.spec, state: 'confirmed' } });
-    }
+    await this.confirm(affinity);
     return true;
+  }
+
+  /** Marks our affinity confirmed; another claim of ours running at the same time may have done it first. */
+  private async confirm(affinity: BlockAffinity): Promise<void> {
+    let current: BlockAffinity | undefined = affinity;
+    for (let attempt = 0; attempt < maxAttempts && current && current.spec.state !== 'confirmed'; attempt++) {
+      try {
+        await this.client.replace({ ...current, kind: 'BlockAffinity', spec: { ...current.spec, state: 'confirmed' } });
+        return;
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        current = await this.client.get<BlockAffinity>(ref('BlockAffinity', current.metadata.name));
+      }
+    }
   }
 
   /**
@@ -132,6 +144,8 @@ export class Ipam {
         const pool = pools.find((p) => poolContains(p, withRoom.spec.cidr))!;
         return { address: result, block: withRoom.spec.cidr, pool: pool.metadata.name };
       }
+      // Lost a race for the block: back off a little, at random, so the racers spread out.
+      await new Promise((r) => setTimeout(r, Math.random() * 20 * (attempt + 1)));
     }
     throw new IpamError(`could not assign an address to ${handleId} after ${maxAttempts} attempts (conflicting writers)`);
   }
