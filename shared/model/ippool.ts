@@ -44,7 +44,7 @@ const encapsulationOn = (mode: string | undefined) => mode !== undefined && mode
 /** The IPPool spec as stored. Unknown fields from newer Calico versions pass through. */
 export const ipPoolSpecSchema = z
   .looseObject({
-    cidr: z.string().superRefine(checkPoolCidr).meta({
+    cidr: z.string().max(48).superRefine(checkPoolCidr).meta({
       description: 'The pool CIDR, strictly masked (192.168.0.0/16). Immutable.',
       'x-kubernetes-validations': [immutable('cidr')],
     }),
@@ -59,7 +59,8 @@ export const ipPoolSpecSchema = z
     disableBGPExport: z.boolean().default(false).meta({ description: "Do not announce this pool's blocks over BGP." }),
     nodeSelector: z.string().default('all()').meta({ description: 'Which nodes take blocks from this pool (Calico selector).' }),
     namespaceSelector: z.string().optional(),
-    allowedUses: z.array(z.enum(allowedUses)).default(['Workload', 'Tunnel']),
+    // Bounded, as in Calico's CRD: the API server prices CEL rules by the largest list they may see.
+    allowedUses: z.array(z.enum(allowedUses)).max(10).default(['Workload', 'Tunnel']),
     assignmentMode: z.enum(['Automatic', 'Manual']).default('Automatic'),
   })
   .meta({
