@@ -1,5 +1,5 @@
 // Keeps the kernel at the desired state: a pass whenever the kernel reports a change (ip monitor,
-// bridge monitor), whenever the desired state changes, and once a second regardless, so that a
+// bridge monitor, nft monitor), whenever the desired state changes, and once a second regardless, so that a
 // deleted route, a flapping link or a removed device is repaired well within a second.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
@@ -32,9 +32,14 @@ export class ReconcileLoop {
   ) {}
 
   start(): void {
-    for (const [tool, args] of [['ip', ['monitor', 'link', 'route', 'neigh', 'address']], ['bridge', ['monitor', 'fdb']]] as const) {
+    const monitors = [
+      { tool: 'ip', args: ['monitor', 'link', 'route', 'neigh', 'address'], nat: false },
+      { tool: 'bridge', args: ['monitor', 'fdb'], nat: false },
+      { tool: 'nft', args: ['monitor'], nat: true },
+    ];
+    for (const { tool, args, nat } of monitors) {
       const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-      child.stdout.on('data', () => this.trigger(undefined, false));
+      child.stdout.on('data', () => this.trigger(undefined, nat));
       child.on('error', (error) => this.log.warn({ err: error }, `${tool} monitor failed; relying on the periodic pass`));
       this.monitors.push(child);
     }
