@@ -197,6 +197,9 @@ function connectHop(hop: Hop, options: SshConnectOptions, explicitKey: string | 
     };
     client.once('ready', () => {
       client.removeAllListeners('error');
+      // Connected: a later error (a keepalive timeout, a reset) is followed by 'close', which the
+      // owner reports. Without a listener, an 'error' event would take the whole backend down.
+      client.on('error', () => undefined);
       resolve({ client, key: presented! });
     });
     client.once('error', (error: Error & { level?: string; code?: string }) => {
