@@ -76,6 +76,16 @@ describe('web server', () => {
     expect((await open(`?token=${server.token}`, 'http://attacker.example')).status).toBe(403);
   });
 
+  it('closes a socket that sends an oversized message, and keeps serving others', async () => {
+    const { ws } = await open(`?token=${encodeURIComponent(server.token)}`, server.origin);
+    const closed = new Promise<number>((resolve) => ws!.once('close', (code) => resolve(code)));
+    ws!.send('x'.repeat(3 * 1024 * 1024));
+    expect(await closed).toBe(1009); // "message too big"
+    const again = await open(`?token=${encodeURIComponent(server.token)}`, server.origin);
+    expect(again.ws).toBeDefined();
+    again.ws!.close();
+  });
+
   it('answers a request from its own origin with the token, validated by the contract', async () => {
     const { ws } = await open(`?token=${encodeURIComponent(server.token)}`, server.origin);
     expect(ws).toBeDefined();

@@ -141,6 +141,11 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
         (error: Error) => ws.close(1008, error.message.slice(0, 120)),
       );
     });
+    // A protocol error (an oversized or malformed frame) ends this socket only, never the backend.
+    ws.on('error', (error) => {
+      log(`closed a WebSocket: ${error.message}`);
+      ws.terminate();
+    });
     ws.on('close', () => client.detach());
   }
 
