@@ -35,9 +35,11 @@ export async function startTestCluster(options: { crds?: unknown[]; port?: numbe
     await run(['apply', '--server-side', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
   };
   const crds = options.crds ?? agentCrds();
-  await apply(crds);
-  const names = crds.map((c) => `crd/${(c as { metadata: { name: string } }).metadata.name}`);
-  await run(['wait', '--for=condition=Established', '--timeout=30s', ...names]);
+  if (crds.length > 0) {
+    await apply(crds);
+    const names = crds.map((c) => `crd/${(c as { metadata: { name: string } }).metadata.name}`);
+    await run(['wait', '--for=condition=Established', '--timeout=30s', ...names]);
+  }
   return {
     plane,
     dir,

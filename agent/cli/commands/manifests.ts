@@ -1,0 +1,43 @@
+// `gingham-agent manifests` prints what an admin applies before the agent runs (CRDs the cluster
+// lacks, namespace, ServiceAccount, least-privilege RBAC); `gingham-agent credential` writes the
+// agent's token kubeconfig through the TokenRequest API.
+import { writeFileSync } from 'node:fs';
+import { ApiextensionsV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { mintAgentCredential } from '../../manifests/credential.ts';
+import { agentManifests } from '../../manifests/manifests.ts';
+
+async function existingCrds(kubeconfig: string): Promise<Set<string>> {
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfig);
+  const list = await config.makeApiClient(ApiextensionsV1Api).listCustomResourceDefinition();
+  return new Set(list.items.map((crd) => crd.metadata?.name ?? ''));
+}
+
+export function registerManifestCommands(program: Command): void {
+  program
+    .command('manifests')
+    .description('print the YAML to apply with kubectl before the agent runs (CRDs where missing, namespace, ServiceAccount, RBAC)')
+    .option('--kubeconfig <file>', "read the cluster's CRDs and leave out those it already has")
+    .option('--no-crds', 'leave out every CRD (a cluster that runs Calico has them)')
+    .action(async (options: { kubeconfig?: string; crds: boolean }) => {
+      const existing = options.kubeconfig ? await existingCrds(options.kubeconfig) : undefined;
+      const objects = agentManifests({ includeCrds: options.crds, ...(existing ? { existingCrds: existing } : {}) });
+      process.stdout.write(objects.map((o) => stringify(o)).join('---\n'));
+    });
+
+  program
+    .command('credential')
+    .description("write the agent's kubeconfig: a ServiceAccount token from the TokenRequest API, the CA, the server; nothing of the requester's own credentials")
+    .requiredOption('--kubeconfig <file>', 'whose identity asks for the token (the installer’s, or the agent’s own to renew it)')
+    .requiredOption('--out <file>', 'where to write the agent kubeconfig (mode 0600)')
+    .option('--duration <seconds>', 'token lifetime in seconds', (v) => Number(v), 86400)
+    .action(async (options: { kubeconfig: string; out: string; duration: number }) => {
+      const config = new KubeConfig();
+      config.loadFromFile(options.kubeconfig);
+      const credential = await mintAgentCredential(config, options.duration);
+      writeFileSync(options.out, credential.kubeconfig, { mode: 0o600 });
+      console.error(`wrote ${options.out}; the token expires at ${credential.expiresAt}`);
+    });
+}

@@ -1,0 +1,60 @@
+// What an admin applies before the agent runs: the crd.projectcalico.org CRDs the cluster lacks,
+// the namespace, the agent's ServiceAccount and a ClusterRole with exactly what the agent uses.
+// Nothing here reads Secrets: BGP passwords kept in Secrets need a grant of their own (docs/datastore.md).
+import { agentCrds } from './crds.ts';
+
+export const agentNamespace = 'gingham-system';
+export const agentServiceAccount = 'gingham-agent';
+export const agentUser = `system:serviceaccount:${agentNamespace}:${agentServiceAccount}`;
+const managedBy = { 'app.kubernetes.io/managed-by': 'gingham', 'app.kubernetes.io/name': 'gingham-agent' };
+
+/**
+ * The agent's permissions, one rule per reason:
+ * - reads the routing configuration (pools, BGP);
+ * - owns IPAM objects, creating and updating them with resourceVersion checks, deleting handles
+ *   and lost-race affinities;
+ * - reads Nodes and patches its own Node's Calico annotations (RBAC cannot narrow a patch to one
+ *   Node without naming it; the agent only ever patches its own);
+ * - the CNI plugin annotates the Pod it plumbed with its address, as Calico's plugin does.
+ */
+export const agentRules = [
+  { apiGroups: ['crd.projectcalico.org'], resources: ['ippools', 'bgpconfigurations', 'bgppeers'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['crd.projectcalico.org'], resources: ['ipamblocks', 'blockaffinities', 'ipamhandles'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
+  { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch', 'patch'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
+];
+
+/** The agent may renew its own token (TokenRequest for itself), and nobody else's. */
+export const tokenRenewalRules = [{ apiGroups: [''], resources: ['serviceaccounts/token'], resourceNames: [agentServiceAccount], verbs: ['create'] }];
+
+export interface ManifestOptions {
+  /** CRD names already in the cluster; those are left out. */
+  existingCrds?: ReadonlySet<string>;
+  includeCrds?: boolean;
+}
+
+export function agentManifests(options: ManifestOptions = {}): object[] {
+  const crds = options.includeCrds === false ? [] : agentCrds().filter((crd) => !options.existingCrds?.has(crd.metadata.name));
+  const name = agentServiceAccount;
+  return [
+    ...crds,
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: agentNamespace, labels: managedBy } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: agentNamespace, labels: managedBy } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name, labels: managedBy }, rules: agentRules },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name, labels: managedBy },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: agentNamespace }],
+    },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `${name}-token`, namespace: agentNamespace, labels: managedBy }, rules: tokenRenewalRules },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `${name}-token`, namespace: agentNamespace, labels: managedBy },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${name}-token` },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: agentNamespace }],
+    },
+  ];
+}
