@@ -41,6 +41,8 @@ export class TerminalSession {
     channel.on('exit', (code: number | null) => {
       if (typeof code === 'number') exitCode = code;
     });
+    // A stream error is followed by 'close', which reports the end; unheard, it would crash the backend.
+    channel.on('error', () => undefined);
     channel.on('close', () => {
       this.flush();
       const rest = this.chunker.flush();
