@@ -80,15 +80,17 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
   const nodeIp = formatIPv4(node.address);
   const hostMtu = state.node.mtu ?? host.mtu;
   const gateway = state.node.gateway ?? host.gateway;
-  const routes = new Map<string, DesiredRoute>();
+  // Routes by destination, each with its sort key (address, then prefix length): a plan may hold
+  // tens of thousands of routes, so nothing is parsed twice.
+  const routes = new Map<string, { route: DesiredRoute; key: number }>();
 
-  const addRoute = (route: DesiredRoute) => {
+  const addRoute = (route: DesiredRoute, cidr: Cidr) => {
     const existing = routes.get(route.dst);
     if (existing) {
-      warnings.push(`${route.dst} is claimed twice (${JSON.stringify(existing.owner)} and ${JSON.stringify(route.owner)}): keeping the first`);
+      warnings.push(`${route.dst} is claimed twice (${JSON.stringify(existing.route.owner)} and ${JSON.stringify(route.owner)}): keeping the first`);
       return;
     }
-    routes.set(route.dst, route);
+    routes.set(route.dst, { route, key: cidr.address * 64 + cidr.prefixLength });
   };
 
   // Devices: a tunnel device exists while any pool needs it, and goes when none does.
@@ -118,12 +120,12 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
   // Own blocks: a blackhole each, so that addresses of the block that no pod holds go nowhere.
   for (const text of state.blocks) {
     const block = parseCidr(text);
-    addRoute({ dst: formatCidr(block), type: 'blackhole', onlink: false, scope: 'global', owner: { kind: 'own-block', block: formatCidr(block), pool: poolOf(block)?.pool.name ?? '?' } });
+    addRoute({ dst: formatCidr(block), type: 'blackhole', onlink: false, scope: 'global', owner: { kind: 'own-block', block: formatCidr(block), pool: poolOf(block)?.pool.name ?? '?' } }, block);
   }
 
   // Local pods: a /32 on the pod's interface.
   for (const endpoint of state.endpoints) {
-    addRoute({ dst: `${endpoint.ip}/32`, type: 'unicast', dev: endpoint.interface, onlink: false, scope: 'link', owner: { kind: 'endpoint', endpoint: endpoint.name } });
+    addRoute({ dst: `${endpoint.ip}/32`, type: 'unicast', dev: endpoint.interface, onlink: false, scope: 'link', owner: { kind: 'endpoint', endpoint: endpoint.name } }, { address: parseIPv4(endpoint.ip), prefixLength: 32 });
   }
 
   // VTEPs: every peer with a VXLAN tunnel gets a neighbour and an FDB entry while vxlan.calico exists.
@@ -142,8 +144,8 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
   }
 
   const ownBlocks = new Set(state.blocks.map((b) => formatCidr(parseCidr(b))));
-  const remoteRoute = (block: Cidr, nextHop: number, peerName: string) => {
-    const dst = formatCidr(block);
+  /** `dst` is `block` as text: parseCidr accepts only the canonical form, so the document's own text is it. */
+  const remoteRoute = (block: Cidr, dst: string, nextHop: number, nextHopText: string, peerName: string) => {
     if (ownBlocks.has(dst)) return;
     const owner = poolOf(block);
     if (!owner) {
@@ -155,7 +157,7 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
     const mode = modeOf(pool);
     const base = { kind: 'remote-block' as const, block: dst, pool: pool.name, mode, node: peerName };
     if (ipipOn(pool) && (pool.ipipMode === 'Always' || !same)) {
-      addRoute({ dst, type: 'unicast', dev: ipipDeviceName, gateway: formatIPv4(nextHop), onlink: true, scope: 'global', mtu: ipipMtu(hostMtu), owner: { ...base, path: 'tunl0' } });
+      addRoute({ dst, type: 'unicast', dev: ipipDeviceName, gateway: nextHopText, onlink: true, scope: 'global', mtu: ipipMtu(hostMtu), owner: { ...base, path: 'tunl0' } }, block);
       return;
     }
     if (vxlanOn(pool) && (pool.vxlanMode === 'Always' || !same)) {
@@ -164,14 +166,14 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
         warnings.push(`${dst}: ${peerName} has no VXLAN tunnel address (give peers[].vxlanTunnelAddress): no route programmed`);
         return;
       }
-      addRoute({ dst, type: 'unicast', dev: vxlanDeviceName, gateway: vtep.ip, onlink: true, scope: 'global', mtu: vxlanMtu(hostMtu), owner: { ...base, path: 'vxlan' } });
+      addRoute({ dst, type: 'unicast', dev: vxlanDeviceName, gateway: vtep.ip, onlink: true, scope: 'global', mtu: vxlanMtu(hostMtu), owner: { ...base, path: 'vxlan' } }, block);
       return;
     }
     if (same) {
-      addRoute({ dst, type: 'unicast', dev: state.node.interface, gateway: formatIPv4(nextHop), onlink: true, scope: 'global', owner: { ...base, path: 'direct' } });
+      addRoute({ dst, type: 'unicast', dev: state.node.interface, gateway: nextHopText, onlink: true, scope: 'global', owner: { ...base, path: 'direct' } }, block);
     } else if (gateway) {
       // As BIRD's `gateway recursive` does: the next hop off the subnet resolves to the subnet gateway.
-      addRoute({ dst, type: 'unicast', dev: state.node.interface, gateway, onlink: false, scope: 'global', owner: { ...base, path: 'direct' } });
+      addRoute({ dst, type: 'unicast', dev: state.node.interface, gateway, onlink: false, scope: 'global', owner: { ...base, path: 'direct' } }, block);
     } else {
       warnings.push(`${dst}: ${peerName} is on another subnet and no gateway is known (give node.gateway): no route programmed`);
     }
@@ -180,13 +182,16 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
   // Remote blocks. VXLAN pools always come from the peers' blocks (Felix does them from IPAM);
   // the others from BGP when the document carries BGP routes, from the peers' blocks otherwise.
   const fromBgp = state.bgpRoutes !== undefined;
+  const peerByAddress = new Map<number, string>();
   for (const peer of state.peers) {
     const peerAddress = parseInterfaceAddress(peer.address).address;
+    const peerAddressText = formatIPv4(peerAddress);
+    peerByAddress.set(peerAddress, peer.name);
     for (const text of peer.blocks) {
       const block = parseCidr(text);
       const pool = poolOf(block)?.pool;
       if (fromBgp && !(pool && vxlanOn(pool))) continue;
-      remoteRoute(block, peerAddress, peer.name);
+      remoteRoute(block, text, peerAddress, peerAddressText, peer.name);
     }
   }
   for (const route of state.bgpRoutes ?? []) {
@@ -194,13 +199,12 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
     const pool = poolOf(block)?.pool;
     if (pool && vxlanOn(pool)) continue;
     const nextHop = parseIPv4(route.nextHop);
-    const peer = state.peers.find((p) => parseInterfaceAddress(p.address).address === nextHop);
-    remoteRoute(block, nextHop, peer?.name ?? route.nextHop);
+    remoteRoute(block, route.cidr, nextHop, route.nextHop, peerByAddress.get(nextHop) ?? route.nextHop);
   }
 
   const natPools = state.pools.filter((p) => p.natOutgoing).map((p) => formatCidr(parseCidr(p.cidr)));
   return {
-    routes: sortByDestination([...routes.values()]),
+    routes: [...routes.values()].sort((a, b) => a.key - b.key).map((entry) => entry.route),
     ...(ipip ? { ipip } : {}),
     ...(vxlan ? { vxlan } : {}),
     neighbours,
@@ -208,13 +212,4 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
     ...(natPools.length > 0 ? { nat: { masqueradeFrom: natPools, allPools: pools.map((p) => formatCidr(p.cidr)) } } : {}),
     warnings,
   };
-}
-
-/** Routes in address order; keys computed once, as a plan may hold tens of thousands of routes. */
-function sortByDestination(routes: DesiredRoute[]): DesiredRoute[] {
-  const keyed = routes.map((route) => {
-    const cidr = parseCidr(route.dst);
-    return { route, key: cidr.address * 64 + cidr.prefixLength };
-  });
-  return keyed.sort((a, b) => a.key - b.key).map((k) => k.route);
 }
