@@ -126,8 +126,8 @@ describe('terminal', () => {
 });
 
 describe('throughput, beside OpenSSH', () => {
-  it("moves an 8 MB flood through a fast renderer at a rate comparable to OpenSSH's own client", async () => {
-    const flood = "head -c 8000000 /dev/zero | tr '\\0' x; echo; echo END-$((6*7))";
+  it("moves a 4 MB flood through a fast renderer at a rate comparable to OpenSSH's own client", async () => {
+    const flood = "head -c 4000000 /dev/zero | tr '\\0' x; echo; echo END-$((6*7))";
     // Ours: a renderer that acknowledges each chunk as soon as it arrives.
     const fast = backend.attach((event, payload) => {
       if (event !== 'terminal.data') return;
@@ -152,9 +152,9 @@ describe('throughput, beside OpenSSH', () => {
       const out = execFileSync('ssh', ['-tt', '-i', node.userKey, '-o', `UserKnownHostsFile=${backend.knownHosts.path}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `${node.user}@${node.address}`, flood], { maxBuffer: 64 * 1024 * 1024 });
       const openssh = performance.now() - t0;
       expect(out.toString()).toContain('END-42');
-      const mbps = (ms: number) => (8 / (ms / 1000)).toFixed(1);
-      console.log(`8 MB through a PTY: console backend ${ours.toFixed(0)} ms (${mbps(ours)} MB/s), OpenSSH ssh -tt ${openssh.toFixed(0)} ms (${mbps(openssh)} MB/s)`);
-      expect(fastBytes).toBeGreaterThan(8_000_000);
+      const mbps = (ms: number) => (4 / (ms / 1000)).toFixed(1);
+      console.log(`4 MB through a PTY: console backend ${ours.toFixed(0)} ms (${mbps(ours)} MB/s), OpenSSH ssh -tt ${openssh.toFixed(0)} ms (${mbps(openssh)} MB/s)`);
+      expect(fastBytes).toBeGreaterThan(4_000_000);
       // Generous: a shared CI machine is noisy; this catches a stall, not a few percent.
       expect(ours).toBeLessThan(openssh * 10 + 2_000);
       await fast.handlers['terminal.close']({ terminalId });
