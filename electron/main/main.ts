@@ -52,6 +52,8 @@ if (!app.requestSingleInstanceLock()) {
   // Another instance owns the window: it is told (second-instance) and brings itself forward.
   app.quit();
 } else {
+  // Every renderer sandboxed, whatever a future window forgets to ask for.
+  app.enableSandbox();
   registerAppScheme();
   app.on('second-instance', () => {
     if (!mainWindow) return;

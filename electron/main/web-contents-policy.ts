@@ -11,6 +11,7 @@ function openInBrowser(url: string): void {
 
 export function installWebContentsPolicy(): void {
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
   app.on('web-contents-created', (_event, contents) => {
     contents.setWindowOpenHandler(({ url }) => {
       openInBrowser(url);
