@@ -73,7 +73,6 @@ export class ClusterService {
     if (!context.server) {
       throw new ConsoleError('kubeconfig-unreadable', `Context "${contextName}" names cluster "${context.cluster}", which no kubeconfig file defines.`);
     }
-    const unreadable = sources.filter((s) => s.state === 'error');
     config.setCurrentContext(contextName);
     this.fixPathForExecPlugins(config);
     const server = context.server;
@@ -89,11 +88,7 @@ export class ClusterService {
       const nodes = await withTimeout(config.makeApiClient(CoreV1Api).listNode(), timeoutMs, timedOut);
       return { context: contextName, server, serverVersion: version.gitVersion, nodes: nodes.items.map(toClusterNode) };
     } catch (error) {
-      const mapped = clusterError(error, contextName, server);
-      if (unreadable.length > 0 && mapped.code === 'credentials-rejected') {
-        mapped.message += ` (Also: ${unreadable.map((s) => s.message).join('; ')}.)`;
-      }
-      throw mapped;
+      throw clusterError(error, contextName, server);
     }
   }
 }
