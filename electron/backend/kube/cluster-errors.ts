@@ -2,9 +2,17 @@
 // node-fetch (network, TLS), from the generated client (HTTP status) and from exec plugins.
 import { ConsoleError } from '../../../shared/api/errors.ts';
 
-export function clusterError(error: unknown, context: string, server: string): ConsoleError {
+export function clusterError(error: unknown, context: string, server: string, execCommand?: string): ConsoleError {
   if (error instanceof ConsoleError) return error;
   const e = error as Error & { code?: string | number; errno?: string; body?: unknown; path?: string; spawnargs?: string[] };
+  // client-node rejects with a bare Error carrying the plugin's stderr when the plugin exits non-zero.
+  if (execCommand && e.code === undefined && e.errno === undefined && e.constructor === Error) {
+    const said = e.message.trim().split('\n').slice(-3).join(' ').trim();
+    return new ConsoleError(
+      'exec-plugin-failed',
+      `The credential plugin ${execCommand} of ${context} failed${said ? `: ${said}` : ''}. Run it in a terminal to see why; often you need to log in again.`,
+    );
+  }
   const status = typeof e.code === 'number' ? e.code : undefined;
   if (status === 401) {
     return new ConsoleError(

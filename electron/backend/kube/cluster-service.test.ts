@@ -70,6 +70,16 @@ describe('ClusterService.connect', () => {
     expect(elapsed).toBeLessThan(2_500);
   });
 
+  it("passes on what a failing credential plugin said", async () => {
+    const plugin = join(dir, 'gcon-failing-plugin');
+    writeFileSync(plugin, '#!/bin/sh\necho "error: the SSO session has expired; run: cloud login" >&2\nexit 1\n', { mode: 0o755 });
+    const path = kubeconfig('exec-fails', `https://127.0.0.1:${closedPort}`, `{ exec: { apiVersion: client.authentication.k8s.io/v1, command: ${plugin}, interactiveMode: Never } }`);
+    await expect(service(path).connect('c')).rejects.toMatchObject({
+      code: 'exec-plugin-failed',
+      message: expect.stringContaining(`${plugin} of c failed: error: the SSO session has expired; run: cloud login`),
+    });
+  });
+
   it('says which credential plugin is missing', async () => {
     const path = kubeconfig('exec-missing', `https://127.0.0.1:${closedPort}`, '{ exec: { apiVersion: client.authentication.k8s.io/v1, command: gcon-no-such-plugin, interactiveMode: Never } }');
     await expect(service(path).connect('c')).rejects.toMatchObject({ code: 'exec-plugin-failed', message: expect.stringMatching(/gcon-no-such-plugin.*ENOENT/) });

@@ -88,7 +88,7 @@ export class ClusterService {
       const nodes = await withTimeout(config.makeApiClient(CoreV1Api).listNode(), timeoutMs, timedOut);
       return { context: contextName, server, serverVersion: version.gitVersion, nodes: nodes.items.map(toClusterNode) };
     } catch (error) {
-      throw clusterError(error, contextName, server);
+      throw clusterError(error, contextName, server, config.getCurrentUser()?.exec?.command);
     }
   }
 }
