@@ -87,6 +87,9 @@ function loadKeys(hop: Hop, home: string, explicit: string | undefined): Array<{
       continue; // OpenSSH, too, skips IdentityFile entries that do not exist
     }
     const parsed = utils.parseKey(key);
+    // A key from ~/.ssh/config that the console cannot use (a passphrase) is skipped, as the agent
+    // usually holds it; only the key the user named in the console is worth stopping for.
+    if (parsed instanceof Error && path !== expanded) continue;
     if (parsed instanceof Error) {
       const encrypted = /encrypted|passphrase/i.test(parsed.message);
       throw new ConsoleError(
