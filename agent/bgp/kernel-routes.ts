@@ -22,14 +22,21 @@ export interface KernelOptions {
 }
 
 const NONE = -1;
+const CHUNK = 65536;
+const SPACE = 0x20;
+const NEWLINE = 0x0a;
 
 export class KernelRoutes {
   /** prefix -> installed next hop (as int32). */
   private readonly installed = new PrefixTable(1 << 12);
   private proc: ChildProcessWithoutNullStreams | undefined;
-  /** Lines not yet handed to the writer, gathered into chunks of about 64 KB (not one string per route). */
-  private chunk = '';
-  private readonly chunks: string[] = [];
+  /**
+   * Lines not yet handed to the writer, encoded straight into 64 KB buffers: a million routes
+   * make no million strings for the collector (the native writer's lines are plain ASCII).
+   */
+  private chunk = Buffer.allocUnsafe(CHUNK);
+  private used = 0;
+  private readonly chunks: Buffer[] = [];
   private waitingForDrain = false;
   private errors = 0;
   private lastError = '';
@@ -80,7 +87,17 @@ export class KernelRoutes {
     if (this.installed.get(address, length) === (nextHop | 0)) return;
     this.installed.set(address, length, nextHop | 0);
     if (this.native) {
-      this.append(`A ${formatIPv4(address)} ${length} ${formatIPv4(nextHop)}\n`);
+      // "A a.b.c.d LEN g.h.i.j\n"
+      this.room(40);
+      const b = this.chunk;
+      b[this.used++] = 0x41;
+      b[this.used++] = SPACE;
+      this.writeAddress(address);
+      b[this.used++] = SPACE;
+      this.writeNumber(length);
+      b[this.used++] = SPACE;
+      this.writeAddress(nextHop);
+      b[this.used++] = NEWLINE;
     } else {
       const dev = this.options.device ? ` dev ${this.options.device} onlink` : '';
       this.append(`route replace ${formatIPv4(address)}/${length} via ${formatIPv4(nextHop)}${dev}${this.suffix()}\n`);
@@ -90,7 +107,18 @@ export class KernelRoutes {
 
   remove(address: number, length: number): void {
     if (!this.installed.delete(address, length)) return;
-    this.append(this.native ? `D ${formatIPv4(address)} ${length}\n` : `route del ${formatIPv4(address)}/${length}${this.suffix()}\n`);
+    if (this.native) {
+      this.room(24);
+      const b = this.chunk;
+      b[this.used++] = 0x44;
+      b[this.used++] = SPACE;
+      this.writeAddress(address);
+      b[this.used++] = SPACE;
+      this.writeNumber(length);
+      b[this.used++] = NEWLINE;
+    } else {
+      this.append(`route del ${formatIPv4(address)}/${length}${this.suffix()}\n`);
+    }
     this.removals++;
   }
 
@@ -106,19 +134,44 @@ export class KernelRoutes {
     return { installed: this.installed.size, errors: this.errors, lastError: this.lastError };
   }
 
+  /** Makes sure `bytes` more fit in the current chunk, starting a new one when not. */
+  private room(bytes: number): void {
+    if (this.used + bytes <= CHUNK) return;
+    this.chunks.push(this.chunk.subarray(0, this.used));
+    this.chunk = Buffer.allocUnsafe(CHUNK);
+    this.used = 0;
+  }
+
+  private writeNumber(n: number): void {
+    const b = this.chunk;
+    if (n >= 100) b[this.used++] = 0x30 + Math.floor(n / 100);
+    if (n >= 10) b[this.used++] = 0x30 + (Math.floor(n / 10) % 10);
+    b[this.used++] = 0x30 + (n % 10);
+  }
+
+  private writeAddress(address: number): void {
+    this.writeNumber(address >>> 24);
+    this.chunk[this.used++] = 0x2e;
+    this.writeNumber((address >>> 16) & 255);
+    this.chunk[this.used++] = 0x2e;
+    this.writeNumber((address >>> 8) & 255);
+    this.chunk[this.used++] = 0x2e;
+    this.writeNumber(address & 255);
+  }
+
+  /** A line for the `ip -batch` fallback. */
   private append(line: string): void {
-    this.chunk += line;
-    if (this.chunk.length >= 65536) {
-      this.chunks.push(this.chunk);
-      this.chunk = '';
-    }
+    const bytes = Buffer.byteLength(line);
+    this.room(bytes);
+    this.used += this.chunk.write(line, this.used, 'latin1');
   }
 
   /** Hands what is pending to the writer, no faster than it takes it (pipe backpressure). */
   flush(): void {
-    if (this.chunk) {
-      this.chunks.push(this.chunk);
-      this.chunk = '';
+    if (this.used > 0) {
+      this.chunks.push(this.chunk.subarray(0, this.used));
+      this.chunk = Buffer.allocUnsafe(CHUNK);
+      this.used = 0;
     }
     this.pump();
   }
