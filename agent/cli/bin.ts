@@ -3,6 +3,9 @@
 // per part of the agent, so that the parts grow without touching each other.
 import { Command } from 'commander';
 import { registerBgpCommands } from './commands/bgp.ts';
+import { registerCniCommands } from './commands/cni.ts';
+import { registerManifestCommands } from './commands/manifests.ts';
+import { registerRunCommands } from './commands/run.ts';
 import { registerDataplaneCommands } from './commands/dataplane.ts';
 
 const program = new Command('gingham-agent')
@@ -10,6 +13,9 @@ const program = new Command('gingham-agent')
   .showHelpAfterError();
 
 registerBgpCommands(program);
+registerCniCommands(program);
+registerManifestCommands(program);
+registerRunCommands(program);
 registerDataplaneCommands(program);
 
 await program.parseAsync(process.argv);

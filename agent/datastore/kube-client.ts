@@ -3,32 +3,9 @@
 // IPAM's races are decided by 409 (a create or a resourceVersion conflict) and 404.
 import { readFileSync } from 'node:fs';
 import { ApiException, KubeConfig, KubernetesObjectApi, PatchStrategy, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeError, describeRef as describe, type KubeApi, type ListResult, type ObjectRef } from './kube-api.ts';
 
-export interface ObjectRef {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string };
-}
-
-export interface ListResult<T> {
-  items: T[];
-  resourceVersion: string;
-}
-
-/** Where a kind's collection lives on the server, for watches. */
-export function collectionPath(apiVersion: string, plural: string): string {
-  return apiVersion.includes('/') ? `/apis/${apiVersion}/${plural}` : `/api/${apiVersion}/${plural}`;
-}
-
-export class KubeError extends Error {
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-    readonly reason?: string,
-  ) {
-    super(message);
-  }
-}
+export { KubeError, collectionPath, isConflict, isNotFound, isUnreachable, type ObjectRef, type ListResult } from './kube-api.ts';
 
 /** Turns client-node's errors into a KubeError that carries the HTTP status (undefined: unreachable). */
 function explain(error: unknown, what: string): KubeError {
@@ -48,10 +25,6 @@ function safeJson(text: string): unknown {
   }
 }
 
-export const isConflict = (error: unknown) => error instanceof KubeError && error.status === 409;
-export const isNotFound = (error: unknown) => error instanceof KubeError && error.status === 404;
-export const isUnreachable = (error: unknown) => error instanceof KubeError && error.status === undefined;
-
 /**
  * Retries what the server asks to be retried: 429 (too many requests) and 503 (for example
  * "storage is (re)initializing" just after a CRD is established), for up to about five seconds.
@@ -68,12 +41,11 @@ async function retrying<T>(action: () => Promise<T>): Promise<T> {
   }
 }
 
-const describe = (ref: ObjectRef) => `${ref.kind} ${JSON.stringify(ref.metadata.name)}`;
 
 /** Plain JSON: client-node turns core objects into classes with Date fields; the agent wants data. */
 const plain = <T>(value: unknown): T => JSON.parse(JSON.stringify(value)) as T;
 
-export class KubeClient {
+export class KubeClient implements KubeApi {
   readonly objects: KubernetesObjectApi;
   readonly watch: Watch;
 

@@ -4,7 +4,7 @@
 // (a tunnel address whose encapsulation was switched off).
 import { calicoAnnotations } from '../../shared/model/calico-node.ts';
 import { formatInterfaceAddress, type InterfaceAddress } from '../../shared/net/index.ts';
-import type { KubeClient } from './kube-client.ts';
+import type { KubeApi } from './kube-api.ts';
 
 export interface OwnAnnotations {
   ipv4Address?: InterfaceAddress;
@@ -24,7 +24,7 @@ export function annotationPatch(values: OwnAnnotations): Record<string, string |
 }
 
 /** Patches the annotations of Node `nodeName`; fails with the server's reason (a missing Node is an error). */
-export async function writeOwnAnnotations(client: KubeClient, nodeName: string, values: OwnAnnotations): Promise<void> {
+export async function writeOwnAnnotations(client: KubeApi, nodeName: string, values: OwnAnnotations): Promise<void> {
   const annotations = annotationPatch(values);
   if (Object.keys(annotations).length === 0) return;
   await client.mergePatch({ apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName } }, { metadata: { annotations } });

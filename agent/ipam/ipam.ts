@@ -8,7 +8,7 @@ import { calicoCrdV1 } from '../../shared/model/meta.ts';
 import { emptyIPAMBlock, parseIPAMBlock, parseIPAMHandle, type BlockAffinity, type IPAMBlock, type IPAMHandle } from '../../shared/model/ipam.ts';
 import type { IPPool } from '../../shared/model/ippool.ts';
 import { blockAffinityName, blockName, cidrSize, containsCidr, formatCidr, nthBlock, parseCidr } from '../../shared/net/index.ts';
-import { isConflict, type KubeClient } from '../datastore/kube-client.ts';
+import { isConflict, type KubeApi } from '../datastore/kube-api.ts';
 import { selects, type Labels } from '../datastore/selector.ts';
 import { addressAt, allocate, freeCount, ordinalsOfHandle, releaseHandle } from './block-allocations.ts';
 
@@ -32,7 +32,7 @@ const ref = (kind: string, name: string) => ({ apiVersion: calicoCrdV1, kind, me
 
 export class Ipam {
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: KubeApi,
     readonly nodeName: string,
     private readonly log: (message: string) => void = () => {},
   ) {}

@@ -2,13 +2,15 @@
 // lacks, namespace, ServiceAccount, least-privilege RBAC); `gingham-agent credential` writes the
 // agent's token kubeconfig through the TokenRequest API.
 import { writeFileSync } from 'node:fs';
-import { ApiextensionsV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { mintAgentCredential } from '../../manifests/credential.ts';
 import { agentManifests } from '../../manifests/manifests.ts';
 
+// client-node loads in seconds: only the commands that talk to the cluster load it.
+const clientNode = () => import('@kubernetes/client-node');
+
 async function existingCrds(kubeconfig: string): Promise<Set<string>> {
+  const { ApiextensionsV1Api, KubeConfig } = await clientNode();
   const config = new KubeConfig();
   config.loadFromFile(kubeconfig);
   const list = await config.makeApiClient(ApiextensionsV1Api).listCustomResourceDefinition();
@@ -34,6 +36,7 @@ export function registerManifestCommands(program: Command): void {
     .requiredOption('--out <file>', 'where to write the agent kubeconfig (mode 0600)')
     .option('--duration <seconds>', 'token lifetime in seconds', (v) => Number(v), 86400)
     .action(async (options: { kubeconfig: string; out: string; duration: number }) => {
+      const [{ KubeConfig }, { mintAgentCredential }] = await Promise.all([clientNode(), import('../../manifests/credential.ts')]);
       const config = new KubeConfig();
       config.loadFromFile(options.kubeconfig);
       const credential = await mintAgentCredential(config, options.duration);

@@ -54,7 +54,9 @@ export class NodeNetwork {
       await network.addNamespace(netns);
       await sh('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
       await sh('ip', ['link', 'set', hostEnd, 'master', network.bridge, 'up']);
-      const batch = ['link set lo up', 'link set eth0 up', `addr add ${ip}/24 dev eth0`];
+      // A default route, as every real node has: proxy ARP on the cali interfaces answers only
+      // for addresses the node can route (the pods' 169.254.1.1 gateway among them).
+      const batch = ['link set lo up', 'link set eth0 up', `addr add ${ip}/24 dev eth0`, `route add default via ${network.hostIp}`];
       for (const line of batch) await sh('ip', ['-n', netns, ...line.split(' ')]);
       for (const [key, value] of [
         ['net.ipv4.ip_forward', '1'],

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { parseBGPConfiguration, parseBGPPeer, parseIPAMBlock, parseIPPool, emptyIPAMBlock } from '../../shared/model/index.ts';
+import { parseInterfaceAddress } from '../../shared/net/index.ts';
+import type { ClusterSnapshot } from '../datastore/datastore.ts';
+import { allocate } from '../ipam/block-allocations.ts';
+import { bgpWanted, desiredBgp, desiredDataplane, type LocalFacts } from './desired-state.ts';
+
+const pool = (name: string, spec: Record<string, unknown>) => parseIPPool({ apiVersion: 'crd.projectcalico.org/v1', kind: 'IPPool', metadata: { name }, spec });
+const node = (name: string, address: string, extra: Record<string, unknown> = {}) => ({ name, ipv4Address: parseInterfaceAddress(address), labels: {}, ...extra });
+function block(cidr: string, owner: string, pods: string[] = []) {
+  let spec = emptyIPAMBlock(cidr, owner).spec;
+  for (const pod of pods) spec = allocate(spec, `k8s-pod-network.${pod}`, { namespace: 'default', pod, node: owner })!.spec;
+  spec = allocate(spec, `ipip-tunnel-addr-${owner}`, { node: owner, type: 'ipipTunnelAddress' })!.spec;
+  return parseIPAMBlock({ ...emptyIPAMBlock(cidr, owner), kind: 'IPAMBlock', spec });
+}
+
+const local: LocalFacts = { nodeName: 'worker-1', interface: 'ens5', address: parseInterfaceAddress('10.240.1.11/24'), ipipTunnelAddress: '192.168.1.65' };
+const snapshot = (pools = [pool('default', { cidr: '192.168.0.0/16', ipipMode: 'Always', natOutgoing: true })]): ClusterSnapshot => ({
+  pools,
+  bgpConfigurations: [],
+  bgpPeers: [],
+  blocks: [block('192.168.1.64/26', 'worker-1', ['pod-1']), block('192.168.2.0/26', 'worker-2'), block('192.168.3.0/26', 'worker-3')],
+  nodes: [
+    node('worker-1', '10.240.1.11/24'),
+    node('worker-2', '10.240.1.12/24', { vxlanTunnelAddress: '192.168.2.1', vxlanTunnelMac: '66:00:00:00:00:02' }),
+    node('worker-3', '10.240.2.13/24'),
+    { name: 'master', labels: {} }, // no Calico address yet: not a peer
+  ],
+});
+
+describe('the desired state', () => {
+  it('puts own blocks, local pods from IPAM and the other nodes in the dataplane document', () => {
+    const state = desiredDataplane(snapshot(), local, undefined);
+    expect(state.node).toMatchObject({ name: 'worker-1', interface: 'ens5', address: '10.240.1.11/24', ipipTunnelAddress: '192.168.1.65' });
+    expect(state.blocks).toEqual(['192.168.1.64/26']);
+    expect(state.endpoints).toEqual([{ name: 'default/pod-1', ip: '192.168.1.64', interface: expect.stringMatching(/^cali[0-9a-f]{11}$/) }]);
+    expect(state.peers.map((p) => [p.name, p.address, p.blocks])).toEqual([
+      ['worker-2', '10.240.1.12/24', ['192.168.2.0/26']],
+      ['worker-3', '10.240.2.13/24', ['192.168.3.0/26']],
+    ]);
+    expect(state.peers[0]).toMatchObject({ vxlanTunnelAddress: '192.168.2.1', vxlanMac: '66:00:00:00:00:02' });
+    expect(state.bgpRoutes).toBeUndefined();
+    expect(desiredDataplane(snapshot(), local, [{ cidr: '192.168.2.0/26', nextHop: '10.240.1.12' }]).bgpRoutes).toHaveLength(1);
+  });
+
+  it('meshes with every other node, announcing only its own blocks', () => {
+    const bgp = desiredBgp(snapshot(), local)!;
+    expect(bgp).toMatchObject({ routerId: '10.240.1.11', asn: 64512, listen: '10.240.1.11:179', announce: ['192.168.1.64/26'] });
+    expect(bgp.peers.map((p) => [p.address, p.asn])).toEqual([
+      ['10.240.1.12', 64512],
+      ['10.240.2.13', 64512],
+    ]);
+  });
+
+  it('follows BGPConfiguration (AS, mesh off) and adds BGPPeers that select the node', () => {
+    const s = snapshot();
+    s.bgpConfigurations = [parseBGPConfiguration({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 65000, nodeToNodeMeshEnabled: false } })];
+    s.bgpPeers = [
+      parseBGPPeer({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'tor' }, spec: { peerIP: '10.240.1.1', asNumber: 65001 } }),
+      parseBGPPeer({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'other' }, spec: { peerIP: '10.240.2.1', asNumber: 65001, node: 'worker-3' } }),
+    ];
+    const bgp = desiredBgp(s, local)!;
+    expect(bgp.asn).toBe(65000);
+    expect(bgp.peers.map((p) => [p.address, p.asn])).toEqual([['10.240.1.1', 65001]]);
+  });
+
+  it('runs no BGP when every enabled pool is a VXLAN pool', () => {
+    const vxlanOnly = [pool('v', { cidr: '192.168.0.0/16', vxlanMode: 'Always' }), pool('old', { cidr: '10.0.0.0/16', disabled: true })];
+    expect(bgpWanted(vxlanOnly)).toBe(false);
+    expect(desiredBgp(snapshot(vxlanOnly), local)).toBeUndefined();
+    expect(bgpWanted([...vxlanOnly, pool('direct', { cidr: '10.1.0.0/16' })])).toBe(true);
+  });
+
+  it('does not announce blocks of pools that are kept out of BGP', () => {
+    const bgp = desiredBgp(snapshot([pool('default', { cidr: '192.168.0.0/16', disableBGPExport: true })]), local)!;
+    expect(bgp.announce).toEqual([]);
+  });
+});

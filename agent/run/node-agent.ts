@@ -1,0 +1,239 @@
+// `gingham-agent run`: datastore, IPAM, BGP and dataplane in one process. Every change the
+// datastore or BGP reports leads to one recomputation of the desired state (desired-state.ts),
+// which the BGP speaker and the dataplane's reconcile loop then apply. While the API server is
+// unreachable the datastore keeps its last state, so nothing changes on the node.
+import type { Logger } from 'pino';
+import { dataplaneStateSchema, type DataplaneState } from '../../shared/model/dataplane-state.ts';
+import { formatIPv4, formatInterfaceAddress, parseCidr, vxlanMacForNode } from '../../shared/net/index.ts';
+import type { SpeakerConfigFile } from '../bgp/config.ts';
+import { Speaker, type SpeakerStatus } from '../bgp/speaker.ts';
+import { readRoutes } from '../dataplane/kernel/snapshot.ts';
+import { ReconcileLoop } from '../dataplane/reconcile-loop.ts';
+import { Reconciler, type PassReport } from '../dataplane/reconciler.ts';
+import { readOwners } from '../dataplane/route-owners.ts';
+import { routeRows } from '../dataplane/route-table.ts';
+import { Datastore, type ClusterSnapshot } from '../datastore/datastore.ts';
+import type { KubeClient } from '../datastore/kube-client.ts';
+import { writeOwnAnnotations } from '../datastore/node-annotations.ts';
+import { Ipam } from '../ipam/ipam.ts';
+import { RpcServer } from '../rpc/server.ts';
+import type { HostAddress } from './autodetect.ts';
+import { bgpWanted, desiredBgp, desiredDataplane, type BgpRoute, type LocalFacts } from './desired-state.ts';
+import { reconcileTunnelAddresses, type TunnelAddresses } from './tunnel-addresses.ts';
+
+export interface NodeAgentOptions {
+  nodeName: string;
+  client: KubeClient;
+  host: HostAddress;
+  log: Logger;
+  control?: string;
+  userspaceIpip?: boolean;
+  watchTimeoutSeconds?: number;
+}
+
+export class NodeAgent {
+  readonly datastore: Datastore;
+  readonly ipam: Ipam;
+  private readonly reconciler: Reconciler;
+  private loop: ReconcileLoop | undefined;
+  private speaker: Speaker | undefined;
+  private speakerKey = '';
+  private announced = new Set<string>();
+  private tunnels: TunnelAddresses = {};
+  private state: DataplaneState | undefined;
+  private stateText = '';
+  private lastPass: PassReport | undefined;
+  private rpc: RpcServer | undefined;
+  private computing: Promise<void> | undefined;
+  private again = false;
+  private ribTimer: NodeJS.Timeout | undefined;
+  private ribText = '';
+  private stopped = false;
+  readonly log: Logger;
+
+  constructor(private readonly options: NodeAgentOptions) {
+    this.log = options.log;
+    this.datastore = new Datastore(options.client, {
+      watchTimeoutSeconds: options.watchTimeoutSeconds ?? 300,
+      log: (m) => this.log.warn({ part: 'datastore' }, m),
+    });
+    this.ipam = new Ipam(options.client, options.nodeName, (m) => this.log.info({ part: 'ipam' }, m));
+    this.reconciler = new Reconciler({ log: this.log.child({ part: 'dataplane' }), forceUserspaceIpip: options.userspaceIpip ?? false });
+  }
+
+  private get local(): LocalFacts {
+    return {
+      nodeName: this.options.nodeName,
+      interface: this.options.host.interface,
+      address: this.options.host.address,
+      ...(this.tunnels.ipip ? { ipipTunnelAddress: this.tunnels.ipip } : {}),
+      ...(this.tunnels.vxlan ? { vxlanTunnelAddress: this.tunnels.vxlan } : {}),
+    };
+  }
+
+  async start(): Promise<void> {
+    this.datastore.start();
+    await this.datastore.waitForSync(60_000);
+    // The node's own facts first, so that the other nodes can peer with it and route to it.
+    await writeOwnAnnotations(this.options.client, this.options.nodeName, { ipv4Address: this.options.host.address });
+    this.datastore.onChange(() => this.recompute());
+    this.recompute();
+    while (this.computing) await this.computing;
+    if (!this.state) throw new Error('could not compute the first desired state: see the errors above');
+    this.loop = new ReconcileLoop(this.reconciler, this.state!, this.log.child({ part: 'dataplane' }), {
+      onPass: (report) => {
+        this.lastPass = report;
+      },
+    });
+    this.reconciler.options.onNeedsPass = () => this.loop?.trigger(0);
+    this.loop.start();
+    // BGP-learned routes feed the desired state: look for RIB changes often (it is a small read).
+    this.ribTimer = setInterval(() => {
+      const text = JSON.stringify(this.bgpRoutes());
+      if (text !== this.ribText) this.recompute();
+    }, 100);
+    if (this.options.control) {
+      // `bgp.status` and `bgp.routes` as the standalone speaker names them, so `gingham-agent bgp status` works here too.
+      this.rpc = new RpcServer(this.options.control)
+        .register('status', () => this.status())
+        .register('routes', () => this.routes())
+        .register('bgp.status', () => this.speaker?.status() ?? { peers: [], reason: 'BGP is off: only VXLAN pools' })
+        .register('bgp.routes', () => this.speaker?.routes() ?? { total: 0, routes: [] });
+      await this.rpc.listen();
+    }
+    this.log.info({ node: this.options.nodeName, address: formatInterfaceAddress(this.options.host.address), interface: this.options.host.interface }, 'agent running');
+  }
+
+  /** Stops everything; with `cleanup`, removes the routes and devices it made (a node leaving). */
+  async stop(options: { cleanup?: boolean } = {}): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.ribTimer);
+    await this.computing;
+    await this.rpc?.close();
+    await this.loop?.stop();
+    await this.speaker?.stop({ withdraw: options.cleanup ?? false });
+    if (options.cleanup) await this.reconciler.removeAll();
+    else await this.reconciler.ipip.stopTunnel();
+    await this.datastore.stop();
+  }
+
+  /** Asks for a recomputation; they never overlap, and requests during one cause exactly one more. */
+  recompute(): void {
+    if (this.stopped) return;
+    if (this.computing) {
+      this.again = true;
+      return;
+    }
+    this.computing = this.recomputeNow()
+      .catch((error: unknown) => this.log.error({ err: error }, 'recomputing the desired state failed; keeping the previous one'))
+      .finally(() => {
+        this.computing = undefined;
+        if (this.again) {
+          this.again = false;
+          this.recompute();
+        }
+      });
+  }
+
+  private async recomputeNow(): Promise<void> {
+    const snapshot = this.datastore.snapshot();
+    if (this.datastore.status().connected) await this.ensureTunnelAddresses(snapshot);
+    await this.applyBgp(desiredBgp(snapshot, this.local));
+    const routes = this.speaker ? this.bgpRoutes(snapshot) : undefined;
+    this.ribText = JSON.stringify(this.bgpRoutes());
+    const state = desiredDataplane(snapshot, this.local, routes);
+    const text = JSON.stringify(state);
+    if (text === this.stateText) return;
+    this.state = state;
+    this.stateText = text;
+    this.loop?.setState(state);
+  }
+
+  private async ensureTunnelAddresses(snapshot: ClusterSnapshot): Promise<void> {
+    const me = snapshot.nodes.find((n) => n.name === this.options.nodeName);
+    const current: TunnelAddresses = {
+      ...(me?.ipipTunnelAddress ? { ipip: me.ipipTunnelAddress } : {}),
+      ...(me?.vxlanTunnelAddress ? { vxlan: me.vxlanTunnelAddress } : {}),
+    };
+    try {
+      this.tunnels = await reconcileTunnelAddresses(this.options.client, this.ipam, snapshot.pools, me?.labels ?? {}, current);
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not update the tunnel addresses; keeping the current ones');
+    }
+  }
+
+  /**
+   * Best BGP paths from peers, plus, for each mesh peer whose session is not (yet) established,
+   * its IPAM blocks via its address: so a speaker restart or a switch back from VXLAN does not
+   * leave the node without routes while sessions come up.
+   */
+  private bgpRoutes(snapshot?: ClusterSnapshot): BgpRoute[] {
+    if (!this.speaker) return [];
+    const learned = this.speaker.routes().routes.flatMap((route) => {
+      const best = route.paths[0];
+      return best && best.from !== 'local' ? [{ cidr: route.prefix, nextHop: best.nextHop }] : [];
+    });
+    if (!snapshot) return learned;
+    const up = new Set(this.speaker.status().peers.filter((p) => p.state === 'up').map((p) => p.address));
+    const have = new Set(learned.map((r) => r.cidr));
+    for (const node of snapshot.nodes) {
+      if (node.name === this.options.nodeName || !node.ipv4Address) continue;
+      const ip = formatIPv4(node.ipv4Address.address);
+      if (up.has(ip)) continue;
+      for (const block of snapshot.blocks) {
+        if (block.spec.affinity === `host:${node.name}` && !have.has(block.spec.cidr)) learned.push({ cidr: block.spec.cidr, nextHop: ip });
+      }
+    }
+    return learned;
+  }
+
+  private async applyBgp(config: SpeakerConfigFile | undefined): Promise<void> {
+    const key = config ? JSON.stringify({ ...config, announce: [] }) : '';
+    if (key !== this.speakerKey) {
+      if (this.speaker) {
+        this.log.info({ part: 'bgp' }, config ? 'BGP peers changed: restarting the speaker' : 'only VXLAN pools: BGP off');
+        await this.speaker.stop({ withdraw: !config });
+        this.speaker = undefined;
+      }
+      this.speakerKey = key;
+      this.announced = new Set();
+      if (config) {
+        this.speaker = new Speaker(config, this.log.child({ part: 'bgp' }));
+        await this.speaker.start();
+        this.announced = new Set(config.announce);
+      }
+    }
+    if (!this.speaker || !config) return;
+    const wanted = new Set(config.announce);
+    for (const cidr of wanted) {
+      if (this.announced.has(cidr)) continue;
+      const c = parseCidr(cidr);
+      this.speaker.announce(c.address, c.prefixLength);
+    }
+    for (const cidr of this.announced) {
+      if (wanted.has(cidr)) continue;
+      const c = parseCidr(cidr);
+      this.speaker.withdraw(c.address, c.prefixLength);
+    }
+    this.announced = wanted;
+  }
+
+  status() {
+    const bgp: SpeakerStatus | undefined = this.speaker?.status();
+    return {
+      node: this.options.nodeName,
+      address: formatInterfaceAddress(this.options.host.address),
+      interface: this.options.host.interface,
+      tunnels: this.tunnels,
+      vxlanMac: vxlanMacForNode(this.options.nodeName),
+      datastore: this.datastore.status(),
+      bgp: bgp ? { running: true, asn: bgp.asn, peers: bgp.peers.map((p) => ({ address: p.address, state: p.state, info: p.info, type: p.type, since: p.since })) } : { running: false, reason: bgpWanted(this.datastore.snapshot().pools) ? 'starting' : 'only VXLAN pools: no BGP' },
+      dataplane: this.lastPass ? { changes: this.lastPass.changes, failures: this.lastPass.failures, warnings: this.lastPass.warnings, ms: Math.round(this.lastPass.ms) } : undefined,
+      state: this.state ? dataplaneStateSchema.parse(this.state) : undefined,
+    };
+  }
+
+  async routes() {
+    return routeRows(await readRoutes(), readOwners()?.routes ?? {});
+  }
+}
