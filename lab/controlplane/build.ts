@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { cacheDir } from './cache.ts';
 import { etcdVersion, kubernetesVersion, stagingVersion } from './versions.ts';
@@ -145,12 +146,63 @@ async function downloadReleases(outDir: string, progress: Progress): Promise<voi
   await rm(archivePath);
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One build at a time per cache: two processes (two test files, a test and a person) building
+ * into the same folder would overwrite each other's files. The lock is a folder holding the
+ * builder's pid; a lock whose builder died is taken over.
+ */
+async function withBuildLock<T>(lockDir: string, progress: Progress, work: () => Promise<T>): Promise<T> {
+  let told = false;
+  for (;;) {
+    try {
+      await mkdir(lockDir);
+      await writeFile(path.join(lockDir, 'pid'), String(process.pid));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      let owner = NaN;
+      try {
+        owner = Number(readFileSync(path.join(lockDir, 'pid'), 'utf8'));
+      } catch {
+        // the owner has made the folder but not yet written its pid
+      }
+      if (Number.isInteger(owner) && !processAlive(owner)) {
+        await rm(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (!told) progress(`Another process (pid ${owner}) is building the control plane; waiting for it ...`);
+      told = true;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lockDir, { recursive: true, force: true });
+  }
+}
+
 /** The control-plane binaries, built (or found in the cache) with progress on `progress`. */
 export async function ensureBinaries(progress: Progress = (m) => console.error(m)): Promise<ControlPlaneBinaries> {
   const cached = cachedBinaries();
   if (cached) return cached;
   const outDir = binariesDir();
   await mkdir(outDir, { recursive: true });
+  return withBuildLock(`${outDir}.lock`, progress, () => buildInto(outDir, progress));
+}
+
+async function buildInto(outDir: string, progress: Progress): Promise<ControlPlaneBinaries> {
+  const already = cachedBinaries(); // built by the process we waited for
+  if (already) return already;
   const go = findGo();
   if (!go) {
     progress('Go is not installed: downloading the official release binaries instead.');
