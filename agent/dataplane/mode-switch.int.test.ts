@@ -21,7 +21,7 @@ export function everyOrderedPair<T>(items: readonly T[]): T[] {
   return walk.reverse();
 }
 
-const topology = new SeedTopology('gdpm');
+const topology = new SeedTopology('m');
 // worker-1 sees every route shape: a peer on its subnet (worker-2) and one across it (worker-3).
 // A node's kernel state depends only on its own document, so one agent is enough here (the
 // traffic tests run all three).
@@ -31,7 +31,7 @@ const nodes = [topology.nodes[0]!];
 async function settled(node: SeedNode, mode: PoolMode): Promise<NamespaceState> {
   const want = JSON.stringify(plannedRoutes(topology, node, mode));
   const t0 = Date.now();
-  await waitFor(() => `${node.name}'s routes in ${mode}: want ${want}, have ${JSON.stringify(kernelRoutes(node))}\n${topology.agentLog(node)}`, () => JSON.stringify(kernelRoutes(node)) === want, 30_000, 50);
+  await waitFor(() => `${node.name}'s routes in ${mode}: want ${want}, have ${JSON.stringify(kernelRoutes(node))}\n${topology.agentLog(node)}`, () => JSON.stringify(kernelRoutes(node)) === want, 120_000, 50);
   const routesMs = Date.now() - t0;
   let state = captureState(node.netns);
   await waitFor(`${node.name}'s state to hold still in ${mode}`, async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { converged } from './test-support/convergence.ts';
 import { SeedTopology, inNs, waitFor, type PoolMode } from './test-support/seed-topology.ts';
 
-const topology = new SeedTopology('gdpt');
+const topology = new SeedTopology('t');
 const [worker1, worker2, worker3] = topology.nodes as [typeof topology.nodes[0], typeof topology.nodes[0], typeof topology.nodes[0]];
 const servers: ChildProcess[] = [];
 
@@ -60,7 +60,7 @@ beforeAll(async () => {
   }
   topology.setMode('IPIP Always');
   for (const node of topology.nodes) topology.startAgent(node);
-  await converged(topology, 'IPIP Always', 60_000);
+  await converged(topology, 'IPIP Always', 180_000); // the agents' start (tsx) is slow on a busy machine
 });
 
 afterAll(async () => {

@@ -43,13 +43,20 @@ export function inNs(netns: string, args: string[], options: { input?: string; a
 }
 
 export class SeedTopology {
+  readonly prefix: string;
   readonly fabric: string;
   readonly nodes: SeedNode[];
   readonly dir: string;
   private agents = new Map<string, ChildProcess>();
   private agentLogs = new Map<string, string>();
 
-  constructor(readonly prefix: string) {
+  /**
+   * `kind` is one letter per test file; the process id makes the prefix unique per run, so that
+   * two runs of the suite on one machine (two engineers, CI) never share a namespace.
+   */
+  constructor(kind: string) {
+    const prefix = `gdp${kind}${(process.pid % 1296).toString(36)}`;
+    this.prefix = prefix;
     this.fabric = `${prefix}-fab`;
     const node = (index: number, name: string, address: string, subnet: 1 | 2, block: string, podIp: string): SeedNode => ({
       name,
