@@ -2,9 +2,8 @@
 // envtest obtains its binaries, and caches them so that only the first run pays (about four
 // minutes on two cores for kube-apiserver).
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { cacheDir } from './cache.ts';
 import { etcdVersion, kubernetesVersion, stagingVersion } from './versions.ts';
