@@ -145,7 +145,8 @@ async function downloadReleases(outDir: string, progress: Progress): Promise<voi
   await rm(archivePath);
 }
 
-function processAlive(pid: number): boolean {
+/** True while process `pid` exists. */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

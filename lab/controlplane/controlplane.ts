@@ -9,7 +9,7 @@ import { request } from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { ensureBinaries, type Progress } from './build.ts';
+import { ensureBinaries, processAlive as alive, type Progress } from './build.ts';
 import { stateDir as defaultStateDir } from './cache.ts';
 import { ensurePki, type Pki } from './pki.ts';
 
@@ -47,15 +47,6 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function startDetached(name: string, argv: string[], dir: string, netns?: string): number {
