@@ -91,6 +91,7 @@ export class Speaker {
   private readonly hasClients: boolean;
   /** Our own graceful restart: kernel routes from the previous run are kept until peers resync. */
   restarting = false;
+  private stopping = false;
   /** Kernel routes found from the previous run at start (our graceful restart). */
   adoptedKernelRoutes = 0;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -178,6 +179,9 @@ export class Speaker {
    * peers keep our routes, and kernel routes stay. `withdraw` sends Cease and removes kernel routes.
    */
   async stop(options: { withdraw?: boolean } = {}): Promise<void> {
+    // A graceful stop freezes the RIB and the kernel as they are: sessions ending now are not
+    // routes going away.
+    this.stopping = !options.withdraw;
     for (const peer of this.peers) peer.stop(!options.withdraw);
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -323,7 +327,7 @@ export class Speaker {
   }
 
   private onDown(peer: Peer, wasEstablished: boolean, byNotification: boolean): void {
-    if (!wasEstablished) return;
+    if (!wasEstablished || this.stopping) return;
     this.releaseAdjRibOut(peer);
     const gr = peer.negotiated?.gracefulRestart;
     if (this.config.gracefulRestart.enabled && gr && !byNotification && peer.enabled) {
@@ -421,6 +425,7 @@ export class Speaker {
 
   /** Applies best-path changes: kernel routes and UPDATEs to every established peer. */
   flush(): void {
+    if (this.stopping) return;
     const rib = this.rib;
     const kernel = this.kernel;
     const outPeers = this.peers.filter((p) => p.established);
