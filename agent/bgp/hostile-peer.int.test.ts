@@ -122,6 +122,20 @@ describe('hostile peer', () => {
     await birdStillUp();
   });
 
+  it('enhanced route refresh: routes not re-sent between BoRR and EoRR are removed (RFC 7313)', async () => {
+    const c = await hostile();
+    const P2 = [26, 192, 168, 98, 0];
+    c.send(update([...ORIGIN, ...AS_PATH, ...NEXT_HOP(lab.hostAddress)], [...P1, ...P2]));
+    await waitFor('both routes', async () => (await gingham.prefixes()).includes('192.168.98.0/26'));
+    c.send(rawFrame(MessageType.RouteRefresh, [0, 1, 1, 1]));
+    c.send(update([...ORIGIN, ...AS_PATH, ...NEXT_HOP(lab.hostAddress)], P1));
+    c.send(rawFrame(MessageType.RouteRefresh, [0, 1, 2, 1]));
+    await waitFor('the route not re-sent is gone', async () => !(await gingham.prefixes()).includes('192.168.98.0/26'));
+    expect(await gingham.prefixes()).toContain('192.168.99.0/26');
+    expect(await gingham.peerState(lab.hostAddress)).toBe('Established');
+    c.close();
+  });
+
   it('a bad AGGREGATOR is discarded and the route kept', async () => {
     const c = await hostile();
     c.send(update([...ORIGIN, ...AS_PATH, ...NEXT_HOP(lab.hostAddress), 0xc0, 7, 2, 1, 2], P1));

@@ -351,7 +351,20 @@ export class Speaker {
   }
 
   private onRouteRefresh(peer: Peer, message: RouteRefreshMessage): void {
-    if (message.afi !== Afi.Ipv4 || message.safi !== Safi.Unicast || message.subtype !== RouteRefreshSubtype.Normal) return;
+    if (message.afi !== Afi.Ipv4 || message.safi !== Safi.Unicast) return;
+    // RFC 7313: the peer re-sends everything between BoRR and EoRR; what it does not re-send is gone.
+    if (message.subtype === RouteRefreshSubtype.BeginningOfRefresh && peer.negotiated?.enhancedRouteRefresh) {
+      const marked = this.rib.markStale(peer.index);
+      this.log.info({ peer: peer.name, marked }, 'enhanced route refresh: the peer re-sends its routes');
+      return;
+    }
+    if (message.subtype === RouteRefreshSubtype.EndOfRefresh && peer.negotiated?.enhancedRouteRefresh) {
+      const swept = this.rib.removePeer(peer.index, true);
+      this.log.info({ peer: peer.name, swept }, 'enhanced route refresh complete');
+      this.scheduleFlush();
+      return;
+    }
+    if (message.subtype !== RouteRefreshSubtype.Normal) return;
     const conn = peer.established;
     if (!conn) return;
     const enhanced = peer.negotiated?.enhancedRouteRefresh === true;
