@@ -22,6 +22,8 @@ export interface ConnectionHooks {
   onRouteRefresh(conn: Connection, message: RouteRefreshMessage): void;
   onDown(conn: Connection, reason: string, wasEstablished: boolean, byNotification: boolean): void;
   onStateChange(conn: Connection): void;
+  /** A TCP-level failure, also those the FSM absorbs by retrying (for `status`). */
+  onTransportError(conn: Connection, reason: string): void;
 }
 
 export class Connection {
@@ -95,7 +97,11 @@ export class Connection {
             if (this.closed || (this.fsm.state !== 'Connect' && this.fsm.state !== 'Active')) { socket.destroy(); return; }
             this.attach(socket);
             this.dispatch({ type: 'TcpCRAcked' });
-          }, (error: Error) => this.dispatch({ type: 'TcpConnectionFails', reason: `Socket: ${error.message}` }));
+          }, (error: Error) => {
+            const reason = `Socket: ${socketErrorText({ code: error.message, message: error.message })}`;
+            this.hooks.onTransportError(this, reason);
+            this.dispatch({ type: 'TcpConnectionFails', reason });
+          });
           break;
         }
         this.attach(dialed);
@@ -158,7 +164,10 @@ export class Connection {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (this.socket === socket) this.dispatch({ type: 'TcpConnectionFails', reason: `Socket: ${error.code ?? error.message}` });
+      if (this.socket !== socket) return;
+      const reason = `Socket: ${socketErrorText(error)}`;
+      this.hooks.onTransportError(this, reason);
+      this.dispatch({ type: 'TcpConnectionFails', reason });
     });
     socket.on('close', () => {
       if (this.socket === socket) this.dispatch({ type: 'TcpConnectionFails', reason: 'the peer closed the connection' });
@@ -228,4 +237,19 @@ export class Connection {
         break;
     }
   }
+}
+
+/** Socket errors as BIRD words them in its INFO column ("Active Socket: Connection refused"). */
+const socketErrors: Record<string, string> = {
+  ECONNREFUSED: 'Connection refused',
+  ECONNRESET: 'Connection reset by peer',
+  ETIMEDOUT: 'Connection timed out',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+  EADDRNOTAVAIL: 'Cannot assign requested address',
+  EPIPE: 'Broken pipe',
+};
+
+function socketErrorText(error: { code?: string; message: string }): string {
+  return (error.code && socketErrors[error.code]) ?? error.message;
 }

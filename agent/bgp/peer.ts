@@ -149,6 +149,9 @@ export class Peer {
       },
       onDown: (conn, reason, wasEstablished, byNotification) => this.onConnectionDown(conn, reason, wasEstablished, byNotification),
       onStateChange: () => this.noteState(),
+      onTransportError: (_conn, reason) => {
+        if (!this.established) this.lastError = reason;
+      },
     };
   }
 

@@ -112,4 +112,11 @@ describe('Gingham speaker over loopback', () => {
     expect(c.routes().routes.find((r) => r.prefix === '10.20.0.0/16')!.paths[0]).toMatchObject({ asPath: '65001', nextHop: '127.0.0.2' });
     expect(b2.routes().routes.find((r) => r.prefix === '192.168.3.0/26')!.paths[0]).toMatchObject({ asPath: '64512', nextHop: '127.0.0.3', localPref: 100 });
   });
+
+  it('reports why a peer is not up, in the words BIRD uses', async () => {
+    const pa = basePort++, nobody = basePort++;
+    const a = await speaker({ routerId: '127.0.0.1', listen: `127.0.0.1:${pa}`, peers: [{ address: '127.0.0.6', port: nobody, passive: false }] });
+    await until('connection refused', () => /Socket: Connection refused/.test(a.status().peers[0]!.info));
+    expect(a.status().peers[0]).toMatchObject({ state: 'start', lastError: 'Socket: Connection refused' });
+  });
 });
