@@ -80,7 +80,7 @@ describe('route manager', () => {
     const changes = new ChangeSet();
     const warnings = diffRoutes(plan({ ipipMode: 'Always' }).routes, [], { devices: new Set(['ens5']) }, changes);
     expect(warnings).toHaveLength(2);
-    expect(changes.lines.switch).toEqual(['route replace blackhole 192.168.1.64/26 proto 71']);
+    expect(changes.lines.switch).toEqual(['route add blackhole 192.168.1.64/26 proto 71']);
   });
 });
 

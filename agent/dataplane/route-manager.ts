@@ -37,7 +37,7 @@ export interface RouteDiffContext {
 
 /**
  * Adds the route changes to `changes` and returns warnings for routes it could not program.
- * Changed routes are replaced in place (`ip route replace` swaps a route atomically, so a mode
+ * New routes are added; changed routes are replaced in place (`ip route replace` swaps a route atomically, so a mode
  * switch drops nothing there); routes no longer wanted are deleted in the retire phase.
  */
 export function diffRoutes(desired: readonly DesiredRoute[], kernel: readonly KernelRoute[], context: RouteDiffContext, changes: ChangeSet): string[] {
@@ -62,7 +62,9 @@ export function diffRoutes(desired: readonly DesiredRoute[], kernel: readonly Ke
       warnings.push(`${route.dst}: device ${route.dev} does not exist (yet); the route follows when it does`);
       continue;
     }
-    changes.add('switch', `route replace ${routeSpec(route)}`);
+    // Replace only a route of ours; a new one is added, so that a route someone else makes to the
+    // same destination between our read and our write is refused by the kernel, not overwritten.
+    changes.add('switch', `route ${have ? 'replace' : 'add'} ${routeSpec(route)}`);
   }
   for (const route of ours.values()) {
     if (wanted.has(route.dst)) continue;
