@@ -45,6 +45,8 @@ export class NodeAgent {
   private lastPass: PassReport | undefined;
   private rpc: RpcServer | undefined;
   private computing: Promise<void> | undefined;
+  private tunnelTask: Promise<void> | undefined;
+  private tunnelsAgain = false;
   private again = false;
   private ribTimer: NodeJS.Timeout | undefined;
   private ribText = '';
@@ -78,7 +80,7 @@ export class NodeAgent {
     await writeOwnAnnotations(this.options.client, this.options.nodeName, { ipv4Address: this.options.host.address });
     this.datastore.onChange(() => this.recompute());
     this.recompute();
-    while (this.computing) await this.computing;
+    while (this.computing || this.tunnelTask) await (this.computing ?? this.tunnelTask);
     if (!this.state) throw new Error('could not compute the first desired state: see the errors above');
     this.loop = new ReconcileLoop(this.reconciler, this.state!, this.log.child({ part: 'dataplane' }), {
       onPass: (report) => {
@@ -109,6 +111,7 @@ export class NodeAgent {
     this.stopped = true;
     clearInterval(this.ribTimer);
     await this.computing;
+    await this.tunnelTask;
     await this.rpc?.close();
     await this.loop?.stop();
     await this.speaker?.stop({ withdraw: options.cleanup ?? false });
@@ -137,16 +140,41 @@ export class NodeAgent {
 
   private async recomputeNow(): Promise<void> {
     const snapshot = this.datastore.snapshot();
-    if (this.datastore.status().connected) await this.ensureTunnelAddresses(snapshot);
+    // Routes first: a mode switch reaches the kernel without waiting for the API round trips of
+    // the tunnel addresses, which follow (and cause one more recomputation when they change).
     await this.applyBgp(desiredBgp(snapshot, this.local));
     const routes = this.speaker ? this.bgpRoutes(snapshot) : undefined;
     this.ribText = JSON.stringify(this.bgpRoutes());
     const state = desiredDataplane(snapshot, this.local, routes);
     const text = JSON.stringify(state);
-    if (text === this.stateText) return;
-    this.state = state;
-    this.stateText = text;
-    this.loop?.setState(state);
+    if (text !== this.stateText) {
+      this.state = state;
+      this.stateText = text;
+      this.loop?.setState(state);
+    }
+    if (this.datastore.status().connected) this.scheduleTunnels();
+  }
+
+  /**
+   * Tunnel addresses take several API round trips: they run beside the recomputations, one at a
+   * time, so that a burst of pool changes is not queued behind them; a change of address leads
+   * to one more recomputation.
+   */
+  private scheduleTunnels(): void {
+    if (this.tunnelTask) {
+      this.tunnelsAgain = true;
+      return;
+    }
+    this.tunnelTask = (async () => {
+      do {
+        this.tunnelsAgain = false;
+        const before = JSON.stringify(this.tunnels);
+        await this.ensureTunnelAddresses(this.datastore.snapshot());
+        if (JSON.stringify(this.tunnels) !== before) this.recompute();
+      } while (this.tunnelsAgain && !this.stopped);
+    })().finally(() => {
+      this.tunnelTask = undefined;
+    });
   }
 
   private async ensureTunnelAddresses(snapshot: ClusterSnapshot): Promise<void> {

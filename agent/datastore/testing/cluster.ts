@@ -36,9 +36,15 @@ export async function startTestCluster(options: { crds?: unknown[]; port?: numbe
   };
   const crds = options.crds ?? agentCrds();
   if (crds.length > 0) {
-    await apply(crds);
-    const names = crds.map((c) => `crd/${(c as { metadata: { name: string } }).metadata.name}`);
-    await run(['wait', '--for=condition=Established', '--timeout=30s', ...names]);
+    try {
+      await apply(crds);
+      const names = crds.map((c) => `crd/${(c as { metadata: { name: string } }).metadata.name}`);
+      await run(['wait', '--for=condition=Established', '--timeout=30s', ...names]);
+    } catch (error) {
+      // The caller never gets a cluster to stop: stop it here.
+      await controlPlaneDown(dir, true);
+      throw error;
+    }
   }
   return {
     plane,
