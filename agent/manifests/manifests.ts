@@ -1,7 +1,7 @@
 // What an admin applies before the agent runs: the crd.projectcalico.org CRDs the cluster lacks,
 // the namespace, the agent's ServiceAccount and a ClusterRole with exactly what the agent uses.
 // Nothing here reads Secrets: BGP passwords kept in Secrets need a grant of their own (docs/datastore.md).
-import { agentCrds } from './crds.ts';
+import { calicoCrds } from '../../shared/model/crds.ts';
 
 export const agentNamespace = 'gingham-system';
 export const agentServiceAccount = 'gingham-agent';
@@ -34,7 +34,7 @@ export interface ManifestOptions {
 }
 
 export function agentManifests(options: ManifestOptions = {}): object[] {
-  const crds = options.includeCrds === false ? [] : agentCrds().filter((crd) => !options.existingCrds?.has(crd.metadata.name));
+  const crds = options.includeCrds === false ? [] : calicoCrds().filter((crd) => !options.existingCrds?.has(crd.metadata.name));
   const name = agentServiceAccount;
   return [
     ...crds,

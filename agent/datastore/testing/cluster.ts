@@ -6,7 +6,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { controlPlaneDown, controlPlaneUp, type ControlPlane } from '../../../lab/controlplane/controlplane.ts';
 import { kubectl } from '../../../lab/controlplane/kubectl.ts';
-import { agentCrds } from '../../manifests/crds.ts';
+import { calicoCrds } from '../../../shared/model/crds.ts';
 import { KubeClient } from '../kube-client.ts';
 
 export interface TestCluster {
@@ -34,7 +34,7 @@ export async function startTestCluster(options: { crds?: unknown[]; port?: numbe
   const apply = async (objects: unknown[]) => {
     await run(['apply', '--server-side', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
   };
-  const crds = options.crds ?? agentCrds();
+  const crds = options.crds ?? calicoCrds();
   if (crds.length > 0) {
     try {
       await apply(crds);
