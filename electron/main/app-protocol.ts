@@ -2,22 +2,13 @@
 // that they have a real origin, get the strict CSP as a response header, and cannot read
 // arbitrary files by relative path.
 import { readFile } from 'node:fs/promises';
-import { extname, join, normalize, sep } from 'node:path';
+import { join, normalize, sep } from 'node:path';
 import { protocol } from 'electron';
 import { contentSecurityPolicy } from '../../shared/api/content-security-policy.ts';
+import { contentTypeOf } from '../backend/content-type.ts';
 
 export const appScheme = 'gingham';
 export const appOrigin = `${appScheme}://app`;
-
-const types: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.woff2': 'font/woff2',
-};
 
 /** Must run before app is ready. */
 export function registerAppScheme(): void {
@@ -33,7 +24,7 @@ export function serveRenderer(rendererDir: string): void {
     try {
       return new Response(await readFile(file), {
         headers: {
-          'Content-Type': types[extname(file)] ?? 'application/octet-stream',
+          'Content-Type': contentTypeOf(file),
           'Content-Security-Policy': contentSecurityPolicy([]),
           'X-Content-Type-Options': 'nosniff',
         },

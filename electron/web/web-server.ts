@@ -6,10 +6,11 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, sep } from 'node:path';
+import { join, normalize, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createDispatcher, eventFrame } from '../../shared/api/dispatcher.ts';
 import type { ConsoleBackend } from '../backend/console-backend.ts';
+import { contentTypeOf } from '../backend/content-type.ts';
 import { contentSecurityPolicy } from '../../shared/api/content-security-policy.ts';
 
 export interface WebServerOptions {
@@ -29,16 +30,6 @@ export interface WebServer {
   token: string;
   close(): Promise<void>;
 }
-
-const contentTypes: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.woff2': 'font/woff2',
-};
 
 /** Largest message a client may send: a pasted blob into a terminal, not a denial of service. */
 const maxPayload = 2 * 1024 * 1024;
@@ -91,7 +82,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not found\n');
       return;
     }
-    res.writeHead(200, { 'Content-Type': contentTypes[extname(file)] ?? 'application/octet-stream', 'Content-Length': size });
+    res.writeHead(200, { 'Content-Type': contentTypeOf(file), 'Content-Length': size });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   };

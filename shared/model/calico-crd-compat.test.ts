@@ -16,14 +16,8 @@ import { crd, invalidSamples, modelOutput, seedPools, stricterSamples, validSamp
 import { encapsulationModes } from './modes.ts';
 
 const calicoDir = process.env.GINGHAM_CALICO_CRDS ?? path.resolve(import.meta.dirname, '../../../shared/calico-crds');
-const plurals: Record<string, string> = {
-  IPPool: 'ippools',
-  BGPConfiguration: 'bgpconfigurations',
-  BGPPeer: 'bgppeers',
-  IPAMBlock: 'ipamblocks',
-  BlockAffinity: 'blockaffinities',
-  IPAMHandle: 'ipamhandles',
-};
+// The plural resource names, as Gingham's CRDs (and Calico's) use them.
+const plurals = Object.fromEntries(calicoCrds().map((c) => [c.spec.names.kind, c.spec.names.plural]));
 
 const validPoolArb = fc
   .record({
