@@ -13,6 +13,16 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 
 type Logged = ChildProcess & { logText?: () => string };
 
+/** Signals a daemon and waits for it to exit; one that ignores the signal is killed after 10 s. */
+async function stopProcess(p: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!p || p.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    p.once('exit', () => resolve());
+    p.kill(signal);
+    setTimeout(() => p.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
 export class GinghamDaemon {
   process: Logged | undefined;
   readonly configFile: string;
@@ -49,13 +59,7 @@ export class GinghamDaemon {
 
   /** Stops with a signal and waits for the exit: SIGTERM is a graceful restart, SIGUSR2 withdraws. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const p = this.process;
-    if (!p || p.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      p.once('exit', () => resolve());
-      p.kill(signal);
-      setTimeout(() => p.kill('SIGKILL'), 10_000).unref();
-    });
+    await stopProcess(this.process, signal);
   }
 
   log(): string {
@@ -104,12 +108,7 @@ export class BirdDaemon {
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const p = this.process;
-    if (!p || p.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      p.once('exit', () => resolve());
-      p.kill(signal);
-    });
+    await stopProcess(this.process, signal);
   }
 }
 

@@ -233,27 +233,18 @@ export function planHops(target: SshTarget, options: SshConnectOptions): Hop[] {
   } catch (error) {
     throw new ConsoleError('ssh-config', `Your SSH config cannot be used: ${(error as Error).message}`);
   }
-  const toHop = (jump: Jump): Hop => {
-    const r = resolveHost(jump.host, { configPath: options.sshConfigPath, home });
-    return {
-      host: r.hostName,
-      port: jump.port ?? r.port ?? 22,
-      user: jump.user ?? r.user ?? localUser,
-      identityFiles: r.identityFiles,
-      identitiesOnly: r.identitiesOnly,
-      agent: r.identityAgent === 'none' ? undefined : (r.identityAgent ?? agent),
-      label: jump.host,
-    };
-  };
-  const node: Hop = {
-    host: resolved.hostName,
-    port: target.port ?? resolved.port ?? 22,
-    user: target.user ?? resolved.user ?? localUser,
-    identityFiles: resolved.identityFiles,
-    identitiesOnly: resolved.identitiesOnly,
-    agent: resolved.identityAgent === 'none' ? undefined : (resolved.identityAgent ?? agent),
-    label: target.host,
-  };
+  // A hop takes what the user typed first, then ~/.ssh/config, then OpenSSH's defaults.
+  const hop = (r: typeof resolved, typed: { port?: number; user?: string }, label: string): Hop => ({
+    host: r.hostName,
+    port: typed.port ?? r.port ?? 22,
+    user: typed.user ?? r.user ?? localUser,
+    identityFiles: r.identityFiles,
+    identitiesOnly: r.identitiesOnly,
+    agent: r.identityAgent === 'none' ? undefined : (r.identityAgent ?? agent),
+    label,
+  });
+  const toHop = (jump: Jump): Hop => hop(resolveHost(jump.host, { configPath: options.sshConfigPath, home }), jump, jump.host);
+  const node = hop(resolved, target, target.host);
   return [...resolved.proxyJump.map(toHop), node];
 }
 
