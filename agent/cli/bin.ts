@@ -7,9 +7,11 @@ import { registerCniCommands } from './commands/cni.ts';
 import { registerManifestCommands } from './commands/manifests.ts';
 import { registerRunCommands } from './commands/run.ts';
 import { registerDataplaneCommands } from './commands/dataplane.ts';
+import { agentVersion } from './version.ts';
 
 const program = new Command('gingham-agent')
   .description('Gingham node agent: BGP speaker, dataplane, IPAM and CNI, compatible with Calico')
+  .version(agentVersion)
   .showHelpAfterError();
 
 registerBgpCommands(program);
@@ -18,4 +20,6 @@ registerManifestCommands(program);
 registerRunCommands(program);
 registerDataplaneCommands(program);
 
-await program.parseAsync(process.argv);
+// No top-level await: the bundled executable (scripts/build-agent.ts) is CommonJS, as Node's
+// single executable applications need; a rejection still ends the process with an error.
+void program.parseAsync(process.argv);
