@@ -1,0 +1,140 @@
+// `npm run build:agent`: the node agent as one artifact that runs on a Linux node with no Node.js
+// installed. agent/cli/bin.ts is bundled by esbuild into one CommonJS file, which Node's single
+// executable application support (node --experimental-sea-config + postject) injects into a copy
+// of this Node binary. The native parts (agent/**/native, built by scripts/ensure-deps.mjs) go
+// beside it, in the same relative place the agent looks for them in a checkout
+// (native/build/Release), so that no code needs to know whether it runs bundled. A manifest names
+// every file with its SHA-256; the installer verifies each one on the node.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** What the installer reads (the console's copy of this shape is electron/backend/installer/artifact.ts). */
+export interface AgentManifest {
+  name: 'gingham-agent';
+  version: string;
+  platform: 'linux';
+  arch: string;
+  node: string;
+  /** The executable's SHA-256: the artifact's identity (two builds are the same agent when it matches). */
+  sha256: string;
+  executable: string;
+  files: { path: string; sha256: string; size: number; mode: number }[];
+}
+
+/** The native files the agent loads or runs: executables and addons, not gyp's object files. */
+const nativeFiles = ['agent/bgp/native/build/Release/gingham-route-writer', 'agent/bgp/native/build/Release/tcp_md5.node', 'agent/dataplane/native/build/Release/gingham-tunl0'];
+
+function sha256File(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** Runs a build step quietly (postject's LIEF warns about every note section); its output is shown only when it fails. */
+function run(command: string, args: string[]): void {
+  try {
+    execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${path.basename(command)} ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
+}
+
+function gitDescribe(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function buildAgent(outDir = path.join(root, 'out', 'agent'), options: { version?: string } = {}): Promise<AgentManifest> {
+  if (process.platform !== 'linux') throw new Error('the agent runs on Linux nodes only: build it on Linux (the Node binary is copied into it)');
+  for (const file of nativeFiles) {
+    if (!existsSync(path.join(root, file))) throw new Error(`${file} is missing: run node scripts/ensure-deps.mjs first (it builds the native parts; needs gcc, make, python3)`);
+  }
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  const version = options.version ?? `${pkg.version}+g${gitDescribe()}`;
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const work = path.join(outDir, '.build');
+  mkdirSync(work);
+
+  const bundle = path.join(work, 'gingham-agent.cjs');
+  await build({
+    entryPoints: [path.join(root, 'agent/cli/bin.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    outfile: bundle,
+    logLevel: 'warning',
+    // Optional speed-ups of ws that it loads only when installed.
+    external: ['bufferutil', 'utf-8-validate'],
+    define: { __GINGHAM_AGENT_VERSION__: JSON.stringify(version), 'import.meta.url': '__ginghamModuleUrl' },
+    // In a single executable __filename is the executable itself, so modules that find their
+    // native parts beside themselves (import.meta.url) find them beside the executable.
+    banner: { js: 'var __ginghamModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  });
+
+  const seaConfig = path.join(work, 'sea-config.json');
+  const blob = path.join(work, 'sea-prep.blob');
+  writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+  run(process.execPath, ['--experimental-sea-config', seaConfig]);
+
+  const executable = path.join(outDir, 'gingham-agent');
+  copyFileSync(process.execPath, executable);
+  chmodSync(executable, 0o755);
+  // Node's symbols are a tenth of its size and no use on a node (binutils comes with the native build's gcc).
+  run('strip', [executable]);
+  const postject = path.join(root, 'node_modules', 'postject', 'dist', 'cli.js');
+  run(process.execPath, [postject, executable, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2']);
+
+  for (const file of nativeFiles) {
+    const target = path.join(outDir, 'native', 'build', 'Release', path.basename(file));
+    mkdirSync(path.dirname(target), { recursive: true });
+    copyFileSync(path.join(root, file), target);
+    chmodSync(target, 0o755);
+  }
+  rmSync(work, { recursive: true, force: true });
+
+  const files = listFiles(outDir).map((rel) => {
+    const full = path.join(outDir, rel);
+    return { path: rel, sha256: sha256File(full), size: statSync(full).size, mode: statSync(full).mode & 0o777 };
+  });
+  const manifest: AgentManifest = {
+    name: 'gingham-agent',
+    version,
+    platform: 'linux',
+    arch: process.arch,
+    node: process.version,
+    sha256: files.find((f) => f.path === 'gingham-agent')!.sha256,
+    executable: 'gingham-agent',
+    files,
+  };
+  writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  return manifest;
+}
+
+function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(path.join(dir, prefix), { withFileTypes: true })
+    .flatMap((entry) => {
+      const rel = path.join(prefix, entry.name);
+      if (entry.isDirectory()) return listFiles(dir, rel);
+      return rel === 'manifest.json' ? [] : [rel];
+    })
+    .sort();
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const outIndex = process.argv.indexOf('--out');
+  const started = Date.now();
+  const manifest = await buildAgent(outIndex > 0 ? path.resolve(process.argv[outIndex + 1]!) : undefined);
+  const size = manifest.files.reduce((sum, f) => sum + f.size, 0);
+  console.log(`gingham-agent ${manifest.version} (${manifest.arch}, ${manifest.node}): ${(size / 1e6).toFixed(1)} MB in ${manifest.files.length} files, built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`sha256 ${manifest.sha256}`);
+}
