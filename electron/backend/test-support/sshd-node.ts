@@ -15,6 +15,8 @@ export interface SshdNode {
   address: string;
   /** The host side of the veth pair. */
   hostInterface: string;
+  /** The address of the host side (this machine's, or the bastion's), as the node reaches it. */
+  hostAddress: string;
   port: number;
   user: string;
   /** The private key sshd accepts for `user`. */
@@ -31,6 +33,8 @@ export interface SshdNode {
    * route (a bastion's namespace), or packets would leave by the default route.
    */
   setLink(up: boolean, end?: 'node' | 'near'): void;
+  /** Kills the sshd processes serving connections (not the listener): every SSH session to the node drops at once. */
+  killSessions(): void;
   stop(): Promise<void>;
 }
 
@@ -76,16 +80,31 @@ async function waitForFile(path: string, timeoutMs: number): Promise<void> {
  * collide. With `behind`, the node is wired to that node's namespace instead of to this machine,
  * so that it can be reached only through it (a bastion, for ProxyJump).
  */
-export async function startSshdNode(slot: number, options: { behind?: SshdNode } = {}): Promise<SshdNode> {
+export interface SshdNodeOptions {
+  behind?: SshdNode;
+  /** Name prefix of namespaces, interfaces and folders (each suite its own; `gcon` by default). */
+  prefix?: string;
+  /** The /24 the slots are cut from, as its first three octets (each suite its own; 100.64.213 by default). */
+  subnet?: string;
+  /**
+   * Folders that are private to this node (a tmpfs each, in a mount namespace of sshd's own), so
+   * that what a test installs there over SSH stays on this node, as on a separate host.
+   */
+  privateDirs?: string[];
+}
+
+export async function startSshdNode(slot: number, options: SshdNodeOptions = {}): Promise<SshdNode> {
   if (process.getuid?.() !== 0) throw new Error('startSshdNode needs root (network namespaces, sshd).');
+  const prefix = options.prefix ?? 'gcon';
+  const subnet = options.subnet ?? '100.64.213';
   const tag = `${process.pid.toString(36).slice(-3)}${slot.toString(36)}`;
-  const netns = `gcon-${tag}`;
-  const hostInterface = `gcon-h${tag}`;
-  const nodeInterface = `gcon-n${tag}`;
+  const netns = `${prefix}-${tag}`;
+  const hostInterface = `${prefix}-h${tag}`;
+  const nodeInterface = `${prefix}-n${tag}`;
   const base = slot * 4;
-  const hostAddress = `100.64.213.${base + 1}`;
-  const address = `100.64.213.${base + 2}`;
-  const dir = mkdtempSync(join(tmpdir(), 'gcon-sshd-'));
+  const hostAddress = `${subnet}.${base + 1}`;
+  const address = `${subnet}.${base + 2}`;
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-sshd-`));
   const hostKey = join(dir, 'ssh_host_ed25519_key');
   const userKey = join(dir, 'id_ed25519');
   let sshd: ChildProcess | undefined;
@@ -142,9 +161,14 @@ export async function startSshdNode(slot: number, options: { behind?: SshdNode }
   };
   const startDaemon = async () => {
     rmSync(join(dir, 'sshd.pid'), { force: true });
-    const child = spawn('ip', ['netns', 'exec', netns, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const sshdArgv = ['ip', 'netns', 'exec', netns, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')];
+    const privateDirs = options.privateDirs ?? [];
+    // unshare execs the shell, which execs ip, which execs sshd: the child's pid stays sshd's.
+    const child = privateDirs.length
+      ? spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-ec', `for d in ${privateDirs.map((d) => `'${d}'`).join(' ')}; do mkdir -p "$d"; mount -t tmpfs -o mode=0755 tmpfs "$d"; done; exec "$@"`, 'sh', ...sshdArgv], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        })
+      : spawn(sshdArgv[0]!, sshdArgv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     child.stderr?.on('data', (d: Buffer) => {
       log = (log + d.toString()).slice(-4000);
@@ -183,6 +207,7 @@ export async function startSshdNode(slot: number, options: { behind?: SshdNode }
     netns,
     address,
     hostInterface,
+    hostAddress,
     port: 22,
     user: 'root',
     userKey,
@@ -195,6 +220,19 @@ export async function startSshdNode(slot: number, options: { behind?: SshdNode }
     setLink(up, end = 'node') {
       if (end === 'near') sh('ip', [...upstream, 'link', 'set', hostInterface, up ? 'up' : 'down']);
       else sh('ip', ['-n', netns, 'link', 'set', nodeInterface, up ? 'up' : 'down']);
+    },
+    killSessions() {
+      const listener = sshd?.pid;
+      for (const pid of sh('ip', ['netns', 'pids', netns]).split('\n').filter(Boolean)) {
+        if (Number(pid) === listener) continue;
+        let comm = '';
+        try {
+          comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+        } catch {
+          continue; // gone already
+        }
+        if (comm.startsWith('sshd')) quietly('kill', ['-KILL', pid]);
+      }
     },
     async stop() {
       await stopDaemon();
