@@ -5,6 +5,7 @@
 // beside it, in the same relative place the agent looks for them in a checkout
 // (native/build/Release), so that no code needs to know whether it runs bundled. A manifest names
 // every file with its SHA-256; the installer verifies each one on the node.
+// Options: --out DIR (default out/agent), --version V (default package.json's version + commit).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -131,9 +132,14 @@ function listFiles(dir: string, prefix = ''): string[] {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const outIndex = process.argv.indexOf('--out');
+  const flag = (name: string) => {
+    const at = process.argv.indexOf(name);
+    return at > 0 ? process.argv[at + 1] : undefined;
+  };
+  const out = flag('--out');
+  const version = flag('--version');
   const started = Date.now();
-  const manifest = await buildAgent(outIndex > 0 ? path.resolve(process.argv[outIndex + 1]!) : undefined);
+  const manifest = await buildAgent(out ? path.resolve(out) : undefined, version ? { version } : {});
   const size = manifest.files.reduce((sum, f) => sum + f.size, 0);
   console.log(`gingham-agent ${manifest.version} (${manifest.arch}, ${manifest.node}): ${(size / 1e6).toFixed(1)} MB in ${manifest.files.length} files, built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`sha256 ${manifest.sha256}`);
