@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, isPassive, validateConfig } from './config.ts';
+import { ConfigError, isPassive, needsRestart, validateConfig, validatePeer } from './config.ts';
 
 describe('speaker configuration', () => {
   it('fills Calico defaults', () => {
@@ -36,5 +36,23 @@ describe('speaker configuration', () => {
     // String comparison, as Calico's templates do: "10.192.0.10" < "10.192.0.2".
     expect(isPassive(c, c.peers[1]!)).toBe(false);
     expect(isPassive(c, c.peers[2]!)).toBe(false);
+  });
+
+  it('per-peer settings from Calico\'s BGPPeer, checked like the rest', () => {
+    const c = validateConfig({ routerId: '10.0.0.1', peers: [{ address: '10.0.0.2', keepaliveTime: 10, restartTime: 300, sourceAddress: 'none', nextHop: 'self' }, { address: '10.0.0.3', sourceAddress: '10.0.0.9' }] });
+    expect(c.peers[0]).toMatchObject({ keepaliveTime: 10, restartTime: 300, sourceAddress: 'none', nextHop: 'self' });
+    expect(c.peers[1]).toMatchObject({ sourceAddress: '10.0.0.9', nextHop: 'auto' });
+    expect(c.connectRetryMax).toBe(30);
+    expect(() => validateConfig({ routerId: '10.0.0.1', peers: [{ address: '10.0.0.2', keepaliveTime: 0, restartTime: 5000, sourceAddress: 'node', nextHop: 'Self' }] }))
+      .toThrow(/peers\[0\]\.keepaliveTime[\s\S]*peers\[0\]\.restartTime[\s\S]*peers\[0\]\.sourceAddress[\s\S]*peers\[0\]\.nextHop/);
+    expect(validatePeer({ address: '10.0.0.4' })).toMatchObject({ asn: 64512, port: 179 });
+    expect(() => validatePeer({ address: '10.0.0.4', keepalive: 3 }, 'BGPPeer x')).toThrow(/BGPPeer x[\s\S]*Unrecognized key/);
+  });
+
+  it('needsRestart: only global settings need a new speaker; peers and prefixes change at runtime', () => {
+    const a = validateConfig({ routerId: '10.0.0.1', peers: [{ address: '10.0.0.2' }], announce: ['192.168.1.0/26'] });
+    expect(needsRestart(a, validateConfig({ routerId: '10.0.0.1', peers: [{ address: '10.0.0.3', password: 'x' }], announce: [] }))).toBe(false);
+    expect(needsRestart(a, validateConfig({ routerId: '10.0.0.1', asn: 65000 }))).toBe(true);
+    expect(needsRestart(a, validateConfig({ routerId: '10.0.0.1', listen: '10.0.0.1:1179' }))).toBe(true);
   });
 });

@@ -17,6 +17,12 @@ export const GINGHAM_BGP_ROUTE_PROTOCOL = 72;
 export const DEFAULT_RESTART_TIME = 120;
 export const DEFAULT_CONNECT_RETRY = 5;
 export const DEFAULT_HOLD_TIME = 90;
+/**
+ * The cap of the connect-retry backoff: Calico's BIRD waits 5 s after a first error and at most
+ * 30 s (`error wait time 5,30`); Gingham doubles the connect retry time per consecutive failure
+ * up to this.
+ */
+export const DEFAULT_CONNECT_RETRY_MAX = 30;
 
 const ipv4 = z.string().refine(isIPv4, { message: 'must be an IPv4 address such as 10.240.1.11' });
 const asn = z.number().int().min(1).max(4294967295);
@@ -41,8 +47,30 @@ const peerSchema = z.object({
   import: z.enum(['all', 'none']).optional(),
   /** Export policy. eBGP peers default to none (RFC 8212); iBGP follows the iBGP/route reflection rules. */
   export: z.enum(['all', 'announced', 'none']).optional(),
+  /** Seconds between KEEPALIVEs (Calico's BGPPeer keepaliveTime, BIRD's `keepalive time`). Default: a third of the hold time. */
+  keepaliveTime: z.number().int().min(1).max(21845).optional(),
+  /**
+   * The graceful restart time announced to this peer: how long it keeps our routes while we
+   * restart (Calico's BGPPeer maxRestartTime, BIRD's `graceful restart time`). Default: gracefulRestart.restartTime.
+   */
+  restartTime: z.number().int().min(1).max(4095).optional(),
+  /**
+   * Source address of outgoing connections: an address, or `none` to let the kernel choose
+   * (Calico's BGPPeer sourceAddress: UseNodeIP is the default here, None is `none`).
+   * Default: the listen address when it is not 0.0.0.0.
+   */
+  sourceAddress: z.union([ipv4, z.literal('none')]).optional(),
+  /**
+   * Next hop of routes sent to this peer (Calico's BGPPeer nextHopMode): `self` always our
+   * address, `keep` always the route's own next hop, `auto` BGP's rules (self towards eBGP and
+   * for our own routes, kept when reflecting iBGP routes).
+   */
+  nextHop: z.enum(['auto', 'self', 'keep']).default('auto'),
   description: z.string().optional(),
 }).strict();
+
+/** One peer as the configuration file (or Speaker.addPeer) gives it, before defaults. */
+export type PeerConfigInput = z.input<typeof peerSchema>;
 
 const kernelSchema = z.object({
   table: z.union([z.literal('main'), z.number().int().min(1).max(0xfffffffe)]).default('main'),
@@ -57,6 +85,8 @@ export const configSchema = z.object({
   listen: hostPort.optional(),
   holdTime: holdTime.default(DEFAULT_HOLD_TIME),
   connectRetryTime: z.number().int().min(1).max(3600).default(DEFAULT_CONNECT_RETRY),
+  /** Connect retry backoff cap in seconds: the wait doubles per consecutive failure up to this (RFC 4271 8.1.1's damping, BIRD's error wait time). */
+  connectRetryMax: z.number().int().min(1).max(3600).default(DEFAULT_CONNECT_RETRY_MAX),
   gracefulRestart: z.object({
     enabled: z.boolean().default(true),
     restartTime: z.number().int().min(1).max(4095).default(DEFAULT_RESTART_TIME),
@@ -77,6 +107,23 @@ export const configSchema = z.object({
 
 export type SpeakerConfigFile = z.output<typeof configSchema>;
 export type PeerConfigFile = SpeakerConfigFile['peers'][number];
+
+/** Validates one peer (Speaker.addPeer / updatePeer / setPeers); throws ConfigError naming the bad fields. */
+export function validatePeer(document: unknown, what = 'peer'): PeerConfigFile {
+  const result = peerSchema.safeParse(document);
+  if (!result.success) throw new ConfigError(what, result.error.issues.map((issue) => `${fieldPath(issue.path)}: ${issue.message}`));
+  return result.data;
+}
+
+/**
+ * Whether going from one configuration to another needs a new Speaker: true when anything but
+ * `peers` and `announce` differs (router ID, AS, listen address, timers, graceful restart,
+ * cluster ID, kernel). Peers change at runtime with Speaker.setPeers, prefixes with announce/withdraw.
+ */
+export function needsRestart(from: SpeakerConfigFile, to: SpeakerConfigFile): boolean {
+  const globals = (c: SpeakerConfigFile) => JSON.stringify({ ...c, peers: undefined, announce: undefined });
+  return globals(from) !== globals(to);
+}
 
 export class ConfigError extends Error {
   constructor(readonly file: string, problems: string[]) {

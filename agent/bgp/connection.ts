@@ -20,7 +20,8 @@ export interface ConnectionHooks {
   onEstablished(conn: Connection, negotiated: Negotiated): void;
   onUpdate(conn: Connection, update: DecodedUpdate): void;
   onRouteRefresh(conn: Connection, message: RouteRefreshMessage): void;
-  onDown(conn: Connection, reason: string, wasEstablished: boolean, byNotification: boolean): void;
+  /** `connectRetryCounter`: the FSM's consecutive failures, for the peer to carry to its next connection. */
+  onDown(conn: Connection, reason: string, wasEstablished: boolean, byNotification: boolean, connectRetryCounter: number): void;
   onStateChange(conn: Connection): void;
   /** A TCP-level failure, also those the FSM absorbs by retrying (for `status`). */
   onTransportError(conn: Connection, reason: string): void;
@@ -147,7 +148,7 @@ export class Connection {
       case 'down':
         this.closed = true;
         for (const name of [...this.timers.keys()]) this.clearTimer(name);
-        this.hooks.onDown(this, action.reason, action.wasEstablished, action.byNotification);
+        this.hooks.onDown(this, action.reason, action.wasEstablished, action.byNotification, action.connectRetryCounter);
         break;
     }
   }

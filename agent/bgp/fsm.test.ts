@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CeaseSubcode, ErrorCode, FsmSubcode, OpenSubcode } from './codec/constants.ts';
 import { bgpError } from './codec/errors.ts';
 import { type OpenMessage, localCapabilities } from './codec/open.ts';
-import { Fsm, type FsmAction, type FsmEvent, resolveCollision } from './fsm.ts';
+import { Fsm, type FsmAction, type FsmEvent, connectRetryDelay, keepaliveInterval, resolveCollision } from './fsm.ts';
 
 const LOCAL_ID = 0x0a000001;
 const PEER_ID = 0x0a000002;
@@ -185,5 +185,42 @@ describe('BGP FSM', () => {
       expect(f.handle(e)).toEqual([]);
       expect(f.state).toBe('Idle');
     }
+  });
+
+  it('ConnectRetryTimer backs off: doubled per consecutive failure up to the cap, jitter 0.75-1 (RFC 4271 8, 10)', () => {
+    const f = new Fsm({ localAs: 64512, routerId: LOCAL_ID, peerAs: 64512, holdTime: 90, connectRetryTime: 5, connectRetryMax: 30, jitter: () => 1 });
+    const retry = (actions: FsmAction[]) => actions.flatMap((a) => (a.type === 'startTimer' && a.timer === 'connectRetry' ? [a.seconds] : []));
+    expect(retry(f.handle({ type: 'ManualStart' }))).toEqual([5]);
+    const waits: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      waits.push(...retry(f.handle({ type: 'TcpConnectionFails', reason: 'refused' })));
+      f.handle({ type: 'ConnectRetryTimerExpires' });
+    }
+    expect(waits).toEqual([5, 10, 20, 30, 30, 30]);
+    expect(f.connectRetryCounter).toBe(6);
+    // A session that fails later counts too, and the counter goes out with `down` for the peer to carry on.
+    const g = new Fsm({ localAs: 64512, routerId: LOCAL_ID, peerAs: 64512, holdTime: 90, connectRetryTime: 5, connectRetryMax: 30, connectRetryCounter: 2, jitter: () => 0.75 });
+    expect(retry(g.handle({ type: 'ManualStart' }))).toEqual([7.5]);
+    run(g, { type: 'TcpCRAcked' });
+    const down = g.handle({ type: 'HoldTimerExpires' }).find((a) => a.type === 'down');
+    expect(down).toMatchObject({ connectRetryCounter: 3 });
+    // A manual stop is no failure: the counter starts again (RFC 4271 8.2.2).
+    const h = established();
+    h.connectRetryCounter = 4;
+    expect(h.handle({ type: 'ManualStop' }).find((a) => a.type === 'down')).toMatchObject({ connectRetryCounter: 0 });
+    expect(connectRetryDelay(5, 30, 10, 1)).toBe(30);
+    expect(connectRetryDelay(5, 2, 0, 1)).toBe(5);
+  });
+
+  it('keepalive interval: a third of the hold time, or the configured one scaled to the negotiated hold time (as BIRD)', () => {
+    expect(keepaliveInterval(90, 90)).toBe(30);
+    expect(keepaliveInterval(0, 90, 10)).toBe(0);
+    expect(keepaliveInterval(90, 90, 10)).toBe(10);
+    expect(keepaliveInterval(9, 90, 20)).toBe(2);
+    expect(keepaliveInterval(3, 90, 1)).toBe(1);
+    const f = new Fsm({ localAs: 64512, routerId: LOCAL_ID, peerAs: 64512, holdTime: 60, connectRetryTime: 5, keepaliveTime: 5 });
+    const actions = run(f, { type: 'ManualStart' }, { type: 'TcpCRAcked' }, { type: 'BGPOpen', open: peerOpen({ holdTime: 30 }) });
+    expect(actions).toContainEqual({ type: 'startTimer', timer: 'keepalive', seconds: 2 });
+    expect(f.negotiated).toMatchObject({ holdTime: 30, keepaliveTime: 2 });
   });
 });

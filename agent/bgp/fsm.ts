@@ -47,7 +47,7 @@ export type FsmAction =
    * The connection is over; `reason` is what `status` shows as the last error. `byNotification`:
    * a NOTIFICATION was sent or received (graceful restart applies only when it was not, RFC 4724).
    */
-  | { type: 'down'; reason: string; wasEstablished: boolean; byNotification: boolean }
+  | { type: 'down'; reason: string; wasEstablished: boolean; byNotification: boolean; connectRetryCounter: number }
   | { type: 'openReceived'; open: OpenMessage };
 
 export interface FsmOptions {
@@ -56,7 +56,16 @@ export interface FsmOptions {
   peerAs: number;
   /** Proposed hold time in seconds (0 disables keepalives and hold timing, 3 or more otherwise). */
   holdTime: number;
+  /** ConnectRetryTime: the first wait between connection attempts, in seconds. */
   connectRetryTime: number;
+  /** Cap of the backoff: the wait doubles with every consecutive failure up to this. Default: connectRetryTime (no backoff). */
+  connectRetryMax?: number;
+  /** ConnectRetryCounter carried over from the peer's earlier connections (failures so far). */
+  connectRetryCounter?: number;
+  /** The jitter factor for ConnectRetryTimer, 0.75 to 1 (RFC 4271 section 10); a test fixes it. */
+  jitter?: () => number;
+  /** Seconds between KEEPALIVEs as configured; default a third of the negotiated hold time. */
+  keepaliveTime?: number;
   /** Hold timer while waiting for the peer's OPEN (RFC 4271 suggests 4 minutes). */
   openHoldTime?: number;
   /** Capabilities to offer; by default what localCapabilities() gives. */
@@ -80,14 +89,35 @@ export interface Negotiated {
   localCapabilities: Capability[];
 }
 
-export function negotiate(local: Capability[], localHoldTime: number, open: OpenMessage): Negotiated {
+/**
+ * The keepalive interval for a negotiated hold time. Configured: scaled down as the hold time
+ * was (as BIRD does), so that a peer offering a shorter hold time still gets keepalives in time.
+ */
+export function keepaliveInterval(negotiatedHold: number, localHold: number, configured?: number): number {
+  if (negotiatedHold === 0) return 0;
+  if (configured === undefined || localHold === 0) return Math.max(1, Math.floor(negotiatedHold / 3));
+  return Math.max(1, Math.floor((configured * negotiatedHold) / localHold));
+}
+
+/**
+ * The ConnectRetryTimer's length after `failures` consecutive failures: doubled per failure
+ * from `base`, at most `max`, times a jitter factor (0.75 to 1, RFC 4271 section 10).
+ */
+export function connectRetryDelay(base: number, max: number, failures: number, jitter: number): number {
+  const doubled = base * 2 ** Math.min(Math.max(failures, 0), 20);
+  return Math.min(doubled, Math.max(max, base)) * jitter;
+}
+
+export const randomJitter = (): number => 0.75 + Math.random() * 0.25;
+
+export function negotiate(local: Capability[], localHoldTime: number, open: OpenMessage, keepaliveTime?: number): Negotiated {
   const mine = summarizeCapabilities(local);
   const theirs = summarizeCapabilities(open.capabilities);
   const holdTime = Math.min(localHoldTime, open.holdTime);
   const gr = theirs.gracefulRestart;
   return {
     holdTime,
-    keepaliveTime: Math.floor(holdTime / 3),
+    keepaliveTime: keepaliveInterval(holdTime, localHoldTime, keepaliveTime),
     peerRouterId: open.routerId,
     peerAs: peerAsOf(open),
     as4: mine.fourOctetAs !== undefined && theirs.fourOctetAs !== undefined,
@@ -107,9 +137,18 @@ export class Fsm {
   state: FsmState = 'Idle';
   negotiated: Negotiated | undefined;
   readonly capabilities: Capability[];
+  /** RFC 4271 8: consecutive failures; each makes the next ConnectRetryTimer longer (up to the cap). */
+  connectRetryCounter: number;
 
   constructor(readonly options: FsmOptions) {
     this.capabilities = options.capabilities ?? localCapabilities({ asn: options.localAs });
+    this.connectRetryCounter = options.connectRetryCounter ?? 0;
+  }
+
+  /** The next ConnectRetryTimer length: the connect retry time after the first failure, doubled per further one. */
+  retryDelay(): number {
+    const o = this.options;
+    return connectRetryDelay(o.connectRetryTime, o.connectRetryMax ?? o.connectRetryTime, this.connectRetryCounter - 1, (o.jitter ?? randomJitter)());
   }
 
   private openMessage(): OpenMessage {
@@ -147,11 +186,14 @@ export class Fsm {
   handle(event: FsmEvent): FsmAction[] {
     const out: FsmAction[] = [];
     const o = this.options;
-    const toIdle = (reason: string, notification?: NotificationMessage, byNotification = false): void => {
+    const toIdle = (reason: string, notification?: NotificationMessage, byNotification = false, failure = true): void => {
       const wasEstablished = this.state === 'Established';
+      // RFC 4271 8.2.2: errors increment the ConnectRetryCounter; a manual stop resets it.
+      if (failure) this.connectRetryCounter++;
+      else if (event.type === 'ManualStop') this.connectRetryCounter = 0;
       if (notification) out.push({ type: 'sendNotification', notification });
       out.push({ type: 'stopTimer', timer: 'connectRetry' }, { type: 'stopTimer', timer: 'hold' }, { type: 'stopTimer', timer: 'keepalive' });
-      out.push({ type: 'drop' }, { type: 'down', reason, wasEstablished, byNotification: byNotification || notification !== undefined });
+      out.push({ type: 'drop' }, { type: 'down', reason, wasEstablished, byNotification: byNotification || notification !== undefined, connectRetryCounter: this.connectRetryCounter });
       this.state = 'Idle';
     };
     const fsmError = (): void => {
@@ -169,8 +211,8 @@ export class Fsm {
     if (this.state !== 'Idle') {
       switch (event.type) {
         case 'ManualStop':
-          if (this.state === 'Connect' || this.state === 'Active' || event.quiet) toIdle('stopped');
-          else toIdle('stopped', cease(event.subcode ?? CeaseSubcode.AdministrativeShutdown));
+          if (this.state === 'Connect' || this.state === 'Active' || event.quiet) toIdle('stopped', undefined, false, false);
+          else toIdle('stopped', cease(event.subcode ?? CeaseSubcode.AdministrativeShutdown), false, false);
           return out;
         case 'NotifMsg': {
           const n = event.notification;
@@ -185,8 +227,8 @@ export class Fsm {
           toIdle('hold timer expired', { code: ErrorCode.HoldTimerExpired, subcode: 0, data: Buffer.alloc(0) });
           return out;
         case 'OpenCollisionDump':
-          if (this.state === 'Connect' || this.state === 'Active') { toIdle('connection collision: the other connection won'); return out; }
-          toIdle('connection collision: the other connection won', cease(CeaseSubcode.ConnectionCollisionResolution));
+          if (this.state === 'Connect' || this.state === 'Active') { toIdle('connection collision: the other connection won', undefined, false, false); return out; }
+          toIdle('connection collision: the other connection won', cease(CeaseSubcode.ConnectionCollisionResolution), false, false);
           return out;
         case 'TcpConnectionFails':
           if (this.state === 'Connect' || this.state === 'Active') break;
@@ -199,7 +241,7 @@ export class Fsm {
     switch (this.state) {
       case 'Idle':
         if (event.type === 'ManualStart') {
-          out.push({ type: 'startTimer', timer: 'connectRetry', seconds: o.connectRetryTime }, { type: 'connect' });
+          out.push({ type: 'startTimer', timer: 'connectRetry', seconds: this.retryDelay() }, { type: 'connect' });
           this.state = 'Connect';
         } else if (event.type === 'ManualStartPassive') {
           this.state = 'Active';
@@ -209,14 +251,17 @@ export class Fsm {
       case 'Connect':
         switch (event.type) {
           case 'ConnectRetryTimerExpires':
-            out.push({ type: 'drop' }, { type: 'startTimer', timer: 'connectRetry', seconds: o.connectRetryTime }, { type: 'connect' });
+            // The attempt timed out: a failure, so the next wait is longer.
+            this.connectRetryCounter++;
+            out.push({ type: 'drop' }, { type: 'startTimer', timer: 'connectRetry', seconds: this.retryDelay() }, { type: 'connect' });
             break;
           case 'TcpCRAcked':
           case 'TcpConnectionConfirmed':
             sendOpen();
             break;
           case 'TcpConnectionFails':
-            out.push({ type: 'drop' }, { type: 'startTimer', timer: 'connectRetry', seconds: o.connectRetryTime });
+            this.connectRetryCounter++;
+            out.push({ type: 'drop' }, { type: 'startTimer', timer: 'connectRetry', seconds: this.retryDelay() });
             this.state = 'Active';
             break;
           case 'ManualStart': case 'ManualStartPassive': case 'KeepaliveTimerExpires':
@@ -228,7 +273,7 @@ export class Fsm {
       case 'Active':
         switch (event.type) {
           case 'ConnectRetryTimerExpires':
-            out.push({ type: 'startTimer', timer: 'connectRetry', seconds: o.connectRetryTime }, { type: 'connect' });
+            out.push({ type: 'startTimer', timer: 'connectRetry', seconds: this.retryDelay() }, { type: 'connect' });
             this.state = 'Connect';
             break;
           case 'TcpCRAcked':
@@ -251,7 +296,7 @@ export class Fsm {
               toIdle(describeError(error), { code: error.code, subcode: error.subcode, data: error.data });
               break;
             }
-            this.negotiated = negotiate(this.capabilities, o.holdTime, event.open);
+            this.negotiated = negotiate(this.capabilities, o.holdTime, event.open, o.keepaliveTime);
             out.push({ type: 'openReceived', open: event.open });
             out.push({ type: 'stopTimer', timer: 'connectRetry' }, { type: 'sendKeepalive' });
             if (this.negotiated.holdTime > 0) {

@@ -7,7 +7,7 @@ import type { OpenMessage } from './codec/open.ts';
 import type { RouteRefreshMessage } from './codec/simple-messages.ts';
 import type { DecodedUpdate } from './codec/update.ts';
 import { Connection, type ConnectionHooks } from './connection.ts';
-import { type FsmOptions, type FsmState, type Negotiated, resolveCollision } from './fsm.ts';
+import { type FsmOptions, type FsmState, type Negotiated, connectRetryDelay, randomJitter, resolveCollision } from './fsm.ts';
 import type { Capability } from './codec/open.ts';
 import { PrefixTable } from './rib/prefix-table.ts';
 import type { RouteSource } from './rib/route-attributes.ts';
@@ -20,7 +20,15 @@ export interface PeerSettings {
   routeReflectorClient: boolean;
   password?: string;
   holdTime: number;
+  /** Seconds between KEEPALIVEs; default a third of the negotiated hold time. */
+  keepaliveTime?: number;
   connectRetryTime: number;
+  /** Cap of the connect-retry backoff in seconds. */
+  connectRetryMax: number;
+  /** Graceful restart time announced to this peer (Calico's maxRestartTime). */
+  restartTime: number;
+  /** Next hop towards this peer: self, keep, or BGP's rules (auto). */
+  nextHop: 'auto' | 'self' | 'keep';
   importPolicy: 'all' | 'none';
   exportPolicy: 'all' | 'announced' | 'none' | 'ibgp-rules';
   peerType: string;
@@ -33,8 +41,8 @@ export interface PeerEvents {
   onDown(peer: Peer, wasEstablished: boolean, byNotification: boolean): void;
   onUpdate(peer: Peer, update: DecodedUpdate): void;
   onRouteRefresh(peer: Peer, message: RouteRefreshMessage): void;
-  /** The capabilities to offer on a new connection (graceful restart flags change over time). */
-  capabilities(): Capability[];
+  /** The capabilities to offer this peer on a new connection (graceful restart flags change over time). */
+  capabilities(peer: Peer): Capability[];
   /** Opens a TCP connection with the peer's MD5 password set, when it has one. */
   dial(peer: Peer): Socket | Promise<Socket>;
 }
@@ -49,6 +57,12 @@ export interface PeerStatistics {
   endOfRibReceived: boolean;
 }
 
+/**
+ * A session that stayed Established this long ends the backoff: the next attempt waits only the
+ * connect retry time again (BIRD's `error forget time`, 300 s by default).
+ */
+export const ERROR_FORGET_MS = 300_000;
+
 export class Peer {
   readonly source: RouteSource;
   readonly connections = new Set<Connection>();
@@ -58,6 +72,14 @@ export class Peer {
   lastError = '';
   enabled = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** RFC 4271's ConnectRetryCounter, carried from one connection to the next: consecutive failures. */
+  connectRetryCounter = 0;
+  /** When the current session reached Established (to forget old failures after a stable session). */
+  private establishedAt = 0;
+  /** The wait before the last reconnect after a failed session, in ms (for `status` and tests). */
+  lastRetryDelayMs = 0;
+  /** Description from the configuration (Calico: which node or BGPPeer made this peer). */
+  description: string | undefined;
   /** Adj-RIB-Out: prefix -> attribute index advertised. */
   readonly adjRibOut = new PrefixTable(64);
   /** Prefixes received but refused by import policy or loop checks (still "received"). */
@@ -72,7 +94,8 @@ export class Peer {
 
   constructor(
     readonly index: number,
-    readonly settings: PeerSettings,
+    /** Replaced as a whole when a change applies without a session reset (export policy, next hop). */
+    public settings: PeerSettings,
     private readonly localAs: number,
     private readonly routerId: number,
     private readonly events: PeerEvents,
@@ -125,7 +148,10 @@ export class Peer {
       peerAs: this.settings.asn,
       holdTime: this.settings.holdTime,
       connectRetryTime: this.settings.connectRetryTime,
-      capabilities: this.events.capabilities(),
+      connectRetryMax: this.settings.connectRetryMax,
+      connectRetryCounter: this.connectRetryCounter,
+      ...(this.settings.keepaliveTime !== undefined ? { keepaliveTime: this.settings.keepaliveTime } : {}),
+      capabilities: this.events.capabilities(this),
     };
   }
 
@@ -135,6 +161,7 @@ export class Peer {
       onOpenReceived: (conn, open) => this.onOpenReceived(conn, open),
       onEstablished: (conn, negotiated) => {
         this.established = conn;
+        this.establishedAt = Date.now();
         this.negotiated = negotiated;
         this.source.routerId = negotiated.peerRouterId;
         this.lastError = '';
@@ -147,7 +174,7 @@ export class Peer {
       onRouteRefresh: (conn, message) => {
         if (conn === this.established) this.events.onRouteRefresh(this, message);
       },
-      onDown: (conn, reason, wasEstablished, byNotification) => this.onConnectionDown(conn, reason, wasEstablished, byNotification),
+      onDown: (conn, reason, wasEstablished, byNotification, counter) => this.onConnectionDown(conn, reason, wasEstablished, byNotification, counter),
       onStateChange: () => this.noteState(),
       onTransportError: (_conn, reason) => {
         if (!this.established) this.lastError = reason;
@@ -202,8 +229,12 @@ export class Peer {
     }
   }
 
-  private onConnectionDown(conn: Connection, reason: string, wasEstablished: boolean, byNotification: boolean): void {
+  private onConnectionDown(conn: Connection, reason: string, wasEstablished: boolean, byNotification: boolean, counter: number): void {
     this.connections.delete(conn);
+    // The counter follows the connection that failed; a session that was stable for a while
+    // starts the backoff again from the connect retry time.
+    if (wasEstablished && Date.now() - this.establishedAt >= ERROR_FORGET_MS) this.connectRetryCounter = counter > 0 ? 1 : 0;
+    else if (conn.direction === 'outgoing' || wasEstablished) this.connectRetryCounter = Math.max(this.connectRetryCounter, counter);
     if (!reason.startsWith('connection collision') && reason !== 'stopped') this.lastError = reason;
     if (conn === this.established) {
       this.established = undefined;
@@ -215,8 +246,11 @@ export class Peer {
     if (!this.enabled || this.settings.passive || this.established) return;
     if (this.connections.size === 0 || ![...this.connections].some((c) => c.direction === 'outgoing')) {
       if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-      // Calico's BIRD waits (error wait time) before trying again; connect retry time is the simple form.
-      this.reconnectTimer = setTimeout(() => this.connectOut(), this.settings.connectRetryTime * 1000);
+      // The ConnectRetryTimer with backoff: doubled per consecutive failure up to the cap, as
+      // Calico's BIRD waits longer after repeated errors (error wait time 5,30).
+      const s = this.settings;
+      this.lastRetryDelayMs = Math.round(connectRetryDelay(s.connectRetryTime, s.connectRetryMax, this.connectRetryCounter - 1, randomJitter()) * 1000);
+      this.reconnectTimer = setTimeout(() => this.connectOut(), this.lastRetryDelayMs);
       this.reconnectTimer.unref();
     }
   }

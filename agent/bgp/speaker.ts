@@ -5,24 +5,38 @@
 import { type Server, type Socket, createServer } from 'node:net';
 import type { Logger } from 'pino';
 import { formatIPv4, parseIPv4 } from '../../shared/net/index.ts';
-import { Afi, AsPathSegmentType, RouteRefreshSubtype, Safi } from './codec/constants.ts';
+import { Afi, AsPathSegmentType, CeaseSubcode, RouteRefreshSubtype, Safi } from './codec/constants.ts';
 import { type Capability, localCapabilities, summarizeCapabilities } from './codec/open.ts';
 import { type RouteRefreshMessage, encodeRouteRefresh } from './codec/simple-messages.ts';
 import {
   type DecodedUpdate, type Nlri, type PathAttributes, asPathContains, encodeEndOfRib, formatAsPath, isEndOfRib, packUpdates,
   reconstructAsPath,
 } from './codec/update.ts';
-import { type SpeakerConfigFile, announcedPrefixes, isPassive, listenAddress } from './config.ts';
+import {
+  type PeerConfigFile, type PeerConfigInput, type SpeakerConfigFile, announcedPrefixes, isPassive, listenAddress, validatePeer,
+} from './config.ts';
 import { KernelRoutes } from './kernel-routes.ts';
-import { Peer, type PeerSettings, dialPlain } from './peer.ts';
+import { Peer, type PeerSettings } from './peer.ts';
+import { dialMd5, setListenPassword } from './tcp-md5.ts';
 import { Rib } from './rib/rib.ts';
 import { LOCAL_PEER, RouteAttributes, type RouteSource } from './rib/route-attributes.ts';
 
 export interface SpeakerHooks {
-  /** Opens an outgoing connection; the TCP-MD5 variant sets the password first. */
+  /** Opens an outgoing connection; with a password, TCP-MD5 is set before the SYN. Default: tcp-md5.ts's dialMd5. */
   dial?(settings: PeerSettings): Socket | Promise<Socket>;
-  /** Makes the listening server (the TCP-MD5 variant registers passwords on it). */
-  listen?(address: string, port: number, passwords: Array<{ address: string; password: string }>, onConnection: (socket: Socket) => void): Promise<Server>;
+  /** Sets (or with undefined removes) a peer's TCP-MD5 key on the listening socket. Default: tcp-md5.ts. */
+  setListenPassword?(server: Server, address: string, password: string | undefined): void;
+}
+
+/** What Speaker.setPeers did, peers named address[:port]. */
+export interface PeerChanges {
+  added: string[];
+  removed: string[];
+  /** Changed without touching the session (export policy, next hop, description; import policy by route refresh). */
+  updated: string[];
+  /** Changed in a way that needs a new session (AS, password, timers, ...): closed with Cease and reopened. */
+  reset: string[];
+  unchanged: string[];
 }
 
 export interface PeerStatus {
@@ -36,11 +50,15 @@ export interface PeerStatus {
   passive: boolean;
   routeReflectorClient: boolean;
   ebgp: boolean;
+  description?: string;
+  /** Consecutive failed attempts (RFC 4271 ConnectRetryCounter) and the last wait before retrying. */
+  connectRetry: { failures: number; lastDelayMs: number };
   received: number;
   accepted: number;
   advertised: number;
   stale: number;
   holdTime?: number;
+  keepaliveTime?: number;
   peerRouterId?: string;
   capabilities?: { local: string[]; peer: string[]; negotiated: string[] };
   statistics: Peer['stats'];
@@ -81,62 +99,225 @@ const ORIGIN_NAMES = ['IGP', 'EGP', 'incomplete'];
 
 export class Speaker {
   readonly rib = new Rib();
+  /** The configured peers, in the order they were added. */
   readonly peers: Peer[] = [];
+  /** Peers by RIB index; an index is reused only after its peer's paths have left the RIB. */
+  private readonly byIndex = new Map<number, Peer>();
   readonly routerId: number;
   readonly clusterId: number;
   readonly kernel: KernelRoutes | undefined;
   private server: Server | undefined;
   private flushScheduled = false;
   private readonly localSource: RouteSource;
-  private readonly hasClients: boolean;
+  private readonly hooks: Required<SpeakerHooks>;
   /** Our own graceful restart: kernel routes from the previous run are kept until peers resync. */
   restarting = false;
   private stopping = false;
+  private running = false;
   /** Kernel routes found from the previous run at start (our graceful restart). */
   adoptedKernelRoutes = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   readonly started = new Date();
 
-  constructor(readonly config: SpeakerConfigFile, private readonly log: Logger, private readonly hooks: SpeakerHooks = {}) {
+  constructor(readonly config: SpeakerConfigFile, private readonly log: Logger, hooks: SpeakerHooks = {}) {
     this.routerId = parseIPv4(config.routerId);
     this.clusterId = parseIPv4(config.clusterId ?? config.routerId);
     this.localSource = { index: LOCAL_PEER, address: this.routerId, routerId: this.routerId, asn: config.asn, ebgp: false, routeReflectorClient: false };
-    this.hasClients = config.peers.some((p) => p.routeReflectorClient);
+    this.hooks = { dial: hooks.dial ?? dialMd5, setListenPassword: hooks.setListenPassword ?? setListenPassword };
     if (config.kernel) this.kernel = new KernelRoutes(config.kernel, log.child({ part: 'kernel' }));
-    const listen = listenAddress(config);
-    config.peers.forEach((p, i) => {
-      const ebgp = p.asn !== config.asn;
-      const settings: PeerSettings = {
-        address: p.address,
-        port: p.port,
-        asn: p.asn,
-        passive: isPassive(config, p),
-        routeReflectorClient: p.routeReflectorClient,
-        holdTime: p.holdTime ?? config.holdTime,
-        connectRetryTime: config.connectRetryTime,
-        importPolicy: p.import ?? (ebgp ? 'none' : 'all'),
-        exportPolicy: p.export ?? (ebgp ? 'none' : 'ibgp-rules'),
-        peerType: ebgp ? 'global' : p.routeReflectorClient ? 'route reflector client' : 'node-to-node mesh',
-        ...(p.password ? { password: p.password } : {}),
-        ...(listen.address !== '0.0.0.0' ? { localAddress: listen.address } : {}),
-      };
-      const peer = new Peer(i + 1, settings, config.asn, this.routerId, {
-        onEstablished: (x) => this.onEstablished(x),
-        onDown: (x, was, byNotification) => this.onDown(x, was, byNotification),
-        onUpdate: (x, u) => this.importUpdate(x, u),
-        onRouteRefresh: (x, m) => this.onRouteRefresh(x, m),
-        capabilities: () => this.capabilities(),
-        dial: (x) => (this.hooks.dial ?? dialPlain)(x.settings),
-      }, log.child({ part: 'peer' }));
-      this.peers.push(peer);
-    });
+    for (const p of config.peers) this.createPeer(p);
   }
 
-  capabilities(): Capability[] {
+  /** Whether any peer is a route reflector client (then this speaker reflects). */
+  private get hasClients(): boolean {
+    return this.peers.some((p) => p.settings.routeReflectorClient);
+  }
+
+  /** The session settings of a configured peer (defaults from the speaker's configuration and Calico's rules). */
+  private peerSettings(p: PeerConfigFile): PeerSettings {
+    const config = this.config;
+    const ebgp = p.asn !== config.asn;
+    const listen = listenAddress(config);
+    const source = p.sourceAddress === 'none' ? undefined : p.sourceAddress ?? (listen.address !== '0.0.0.0' ? listen.address : undefined);
+    return {
+      address: p.address,
+      port: p.port,
+      asn: p.asn,
+      passive: isPassive(config, p),
+      routeReflectorClient: p.routeReflectorClient,
+      holdTime: p.holdTime ?? config.holdTime,
+      ...(p.keepaliveTime !== undefined ? { keepaliveTime: p.keepaliveTime } : {}),
+      connectRetryTime: config.connectRetryTime,
+      connectRetryMax: config.connectRetryMax,
+      restartTime: p.restartTime ?? config.gracefulRestart.restartTime,
+      nextHop: p.nextHop,
+      importPolicy: p.import ?? (ebgp ? 'none' : 'all'),
+      exportPolicy: p.export ?? (ebgp ? 'none' : 'ibgp-rules'),
+      peerType: ebgp ? 'global' : p.routeReflectorClient ? 'route reflector client' : 'node-to-node mesh',
+      ...(p.password ? { password: p.password } : {}),
+      ...(source ? { localAddress: source } : {}),
+    };
+  }
+
+  private createPeer(p: PeerConfigFile): Peer {
+    let index = 1;
+    while (this.byIndex.has(index) || (this.rib.pathCount[index] ?? 0) > 0) index++;
+    if (index > 0xffff) throw new Error('too many peers: at most 65535');
+    const peer = new Peer(index, this.peerSettings(p), this.config.asn, this.routerId, {
+      // Events of a peer that was removed (its connections closing) are ignored.
+      onEstablished: (x) => { if (this.current(x)) this.onEstablished(x); },
+      onDown: (x, was, byNotification) => { if (this.current(x)) this.onDown(x, was, byNotification); },
+      onUpdate: (x, u) => { if (this.current(x)) this.importUpdate(x, u); },
+      onRouteRefresh: (x, m) => { if (this.current(x)) this.onRouteRefresh(x, m); },
+      capabilities: (x) => this.capabilities(x),
+      dial: (x) => this.hooks.dial(x.settings),
+    }, this.log.child({ part: 'peer' }));
+    peer.description = p.description;
+    this.peers.push(peer);
+    this.byIndex.set(index, peer);
+    return peer;
+  }
+
+  private current(peer: Peer): boolean {
+    return this.byIndex.get(peer.index) === peer;
+  }
+
+  private findPeer(address: string, port = 179): Peer | undefined {
+    return this.peers.find((p) => p.settings.address === address && p.settings.port === port);
+  }
+
+  /**
+   * Adds a peer while the speaker runs (or before start): validated as a configuration file's
+   * peer is, then connected (or waited for, when passive). Other sessions are not touched.
+   * Throws ConfigError for a bad peer, Error when address:port is already a peer.
+   */
+  addPeer(input: PeerConfigInput): PeerStatus {
+    const p = validatePeer(input, `peer ${String((input as { address?: unknown }).address)}`);
+    if (this.findPeer(p.address, p.port)) throw new Error(`peer ${p.address}:${p.port} is already configured: use updatePeer to change it`);
+    // The key goes on the listening socket first, so that a failure (no addon) changes nothing.
+    if (this.server && p.password) this.hooks.setListenPassword(this.server, p.address, p.password);
+    const peer = this.createPeer(p);
+    this.log.info({ peer: peer.name }, 'peer added');
+    if (this.running) peer.start();
+    return this.peerStatus(peer);
+  }
+
+  /**
+   * Removes a peer: its session ends with Cease "peer de-configured" (RFC 4486 subcode 3), its
+   * routes leave the RIB and the kernel at once (stale ones too) and are withdrawn from the other
+   * peers. False when there was no such peer.
+   */
+  removePeer(address: string, port = 179): boolean {
+    const peer = this.findPeer(address, port);
+    if (!peer) return false;
+    this.dropPeer(peer, CeaseSubcode.PeerDeconfigured);
+    this.log.info({ peer: peer.name }, 'peer removed');
+    return true;
+  }
+
+  private dropPeer(peer: Peer, subcode: number): void {
+    // Out of the tables first: the events of its closing connections are then ignored, and its
+    // routes go here at once (not kept as stale, as a session merely going down would).
+    this.peers.splice(this.peers.indexOf(peer), 1);
+    this.byIndex.delete(peer.index);
+    peer.stop(false, subcode);
+    this.rib.removePeer(peer.index);
+    this.releaseAdjRibOut(peer);
+    peer.rejected.clear();
+    if (this.server && peer.settings.password && !this.peers.some((p) => p.settings.address === peer.settings.address && p.settings.password)) {
+      this.hooks.setListenPassword(this.server, peer.settings.address, undefined);
+    }
+    // During our own restart, a peer that is gone no longer holds back the end of it.
+    if (this.restarting) this.checkRestartDone();
+    this.scheduleFlush();
+  }
+
+  /**
+   * Changes a peer (found by address and port) to `input`. What can change on a running session
+   * does so in place: export policy and next hop (routes re-sent as needed), description, and
+   * import policy (the peer is asked for its routes again with a ROUTE-REFRESH, RFC 2918; a peer
+   * without route refresh gets a new session). Any other change (AS, password, passive, hold or
+   * keepalive time, restart time, source address, route reflector client) closes the session
+   * with Cease "other configuration change" (RFC 4486 subcode 6) and opens a new one.
+   * Returns what it did; Error when the peer is not configured.
+   */
+  updatePeer(input: PeerConfigInput): 'unchanged' | 'updated' | 'reset' {
+    const p = validatePeer(input, `peer ${String((input as { address?: unknown }).address)}`);
+    const peer = this.findPeer(p.address, p.port);
+    if (!peer) throw new Error(`peer ${p.address}:${p.port} is not configured: use addPeer`);
+    const next = this.peerSettings(p);
+    const before = peer.settings;
+    const inPlace = ['exportPolicy', 'nextHop', 'importPolicy'] as const;
+    const strip = (s: PeerSettings) => JSON.stringify({ ...s, exportPolicy: undefined, nextHop: undefined, importPolicy: undefined });
+    if (strip(before) !== strip(next) || (before.importPolicy !== next.importPolicy && peer.established && !peer.negotiated?.routeRefresh)) {
+      this.log.info({ peer: peer.name }, 'peer changed: new session');
+      const at = this.peers.indexOf(peer);
+      this.dropPeer(peer, CeaseSubcode.OtherConfigurationChange);
+      const fresh = this.createPeer(p);
+      // Keep the configured order (status lists peers in it).
+      this.peers.splice(this.peers.indexOf(fresh), 1);
+      this.peers.splice(at, 0, fresh);
+      if (this.server && fresh.settings.password) this.hooks.setListenPassword(this.server, p.address, fresh.settings.password);
+      if (this.running) fresh.start();
+      return 'reset';
+    }
+    const changed = inPlace.some((k) => before[k] !== next[k]) || peer.description !== p.description;
+    peer.description = p.description;
+    if (!changed) return 'unchanged';
+    peer.settings = next;
+    this.log.info({ peer: peer.name, export: next.exportPolicy, import: next.importPolicy, nextHop: next.nextHop }, 'peer changed in place');
+    if (peer.established) {
+      this.flush();
+      if (before.exportPolicy !== next.exportPolicy) this.exportAll(peer);
+      if (before.nextHop !== next.nextHop) this.resendAll(peer);
+      if (before.importPolicy !== next.importPolicy) {
+        // The peer sends everything again; the new import policy decides on each route.
+        peer.established.send(encodeRouteRefresh({ afi: Afi.Ipv4, safi: Safi.Unicast, subtype: RouteRefreshSubtype.Normal }));
+      }
+    }
+    return 'updated';
+  }
+
+  /**
+   * Makes the peer set exactly `inputs` (keyed by address and port): adds the new ones, removes
+   * the missing ones, updates the rest as updatePeer does. Sessions of unchanged peers are not
+   * touched. Every input is validated before anything changes.
+   */
+  setPeers(inputs: PeerConfigInput[]): PeerChanges {
+    const wanted = inputs.map((input, i) => validatePeer(input, `peers[${i}]`));
+    const keys = new Set<string>();
+    for (const p of wanted) {
+      const key = `${p.address}:${p.port}`;
+      if (keys.has(key)) throw new Error(`peer ${key} is listed twice`);
+      keys.add(key);
+    }
+    const changes: PeerChanges = { added: [], removed: [], updated: [], reset: [], unchanged: [] };
+    for (const peer of [...this.peers]) {
+      if (!keys.has(`${peer.settings.address}:${peer.settings.port}`)) {
+        changes.removed.push(peer.name);
+        this.removePeer(peer.settings.address, peer.settings.port);
+      }
+    }
+    for (const p of wanted) {
+      const name = p.port === 179 ? p.address : `${p.address}:${p.port}`;
+      if (!this.findPeer(p.address, p.port)) {
+        this.addPeer(p);
+        changes.added.push(name);
+        continue;
+      }
+      const result = this.updatePeer(p);
+      changes[result === 'reset' ? 'reset' : result === 'updated' ? 'updated' : 'unchanged'].push(name);
+    }
+    return changes;
+  }
+
+  /** What we offer a peer: graceful restart with its own restart time (Calico's maxRestartTime). */
+  capabilities(peer?: Peer): Capability[] {
     const gr = this.config.gracefulRestart;
+    const restartTime = peer?.settings.restartTime ?? gr.restartTime;
     return localCapabilities({
       asn: this.config.asn,
-      ...(gr.enabled ? { gracefulRestart: { restarting: this.restarting, restartTime: gr.restartTime, forwarding: this.restarting } } : {}),
+      ...(gr.enabled ? { gracefulRestart: { restarting: this.restarting, restartTime, forwarding: this.restarting } } : {}),
     });
   }
 
@@ -153,9 +334,15 @@ export class Speaker {
     }
     for (const p of announcedPrefixes(this.config)) this.announce(p.address, p.length);
     const { address, port } = listenAddress(this.config);
-    const onConnection = (socket: Socket) => this.onIncoming(socket);
-    const passwords = this.peers.filter((p) => p.settings.password).map((p) => ({ address: p.settings.address, password: p.settings.password! }));
-    this.server = this.hooks.listen ? await this.hooks.listen(address, port, passwords, onConnection) : await listenPlain(address, port, onConnection);
+    const server = await listenPlain(address, port, (socket: Socket) => this.onIncoming(socket));
+    try {
+      for (const p of this.peers) if (p.settings.password) this.hooks.setListenPassword(server, p.settings.address, p.settings.password);
+    } catch (error) {
+      server.close();
+      throw error;
+    }
+    this.server = server;
+    this.running = true;
     for (const peer of this.peers) peer.start();
     this.scheduleFlush();
   }
@@ -182,6 +369,7 @@ export class Speaker {
     // A graceful stop freezes the RIB and the kernel as they are: sessions ending now are not
     // routes going away.
     this.stopping = !options.withdraw;
+    this.running = false;
     for (const peer of this.peers) peer.stop(!options.withdraw);
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -285,6 +473,10 @@ export class Speaker {
     }
     // RFC 4724 4.1: the restarting speaker defers until every peer has sent End-of-RIB (a peer
     // that is not up yet holds it back; the restart timer bounds the wait).
+    this.checkRestartDone();
+  }
+
+  private checkRestartDone(): void {
     if (this.restarting && this.peers.every((p) => p.stats.endOfRibReceived || (p.negotiated !== undefined && !p.negotiated.gracefulRestart))) {
       this.finishRestart('every peer sent End-of-RIB');
     }
@@ -402,6 +594,7 @@ export class Speaker {
     const from = a.source;
     const src = a.attributes;
     const self = peer.localAddress ?? this.routerId;
+    const mode = peer.settings.nextHop;
     if (from.index === LOCAL_PEER) {
       return peer.ebgp
         ? { origin: src.origin ?? 0, asPath: [{ type: AsPathSegmentType.Sequence, asns: [this.config.asn] }], nextHop: self }
@@ -416,9 +609,9 @@ export class Speaker {
       const path = a.asPath.map((s) => ({ type: s.type, asns: [...s.asns] }));
       if (path[0]?.type === AsPathSegmentType.Sequence && path[0].asns.length < 255) path[0].asns.unshift(this.config.asn);
       else path.unshift({ type: AsPathSegmentType.Sequence, asns: [this.config.asn] });
-      return { ...carried, asPath: path, nextHop: self };
+      return { ...carried, asPath: path, nextHop: mode === 'keep' ? a.nextHop : self };
     }
-    const out: PathAttributes = { ...carried, asPath: a.asPath, nextHop: a.nextHop, localPref: a.localPref };
+    const out: PathAttributes = { ...carried, asPath: a.asPath, nextHop: mode === 'self' ? self : a.nextHop, localPref: a.localPref };
     if (src.med !== undefined) out.med = src.med;
     if (!from.ebgp) {
       out.originatorId = src.originatorId ?? from.routerId;
@@ -473,6 +666,17 @@ export class Speaker {
     }
   }
 
+  /** Sends every advertised route again (its rendering changed, e.g. the next hop mode). */
+  private resendAll(peer: Peer): void {
+    const pending = { withdrawn: [] as Nlri[], announce: new Map<number, Nlri[]>() };
+    peer.adjRibOut.forEach((address, length, attrIndex) => {
+      let list = pending.announce.get(attrIndex);
+      if (!list) pending.announce.set(attrIndex, (list = []));
+      list.push({ address, length, pathId: 0 });
+    });
+    this.send(peer, pending);
+  }
+
   private exportAll(peer: Peer): void {
     const pending = { withdrawn: [] as Nlri[], announce: new Map<number, Nlri[]>() };
     this.rib.forEachPrefix((address, length) => this.decide(peer, pending, address, length, this.rib.best(address, length)));
@@ -524,12 +728,15 @@ export class Speaker {
       passive: p.settings.passive,
       routeReflectorClient: p.settings.routeReflectorClient,
       ebgp: p.ebgp,
+      ...(p.description !== undefined ? { description: p.description } : {}),
+      connectRetry: { failures: p.connectRetryCounter, lastDelayMs: p.lastRetryDelayMs },
       received: accepted + p.rejected.size,
       accepted,
       advertised: p.adjRibOut.size,
       stale: p.staleSince ? this.rib.staleCount(p.index) : 0,
       ...(n ? {
         holdTime: n.holdTime,
+        keepaliveTime: n.keepaliveTime,
         peerRouterId: formatIPv4(n.peerRouterId),
         capabilities: { local: capabilityNames(n.localCapabilities), peer: capabilityNames(n.peerCapabilities), negotiated: negotiatedNames(n) },
       } : {}),
@@ -547,7 +754,7 @@ export class Speaker {
       prefix: `${formatIPv4(address)}/${length}`,
       paths: this.rib.paths(address, length).map((path, i) => {
         const a = this.rib.attributes[path.attrIndex]!;
-        const peer = this.peers[path.peer - 1];
+        const peer = this.byIndex.get(path.peer);
         return {
           best: i === 0,
           from: path.peer === LOCAL_PEER ? 'local' : peer?.name ?? String(path.peer),

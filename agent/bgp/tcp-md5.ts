@@ -3,7 +3,7 @@
 // each peer address. Outgoing: the addon opens the socket, sets the key before the SYN, connects
 // in a worker thread and hands the connected descriptor to node:net.
 import { createRequire } from 'node:module';
-import { type Server, Socket, createServer } from 'node:net';
+import { type Server, Socket } from 'node:net';
 import { nativeFile } from './native-path.ts';
 import type { PeerSettings } from './peer.ts';
 import type { SpeakerHooks } from './speaker.ts';
@@ -33,29 +33,27 @@ function serverFd(server: Server): number {
   return fd;
 }
 
-export function md5Hooks(): SpeakerHooks {
-  const md5 = load();
-  return {
-    dial(settings: PeerSettings): Socket | Promise<Socket> {
-      if (!settings.password) return new Socket().connect({ host: settings.address, port: settings.port, ...(settings.localAddress ? { localAddress: settings.localAddress } : {}) });
-      return md5.connectMd5(settings.address, settings.port, settings.localAddress ?? '', settings.password, settings.connectRetryTime * 1000)
-        .then((fd) => new Socket({ fd, readable: true, writable: true }));
-    },
-    listen(address, port, passwords, onConnection) {
-      return new Promise((resolve, reject) => {
-        const server = createServer(onConnection);
-        server.once('error', (error) => reject(new Error(`cannot listen on ${address}:${port}: ${error.message}`)));
-        server.listen({ host: address, port }, () => {
-          try {
-            const fd = serverFd(server);
-            for (const p of passwords) md5.setMd5(fd, p.address, p.password);
-            resolve(server);
-          } catch (error) {
-            server.close();
-            reject(error as Error);
-          }
-        });
-      });
-    },
-  };
+/** Opens an outgoing connection; with a password, the addon sets the key before the SYN. */
+export function dialMd5(settings: PeerSettings): Socket | Promise<Socket> {
+  if (!settings.password) return new Socket().connect({ host: settings.address, port: settings.port, ...(settings.localAddress ? { localAddress: settings.localAddress } : {}) });
+  return load().connectMd5(settings.address, settings.port, settings.localAddress ?? '', settings.password, settings.connectRetryTime * 1000)
+    .then((fd) => new Socket({ fd, readable: true, writable: true }));
 }
+
+/**
+ * Sets a peer's key on the listening socket, or removes it (`password` undefined), so that its
+ * incoming connections are signed. Peers come and go at runtime: keys follow them.
+ */
+export function setListenPassword(server: Server, address: string, password: string | undefined): void {
+  if (password === undefined) {
+    // An empty key deletes it; the addon is only needed (and loaded) once a password was set.
+    if (addon) {
+      try { addon.setMd5(serverFd(server), address, ''); } catch { /* no key was set for it */ }
+    }
+    return;
+  }
+  load().setMd5(serverFd(server), address, password);
+}
+
+/** The hooks a speaker uses by default: plain TCP, TCP-MD5 for peers with a password. */
+export const md5Hooks = (): SpeakerHooks => ({ dial: dialMd5, setListenPassword });

@@ -7,7 +7,6 @@ import { formatCidr, parseCidr } from '../../../shared/net/index.ts';
 import { loadConfig } from '../../bgp/config.ts';
 import { Speaker, type RibRoute, type SpeakerStatus } from '../../bgp/speaker.ts';
 import { renderStatus } from '../../bgp/status-text.ts';
-import { md5Hooks } from '../../bgp/tcp-md5.ts';
 import { callRpc } from '../../rpc/client.ts';
 import { DEFAULT_CONTROL_DIR } from '../../rpc/protocol.ts';
 import { RpcServer } from '../../rpc/server.ts';
@@ -26,7 +25,7 @@ export function registerBgpCommands(program: Command): void {
       let speaker: Speaker;
       try {
         const config = await loadConfig(options.config);
-        speaker = new Speaker(config, log, config.peers.some((p) => p.password) ? md5Hooks() : {});
+        speaker = new Speaker(config, log);
       } catch (error) {
         console.error((error as Error).message);
         process.exitCode = 2;
