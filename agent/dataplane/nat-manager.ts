@@ -30,17 +30,30 @@ function nft(args: readonly string[], input?: string): Promise<{ ok: boolean; st
 export class NatManager {
   /** What `nft list table` printed right after the last apply: any difference later is drift. */
   private applied: { script: string; listing: string } | undefined;
+  /** The table is known to be absent (checked or removed since the last apply). */
+  private removed = false;
 
-  /** Reconciles the table; returns an error message or undefined. */
-  async reconcile(want: DesiredNat | undefined): Promise<string | undefined> {
+  /**
+   * Reconciles the table; returns an error message or undefined. `check: false` trusts that the
+   * table is as last applied (nothing reported a change) and only writes when the wanted table
+   * differs: a pass then spawns no `nft` at all.
+   */
+  async reconcile(want: DesiredNat | undefined, options: { check?: boolean } = {}): Promise<string | undefined> {
+    if (!(options.check ?? true)) {
+      if (!want && this.applied === undefined && this.removed) return undefined;
+      if (want && this.applied?.script === natScript(want)) return undefined;
+    }
     const current = await nft(['list', 'table', 'ip', natTable]);
     const listing = current.ok ? current.stdout : '';
     if (!want) {
       this.applied = undefined;
+      this.removed = !current.ok;
       if (!current.ok) return undefined;
       const removed = await nft(['delete', 'table', 'ip', natTable]);
+      this.removed = removed.ok;
       return removed.ok ? undefined : `nft could not remove table ip ${natTable}: ${removed.stderr.trim()}`;
     }
+    this.removed = false;
     const script = natScript(want);
     if (this.applied && this.applied.script === script && this.applied.listing === listing && current.ok) return undefined;
     const result = await nft(['-f', '-'], script);

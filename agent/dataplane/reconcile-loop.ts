@@ -1,6 +1,8 @@
 // Keeps the kernel at the desired state: a pass whenever the kernel reports a change (ip monitor,
 // bridge monitor, nft monitor), whenever the desired state changes, and once a second regardless, so that a
-// deleted route, a flapping link or a removed device is repaired well within a second.
+// deleted route, a flapping link or a removed device is repaired well within a second. The
+// nftables table is read back when nft monitor reports a change and every 10 s (each read is an
+// `nft` process); routes, links and entries every pass (a round trip to a running `ip`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { DataplaneState } from '../../shared/model/dataplane-state.ts';
@@ -8,6 +10,8 @@ import type { PassReport, Reconciler } from './reconciler.ts';
 
 export interface LoopOptions {
   periodMs?: number;
+  /** How often the periodic pass also reads the nftables table back (nft monitor reports changes sooner). */
+  natPeriodMs?: number;
   /** Coalesces a burst of kernel events (our own batches make thousands) into one pass. */
   debounceMs?: number;
   onPass?: (report: PassReport) => void;
@@ -23,6 +27,9 @@ export class ReconcileLoop {
   private full = true;
   private stopped = false;
   private lastWarnings = '';
+  private lastNatCheck = 0;
+  /** A new desired state arrived during a pass: the next one starts at once, not after the debounce. */
+  private urgent = false;
 
   constructor(
     private readonly reconciler: Reconciler,
@@ -43,13 +50,15 @@ export class ReconcileLoop {
       child.on('error', (error) => this.log.warn({ err: error }, `${tool} monitor failed; relying on the periodic pass`));
       this.monitors.push(child);
     }
-    this.timer = setInterval(() => this.trigger(0, true), this.options.periodMs ?? 1000);
+    this.timer = setInterval(() => this.trigger(0, Date.now() - this.lastNatCheck >= (this.options.natPeriodMs ?? 10_000)), this.options.periodMs ?? 1000);
     this.trigger(0);
   }
 
   setState(state: DataplaneState): void {
     this.state = state;
-    this.trigger(0, true);
+    // A changed NAT plan is written without reading the table back first (see Reconciler.pass).
+    this.urgent = true;
+    this.trigger(0, false);
   }
 
   /** Asks for a pass; passes never overlap, and events during a pass cause exactly one more. */
@@ -67,7 +76,7 @@ export class ReconcileLoop {
         this.running = undefined;
         if (this.dirty) {
           this.dirty = false;
-          this.trigger(undefined, false);
+          this.trigger(this.urgent ? 0 : undefined, false);
         }
       });
     }, delay);
@@ -77,8 +86,10 @@ export class ReconcileLoop {
     try {
       const nat = this.full;
       this.full = false;
+      this.urgent = false;
+      if (nat) this.lastNatCheck = Date.now();
       const report = await this.reconciler.pass(this.state, { nat });
-      if (report.changes > 0) this.log.info({ changes: report.changes, ms: Math.round(report.ms) }, 'dataplane reconciled');
+      if (report.changes > 0) this.log.info({ changes: report.changes, ms: Math.round(report.ms), timings: report.timings }, 'dataplane reconciled');
       for (const failure of report.failures) this.log.warn({ command: failure.command }, `kernel refused: ${failure.error}`);
       const warnings = report.warnings.join('\n');
       if (warnings !== this.lastWarnings) for (const warning of report.warnings) this.log.warn(warning);
@@ -102,5 +113,6 @@ export class ReconcileLoop {
     for (const child of this.monitors) child.kill();
     this.monitors = [];
     await this.running;
+    this.reconciler.close();
   }
 }

@@ -14,8 +14,9 @@ import {
 } from '../../shared/dataplane-plan/index.ts';
 import { ChangeSet } from './changes.ts';
 import { IpipManager } from './ipip-manager.ts';
-import { runBatch, type BatchFailure } from './kernel/iproute.ts';
-import { readSnapshot, type KernelSnapshot } from './kernel/snapshot.ts';
+import { BatchProcess } from './kernel/batch-process.ts';
+import type { BatchFailure } from './kernel/iproute.ts';
+import { readSnapshotThrough, type KernelSnapshot } from './kernel/snapshot.ts';
 import { NatManager } from './nat-manager.ts';
 import { diffRoutes } from './route-manager.ts';
 import { removeOwners, writeOwners } from './route-owners.ts';
@@ -28,6 +29,8 @@ export interface PassReport {
   failures: BatchFailure[];
   warnings: string[];
   ms: number;
+  /** Where the pass spent its time (ms): reading the kernel, tunl0, the batches, nftables, the tunnel's table. */
+  timings: { read: number; tunnel: number; apply: number; nat: number; finish: number };
 }
 
 export interface ReconcilerOptions {
@@ -51,6 +54,11 @@ export class Reconciler {
   readonly ipip: IpipManager;
   private readonly nat = new NatManager();
   private lastOwners = '';
+  /** Long-lived iproute2 processes: a pass costs round trips, not process starts. */
+  private readonly ip = new BatchProcess('ip');
+  private readonly bridge = new BatchProcess('bridge');
+  /** Every interface index seen, by name: a name with a new index means iproute2's cache is stale. */
+  private readonly indexes = new Map<string, number>();
 
   constructor(readonly options: ReconcilerOptions) {
     this.ipip = new IpipManager((reason) => {
@@ -61,13 +69,22 @@ export class Reconciler {
 
   /**
    * Brings the kernel to `state` (or removes everything Gingham made, for undefined). `nat: false`
-   * skips the nftables check, for passes that an `ip monitor` event started: nftables changes
-   * raise no such event, and the periodic pass checks them.
+   * skips reading the nftables table back, for passes that nothing in nftables started (`ip
+   * monitor` events, a new desired state): a changed NAT plan is still written.
    */
   async pass(state: DataplaneState | undefined, options: { nat?: boolean } = {}): Promise<PassReport> {
     const started = performance.now();
+    let mark = started;
+    const lap = () => {
+      const now = performance.now();
+      const ms = Math.round(now - mark);
+      mark = now;
+      return ms;
+    };
     const warnings: string[] = [];
-    const snapshot = await readSnapshot([vxlanDeviceName]);
+    const snapshot = await readSnapshotThrough(this.ip, this.bridge, [vxlanDeviceName]);
+    this.checkIndexes(snapshot);
+    const read = lap();
     const plan: DataplanePlan = state
       ? planDataplane(state, hostFacts(state, snapshot, warnings))
       : { routes: [], neighbours: [], fdb: [], warnings: [] };
@@ -85,22 +102,56 @@ export class Reconciler {
     warnings.push(...diffRoutes(plan.routes, snapshot.routes, { devices }, changes));
 
     await this.ipip.beforeSwitch(plan.routes, snapshot.routes);
+    const tunnel = lap();
     const failures: BatchFailure[] = [];
-    for (const batch of changes.batches()) failures.push(...(await runBatch(batch.tool, batch.commands)));
-    if (options.nat ?? true) {
-      const natError = await this.nat.reconcile(plan.nat);
-      if (natError) failures.push({ command: 'nft -f -', error: natError });
+    for (const batch of changes.batches()) {
+      if (batch.tool === 'bridge' && this.bridgeStale) {
+        this.bridge.restart();
+        this.bridgeStale = false;
+      }
+      failures.push(...(await (batch.tool === 'ip' ? this.ip : this.bridge).run(batch.commands)));
+      // `bridge` caches names too: after vxlan.calico is deleted or made again, it needs a fresh process.
+      if (batch.tool === 'ip' && batch.commands.some((c) => /^link (add|del) /.test(c))) this.bridgeStale = true;
     }
+    const apply = lap();
+    const natError = await this.nat.reconcile(plan.nat, { check: options.nat ?? true });
+    if (natError) failures.push({ command: 'nft -f -', error: natError });
+    const nat = lap();
     await this.ipip.finish(plan.ipip, plan.routes);
+    const finish = lap();
 
     if (this.options.recordOwners ?? true) this.recordOwners(plan);
-    return { plan, changes: changes.size, failures, warnings, ms: performance.now() - started };
+    return { plan, changes: changes.size, failures, warnings, ms: performance.now() - started, timings: { read, tunnel, apply, nat, finish } };
+  }
+
+  private bridgeStale = false;
+
+  /** Restarts the batch processes when an interface was made again by someone else (new index, same name). */
+  private checkIndexes(snapshot: KernelSnapshot): void {
+    let stale = false;
+    for (const link of snapshot.links.values()) {
+      const before = this.indexes.get(link.name);
+      if (before !== undefined && before !== link.index) stale = true;
+      this.indexes.set(link.name, link.index);
+    }
+    if (stale) {
+      this.ip.restart();
+      this.bridge.restart();
+      this.bridgeStale = false;
+    }
+  }
+
+  /** Ends the long-lived iproute2 processes (a later pass starts them again). */
+  close(): void {
+    this.ip.close();
+    this.bridge.close();
   }
 
   /** Removes every route, device, entry and table Gingham made. */
   async removeAll(): Promise<PassReport> {
     const report = await this.pass(undefined);
     await this.ipip.stopTunnel();
+    this.close();
     if (this.options.recordOwners ?? true) removeOwners();
     this.lastOwners = '';
     return report;

@@ -1,5 +1,6 @@
 // What the kernel holds now, read in a handful of `ip -json` calls and normalised into the same
 // notation the planner uses (prefixes always with their length, numeric protocols and scopes).
+import type { BatchProcess } from './batch-process.ts';
 import { readJson, readJsonBatch } from './iproute.ts';
 
 export const scopeLink = 253;
@@ -179,7 +180,10 @@ interface RawFdb {
 
 /** The FDB of one device (reading every bridge port's FDB on a busy host would be wasteful). */
 export async function readFdb(dev: string): Promise<KernelFdbEntry[]> {
-  const raw = await readJson<RawFdb[]>('bridge', ['fdb', 'show', 'dev', dev]);
+  return fdbFrom(dev, await readJson<RawFdb[]>('bridge', ['fdb', 'show', 'dev', dev]));
+}
+
+function fdbFrom(dev: string, raw: RawFdb[]): KernelFdbEntry[] {
   return raw.map((f) => ({
     dev,
     mac: f.mac,
@@ -198,4 +202,21 @@ export async function readSnapshot(fdbDevices: readonly string[]): Promise<Kerne
   const fdb: KernelFdbEntry[] = [];
   for (const dev of fdbDevices) if (links.has(dev)) fdb.push(...(await readFdb(dev)));
   return { routes, links, neighbours, fdb };
+}
+
+/**
+ * The same snapshot through long-lived batch processes (a reconcile loop's): one round trip to
+ * `ip` for routes, links and neighbours, one to `bridge` for the FDB of the devices that exist.
+ */
+export async function readSnapshotThrough(ip: BatchProcess, bridge: BatchProcess, fdbDevices: readonly string[]): Promise<KernelSnapshot> {
+  const [rawRoutes, rawLinks, rawNeighbours] = (await ip.read(['route show table main', 'address show', 'neigh show'])) as [RawRoute[], RawLink[], RawNeighbour[]];
+  const links = linksFrom(rawLinks);
+  const devices = fdbDevices.filter((dev) => links.has(dev));
+  const rawFdb = devices.length > 0 ? ((await bridge.read(devices.map((dev) => `fdb show dev ${dev}`))) as RawFdb[][]) : [];
+  return {
+    routes: rawRoutes.map(normaliseRoute),
+    links,
+    neighbours: neighboursFrom(rawNeighbours.filter((n) => !n.dst.includes(':'))),
+    fdb: devices.flatMap((dev, i) => fdbFrom(dev, rawFdb[i] ?? [])),
+  };
 }
