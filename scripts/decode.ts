@@ -1,0 +1,63 @@
+// `npm run -s decode -- FILE [--json]`: one line per packet of a pcap or pcapng file, the same
+// summaries the Captures view shows, as `tcpdump -r` prints its own. --json prints one object
+// per line with the columns and the decoded numbers, for scripts and tests.
+import { createReadStream } from 'node:fs';
+import { CaptureReader, type CapturedPacket } from '../shared/packets/capture-reader.ts';
+import { dissect, PacketFacts } from '../shared/packets/dissect.ts';
+import { packetRecord } from '../shared/packets/packet-record.ts';
+import { summaryLine, timeOfDay } from '../shared/packets/summary.ts';
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const files = args.filter((a) => a !== '--json');
+if (files.length !== 1 || files[0]!.startsWith('-')) {
+  process.stderr.write('usage: npm run -s decode -- FILE.pcap|FILE.pcapng [--json]\n');
+  process.exit(2);
+}
+const file = files[0]!;
+
+const reader = new CaptureReader();
+const facts = new PacketFacts();
+let out = '';
+let number = 0;
+const flush = (force: boolean) => {
+  if (out.length > 1 << 16 || (force && out.length > 0)) {
+    process.stdout.write(out);
+    out = '';
+  }
+};
+const onPacket = (p: CapturedPacket) => {
+  number++;
+  dissect(p.bytes, p.offset, p.caplen, p.origLen, p.linkType, facts);
+  if (json) out += `${JSON.stringify(packetRecord(number, p, facts))}\n`;
+  else out += `${timeOfDay(p.tsSec, p.tsNsec)} ${summaryLine(facts)}\n`;
+};
+
+// Output to a closed pipe (`| head`) is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
+const input = createReadStream(file, { highWaterMark: 1 << 22 });
+input.on('error', (error) => {
+  process.stderr.write(`decode: cannot read ${file}: ${error.message}\n`);
+  process.exit(1);
+});
+input.on('data', (chunk) => {
+  reader.push(chunk as Buffer, onPacket);
+  flush(false);
+  if (reader.error) {
+    flush(true);
+    process.stderr.write(`decode: ${file}: ${reader.error}\n`);
+    process.exit(1);
+  }
+});
+input.on('end', () => {
+  flush(true);
+  if (reader.format === undefined) {
+    process.stderr.write(`decode: ${file}: too short to be a pcap or pcapng file.\n`);
+    process.exit(1);
+  }
+  if (reader.heldBytes > 0) process.stderr.write(`decode: ${file}: the last ${reader.heldBytes} bytes are a cut-off record (the capture was interrupted).\n`);
+});
