@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultLabDir, labDown, labStatus, labUp, readLabState, type LabStatus } from '../lab.ts';
-import { processAlive } from '../sh.ts';
+import { processAlive, sleep } from '../sh.ts';
 
 export interface LabLease {
   status: LabStatus;
@@ -38,32 +38,62 @@ function leases(dir: string): Lease[] {
   });
 }
 
-export async function useLab(options: { agent?: boolean; exclusive?: boolean; topologyFile?: string; progress?: (line: string) => void } = {}): Promise<LabLease> {
+export interface UseLabOptions {
+  /** With the agent on every node and pod-1..3 (default), or without (the console installs it). */
+  agent?: boolean;
+  /** No other test file may use the lab meanwhile (for tests that switch its routing). */
+  exclusive?: boolean;
+  /** Build the lab anew even if one is up (one that a fixture started; a person's lab is never taken down). */
+  fresh?: boolean;
+  topologyFile?: string;
+  /** How long to wait for other test files to finish with the lab before giving up; 10 min by default. */
+  waitMs?: number;
+  progress?: (line: string) => void;
+}
+
+const fixtureMarker = (dir: string) => path.join(dir, 'started-by-fixture');
+
+export async function useLab(options: UseLabOptions = {}): Promise<LabLease> {
   if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces, mounts, routes)');
   const dir = defaultLabDir();
   const wantAgent = options.agent ?? true;
-  const others = leases(dir).filter((l) => l.pid !== process.pid);
-  if (options.exclusive && others.length > 0) {
-    throw new Error(`this test needs the lab to itself, and pid(s) ${others.map((l) => l.pid).join(', ')} are using it; run it after them`);
+  const deadline = Date.now() + (options.waitMs ?? 600_000);
+  let said = '';
+  for (;;) {
+    const others = leases(dir).filter((l) => l.pid !== process.pid);
+    const state = readLabState(dir);
+    const why = options.exclusive && others.length > 0
+      ? `this test needs the lab to itself, and pid(s) ${others.map((l) => l.pid).join(', ')} are using it`
+      : others.some((l) => l.exclusive)
+        ? `pid ${others.find((l) => l.exclusive)!.pid} is using the lab exclusively (the scenario tests switch its routing)`
+        : others.length > 0 && (options.fresh || (state && state.agents !== wantAgent))
+          ? `the lab is up ${state?.agents ? 'with' : 'without'} agents for pid(s) ${others.map((l) => l.pid).join(', ')}, and this test wants ${options.fresh ? 'a fresh one' : wantAgent ? 'agents' : 'no agents (--no-agent)'}`
+          : undefined;
+    if (!why) break;
+    if (Date.now() > deadline) throw new Error(`${why}; gave up waiting`);
+    if (why !== said) (options.progress ?? console.error)(`useLab: waiting: ${why}`);
+    said = why;
+    await sleep(2000);
   }
-  const exclusiveOther = others.find((l) => l.exclusive);
-  if (exclusiveOther) throw new Error(`pid ${exclusiveOther.pid} is using the lab exclusively (the scenario tests switch its routing); run this after it`);
   const state = readLabState(dir);
-  if (state && state.agents !== wantAgent) {
-    throw new Error(
-      `the lab is up ${state.agents ? 'with' : 'without'} agents and this test wants it ${wantAgent ? 'with' : 'without (--no-agent)'}; ` +
-        (others.length > 0 ? `pid(s) ${others.map((l) => l.pid).join(', ')} are using it` : 'take it down first: npm run lab -- down'),
-    );
+  if (state && (options.fresh || state.agents !== wantAgent)) {
+    if (!existsSync(fixtureMarker(dir))) {
+      throw new Error(
+        `a lab someone started is up ${state.agents ? 'with' : 'without'} agents, and this test wants ${options.fresh ? 'to build its own' : wantAgent ? 'agents' : 'none'}: ` +
+          'take it down first (npm run lab -- down)',
+      );
+    }
+    await labDown({ progress: () => {} }); // left by a test file that did not release it
   }
   mkdirSync(path.join(dir, 'leases'), { recursive: true });
   const leaseFile = path.join(dir, 'leases', `${process.pid}`);
   writeFileSync(leaseFile, JSON.stringify({ pid: process.pid, exclusive: options.exclusive ?? false }));
-  const startedHere = !state;
+  const startedHere = !readLabState(dir);
   try {
     const progress = options.progress ?? (() => {});
     // Idempotent: a lab that is up is kept; missing parts are made.
     await labUp({ agent: wantAgent, progress, ...(options.topologyFile ? { topologyFile: options.topologyFile } : {}) });
-    if (startedHere) writeFileSync(path.join(dir, 'started-by-fixture'), String(process.pid));
+    if (startedHere) writeFileSync(fixtureMarker(dir), String(process.pid));
   } catch (error) {
     rmSync(leaseFile, { force: true });
     if (startedHere) await labDown({ progress: () => {} });
@@ -74,7 +104,7 @@ export async function useLab(options: { agent?: boolean; exclusive?: boolean; to
     stateDir: dir,
     async release() {
       rmSync(leaseFile, { force: true });
-      const marker = path.join(dir, 'started-by-fixture');
+      const marker = fixtureMarker(dir);
       if (leases(dir).length === 0 && existsSync(marker)) {
         rmSync(marker, { force: true });
         await labDown({ progress: () => {} });

@@ -58,6 +58,8 @@ export class TopologyError extends Error {}
 interface Problem {
   path: (string | number)[];
   message: string;
+  /** Point at the key (an unknown field) rather than its value. */
+  key?: boolean;
 }
 
 /** The subnet's gateway: given, or the first address. */
@@ -137,22 +139,22 @@ export function parseTopology(text: string, file = 'topology.yaml'): Topology {
   if (document.errors.length > 0) {
     throw new TopologyError(document.errors.map((e) => `${at(e.pos[0])}: ${e.message.split('\n')[0]}`).join('\n'));
   }
-  // Where a path points: the deepest node of the document that exists along it.
-  const locate = (problemPath: (string | number)[]): string => {
-    for (let length = problemPath.length; length >= 0; length--) {
-      const node = document.getIn(problemPath.slice(0, length), true);
+  // Where a path points: the key itself for an unknown field, else the deepest node that exists along it.
+  const keyAt = (problemPath: (string | number)[]) => {
+    const parent = document.getIn(problemPath.slice(0, -1), true) as { items?: Array<{ key?: { value?: unknown; range?: [number, number, number] } }> } | undefined;
+    return parent?.items?.find((item) => item.key?.value === problemPath.at(-1))?.key?.range;
+  };
+  const locate = (problem: Problem): string => {
+    const keyRange = problem.key ? keyAt(problem.path) : undefined;
+    if (keyRange) return at(keyRange[0]);
+    for (let length = problem.path.length; length >= 0; length--) {
+      const node = document.getIn(problem.path.slice(0, length), true);
       if (isNode(node) && node.range) return at(node.range[0]);
-      // A key that is not allowed: point at the key itself.
-      if (length === problemPath.length && length > 0) {
-        const parent = document.getIn(problemPath.slice(0, -1), true) as { items?: Array<{ key?: { value?: unknown; range?: [number, number, number] } }> } | undefined;
-        const key = parent?.items?.find((item) => item.key?.value === problemPath.at(-1))?.key;
-        if (key?.range) return at(key.range[0]);
-      }
     }
     return `${file}:1:1`;
   };
   const report = (problems: Problem[]): never => {
-    throw new TopologyError(`${file} is not a valid lab topology:\n${problems.map((p) => `  ${locate(p.path)}: ${pathText(p.path)}: ${p.message}`).join('\n')}`);
+    throw new TopologyError(`${file} is not a valid lab topology:\n${problems.map((p) => `  ${locate(p)}: ${pathText(p.path)}: ${p.message}`).join('\n')}`);
   };
   const parsed = schema.safeParse(document.toJS());
   if (!parsed.success) {
@@ -160,7 +162,7 @@ export function parseTopology(text: string, file = 'topology.yaml'): Topology {
       parsed.error.issues.flatMap((issue) =>
         // An unknown key: name it, and point at it.
         issue.code === 'unrecognized_keys'
-          ? issue.keys.map((key) => ({ path: [...(issue.path as (string | number)[]), key], message: `unknown field (allowed: ${allowedKeys(issue.path as (string | number)[]).join(', ')})` }))
+          ? issue.keys.map((key) => ({ path: [...(issue.path as (string | number)[]), key], message: `unknown field (allowed: ${allowedKeys(issue.path as (string | number)[]).join(', ')})`, key: true }))
           : [{ path: issue.path as (string | number)[], message: issue.message }],
       ),
     );
