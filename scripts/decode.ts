@@ -18,19 +18,29 @@ const file = files[0]!;
 
 const reader = new CaptureReader();
 const facts = new PacketFacts();
-let out = '';
+// Lines go straight into a byte buffer (summaries are ASCII): no growing string, little garbage.
+let out = Buffer.allocUnsafe(1 << 20);
+let used = 0;
 let number = 0;
+const emit = (line: string) => {
+  if (used + line.length * 3 + 1 > out.length) flush(true);
+  used += out.write(line, used, 'utf8');
+  out[used++] = 10;
+};
 const flush = (force: boolean) => {
-  if (out.length > 1 << 16 || (force && out.length > 0)) {
-    process.stdout.write(out);
-    out = '';
+  if (used > out.length - (1 << 16) || (force && used > 0)) {
+    process.stdout.write(out.subarray(0, used));
+    out = Buffer.allocUnsafe(1 << 20);
+    used = 0;
   }
 };
 const onPacket = (p: CapturedPacket) => {
   number++;
   dissect(p.bytes, p.offset, p.caplen, p.origLen, p.linkType, facts);
-  if (json) out += `${JSON.stringify(packetRecord(number, p, facts))}\n`;
-  else out += `${timeOfDay(p.tsSec, p.tsNsec)} ${summaryLine(facts)}\n`;
+  if (json) emit(JSON.stringify(packetRecord(number, p, facts)));
+  else {
+    emit(`${timeOfDay(p.tsSec, p.tsNsec)} ${summaryLine(facts)}`);
+  }
 };
 
 // Output to a closed pipe (`| head`) is the reader's choice, not an error.
