@@ -35,6 +35,7 @@ export class KubeError extends Error {
 
 export const isConflict = (error: unknown) => error instanceof KubeError && error.status === 409;
 export const isNotFound = (error: unknown) => error instanceof KubeError && error.status === 404;
+export const isForbidden = (error: unknown) => error instanceof KubeError && error.status === 403;
 export const isUnreachable = (error: unknown) => error instanceof KubeError && error.status === undefined;
 
 /** Where a kind's collection lives on the server. */
@@ -51,6 +52,7 @@ export const pluralOf: Record<string, string> = {
   IPAMBlock: 'ipamblocks',
   BlockAffinity: 'blockaffinities',
   IPAMHandle: 'ipamhandles',
+  IPAMConfig: 'ipamconfigs',
   Node: 'nodes',
   Pod: 'pods',
   Secret: 'secrets',

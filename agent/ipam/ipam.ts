@@ -4,13 +4,19 @@
 // by the API server: only one create of a block succeeds (409 for the others), and every update
 // carries the resourceVersion it was computed from (409 when someone else wrote in between), so
 // the loser re-reads and tries again.
+//
+// When no block is free, a node borrows an address from another node's block, as Calico does
+// unless the IPAMConfig `default` sets strictAffinity; an empty block that no longer fits the node
+// (its pool is gone or no longer selects it) is released, and an empty block without affinity
+// is deleted, as Calico's libcalico-go does on release.
 import { calicoCrdV1 } from '../../shared/model/meta.ts';
 import { emptyIPAMBlock, parseIPAMBlock, parseIPAMHandle, type BlockAffinity, type IPAMBlock, type IPAMHandle } from '../../shared/model/ipam.ts';
 import type { IPPool } from '../../shared/model/ippool.ts';
 import { blockAffinityName, blockName, cidrSize, containsCidr, formatCidr, nthBlock, parseCidr } from '../../shared/net/index.ts';
-import { isConflict, type KubeApi } from '../datastore/kube-api.ts';
+import { isConflict, isForbidden, isNotFound, type KubeApi } from '../datastore/kube-api.ts';
 import { selects, type Labels } from '../datastore/selector.ts';
 import { addressAt, allocate, freeCount, ordinalsOfHandle, releaseHandle } from './block-allocations.ts';
+import { defaultLockFile, withHostLock } from './host-lock.ts';
 
 export type AddressUse = 'Workload' | 'Tunnel';
 
@@ -19,6 +25,13 @@ export interface Assignment {
   /** The block the address came from. */
   block: string;
   pool: string;
+  /** The block is another node's (the address was borrowed). */
+  borrowed?: boolean;
+}
+
+/** What Calico's IPAMConfig `default` says; without one, Calico's defaults. */
+export interface IpamConfig {
+  strictAffinity: boolean;
 }
 
 export class IpamError extends Error {}
@@ -30,12 +43,30 @@ export const handleObjectName = (handleId: string) => handleId.toLowerCase();
 
 const ref = (kind: string, name: string) => ({ apiVersion: calicoCrdV1, kind, metadata: { name } });
 
+export interface IpamOptions {
+  /**
+   * The node's IPAM lock file (every writer on the node takes it, as Calico's CNI plugin takes
+   * /var/run/calico/ipam.lock); false for none (several simulated nodes in one test process).
+   */
+  lockFile?: string | false;
+}
+
 export class Ipam {
+  private readonly lockFile: string | false;
+
   constructor(
     private readonly client: KubeApi,
     readonly nodeName: string,
     private readonly log: (message: string) => void = () => {},
-  ) {}
+    options: IpamOptions = {},
+  ) {
+    this.lockFile = options.lockFile ?? defaultLockFile(nodeName);
+  }
+
+  /** Claims, assignments and releases of one node never overlap (see host-lock.ts). */
+  private locked<T>(work: () => Promise<T>): Promise<T> {
+    return this.lockFile ? withHostLock(this.lockFile, work) : work();
+  }
 
   /** Pools this node may take `use` addresses from: enabled, selecting the node, allowing the use. */
   usablePools(pools: IPPool[], nodeLabels: Labels, use: AddressUse): IPPool[] {
@@ -57,7 +88,11 @@ export class Ipam {
    * Claims one more block for this node from `pool`: the lowest block no node holds. Returns the
    * block's CIDR, or undefined when the pool has no free block left.
    */
-  async claimBlock(pool: IPPool): Promise<string | undefined> {
+  claimBlock(pool: IPPool): Promise<string | undefined> {
+    return this.locked(() => this.claimBlockNow(pool));
+  }
+
+  private async claimBlockNow(pool: IPPool): Promise<string | undefined> {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const taken = new Set((await this.listBlocks()).map((b) => b.spec.cidr));
       const cidr = firstFreeBlock(pool, taken);
@@ -120,10 +155,33 @@ export class Ipam {
   }
 
   /**
-   * Hands out one address for `handleId` from this node's blocks in `pools`, claiming a new block
-   * when they are full. `secondary` is what Calico records with it (namespace, pod, node, type).
+   * Calico's IPAMConfig `default` (crd.projectcalico.org/v1 IPAMConfig). No such object, or no
+   * such CRD (a cluster without Calico), means Calico's defaults: strictAffinity off.
    */
-  async assign(handleId: string, secondary: Record<string, string>, pools: IPPool[]): Promise<Assignment> {
+  async config(): Promise<IpamConfig> {
+    try {
+      const raw = await this.client.get<{ spec?: { strictAffinity?: boolean } }>(ref('IPAMConfig', 'default'));
+      return { strictAffinity: raw?.spec?.strictAffinity === true };
+    } catch (error) {
+      if (isNotFound(error)) return { strictAffinity: false };
+      if (isForbidden(error)) {
+        this.log('cannot read IPAMConfig "default" (the agent\'s ClusterRole lacks get on ipamconfigs: apply `gingham-agent manifests` again); assuming strictAffinity false');
+        return { strictAffinity: false };
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Hands out one address for `handleId` from this node's blocks in `pools`, claiming a new block
+   * when they are full, and borrowing from another node's block when no block is left (unless
+   * strictAffinity). `secondary` is what Calico records with it (namespace, pod, node, type).
+   */
+  assign(handleId: string, secondary: Record<string, string>, pools: IPPool[], options: { strictAffinity?: boolean } = {}): Promise<Assignment> {
+    return this.locked(() => this.assignNow(handleId, secondary, pools, options));
+  }
+
+  private async assignNow(handleId: string, secondary: Record<string, string>, pools: IPPool[], options: { strictAffinity?: boolean }): Promise<Assignment> {
     if (pools.length === 0) throw new IpamError(`no IP pool selects node ${this.nodeName} for this use: check the pools' nodeSelector, allowedUses and disabled`);
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const own = await this.ownBlocks(pools);
@@ -131,12 +189,18 @@ export class Ipam {
       if (!withRoom) {
         let claimed = false;
         for (const pool of pools) {
-          if (await this.claimBlock(pool)) {
+          if (await this.claimBlockNow(pool)) {
             claimed = true;
             break;
           }
         }
-        if (!claimed) throw new IpamError(`every block of pools ${pools.map((p) => p.metadata.name).join(', ')} is taken: add a pool or free addresses`);
+        if (claimed) continue;
+        const names = pools.map((p) => p.metadata.name).join(', ');
+        const strict = options.strictAffinity ?? (await this.config()).strictAffinity;
+        if (strict) throw new IpamError(`every block of pools ${names} is taken and strictAffinity (IPAMConfig default) forbids borrowing from other nodes' blocks: add a pool or free addresses`);
+        const borrowed = await this.borrow(handleId, secondary, pools);
+        if (borrowed === 'full') throw new IpamError(`every address of pools ${names} is in use: add a pool or free addresses`);
+        if (borrowed) return borrowed;
         continue;
       }
       const result = await this.allocateIn(withRoom, handleId, secondary);
@@ -148,6 +212,29 @@ export class Ipam {
       await new Promise((r) => setTimeout(r, Math.random() * 20 * (attempt + 1)));
     }
     throw new IpamError(`could not assign an address to ${handleId} after ${maxAttempts} attempts (conflicting writers)`);
+  }
+
+  /**
+   * One address from a block of another node (or of none), as Calico's autoAssign does once no
+   * block can be claimed: blocks in an order that starts at a place given by the node's name, so
+   * that nodes short of addresses do not all race for the same block. 'full' when no block in
+   * `pools` has a free address; undefined when a race was lost (try again).
+   */
+  private async borrow(handleId: string, secondary: Record<string, string>, pools: IPPool[]): Promise<Assignment | 'full' | undefined> {
+    const candidates = (await this.listBlocks())
+      .filter((b) => b.spec.affinity !== `host:${this.nodeName}` && freeCount(b.spec) > 0 && pools.some((p) => poolContains(p, b.spec.cidr)))
+      .sort((a, b) => parseCidr(a.spec.cidr).address - parseCidr(b.spec.cidr).address);
+    if (candidates.length === 0) return 'full';
+    const start = hashOf(this.nodeName) % candidates.length;
+    for (let i = 0; i < candidates.length; i++) {
+      const block = candidates[(start + i) % candidates.length]!;
+      const address = await this.allocateIn(block, handleId, secondary);
+      if (!address) continue;
+      const pool = pools.find((p) => poolContains(p, block.spec.cidr))!;
+      this.log(`borrowed ${address} from block ${block.spec.cidr} (${block.spec.affinity ?? 'no affinity'}): no block of pool ${pool.metadata.name} was free`);
+      return { address, block: block.spec.cidr, pool: pool.metadata.name, borrowed: true };
+    }
+    return undefined;
   }
 
   /** One allocation in `block`: handle first, then the block; undefined when the block changed under us. */
@@ -211,7 +298,11 @@ export class Ipam {
   }
 
   /** Frees every address `handleId` holds and deletes the handle; returns the freed addresses. */
-  async release(handleId: string): Promise<string[]> {
+  release(handleId: string): Promise<string[]> {
+    return this.locked(() => this.releaseNow(handleId));
+  }
+
+  private async releaseNow(handleId: string): Promise<string[]> {
     const raw = await this.client.get<IPAMHandle>(ref('IPAMHandle', handleObjectName(handleId)));
     if (!raw) return [];
     const freed: string[] = [];
@@ -222,7 +313,9 @@ export class Ipam {
         const next = releaseHandle(block.spec, handleId);
         if (next.released.length === 0) break;
         try {
-          await this.client.replace({ ...block, kind: 'IPAMBlock', spec: next.spec });
+          // An empty block that no node holds goes (libcalico-go's releaseIPsFromBlock).
+          if (!next.spec.affinity && isEmpty(next.spec)) await this.client.delete({ ...ref('IPAMBlock', block.metadata.name), metadata: { name: block.metadata.name, resourceVersion: block.metadata.resourceVersion } });
+          else await this.client.replace({ ...block, kind: 'IPAMBlock', spec: next.spec });
           freed.push(...next.released.map((ordinal) => addressAt(cidr, ordinal)));
           await this.changeHandle(handleId, cidr, -next.released.length);
           break;
@@ -235,6 +328,93 @@ export class Ipam {
     await this.client.delete(ref('IPAMHandle', handleObjectName(handleId)));
     return freed;
   }
+
+  /**
+   * Gives up this node's affinity for one of its blocks, as libcalico-go's releaseBlockAffinity:
+   * the BlockAffinity marked pendingDeletion, then the block deleted when empty (or, without
+   * `mustBeEmpty`, kept with no affinity so its addresses stay valid), then the affinity deleted.
+   * False when the block is not this node's, or not empty with `mustBeEmpty`.
+   */
+  releaseBlockAffinity(cidr: string, options: { mustBeEmpty: boolean }): Promise<boolean> {
+    return this.locked(() => this.releaseBlockAffinityNow(cidr, options));
+  }
+
+  private async releaseBlockAffinityNow(cidr: string, options: { mustBeEmpty: boolean }): Promise<boolean> {
+    const affinityName = blockAffinityName(this.nodeName, cidr);
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const block = await this.client.get<IPAMBlock>(ref('IPAMBlock', blockName(cidr)));
+      if (!block || block.spec.affinity !== `host:${this.nodeName}`) return false;
+      const empty = isEmpty(block.spec);
+      if (options.mustBeEmpty && !empty) return false;
+      const affinity = await this.client.get<BlockAffinity>(ref('BlockAffinity', affinityName));
+      let marked: BlockAffinity | undefined;
+      if (affinity) {
+        try {
+          marked = await this.client.replace({ ...affinity, kind: 'BlockAffinity', spec: { ...affinity.spec, state: 'pendingDeletion' } });
+        } catch (error) {
+          if (isConflict(error)) continue;
+          throw error;
+        }
+      }
+      try {
+        if (empty) await this.client.delete({ ...ref('IPAMBlock', block.metadata.name), metadata: { name: block.metadata.name, resourceVersion: block.metadata.resourceVersion } });
+        else {
+          const { affinity: _mine, ...spec } = block.spec;
+          await this.client.replace({ ...block, kind: 'IPAMBlock', spec });
+        }
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        // The block changed (an address was handed out meanwhile): the affinity stands.
+        if (marked) await this.client.replace({ ...marked, kind: 'BlockAffinity', spec: { ...marked.spec, state: 'confirmed' } }).catch(() => undefined);
+        continue;
+      }
+      if (marked) await this.client.delete({ ...ref('BlockAffinity', affinityName), metadata: { name: affinityName, resourceVersion: marked.metadata.resourceVersion } }).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
+      this.log(`released block ${cidr}${empty ? ' (empty: deleted)' : ' (kept without affinity: addresses in use)'}`);
+      return true;
+    }
+    throw new IpamError(`could not release block ${cidr}: it kept changing under us`);
+  }
+
+  /**
+   * Calico's ensureConsistentAffinity for every block of this node: an empty block whose pool is
+   * gone or no longer selects the node is released, so another node (one its pool selects) can
+   * claim it. Blocks with addresses in use stay until their pods are gone. Returns the released
+   * blocks. `blocks` is what the caller already knows (the agent's watch cache); each is re-read
+   * before it goes.
+   */
+  releaseUnfitEmptyBlocks(blocks: IPAMBlock[], pools: IPPool[], nodeLabels: Labels): Promise<string[]> {
+    return this.locked(() => this.releaseUnfitEmptyBlocksNow(blocks, pools, nodeLabels));
+  }
+
+  private async releaseUnfitEmptyBlocksNow(blocks: IPAMBlock[], pools: IPPool[], nodeLabels: Labels): Promise<string[]> {
+    const released: string[] = [];
+    for (const block of unfitEmptyBlocks(blocks, pools, nodeLabels, this.nodeName)) {
+      if (await this.releaseBlockAffinityNow(block.spec.cidr, { mustBeEmpty: true })) released.push(block.spec.cidr);
+    }
+    return released;
+  }
+}
+
+/** The node's empty blocks whose pool is gone or no longer selects the node (Calico releases them). */
+export function unfitEmptyBlocks(blocks: IPAMBlock[], pools: IPPool[], nodeLabels: Labels, nodeName: string): IPAMBlock[] {
+  return blocks.filter((block) => {
+    if (block.spec.affinity !== `host:${nodeName}` || !isEmpty(block.spec)) return false;
+    const pool = pools.find((p) => poolContains(p, block.spec.cidr));
+    return !pool || !selects(pool.spec.nodeSelector, nodeLabels);
+  });
+}
+
+function isEmpty(spec: IPAMBlock['spec']): boolean {
+  return spec.allocations.every((a) => a === null);
+}
+
+/** FNV-1a: a stable number per node name (where a node starts looking for a block to borrow from). */
+function hashOf(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash;
 }
 
 function poolContains(pool: IPPool, blockCidr: string): boolean {
