@@ -142,6 +142,8 @@ export async function startSshdNode(slot: number, options: SshdNodeOptions = {})
         'StrictModes no',
         'PrintMotd no',
         'PrintLastLog no',
+        // As a stock sshd: the console's installer uploads over SFTP.
+        'Subsystem sftp internal-sftp',
         // The test drops the link on purpose; sshd must not hang up first.
         'ClientAliveInterval 0',
         '',
