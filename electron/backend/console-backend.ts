@@ -12,6 +12,7 @@ import { KnownHosts } from './ssh/known-hosts.ts';
 import { SshManager } from './ssh/ssh-manager.ts';
 import { TerminalSession } from './terminal/terminal-session.ts';
 import type { FlowWindowOptions } from '../../shared/api/flow-control.ts';
+import { CaptureService, type CaptureServiceOptions } from './capture/capture-service.ts';
 
 export interface ConsoleBackendOptions {
   configDir?: string;
@@ -20,6 +21,8 @@ export interface ConsoleBackendOptions {
   ssh?: Omit<SshConnectOptions, 'knownHosts'>;
   clusters?: ClusterServiceOptions;
   terminalFlow?: FlowWindowOptions;
+  /** Live captures: flow window, limits, and Electron's save dialog for exports. */
+  capture?: CaptureServiceOptions;
 }
 
 export interface AttachedClient {
@@ -57,6 +60,7 @@ export class ConsoleBackend {
   attach(emit: EventEmitter): AttachedClient {
     const terminals = new Map<string, TerminalSession>();
     const stopStatus = this.ssh.onStatus((status) => emit('ssh.status', status));
+    const captures = new CaptureService(this.ssh, this.nodes, emit, this.options.capture);
     const terminal = (id: string) => {
       const session = terminals.get(id);
       if (!session) throw new ConsoleError('not-found', `Terminal ${id} is closed.`);
@@ -96,12 +100,14 @@ export class ConsoleBackend {
         session?.close();
         return { closed: session !== undefined };
       },
+      ...captures.handlers,
     };
 
     const notifications: NotificationHandlers = {
       'terminal.input': ({ terminalId, data }) => terminal(terminalId).input(data),
       'terminal.resize': ({ terminalId, cols, rows }) => terminal(terminalId).resize(cols, rows),
       'terminal.ack': ({ terminalId, bytes }) => terminals.get(terminalId)?.ack(bytes),
+      ...captures.notifications,
     };
 
     return {
@@ -109,6 +115,7 @@ export class ConsoleBackend {
       notifications,
       detach: () => {
         stopStatus();
+        captures.close();
         for (const session of terminals.values()) session.close();
         terminals.clear();
       },

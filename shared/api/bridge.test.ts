@@ -52,6 +52,7 @@ describe('the console client over an Electron-shaped bridge', () => {
         },
         'terminal.resize': () => undefined,
         'terminal.ack': () => undefined,
+        'capture.ack': () => undefined,
       },
     }));
     const client = createConsoleClient(bridge);

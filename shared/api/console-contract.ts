@@ -2,6 +2,7 @@
 // may send, and every event the backend may push. One contract, two transports (Electron IPC and
 // WebSocket); both validate every message against these schemas at the boundary.
 import { z } from 'zod';
+import { captureEvents, captureNotifications, captureRequests } from './capture-contract.ts';
 
 const name = z.string().min(1).max(253);
 const hostName = z.string().min(1).max(255).regex(/^[^\s@]+$/, 'a host name or address without spaces or @');
@@ -131,6 +132,7 @@ export const requests = {
     params: z.object({ terminalId: id }),
     result: z.object({ closed: z.boolean() }),
   },
+  ...captureRequests,
 } as const;
 
 /** One-way messages from the renderer: high-rate, so no answer. */
@@ -139,6 +141,7 @@ export const notifications = {
   'terminal.resize': z.object({ terminalId: id, cols, rows }),
   /** The renderer has drawn this many bytes of terminal output; see flow-control.ts. */
   'terminal.ack': z.object({ terminalId: id, bytes: z.number().int().min(0) }),
+  ...captureNotifications,
 } as const;
 
 /** Events pushed by the backend. */
@@ -151,6 +154,7 @@ export const events = {
     state: z.enum(['connected', 'disconnected']),
     reason: z.string().optional(),
   }),
+  ...captureEvents,
 } as const;
 
 export type RequestMethod = keyof typeof requests;

@@ -21,6 +21,11 @@ function handlers(overrides: Partial<RequestHandlers> = {}): RequestHandlers {
     'ssh.disconnect': unused,
     'terminal.open': unused,
     'terminal.close': unused,
+    'capture.start': unused,
+    'capture.stop': unused,
+    'capture.discard': unused,
+    'capture.packet': unused,
+    'capture.export': unused,
     ...overrides,
   };
 }
@@ -29,6 +34,7 @@ const noNotifications: NotificationHandlers = {
   'terminal.input': () => undefined,
   'terminal.resize': () => undefined,
   'terminal.ack': () => undefined,
+  'capture.ack': () => undefined,
 };
 
 describe('dispatcher', () => {

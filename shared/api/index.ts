@@ -7,3 +7,4 @@ export * from './frame-client.ts';
 export * from './utf8-chunks.ts';
 export * from './flow-control.ts';
 export * from './bridge.ts';
+export * from './capture-contract.ts';

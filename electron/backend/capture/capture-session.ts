@@ -1,0 +1,221 @@
+// One live capture: `tcpdump -U -w -` on a node over its SSH connection (as ksniff does, so it
+// works with or without the agent), the pcap stream read as it arrives, every packet kept in a
+// PacketStore, and decoded rows sent to the renderer in batches under a flow window. When the
+// window is full the SSH channel pauses, so that TCP pushes back on tcpdump and the node's kernel
+// buffer absorbs a burst; if the renderer is still behind after `pauseMs`, reading resumes and
+// rows are skipped (counted, still stored and exported) rather than letting the kernel drop
+// packets for a slow screen.
+import { randomUUID } from 'node:crypto';
+import type { Client, ClientChannel } from 'ssh2';
+import type { EncapTally, PacketRow } from '../../../shared/api/capture-contract.ts';
+import { ConsoleError } from '../../../shared/api/errors.ts';
+import { FlowWindow, type FlowWindowOptions } from '../../../shared/api/flow-control.ts';
+import { CaptureReader, type CapturedPacket } from '../../../shared/packets/capture-reader.ts';
+import { dissect, PacketFacts } from '../../../shared/packets/dissect.ts';
+import { packetRecord } from '../../../shared/packets/packet-record.ts';
+import { PacketStore } from './packet-store.ts';
+
+export interface CaptureSink {
+  packets(captureId: string, batch: { rows: PacketRow[]; captured: number; bytes: number; skipped: number; at: number; tally: EncapTally }): void;
+  end(captureId: string, outcome: { reason: string; captured: number; kernelDropped?: number; error: boolean }): void;
+}
+
+export interface CaptureOptions {
+  /** Rows sent but not yet acknowledged: the flow window, in rows. */
+  flow?: FlowWindowOptions;
+  /** How long the channel stays paused for a slow renderer before rows are skipped instead. */
+  pauseMs?: number;
+  /** Longest a row waits before its batch is sent. */
+  batchMs?: number;
+  /** Packet bytes kept before the capture stops itself. */
+  maxBytes?: number;
+}
+
+export const defaultCaptureFlow: FlowWindowOptions = { highWater: 20_000, lowWater: 5_000 };
+const maxBatchRows = 2_000;
+
+/** Single-quotes a word for a POSIX shell. */
+export function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The command run on the node: its PID first (so that stop can signal it), then tcpdump, with sudo when not root. */
+export function tcpdumpCommand(iface: string, filter: string): string {
+  const args = `-i ${shellQuote(iface)} -U -w - --immediate-mode -s 0 -n${filter.trim() ? ` ${shellQuote(filter)}` : ''}`;
+  const script = `echo gingham-capture-pid $$ >&2; if [ "$(id -u)" = 0 ]; then exec tcpdump ${args}; else exec sudo -n tcpdump ${args}; fi`;
+  return `sh -c ${shellQuote(script)}`;
+}
+
+function emptyTally(): EncapTally {
+  return { direct: { packets: 0, bytes: 0 }, IPIP: { packets: 0, bytes: 0 }, VXLAN: { packets: 0, bytes: 0 } };
+}
+
+const tallyKeys = ['direct', 'IPIP', 'VXLAN'] as const;
+
+export class CaptureSession {
+  readonly id = randomUUID();
+  readonly store = new PacketStore();
+  readonly started = Date.now();
+  linkType = -1;
+  snapLen = 262144;
+  private readonly reader = new CaptureReader();
+  private readonly facts = new PacketFacts();
+  private readonly flow: FlowWindow;
+  private readonly pauseMs: number;
+  private readonly batchMs: number;
+  private readonly maxBytes: number;
+  private pending: PacketRow[] = [];
+  private tally = emptyTally();
+  private batchTimer: NodeJS.Timeout | undefined;
+  private skipTimer: NodeJS.Timeout | undefined;
+  private viewBehind = false;
+  skipped = 0;
+  private pid: number | undefined;
+  private stderr = '';
+  private exited = false;
+  private stopping: string | undefined;
+  ended = false;
+
+  private constructor(
+    private readonly client: Client,
+    private readonly channel: ClientChannel,
+    readonly node: string,
+    readonly iface: string,
+    readonly filter: string,
+    private readonly sink: CaptureSink,
+    options: CaptureOptions,
+  ) {
+    this.flow = new FlowWindow(options.flow ?? defaultCaptureFlow);
+    this.pauseMs = options.pauseMs ?? 1000;
+    this.batchMs = options.batchMs ?? 50;
+    this.maxBytes = options.maxBytes ?? 512 * 1024 * 1024;
+    const onPacket = (p: CapturedPacket) => this.packet(p);
+    channel.on('data', (chunk: Buffer) => {
+      this.reader.push(chunk, onPacket);
+      if (this.reader.error) this.stopWith(`The node sent something that is not a pcap stream: ${this.reader.error}`);
+    });
+    channel.stderr.on('data', (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString('utf8')).slice(-8000);
+      const pid = /gingham-capture-pid (\d+)/.exec(this.stderr);
+      if (pid && this.pid === undefined) this.pid = Number(pid[1]);
+    });
+    channel.on('exit', () => (this.exited = true));
+    // A stream error is followed by 'close', which reports the end.
+    channel.on('error', () => undefined);
+    channel.on('close', () => this.finish());
+  }
+
+  static start(client: Client, node: string, iface: string, filter: string, sink: CaptureSink, options: CaptureOptions = {}): Promise<CaptureSession> {
+    return new Promise((resolve, reject) => {
+      client.exec(tcpdumpCommand(iface, filter), (error, channel) => {
+        if (error) reject(new ConsoleError('ssh-disconnected', `${node} refused to run tcpdump: ${error.message}`));
+        else resolve(new CaptureSession(client, channel, node, iface, filter, sink, options));
+      });
+    });
+  }
+
+  get command(): string {
+    return tcpdumpCommand(this.iface, this.filter);
+  }
+
+  private packet(p: CapturedPacket): void {
+    if (this.linkType < 0) {
+      this.linkType = p.linkType;
+      this.snapLen = this.reader.interfaces[0]?.snapLen ?? this.snapLen;
+    }
+    this.store.add(p.bytes, p.offset, p.caplen, p.origLen, p.tsSec, p.tsNsec);
+    dissect(p.bytes, p.offset, p.caplen, p.origLen, p.linkType, this.facts);
+    const t = this.tally[tallyKeys[this.facts.encap] ?? 'direct'];
+    t.packets++;
+    t.bytes += p.origLen;
+    if (this.viewBehind) this.skipped++;
+    else {
+      this.pending.push(packetRecord(this.store.count, p, this.facts));
+      if (this.flow.sent(1)) this.pauseForView();
+    }
+    if (this.pending.length >= maxBatchRows) this.flush();
+    else if (!this.batchTimer) this.batchTimer = setTimeout(() => this.flush(), this.batchMs);
+    if (this.store.bytes >= this.maxBytes) this.stopWith(`The capture reached ${Math.round(this.maxBytes / 1048576)} MiB and stopped itself; export it to keep it.`);
+  }
+
+  private pauseForView(): void {
+    this.channel.pause();
+    this.skipTimer = setTimeout(() => {
+      this.skipTimer = undefined;
+      if (!this.flow.isPaused) return;
+      this.viewBehind = true;
+      this.channel.resume();
+    }, this.pauseMs);
+  }
+
+  /** The renderer has taken `rows` more rows. */
+  ack(rows: number): void {
+    if (!this.flow.acked(rows)) return;
+    this.viewBehind = false;
+    if (this.skipTimer) clearTimeout(this.skipTimer);
+    this.skipTimer = undefined;
+    this.channel.resume();
+  }
+
+  private flush(): void {
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    if (this.ended) return;
+    const rows = this.pending;
+    this.pending = [];
+    const tally = this.tally;
+    this.tally = emptyTally();
+    this.sink.packets(this.id, { rows, captured: this.store.count, bytes: this.store.bytes, skipped: this.skipped, at: Date.now() / 1000, tally });
+  }
+
+  /** Stops tcpdump on the node (SIGINT, as Ctrl-C would), which ends the stream; resolves when it has. */
+  async stop(reason = 'Stopped.'): Promise<void> {
+    if (this.ended) return;
+    this.stopping ??= reason;
+    const closed = new Promise<void>((resolve) => this.channel.once('close', () => resolve()));
+    try {
+      this.channel.signal('INT');
+    } catch {
+      // older servers refuse signal requests: the kill below does it
+    }
+    if (this.pid !== undefined) {
+      this.client.exec(`kill -INT ${this.pid} 2>/dev/null || sudo -n kill -INT ${this.pid} 2>/dev/null`, (error, killer) => {
+        if (!error) killer.on('close', () => undefined).resume();
+      });
+    }
+    const timer = setTimeout(() => this.channel.close(), 5000);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  private stopWith(reason: string): void {
+    void this.stop(reason);
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.flush();
+    this.ended = true;
+    if (this.skipTimer) clearTimeout(this.skipTimer);
+    const dropped = /(\d+) packets? dropped by kernel/.exec(this.stderr);
+    const kernelDropped = dropped ? Number(dropped[1]) : undefined;
+    const captured = this.store.count;
+    const tcpdumpSaid = this.stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('gingham-capture-pid') && !/^tcpdump: listening on|packets? (captured|received by filter|dropped by kernel)/.test(l))
+      .join(' ');
+    let reason: string;
+    let error = false;
+    if (this.stopping) reason = this.stopping;
+    else if (!this.exited) {
+      reason = `The connection to ${this.node} dropped; the ${captured} packets captured before are kept.`;
+      error = true;
+    } else {
+      reason = tcpdumpSaid ? `tcpdump on ${this.node} stopped: ${tcpdumpSaid}` : `tcpdump on ${this.node} exited.`;
+      error = captured === 0 || tcpdumpSaid !== '';
+    }
+    this.sink.end(this.id, { reason, captured, ...(kernelDropped === undefined ? {} : { kernelDropped }), error });
+  }
+
+}
