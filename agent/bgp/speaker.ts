@@ -74,6 +74,8 @@ export interface SpeakerStatus {
   adoptedKernelRoutes: number;
   peers: PeerStatus[];
   rib: { prefixes: number; paths: number; attributeSets: number; bytes: number };
+  /** The process's memory in bytes (Node's process.memoryUsage), to see what a table costs. */
+  memory: { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
   kernel?: { installed: number; errors: number; lastError: string; protocol: number; table: string | number };
 }
 
@@ -706,6 +708,7 @@ export class Speaker {
       adoptedKernelRoutes: this.adoptedKernelRoutes,
       peers: this.peers.map((p) => this.peerStatus(p)),
       rib: { prefixes: this.rib.prefixCount, paths: this.rib.pathTotal, attributeSets: this.rib.attributeSets, bytes: this.rib.bytes },
+      memory: (({ rss, heapUsed, heapTotal, external, arrayBuffers }) => ({ rss, heapUsed, heapTotal, external, arrayBuffers }))(process.memoryUsage()),
       ...(this.kernel && this.config.kernel ? { kernel: { ...this.kernel.status, protocol: this.config.kernel.protocol, table: this.config.kernel.table } } : {}),
     };
   }

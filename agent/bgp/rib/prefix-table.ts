@@ -1,6 +1,9 @@
 // A hash table from IPv4 prefix (address, length) to a 32-bit integer, in typed arrays: a million
 // prefixes cost about 18 MB and no garbage, where a Map of objects would cost several times that
 // and keep the collector busy. Open addressing with linear probing and backward-shift deletion.
+// With a maximum capacity, the arrays grow in place (growable.ts) and a rehash goes through one
+// shared scratch copy, so growing leaves no garbage (the RIB's partitions use this).
+import { growable, resize } from './growable.ts';
 
 const EMPTY = 0xff;
 
@@ -11,12 +14,21 @@ export class PrefixTable {
   private mask: number;
   size = 0;
 
-  constructor(initialCapacity = 1024) {
+  /** `maxEntries`: grow in place up to this many entries (address space reserved for twice as many slots). */
+  constructor(initialCapacity = 1024, private readonly maxEntries?: number) {
     let capacity = 16;
     while (capacity < initialCapacity * 2) capacity *= 2;
-    this.addresses = new Uint32Array(capacity);
-    this.lengths = new Uint8Array(capacity).fill(EMPTY);
-    this.values = new Int32Array(capacity);
+    if (maxEntries !== undefined) {
+      let max = capacity;
+      while (max < maxEntries * 2) max *= 2;
+      this.addresses = growable(Uint32Array, capacity, max);
+      this.lengths = growable(Uint8Array, capacity, max).fill(EMPTY);
+      this.values = growable(Int32Array, capacity, max);
+    } else {
+      this.addresses = new Uint32Array(capacity);
+      this.lengths = new Uint8Array(capacity).fill(EMPTY);
+      this.values = new Int32Array(capacity);
+    }
     this.mask = capacity - 1;
   }
 
@@ -119,6 +131,10 @@ export class PrefixTable {
   }
 
   private grow(): void {
+    if (this.maxEntries !== undefined) {
+      this.growInPlace();
+      return;
+    }
     const oldAddresses = this.addresses;
     const oldLengths = this.lengths;
     const oldValues = this.values;
@@ -142,4 +158,41 @@ export class PrefixTable {
       values[j] = oldValues[i]!;
     }
   }
+
+  /** Doubles the arrays where they are; the entries go through the scratch copy and back. */
+  private growInPlace(): void {
+    const n = this.size;
+    const lengths = this.lengths;
+    if (scratch.addresses.length < n) {
+      scratch.addresses = new Uint32Array(n * 2);
+      scratch.lengths = new Uint8Array(n * 2);
+      scratch.values = new Int32Array(n * 2);
+    }
+    let k = 0;
+    for (let i = 0; i < lengths.length; i++) {
+      const l = lengths[i]!;
+      if (l === EMPTY) continue;
+      scratch.addresses[k] = this.addresses[i]!;
+      scratch.lengths[k] = l;
+      scratch.values[k++] = this.values[i]!;
+    }
+    const capacity = lengths.length * 2;
+    resize(this.addresses, capacity);
+    resize(this.lengths, capacity);
+    resize(this.values, capacity);
+    this.lengths.fill(EMPTY);
+    const mask = (this.mask = capacity - 1);
+    for (let i = 0; i < k; i++) {
+      const a = scratch.addresses[i]!;
+      const l = scratch.lengths[i]!;
+      let j = this.slot(a, l);
+      while (this.lengths[j] !== EMPTY) j = (j + 1) & mask;
+      this.lengths[j] = l;
+      this.addresses[j] = a;
+      this.values[j] = scratch.values[i]!;
+    }
+  }
 }
+
+/** The rehash copy shared by every in-place table: as big as the largest one that grew (one RIB partition). */
+const scratch = { addresses: new Uint32Array(0), lengths: new Uint8Array(0), values: new Int32Array(0) };

@@ -113,4 +113,63 @@ describe('Rib best-path selection', () => {
     expect(rib.prefixCount).toBe(1);
     expect(rib.paths(P, 24)[0]!.stale).toBe(false);
   });
+
+  it('matches a plain model under random updates, withdrawals, ADD-PATH ids, stale marks and peer removals', () => {
+    // Prefixes spread over all 64 partitions, few enough to share lists (several paths per prefix).
+    const op = fc.oneof(
+      fc.tuple(fc.constant('update' as const), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 3 })),
+      fc.tuple(fc.constant('withdraw' as const), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 2 }), fc.constant(0)),
+      fc.tuple(fc.constant('stale' as const), fc.integer({ min: 1, max: 4 }), fc.constant(0), fc.constant(0), fc.constant(0)),
+      fc.tuple(fc.constant('remove' as const), fc.integer({ min: 1, max: 4 }), fc.boolean().map(Number), fc.constant(0), fc.constant(0)),
+    );
+    fc.assert(fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+      const rib = new Rib();
+      const sources = [1, 2, 3, 4].map((i) => source(i));
+      const pref = (k: number) => [((0x0a000000 + k * 0x01000100) >>> 0), 16 + (k % 9)] as const;
+      /** model: "address/length" -> Map("peer:id" -> {lp, stale}) */
+      const model = new Map<string, Map<string, { lp: number; stale: boolean }>>();
+      for (const [kind, peer, k, id, lp] of ops) {
+        if (kind === 'update') {
+          const [a, l] = pref(k);
+          rib.update(peer, a, l, id, attrs(rib, sources[peer - 1]!, { origin: 0, asPath: [], localPref: 100 + lp }));
+          const key = `${a}/${l}`;
+          if (!model.has(key)) model.set(key, new Map());
+          model.get(key)!.set(`${peer}:${id}`, { lp: 100 + lp, stale: false });
+        } else if (kind === 'withdraw') {
+          const [a, l] = pref(k);
+          const paths = model.get(`${a}/${l}`);
+          expect(rib.withdraw(peer, a, l, id)).toBe(paths?.delete(`${peer}:${id}`) ?? false);
+          if (paths?.size === 0) model.delete(`${a}/${l}`);
+        } else if (kind === 'stale') {
+          let n = 0;
+          for (const paths of model.values()) for (const [pk, v] of paths) if (pk.startsWith(`${peer}:`)) { v.stale = true; n++; }
+          expect(rib.markStale(peer)).toBe(n);
+        } else {
+          const onlyStale = k === 1;
+          let n = 0;
+          for (const [key, paths] of model) {
+            for (const [pk, v] of paths) if (pk.startsWith(`${peer}:`) && (!onlyStale || v.stale)) { paths.delete(pk); n++; }
+            if (paths.size === 0) model.delete(key);
+          }
+          expect(rib.removePeer(peer, onlyStale)).toBe(n);
+        }
+      }
+      expect(rib.prefixCount).toBe(model.size);
+      let total = 0;
+      for (const [key, paths] of model) {
+        const [a, l] = key.split('/').map(Number) as [number, number];
+        const got = rib.paths(a, l);
+        total += got.length;
+        expect(got.map((p) => `${p.peer}:${p.pathId}`).sort()).toEqual([...paths.keys()].sort());
+        for (const p of got) expect(p.stale).toBe(paths.get(`${p.peer}:${p.pathId}`)!.stale);
+        // Best first: no later path has a higher LOCAL_PREF.
+        const lps = got.map((p) => rib.attributes[p.attrIndex]!.localPref);
+        expect(Math.max(...lps)).toBe(lps[0]);
+      }
+      expect(rib.pathTotal).toBe(total);
+      let visited = 0;
+      rib.forEachPrefix(() => visited++);
+      expect(visited).toBe(model.size);
+    }), { numRuns: 150 });
+  }, 60_000);
 });
