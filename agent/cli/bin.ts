@@ -1,25 +1,37 @@
 #!/usr/bin/env -S npx tsx
 // gingham-agent: the node agent's command line. Each command group lives in commands/, one file
 // per part of the agent, so that the parts grow without touching each other.
+import type { Command as CommandType } from 'commander';
 import { Command } from 'commander';
-import { registerBgpCommands } from './commands/bgp.ts';
-import { registerCniCommands } from './commands/cni.ts';
-import { registerManifestCommands } from './commands/manifests.ts';
-import { registerRunCommands } from './commands/run.ts';
-import { registerDataplaneCommands } from './commands/dataplane.ts';
 import { agentVersion } from './version.ts';
 
-const program = new Command('gingham-agent')
-  .description('Gingham node agent: BGP speaker, dataplane, IPAM and CNI, compatible with Calico')
-  .version(agentVersion)
-  .showHelpAfterError();
+type Register = (program: CommandType) => void;
 
-registerBgpCommands(program);
-registerCniCommands(program);
-registerManifestCommands(program);
-registerRunCommands(program);
-registerDataplaneCommands(program);
+/**
+ * Command groups load on demand: the standalone BGP speaker (bgp, status, rib) does not load the
+ * Kubernetes client and the rest of the agent, which would cost it about 45 MB of memory (most of
+ * the bundle is @kubernetes/client-node) next to a full table that must stay within 1.5x of BIRD's.
+ * Every other command (and --help) loads every group.
+ */
+const groups: Record<string, () => Promise<Register>> = {
+  bgp: () => import('./commands/bgp.ts').then((m) => m.registerBgpCommands),
+  cni: () => import('./commands/cni.ts').then((m) => m.registerCniCommands),
+  manifests: () => import('./commands/manifests.ts').then((m) => m.registerManifestCommands),
+  run: () => import('./commands/run.ts').then((m) => m.registerRunCommands),
+  dataplane: () => import('./commands/dataplane.ts').then((m) => m.registerDataplaneCommands),
+};
+const BGP_ONLY = new Set(['bgp', 'status', 'rib']);
+
+async function main(): Promise<void> {
+  const program = new Command('gingham-agent')
+    .description('Gingham node agent: BGP speaker, dataplane, IPAM and CNI, compatible with Calico')
+    .version(agentVersion)
+    .showHelpAfterError();
+  const wanted = BGP_ONLY.has(process.argv[2] ?? '') ? ['bgp'] : Object.keys(groups);
+  for (const register of await Promise.all(wanted.map((name) => groups[name]!()))) register(program);
+  await program.parseAsync(process.argv);
+}
 
 // No top-level await: the bundled executable (scripts/build-agent.ts) is CommonJS, as Node's
 // single executable applications need; a rejection still ends the process with an error.
-void program.parseAsync(process.argv);
+void main();
