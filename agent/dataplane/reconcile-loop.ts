@@ -89,7 +89,7 @@ export class ReconcileLoop {
       this.urgent = false;
       if (nat) this.lastNatCheck = Date.now();
       const report = await this.reconciler.pass(this.state, { nat });
-      if (report.changes > 0) this.log.info({ changes: report.changes, ms: Math.round(report.ms), timings: report.timings }, 'dataplane reconciled');
+      if (report.changes > 0) this.log.info({ changes: report.changes, ms: Math.round(report.ms), timings: report.timings, ...(report.changes <= 12 ? { commands: report.commands } : {}) }, 'dataplane reconciled');
       for (const failure of report.failures) this.log.warn({ command: failure.command }, `kernel refused: ${failure.error}`);
       const warnings = report.warnings.join('\n');
       if (warnings !== this.lastWarnings) for (const warning of report.warnings) this.log.warn(warning);

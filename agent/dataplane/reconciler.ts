@@ -26,6 +26,8 @@ export interface PassReport {
   plan: DataplanePlan;
   /** Kernel commands sent in this pass. */
   changes: number;
+  /** The commands themselves (`ip ...` / `bridge ...`), for the log. */
+  commands: string[];
   failures: BatchFailure[];
   warnings: string[];
   ms: number;
@@ -121,7 +123,7 @@ export class Reconciler {
     const finish = lap();
 
     if (this.options.recordOwners ?? true) this.recordOwners(plan);
-    return { plan, changes: changes.size, failures, warnings, ms: performance.now() - started, timings: { read, tunnel, apply, nat, finish } };
+    return { plan, changes: changes.size, commands: changes.batches().flatMap((b) => b.commands.map((c) => `${b.tool} ${c}`)), failures, warnings, ms: performance.now() - started, timings: { read, tunnel, apply, nat, finish } };
   }
 
   private bridgeStale = false;

@@ -3,7 +3,7 @@ import { parseBGPConfiguration, parseBGPPeer, parseIPAMBlock, parseIPPool, empty
 import { parseInterfaceAddress } from '../../shared/net/index.ts';
 import type { ClusterSnapshot } from '../datastore/datastore.ts';
 import { allocate } from '../ipam/block-allocations.ts';
-import { bgpWanted, desiredBgp, desiredDataplane, type LocalFacts } from './desired-state.ts';
+import { bgpWanted, desiredBgp, desiredDataplane, durationSeconds, type LocalFacts } from './desired-state.ts';
 
 const pool = (name: string, spec: Record<string, unknown>) => parseIPPool({ apiVersion: 'crd.projectcalico.org/v1', kind: 'IPPool', metadata: { name }, spec });
 const node = (name: string, address: string, extra: Record<string, unknown> = {}) => ({ name, ipv4Address: parseInterfaceAddress(address), labels: {}, ...extra });
@@ -74,5 +74,33 @@ describe('the desired state', () => {
   it('does not announce blocks of pools that are kept out of BGP', () => {
     const bgp = desiredBgp(snapshot([pool('default', { cidr: '192.168.0.0/16', disableBGPExport: true })]), local)!;
     expect(bgp.announce).toEqual([]);
+  });
+
+  it('maps a BGPPeer’s per-peer fields into the speaker’s peer, as confd renders them for BIRD', () => {
+    const s = snapshot();
+    const bgpPeer = (name: string, spec: Record<string, unknown>) => parseBGPPeer({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name }, spec });
+    s.bgpPeers = [
+      bgpPeer('tor', { peerIP: '10.240.1.1:1790', asNumber: 65001, keepaliveTime: '20s', maxRestartTime: '2m', sourceAddress: 'None', nextHopMode: 'Self' }),
+      bgpPeer('rr', { peerIP: '10.240.1.2', keepOriginalNextHop: true }),
+      bgpPeer('plain', { peerIP: '10.240.1.3', sourceAddress: 'UseNodeIP' }),
+    ];
+    const peers = desiredBgp(s, local)!.peers;
+    const byAddress = (a: string) => peers.find((p) => p.address === a)!;
+    // eBGP: Calico's BIRD imports everything and exports the node's routes; the speaker's RFC 8212 default would be none.
+    expect(byAddress('10.240.1.1')).toMatchObject({ port: 1790, asn: 65001, keepaliveTime: 20, restartTime: 120, sourceAddress: 'none', nextHop: 'self', import: 'all', export: 'announced', description: 'BGPPeer tor' });
+    expect(byAddress('10.240.1.2')).toMatchObject({ asn: 64512, nextHop: 'keep' });
+    expect(byAddress('10.240.1.2').import).toBeUndefined();
+    const plain = byAddress('10.240.1.3');
+    expect(plain.sourceAddress).toBeUndefined();
+    expect(plain.keepaliveTime).toBeUndefined();
+    expect(plain.nextHop).toBe('auto');
+  });
+
+  it('reads Go durations as whole seconds', () => {
+    expect(durationSeconds('90s')).toBe(90);
+    expect(durationSeconds('1m30s')).toBe(90);
+    expect(durationSeconds('1h')).toBe(3600);
+    expect(durationSeconds('1500ms')).toBe(2);
+    expect(durationSeconds('10ms')).toBe(1);
   });
 });

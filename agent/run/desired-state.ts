@@ -3,10 +3,10 @@
 // local pods, the other nodes, BGP-learned routes) and the BGP speaker's configuration (the mesh
 // of all other nodes with the lexical passive rule, explicit BGPPeers, own blocks announced).
 // Pure functions: the same inputs give the same outputs, so they are tested without a cluster.
-import type { SpeakerConfigFile } from '../bgp/config.ts';
+import type { PeerConfigInput, SpeakerConfigFile } from '../bgp/config.ts';
 import { configSchema as speakerConfigSchema } from '../bgp/config.ts';
 import { effectiveBgpSettings } from '../../shared/model/bgp-configuration.ts';
-import { parsePeerAddress } from '../../shared/model/bgp-peer.ts';
+import { parsePeerAddress, type BGPPeer } from '../../shared/model/bgp-peer.ts';
 import { dataplaneStateSchema, type DataplaneState } from '../../shared/model/dataplane-state.ts';
 import type { IPPool } from '../../shared/model/ippool.ts';
 import { caliInterfaceName, containsCidr, formatIPv4, formatInterfaceAddress, parseCidr, type InterfaceAddress } from '../../shared/net/index.ts';
@@ -104,7 +104,7 @@ export function desiredBgp(snapshot: ClusterSnapshot, local: LocalFacts): Speake
   const me = snapshot.nodes.find((n) => n.name === local.nodeName);
   const asn = me?.asNumber ?? settings.asNumber;
   const ip = formatIPv4(local.address.address);
-  const peers: Array<{ address: string; asn: number; port?: number; description: string }> = [];
+  const peers: PeerConfigInput[] = [];
   if (settings.nodeToNodeMeshEnabled) {
     for (const node of snapshot.nodes) {
       if (node.name === local.nodeName || !node.ipv4Address) continue;
@@ -118,7 +118,7 @@ export function desiredBgp(snapshot: ClusterSnapshot, local: LocalFacts): Speake
     if (!forMe || !spec.peerIP) continue;
     const target = parsePeerAddress(spec.peerIP);
     if (!target || target.address === ip || peers.some((p) => p.address === target.address)) continue;
-    peers.push({ address: target.address, asn: spec.asNumber ?? asn, ...(target.port ? { port: target.port } : {}), description: `BGPPeer ${peer.metadata.name}` });
+    peers.push({ address: target.address, ...(target.port ? { port: target.port } : {}), ...peerSettings(peer, asn), description: `BGPPeer ${peer.metadata.name}` });
   }
   return speakerConfigSchema.parse({
     routerId: ip,
@@ -127,4 +127,33 @@ export function desiredBgp(snapshot: ClusterSnapshot, local: LocalFacts): Speake
     peers: peers.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
     announce: announcedBlocks(snapshot, local.nodeName),
   });
+}
+
+/** Seconds of a Go duration (`90s`, `1m30s`, `500ms`), rounded up to a whole second. */
+export function durationSeconds(text: string): number {
+  const unit: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+  let total = 0;
+  for (const [, value, name] of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(value) * unit[name!]!;
+  return Math.max(1, Math.ceil(total - 1e-9));
+}
+
+/**
+ * A BGPPeer's per-peer settings as the speaker takes them, as Calico's confd renders them for
+ * BIRD: keepaliveTime (`keepalive time`), maxRestartTime (`graceful restart time`),
+ * sourceAddress None (no `source address`), nextHopMode (or keepOriginalNextHop), and for an
+ * eBGP peer BIRD's import all / export of the node's routes (the speaker's RFC 8212 default for
+ * eBGP is none). A password kept in a Secret is not read: the agent may not read Secrets.
+ */
+export function peerSettings(peer: BGPPeer, ourAsn: number): Omit<PeerConfigInput, 'address' | 'port' | 'description'> {
+  const spec = peer.spec;
+  const asn = spec.asNumber ?? ourAsn;
+  const nextHop = spec.nextHopMode ? (spec.nextHopMode.toLowerCase() as 'auto' | 'self' | 'keep') : spec.keepOriginalNextHop ? 'keep' : undefined;
+  return {
+    asn,
+    ...(spec.keepaliveTime ? { keepaliveTime: Math.min(21845, durationSeconds(spec.keepaliveTime)) } : {}),
+    ...(spec.maxRestartTime ? { restartTime: Math.min(4095, durationSeconds(spec.maxRestartTime)) } : {}),
+    ...(spec.sourceAddress === 'None' ? { sourceAddress: 'none' as const } : {}),
+    ...(nextHop ? { nextHop } : {}),
+    ...(asn !== ourAsn ? { import: 'all' as const, export: 'announced' as const } : {}),
+  };
 }

@@ -2,10 +2,11 @@
 // datastore or BGP reports leads to one recomputation of the desired state (desired-state.ts),
 // which the BGP speaker and the dataplane's reconcile loop then apply. While the API server is
 // unreachable the datastore keeps its last state, so nothing changes on the node.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { dataplaneStateSchema, type DataplaneState } from '../../shared/model/dataplane-state.ts';
 import { formatIPv4, formatInterfaceAddress, parseCidr, vxlanMacForNode } from '../../shared/net/index.ts';
-import type { SpeakerConfigFile } from '../bgp/config.ts';
+import { needsRestart, type SpeakerConfigFile } from '../bgp/config.ts';
 import { Speaker, type SpeakerStatus } from '../bgp/speaker.ts';
 import { readRoutes } from '../dataplane/kernel/snapshot.ts';
 import { ReconcileLoop } from '../dataplane/reconcile-loop.ts';
@@ -15,7 +16,7 @@ import { routeRows } from '../dataplane/route-table.ts';
 import { Datastore, type ClusterSnapshot } from '../datastore/datastore.ts';
 import type { KubeClient } from '../datastore/kube-client.ts';
 import { writeOwnAnnotations } from '../datastore/node-annotations.ts';
-import { Ipam } from '../ipam/ipam.ts';
+import { Ipam, unfitEmptyBlocks } from '../ipam/ipam.ts';
 import { RpcServer } from '../rpc/server.ts';
 import type { HostAddress } from './autodetect.ts';
 import { bgpWanted, desiredBgp, desiredDataplane, type BgpRoute, type LocalFacts } from './desired-state.ts';
@@ -37,7 +38,7 @@ export class NodeAgent {
   private readonly reconciler: Reconciler;
   private loop: ReconcileLoop | undefined;
   private speaker: Speaker | undefined;
-  private speakerKey = '';
+  private speakerConfig: SpeakerConfigFile | undefined;
   private announced = new Set<string>();
   private tunnels: TunnelAddresses = {};
   private state: DataplaneState | undefined;
@@ -52,6 +53,7 @@ export class NodeAgent {
   private ribText = '';
   private stopped = false;
   readonly log: Logger;
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(private readonly options: NodeAgentOptions) {
     this.log = options.log;
@@ -74,6 +76,7 @@ export class NodeAgent {
   }
 
   async start(): Promise<void> {
+    this.loopDelay.enable();
     this.datastore.start();
     await this.datastore.waitForSync(60_000);
     // The node's own facts first, so that the other nodes can peer with it and route to it.
@@ -139,20 +142,30 @@ export class NodeAgent {
   }
 
   private async recomputeNow(): Promise<void> {
+    const started = performance.now();
     const snapshot = this.datastore.snapshot();
     // Routes first: a mode switch reaches the kernel without waiting for the API round trips of
     // the tunnel addresses, which follow (and cause one more recomputation when they change).
-    await this.applyBgp(desiredBgp(snapshot, this.local));
-    const routes = this.speaker ? this.bgpRoutes(snapshot) : undefined;
+    const bgp = desiredBgp(snapshot, this.local);
+    // When BGP goes off, or comes back, or must be restarted, the dataplane does not wait for the
+    // speaker: other nodes' blocks are routed from IPAM meanwhile (as while sessions come up).
+    if (this.speakerReplaced(bgp)) this.publish(snapshot, undefined, started, 0);
+    await this.applyBgp(bgp);
+    const bgpMs = Math.round(performance.now() - started);
+    this.publish(snapshot, this.speaker ? this.bgpRoutes(snapshot) : undefined, started, bgpMs);
     this.ribText = JSON.stringify(this.bgpRoutes());
+    if (this.datastore.status().connected) this.scheduleTunnels();
+  }
+
+  /** Hands a new desired state to the dataplane, when it differs from the last. */
+  private publish(snapshot: ClusterSnapshot, routes: BgpRoute[] | undefined, started: number, bgpMs: number): void {
     const state = desiredDataplane(snapshot, this.local, routes);
     const text = JSON.stringify(state);
-    if (text !== this.stateText) {
-      this.state = state;
-      this.stateText = text;
-      this.loop?.setState(state);
-    }
-    if (this.datastore.status().connected) this.scheduleTunnels();
+    if (text === this.stateText) return;
+    this.state = state;
+    this.stateText = text;
+    this.loop?.setState(state);
+    this.log.info({ bgpMs, ms: Math.round(performance.now() - started) }, 'desired state changed');
   }
 
   /**
@@ -169,12 +182,26 @@ export class NodeAgent {
       do {
         this.tunnelsAgain = false;
         const before = JSON.stringify(this.tunnels);
-        await this.ensureTunnelAddresses(this.datastore.snapshot());
+        const snapshot = this.datastore.snapshot();
+        await this.ensureTunnelAddresses(snapshot);
+        await this.releaseUnfitBlocks(snapshot);
         if (JSON.stringify(this.tunnels) !== before) this.recompute();
       } while (this.tunnelsAgain && !this.stopped);
     })().finally(() => {
       this.tunnelTask = undefined;
     });
+  }
+
+  /** Empty blocks whose pool is gone or no longer selects this node go back, as calico-node does. */
+  private async releaseUnfitBlocks(snapshot: ClusterSnapshot): Promise<void> {
+    const labels = snapshot.nodes.find((n) => n.name === this.options.nodeName)?.labels ?? {};
+    const unfit = unfitEmptyBlocks(snapshot.blocks, snapshot.pools, labels, this.options.nodeName);
+    if (unfit.length === 0) return;
+    try {
+      await this.ipam.releaseUnfitEmptyBlocks(unfit, snapshot.pools, labels);
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not release blocks the pools no longer give this node; trying again on the next change');
+    }
   }
 
   private async ensureTunnelAddresses(snapshot: ClusterSnapshot): Promise<void> {
@@ -215,20 +242,39 @@ export class NodeAgent {
     return learned;
   }
 
+  /** Whether `config` needs a new speaker (BGP on or off, or a change beyond peers and announcements). */
+  private speakerReplaced(config: SpeakerConfigFile | undefined): boolean {
+    if (!config) return this.speaker !== undefined;
+    return !this.speaker || !this.speakerConfig || needsRestart(this.speakerConfig, config);
+  }
+
+  /**
+   * Brings the speaker to `config`. Peers come and go at runtime (a node joins or leaves, a
+   * BGPPeer changes) without touching the other sessions; only a change of the speaker's own
+   * settings (AS, router ID, listen address, timers) restarts it, gracefully.
+   */
   private async applyBgp(config: SpeakerConfigFile | undefined): Promise<void> {
-    const key = config ? JSON.stringify({ ...config, announce: [] }) : '';
-    if (key !== this.speakerKey) {
+    if (this.speakerReplaced(config)) {
       if (this.speaker) {
-        this.log.info({ part: 'bgp' }, config ? 'BGP peers changed: restarting the speaker' : 'only VXLAN pools: BGP off');
+        this.log.info({ part: 'bgp' }, config ? 'BGP settings changed: restarting the speaker' : 'only VXLAN pools: BGP off');
         await this.speaker.stop({ withdraw: !config });
         this.speaker = undefined;
       }
-      this.speakerKey = key;
+      this.speakerConfig = undefined;
       this.announced = new Set();
       if (config) {
         this.speaker = new Speaker(config, this.log.child({ part: 'bgp' }));
         await this.speaker.start();
+        this.speakerConfig = config;
         this.announced = new Set(config.announce);
+      }
+    } else if (config && this.speaker && JSON.stringify(config.peers) !== JSON.stringify(this.speakerConfig!.peers)) {
+      try {
+        const changes = this.speaker.setPeers(config.peers);
+        this.log.info({ part: 'bgp', ...changes }, 'BGP peers changed');
+        this.speakerConfig = { ...this.speakerConfig!, peers: config.peers };
+      } catch (error) {
+        this.log.error({ part: 'bgp', err: error }, 'the new BGP peers were refused; keeping the current ones');
       }
     }
     if (!this.speaker || !config) return;
@@ -258,6 +304,7 @@ export class NodeAgent {
       bgp: bgp ? { running: true, asn: bgp.asn, peers: bgp.peers.map((p) => ({ address: p.address, state: p.state, info: p.info, type: p.type, since: p.since })) } : { running: false, reason: bgpWanted(this.datastore.snapshot().pools) ? 'starting' : 'only VXLAN pools: no BGP' },
       dataplane: this.lastPass ? { changes: this.lastPass.changes, failures: this.lastPass.failures, warnings: this.lastPass.warnings, ms: Math.round(this.lastPass.ms) } : undefined,
       state: this.state ? dataplaneStateSchema.parse(this.state) : undefined,
+      process: { cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000), uptimeMs: Math.round(process.uptime() * 1000), loopDelayMaxMs: Math.round(this.loopDelay.max / 1e6), loopDelayP50Ms: Math.round(this.loopDelay.percentile(50) / 1e6) },
     };
   }
 

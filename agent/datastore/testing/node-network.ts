@@ -2,6 +2,12 @@
 // (gk8s<id>br, 10.178.<id>.254/24: the API server listens there, so every node reaches it) and one
 // namespace per node (gk8s<id>-<node>, eth0 = 10.178.<id>.<n>/24), plus pod namespaces. destroy()
 // removes all of it; create() first clears what an aborted run with the same id left behind.
+//
+// With `subnetB`, those nodes sit in a second subnet instead (bridge gk8s<id>bb, 10.179.<id>.0/24)
+// and a router namespace (gk8s<id>-router: 10.178.<id>.1 and 10.179.<id>.1) joins the two: every
+// node's default route goes through it, as on a routed network where CrossSubnet matters. The
+// router also stands for "the outside" (198.51.100.1 on its loopback, where natOutgoing shows),
+// and masquerades subnet B's traffic to the API server, so the root namespace needs no route.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -41,22 +47,40 @@ export class NodeNetwork {
     return `10.178.${this.id}.254`;
   }
 
-  static async create(id: number, nodeNames: string[]): Promise<NodeNetwork> {
+  /** The second subnet's bridge (with `subnetB`). */
+  get bridgeB(): string {
+    return `gk8s${this.id}bb`;
+  }
+
+  /** The router's namespace (with `subnetB`). */
+  get router(): string {
+    return `gk8s${this.id}-router`;
+  }
+
+  /** An address outside the cluster (on the router's loopback, with `subnetB`). */
+  readonly outsideIp = '198.51.100.1';
+
+  static async create(id: number, nodeNames: string[], options: { subnetB?: string[] } = {}): Promise<NodeNetwork> {
     const network = new NodeNetwork(id);
     await network.destroy();
+    const subnetB = options.subnetB ?? [];
+    const routed = subnetB.length > 0;
     await sh('ip', ['link', 'add', network.bridge, 'type', 'bridge']);
     await sh('ip', ['addr', 'add', `${network.hostIp}/24`, 'dev', network.bridge]);
     await sh('ip', ['link', 'set', network.bridge, 'up']);
+    if (routed) await network.addRouter();
     for (const [index, name] of nodeNames.entries()) {
       const netns = `gk8s${id}-${name}`;
-      const ip = `10.178.${id}.${11 + index}`;
+      const inB = subnetB.includes(name);
+      const ip = `10.${inB ? 179 : 178}.${id}.${11 + index}`;
+      const gateway = routed ? `10.${inB ? 179 : 178}.${id}.1` : network.hostIp;
       const hostEnd = `gk8s${id}n${index}`;
       await network.addNamespace(netns);
       await sh('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
-      await sh('ip', ['link', 'set', hostEnd, 'master', network.bridge, 'up']);
+      await sh('ip', ['link', 'set', hostEnd, 'master', inB ? network.bridgeB : network.bridge, 'up']);
       // A default route, as every real node has: proxy ARP on the cali interfaces answers only
       // for addresses the node can route (the pods' 169.254.1.1 gateway among them).
-      const batch = ['link set lo up', 'link set eth0 up', `addr add ${ip}/24 dev eth0`, `route add default via ${network.hostIp}`];
+      const batch = ['link set lo up', 'link set eth0 up', `addr add ${ip}/24 dev eth0`, `route add default via ${gateway}`];
       for (const line of batch) await sh('ip', ['-n', netns, ...line.split(' ')]);
       for (const [key, value] of [
         ['net.ipv4.ip_forward', '1'],
@@ -68,6 +92,32 @@ export class NodeNetwork {
       network.nodes.push({ name, netns, address: `${ip}/24`, ip });
     }
     return network;
+  }
+
+  private async addRouter(): Promise<void> {
+    const id = this.id;
+    await sh('ip', ['link', 'add', this.bridgeB, 'type', 'bridge']);
+    await sh('ip', ['link', 'set', this.bridgeB, 'up']);
+    await this.addNamespace(this.router);
+    for (const [side, bridge, subnet] of [['a', this.bridge, 178], ['b', this.bridgeB, 179]] as const) {
+      const hostEnd = `gk8s${id}r${side}`;
+      await sh('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', `eth-${side}`, 'netns', this.router]);
+      await sh('ip', ['link', 'set', hostEnd, 'master', bridge, 'up']);
+      for (const line of [`link set eth-${side} up`, `addr add 10.${subnet}.${id}.1/24 dev eth-${side}`]) await sh('ip', ['-n', this.router, ...line.split(' ')]);
+    }
+    for (const line of ['link set lo up', `addr add ${this.outsideIp}/32 dev lo`]) await sh('ip', ['-n', this.router, ...line.split(' ')]);
+    await sh('ip', ['netns', 'exec', this.router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    const nat = `table ip gk8s-router {
+  chain post {
+    type nat hook postrouting priority srcnat;
+    ip saddr 10.179.${id}.0/24 ip daddr ${this.hostIp} masquerade
+  }
+}
+`;
+    await new Promise<void>((resolve, reject) => {
+      const child = execFile('ip', ['netns', 'exec', this.router, 'nft', '-f', '-'], (error, _out, stderr) => (error ? reject(new Error(`router nft: ${stderr}`)) : resolve()));
+      child.stdin?.end(nat);
+    });
   }
 
   async addNamespace(netns: string): Promise<string> {
@@ -105,5 +155,6 @@ export class NodeNetwork {
     }
     this.namespaces.length = 0;
     await sh('ip', ['link', 'del', this.bridge], true);
+    await sh('ip', ['link', 'del', this.bridgeB], true);
   }
 }
