@@ -1,6 +1,7 @@
 // Running the system's tools (ip, nft, nsenter, ssh-keygen, ...) for the lab: output collected,
 // failures turned into errors that name the command and quote its stderr.
 import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export interface RunOptions {
   input?: string;
@@ -50,10 +51,16 @@ export function runResult(command: string, args: readonly string[], options: Run
   });
 }
 
+/** True while the process runs; a zombie (ended, its parent not yet told) counts as ended. */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
