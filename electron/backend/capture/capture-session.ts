@@ -39,10 +39,15 @@ export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
+/** tcpdump as the user would type it: what the console shows. */
+export function tcpdumpInvocation(iface: string, filter: string): string {
+  return `tcpdump -i ${shellQuote(iface)} -U -w - --immediate-mode -B 8192 -s 0 -n${filter.trim() ? ` ${shellQuote(filter)}` : ''}`;
+}
+
 /** The command run on the node: its PID first (so that stop can signal it), then tcpdump, with sudo when not root. */
 export function tcpdumpCommand(iface: string, filter: string): string {
-  const args = `-i ${shellQuote(iface)} -U -w - --immediate-mode -s 0 -n${filter.trim() ? ` ${shellQuote(filter)}` : ''}`;
-  const script = `echo gingham-capture-pid $$ >&2; if [ "$(id -u)" = 0 ]; then exec tcpdump ${args}; else exec sudo -n tcpdump ${args}; fi`;
+  const tcpdump = tcpdumpInvocation(iface, filter);
+  const script = `echo gingham-capture-pid $$ >&2; if [ "$(id -u)" = 0 ]; then exec ${tcpdump}; else exec sudo -n ${tcpdump}; fi`;
   return `sh -c ${shellQuote(script)}`;
 }
 
@@ -105,17 +110,49 @@ export class CaptureSession {
     channel.on('close', () => this.finish());
   }
 
-  static start(client: Client, node: string, iface: string, filter: string, sink: CaptureSink, options: CaptureOptions = {}): Promise<CaptureSession> {
+  /**
+   * Starts tcpdump and resolves once it says it is listening, so that traffic sent after this
+   * resolves is captured; rejects with tcpdump's own words when it cannot start (no such
+   * interface, a filter it cannot compile, no permission).
+   */
+  static start(client: Client, node: string, iface: string, filter: string, sink: CaptureSink, options: CaptureOptions & { startTimeoutMs?: number } = {}): Promise<CaptureSession> {
     return new Promise((resolve, reject) => {
       client.exec(tcpdumpCommand(iface, filter), (error, channel) => {
-        if (error) reject(new ConsoleError('ssh-disconnected', `${node} refused to run tcpdump: ${error.message}`));
-        else resolve(new CaptureSession(client, channel, node, iface, filter, sink, options));
+        if (error) return reject(new ConsoleError('ssh-disconnected', `${node} refused to run tcpdump: ${error.message}`));
+        let said = '';
+        let settled = false;
+        const settle = (outcome: 'listening' | 'failed') => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          channel.stderr.removeListener('data', listen);
+          if (outcome === 'listening') {
+            const session = new CaptureSession(client, channel, node, iface, filter, sink, options);
+            session.stderr = said;
+            session.pid = Number(/gingham-capture-pid (\d+)/.exec(said)?.[1] ?? NaN) || undefined;
+            resolve(session);
+            return;
+          }
+          channel.close();
+          const words = said.split('\n').filter((l) => l.trim() && !l.startsWith('gingham-capture-pid')).join(' ').trim();
+          reject(new ConsoleError('invalid-request', words ? `tcpdump on ${node} could not start: ${words}` : `tcpdump on ${node} did not start listening within ${(options.startTimeoutMs ?? 30_000) / 1000} s.`));
+        };
+        const listen = (chunk: Buffer) => {
+          said += chunk.toString('utf8');
+          if (/listening on /.test(said)) settle('listening');
+        };
+        channel.stderr.on('data', listen);
+        // 'exit' comes first: 'close' waits for the unread stdout to be drained.
+        channel.on('exit', () => setTimeout(() => settle('failed'), 100));
+        channel.on('close', () => settle('failed'));
+        channel.on('error', () => undefined);
+        const timer = setTimeout(() => settle('failed'), options.startTimeoutMs ?? 30_000);
       });
     });
   }
 
   get command(): string {
-    return tcpdumpCommand(this.iface, this.filter);
+    return tcpdumpInvocation(this.iface, this.filter);
   }
 
   private packet(p: CapturedPacket): void {
