@@ -27,6 +27,7 @@ export const debianPackages: DebianPackage[] = [
   { name: 'iperf3', provides: 'iperf3', why: 'throughput of the user-space IP-in-IP tunnel', tiers: ['integration'] },
   { name: 'openssh-server', provides: '/usr/sbin/sshd', why: 'real sshd on lab nodes and in SSH tests', tiers: ['integration', 'e2e'] },
   { name: 'openssh-client', provides: 'ssh-keygen', why: 'host and user keys for SSH tests', tiers: ['integration', 'e2e'] },
+  { name: 'python3', provides: '/usr/bin/python3', why: "the lab pods' HTTP server (python3 -m http.server 80), which the seed curls", tiers: ['integration', 'e2e'] },
   { name: 'openssl', provides: 'openssl', why: "certificates of the test control plane and the lab's", tiers: ['integration', 'e2e'] },
   { name: 'chromium', provides: '/usr/bin/chromium', why: 'the browser the e2e tests drive with Playwright', tiers: ['e2e'] },
 ];
