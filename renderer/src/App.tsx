@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState } from 'react';
 import type { RequestResult, SshNode } from '../../shared/api/console-contract.ts';
 import { ClientContext } from './api/client-context.ts';
 import type { Backend } from './api/connect-backend.ts';
+import { CapturesPage } from './captures/CapturesPage.tsx';
 import { Sidebar } from './components/Sidebar.tsx';
 import { ClustersPage } from './pages/ClustersPage.tsx';
 import { NodesPage } from './pages/NodesPage.tsx';
@@ -69,9 +70,10 @@ export function App({ backend }: { backend: Backend }) {
             {section === 'bgp' && (
               <PlannedPage title="BGP peers" what="Each node's BGP sessions: peer address, state, uptime and the prefixes exchanged, for the full mesh or route reflectors." />
             )}
-            {section === 'captures' && (
-              <PlannedPage title="Captures" what="Live packet capture on a node, decoded as you watch (outer and inner headers per routing mode), with pcap export." />
-            )}
+            {/* Kept mounted while hidden, so that live captures keep streaming during a visit elsewhere. */}
+            <div hidden={section !== 'captures'}>
+              <CapturesPage active={section === 'captures'} />
+            </div>
             {/* Kept mounted while hidden, so that a shell survives a visit to another section. */}
             <div hidden={section !== 'terminal'}>
               <TerminalPage initialNode={terminalNode} active={section === 'terminal'} />

@@ -1,0 +1,38 @@
+// Packets and bytes per second, split by encapsulation, for the last two minutes of a capture.
+// Counts come from the backend's tallies, so that skipped rows are still counted here.
+import { Area, AreaChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import type { SecondSample } from './capture-feed.ts';
+
+const colors = { direct: '#3d6fb6', IPIP: '#c2410c', VXLAN: '#15803d' } as const;
+
+function Chart({ data, unit, title }: { data: Array<Record<string, number>>; unit: string; title: string }) {
+  return (
+    <figure className="traffic-chart">
+      <figcaption>{title}</figcaption>
+      <ResponsiveContainer width="100%" height={150}>
+        <AreaChart data={data} margin={{ top: 4, right: 8, bottom: 0, left: 0 }}>
+          <CartesianGrid strokeDasharray="3 3" />
+          <XAxis dataKey="s" tickFormatter={(s: number) => `${s}s`} />
+          <YAxis width={56} />
+          <Tooltip formatter={(v) => `${String(v)} ${unit}`} labelFormatter={(s) => `second ${String(s)}`} />
+          <Legend />
+          {(['direct', 'IPIP', 'VXLAN'] as const).map((k) => (
+            <Area key={k} type="monotone" dataKey={k} stackId="1" stroke={colors[k]} fill={colors[k]} isAnimationActive={false} />
+          ))}
+        </AreaChart>
+      </ResponsiveContainer>
+    </figure>
+  );
+}
+
+export function TrafficChart({ seconds }: { seconds: SecondSample[] }) {
+  const t0 = seconds[0]?.t ?? 0;
+  const packets = seconds.map((s) => ({ s: s.t - t0, ...s.packets }));
+  const bytes = seconds.map((s) => ({ s: s.t - t0, ...s.bytes }));
+  return (
+    <div className="traffic-charts">
+      <Chart data={packets} unit="packets/s" title="Packets per second by encapsulation" />
+      <Chart data={bytes} unit="bytes/s" title="Bytes per second by encapsulation" />
+    </div>
+  );
+}

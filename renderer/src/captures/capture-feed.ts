@@ -1,0 +1,119 @@
+// The renderer's side of live captures: rows from capture.packets events are appended to plain
+// arrays (no React state per packet), the screen is told once per animation frame, and only then
+// are the rows acknowledged to the backend. A view that cannot draw (a busy or hidden tab gets no
+// frames) therefore stops acknowledging, and the backend pauses the node's tcpdump, then counts
+// rows as skipped: backpressure from what is drawn, not from what was received.
+import type { ConsoleClient } from '../../../shared/api/client.ts';
+import type { EncapTally, PacketRow } from '../../../shared/api/capture-contract.ts';
+
+export interface CaptureInfo {
+  id: string;
+  node: string;
+  nodeId: string;
+  iface: string;
+  filter: string;
+  command: string;
+  state: 'running' | 'ended';
+  reason?: string;
+  error?: boolean;
+  captured: number;
+  bytes: number;
+  skipped: number;
+  kernelDropped?: number;
+}
+
+export interface SecondSample {
+  /** Seconds since the epoch. */
+  t: number;
+  packets: Record<keyof EncapTally, number>;
+  bytes: Record<keyof EncapTally, number>;
+}
+
+const keptSeconds = 120;
+
+export class CaptureFeed {
+  readonly rows = new Map<string, PacketRow[]>();
+  readonly infos = new Map<string, CaptureInfo>();
+  readonly seconds = new Map<string, SecondSample[]>();
+  version = 0;
+  private readonly listeners = new Set<() => void>();
+  private readonly unacked = new Map<string, number>();
+  private frame: number | undefined;
+  private readonly stops: Array<() => void> = [];
+
+  constructor(private readonly client: ConsoleClient) {
+    this.stops.push(
+      client.on('capture.packets', (e) => {
+        const info = this.infos.get(e.captureId);
+        const list = this.rows.get(e.captureId);
+        if (!info || !list) return; // discarded
+        for (const row of e.rows) list.push(row);
+        info.captured = e.captured;
+        info.bytes = e.bytes;
+        info.skipped = e.skipped;
+        this.addSample(e.captureId, e.at, e.tally);
+        this.unacked.set(e.captureId, (this.unacked.get(e.captureId) ?? 0) + e.rows.length);
+        this.schedule();
+      }),
+      client.on('capture.end', (e) => {
+        const info = this.infos.get(e.captureId);
+        if (!info) return;
+        Object.assign(info, { state: 'ended', reason: e.reason, error: e.error, captured: e.captured }, e.kernelDropped === undefined ? {} : { kernelDropped: e.kernelDropped });
+        this.schedule();
+      }),
+    );
+  }
+
+  private addSample(captureId: string, at: number, tally: EncapTally): void {
+    const list = this.seconds.get(captureId) ?? [];
+    this.seconds.set(captureId, list);
+    const t = Math.floor(at);
+    let last = list[list.length - 1];
+    if (!last || last.t !== t) {
+      last = { t, packets: { direct: 0, IPIP: 0, VXLAN: 0 }, bytes: { direct: 0, IPIP: 0, VXLAN: 0 } };
+      list.push(last);
+      if (list.length > keptSeconds) list.splice(0, list.length - keptSeconds);
+    }
+    for (const k of ['direct', 'IPIP', 'VXLAN'] as const) {
+      last.packets[k] += tally[k].packets;
+      last.bytes[k] += tally[k].bytes;
+    }
+  }
+
+  private schedule(): void {
+    if (this.frame !== undefined) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = undefined;
+      this.version++;
+      for (const listener of this.listeners) listener();
+      // Drawn: now the backend may send more.
+      for (const [captureId, rows] of this.unacked) if (rows > 0) this.client.notify('capture.ack', { captureId, rows });
+      this.unacked.clear();
+    });
+  }
+
+  add(info: CaptureInfo): void {
+    this.infos.set(info.id, info);
+    this.rows.set(info.id, []);
+    this.schedule();
+  }
+
+  remove(captureId: string): void {
+    this.infos.delete(captureId);
+    this.rows.delete(captureId);
+    this.seconds.delete(captureId);
+    this.schedule();
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  getVersion = (): number => this.version;
+
+  close(): void {
+    for (const stop of this.stops) stop();
+    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+  }
+}
