@@ -46,6 +46,7 @@ export class IpipManager {
     if (this.implementation === 'kernel') return { present: have !== undefined, fresh: false };
     if (this.tunnel && this.tunnel.local !== want.local) await this.stopTunnel();
     if (!this.tunnel?.running) {
+      await this.stopping;
       this.tunnel = new UserspaceTunnel(ipipDeviceName, want.local, this.onHelperExit);
       await this.tunnel.start();
       return { present: true, fresh: true };
@@ -79,18 +80,31 @@ export class IpipManager {
     await this.tunnel.setRoutes([...table].map(([dst, gateway]) => ({ dst, gateway })));
   }
 
-  /** After the pass: exactly the wanted next hops; the helper stops when tunl0 is no longer wanted. */
+  /**
+   * After the pass: exactly the wanted next hops; the helper stops when tunl0 is no longer wanted.
+   * The pass does not wait for the helper to exit (under load that took most of a second): a
+   * later start waits for it instead, so that two helpers never hold tunl0 at once.
+   */
   async finish(want: DesiredIpipDevice | undefined, desired: readonly DesiredRoute[]): Promise<void> {
     if (!want) {
-      await this.stopTunnel();
+      void this.stopTunnel();
       return;
     }
     await this.tunnel?.setRoutes(tunnelRoutes(desired));
   }
 
-  async stopTunnel(): Promise<void> {
-    await this.tunnel?.stop();
+  private stopping: Promise<void> | undefined;
+
+  stopTunnel(): Promise<void> {
+    const tunnel = this.tunnel;
     this.tunnel = undefined;
+    if (!tunnel) return this.stopping ?? Promise.resolve();
+    const stopping = (this.stopping ?? Promise.resolve()).then(() => tunnel.stop());
+    this.stopping = stopping;
+    void stopping.finally(() => {
+      if (this.stopping === stopping) this.stopping = undefined;
+    });
+    return stopping;
   }
 }
 

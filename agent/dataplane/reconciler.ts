@@ -86,6 +86,7 @@ export class Reconciler {
     const warnings: string[] = [];
     const snapshot = await readSnapshotThrough(this.ip, this.bridge, [vxlanDeviceName]);
     this.checkIndexes(snapshot);
+    if (snapshot.links.has(ipipDeviceName)) this.ipSawTunl0 = true;
     const read = lap();
     const plan: DataplanePlan = state
       ? planDataplane(state, hostFacts(state, snapshot, warnings))
@@ -93,6 +94,9 @@ export class Reconciler {
     warnings.push(...plan.warnings);
 
     const tunl0 = await this.ipip.ensureDevice(plan.ipip, snapshot.links);
+    // A tunl0 made outside the ip process (the user-space helper's TUN device, or `ip link add`
+    // run on its own) is a new interface index under a name that process may have cached.
+    if (tunl0.fresh && this.ipSawTunl0) this.restartIp();
     const changes = new ChangeSet();
     this.ipip.diff(plan.ipip, snapshot.links.get(ipipDeviceName), tunl0.fresh, changes);
     const vxlan = diffVxlan(plan.vxlan, snapshot.links, snapshot.neighbours, snapshot.fdb, plan.neighbours, plan.fdb, changes);
@@ -119,7 +123,11 @@ export class Reconciler {
     const natError = await this.nat.reconcile(plan.nat, { check: options.nat ?? true });
     if (natError) failures.push({ command: 'nft -f -', error: natError });
     const nat = lap();
+    const tunnelStops = !plan.ipip && this.ipip.implementation === 'userspace' && snapshot.links.has(ipipDeviceName);
     await this.ipip.finish(plan.ipip, plan.routes);
+    // Devices gone: fresh processes now, while nothing waits, with no stale name in their caches.
+    if (tunnelStops) this.restartIp({ eager: true });
+    if (changes.lines.teardown.some((c) => c === `link del ${vxlanDeviceName}`)) this.bridge.restart({ eager: true });
     const finish = lap();
 
     if (this.options.recordOwners ?? true) this.recordOwners(plan);
@@ -127,6 +135,13 @@ export class Reconciler {
   }
 
   private bridgeStale = false;
+  /** The running ip process has listed tunl0 (and may hold its index in its cache). */
+  private ipSawTunl0 = false;
+
+  private restartIp(options: { eager?: boolean } = {}): void {
+    this.ip.restart(options);
+    this.ipSawTunl0 = false;
+  }
 
   /** Restarts the batch processes when an interface was made again by someone else (new index, same name). */
   private checkIndexes(snapshot: KernelSnapshot): void {
@@ -137,7 +152,7 @@ export class Reconciler {
       this.indexes.set(link.name, link.index);
     }
     if (stale) {
-      this.ip.restart();
+      this.restartIp();
       this.bridge.restart();
       this.bridgeStale = false;
     }

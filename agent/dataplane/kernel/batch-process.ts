@@ -69,18 +69,27 @@ export class BatchProcess {
     }
   }
 
-  /** Ends the process; the next request starts a fresh one (with an empty interface cache). */
-  restart(): void {
+  /**
+   * Ends the process; the next request starts a fresh one (with an empty interface cache).
+   * `eager` starts it at once, while nothing waits for it, so the next request does not pay.
+   */
+  restart(options: { eager?: boolean } = {}): void {
     const child = this.child;
     this.child = undefined;
     if (child) {
       child.stdin.end();
       child.kill();
     }
+    if (options.eager && !this.current) this.ensure();
   }
 
   close(): void {
     this.restart();
+  }
+
+  /** A process is running (started, not yet ended). */
+  get running(): boolean {
+    return this.child !== undefined;
   }
 
   private request(commands: readonly string[], reads: number): Promise<{ outputs: string[]; failures: BatchFailure[] }> {
