@@ -1,0 +1,86 @@
+// The agent's own identity in the cluster, made with the admin's kubeconfig and handed to the
+// node without it: the agent's manifests (namespace, ServiceAccount, least-privilege RBAC, and
+// Calico's CRDs where the cluster lacks them) are applied, then a TokenRequest for the
+// ServiceAccount gingham-system/gingham-agent gives a bound token. The node gets a kubeconfig
+// with that token, the cluster's CA and its address: never the admin's credentials.
+//
+// The manifests come from the agent being installed (`gingham-agent manifests`, run on the node),
+// so the RBAC always matches the agent's version and the backend needs no agent code.
+import { ApiException, CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments, stringify } from 'yaml';
+
+export const agentNamespace = 'gingham-system';
+export const agentServiceAccount = 'gingham-agent';
+const fieldManager = 'gingham-console';
+
+/** Applies the manifests: CRDs only where missing (a Calico cluster's own stay untouched), the rest with server-side apply. */
+export async function applyAgentManifests(admin: KubeConfig, yamlText: string): Promise<{ applied: string[] }> {
+  const api = KubernetesObjectApi.makeApiClient(admin);
+  const applied: string[] = [];
+  for (const doc of parseAllDocuments(yamlText)) {
+    const object = doc.toJSON() as KubernetesObject | null;
+    if (!object?.kind || !object.metadata?.name) continue;
+    const label = `${object.kind}/${object.metadata.name}`;
+    if (object.kind === 'CustomResourceDefinition') {
+      try {
+        await api.read({ apiVersion: object.apiVersion!, kind: object.kind, metadata: { name: object.metadata.name } });
+        continue;
+      } catch (error) {
+        if (!(error instanceof ApiException) || error.code !== 404) throw error;
+      }
+      await api.create(object);
+    } else {
+      await api.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
+    }
+    applied.push(label);
+  }
+  return { applied };
+}
+
+export interface AgentToken {
+  kubeconfig: string;
+  expiresAt: string;
+}
+
+/** Asks for a bound token of the agent's ServiceAccount; the kubeconfig holds it and nothing of `admin`. */
+export async function requestAgentToken(admin: KubeConfig, expirationSeconds = 365 * 24 * 3600): Promise<AgentToken> {
+  const cluster = admin.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster: pick a context first');
+  const caData = cluster.caData ?? (cluster.caFile ? readFileSync(cluster.caFile).toString('base64') : undefined);
+  if (!caData) throw new Error(`the cluster ${cluster.name} has no certificate-authority in the kubeconfig: the agent must be able to verify the API server`);
+  const response = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+    name: agentServiceAccount,
+    namespace: agentNamespace,
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [], expirationSeconds } },
+  });
+  const token = response.status?.token;
+  if (!token) throw new Error('the API server answered the TokenRequest without a token');
+  const user = agentServiceAccount;
+  const kubeconfig = stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'cluster', cluster: { server: cluster.server, 'certificate-authority-data': caData } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: `${user}@cluster`, context: { cluster: 'cluster', user, namespace: agentNamespace } }],
+    'current-context': `${user}@cluster`,
+  });
+  return { kubeconfig, expiresAt: new Date(response.status!.expirationTimestamp as unknown as string).toISOString() };
+}
+
+export interface AgentConfigFields {
+  nodeName: string;
+  /** The node's address with its prefix length (Calico's IPv4Address annotation); autodetect when absent. */
+  address?: string;
+  autodetect?: string;
+}
+
+/** The agent's configuration file (agent/run/config.ts's schema), in a stable form so that equal inputs give equal bytes. */
+export function agentConfigYaml(fields: AgentConfigFields): string {
+  return stringify({
+    nodeName: fields.nodeName,
+    kubeconfig: '/etc/gingham/kubeconfig',
+    ...(fields.address ? { address: fields.address } : { autodetect: fields.autodetect ?? 'first-found' }),
+    control: '/run/gingham/agent.sock',
+  });
+}

@@ -1,0 +1,67 @@
+// The agent artifact the console installs: the folder `npm run build:agent` writes (out/agent),
+// read through its manifest. The manifest is checked here as untrusted input: the installer
+// builds remote paths from it.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ConsoleError } from '../../../shared/api/errors.ts';
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+/** A relative path of plain names: no `..`, no absolute paths, nothing a shell would read twice. */
+const relativePath = z.string().regex(/^[\w.+-]+(\/[\w.+-]+)*$/).refine((p) => !p.split('/').includes('..'), 'no .. in artifact paths');
+
+export const AgentManifest = z.object({
+  name: z.literal('gingham-agent'),
+  version: z.string().min(1).max(100).regex(/^[\w.+-]+$/),
+  platform: z.literal('linux'),
+  arch: z.string(),
+  node: z.string(),
+  sha256,
+  executable: relativePath,
+  files: z.array(z.object({ path: relativePath, sha256, size: z.number().int().min(0), mode: z.number().int().min(0).max(0o777) })).min(1),
+});
+export type AgentManifest = z.infer<typeof AgentManifest>;
+
+export interface AgentArtifact {
+  dir: string;
+  manifest: AgentManifest;
+  /** The sum of the files' sizes: what an upload sends. */
+  bytes: number;
+}
+
+/** Where `npm run build:agent` puts the artifact in a checkout; a packaged app passes its own. */
+export function defaultArtifactDir(): string {
+  return process.env.GINGHAM_AGENT_ARTIFACT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../out/agent');
+}
+
+export function loadArtifact(dir = defaultArtifactDir()): AgentArtifact {
+  const file = path.join(dir, 'manifest.json');
+  if (!existsSync(file)) {
+    throw new ConsoleError('not-found', `There is no agent build in ${dir}. Build it with \`npm run build:agent\` (in the console's checkout), then try again.`);
+  }
+  const parsed = AgentManifest.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  if (!parsed.success) throw new ConsoleError('invalid-request', `${file} is not a manifest npm run build:agent wrote: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const manifest = parsed.data;
+  if (!manifest.files.some((f) => f.path === manifest.executable)) throw new ConsoleError('invalid-request', `${file} does not list its executable ${manifest.executable}`);
+  return { dir, manifest, bytes: manifest.files.reduce((sum, f) => sum + f.size, 0) };
+}
+
+/** Re-hashes the local files: an artifact changed after it was built is not installed. */
+export async function verifyArtifact(artifact: AgentArtifact): Promise<void> {
+  for (const file of artifact.manifest.files) {
+    const hash = createHash('sha256');
+    await new Promise<void>((resolve, reject) => {
+      createReadStream(path.join(artifact.dir, file.path)).on('data', (d) => hash.update(d)).on('end', resolve).on('error', reject);
+    });
+    if (hash.digest('hex') !== file.sha256) {
+      throw new ConsoleError('invalid-request', `${file.path} in ${artifact.dir} does not match its manifest: rebuild with \`npm run build:agent\`.`);
+    }
+  }
+}
+
+/** uname -m's name for Node's process.arch. */
+export function unameArch(arch: string): string {
+  return ({ x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', ia32: 'i686' } as Record<string, string>)[arch] ?? arch;
+}

@@ -1,0 +1,260 @@
+// The installer against real sshd nodes (each in its own network and mount namespace) and a real
+// API server: install on two nodes at once, reinstall, upgrade, roll back, uninstall; and the
+// SSH session killed mid-upload and mid-start, after which the node must be valid and the
+// installer must say truthfully what it runs.
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { controlPlaneDown, controlPlaneUp, type ControlPlane } from '../../../lab/controlplane/controlplane.ts';
+import type { InstallProgress } from '../../../shared/api/agent-install.ts';
+import { startSshdNode, type SshdNode } from '../test-support/sshd-node.ts';
+import { applyAgentManifests, requestAgentToken } from './agent-credential.ts';
+import { loadArtifact, type AgentArtifact } from './artifact.ts';
+import { installOnNode, parseProbe, uninstallFromNode, type ClusterAccess, type InstallTarget } from './install-node.ts';
+import { nodePaths, probeScript } from './node-scripts.ts';
+import { buildAgentArtifact, connectTo, onNode, privateDirs } from './testing/install-fixture.ts';
+
+let dir: string;
+let v1: AgentArtifact;
+let v2: AgentArtifact;
+let a: SshdNode;
+let b: SshdNode;
+let controlPlane: ControlPlane;
+let cluster: ClusterAccess;
+
+const prefixLength = 30;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'gops-install-'));
+  const t0 = Date.now();
+  await buildAgentArtifact(path.join(dir, 'v1'), '1.0.0-test');
+  await buildAgentArtifact(path.join(dir, 'v2'), '2.0.0-test');
+  console.log(`two agent builds in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  v1 = loadArtifact(path.join(dir, 'v1'));
+  v2 = loadArtifact(path.join(dir, 'v2'));
+  const options = { prefix: 'gops', subnet: '100.64.214', privateDirs };
+  a = await startSshdNode(0, options);
+  b = await startSshdNode(1, options);
+  // The API server listens on a's host side; b reaches it through its own host side (a local address of this machine).
+  controlPlane = await controlPlaneUp({ stateDir: path.join(dir, 'controlplane'), address: a.hostAddress });
+  execFileSync('ip', ['-n', b.netns, 'route', 'add', `${a.hostAddress}/32`, 'via', b.hostAddress]);
+  const admin = new KubeConfig();
+  admin.loadFromFile(controlPlane.kubeconfig);
+  const core = admin.makeApiClient(CoreV1Api);
+  for (const node of [a, b]) {
+    await core.createNode({
+      body: { metadata: { name: nodeName(node), annotations: { 'projectcalico.org/IPv4Address': `${node.address}/${prefixLength}` } }, status: { addresses: [{ type: 'InternalIP', address: node.address }] } },
+    });
+  }
+  cluster = { applyManifests: (yaml) => applyAgentManifests(admin, yaml), agentKubeconfig: () => requestAgentToken(admin) };
+}, 600_000);
+
+afterAll(async () => {
+  await a?.stop();
+  await b?.stop();
+  if (controlPlane) await controlPlaneDown(controlPlane.stateDir, true);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+function nodeName(node: SshdNode): string {
+  return node === a ? 'gops-a' : 'gops-b';
+}
+
+function target(node: SshdNode, config: Partial<InstallTarget['config']> = {}): InstallTarget {
+  return { nodeId: nodeName(node), label: nodeName(node), connect: () => connectTo(node), config: { nodeName: nodeName(node), address: `${node.address}/${prefixLength}`, ...config } };
+}
+
+async function probe(node: SshdNode) {
+  return parseProbe(await onNode(node, probeScript));
+}
+
+/** The agent's own status, asked on the node with the installed executable. */
+async function agentStatus(node: SshdNode): Promise<{ node: string; datastore: { connected: boolean } }> {
+  return JSON.parse(await onNode(node, `${nodePaths.current}/gingham-agent node-status --control ${nodePaths.control}`)) as { node: string; datastore: { connected: boolean } };
+}
+
+/** Executables of the processes in the node's network namespace that are Gingham's. */
+function gopsProcesses(node: SshdNode): string[] {
+  return execFileSync('ip', ['netns', 'pids', node.netns], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((pid) => {
+      try {
+        return [readlinkSync(`/proc/${pid}/exe`)];
+      } catch {
+        return [];
+      }
+    })
+    .filter((exe) => exe.includes('gingham'));
+}
+
+const release = (artifact: AgentArtifact) => `${nodePaths.releases}/${artifact.manifest.sha256}/gingham-agent`;
+
+describe('agent installer over SSH', () => {
+  it('installs on two nodes at once, with progress per node, and each agent answers with its own least-privilege credential', async () => {
+    const seen = new Map<string, InstallProgress[]>();
+    const t0 = Date.now();
+    const results = await Promise.all(
+      [a, b].map((node) => installOnNode(target(node), v1, cluster, (p) => seen.set(p.nodeId, [...(seen.get(p.nodeId) ?? []), p]), { startWaitSeconds: 30 })),
+    );
+    console.log(`installed on two nodes in ${((Date.now() - t0) / 1000).toFixed(1)} s (${results.map((r) => `${r.nodeId} ${r.ms} ms`).join(', ')})`);
+    for (const result of results) expect(result, result.message).toMatchObject({ phase: 'done', outcome: 'installed', nodeState: 'new-agent-running', version: '1.0.0-test' });
+    for (const node of [a, b]) {
+      const phases = seen.get(nodeName(node))!.map((p) => p.phase);
+      expect([...new Set(phases)]).toEqual(['checking', 'uploading', 'verifying', 'configuring', 'starting', 'done']);
+      const bytes = seen.get(nodeName(node))!.filter((p) => p.bytesSent !== undefined).map((p) => p.bytesSent!);
+      expect(bytes.at(-1)).toBe(v1.bytes);
+      expect(bytes).toEqual([...bytes].sort((x, y) => x - y));
+      const status = await agentStatus(node);
+      expect(status.node).toBe(nodeName(node));
+      expect(status.datastore.connected).toBe(true);
+      const p = await probe(node);
+      expect(p.agentExe).toBe(release(v1));
+      expect(p.version).toBe('1.0.0-test');
+    }
+    // The credential: the agent's ServiceAccount token, the CA, nothing of the admin's; root-only files.
+    const files = await onNode(a, `stat -c '%a %n' ${nodePaths.kubeconfig} ${nodePaths.run} ${nodePaths.control}; cat ${nodePaths.kubeconfig}`);
+    expect(files).toContain(`600 ${nodePaths.kubeconfig}`);
+    expect(files).toContain(`700 ${nodePaths.run}`);
+    expect(files).not.toMatch(/client-certificate|client-key/);
+    const token = /token: (\S+)/.exec(files)![1]!;
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sub: string };
+    expect(claims.sub).toBe('system:serviceaccount:gingham-system:gingham-agent');
+  });
+
+  it('keeps the agent running as a supervised daemon: a killed agent is started again', async () => {
+    const before = await probe(a);
+    await onNode(a, `kill -KILL ${before.agentPid}`);
+    const deadline = Date.now() + 20_000;
+    let after = await probe(a);
+    while (!(after.healthy && after.agentPid !== before.agentPid)) {
+      if (Date.now() > deadline) throw new Error(`the supervisor did not restart the agent: ${JSON.stringify(after)}`);
+      await new Promise((r) => setTimeout(r, 300));
+      after = await probe(a);
+    }
+    expect(after.agentExe).toBe(release(v1));
+  });
+
+  it('a second install changes nothing: no upload, same process', async () => {
+    const before = await probe(a);
+    const phases: string[] = [];
+    const result = await installOnNode(target(a), v1, cluster, (p) => phases.push(p.phase));
+    expect(result).toMatchObject({ phase: 'done', outcome: 'unchanged', nodeState: 'new-agent-running' });
+    expect(phases).not.toContain('uploading');
+    expect(phases).not.toContain('starting');
+    const after = await probe(a);
+    expect(after.agentPid).toBe(before.agentPid);
+    expect(after.fileHashes).toEqual(before.fileHashes);
+  });
+
+  it('a newer artifact upgrades in place, keeping the previous release for a rollback', async () => {
+    const result = await installOnNode(target(a), v2, cluster, () => undefined, { startWaitSeconds: 30 });
+    expect(result, result.message).toMatchObject({ phase: 'done', outcome: 'upgraded', nodeState: 'new-agent-running', version: '2.0.0-test' });
+    const p = await probe(a);
+    expect(p.agentExe).toBe(release(v2));
+    expect(p.version).toBe('2.0.0-test');
+    const releases = (await onNode(a, `ls ${nodePaths.releases}`)).trim().split('\n').sort();
+    expect(releases).toEqual([v1.manifest.sha256, v2.manifest.sha256].sort());
+  });
+
+  it('the SSH session killed mid-upload leaves the old agent running, says so, and a retry completes', async () => {
+    const before = await probe(b);
+    let killed = false;
+    const result = await installOnNode(target(b), v2, cluster, (p) => {
+      if (!killed && p.bytesSent !== undefined && p.bytesSent > v2.bytes / 4 && p.bytesSent < v2.bytes) {
+        killed = true;
+        b.killSessions();
+      }
+    });
+    expect(killed).toBe(true);
+    expect(result).toMatchObject({ phase: 'failed', outcome: 'failed', nodeState: 'old-agent-running', retryable: true, version: '1.0.0-test' });
+    expect(result.message).toMatch(/dropped while uploading.*as it was: agent 1\.0\.0-test still running/);
+    const after = await probe(b);
+    expect(after.agentPid).toBe(before.agentPid);
+    expect(after.agentExe).toBe(release(v1));
+    expect(after.healthy).toBe(true);
+    expect(after.incoming).toEqual([`.incoming-${v2.manifest.sha256}`]); // the unfinished upload, beside the running release
+
+    const retry = await installOnNode(target(b), v2, cluster, () => undefined, { startWaitSeconds: 30 });
+    expect(retry, retry.message).toMatchObject({ phase: 'done', outcome: 'upgraded', nodeState: 'new-agent-running' });
+    const done = await probe(b);
+    expect(done.agentExe).toBe(release(v2));
+    expect(done.incoming).toEqual([]);
+  });
+
+  it('the SSH session killed mid-start ends with one whole agent running, and the installer says which', async () => {
+    // a runs v2: switch it to v1 and cut every session while activate.sh is restarting the agent.
+    let killed = '';
+    const watch = async () => {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const state = await onNode(a, `cat ${nodePaths.state} 2>/dev/null`).catch(() => '');
+        const phase = /"phase":"(\w+)"/.exec(state)?.[1];
+        if ((phase === 'stopping' || phase === 'started') && state.includes(v1.manifest.sha256)) {
+          killed = phase;
+          a.killSessions();
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    let watching: Promise<void> | undefined;
+    const result = await installOnNode(target(a), v1, cluster, (p) => {
+      if (p.phase === 'starting' && !watching) watching = watch();
+    }, { startWaitSeconds: 30 });
+    await watching;
+    expect(killed).not.toBe('');
+    console.log(`killed the sessions at ${killed}; the installer said: ${result.message}`);
+    expect(result.message).toMatch(/dropped while starting the agent/);
+    // Whatever the outcome, it is the truth about the node: one whole agent runs, the one reported.
+    const p = await probe(a);
+    expect(p.healthy).toBe(true);
+    if (result.nodeState === 'new-agent-running') expect(p.agentExe).toBe(release(v1));
+    else expect(result.nodeState === 'old-agent-running' && p.agentExe === release(v2)).toBe(true);
+    const retry = await installOnNode(target(a), v1, cluster, () => undefined, { startWaitSeconds: 30 });
+    expect(retry.phase).toBe('done');
+    expect((await probe(a)).agentExe).toBe(release(v1));
+  });
+
+  it('an agent that does not come up is rolled back to the previous release and configuration', async () => {
+    const before = await probe(a);
+    // An address no interface has: the agent exits at start-up, over and over.
+    const result = await installOnNode(target(a, { address: '10.254.254.254/24' }), v1, cluster, () => undefined, { startWaitSeconds: 5 });
+    expect(result).toMatchObject({ phase: 'failed', nodeState: 'old-agent-running', retryable: true });
+    expect(result.message).toMatch(/did not answer.*previous agent runs again/);
+    const after = await probe(a);
+    expect(after.healthy).toBe(true);
+    expect(after.fileHashes).toEqual(before.fileHashes);
+    expect(await onNode(a, `cat ${nodePaths.config}`)).toContain(a.address);
+  });
+
+  it('uninstall stops the agent and removes everything it added; a second uninstall finds nothing', async () => {
+    const results = await Promise.all([a, b].map((node) => uninstallFromNode(target(node), () => undefined)));
+    for (const result of results) expect(result, result.message).toMatchObject({ phase: 'done', outcome: 'uninstalled', nodeState: 'no-agent' });
+    for (const node of [a, b]) {
+      // Every folder empty (they are this node's mount points), and no Gingham process in its namespace.
+      expect((await onNode(node, `ls -A ${privateDirs.join(' ')}`)).split('\n').filter((line) => line && !line.endsWith(':'))).toEqual([]);
+      expect(gopsProcesses(node)).toEqual([]);
+      expect((await probe(node)).current).toBe('');
+    }
+    expect(await uninstallFromNode(target(a), () => undefined)).toMatchObject({ outcome: 'not-installed' });
+  });
+
+  it('the SSH session killed mid-upload on a fresh node leaves no agent, and says so', async () => {
+    let killed = false;
+    const result = await installOnNode(target(a), v1, cluster, (p) => {
+      if (!killed && (p.bytesSent ?? 0) > v1.bytes / 3) {
+        killed = true;
+        a.killSessions();
+      }
+    });
+    expect(result).toMatchObject({ phase: 'failed', nodeState: 'no-agent', retryable: true });
+    expect(result.message).toMatch(/as it was: no agent installed/);
+    const p = await probe(a);
+    expect(p.current).toBe('');
+    expect(p.agentPid).toBeUndefined();
+  });
+});

@@ -1,0 +1,252 @@
+// What the installer leaves on a node, and the shell scripts it runs there. Releases live side by
+// side under /opt/gingham/releases/<sha256>; `current` is a symlink switched with one rename.
+// The switch and the restart run in activate.sh, detached from the SSH session (setsid), so a
+// connection that drops while the agent starts cannot stop it halfway: it ends with the new agent
+// healthy, or rolled back to the old one (or to none), and records which in install-state.json.
+
+export const nodePaths = {
+  opt: '/opt/gingham',
+  releases: '/opt/gingham/releases',
+  current: '/opt/gingham/current',
+  bin: '/opt/gingham/bin',
+  etc: '/etc/gingham',
+  staged: '/etc/gingham/.staged',
+  config: '/etc/gingham/agent.yaml',
+  kubeconfig: '/etc/gingham/kubeconfig',
+  lib: '/var/lib/gingham',
+  state: '/var/lib/gingham/install-state.json',
+  agentLog: '/var/lib/gingham/agent.log',
+  activateLog: '/var/lib/gingham/activate.log',
+  run: '/run/gingham',
+  control: '/run/gingham/agent.sock',
+  unit: '/etc/systemd/system/gingham-agent.service',
+} as const;
+
+/** Everything uninstall removes (with the systemd unit). */
+export const installedDirs = [nodePaths.opt, nodePaths.etc, nodePaths.lib, nodePaths.run];
+
+/**
+ * Facts about the node, one `key=value` per line, then the install state file after a marker.
+ * Read-only: probing never changes the node.
+ */
+export const probeScript = `
+P=${nodePaths.opt}; RUN=${nodePaths.run}
+echo "uid=$(id -u)"
+echo "arch=$(uname -m)"
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then echo "init=systemd"; else echo "init=daemon"; fi
+for tool in sha256sum setsid flock; do command -v $tool >/dev/null 2>&1 || echo "missing=$tool"; done
+cur=$(readlink "$P/current" 2>/dev/null || true); echo "current=\${cur#releases/}"
+if [ -n "$cur" ] && [ -f "$P/$cur/.manifest" ]; then echo "version=$(sed -n 's/^version=//p' "$P/$cur/.manifest")"; fi
+pid=$(cat "$RUN/agent.pid" 2>/dev/null || true)
+if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "agentPid=$pid"; echo "agentExe=$(readlink /proc/$pid/exe 2>/dev/null)"; fi
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  mp=$(systemctl show -p MainPID --value gingham-agent 2>/dev/null || true)
+  if [ -n "$mp" ] && [ "$mp" != 0 ]; then echo "agentPid=$mp"; echo "agentExe=$(readlink /proc/$mp/exe 2>/dev/null)"; fi
+fi
+if [ -S "$RUN/agent.sock" ] && [ -n "$cur" ] && "$P/current/gingham-agent" node-status --control "$RUN/agent.sock" >/dev/null 2>&1; then echo "healthy=yes"; else echo "healthy=no"; fi
+for f in ${nodePaths.config} ${nodePaths.kubeconfig}; do [ -f "$f" ] && echo "sha:$f=$(sha256sum < "$f" | cut -d' ' -f1)"; done
+for d in "$P"/releases/.incoming-*; do [ -e "$d" ] && echo "incoming=\${d##*/}"; done
+echo "--- state"
+cat ${nodePaths.state} 2>/dev/null || true
+`;
+
+/** Reads the node's kubeconfig token expiry (the JWT's exp); the token itself never leaves the node. */
+export const tokenExpiryScript = `
+t=$(sed -n 's/^ *token: *//p' ${nodePaths.kubeconfig} 2>/dev/null | head -1)
+[ -n "$t" ] || exit 0
+p=$(printf '%s' "$t" | cut -d. -f2 | tr '_-' '/+')
+while [ $(( \${#p} % 4 )) -ne 0 ]; do p="$p="; done
+printf '%s' "$p" | base64 -d 2>/dev/null | sed -n 's/.*"exp":\\([0-9]*\\).*/\\1/p'
+`;
+
+/**
+ * The supervisor where there is no systemd: restarts the agent when it exits (backing off up to
+ * 30 s), forwards TERM (stop, routes stay) and USR2 (stop and remove routes and devices).
+ */
+export const superviseScript = `#!/bin/sh
+# Written by the Gingham console's installer. Keeps the agent running where systemd does not run.
+RUN=${nodePaths.run}; LIB=${nodePaths.lib}
+echo $$ > "$RUN/supervisor.pid"
+child=
+finish() {
+  trap '' TERM INT USR2
+  if [ -n "$child" ]; then kill -s "$1" "$child" 2>/dev/null; wait "$child"; fi
+  rm -f "$RUN/supervisor.pid" "$RUN/agent.pid"
+  exit 0
+}
+trap 'finish TERM' TERM INT
+trap 'finish USR2' USR2
+delay=1
+while :; do
+  if [ -f "$LIB/agent.log" ] && [ "$(wc -c < "$LIB/agent.log")" -gt 10485760 ]; then mv -f "$LIB/agent.log" "$LIB/agent.log.1"; fi
+  started=$(date +%s)
+  ${nodePaths.current}/gingham-agent run --config ${nodePaths.config} >>"$LIB/agent.log" 2>&1 &
+  child=$!
+  echo "$child" > "$RUN/agent.pid"
+  wait "$child"
+  code=$?
+  child=
+  rm -f "$RUN/agent.pid"
+  [ $(( $(date +%s) - started )) -gt 60 ] && delay=1
+  echo "$(date -u +%FT%TZ) supervisor: the agent exited ($code); starting it again in \${delay}s" >>"$LIB/agent.log"
+  sleep "$delay" &
+  child=$!
+  wait "$child"
+  child=
+  delay=$((delay * 2)); [ "$delay" -gt 30 ] && delay=30
+done
+`;
+
+export function systemdUnit(): string {
+  return `# Written by the Gingham console's installer.
+[Unit]
+Description=Gingham node agent (BGP, dataplane, IPAM)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart=${nodePaths.current}/gingham-agent run --config ${nodePaths.config}
+# SIGTERM stops it and leaves the routes (a restart); uninstall sends SIGUSR2 first, which removes them.
+KillSignal=SIGTERM
+Restart=on-failure
+RestartSec=2
+RuntimeDirectory=gingham
+RuntimeDirectoryMode=0700
+RuntimeDirectoryPreserve=yes
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/**
+ * activate.sh RELEASE ATTEMPT INIT [WAIT]: puts the staged configuration in place, points `current` at
+ * RELEASE, restarts the agent and waits until it answers on its control socket. If it does not,
+ * it puts back the previous configuration and release and starts that agent again (or none, if
+ * there was none). Every step is recorded in install-state.json for the console to read later.
+ */
+export const activateScript = `#!/bin/sh
+# Written by the Gingham console's installer.
+set -u
+umask 022
+P=${nodePaths.opt}; ETC=${nodePaths.etc}; LIB=${nodePaths.lib}; RUN=${nodePaths.run}
+REL="$1"; ATTEMPT="$2"; INIT="$3"; WAIT="\${4:-45}"
+mkdir -p "$LIB" "$RUN"
+chmod 0700 "$RUN"
+PREV=$(readlink "$P/current" 2>/dev/null || true); PREV=\${PREV#releases/}
+record() {
+  printf '{"attempt":"%s","phase":"%s","release":"%s","previous":"%s","message":"%s","at":"%s"}\\n' \\
+    "$ATTEMPT" "$1" "$REL" "$PREV" "$2" "$(date -u +%FT%TZ)" > "$LIB/install-state.json.tmp"
+  mv -f "$LIB/install-state.json.tmp" "$LIB/install-state.json"
+}
+exec 9>"$LIB/install.lock"
+if ! flock -n 9; then record failed "another install is running on this node"; exit 1; fi
+record starting ""
+
+stop_agent() {
+  if [ "$INIT" = systemd ]; then systemctl stop gingham-agent 2>/dev/null; return; fi
+  pid=$(cat "$RUN/supervisor.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  fi
+  apid=$(cat "$RUN/agent.pid" 2>/dev/null || true)
+  if [ -n "$apid" ] && kill -0 "$apid" 2>/dev/null; then kill -KILL "$apid"; fi
+  rm -f "$RUN/supervisor.pid" "$RUN/agent.pid"
+}
+start_agent() {
+  if [ "$INIT" = systemd ]; then
+    systemctl daemon-reload && systemctl enable gingham-agent >/dev/null 2>&1; systemctl restart gingham-agent 9>&-; return
+  fi
+  # 9>&-: the supervisor must not inherit (and so hold forever) the install lock.
+  setsid "$P/bin/supervise.sh" </dev/null >>"$LIB/agent.log" 2>&1 9>&- &
+}
+agent_pid() {
+  if [ "$INIT" = systemd ]; then systemctl show -p MainPID --value gingham-agent 2>/dev/null; else cat "$RUN/agent.pid" 2>/dev/null; fi
+}
+healthy() {
+  # The agent answers on its socket, and it is the agent of this release (not one left over).
+  i=0
+  while [ $i -lt $((WAIT * 2)) ]; do
+    pid=$(agent_pid || true)
+    if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$(readlink /proc/$pid/exe 2>/dev/null)" = "$P/releases/$1/gingham-agent" ] \\
+      && "$P/releases/$1/gingham-agent" node-status --control "$RUN/agent.sock" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5; i=$((i+1))
+  done
+  return 1
+}
+switch_to() {
+  if [ -n "$1" ]; then ln -sfn "releases/$1" "$P/current.new" && mv -Tf "$P/current.new" "$P/current"; else rm -f "$P/current"; fi
+}
+
+# Configuration: the staged files go in; what they replace is kept for a rollback.
+moved=""
+for f in agent.yaml kubeconfig; do
+  if [ -f "$ETC/.staged/$f" ]; then
+    if [ -f "$ETC/$f" ]; then cp -p "$ETC/$f" "$ETC/.previous-$f"; else rm -f "$ETC/.previous-$f"; touch "$ETC/.absent-$f"; fi
+    mv -f "$ETC/.staged/$f" "$ETC/$f"
+    moved="$moved $f"
+  fi
+done
+
+record stopping ""
+stop_agent
+switch_to "$REL"
+record started ""
+start_agent
+if healthy "$REL"; then
+  for f in $moved; do rm -f "$ETC/.previous-$f" "$ETC/.absent-$f"; done
+  # Keep this release and the one before it (a manual rollback); remove older ones.
+  for d in "$P"/releases/*; do
+    n=\${d##*/}
+    [ "$n" = "$REL" ] || [ "$n" = "$PREV" ] || rm -rf "$d"
+  done
+  record done "agent running"
+  exit 0
+fi
+
+# The new agent did not come up: put back what was there.
+stop_agent
+for f in $moved; do
+  if [ -f "$ETC/.absent-$f" ]; then rm -f "$ETC/$f" "$ETC/.absent-$f"; elif [ -f "$ETC/.previous-$f" ]; then mv -f "$ETC/.previous-$f" "$ETC/$f"; fi
+done
+if [ -n "$PREV" ] && [ -d "$P/releases/$PREV" ]; then
+  switch_to "$PREV"
+  start_agent
+  if healthy "$PREV"; then record rolled-back "the new agent did not answer on its control socket within $WAIT s; the previous agent runs again"; exit 1; fi
+  record failed "the new agent did not answer within $WAIT s, and the previous one did not come back either"
+  exit 1
+fi
+switch_to ""
+record failed "the new agent did not answer on its control socket within $WAIT s; no agent runs (as before the install)"
+exit 1
+`;
+
+/** uninstall.sh INIT: stops the agent so that it removes its routes and devices, then removes every file the installer made. */
+export const uninstallScript = `
+set -u
+INIT="$1"; RUN=${nodePaths.run}
+if [ "$INIT" = systemd ] && [ -f ${nodePaths.unit} ]; then
+  systemctl kill -s SIGUSR2 gingham-agent 2>/dev/null
+  i=0; while systemctl is-active --quiet gingham-agent && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+  systemctl disable --now gingham-agent >/dev/null 2>&1
+  rm -f ${nodePaths.unit}
+  systemctl daemon-reload
+fi
+pid=$(cat "$RUN/supervisor.pid" 2>/dev/null || true)
+if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  kill -USR2 "$pid"
+  i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+fi
+apid=$(cat "$RUN/agent.pid" 2>/dev/null || true)
+[ -n "$apid" ] && kill -0 "$apid" 2>/dev/null && kill -KILL "$apid"
+# The folders may be mount points (each lab node has its own): empty them, then remove them where possible.
+for d in ${installedDirs.join(' ')}; do
+  [ -d "$d" ] || continue
+  find "$d" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+  rmdir "$d" 2>/dev/null || true
+done
+echo removed
+`;
