@@ -94,8 +94,7 @@ export class NodeAgent {
     this.loop.start();
     // BGP-learned routes feed the desired state: look for RIB changes often (it is a small read).
     this.ribTimer = setInterval(() => {
-      const text = JSON.stringify(this.bgpRoutes());
-      if (text !== this.ribText) this.recompute();
+      if (this.ribKey() !== this.ribText) this.recompute();
     }, 100);
     if (this.options.control) {
       // `bgp.status` and `bgp.routes` as the standalone speaker names them, so `gingham-agent bgp status` works here too.
@@ -153,7 +152,7 @@ export class NodeAgent {
     await this.applyBgp(bgp);
     const bgpMs = Math.round(performance.now() - started);
     this.publish(snapshot, this.speaker ? this.bgpRoutes(snapshot) : undefined, started, bgpMs);
-    this.ribText = JSON.stringify(this.bgpRoutes());
+    this.ribText = this.ribKey();
     if (this.datastore.status().connected) this.scheduleTunnels();
   }
 
@@ -218,9 +217,9 @@ export class NodeAgent {
   }
 
   /**
-   * Best BGP paths from peers, plus, for each mesh peer whose session is not (yet) established,
-   * its IPAM blocks via its address: so a speaker restart or a switch back from VXLAN does not
-   * leave the node without routes while sessions come up.
+   * Best BGP paths from peers, plus, for each mesh peer whose session is not (yet) established
+   * or has not sent all its routes yet, its IPAM blocks via its address: so a speaker restart or
+   * a switch back from VXLAN does not leave the node without routes while sessions come up.
    */
   private bgpRoutes(snapshot?: ClusterSnapshot): BgpRoute[] {
     if (!this.speaker) return [];
@@ -229,7 +228,9 @@ export class NodeAgent {
       return best && best.from !== 'local' ? [{ cidr: route.prefix, nextHop: best.nextHop }] : [];
     });
     if (!snapshot) return learned;
-    const up = new Set(this.speaker.status().peers.filter((p) => p.state === 'up').map((p) => p.address));
+    // A session's routes are complete at its End-of-RIB (RFC 4724), not when it comes up: until
+    // then (or 10 s for a peer that sends none) its node's blocks stay routed from IPAM.
+    const up = new Set(this.completePeers());
     const have = new Set(learned.map((r) => r.cidr));
     for (const node of snapshot.nodes) {
       if (node.name === this.options.nodeName || !node.ipv4Address) continue;
@@ -253,6 +254,21 @@ export class NodeAgent {
    * BGPPeer changes) without touching the other sessions; only a change of the speaker's own
    * settings (AS, router ID, listen address, timers) restarts it, gracefully.
    */
+  /** Peers whose routes are all in: up, and End-of-RIB received (or up for 10 s). */
+  private completePeers(): string[] {
+    if (!this.speaker) return [];
+    const now = Date.now();
+    return this.speaker
+      .status()
+      .peers.filter((p) => p.state === 'up' && (p.statistics.endOfRibReceived || now - Date.parse(p.since) > 10_000))
+      .map((p) => p.address);
+  }
+
+  /** What the BGP side of the desired state depends on: learned routes and complete peers. */
+  private ribKey(): string {
+    return JSON.stringify([this.bgpRoutes(), this.completePeers()]);
+  }
+
   private async applyBgp(config: SpeakerConfigFile | undefined): Promise<void> {
     if (this.speakerReplaced(config)) {
       if (this.speaker) {
