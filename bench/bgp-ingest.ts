@@ -4,7 +4,12 @@
 // the cores). Measured: time from Established until all N are received (and, in the kernel
 // variant, until all N are in the receiver's kernel table), and the receiver's peak RSS.
 //
-// Run as root: npx tsx bench/bgp-ingest.ts [--sizes 100000,1000000] [--no-kernel] [--only gingham,bird,frr]
+// Each receiver is measured --runs times (interleaved: Gingham, BIRD, FRR, Gingham, ...); the
+// summary gives the median of each figure and ratios of medians, with the range of the per-run
+// time ratios (runs on a shared machine vary).
+//
+// Run as root: npx tsx bench/bgp-ingest.ts [--sizes 100000,1000000] [--no-kernel] [--only gingham,gingham-bundled,bird,frr]
+//   [--runs 3] [--agent out/agent/gingham-agent (adds the built executable as receiver gingham-executable)]
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +18,13 @@ import { BirdDaemon, FrrDaemon, GinghamDaemon } from '../agent/bgp/testing/daemo
 import { type LabNode, NetnsLab, sh, waitFor } from '../agent/bgp/testing/netns-lab.ts';
 import { frrConfig } from '../agent/bgp/testing/peer-configs.ts';
 
-/** gingham: run through tsx, as `npm run agent -- bgp` does; gingham-bundled: one esbuild file on plain node, as an installed agent runs. */
-type Receiver = 'gingham' | 'gingham-bundled' | 'bird' | 'frr';
+/**
+ * gingham: run through tsx, as `npm run agent -- bgp` does; gingham-bundled: one esbuild file on
+ * plain node, bundled as the agent's build bundles it; gingham-executable: the built agent
+ * (npm run build:agent), given with --agent.
+ */
+type Receiver = 'gingham' | 'gingham-bundled' | 'gingham-executable' | 'bird' | 'frr';
+const isGingham = (r: Receiver) => r.startsWith('gingham');
 
 interface Result {
   n: number;
@@ -28,10 +38,12 @@ interface Result {
 const args = process.argv.slice(2);
 const option = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 const sizes = (option('--sizes') ?? '100000,1000000').split(',').map(Number);
-const receivers = (option('--only') ?? 'gingham,gingham-bundled,bird,frr').split(',') as Receiver[];
+const agentExecutable = option('--agent') ? path.resolve(option('--agent')!) : undefined;
+const receivers = [...(option('--only') ?? 'gingham,gingham-bundled,bird,frr').split(','), ...(agentExecutable ? ['gingham-executable'] : [])] as Receiver[];
+const runs = Number(option('--runs') ?? 1);
 const variants = args.includes('--no-kernel') ? [false] : args.includes('--only-kernel') ? [true] : [false, true];
 const SENDER_AS = 65001;
-const PROTOCOLS: Record<Receiver, number> = { gingham: 72, 'gingham-bundled': 72, bird: 12, frr: 186 };
+const PROTOCOLS: Record<Receiver, number> = { gingham: 72, 'gingham-bundled': 72, 'gingham-executable': 72, bird: 12, frr: 186 };
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUNDLE = path.join(repoRoot, '.cache', 'bench', 'gingham-agent.mjs');
 
@@ -40,6 +52,8 @@ async function bundleAgent(): Promise<void> {
   await mkdir(path.dirname(BUNDLE), { recursive: true });
   await sh(path.join(repoRoot, 'node_modules', '.bin', 'esbuild'), [path.join(repoRoot, 'agent/cli/bin.ts'), '--bundle', '--platform=node', '--format=esm', `--outfile=${BUNDLE}`, '--log-level=error',
     "--banner:js=import { createRequire as __ginghamRequire } from 'module'; const require = __ginghamRequire(import.meta.url);"]);
+  // As scripts/build-agent.ts does: no character above U+00FF, so V8 holds the source one byte per character.
+  await writeFile(BUNDLE, (await readFile(BUNDLE, 'utf8')).replace(/[^\u0000-\u00ff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
 function prefix(i: number): string {
@@ -102,8 +116,8 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
   let count: () => Promise<number>;
   let stop: () => Promise<void>;
   let rss: () => Promise<number>;
-  if (receiver === 'gingham' || receiver === 'gingham-bundled') {
-    const g = new GinghamDaemon(node, 'bench', receiver === 'gingham-bundled' ? BUNDLE : undefined);
+  if (isGingham(receiver)) {
+    const g = new GinghamDaemon(node, 'bench', receiver === 'gingham-bundled' ? BUNDLE : receiver === 'gingham-executable' ? agentExecutable : undefined);
     await g.start({ routerId: node.address, listen: node.address, connectRetryTime: 1, peers: [{ address: sender.address, asn: SENDER_AS, import: 'all', export: 'none' }], ...(kernel ? { kernel: true } : {}) });
     established = async () => {
       const p = (await g.status()).peers[0]!;
@@ -166,7 +180,8 @@ async function main(): Promise<void> {
     try {
       const sender = await lab.node('sender', 2);
       const nodes: Record<Receiver, LabNode> = {
-        gingham: await lab.node('gingham', 3), 'gingham-bundled': await lab.node('gbundled', 6), bird: await lab.node('bird', 4), frr: await lab.node('frr', 5),
+        gingham: await lab.node('gingham', 3), 'gingham-bundled': await lab.node('gbundled', 6), 'gingham-executable': await lab.node('gexe', 7),
+        bird: await lab.node('bird', 4), frr: await lab.node('frr', 5),
       };
       const senderBird = new BirdDaemon(sender);
       const started = performance.now();
@@ -174,29 +189,41 @@ async function main(): Promise<void> {
       await waitFor('the sender to load its routes', async () => new RegExp(`^${n} of ${n} routes`, 'm').test(await senderBird.birdc('show route count')), 600_000, 500);
       console.error(`N=${n}: sender ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       for (const kernel of variants) {
-        for (const receiver of receivers) {
-          const r = await measure(lab, sender, nodes[receiver], receiver, n, kernel);
-          console.error(`  ${receiver}${kernel ? ' +kernel' : ''}: received in ${(r.receivedMs / 1000).toFixed(2)} s${r.installedMs !== undefined ? `, installed in ${(r.installedMs / 1000).toFixed(2)} s` : ''}, peak RSS ${r.peakRssMb.toFixed(0)} MB`);
-          results.push(r);
+        for (let run = 0; run < runs; run++) {
+          for (const receiver of receivers) {
+            const r = await measure(lab, sender, nodes[receiver], receiver, n, kernel);
+            console.error(`  ${runs > 1 ? `run ${run + 1}: ` : ''}${receiver}${kernel ? ' +kernel' : ''}: received in ${(r.receivedMs / 1000).toFixed(2)} s${r.installedMs !== undefined ? `, installed in ${(r.installedMs / 1000).toFixed(2)} s` : ''}, peak RSS ${r.peakRssMb.toFixed(0)} MB`);
+            results.push(r);
+          }
         }
       }
     } finally {
       await lab.destroy();
     }
   }
-  const lines: string[] = ['| N | variant | receiver | received (s) | installed (s) | peak RSS (MB) |', '|---|---|---|---|---|---|'];
-  for (const r of results) {
-    lines.push(`| ${r.n} | ${r.kernel ? 'kernel' : 'receive'} | ${r.receiver} | ${(r.receivedMs / 1000).toFixed(2)} | ${r.installedMs !== undefined ? (r.installedMs / 1000).toFixed(2) : '-'} | ${r.peakRssMb.toFixed(0)} |`);
+  const median = (values: number[]) => {
+    const v = [...values].sort((a, b) => a - b);
+    return v.length === 0 ? NaN : v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const pick = (n: number, kernel: boolean, who: Receiver) => results.filter((r) => r.n === n && r.kernel === kernel && r.receiver === who);
+  const time = (r: Result) => (r.kernel ? r.installedMs! : r.receivedMs);
+  const lines: string[] = [`| N | variant | receiver | received (s) | installed (s) | peak RSS (MB) |${runs > 1 ? ` (median of ${runs} runs)` : ''}`, '|---|---|---|---|---|---|'];
+  for (const n of sizes) for (const kernel of variants) for (const who of receivers) {
+    const rs = pick(n, kernel, who);
+    if (rs.length === 0) continue;
+    const installed = median(rs.flatMap((r) => (r.installedMs !== undefined ? [r.installedMs] : [])));
+    lines.push(`| ${n} | ${kernel ? 'kernel' : 'receive'} | ${who} | ${(median(rs.map((r) => r.receivedMs)) / 1000).toFixed(2)} | ${Number.isFinite(installed) ? (installed / 1000).toFixed(2) : '-'} | ${median(rs.map((r) => r.peakRssMb)).toFixed(0)} |`);
   }
-  lines.push('', '| N | variant | Gingham run | time Gingham/BIRD | time Gingham/FRR | RSS Gingham/BIRD | RSS Gingham/FRR |', '|---|---|---|---|---|---|---|');
+  lines.push('', '| N | variant | Gingham run | time Gingham/BIRD | (per-run range) | time Gingham/FRR | RSS Gingham/BIRD | RSS Gingham/FRR |', '|---|---|---|---|---|---|---|---|');
   for (const n of sizes) {
-    for (const kernel of variants) for (const who of ['gingham', 'gingham-bundled'] as const) {
-      const pick = (x: Receiver) => results.find((r) => r.n === n && r.kernel === kernel && r.receiver === x);
-      const g = pick(who), b = pick('bird'), f = pick('frr');
-      if (!g) continue;
-      const t = (r?: Result) => (r ? (kernel ? r.installedMs! : r.receivedMs) : NaN);
+    for (const kernel of variants) for (const who of receivers.filter(isGingham)) {
+      const g = pick(n, kernel, who), b = pick(n, kernel, 'bird'), f = pick(n, kernel, 'frr');
       const ratio = (x: number, y: number) => (Number.isFinite(x / y) ? (x / y).toFixed(2) : '-');
-      lines.push(`| ${n} | ${kernel ? 'kernel (installed)' : 'receive'} | ${who === 'gingham' ? 'tsx' : 'bundled'} | ${ratio(t(g), t(b))} | ${ratio(t(g), t(f))} | ${ratio(g?.peakRssMb ?? NaN, b?.peakRssMb ?? NaN)} | ${ratio(g?.peakRssMb ?? NaN, f?.peakRssMb ?? NaN)} |`);
+      const perRun = g.map((r, i) => (b[i] ? time(r) / time(b[i]!) : NaN)).filter(Number.isFinite);
+      const range = perRun.length > 1 ? `${Math.min(...perRun).toFixed(2)}-${Math.max(...perRun).toFixed(2)}` : '-';
+      const t = (rs: Result[]) => median(rs.map(time));
+      const rss = (rs: Result[]) => median(rs.map((r) => r.peakRssMb));
+      lines.push(`| ${n} | ${kernel ? 'kernel (installed)' : 'receive'} | ${who.replace('gingham-', '').replace('gingham', 'tsx')} | ${ratio(t(g), t(b))} | ${range} | ${ratio(t(g), t(f))} | ${ratio(rss(g), rss(b))} | ${ratio(rss(g), rss(f))} |`);
     }
   }
   const table = lines.join('\n');

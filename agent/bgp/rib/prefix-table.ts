@@ -1,198 +1,213 @@
 // A hash table from IPv4 prefix (address, length) to a 32-bit integer, in typed arrays: a million
-// prefixes cost about 18 MB and no garbage, where a Map of objects would cost several times that
-// and keep the collector busy. Open addressing with linear probing and backward-shift deletion.
-// With a maximum capacity, the arrays grow in place (growable.ts) and a rehash goes through one
-// shared scratch copy, so growing leaves no garbage (the RIB's partitions use this).
-import { growable, resize } from './growable.ts';
+// prefixes cost about 17 MB and no garbage, where a Map of objects would cost several times that
+// and keep the collector busy.
+//
+// Extendible hashing: a directory, indexed by the top bits of the hash, points to pages; each page
+// is a small open-addressing table (linear probing on the low bits, backward-shift deletion).
+// A full page splits in two by the next hash bit, rebuilt where it is: growing never copies the
+// whole table and leaves no old arrays behind. (A doubling table held the old and the new arrays
+// at once, and the old ones stayed until the collector ran: tens of megabytes at a full table.)
+// The hash is keyed with a random seed per table, so that a peer cannot choose prefixes that
+// collide.
 
 const EMPTY = 0xff;
+/** A page splits when it would be fuller than this. */
+const MAX_LOAD = 0.7;
+/** Directory depth limit: 2^24 pages is beyond any table; a page at the limit fills instead. */
+const MAX_DEPTH = 24;
+
+class Page {
+  readonly addresses: Uint32Array;
+  readonly lengths: Uint8Array;
+  readonly values: Int32Array;
+  size = 0;
+  constructor(slots: number, public depth: number) {
+    this.addresses = new Uint32Array(slots);
+    this.lengths = new Uint8Array(slots).fill(EMPTY);
+    this.values = new Int32Array(slots);
+  }
+}
 
 export class PrefixTable {
-  private addresses: Uint32Array;
-  private lengths: Uint8Array;
-  private values: Int32Array;
-  private mask: number;
+  private readonly slots: number;
+  private readonly mask: number;
+  private readonly limit: number;
+  private directory: Page[];
+  private depth = 0;
+  private readonly seed = (Math.random() * 0x100000000) >>> 0;
   size = 0;
 
-  /** `maxEntries`: grow in place up to this many entries (address space reserved for twice as many slots). */
-  constructor(initialCapacity = 1024, private readonly maxEntries?: number) {
-    let capacity = 16;
-    while (capacity < initialCapacity * 2) capacity *= 2;
-    if (maxEntries !== undefined) {
-      let max = capacity;
-      while (max < maxEntries * 2) max *= 2;
-      this.addresses = growable(Uint32Array, capacity, max);
-      this.lengths = growable(Uint8Array, capacity, max).fill(EMPTY);
-      this.values = growable(Int32Array, capacity, max);
-    } else {
-      this.addresses = new Uint32Array(capacity);
-      this.lengths = new Uint8Array(capacity).fill(EMPTY);
-      this.values = new Int32Array(capacity);
-    }
-    this.mask = capacity - 1;
+  /** `initialCapacity`: entries expected; pages hold 64 to 4096 slots accordingly. */
+  constructor(initialCapacity = 1024) {
+    let slots = 64;
+    while (slots < Math.min(initialCapacity * 2, 4096)) slots *= 2;
+    this.slots = slots;
+    this.mask = slots - 1;
+    this.limit = Math.floor(slots * MAX_LOAD);
+    this.directory = [new Page(slots, 0)];
   }
 
-  private slot(address: number, length: number): number {
-    let h = Math.imul(address ^ Math.imul(length + 1, 0x9e3779b1), 0x85ebca6b);
+  private hash(address: number, length: number): number {
+    let h = Math.imul(address ^ this.seed, 0x85ebca6b);
     h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
+    h = Math.imul(h + Math.imul(length + 1, 0x9e3779b1), 0xc2b2ae35);
     h ^= h >>> 16;
-    return h & this.mask;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    return h >>> 0;
+  }
+
+  private page(h: number): Page {
+    return this.directory[this.depth === 0 ? 0 : h >>> (32 - this.depth)]!;
+  }
+
+  /** The slot of the prefix in its page, or -1. */
+  private slotOf(page: Page, h: number, address: number, length: number): number {
+    const lengths = page.lengths, mask = this.mask;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const l = lengths[i]!;
+      if (l === EMPTY) return -1;
+      if (l === length && page.addresses[i] === address) return i;
+    }
   }
 
   /** The value for a prefix, or -1 when absent (store only values >= 0 to use this). */
   get(address: number, length: number): number {
-    let i = this.slot(address, length);
-    for (;;) {
-      const l = this.lengths[i]!;
-      if (l === EMPTY) return -1;
-      if (l === length && this.addresses[i] === address) return this.values[i]!;
-      i = (i + 1) & this.mask;
-    }
+    const h = this.hash(address, length);
+    const page = this.page(h);
+    const i = this.slotOf(page, h, address, length);
+    return i < 0 ? -1 : page.values[i]!;
   }
 
   has(address: number, length: number): boolean {
-    let i = this.slot(address, length);
-    for (;;) {
-      const l = this.lengths[i]!;
-      if (l === EMPTY) return false;
-      if (l === length && this.addresses[i] === address) return true;
-      i = (i + 1) & this.mask;
-    }
+    const h = this.hash(address, length);
+    return this.slotOf(this.page(h), h, address, length) >= 0;
   }
 
   set(address: number, length: number, value: number): void {
-    if ((this.size + 1) * 2 > this.lengths.length) this.grow();
-    let i = this.slot(address, length);
-    for (;;) {
-      const l = this.lengths[i]!;
-      if (l === EMPTY) {
-        this.lengths[i] = length;
-        this.addresses[i] = address;
-        this.values[i] = value;
-        this.size++;
-        return;
-      }
-      if (l === length && this.addresses[i] === address) {
-        this.values[i] = value;
-        return;
-      }
-      i = (i + 1) & this.mask;
+    const h = this.hash(address, length);
+    let page = this.page(h);
+    const i = this.slotOf(page, h, address, length);
+    if (i >= 0) {
+      page.values[i] = value;
+      return;
+    }
+    while (page.size >= this.limit && page.depth < MAX_DEPTH) {
+      this.splitPage(page);
+      page = this.page(h);
+    }
+    if (page.size === this.slots - 1) throw new Error('prefix table full');
+    this.place(page, h, address, length, value);
+    this.size++;
+  }
+
+  private place(page: Page, h: number, address: number, length: number, value: number): void {
+    const lengths = page.lengths, mask = this.mask;
+    let i = h & mask;
+    while (lengths[i] !== EMPTY) i = (i + 1) & mask;
+    lengths[i] = length;
+    page.addresses[i] = address;
+    page.values[i] = value;
+    page.size++;
+  }
+
+  /** Splits a page by the next hash bit: a new page takes the entries with it set; the old one is rebuilt in place. */
+  private splitPage(page: Page): void {
+    if (page.depth === this.depth) {
+      // Double the directory: each page is then pointed to by two entries.
+      const doubled: Page[] = new Array<Page>(this.directory.length * 2);
+      for (let j = 0; j < this.directory.length; j++) doubled[2 * j] = doubled[2 * j + 1] = this.directory[j]!;
+      this.directory = doubled;
+      this.depth++;
+    }
+    const bit = 31 - page.depth;
+    page.depth++;
+    const sibling = new Page(this.slots, page.depth);
+    for (let j = 0; j < this.directory.length; j++) {
+      if (this.directory[j] === page && ((j << (32 - this.depth)) >>> bit) & 1) this.directory[j] = sibling;
+    }
+    const n = page.size;
+    scratch.ensure(n);
+    let k = 0;
+    for (let i = 0; i < this.slots; i++) {
+      const l = page.lengths[i]!;
+      if (l === EMPTY) continue;
+      scratch.addresses[k] = page.addresses[i]!;
+      scratch.lengths[k] = l;
+      scratch.values[k++] = page.values[i]!;
+    }
+    page.lengths.fill(EMPTY);
+    page.size = 0;
+    for (let j = 0; j < k; j++) {
+      const a = scratch.addresses[j]!, l = scratch.lengths[j]!;
+      const h = this.hash(a, l);
+      this.place((h >>> bit) & 1 ? sibling : page, h, a, l, scratch.values[j]!);
     }
   }
 
   delete(address: number, length: number): boolean {
-    let i = this.slot(address, length);
-    for (;;) {
-      const l = this.lengths[i]!;
-      if (l === EMPTY) return false;
-      if (l === length && this.addresses[i] === address) break;
-      i = (i + 1) & this.mask;
-    }
+    const h = this.hash(address, length);
+    const page = this.page(h);
+    const i = this.slotOf(page, h, address, length);
+    if (i < 0) return false;
     // Backward-shift: move later entries of the probe run into the hole so lookups stay correct.
+    const mask = this.mask, lengths = page.lengths;
     let hole = i;
-    let j = (i + 1) & this.mask;
-    for (;;) {
-      const l = this.lengths[j]!;
+    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
+      const l = lengths[j]!;
       if (l === EMPTY) break;
-      const home = this.slot(this.addresses[j]!, l);
-      const distHole = (hole - home) & this.mask;
-      const distJ = (j - home) & this.mask;
-      if (distHole < distJ) {
-        this.lengths[hole] = l;
-        this.addresses[hole] = this.addresses[j]!;
-        this.values[hole] = this.values[j]!;
+      const home = this.hash(page.addresses[j]!, l) & mask;
+      if (((hole - home) & mask) < ((j - home) & mask)) {
+        lengths[hole] = l;
+        page.addresses[hole] = page.addresses[j]!;
+        page.values[hole] = page.values[j]!;
         hole = j;
       }
-      j = (j + 1) & this.mask;
     }
-    this.lengths[hole] = EMPTY;
+    lengths[hole] = EMPTY;
+    page.size--;
     this.size--;
     return true;
   }
 
   clear(): void {
-    this.lengths.fill(EMPTY);
+    this.directory = [new Page(this.slots, 0)];
+    this.depth = 0;
     this.size = 0;
   }
 
   /** Visits every entry; the callback must not change the table. */
   forEach(visit: (address: number, length: number, value: number) => void): void {
-    const lengths = this.lengths;
-    for (let i = 0; i < lengths.length; i++) {
-      const l = lengths[i]!;
-      if (l !== EMPTY) visit(this.addresses[i]!, l, this.values[i]!);
+    let previous: Page | undefined;
+    for (const page of this.directory) {
+      // A page appears in consecutive directory entries; visit it once.
+      if (page === previous) continue;
+      previous = page;
+      for (let i = 0; i < this.slots; i++) {
+        const l = page.lengths[i]!;
+        if (l !== EMPTY) visit(page.addresses[i]!, l, page.values[i]!);
+      }
     }
   }
 
-  /** Bytes held by the arrays, for `status --json` and the benchmark. */
+  /** Bytes held by the pages, for `status --json` and the benchmarks. */
   get bytes(): number {
-    return this.lengths.length * 9;
-  }
-
-  private grow(): void {
-    if (this.maxEntries !== undefined) {
-      this.growInPlace();
-      return;
-    }
-    const oldAddresses = this.addresses;
-    const oldLengths = this.lengths;
-    const oldValues = this.values;
-    const capacity = oldLengths.length * 2;
-    const addresses = new Uint32Array(capacity);
-    const lengths = new Uint8Array(capacity).fill(EMPTY);
-    const values = new Int32Array(capacity);
-    this.addresses = addresses;
-    this.lengths = lengths;
-    this.values = values;
-    const mask = (this.mask = capacity - 1);
-    // Every key is known distinct: place each at its first free slot, no comparisons.
-    for (let i = 0; i < oldLengths.length; i++) {
-      const l = oldLengths[i]!;
-      if (l === EMPTY) continue;
-      const a = oldAddresses[i]!;
-      let j = this.slot(a, l);
-      while (lengths[j] !== EMPTY) j = (j + 1) & mask;
-      lengths[j] = l;
-      addresses[j] = a;
-      values[j] = oldValues[i]!;
-    }
-  }
-
-  /** Doubles the arrays where they are; the entries go through the scratch copy and back. */
-  private growInPlace(): void {
-    const n = this.size;
-    const lengths = this.lengths;
-    if (scratch.addresses.length < n) {
-      scratch.addresses = new Uint32Array(n * 2);
-      scratch.lengths = new Uint8Array(n * 2);
-      scratch.values = new Int32Array(n * 2);
-    }
-    let k = 0;
-    for (let i = 0; i < lengths.length; i++) {
-      const l = lengths[i]!;
-      if (l === EMPTY) continue;
-      scratch.addresses[k] = this.addresses[i]!;
-      scratch.lengths[k] = l;
-      scratch.values[k++] = this.values[i]!;
-    }
-    const capacity = lengths.length * 2;
-    resize(this.addresses, capacity);
-    resize(this.lengths, capacity);
-    resize(this.values, capacity);
-    this.lengths.fill(EMPTY);
-    const mask = (this.mask = capacity - 1);
-    for (let i = 0; i < k; i++) {
-      const a = scratch.addresses[i]!;
-      const l = scratch.lengths[i]!;
-      let j = this.slot(a, l);
-      while (this.lengths[j] !== EMPTY) j = (j + 1) & mask;
-      this.lengths[j] = l;
-      this.addresses[j] = a;
-      this.values[j] = scratch.values[i]!;
-    }
+    let pages = 0;
+    let previous: Page | undefined;
+    for (const page of this.directory) if (page !== previous) { pages++; previous = page; }
+    return pages * this.slots * 9 + this.directory.length * 8;
   }
 }
 
-/** The rehash copy shared by every in-place table: as big as the largest one that grew (one RIB partition). */
-const scratch = { addresses: new Uint32Array(0), lengths: new Uint8Array(0), values: new Int32Array(0) };
+/** The rebuild copy of a splitting page, shared by every table (at most one page of 4096 slots). */
+const scratch = {
+  addresses: new Uint32Array(0),
+  lengths: new Uint8Array(0),
+  values: new Int32Array(0),
+  ensure(n: number): void {
+    if (this.addresses.length >= n) return;
+    this.addresses = new Uint32Array(4096);
+    this.lengths = new Uint8Array(4096);
+    this.values = new Int32Array(4096);
+  },
+};

@@ -2,81 +2,86 @@
 // and ADD-PATH identifier), kept best first. Attributes are interned RouteAttributes shared by
 // many prefixes; paths are numbers in typed arrays, with no object per route.
 //
-// The table is split into 64 partitions by prefix, each with its own prefix table and path
-// arrays. Path arrays grow in place (growable.ts); a prefix table rehashes when it doubles,
-// through a scratch copy of one partition's entries only. So a growing table leaves no garbage
-// arrays behind, which the collector would free late: their memory counted in the peak.
-// Changes of the best path are collected as dirty prefixes for the speaker to export and install
-// in batches.
-import { growable, resize } from './growable.ts';
+// Paths live in fixed-size pages, as the prefix table's entries do (prefix-table.ts): a table
+// that grows adds pages and never copies, so taking in a full table leaves no old arrays for the
+// collector to free late (their memory counted in the peak). Changes of the best path are
+// collected as dirty prefixes for the speaker to export and install in batches.
 import { PrefixTable } from './prefix-table.ts';
 import { type RouteAttributes, compareRoutes } from './route-attributes.ts';
 
 const NONE = -1;
 const STALE = 1;
-const PARTITION_BITS = 6;
-const INITIAL_PATHS = 256;
-/** Paths one partition can hold: 64 x 4M, far beyond any table (address space is reserved, memory is not). */
-const MAX_PATHS = 1 << 22;
-const MAX_DIRTY = 1 << 26;
+const PAGE_BITS = 14;
+const PAGE = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE - 1;
 
-/** One partition's paths: typed arrays indexed by path number, with a free list through `next`. */
-class Partition {
-  /** prefix -> first path (the best). */
-  readonly heads = new PrefixTable(INITIAL_PATHS / 2, MAX_PATHS);
-  readonly attr = growable(Int32Array, INITIAL_PATHS, MAX_PATHS);
-  readonly next = growable(Int32Array, INITIAL_PATHS, MAX_PATHS);
-  readonly peer = growable(Uint16Array, INITIAL_PATHS, MAX_PATHS);
-  readonly flags = growable(Uint8Array, INITIAL_PATHS, MAX_PATHS);
-  /** ADD-PATH identifiers; allocated when the first non-zero one arrives (most tables have none). */
-  ids: Uint32Array | undefined;
-  free = NONE;
+/** The paths: attribute index, next path of the prefix (or free list), peer, flags, ADD-PATH id. */
+class PathPool {
+  readonly attr: Int32Array[] = [];
+  readonly next: Int32Array[] = [];
+  readonly peer: Uint16Array[] = [];
+  readonly flags: Uint8Array[] = [];
+  /** ADD-PATH identifiers, a page made when the first non-zero one lands in it (most tables have none). */
+  readonly ids: Array<Uint32Array | undefined> = [];
+  private free = NONE;
   used = 0;
   highWater = 0;
 
   alloc(): number {
     if (this.free !== NONE) {
       const p = this.free;
-      this.free = this.next[p]!;
+      this.free = this.getNext(p);
       this.used++;
       return p;
     }
-    if (this.highWater === this.attr.length) this.grow();
+    if (this.highWater === this.attr.length * PAGE) {
+      this.attr.push(new Int32Array(PAGE).fill(NONE));
+      this.next.push(new Int32Array(PAGE));
+      this.peer.push(new Uint16Array(PAGE));
+      this.flags.push(new Uint8Array(PAGE));
+      this.ids.push(undefined);
+    }
     this.used++;
     return this.highWater++;
   }
 
   release(p: number): void {
-    this.attr[p] = NONE;
-    this.next[p] = this.free;
+    this.setAttr(p, NONE);
+    this.setNext(p, this.free);
     this.free = p;
     this.used--;
   }
 
-  id(p: number): number {
-    return this.ids ? this.ids[p]! : 0;
+  getAttr(p: number): number { return this.attr[p >>> PAGE_BITS]![p & PAGE_MASK]!; }
+  setAttr(p: number, v: number): void { this.attr[p >>> PAGE_BITS]![p & PAGE_MASK] = v; }
+  getNext(p: number): number { return this.next[p >>> PAGE_BITS]![p & PAGE_MASK]!; }
+  setNext(p: number, v: number): void { this.next[p >>> PAGE_BITS]![p & PAGE_MASK] = v; }
+  getPeer(p: number): number { return this.peer[p >>> PAGE_BITS]![p & PAGE_MASK]!; }
+  setPeer(p: number, v: number): void { this.peer[p >>> PAGE_BITS]![p & PAGE_MASK] = v; }
+  getFlags(p: number): number { return this.flags[p >>> PAGE_BITS]![p & PAGE_MASK]!; }
+  setFlags(p: number, v: number): void { this.flags[p >>> PAGE_BITS]![p & PAGE_MASK] = v; }
+  getId(p: number): number {
+    const page = this.ids[p >>> PAGE_BITS];
+    return page ? page[p & PAGE_MASK]! : 0;
   }
-
   setId(p: number, id: number): void {
-    if (id !== 0 && !this.ids) {
-      this.ids = growable(Uint32Array, this.attr.length, MAX_PATHS);
+    let page = this.ids[p >>> PAGE_BITS];
+    if (!page) {
+      if (id === 0) return;
+      page = this.ids[p >>> PAGE_BITS] = new Uint32Array(PAGE);
     }
-    if (this.ids) this.ids[p] = id;
-  }
-
-  private grow(): void {
-    const n = this.attr.length * 2;
-    for (const array of [this.attr, this.next, this.peer, this.flags, this.ids]) if (array) resize(array, n);
+    page[p & PAGE_MASK] = id;
   }
 
   get bytes(): number {
-    return this.heads.bytes + this.attr.length * (4 + 4 + 2 + 1 + (this.ids ? 4 : 0));
+    return this.attr.length * PAGE * (4 + 4 + 2 + 1) + this.ids.filter(Boolean).length * PAGE * 4;
   }
 }
 
 export class Rib {
-  private readonly parts: Partition[] = Array.from({ length: 1 << PARTITION_BITS }, () => new Partition());
-  private prefixes = 0;
+  /** prefix -> first path (the best). */
+  private readonly heads = new PrefixTable(1 << 12);
+  private readonly pool = new PathPool();
 
   /** Interned attributes by index; index -1 means none. */
   readonly attributes: Array<RouteAttributes | undefined> = [];
@@ -87,16 +92,11 @@ export class Rib {
    * Prefixes whose best path may have changed since the last drain, as a queue (a prefix may
    * appear twice; whoever drains compares with what it holds, so repeats cost nothing).
    */
-  private readonly dirtyAddress = growable(Uint32Array, 1 << 12, MAX_DIRTY);
-  private readonly dirtyLength = growable(Uint8Array, 1 << 12, MAX_DIRTY);
+  private dirtyAddress = new Uint32Array(1 << 12);
+  private dirtyLength = new Uint8Array(1 << 12);
   private dirtyCount = 0;
   /** Paths per peer index. */
   readonly pathCount: number[] = [];
-
-  /** Fibonacci hashing: the top bits of address x golden ratio spread prefixes evenly. */
-  private part(address: number, length: number): Partition {
-    return this.parts[Math.imul((address ^ length) >>> 0, 0x9e3779b1) >>> (32 - PARTITION_BITS)]!;
-  }
 
   // ---- attributes ----
 
@@ -131,50 +131,55 @@ export class Rib {
   // ---- paths ----
 
   /** Inserts path p into the prefix's list at its place by preference; returns the new head. */
-  private insertSorted(P: Partition, head: number, p: number): number {
-    const mine = this.attributes[P.attr[p]!]!;
-    if (head === NONE || this.better(P, p, mine, head)) {
-      P.next[p] = head;
+  private insertSorted(head: number, p: number): number {
+    const pool = this.pool;
+    const mine = this.attributes[pool.getAttr(p)]!;
+    if (head === NONE || this.better(p, mine, head)) {
+      pool.setNext(p, head);
       return p;
     }
     let prev = head;
-    let cur = P.next[head]!;
-    while (cur !== NONE && !this.better(P, p, mine, cur)) {
+    let cur = pool.getNext(head);
+    while (cur !== NONE && !this.better(p, mine, cur)) {
       prev = cur;
-      cur = P.next[cur]!;
+      cur = pool.getNext(cur);
     }
-    P.next[p] = cur;
-    P.next[prev] = p;
+    pool.setNext(p, cur);
+    pool.setNext(prev, p);
     return head;
   }
 
-  private better(P: Partition, p: number, mine: RouteAttributes, q: number): boolean {
-    const c = compareRoutes(mine, this.attributes[P.attr[q]!]!);
-    return c < 0 || (c === 0 && P.id(p) < P.id(q));
+  private better(p: number, mine: RouteAttributes, q: number): boolean {
+    const c = compareRoutes(mine, this.attributes[this.pool.getAttr(q)]!);
+    return c < 0 || (c === 0 && this.pool.getId(p) < this.pool.getId(q));
   }
 
   /** Unlinks the path of (peer, pathId) from the list; returns [newHead, removedIndex]. */
-  private unlink(P: Partition, head: number, peer: number, id: number): [number, number] {
+  private unlink(head: number, peer: number, id: number): [number, number] {
+    const pool = this.pool;
     let prev = NONE;
     let cur = head;
     while (cur !== NONE) {
-      if (P.peer[cur] === peer && P.id(cur) === id) {
-        const next = P.next[cur]!;
+      if (pool.getPeer(cur) === peer && pool.getId(cur) === id) {
+        const next = pool.getNext(cur);
         if (prev === NONE) head = next;
-        else P.next[prev] = next;
+        else pool.setNext(prev, next);
         return [head, cur];
       }
       prev = cur;
-      cur = P.next[cur]!;
+      cur = pool.getNext(cur);
     }
     return [head, NONE];
   }
 
   private markDirty(address: number, length: number): void {
     if (this.dirtyCount === this.dirtyAddress.length) {
-      // Drained every turn of the event loop, so it never nears its 64M limit.
-      resize(this.dirtyAddress, this.dirtyCount * 2);
-      resize(this.dirtyLength, this.dirtyCount * 2);
+      const a = new Uint32Array(this.dirtyCount * 2);
+      a.set(this.dirtyAddress);
+      this.dirtyAddress = a;
+      const l = new Uint8Array(this.dirtyCount * 2);
+      l.set(this.dirtyLength);
+      this.dirtyLength = l;
     }
     this.dirtyAddress[this.dirtyCount] = address;
     this.dirtyLength[this.dirtyCount++] = length;
@@ -186,100 +191,93 @@ export class Rib {
 
   /** Adds or replaces the path from `peer` (with ADD-PATH id) for a prefix. Takes a reference on attrIndex. */
   update(peer: number, address: number, length: number, id: number, attrIndex: number): void {
-    const P = this.part(address, length);
-    const head = P.heads.get(address, length);
+    const pool = this.pool;
+    const head = this.heads.get(address, length);
     this.attributes[attrIndex]!.refs++;
     let p: number;
     if (head === NONE) {
-      p = P.alloc();
-      P.attr[p] = attrIndex;
-      P.setId(p, id);
-      P.peer[p] = peer;
-      P.flags[p] = 0;
-      P.next[p] = NONE;
-      P.heads.set(address, length, p);
-      this.prefixes++;
+      p = pool.alloc();
+      pool.setAttr(p, attrIndex);
+      pool.setId(p, id);
+      pool.setPeer(p, peer);
+      pool.setFlags(p, 0);
+      pool.setNext(p, NONE);
+      this.heads.set(address, length, p);
       this.pathCount[peer] = (this.pathCount[peer] ?? 0) + 1;
       this.markDirty(address, length);
       return;
     }
-    const [rest, old] = this.unlink(P, head, peer, id);
+    const [rest, old] = this.unlink(head, peer, id);
     if (old !== NONE) {
-      if (P.attr[old] === attrIndex && P.flags[old] === 0) {
+      if (pool.getAttr(old) === attrIndex && pool.getFlags(old) === 0) {
         // Same attributes again: nothing changes (undo the unlink).
         this.attributes[attrIndex]!.refs--;
-        P.heads.set(address, length, this.insertSorted(P, rest, old));
+        this.heads.set(address, length, this.insertSorted(rest, old));
         return;
       }
-      this.release(P.attr[old]!);
+      this.release(pool.getAttr(old));
       p = old;
     } else {
-      p = P.alloc();
+      p = pool.alloc();
       this.pathCount[peer] = (this.pathCount[peer] ?? 0) + 1;
     }
-    P.attr[p] = attrIndex;
-    P.setId(p, id);
-    P.peer[p] = peer;
-    P.flags[p] = 0;
-    const newHead = this.insertSorted(P, rest, p);
-    P.heads.set(address, length, newHead);
+    pool.setAttr(p, attrIndex);
+    pool.setId(p, id);
+    pool.setPeer(p, peer);
+    pool.setFlags(p, 0);
+    const newHead = this.insertSorted(rest, p);
+    this.heads.set(address, length, newHead);
     if (newHead === p || head === old) this.markDirty(address, length);
   }
 
   /** Removes the path from `peer` for a prefix; true when there was one. */
   withdraw(peer: number, address: number, length: number, id: number): boolean {
-    const P = this.part(address, length);
-    const head = P.heads.get(address, length);
+    const pool = this.pool;
+    const head = this.heads.get(address, length);
     if (head === NONE) return false;
-    const [rest, old] = this.unlink(P, head, peer, id);
+    const [rest, old] = this.unlink(head, peer, id);
     if (old === NONE) return false;
-    this.release(P.attr[old]!);
-    P.release(old);
+    this.release(pool.getAttr(old));
+    pool.release(old);
     this.pathCount[peer]!--;
-    if (rest === NONE) {
-      P.heads.delete(address, length);
-      this.prefixes--;
-    } else {
-      P.heads.set(address, length, rest);
-    }
+    if (rest === NONE) this.heads.delete(address, length);
+    else this.heads.set(address, length, rest);
     if (old === head) this.markDirty(address, length);
     return true;
   }
 
   /** The attribute index of the best path, or -1. */
   best(address: number, length: number): number {
-    const P = this.part(address, length);
-    const head = P.heads.get(address, length);
-    return head === NONE ? NONE : P.attr[head]!;
+    const head = this.heads.get(address, length);
+    return head === NONE ? NONE : this.pool.getAttr(head);
   }
 
   /** Every path of a prefix, best first. */
   paths(address: number, length: number): Array<{ peer: number; pathId: number; attrIndex: number; stale: boolean }> {
-    const P = this.part(address, length);
+    const pool = this.pool;
     const out = [];
-    for (let p = P.heads.get(address, length); p !== NONE; p = P.next[p]!) {
-      out.push({ peer: P.peer[p]!, pathId: P.id(p), attrIndex: P.attr[p]!, stale: P.flags[p] === STALE });
+    for (let p = this.heads.get(address, length); p !== NONE; p = pool.getNext(p)) {
+      out.push({ peer: pool.getPeer(p), pathId: pool.getId(p), attrIndex: pool.getAttr(p), stale: pool.getFlags(p) === STALE });
     }
     return out;
   }
 
   get prefixCount(): number {
-    return this.prefixes;
+    return this.heads.size;
   }
 
   forEachPrefix(visit: (address: number, length: number) => void): void {
-    for (const P of this.parts) P.heads.forEach((address, length) => visit(address, length));
+    this.heads.forEach((address, length) => visit(address, length));
   }
 
   /** Marks every path of a peer stale (graceful restart); returns how many. */
   markStale(peer: number): number {
+    const pool = this.pool;
     let n = 0;
-    for (const P of this.parts) {
-      for (let p = 0; p < P.highWater; p++) {
-        if (P.attr[p] !== NONE && P.peer[p] === peer) {
-          P.flags[p] = STALE;
-          n++;
-        }
+    for (let p = 0; p < pool.highWater; p++) {
+      if (pool.getAttr(p) !== NONE && pool.getPeer(p) === peer) {
+        pool.setFlags(p, STALE);
+        n++;
       }
     }
     return n;
@@ -288,24 +286,23 @@ export class Rib {
   /** Removes the peer's paths, only the stale ones when `onlyStale`; returns how many. */
   removePeer(peer: number, onlyStale = false): number {
     if ((this.pathCount[peer] ?? 0) === 0) return 0;
-    let n = 0;
-    // One partition at a time, so that the list of victims stays a 64th of the table.
-    for (const P of this.parts) {
-      const victims: number[] = [];
-      P.heads.forEach((address, length, head) => {
-        for (let p = head; p !== NONE; p = P.next[p]!) {
-          if (P.peer[p] === peer && (!onlyStale || P.flags[p] === STALE)) victims.push(address, length, P.id(p));
-        }
-      });
-      for (let i = 0; i < victims.length; i += 3) this.withdraw(peer, victims[i]!, victims[i + 1]!, victims[i + 2]!);
-      n += victims.length / 3;
-    }
-    return n;
+    const pool = this.pool;
+    // Prefixes are found through the table (paths do not keep a copy of theirs); the victims
+    // are collected first, as withdrawing changes the table being walked.
+    const victims: number[] = [];
+    this.heads.forEach((address, length, head) => {
+      for (let p = head; p !== NONE; p = pool.getNext(p)) {
+        if (pool.getPeer(p) === peer && (!onlyStale || pool.getFlags(p) === STALE)) victims.push(address, length, pool.getId(p));
+      }
+    });
+    for (let i = 0; i < victims.length; i += 3) this.withdraw(peer, victims[i]!, victims[i + 1]!, victims[i + 2]!);
+    return victims.length / 3;
   }
 
   staleCount(peer: number): number {
+    const pool = this.pool;
     let n = 0;
-    for (const P of this.parts) for (let p = 0; p < P.highWater; p++) if (P.attr[p] !== NONE && P.peer[p] === peer && P.flags[p] === STALE) n++;
+    for (let p = 0; p < pool.highWater; p++) if (pool.getAttr(p) !== NONE && pool.getPeer(p) === peer && pool.getFlags(p) === STALE) n++;
     return n;
   }
 
@@ -318,21 +315,17 @@ export class Rib {
     for (let i = 0; i < n; i++) visit(addresses[i]!, lengths[i]!);
     if (addresses.length > 1 << 16) {
       // Give back the memory of a big burst (a full table) once it is handled.
-      resize(addresses, 1 << 12);
-      resize(lengths, 1 << 12);
+      this.dirtyAddress = new Uint32Array(1 << 12);
+      this.dirtyLength = new Uint8Array(1 << 12);
     }
   }
 
-  /** Bytes held by the typed arrays (prefix tables, paths, the dirty queue). */
+  /** Bytes held by the typed arrays (prefix table, paths, the dirty queue). */
   get bytes(): number {
-    let n = this.dirtyAddress.length * 5;
-    for (const P of this.parts) n += P.bytes;
-    return n;
+    return this.heads.bytes + this.pool.bytes + this.dirtyAddress.length * 5;
   }
 
   get pathTotal(): number {
-    let n = 0;
-    for (const P of this.parts) n += P.used;
-    return n;
+    return this.pool.used;
   }
 }

@@ -28,7 +28,7 @@ export class GinghamDaemon {
   readonly configFile: string;
   readonly control: string;
 
-  /** `bundle`: a prebuilt single-file agent run with plain node instead of tsx (as an installed build runs). */
+  /** `bundle`: a prebuilt single-file agent run with plain node instead of tsx, or the built executable itself. */
   constructor(readonly node: LabNode, readonly name = 'gingham', readonly bundle?: string) {
     this.configFile = path.join(node.lab.dir, `${node.name}-${name}.yaml`);
     this.control = path.join(node.lab.dir, `${node.name}-${name}.sock`);
@@ -36,8 +36,11 @@ export class GinghamDaemon {
 
   async start(config: Record<string, unknown>): Promise<void> {
     await writeFile(this.configFile, stringify(config));
-    const entry = this.bundle ? [this.bundle] : ['--import', 'tsx', path.join(repoRoot, 'agent/cli/bin.ts')];
-    this.process = this.node.spawn(process.execPath, [...entry, 'bgp', '--config', this.configFile, '--control', this.control, '--log-level', 'info'], { cwd: repoRoot });
+    const args = ['bgp', '--config', this.configFile, '--control', this.control, '--log-level', 'info'];
+    // A bundle (.mjs/.cjs) runs on this node; anything else is a built executable (npm run build:agent).
+    this.process = this.bundle && !/\.[cm]?js$/.test(this.bundle)
+      ? this.node.spawn(this.bundle, args, { cwd: repoRoot })
+      : this.node.spawn(process.execPath, [...(this.bundle ? [this.bundle] : ['--import', 'tsx', path.join(repoRoot, 'agent/cli/bin.ts')]), ...args], { cwd: repoRoot });
     await waitFor(`gingham on ${this.node.name} to answer on its control socket`, () => this.status().then(() => true), 30_000, 100);
   }
 
