@@ -6,6 +6,8 @@ import type { EventEmitter, NotificationHandlers, RequestHandlers } from '../../
 import { ConsoleError } from '../../shared/api/errors.ts';
 import { appPaths, type AppPaths } from './app-paths.ts';
 import { ClusterService, type ClusterServiceOptions } from './kube/cluster-service.ts';
+import { kubeconfigPaths } from './kube/kubeconfig.ts';
+import { labDefaultsFromEnv, type LabDefaults } from './lab/lab-defaults.ts';
 import { NodeStore } from './nodes/node-store.ts';
 import type { SshConnectOptions } from './ssh/connect.ts';
 import { KnownHosts } from './ssh/known-hosts.ts';
@@ -13,6 +15,8 @@ import { SshManager } from './ssh/ssh-manager.ts';
 import { TerminalSession } from './terminal/terminal-session.ts';
 import type { FlowWindowOptions } from '../../shared/api/flow-control.ts';
 import { CaptureService, type CaptureServiceOptions } from './capture/capture-service.ts';
+import { ClusterOpsService } from './cluster-ops/cluster-ops-service.ts';
+import { InstallerService, type InstallerServiceOptions } from './installer/installer-service.ts';
 
 export interface ConsoleBackendOptions {
   configDir?: string;
@@ -20,9 +24,13 @@ export interface ConsoleBackendOptions {
   version?: string;
   ssh?: Omit<SshConnectOptions, 'knownHosts'>;
   clusters?: ClusterServiceOptions;
+  /** The lab as the default cluster; default: from $GINGHAM_LAB_STATUS, which `npm start` sets. */
+  lab?: LabDefaults;
   terminalFlow?: FlowWindowOptions;
   /** Live captures: flow window, limits, and Electron's save dialog for exports. */
   capture?: CaptureServiceOptions;
+  /** The agent build to install (out/agent by default) and how long a new agent has to start. */
+  installer?: InstallerServiceOptions;
 }
 
 export interface AttachedClient {
@@ -51,16 +59,25 @@ export class ConsoleBackend {
   constructor(private readonly options: ConsoleBackendOptions = {}) {
     this.version = options.version ?? packageVersion();
     this.paths = appPaths(options.configDir);
-    this.nodes = new NodeStore(this.paths.nodes);
-    this.knownHosts = new KnownHosts(this.paths.knownHosts);
+    const lab = options.lab ?? labDefaultsFromEnv();
+    this.nodes = new NodeStore(this.paths.nodes, lab?.nodes);
+    this.knownHosts = new KnownHosts(this.paths.knownHosts, lab?.knownHosts ? [lab.knownHosts] : []);
     this.ssh = new SshManager(this.nodes, { ...options.ssh, knownHosts: this.knownHosts });
-    this.clusters = new ClusterService(options.clusters);
+    const userPaths = options.clusters?.paths ?? (() => kubeconfigPaths());
+    this.clusters = new ClusterService({
+      ...options.clusters,
+      // The user's files first: their current context stays current; the lab's context is one more.
+      paths: () => [...userPaths(), ...(lab?.kubeconfig ? [lab.kubeconfig] : [])],
+    });
   }
 
   attach(emit: EventEmitter): AttachedClient {
     const terminals = new Map<string, TerminalSession>();
     const stopStatus = this.ssh.onStatus((status) => emit('ssh.status', status));
     const captures = new CaptureService(this.ssh, this.nodes, emit, this.options.capture);
+    const kubeConfigFor = (context: string) => this.clusters.kubeConfig(context);
+    const installer = new InstallerService(this.ssh, this.nodes, kubeConfigFor, this.options.installer).handlers(emit);
+    const clusterOps = new ClusterOpsService(this.ssh, this.nodes, kubeConfigFor).handlers();
     const terminal = (id: string) => {
       const session = terminals.get(id);
       if (!session) throw new ConsoleError('not-found', `Terminal ${id} is closed.`);
@@ -101,6 +118,8 @@ export class ConsoleBackend {
         return { closed: session !== undefined };
       },
       ...captures.handlers,
+      ...installer,
+      ...clusterOps,
     };
 
     const notifications: NotificationHandlers = {

@@ -1,5 +1,6 @@
 // The nodes the user added by hand (host, user, key), kept in the console's config folder so that
-// they are still there at the next launch.
+// they are still there at the next launch, and the built-in ones (the lab's), listed first and
+// never stored: they come and go with the lab.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -12,7 +13,10 @@ const StoredNodes = z.object({ nodes: z.array(SshNode) });
 export class NodeStore {
   private nodes: SshNode[];
 
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    private readonly builtIn: readonly SshNode[] = [],
+  ) {
     this.nodes = this.load();
   }
 
@@ -37,11 +41,11 @@ export class NodeStore {
   }
 
   list(): SshNode[] {
-    return [...this.nodes];
+    return [...this.builtIn, ...this.nodes];
   }
 
   get(id: string): SshNode {
-    const node = this.nodes.find((n) => n.id === id);
+    const node = this.builtIn.find((n) => n.id === id) ?? this.nodes.find((n) => n.id === id);
     if (!node) throw new ConsoleError('not-found', `There is no node ${id}; it may have been removed. Reload the node list.`);
     return node;
   }
@@ -54,6 +58,9 @@ export class NodeStore {
   }
 
   remove(id: string): boolean {
+    if (this.builtIn.some((n) => n.id === id)) {
+      throw new ConsoleError('invalid-request', `${id} is one of the lab's nodes; it goes when the lab goes (npm run lab -- down).`);
+    }
     const before = this.nodes.length;
     this.nodes = this.nodes.filter((n) => n.id !== id);
     if (this.nodes.length === before) return false;

@@ -1,5 +1,6 @@
 // The console's own known_hosts, in OpenSSH's format so that a user can read it, diff it or copy
 // lines from ~/.ssh/known_hosts into it. Only keys the user accepted in the console are written.
+// Read-only files may be trusted beside it: the lab's, whose host keys the lab made on this machine.
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { keyAlgorithm } from './host-key.ts';
@@ -43,16 +44,24 @@ function parse(text: string): Entry[] {
   return entries;
 }
 
+function readEntries(path: string, what: string): Entry[] {
+  try {
+    return parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new Error(`Cannot read ${what} at ${path}: ${(error as Error).message}. Fix its permissions or move it aside.`);
+  }
+}
+
 export class KnownHosts {
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    /** Other known_hosts files to trust, never written (the lab's). */
+    private readonly alsoTrusted: readonly string[] = [],
+  ) {}
 
   private entries(): Entry[] {
-    try {
-      return parse(readFileSync(this.path, 'utf8'));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new Error(`Cannot read the console's known_hosts at ${this.path}: ${(error as Error).message}. Fix its permissions or move it aside.`);
-    }
+    return [readEntries(this.path, "the console's known_hosts"), ...this.alsoTrusted.map((file) => readEntries(file, 'a trusted known_hosts'))].flat();
   }
 
   check(host: string, port: number, key: Buffer): HostKeyVerdict {

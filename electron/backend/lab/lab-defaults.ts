@@ -1,0 +1,63 @@
+// The lab (`npm run lab`) as the console's default cluster for a newcomer: `npm start` hands the
+// backend what `lab status --json` printed, and the console then offers the lab's context among
+// the kubeconfig's, and the lab's nodes among the user's, reachable with the lab's admin key and
+// verified against the host keys the lab made. The backend reads the status document, never the
+// lab's code: the lab is a separate program (and the backend never imports it).
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import type { SshNode } from '../../../shared/api/console-contract.ts';
+
+/** The fields of `lab status --json` the console uses; the rest is ignored. */
+const LabStatus = z.object({
+  up: z.boolean(),
+  kubeconfig: z.string().min(1).optional(),
+  sshKey: z.string().min(1).optional(),
+  knownHosts: z.string().min(1).optional(),
+  nodes: z.array(z.object({ name: z.string().min(1), address: z.string().min(1) })),
+});
+
+export interface LabDefaults {
+  /** The lab's admin kubeconfig, merged after the user's own files (theirs keep the current context). */
+  kubeconfig?: string;
+  /** The lab's known_hosts: trusted, never written. */
+  knownHosts?: string;
+  /** The lab's nodes, as the console lists them (ids `lab-<name>`); not stored, not removable. */
+  nodes: SshNode[];
+}
+
+/** Where `npm start` puts the lab's status for the backend (Electron and web mode alike). */
+export const labStatusEnv = 'GINGHAM_LAB_STATUS';
+
+/** The lab's defaults from a `lab status --json` document; a lab that is not up gives none. */
+export function labDefaultsFrom(document: unknown): LabDefaults | undefined {
+  const parsed = LabStatus.safeParse(document);
+  if (!parsed.success) {
+    throw new Error(`The lab's status is not what \`npm run lab -- status --json\` prints: ${parsed.error.issues[0]?.message ?? 'unknown'}. Run \`npm start\` again.`);
+  }
+  const status = parsed.data;
+  if (!status.up) return undefined;
+  return {
+    ...(status.kubeconfig ? { kubeconfig: status.kubeconfig } : {}),
+    ...(status.knownHosts ? { knownHosts: status.knownHosts } : {}),
+    nodes: status.nodes.map((node) => ({
+      id: `lab-${node.name}`,
+      name: node.name,
+      host: node.address,
+      user: 'root',
+      ...(status.sshKey ? { identityFile: status.sshKey } : {}),
+    })),
+  };
+}
+
+/** The lab's defaults named by $GINGHAM_LAB_STATUS (a file holding `lab status --json`), if any. */
+export function labDefaultsFromEnv(env: NodeJS.ProcessEnv = process.env): LabDefaults | undefined {
+  const file = env[labStatusEnv];
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`Cannot read the lab's status at ${file} (${labStatusEnv}): ${(error as Error).message}. Unset it, or run \`npm start\` again.`);
+  }
+  return labDefaultsFrom(JSON.parse(text));
+}
