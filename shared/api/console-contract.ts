@@ -2,7 +2,9 @@
 // may send, and every event the backend may push. One contract, two transports (Electron IPC and
 // WebSocket); both validate every message against these schemas at the boundary.
 import { z } from 'zod';
+import { agentInstallEvents, agentInstallRequests } from './agent-install.ts';
 import { captureEvents, captureNotifications, captureRequests } from './capture-contract.ts';
+import { clusterOpsRequests } from './cluster-ops-contract.ts';
 
 const name = z.string().min(1).max(253);
 const hostName = z.string().min(1).max(255).regex(/^[^\s@]+$/, 'a host name or address without spaces or @');
@@ -133,6 +135,8 @@ export const requests = {
     result: z.object({ closed: z.boolean() }),
   },
   ...captureRequests,
+  ...agentInstallRequests,
+  ...clusterOpsRequests,
 } as const;
 
 /** One-way messages from the renderer: high-rate, so no answer. */
@@ -155,6 +159,7 @@ export const events = {
     reason: z.string().optional(),
   }),
   ...captureEvents,
+  ...agentInstallEvents,
 } as const;
 
 export type RequestMethod = keyof typeof requests;

@@ -26,6 +26,17 @@ function handlers(overrides: Partial<RequestHandlers> = {}): RequestHandlers {
     'capture.discard': unused,
     'capture.packet': unused,
     'capture.export': unused,
+    'agent.artifact': unused,
+    'agent.install': unused,
+    'agent.uninstall': unused,
+    'cluster.overview': unused,
+    'node.routes': unused,
+    'node.peers': unused,
+    'ippools.list': unused,
+    'ippools.save': unused,
+    'ippools.delete': unused,
+    'ippools.preview': unused,
+    'ippools.convergence': unused,
     ...overrides,
   };
 }

@@ -22,6 +22,9 @@ export const errorCodes = [
   'ssh-config',
   'ssh-disconnected',
   'transport-closed',
+  /** Someone changed the object since it was read: details.current holds the newer one (JSON). */
+  'conflict',
+  'invalid-field',
   'internal',
 ] as const;
 

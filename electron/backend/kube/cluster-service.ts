@@ -56,6 +56,15 @@ export class ClusterService {
     return { contexts, sources, ...(currentContext ? { currentContext } : {}) };
   }
 
+  /** The merged kubeconfig with `contextName` current: what the installer and the pool editor act with. */
+  kubeConfig(contextName: string): KubeConfig {
+    const { config, contexts } = this.load();
+    if (!contexts.some((c) => c.name === contextName)) throw new ConsoleError('context-not-found', `There is no context "${contextName}": connect to a cluster first.`);
+    config.setCurrentContext(contextName);
+    this.fixPathForExecPlugins(config);
+    return config;
+  }
+
   /** Exec plugins are spawned with process.env: give them the login shell's PATH, once. */
   private fixPathForExecPlugins(config: KubeConfig): void {
     if (this.pathFixed || !config.getCurrentUser()?.exec) return;

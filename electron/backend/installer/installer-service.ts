@@ -1,0 +1,80 @@
+// The installer behind the console API: the artifact the console carries, and install/uninstall
+// on many nodes at once over the console's own SSH connections (host keys checked as for any
+// connection), each node reporting its progress as `agent.installProgress` events.
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { InstallProgress } from '../../../shared/api/agent-install.ts';
+import type { EventEmitter, RequestHandlers } from '../../../shared/api/console-contract.ts';
+import { ConsoleError } from '../../../shared/api/errors.ts';
+import type { NodeStore } from '../nodes/node-store.ts';
+import type { SshManager } from '../ssh/ssh-manager.ts';
+import { applyAgentManifests, requestAgentToken } from './agent-credential.ts';
+import { defaultArtifactDir, loadArtifact, verifyArtifact } from './artifact.ts';
+import { installOnNode, uninstallFromNode, type InstallTarget } from './install-node.ts';
+
+type Handlers = Pick<RequestHandlers, 'agent.artifact' | 'agent.install' | 'agent.uninstall'>;
+
+export interface InstallerServiceOptions {
+  artifactDir?: string;
+  /** Seconds a new agent has to answer before the node rolls back. */
+  startWaitSeconds?: number;
+}
+
+export class InstallerService {
+  constructor(
+    private readonly ssh: SshManager,
+    private readonly nodes: NodeStore,
+    private readonly kubeConfigFor: (context: string) => KubeConfig,
+    private readonly options: InstallerServiceOptions = {},
+  ) {}
+
+  private connectFor(nodeId: string) {
+    return async () => {
+      const result = await this.ssh.connect(nodeId);
+      if (result.state !== 'connected') {
+        throw new ConsoleError('ssh-disconnected', `Accept ${this.nodes.get(nodeId).name}'s host key first (Nodes, Connect): the console installs only on hosts it has verified.`);
+      }
+      return this.ssh.client(nodeId);
+    };
+  }
+
+  handlers(emit: EventEmitter): Handlers {
+    const report = (progress: InstallProgress) => emit('agent.installProgress', progress);
+    return {
+      'agent.artifact': async () => {
+        const artifact = loadArtifact(this.options.artifactDir ?? defaultArtifactDir());
+        return { version: artifact.manifest.version, sha256: artifact.manifest.sha256, bytes: artifact.bytes, arch: artifact.manifest.arch, dir: artifact.dir };
+      },
+      'agent.install': async ({ context, nodes }) => {
+        const artifact = loadArtifact(this.options.artifactDir ?? defaultArtifactDir());
+        await verifyArtifact(artifact);
+        const admin = this.kubeConfigFor(context);
+        const clusterNodes = (await admin.makeApiClient(CoreV1Api).listNode()).items;
+        // One set of manifests and tokens per request: nodes ask in parallel, the cluster objects are applied once.
+        let manifests: Promise<unknown> | undefined;
+        const cluster = {
+          applyManifests: (yaml: string) => (manifests ??= applyAgentManifests(admin, yaml)),
+          agentKubeconfig: () => requestAgentToken(admin),
+        };
+        const results = await Promise.all(
+          nodes.map(({ nodeId, nodeName }) => {
+            const sshNode = this.nodes.get(nodeId);
+            const name = nodeName ?? sshNode.name;
+            const node = clusterNodes.find((n) => n.metadata?.name === name);
+            if (!node) {
+              const progress: InstallProgress = { nodeId, operation: 'install', phase: 'failed', outcome: 'failed', retryable: false, message: `The cluster has no node named ${name}: the agent runs as a cluster node. Pick the right cluster node for ${sshNode.name}.` };
+              report(progress);
+              return progress;
+            }
+            const address = node.metadata?.annotations?.['projectcalico.org/IPv4Address'];
+            const target: InstallTarget = { nodeId, label: sshNode.name, connect: this.connectFor(nodeId), config: { nodeName: name, ...(address ? { address } : {}) } };
+            return installOnNode(target, artifact, cluster, report, this.options.startWaitSeconds ? { startWaitSeconds: this.options.startWaitSeconds } : {});
+          }),
+        );
+        return { results };
+      },
+      'agent.uninstall': async ({ nodes }) => ({
+        results: await Promise.all(nodes.map(({ nodeId }) => uninstallFromNode({ nodeId, label: this.nodes.get(nodeId).name, connect: this.connectFor(nodeId) }, report))),
+      }),
+    };
+  }
+}

@@ -1,0 +1,149 @@
+// The console API's part for running the cluster's networking: each node's agent and BGP state,
+// its route table and BGP peers (from the agent over SSH, or read-only from the kernel and BIRD
+// where no agent runs), and the IP pools with a preview of a mode change and each node's
+// convergence after it. Kept apart from console-contract.ts, which spreads these in.
+import { z } from 'zod';
+
+const id = z.string().min(1).max(128);
+const name = z.string().min(1).max(253);
+const context = name;
+
+export const RouteOwnerInfo = z.looseObject({ kind: z.string(), text: z.string() });
+
+export const RouteRow = z.object({
+  destination: z.string(),
+  gateway: z.string(),
+  genmask: z.string(),
+  flags: z.string(),
+  metric: z.number(),
+  iface: z.string(),
+  protocol: z.number(),
+  /** Why Gingham made it (pool, mode, block, pod); null for routes that are not Gingham's or when read without the agent. */
+  owner: RouteOwnerInfo.nullable(),
+  ginghams: z.boolean(),
+});
+export type RouteRow = z.infer<typeof RouteRow>;
+
+export const NodeRoutes = z.object({
+  nodeId: id,
+  /** `agent`: the agent's routes RPC, with owners. `kernel`: `ip -json route` over SSH, read-only. */
+  source: z.enum(['agent', 'kernel']),
+  readOnly: z.boolean(),
+  routes: z.array(RouteRow),
+  /** Why the agent was not used, for a read-only table. */
+  note: z.string().optional(),
+});
+export type NodeRoutes = z.infer<typeof NodeRoutes>;
+
+export const BgpPeerRow = z.object({
+  address: z.string(),
+  type: z.string(),
+  state: z.string(),
+  since: z.string(),
+  info: z.string(),
+  received: z.number().optional(),
+  advertised: z.number().optional(),
+  lastError: z.string().optional(),
+});
+export type BgpPeerRow = z.infer<typeof BgpPeerRow>;
+
+export const NodePeers = z.object({
+  nodeId: id,
+  source: z.enum(['agent', 'bird', 'none']),
+  readOnly: z.boolean(),
+  /** False when BGP is off on the node; `reason` says why (VXLAN-only pools, no agent, ...). */
+  running: z.boolean(),
+  reason: z.string().optional(),
+  asn: z.number().optional(),
+  peers: z.array(BgpPeerRow),
+});
+export type NodePeers = z.infer<typeof NodePeers>;
+
+export const AgentHealth = z.enum(['running', 'not-answering', 'not-installed', 'no-ssh', 'ssh-disconnected']);
+
+export const NodeOverview = z.object({
+  name,
+  internalIp: z.string().optional(),
+  /** Calico's projectcalico.org/IPv4Address: the address with the subnet's prefix length. */
+  subnet: z.string().optional(),
+  /** The SSH node that reaches it, matched by name or address. */
+  sshNodeId: id.optional(),
+  agent: z.object({
+    health: AgentHealth,
+    version: z.string().optional(),
+    datastoreConnected: z.boolean().optional(),
+    lastPass: z.object({ changes: z.number(), failures: z.number(), ms: z.number() }).optional(),
+    message: z.string().optional(),
+  }),
+  bgp: z.object({ state: z.enum(['running', 'off', 'unknown']), established: z.number().optional(), peers: z.number().optional(), reason: z.string().optional() }),
+});
+export type NodeOverview = z.infer<typeof NodeOverview>;
+
+/** The fields of an IPPool the console edits; the rest of a pool's spec is kept as it is. */
+export const PoolFields = z.object({
+  cidr: z.string(),
+  blockSize: z.number().int(),
+  ipipMode: z.enum(['Never', 'Always', 'CrossSubnet']),
+  vxlanMode: z.enum(['Never', 'Always', 'CrossSubnet']),
+  natOutgoing: z.boolean(),
+  disabled: z.boolean(),
+});
+export type PoolFields = z.infer<typeof PoolFields>;
+
+export const PoolRow = z.object({ name, resourceVersion: z.string(), fields: PoolFields });
+export type PoolRow = z.infer<typeof PoolRow>;
+
+export const PlannedRoute = z.object({ dst: z.string(), via: z.string(), owner: z.string() });
+export type PlannedRoute = z.infer<typeof PlannedRoute>;
+
+export const NodePreview = z.object({
+  node: name,
+  /** False when the node's desired state could not be read (no agent): then `reason`. */
+  available: z.boolean(),
+  reason: z.string().optional(),
+  routes: z.object({ added: z.array(PlannedRoute), removed: z.array(PlannedRoute) }),
+  devices: z.object({ added: z.array(z.string()), removed: z.array(z.string()) }),
+  bgp: z.object({ added: z.array(z.string()), removed: z.array(z.string()) }),
+});
+export type NodePreview = z.infer<typeof NodePreview>;
+
+export const NodeConvergence = z.object({ node: name, converged: z.boolean(), detail: z.string() });
+export type NodeConvergence = z.infer<typeof NodeConvergence>;
+
+export const clusterOpsRequests = {
+  'cluster.overview': {
+    params: z.object({ context }),
+    result: z.object({ nodes: z.array(NodeOverview) }),
+  },
+  'node.routes': {
+    params: z.object({ nodeId: id }),
+    result: NodeRoutes,
+  },
+  'node.peers': {
+    params: z.object({ nodeId: id }),
+    result: NodePeers,
+  },
+  'ippools.list': {
+    params: z.object({ context }),
+    result: z.object({ pools: z.array(PoolRow) }),
+  },
+  /** Creates (no resourceVersion) or updates (the resourceVersion the user edited) a pool; a newer object on the server is a `conflict`. */
+  'ippools.save': {
+    params: z.object({ context, name, fields: PoolFields, resourceVersion: z.string().optional() }),
+    result: PoolRow,
+  },
+  'ippools.delete': {
+    params: z.object({ context, name, resourceVersion: z.string() }),
+    result: z.object({ deleted: z.boolean() }),
+  },
+  /** What each node would add and remove if pool `name` had `fields`: the agent's own planner, run on each node's desired state. */
+  'ippools.preview': {
+    params: z.object({ context, name, fields: PoolFields }),
+    result: z.object({ nodes: z.array(NodePreview) }),
+  },
+  /** Whether each node's agent has taken pool `name` as `fields` and its kernel routes match the plan. */
+  'ippools.convergence': {
+    params: z.object({ context, name, fields: PoolFields }),
+    result: z.object({ nodes: z.array(NodeConvergence) }),
+  },
+} as const;
