@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectlOk, poolName } from './cluster/objects.ts';
 import { adminInterface, fabricNetns } from './fabric/fabric.ts';
-import { labDown, labStatus, labUp, readLabState, type LabStatus } from './lab.ts';
+import { labDown, labSrcdst, labStatus, labUp, readLabState, type LabStatus } from './lab.ts';
 import { agentPaths } from './nodes/agent-install.ts';
 import { sshOptions } from './nodes/ssh-keys.ts';
 import { namespaces, processAlive, run, runResult, sleep } from './sh.ts';
@@ -117,8 +117,8 @@ async function change(name: string, mode: Mode, reachable: string[], make: () =>
   await sleep(1000);
   const ping: Record<string, string> = {};
   for (const [pod, run] of Object.entries(pings)) {
-    const { transmitted, lost } = await run.stop();
-    ping[pod] = `${lost} of ${transmitted} lost`;
+    const { transmitted, lost, outage } = await run.stop();
+    ping[pod] = `${lost} of ${transmitted} lost` + (outage ? ` (longest outage ${outage.lost} pings, ${outage.to - outage.from} ms, from +${outage.from - started} ms)` : '');
   }
   figures.push({ change: name, convergedMs, convergedBy: reachable.length > 0 ? `routes + curl to ${reachable.join(', ')}` : 'routes (nothing reachable by design)', ping });
 }
@@ -253,7 +253,8 @@ describe('the seed’s findings, in the seed’s order', () => {
   }, 300_000);
 
   it('ipipMode Never with src/dst checks off: pod-2 answers with plain pod addresses on the wire; pod-3 still times out', async () => {
-    await change('src/dst checks off (Never)', 'direct', ['pod-2'], () => srcdst('off'));
+    // In-process, so that the figure is the fabric's and not a command line's start-up; the command line is used below.
+    await change('src/dst checks off (Never)', 'direct', ['pod-2'], async () => void (await labSrcdst('all', false, lab.stateDir)));
     expect(await curlBoth()).toEqual({ 'pod-2': 0, 'pod-3': 28 });
     const toPod2 = http(await wireTo('pod-2', 'ip proto 4 or tcp port 80'));
     expect(toPod2.every((p) => p.encap === 'direct')).toBe(true);

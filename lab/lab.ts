@@ -129,13 +129,16 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     const adminKey = await ensureAdminKey(dir);
     const authorizedKeys = path.join(dir, 'ssh', 'authorized_keys');
     writeFileSync(authorizedKeys, readFileSync(`${adminKey}.pub`));
-    for (const node of topology.nodes) {
-      const started = await step(`node ${node.name}: namespace, ens5 ${node.address}, sshd`, () =>
-        nodeUp(dir, topology, node, authorizedKeys, state.nodes[node.name]?.sshdPid),
-      );
-      state.nodes[node.name] = { sshdPid: started.sshdPid, hostKey: started.hostKey };
-      writeLabState(dir, state);
-    }
+    await step(`nodes ${topology.nodes.map((n) => n.name).join(', ')}: namespaces, ens5, private mounts, sshd`, () =>
+      Promise.all(
+        topology.nodes.map(async (node) => {
+          const started = await nodeUp(dir, topology, node, authorizedKeys, state.nodes[node.name]?.sshdPid);
+          state.nodes[node.name] = { sshdPid: started.sshdPid, hostKey: started.hostKey };
+          writeLabState(dir, state);
+          progress(`  ${node.name}: ${node.address}, sshd pid ${started.sshdPid}`);
+        }),
+      ),
+    );
     await step('source/destination checks', () => applySrcdst(checked()));
     const knownHosts = writeKnownHosts(dir, topology.nodes.map((n) => ({ name: n.name, address: n.address, hostKey: state.nodes[n.name]!.hostKey })));
     state.keys = { sshKey: adminKey, knownHosts };
@@ -161,17 +164,20 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     await step('the agent on every node, over SSH', () =>
       Promise.all(topology.nodes.map(async (n) => progress(`  ${n.name}: ${await installAgent(state.keys!, n, credential)}`))),
     );
-    for (const pod of topology.pods) {
-      const node = topology.nodes.find((n) => n.name === pod.node)!;
-      await step(`${pod.name} on ${pod.node}: CNI ADD, HTTP on :80`, async () => {
-        await applyObjects(plane.kubeconfig, [podObject(pod.name, pod.node)]);
-        const started = await podUp(dir, pod, state.nodes[pod.node]!.sshdPid, state.pods[pod.name]);
-        await markPodRunning(plane.kubeconfig, pod.name, started.ip, node.address);
-        state.pods[pod.name] = started;
-        writeLabState(dir, state);
-        progress(`  ${pod.name}: ${started.ip}`);
-      });
-    }
+    // Side by side, as a kubelet starts pods: the CNI calls take seconds each on a loaded machine.
+    await step(`pods ${topology.pods.map((p) => p.name).join(', ')}: CNI ADD on their nodes, HTTP on :80, Pod objects`, async () => {
+      await applyObjects(plane.kubeconfig, topology.pods.map((p) => podObject(p.name, p.node)));
+      await Promise.all(
+        topology.pods.map(async (pod) => {
+          const node = topology.nodes.find((n) => n.name === pod.node)!;
+          const started = await podUp(dir, pod, state.nodes[pod.node]!.sshdPid, state.pods[pod.name]);
+          await markPodRunning(plane.kubeconfig, pod.name, started.ip, node.address);
+          state.pods[pod.name] = started;
+          writeLabState(dir, state);
+          progress(`  ${pod.name} on ${pod.node}: ${started.ip}`);
+        }),
+      );
+    });
     progress(`the lab is up. kubeconfig: ${plane.kubeconfig}  ssh key: ${adminKey}`);
     return state;
   } finally {

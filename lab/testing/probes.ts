@@ -111,26 +111,47 @@ export async function captureOnFabric(iface: string, filter: string, during: () 
   return packets;
 }
 
-export interface PingRun {
-  stop(): Promise<{ transmitted: number; received: number; lost: number }>;
+export interface PingFigures {
+  transmitted: number;
+  received: number;
+  lost: number;
+  /** The longest run of unanswered pings: from the last reply before it to the first after it (or to the stop), epoch ms. */
+  outage?: { from: number; to: number; lost: number };
 }
 
-/** A 100-per-second ping from a pod, running until stopped. */
+export interface PingRun {
+  stop(): Promise<PingFigures>;
+}
+
+/** A 100-per-second ping from a pod, running until stopped; replies time-stamped (-D) to place the outage. */
 export function pingFrom(pod: string, ip: string): PingRun {
-  const child = spawn('ip', ['netns', 'exec', pod, 'ping', '-n', '-q', '-i', '0.01', '-W', '1', ip], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', pod, 'ping', '-n', '-D', '-i', '0.01', '-W', '1', ip], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const exited = new Promise((resolve) => child.once('close', resolve));
   return {
     async stop() {
+      const stopped = Date.now();
       child.kill('SIGINT');
       await exited;
       const match = /(\d+) packets transmitted, (\d+) received/.exec(output);
-      if (!match) throw new Error(`ping printed no summary: ${output}`);
+      if (!match) throw new Error(`ping printed no summary: ${output.slice(-500)}`);
       const transmitted = Number(match[1]);
       const received = Number(match[2]);
-      return { transmitted, received, lost: transmitted - received };
+      const replies = [...output.matchAll(/^\[(\d+\.\d+)\] \d+ bytes from \S+ icmp_seq=(\d+)/gm)]
+        .map((m) => ({ at: Number(m[1]) * 1000, seq: Number(m[2]) }))
+        .sort((a, b) => a.seq - b.seq);
+      // Sequence numbers never answered, between replies (or after the last, up to what was sent).
+      let outage: PingFigures['outage'];
+      const consider = (from: number, to: number, lost: number) => {
+        if (lost > 0 && (!outage || lost > outage.lost)) outage = { from: Math.round(from), to: Math.round(to), lost };
+      };
+      for (let i = 1; i < replies.length; i++) consider(replies[i - 1]!.at, replies[i]!.at, replies[i]!.seq - replies[i - 1]!.seq - 1);
+      const last = replies.at(-1);
+      if (last) consider(last.at, stopped, transmitted - last.seq);
+      else consider(stopped, stopped, transmitted);
+      return { transmitted, received, lost: transmitted - received, ...(outage ? { outage } : {}) };
     },
   };
 }
