@@ -2,8 +2,14 @@
 // process, the preload script and the renderer into out/ and opens the window. Without one (as on
 // a server, or where Electron's download was not allowed) it serves the same console in web mode
 // and prints the URL to open. `npm run console:web` always takes the web path.
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+//
+// The console opens on the lab, the newcomer's default cluster: run as root, it brings the lab up
+// first when it is not (`--no-lab` skips that), and hands the lab's status to the backend, which
+// then lists the lab's context and nodes. Without root it says how to start the lab.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildElectron } from './build-electron.ts';
 
@@ -32,8 +38,47 @@ function run(command: string, args: string[]): Promise<number> {
   });
 }
 
+/** `npm run lab -- ARGS` as a child, with the console's progress lines passed through. */
+function lab(args: string[], capture: boolean): { status: number; stdout: string } {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', inRoot('lab/cli.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', capture ? 'pipe' : 'inherit', 'inherit'],
+  });
+  return { status: result.status ?? 1, stdout: result.stdout ?? '' };
+}
+
+/** The lab's status for the backend, in a file only this user reads; undefined without a lab. */
+function prepareLab(): string | undefined {
+  if (process.argv.includes('--no-lab')) return undefined;
+  if (process.getuid?.() !== 0) {
+    console.log('The lab (the seed\'s cluster on this machine) needs root: start it with `sudo npm run lab -- up`, then `sudo npm start`. Opening the console without it.');
+    return undefined;
+  }
+  let status = lab(['status', '--json'], true);
+  let document = status.status === 0 ? (JSON.parse(status.stdout) as { up?: boolean }) : undefined;
+  if (!document?.up) {
+    console.log("Bringing up the lab, the seed's cluster (master, worker-1..3, pod-1..3) in network namespaces on this machine.");
+    console.log('The first time builds the Kubernetes control plane (minutes). `npm run lab -- down` removes it all; `npm start -- --no-lab` skips it.');
+    if (lab(['up'], false).status !== 0) {
+      console.log('The lab did not come up (see above). Opening the console without it; `npm run lab -- up` tries again.');
+      return undefined;
+    }
+    status = lab(['status', '--json'], true);
+    document = status.status === 0 ? (JSON.parse(status.stdout) as { up?: boolean }) : undefined;
+  }
+  if (!document?.up) return undefined;
+  const file = join(tmpdir(), `gingham-lab-status-${process.pid}.json`);
+  writeFileSync(file, JSON.stringify(document), { mode: 0o600 });
+  process.on('exit', () => rmSync(file, { force: true }));
+  console.log('The console opens on the lab: its context is `gingham-admin@gingham`, its nodes are listed under Nodes.');
+  return file;
+}
+
 async function main(): Promise<number> {
   const webOnly = process.argv.includes('--web');
+  const labStatus = prepareLab();
+  if (labStatus) process.env.GINGHAM_LAB_STATUS = labStatus;
   const binary = webOnly ? undefined : electronBinary();
   if (binary && hasDisplay()) {
     console.log('Building the desktop console…');
