@@ -3,7 +3,7 @@ import { parseBGPConfiguration, parseBGPPeer, parseIPAMBlock, parseIPPool, empty
 import { parseInterfaceAddress } from '../../shared/net/index.ts';
 import type { ClusterSnapshot } from '../datastore/datastore.ts';
 import { allocate } from '../ipam/block-allocations.ts';
-import { bgpWanted, desiredBgp, desiredDataplane, durationSeconds, type LocalFacts } from './desired-state.ts';
+import { announcedBlocks, bgpWanted, desiredBgp, desiredDataplane, durationSeconds, type LocalFacts } from './desired-state.ts';
 
 const pool = (name: string, spec: Record<string, unknown>) => parseIPPool({ apiVersion: 'crd.projectcalico.org/v1', kind: 'IPPool', metadata: { name }, spec });
 const node = (name: string, address: string, extra: Record<string, unknown> = {}) => ({ name, ipv4Address: parseInterfaceAddress(address), labels: {}, ...extra });
@@ -102,5 +102,24 @@ describe('the desired state', () => {
     expect(durationSeconds('1h')).toBe(3600);
     expect(durationSeconds('1500ms')).toBe(2);
     expect(durationSeconds('10ms')).toBe(1);
+  });
+
+  it('treats an address borrowed from another node’s block as a pod of the borrower: its endpoint, announced as a /32', () => {
+    const s = snapshot();
+    // worker-1 borrowed the next address of worker-2's block for pod-b.
+    const lender = s.blocks[1]!;
+    const spec = allocate(lender.spec, 'k8s-pod-network.podb', { namespace: 'default', pod: 'pod-b', node: 'worker-1' })!.spec;
+    s.blocks[1] = parseIPAMBlock({ ...lender, kind: 'IPAMBlock', spec });
+    const borrowed = '192.168.2.1';
+    const mine = desiredDataplane(s, local, undefined);
+    expect(mine.endpoints.map((e) => [e.name, e.ip])).toEqual([
+      ['default/pod-1', '192.168.1.64'],
+      ['default/pod-b', borrowed],
+    ]);
+    expect(announcedBlocks(s, 'worker-1')).toEqual(['192.168.1.64/26', `${borrowed}/32`]);
+    // The lender neither counts it as its own pod nor announces it.
+    const lenderView = desiredDataplane(s, { ...local, nodeName: 'worker-2', address: parseInterfaceAddress('10.240.1.12/24') }, undefined);
+    expect(lenderView.endpoints.map((e) => e.ip)).not.toContain(borrowed);
+    expect(announcedBlocks(s, 'worker-2')).toEqual(['192.168.2.0/26']);
   });
 });

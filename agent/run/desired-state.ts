@@ -37,6 +37,43 @@ function blocksOf(snapshot: ClusterSnapshot, node: string) {
 
 const enabled = (pools: IPPool[]) => pools.filter((p) => !p.spec.disabled);
 
+interface PodAllocation {
+  ip: string;
+  namespace: string;
+  pod: string;
+  block: string;
+  /** The address is in another node's block. */
+  borrowed: boolean;
+}
+
+/**
+ * The pods on `node`, from IPAM: allocations in its own blocks, except those another node
+ * borrowed (their attributes name that node), and allocations in other nodes' blocks that name
+ * `node` (borrowed by it, as Calico's autoAssign records them).
+ */
+export function podsOf(snapshot: ClusterSnapshot, node: string): PodAllocation[] {
+  const affinity = `host:${node}`;
+  return snapshot.blocks.flatMap((block) => {
+    const own = block.spec.affinity === affinity;
+    return block.spec.allocations.flatMap((index, ordinal) => {
+      const attributes = index === null ? undefined : block.spec.attributes[index];
+      const pod = attributes?.secondary?.pod;
+      if (!attributes?.handle_id?.startsWith(podHandlePrefix) || !pod) return [];
+      const holder = attributes.secondary?.node;
+      if (own ? holder !== undefined && holder !== node : holder !== node) return [];
+      return [{ ip: addressAt(block.spec.cidr, ordinal), namespace: attributes.secondary?.namespace ?? 'default', pod, block: block.spec.cidr, borrowed: !own }];
+    });
+  });
+}
+
+/** The /32s of the addresses `node` borrowed from other nodes' blocks: routed to it, not to the block's owner. */
+export function borrowedRoutes(snapshot: ClusterSnapshot, node: string): string[] {
+  return podsOf(snapshot, node)
+    .filter((p) => p.borrowed)
+    .map((p) => `${p.ip}/32`)
+    .sort();
+}
+
 /** BGP runs unless every enabled pool is a VXLAN pool (Calico runs no BIRD in VXLAN-only clusters). */
 export function bgpWanted(pools: IPPool[]): boolean {
   const active = enabled(pools);
@@ -45,16 +82,9 @@ export function bgpWanted(pools: IPPool[]): boolean {
 
 /** The dataplane document for this node. `bgpRoutes` undefined: remote blocks from IPAM for every pool. */
 export function desiredDataplane(snapshot: ClusterSnapshot, local: LocalFacts, bgpRoutes: BgpRoute[] | undefined): DataplaneState {
-  // Local pods, from the allocations of this node's blocks (what Calico's CNI plugin recorded).
-  const endpoints = blocksOf(snapshot, local.nodeName).flatMap((block) =>
-    block.spec.allocations.flatMap((index, ordinal) => {
-      const attributes = index === null ? undefined : block.spec.attributes[index];
-      const pod = attributes?.secondary?.pod;
-      if (!attributes?.handle_id?.startsWith(podHandlePrefix) || !pod) return [];
-      const namespace = attributes.secondary?.namespace ?? 'default';
-      return [{ name: `${namespace}/${pod}`, ip: addressAt(block.spec.cidr, ordinal), interface: caliInterfaceName(namespace, pod) }];
-    }),
-  );
+  // Local pods, from the allocations recorded for this node (what Calico's CNI plugin recorded):
+  // in its own blocks, and borrowed from other nodes' blocks.
+  const endpoints = podsOf(snapshot, local.nodeName).map((p) => ({ name: `${p.namespace}/${p.pod}`, ip: p.ip, interface: caliInterfaceName(p.namespace, p.pod) }));
   const peers = snapshot.nodes
     .filter((n): n is ClusterNode & { ipv4Address: InterfaceAddress } => n.name !== local.nodeName && n.ipv4Address !== undefined)
     .map((n) => ({
@@ -88,11 +118,11 @@ export function desiredDataplane(snapshot: ClusterSnapshot, local: LocalFacts, b
   });
 }
 
-/** The blocks this node announces: its own, from pools that are neither disabled nor kept out of BGP. */
+/** What this node announces: its own blocks and borrowed addresses, in pools that are neither disabled nor kept out of BGP. */
 export function announcedBlocks(snapshot: ClusterSnapshot, nodeName: string): string[] {
   const exporting = snapshot.pools.filter((p) => !p.spec.disabled && !p.spec.disableBGPExport);
-  return blocksOf(snapshot, nodeName)
-    .map((b) => b.spec.cidr)
+  // Borrowed addresses too, as single routes: Calico's BIRD exports the kernel's /32 of each.
+  return [...blocksOf(snapshot, nodeName).map((b) => b.spec.cidr), ...borrowedRoutes(snapshot, nodeName)]
     .filter((cidr) => exporting.some((p) => containsCidr(p.cidr, parseCidr(cidr))))
     .sort();
 }

@@ -19,7 +19,7 @@ import { writeOwnAnnotations } from '../datastore/node-annotations.ts';
 import { Ipam, unfitEmptyBlocks } from '../ipam/ipam.ts';
 import { RpcServer } from '../rpc/server.ts';
 import type { HostAddress } from './autodetect.ts';
-import { bgpWanted, desiredBgp, desiredDataplane, type BgpRoute, type LocalFacts } from './desired-state.ts';
+import { bgpWanted, borrowedRoutes, desiredBgp, desiredDataplane, type BgpRoute, type LocalFacts } from './desired-state.ts';
 import { reconcileTunnelAddresses, type TunnelAddresses } from './tunnel-addresses.ts';
 
 export interface NodeAgentOptions {
@@ -239,6 +239,7 @@ export class NodeAgent {
       for (const block of snapshot.blocks) {
         if (block.spec.affinity === `host:${node.name}` && !have.has(block.spec.cidr)) learned.push({ cidr: block.spec.cidr, nextHop: ip });
       }
+      for (const cidr of borrowedRoutes(snapshot, node.name)) if (!have.has(cidr)) learned.push({ cidr, nextHop: ip });
     }
     return learned;
   }
