@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { pino } from 'pino';
 import { formatCidr, parseCidr } from '../../../shared/net/index.ts';
-import { loadConfig } from '../../bgp/config.ts';
+import { type PeerConfigInput, loadConfig } from '../../bgp/config.ts';
 import { Speaker, type RibRoute, type SpeakerStatus } from '../../bgp/speaker.ts';
 import { renderStatus } from '../../bgp/status-text.ts';
 import { callRpc } from '../../rpc/client.ts';
@@ -36,6 +36,11 @@ export function registerBgpCommands(program: Command): void {
       let markStarted: () => void = () => undefined;
       const started = new Promise<void>((resolve) => (markStarted = resolve));
       const prefixParam = (params: unknown) => parseCidr(String((params as { prefix?: unknown } | undefined)?.prefix));
+      const peerParam = (params: unknown) => {
+        const peer = (params as { peer?: unknown } | undefined)?.peer;
+        if (typeof peer !== 'object' || peer === null) throw new Error('needs {peer: {address, ...}} as a configuration file\'s peer');
+        return peer as PeerConfigInput;
+      };
       const rpc = new RpcServer(options.control)
         .register('bgp.status', async () => { await started; return speaker.status(); })
         .register('bgp.routes', async (params) => { await started; return speaker.routes((params as { limit?: number } | undefined)?.limit); })
@@ -49,6 +54,21 @@ export function registerBgpCommands(program: Command): void {
           await started;
           const c = prefixParam(params);
           return { withdrawn: speaker.withdraw(c.address, c.prefixLength) };
+        })
+        // Peers at runtime, as the configuration file's `peers` entries; other sessions are not touched.
+        .register('bgp.addPeer', async (params) => { await started; return speaker.addPeer(peerParam(params)); })
+        .register('bgp.updatePeer', async (params) => { await started; return { result: speaker.updatePeer(peerParam(params)) }; })
+        .register('bgp.removePeer', async (params) => {
+          await started;
+          const { address, port } = (params ?? {}) as { address?: unknown; port?: unknown };
+          if (typeof address !== 'string') throw new Error('bgp.removePeer needs {address, port?}');
+          return { removed: speaker.removePeer(address, typeof port === 'number' ? port : 179) };
+        })
+        .register('bgp.setPeers', async (params) => {
+          await started;
+          const peers = (params as { peers?: unknown } | undefined)?.peers;
+          if (!Array.isArray(peers)) throw new Error('bgp.setPeers needs {peers: [...]}');
+          return speaker.setPeers(peers as PeerConfigInput[]);
         });
       try {
         await rpc.listen();
