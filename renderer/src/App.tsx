@@ -5,10 +5,12 @@ import type { RequestResult, SshNode } from '../../shared/api/console-contract.t
 import { ClientContext } from './api/client-context.ts';
 import type { Backend } from './api/connect-backend.ts';
 import { CapturesPage } from './captures/CapturesPage.tsx';
+import { IpPoolsPage } from './cluster/IpPoolsPage.tsx';
+import { PeersPage } from './cluster/PeersPage.tsx';
+import { RoutesPage } from './cluster/RoutesPage.tsx';
 import { Sidebar } from './components/Sidebar.tsx';
 import { ClustersPage } from './pages/ClustersPage.tsx';
 import { NodesPage } from './pages/NodesPage.tsx';
-import { PlannedPage } from './pages/PlannedPage.tsx';
 import { TerminalPage } from './pages/TerminalPage.tsx';
 import { sectionFromHash, type SectionId } from './routes.ts';
 import { SshProvider } from './ssh/ssh-state.tsx';
@@ -61,15 +63,9 @@ export function App({ backend }: { backend: Backend }) {
             )}
             {section === 'clusters' && <ClustersPage cluster={cluster} onConnected={setCluster} />}
             {section === 'nodes' && <NodesPage cluster={cluster} onOpenTerminal={openTerminal} />}
-            {section === 'ippools' && (
-              <PlannedPage title="IP pools" what="The cluster's Calico IP pools: CIDR, block size, IP-in-IP and VXLAN modes, NAT outgoing. You will switch a pool's routing mode here and watch every node reconcile." />
-            )}
-            {section === 'routes' && (
-              <PlannedPage title="Routes" what="Every node's route table, with who programmed each route and why: per remote block via tunl0, vxlan.calico or the host interface, the blackhole for the node's own block, and a /32 per local pod." />
-            )}
-            {section === 'bgp' && (
-              <PlannedPage title="BGP peers" what="Each node's BGP sessions: peer address, state, uptime and the prefixes exchanged, for the full mesh or route reflectors." />
-            )}
+            {section === 'ippools' && <IpPoolsPage cluster={cluster} />}
+            {section === 'routes' && <RoutesPage active={section === 'routes'} />}
+            {section === 'bgp' && <PeersPage active={section === 'bgp'} />}
             {/* Kept mounted while hidden, so that live captures keep streaming during a visit elsewhere. */}
             <div hidden={section !== 'captures'}>
               <CapturesPage active={section === 'captures'} />

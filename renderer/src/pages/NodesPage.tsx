@@ -4,6 +4,7 @@ import { useState, type FormEvent } from 'react';
 import type { SshNode } from '../../../shared/api/console-contract.ts';
 import { messageOf } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../App.tsx';
+import { AgentPanel } from '../cluster/AgentPanel.tsx';
 import { ClusterNodesTable } from '../components/ClusterNodesTable.tsx';
 import { useSsh, type NodeConnection } from '../ssh/ssh-state.tsx';
 
@@ -175,6 +176,7 @@ export function NodesPage({ cluster, onOpenTerminal }: { cluster?: ConnectedClus
         <p>No SSH nodes yet.</p>
       )}
       <AddNodeForm {...(prefill ? { prefill } : {})} />
+      {cluster && <AgentPanel cluster={cluster} />}
     </section>
   );
 }

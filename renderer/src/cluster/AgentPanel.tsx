@@ -1,0 +1,168 @@
+// The cluster's nodes with their agent and BGP state, and the agent installer: pick nodes,
+// install (or upgrade, or remove) on all of them at once, each with its own progress; a node left
+// by a dropped connection says what it runs now and offers a retry.
+import { useCallback, useEffect, useState } from 'react';
+import type { InstallProgress } from '../../../shared/api/agent-install.ts';
+import type { NodeOverview } from '../../../shared/api/cluster-ops-contract.ts';
+import { messageOf, useClient } from '../api/client-context.ts';
+import type { ConnectedCluster } from '../App.tsx';
+import './cluster.css';
+
+const healthWords: Record<NodeOverview['agent']['health'], string> = {
+  running: 'Running',
+  'not-answering': 'Installed, not answering',
+  'not-installed': 'Not installed',
+  'no-ssh': 'No SSH node',
+  'ssh-disconnected': 'Not connected',
+};
+
+const nodeStateWords: Record<string, string> = {
+  'new-agent-running': 'the new agent runs',
+  'old-agent-running': 'the old agent still runs',
+  'no-agent': 'no agent (as before)',
+  'agent-stopped': 'agent installed but stopped',
+  unknown: 'unknown: reconnect to see',
+};
+
+function bgpWords(bgp: NodeOverview['bgp']): string {
+  if (bgp.state === 'running') return `${bgp.established ?? 0} of ${bgp.peers ?? 0} sessions up`;
+  if (bgp.state === 'off') return `Off: ${bgp.reason ?? ''}`;
+  return 'Unknown';
+}
+
+function ProgressCell({ progress, onRetry }: { progress: InstallProgress | undefined; onRetry: () => void }) {
+  if (!progress) return null;
+  const percent = progress.bytesTotal ? Math.round(((progress.bytesSent ?? 0) / progress.bytesTotal) * 100) : undefined;
+  return (
+    <div className={`install-progress phase-${progress.phase}`} data-phase={progress.phase} data-outcome={progress.outcome ?? ''}>
+      <span className="phase">{progress.phase}</span>
+      {progress.phase === 'uploading' && percent !== undefined && <progress max={100} value={percent} aria-label="upload">{percent}%</progress>}
+      <span className="message">{progress.message}</span>
+      {progress.nodeState && progress.phase === 'failed' && <span className="node-state">Node now: {nodeStateWords[progress.nodeState]}</span>}
+      {progress.ms !== undefined && (progress.phase === 'done' || progress.phase === 'failed') && <span className="tag"> ({(progress.ms / 1000).toFixed(1)} s)</span>}
+      {progress.phase === 'failed' && progress.retryable && (
+        <button type="button" onClick={onRetry}>
+          Retry
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function AgentPanel({ cluster }: { cluster: ConnectedCluster }) {
+  const client = useClient();
+  const [nodes, setNodes] = useState<NodeOverview[] | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [progress, setProgress] = useState<Record<string, InstallProgress>>({});
+  const [artifact, setArtifact] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+
+  const refresh = useCallback(async () => {
+    try {
+      setNodes((await client.request('cluster.overview', { context: cluster.context })).nodes);
+      setError(undefined);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }, [client, cluster.context]);
+
+  useEffect(() => {
+    void refresh();
+    client
+      .request('agent.artifact', {})
+      .then((a) => setArtifact(`agent ${a.version} (${(a.bytes / 1e6).toFixed(0)} MB, sha256 ${a.sha256.slice(0, 12)}…)`))
+      .catch((e: unknown) => setArtifact(`no agent build: ${messageOf(e)}`));
+    return client.on('agent.installProgress', (p) => setProgress((all) => ({ ...all, [p.nodeId]: p })));
+  }, [client, refresh]);
+
+  const run = async (operation: 'install' | 'uninstall', only?: string[]) => {
+    const chosen = (nodes ?? []).filter((n) => n.sshNodeId && (only ? only.includes(n.sshNodeId) : selected.has(n.name)));
+    if (chosen.length === 0) return;
+    setBusy(true);
+    try {
+      if (operation === 'install') await client.request('agent.install', { context: cluster.context, nodes: chosen.map((n) => ({ nodeId: n.sshNodeId!, nodeName: n.name })) });
+      else await client.request('agent.uninstall', { nodes: chosen.map((n) => ({ nodeId: n.sshNodeId! })) });
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+      void refresh();
+    }
+  };
+
+  const toggle = (name: string) =>
+    setSelected((s) => {
+      const next = new Set(s);
+      if (next.has(name)) next.delete(name);
+      else next.add(name);
+      return next;
+    });
+
+  const installable = (nodes ?? []).filter((n) => n.sshNodeId);
+  return (
+    <section aria-labelledby="agents-heading" className="agent-panel">
+      <h2 id="agents-heading">Agents</h2>
+      <p className="hint">To install: {artifact ?? '…'}</p>
+      {error && <p role="alert" className="error">{error}</p>}
+      <div className="actions">
+        <label className="check">
+          <input
+            type="checkbox"
+            aria-label="Select all nodes"
+            checked={installable.length > 0 && installable.every((n) => selected.has(n.name))}
+            onChange={(e) => setSelected(e.target.checked ? new Set(installable.map((n) => n.name)) : new Set())}
+          />
+          All
+        </label>
+        <button type="button" className="primary" disabled={busy || selected.size === 0} onClick={() => void run('install')}>
+          Install agent on selected
+        </button>
+        <button type="button" disabled={busy || selected.size === 0} onClick={() => void run('uninstall')}>
+          Uninstall from selected
+        </button>
+        <button type="button" disabled={busy} onClick={() => void refresh()}>
+          Refresh
+        </button>
+      </div>
+      <table className="agents">
+        <caption>Nodes of {cluster.context}: agent and BGP</caption>
+        <thead>
+          <tr>
+            <th scope="col">
+              <span className="visually-hidden">Select</span>
+            </th>
+            <th scope="col">Node</th>
+            <th scope="col">Address</th>
+            <th scope="col">Subnet</th>
+            <th scope="col">Agent</th>
+            <th scope="col">BGP</th>
+            <th scope="col">Install</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(nodes ?? []).map((node) => (
+            <tr key={node.name} data-node={node.name}>
+              <td>
+                <input type="checkbox" aria-label={`Select ${node.name}`} disabled={!node.sshNodeId} checked={selected.has(node.name)} onChange={() => toggle(node.name)} />
+              </td>
+              <th scope="row">{node.name}</th>
+              <td>{node.internalIp ?? '—'}</td>
+              <td>{node.subnet ?? '—'}</td>
+              <td className={`agent-${node.agent.health}`} data-health={node.agent.health}>
+                {healthWords[node.agent.health]}
+                {node.agent.version && <span className="tag"> {node.agent.version}</span>}
+                {node.agent.datastoreConnected === false && <span className="error"> (API server unreachable)</span>}
+                {node.agent.lastPass && node.agent.lastPass.failures > 0 && <span className="error"> ({node.agent.lastPass.failures} kernel failures)</span>}
+                {node.agent.message && <p className="hint">{node.agent.message}</p>}
+              </td>
+              <td>{bgpWords(node.bgp)}</td>
+              <td>{node.sshNodeId && <ProgressCell progress={progress[node.sshNodeId]} onRetry={() => void run('install', [node.sshNodeId!])} />}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {!nodes && !error && <p>Reading the nodes…</p>}
+    </section>
+  );
+}

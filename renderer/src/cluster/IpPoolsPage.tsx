@@ -1,0 +1,317 @@
+// IP pools: list, create, edit, delete, each field checked with shared/model's rules (the CRD's)
+// as it is typed. Before a change is applied, a preview per node of the routes, devices and BGP
+// sessions it adds and removes (the agent's own planner); Apply writes with the resourceVersion
+// that was edited (a conflict shows the newer pool), then each node's convergence and its time.
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import type { NodeConvergence, NodePreview, PoolFields, PoolRow } from '../../../shared/api/cluster-ops-contract.ts';
+import { ConsoleError } from '../../../shared/api/errors.ts';
+import { parseIPPool } from '../../../shared/model/ippool.ts';
+import { ValidationError } from '../../../shared/model/validation.ts';
+import { messageOf, useClient } from '../api/client-context.ts';
+import type { ConnectedCluster } from '../App.tsx';
+import './cluster.css';
+
+const modes = ['Never', 'Always', 'CrossSubnet'] as const;
+const blank: PoolFields = { cidr: '', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: true, disabled: false };
+
+/** Field-level problems, by field name, from the same schema the CRD's validation comes from. */
+export function poolFieldErrors(name: string, fields: PoolFields): Record<string, string> {
+  const errors: Record<string, string> = {};
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)) errors.name = 'lower-case letters, digits, - and . (a Kubernetes name)';
+  try {
+    parseIPPool({ apiVersion: 'crd.projectcalico.org/v1', kind: 'IPPool', metadata: { name: name || 'x' }, spec: fields });
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    for (const issue of error.issues) errors[issue.path.replace(/^spec\./, '')] ??= issue.message;
+  }
+  return errors;
+}
+
+interface Editing {
+  name: string;
+  fields: PoolFields;
+  /** Absent for a new pool. */
+  resourceVersion?: string;
+}
+
+interface Convergence {
+  startedAt: number;
+  nodes: Record<string, { converged: boolean; detail: string; ms?: number }>;
+  allMs?: number;
+}
+
+function Preview({ nodes }: { nodes: NodePreview[] }) {
+  return (
+    <div className="preview" aria-label="Preview per node">
+      {nodes.map((n) => (
+        <article key={n.node} data-node={n.node}>
+          <h3>{n.node}</h3>
+          {!n.available && <p className="hint">No preview: {n.reason}</p>}
+          {n.available && n.routes.added.length + n.routes.removed.length + n.devices.added.length + n.devices.removed.length + n.bgp.added.length + n.bgp.removed.length === 0 && <p>No change.</p>}
+          {n.devices.added.map((d) => <p key={d} className="added">+ device {d}</p>)}
+          {n.devices.removed.map((d) => <p key={d} className="removed">− device {d}</p>)}
+          {n.bgp.added.length > 0 && <p className="added">+ BGP sessions: {n.bgp.added.join(', ')}</p>}
+          {n.bgp.removed.length > 0 && <p className="removed">− BGP sessions: {n.bgp.removed.join(', ')}</p>}
+          {(n.routes.added.length > 0 || n.routes.removed.length > 0) && (
+            <ul>
+              {n.routes.removed.map((r) => <li key={`-${r.dst}${r.via}`} className="removed">− {r.dst} {r.via}</li>)}
+              {n.routes.added.map((r) => <li key={`+${r.dst}${r.via}`} className="added">+ {r.dst} {r.via} ({r.owner})</li>)}
+            </ul>
+          )}
+        </article>
+      ))}
+    </div>
+  );
+}
+
+export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
+  const client = useClient();
+  const [pools, setPools] = useState<PoolRow[] | undefined>();
+  const [editing, setEditing] = useState<Editing | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [conflict, setConflict] = useState<PoolRow | undefined>();
+  const [preview, setPreview] = useState<NodePreview[] | undefined>();
+  const [convergence, setConvergence] = useState<Convergence | undefined>();
+  const [busy, setBusy] = useState(false);
+  const context = cluster?.context;
+
+  const load = useCallback(async () => {
+    if (!context) return;
+    try {
+      setPools((await client.request('ippools.list', { context })).pools);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }, [client, context]);
+
+  useEffect(() => void load(), [load]);
+
+  // After Apply: ask every node whether it has converged, until all have (or two minutes pass).
+  useEffect(() => {
+    if (!convergence || convergence.allMs !== undefined || !context || !editing) return;
+    let stopped = false;
+    const timer = setTimeout(async () => {
+      try {
+        const result = await client.request('ippools.convergence', { context, name: editing.name, fields: editing.fields });
+        if (stopped) return;
+        const now = Date.now() - convergence.startedAt;
+        const nodes = Object.fromEntries(
+          result.nodes.map((n: NodeConvergence) => {
+            const before = convergence.nodes[n.node];
+            return [n.node, { converged: n.converged, detail: n.detail, ...(n.converged ? { ms: before?.ms ?? now } : {}) }];
+          }),
+        );
+        const all = result.nodes.length > 0 && result.nodes.every((n) => n.converged);
+        setConvergence({ ...convergence, nodes, ...(all || now > 120_000 ? { allMs: now } : {}) });
+      } catch (e) {
+        if (!stopped) setError(messageOf(e));
+      }
+    }, 250);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [client, context, convergence, editing]);
+
+  if (!context) {
+    return (
+      <section aria-labelledby="section-heading">
+        <h1 id="section-heading" tabIndex={-1}>
+          IP pools
+        </h1>
+        <p>Connect to a cluster first (Clusters).</p>
+      </section>
+    );
+  }
+
+  const errors = editing ? poolFieldErrors(editing.name, editing.fields) : {};
+  const valid = Object.keys(errors).length === 0;
+  const setField = <K extends keyof PoolFields>(field: K, value: PoolFields[K]) => {
+    setPreview(undefined);
+    setEditing((e) => (e ? { ...e, fields: { ...e.fields, [field]: value } } : e));
+  };
+
+  const doPreview = async () => {
+    if (!editing) return;
+    setBusy(true);
+    try {
+      setPreview((await client.request('ippools.preview', { context, name: editing.name, fields: editing.fields })).nodes);
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const apply = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!editing || !valid) return;
+    setBusy(true);
+    setError(undefined);
+    setConflict(undefined);
+    const startedAt = Date.now();
+    try {
+      const saved = await client.request('ippools.save', { context, name: editing.name, fields: editing.fields, ...(editing.resourceVersion ? { resourceVersion: editing.resourceVersion } : {}) });
+      setEditing({ name: saved.name, fields: saved.fields, resourceVersion: saved.resourceVersion });
+      setConvergence({ startedAt, nodes: {} });
+      void load();
+    } catch (e) {
+      if (e instanceof ConsoleError && e.code === 'conflict' && e.details?.current) setConflict(JSON.parse(e.details.current) as PoolRow);
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const remove = async (pool: PoolRow) => {
+    if (!window.confirm(`Delete IP pool ${pool.name} (${pool.fields.cidr})? Pods keep their addresses; no new ones come from it.`)) return;
+    try {
+      await client.request('ippools.delete', { context, name: pool.name, resourceVersion: pool.resourceVersion });
+      setEditing(undefined);
+      void load();
+    } catch (e) {
+      if (e instanceof ConsoleError && e.code === 'conflict' && e.details?.current) setConflict(JSON.parse(e.details.current) as PoolRow);
+      setError(messageOf(e));
+    }
+  };
+
+  const fieldError = (field: string) => errors[field] && <span className="field-error" id={`err-${field}`}>{errors[field]}</span>;
+
+  return (
+    <section aria-labelledby="section-heading">
+      <h1 id="section-heading" tabIndex={-1}>
+        IP pools
+      </h1>
+      {error && <p role="alert" className="error">{error}</p>}
+      {conflict && (
+        <div className="conflict" aria-label="Newer pool on the server">
+          <p>The pool on the server now (resourceVersion {conflict.resourceVersion}):</p>
+          <dl>
+            {Object.entries(conflict.fields).map(([k, v]) => (
+              <div key={k} style={{ display: 'contents' }}>
+                <dt>{k}</dt>
+                <dd>{String(v)}</dd>
+              </div>
+            ))}
+          </dl>
+          <button type="button" onClick={() => { setEditing({ name: conflict.name, fields: conflict.fields, resourceVersion: conflict.resourceVersion }); setConflict(undefined); setError(undefined); }}>
+            Start again from the newer pool
+          </button>
+        </div>
+      )}
+      <table>
+        <caption>IP pools of {context}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">CIDR</th>
+            <th scope="col">Block size</th>
+            <th scope="col">IPIP mode</th>
+            <th scope="col">VXLAN mode</th>
+            <th scope="col">NAT outgoing</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(pools ?? []).map((p) => (
+            <tr key={p.name} data-pool={p.name}>
+              <th scope="row">{p.name}</th>
+              <td>{p.fields.cidr}</td>
+              <td>{p.fields.blockSize}</td>
+              <td>{p.fields.ipipMode}</td>
+              <td>{p.fields.vxlanMode}</td>
+              <td>{p.fields.natOutgoing ? 'true' : 'false'}</td>
+              <td className="actions">
+                <button type="button" aria-label={`Edit ${p.name}`} onClick={() => { setEditing({ name: p.name, fields: p.fields, resourceVersion: p.resourceVersion }); setPreview(undefined); setConvergence(undefined); setConflict(undefined); }}>
+                  Edit
+                </button>
+                <button type="button" aria-label={`Delete ${p.name}`} onClick={() => void remove(p)}>
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <button type="button" onClick={() => { setEditing({ name: '', fields: blank }); setPreview(undefined); setConvergence(undefined); }}>
+        New pool
+      </button>
+      {editing && (
+        <form aria-label="Pool" onSubmit={(e) => void apply(e)} noValidate>
+          <h2>{editing.resourceVersion ? `Edit ${editing.name}` : 'New pool'}</h2>
+          <div className="fields">
+            <label>
+              Name
+              <input value={editing.name} readOnly={editing.resourceVersion !== undefined} onChange={(e) => setEditing({ ...editing, name: e.target.value })} aria-invalid={!!errors.name} />
+              {fieldError('name')}
+            </label>
+            <label>
+              CIDR
+              <input value={editing.fields.cidr} readOnly={editing.resourceVersion !== undefined} onChange={(e) => setField('cidr', e.target.value)} aria-invalid={!!errors.cidr} />
+              {fieldError('cidr')}
+            </label>
+            <label>
+              Block size
+              <input type="number" value={editing.fields.blockSize} readOnly={editing.resourceVersion !== undefined} onChange={(e) => setField('blockSize', Number(e.target.value))} aria-invalid={!!errors.blockSize} />
+              {fieldError('blockSize')}
+            </label>
+            <label>
+              IPIP mode
+              <select value={editing.fields.ipipMode} onChange={(e) => setField('ipipMode', e.target.value as PoolFields['ipipMode'])} aria-invalid={!!errors.ipipMode}>
+                {modes.map((m) => <option key={m}>{m}</option>)}
+              </select>
+              {fieldError('ipipMode')}
+            </label>
+            <label>
+              VXLAN mode
+              <select value={editing.fields.vxlanMode} onChange={(e) => setField('vxlanMode', e.target.value as PoolFields['vxlanMode'])} aria-invalid={!!errors.vxlanMode}>
+                {modes.map((m) => <option key={m}>{m}</option>)}
+              </select>
+              {fieldError('vxlanMode')}
+            </label>
+            <label className="check">
+              <input type="checkbox" checked={editing.fields.natOutgoing} onChange={(e) => setField('natOutgoing', e.target.checked)} />
+              NAT outgoing
+            </label>
+            <label className="check">
+              <input type="checkbox" checked={editing.fields.disabled} onChange={(e) => setField('disabled', e.target.checked)} />
+              Disabled
+            </label>
+          </div>
+          <div className="actions">
+            <button type="button" disabled={!valid || busy || !editing.resourceVersion} onClick={() => void doPreview()}>
+              Preview
+            </button>
+            <button type="submit" className="primary" disabled={!valid || busy}>
+              Apply
+            </button>
+          </div>
+        </form>
+      )}
+      {preview && <Preview nodes={preview} />}
+      {convergence && (
+        <table className="convergence">
+          <caption>
+            Convergence {convergence.allMs !== undefined ? `: every node in ${(convergence.allMs / 1000).toFixed(1)} s` : '…'}
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Node</th>
+              <th scope="col">State</th>
+              <th scope="col">Time from Apply</th>
+            </tr>
+          </thead>
+          <tbody>
+            {Object.entries(convergence.nodes).map(([node, n]) => (
+              <tr key={node} data-node={node} data-converged={n.converged}>
+                <th scope="row">{node}</th>
+                <td className={n.converged ? 'ok' : undefined}>{n.converged ? 'converged' : 'converging'}: {n.detail}</td>
+                <td>{n.ms !== undefined ? `${(n.ms / 1000).toFixed(1)} s` : '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

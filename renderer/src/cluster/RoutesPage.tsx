@@ -1,0 +1,137 @@
+// One node's route table as its agent reports it (who made each route: pool, mode, block, pod),
+// read again every two seconds; routes that appeared or changed in the last minute are marked.
+// A node without the agent shows the kernel's table over SSH, marked read-only.
+import { useEffect, useRef, useState } from 'react';
+import type { NodeRoutes, RouteRow } from '../../../shared/api/cluster-ops-contract.ts';
+import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
+import { useSsh } from '../ssh/ssh-state.tsx';
+import './cluster.css';
+
+const refreshMs = 2000;
+const recentMs = 60_000;
+
+const key = (r: RouteRow) => `${r.destination}/${r.genmask}`;
+const shape = (r: RouteRow) => `${r.gateway} ${r.flags} ${r.iface} ${r.owner?.text ?? ''}`;
+
+export function NodePicker({ value, onChange, label }: { value: string; onChange: (id: string) => void; label: string }) {
+  const ssh = useSsh();
+  return (
+    <label>
+      {label}
+      <select value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">Choose a node</option>
+        {ssh.nodes.map((n) => (
+          <option key={n.id} value={n.id}>
+            {n.name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+export function RoutesPage({ active }: { active: boolean }) {
+  const client = useClient();
+  const [nodeId, setNodeId] = useState('');
+  const [table, setTable] = useState<NodeRoutes | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [filter, setFilter] = useState('');
+  const [ginghamOnly, setGinghamOnly] = useState(false);
+  /** When each route (by destination) last appeared or changed, and what it looked like. */
+  const seen = useRef(new Map<string, { shape: string; changedAt: number }>());
+  const [, setTick] = useState(0);
+
+  useEffect(() => {
+    seen.current = new Map();
+    setTable(undefined);
+    if (!nodeId || !active) return;
+    let stopped = false;
+    let first = true;
+    const read = async () => {
+      try {
+        const next = await client.request('node.routes', { nodeId });
+        if (stopped) return;
+        const now = Date.now();
+        for (const row of next.routes) {
+          const before = seen.current.get(key(row));
+          if (!before || before.shape !== shape(row)) seen.current.set(key(row), { shape: shape(row), changedAt: first ? 0 : now });
+        }
+        first = false;
+        setTable(next);
+        setError(undefined);
+      } catch (e) {
+        if (!stopped && !isTransportLoss(e)) setError(messageOf(e));
+      }
+      if (!stopped) timer = setTimeout(() => void read(), refreshMs);
+      setTick((t) => t + 1);
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    void read();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [client, nodeId, active]);
+
+  const words = filter.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  const rows = (table?.routes ?? []).filter(
+    (r) => (!ginghamOnly || r.ginghams) && words.every((w) => [r.destination, r.gateway, r.genmask, r.flags, r.iface, r.owner?.text ?? ''].join(' ').toLowerCase().includes(w)),
+  );
+  const now = Date.now();
+  return (
+    <section aria-labelledby="section-heading">
+      <h1 id="section-heading" tabIndex={-1}>
+        Routes
+      </h1>
+      <div className="toolbar">
+        <NodePicker label="Node" value={nodeId} onChange={setNodeId} />
+        <label>
+          Filter
+          <input type="search" value={filter} onChange={(e) => setFilter(e.target.value)} placeholder="tunl0, 192.168., pool…" />
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={ginghamOnly} onChange={(e) => setGinghamOnly(e.target.checked)} />
+          Gingham's routes only
+        </label>
+        {table && (table.readOnly ? <span className="badge read-only">read-only: kernel table over SSH</span> : <span className="badge live">live from the agent</span>)}
+      </div>
+      {table?.note && <p className="hint">{table.note}</p>}
+      {error && <p role="alert" className="error">{error}</p>}
+      {table && (
+        <table className="routes">
+          <caption>
+            Kernel IP routing table of {nodeId} ({rows.length} of {table.routes.length} routes)
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Destination</th>
+              <th scope="col">Gateway</th>
+              <th scope="col">Genmask</th>
+              <th scope="col">Flags</th>
+              <th scope="col">Metric</th>
+              <th scope="col">Iface</th>
+              <th scope="col">Owner</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => {
+              const changedAt = seen.current.get(key(r))?.changedAt ?? 0;
+              const recent = changedAt > 0 && now - changedAt < recentMs;
+              return (
+                <tr key={key(r)} className={recent ? 'changed' : undefined} data-destination={r.destination}>
+                  <td>{r.destination}</td>
+                  <td>{r.gateway}</td>
+                  <td>{r.genmask}</td>
+                  <td>{r.flags}</td>
+                  <td>{r.metric}</td>
+                  <td>{r.iface}</td>
+                  <td>{r.owner?.text ?? (r.ginghams ? 'gingham' : '-')}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
