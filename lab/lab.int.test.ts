@@ -6,7 +6,7 @@
 // tcpdump on the fabric sees; convergence times and a 100/s ping's losses through each switch are
 // printed as figures. Last, `down` leaves nothing behind.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -206,6 +206,7 @@ describe('lab up', () => {
     const forged = path.join(lab.stateDir, 'forged_known_hosts');
     writeFileSync(forged, `10.240.1.11 ${lines.find((l) => l.startsWith('10.240.1.12,'))!.split(' ').slice(1).join(' ')}\n`);
     const refused = await ssh('10.240.1.11', forged, 'true');
+    rmSync(forged);
     expect(refused.code).toBe(255);
     expect(refused.stderr).toMatch(/host key|Host key verification failed/i);
 

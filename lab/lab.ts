@@ -261,7 +261,11 @@ export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
         agent: await agentState(dir, n.name),
       })),
     ),
-    pods: Object.values(state.pods).map((p) => ({ name: p.name, node: p.node, ip: p.ip, netns: p.netns })),
+    // In the topology's order, whatever order they were made in.
+    pods: state.topology.pods.flatMap((t) => {
+      const p = state.pods[t.name];
+      return p ? [{ name: p.name, node: p.node, ip: p.ip, netns: p.netns }] : [];
+    }),
   };
 }
 

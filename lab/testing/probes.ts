@@ -125,6 +125,7 @@ export interface PingRun {
 
 /** A 100-per-second ping from a pod, running until stopped; replies time-stamped (-D) to place the outage. */
 export function pingFrom(pod: string, ip: string): PingRun {
+  const started = Date.now();
   const child = spawn('ip', ['netns', 'exec', pod, 'ping', '-n', '-D', '-i', '0.01', '-W', '1', ip], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
@@ -147,10 +148,12 @@ export function pingFrom(pod: string, ip: string): PingRun {
       const consider = (from: number, to: number, lost: number) => {
         if (lost > 0 && (!outage || lost > outage.lost)) outage = { from: Math.round(from), to: Math.round(to), lost };
       };
+      // A path down from the start: from the first ping to the first reply.
+      if (replies[0]) consider(started, replies[0].at, replies[0].seq - 1);
       for (let i = 1; i < replies.length; i++) consider(replies[i - 1]!.at, replies[i]!.at, replies[i]!.seq - replies[i - 1]!.seq - 1);
       const last = replies.at(-1);
       if (last) consider(last.at, stopped, transmitted - last.seq);
-      else consider(stopped, stopped, transmitted);
+      else consider(started, stopped, transmitted);
       return { transmitted, received, lost: transmitted - received, ...(outage ? { outage } : {}) };
     },
   };
