@@ -19,6 +19,7 @@ const groups: Record<string, () => Promise<Register>> = {
   manifests: () => import('./commands/manifests.ts').then((m) => m.registerManifestCommands),
   run: () => import('./commands/run.ts').then((m) => m.registerRunCommands),
   dataplane: () => import('./commands/dataplane.ts').then((m) => m.registerDataplaneCommands),
+  probe: () => import('./commands/probe.ts').then((m) => m.registerProbeCommands),
 };
 const BGP_ONLY = new Set(['bgp', 'status', 'rib']);
 
