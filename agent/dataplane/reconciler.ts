@@ -87,6 +87,7 @@ export class Reconciler {
     const snapshot = await readSnapshotThrough(this.ip, this.bridge, [vxlanDeviceName]);
     this.checkIndexes(snapshot);
     if (snapshot.links.has(ipipDeviceName)) this.ipSawTunl0 = true;
+    if (snapshot.links.has(vxlanDeviceName)) this.bridgeSawVxlan = true;
     const read = lap();
     const plan: DataplanePlan = state
       ? planDataplane(state, hostFacts(state, snapshot, warnings))
@@ -111,13 +112,15 @@ export class Reconciler {
     const tunnel = lap();
     const failures: BatchFailure[] = [];
     for (const batch of changes.batches()) {
+      // `bridge` caches names too: a vxlan.calico made again under a process that looked up the
+      // old one needs a fresh process (one that never saw it does not).
       if (batch.tool === 'bridge' && this.bridgeStale) {
-        this.bridge.restart();
+        this.restartBridge();
         this.bridgeStale = false;
       }
       failures.push(...(await (batch.tool === 'ip' ? this.ip : this.bridge).run(batch.commands)));
-      // `bridge` caches names too: after vxlan.calico is deleted or made again, it needs a fresh process.
-      if (batch.tool === 'ip' && batch.commands.some((c) => /^link (add|del) /.test(c))) this.bridgeStale = true;
+      if (batch.tool === 'bridge') this.bridgeSawVxlan = true;
+      if (batch.tool === 'ip' && this.bridgeSawVxlan && batch.commands.some((c) => c.startsWith(`link add ${vxlanDeviceName} `))) this.bridgeStale = true;
     }
     const apply = lap();
     const natError = await this.nat.reconcile(plan.nat, { check: options.nat ?? true });
@@ -127,7 +130,7 @@ export class Reconciler {
     await this.ipip.finish(plan.ipip, plan.routes);
     // Devices gone: fresh processes now, while nothing waits, with no stale name in their caches.
     if (tunnelStops) this.restartIp({ eager: true });
-    if (changes.lines.teardown.some((c) => c === `link del ${vxlanDeviceName}`)) this.bridge.restart({ eager: true });
+    if (changes.lines.teardown.some((c) => c === `link del ${vxlanDeviceName}`)) this.restartBridge({ eager: true });
     const finish = lap();
 
     if (this.options.recordOwners ?? true) this.recordOwners(plan);
@@ -137,6 +140,13 @@ export class Reconciler {
   private bridgeStale = false;
   /** The running ip process has listed tunl0 (and may hold its index in its cache). */
   private ipSawTunl0 = false;
+  /** The running bridge process has looked up vxlan.calico. */
+  private bridgeSawVxlan = false;
+
+  private restartBridge(options: { eager?: boolean } = {}): void {
+    this.bridge.restart(options);
+    this.bridgeSawVxlan = false;
+  }
 
   private restartIp(options: { eager?: boolean } = {}): void {
     this.ip.restart(options);
@@ -153,7 +163,7 @@ export class Reconciler {
     }
     if (stale) {
       this.restartIp();
-      this.bridge.restart();
+      this.restartBridge();
       this.bridgeStale = false;
     }
   }
