@@ -5,6 +5,7 @@ import type { RequestResult, SshNode } from '../../shared/api/console-contract.t
 import { ClientContext } from './api/client-context.ts';
 import type { Backend } from './api/connect-backend.ts';
 import { CapturesPage } from './captures/CapturesPage.tsx';
+import { ConnectivityPage } from './cluster/ConnectivityPage.tsx';
 import { IpPoolsPage } from './cluster/IpPoolsPage.tsx';
 import { PeersPage } from './cluster/PeersPage.tsx';
 import { RoutesPage } from './cluster/RoutesPage.tsx';
@@ -66,6 +67,7 @@ export function App({ backend }: { backend: Backend }) {
             {section === 'ippools' && <IpPoolsPage cluster={cluster} />}
             {section === 'routes' && <RoutesPage active={section === 'routes'} />}
             {section === 'bgp' && <PeersPage active={section === 'bgp'} />}
+            {section === 'connectivity' && <ConnectivityPage cluster={cluster} active={section === 'connectivity'} />}
             {/* Kept mounted while hidden, so that live captures keep streaming during a visit elsewhere. */}
             <div hidden={section !== 'captures'}>
               <CapturesPage active={section === 'captures'} />

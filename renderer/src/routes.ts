@@ -6,6 +6,7 @@ export const sections = [
   { id: 'ippools', label: 'IP pools' },
   { id: 'routes', label: 'Routes' },
   { id: 'bgp', label: 'BGP peers' },
+  { id: 'connectivity', label: 'Connectivity' },
   { id: 'captures', label: 'Captures' },
   { id: 'terminal', label: 'Terminal' },
 ] as const;

@@ -110,7 +110,26 @@ export type NodePreview = z.infer<typeof NodePreview>;
 export const NodeConvergence = z.object({ node: name, converged: z.boolean(), detail: z.string() });
 export type NodeConvergence = z.infer<typeof NodeConvergence>;
 
+const Reach = z.object({ ok: z.boolean(), ms: z.number().optional(), status: z.number().optional(), error: z.string().optional() });
+
+export const MatrixCell = z.object({ from: name, to: name, ping: Reach, http: Reach });
+export type MatrixCell = z.infer<typeof MatrixCell>;
+
+export const ConnectivityMatrix = z.object({
+  pods: z.array(z.object({ name, namespace: name, node: name, ip: z.string() })),
+  cells: z.array(MatrixCell),
+  /** Pods whose agent could not run the probe, and why. */
+  errors: z.array(z.object({ pod: name, message: z.string() })),
+  ms: z.number(),
+});
+export type ConnectivityMatrix = z.infer<typeof ConnectivityMatrix>;
+
 export const clusterOpsRequests = {
+  /** Every pod to every other pod: ping and HTTP GET (port 80) from the source pod's namespace, run by the agent on its node. */
+  'connectivity.matrix': {
+    params: z.object({ context, port: z.number().int().min(1).max(65535).default(80) }),
+    result: ConnectivityMatrix,
+  },
   'cluster.overview': {
     params: z.object({ context }),
     result: z.object({ nodes: z.array(NodeOverview) }),

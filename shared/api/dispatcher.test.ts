@@ -37,6 +37,7 @@ function handlers(overrides: Partial<RequestHandlers> = {}): RequestHandlers {
     'ippools.delete': unused,
     'ippools.preview': unused,
     'ippools.convergence': unused,
+    'connectivity.matrix': unused,
     ...overrides,
   };
 }

@@ -9,6 +9,7 @@ import type { RequestHandlers } from '../../../shared/api/console-contract.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import type { DataplaneState } from '../../../shared/model/dataplane-state.ts';
 import { AgentUnreachable, callAgent } from '../agent-rpc/agent-rpc.ts';
+import { connectivityMatrix } from '../connectivity/connectivity-matrix.ts';
 import { nodePaths } from '../installer/node-scripts.ts';
 import { runScript } from '../installer/remote.ts';
 import { IPPoolStore } from '../ippools/ippool-store.ts';
@@ -33,7 +34,7 @@ interface SpeakerStatus {
   peers: { address: string; type: string; state: string; since: string; info: string; received: number; advertised: number; lastError: string }[];
 }
 
-type Handlers = Pick<RequestHandlers, 'cluster.overview' | 'node.routes' | 'node.peers' | 'ippools.list' | 'ippools.save' | 'ippools.delete' | 'ippools.preview' | 'ippools.convergence'>;
+type Handlers = Pick<RequestHandlers, 'cluster.overview' | 'node.routes' | 'node.peers' | 'ippools.list' | 'ippools.save' | 'ippools.delete' | 'ippools.preview' | 'ippools.convergence' | 'connectivity.matrix'>;
 
 function prefixLength(genmask: string): number {
   return genmask.split('.').reduce((bits, octet) => bits + Number(octet).toString(2).replace(/0/g, '').length, 0);
@@ -139,6 +140,14 @@ export class ClusterOpsService {
 
   /** Each cluster node's agent state, for a preview or a convergence check. */
   private async states(context: string): Promise<{ node: string; client?: Client; state?: DataplaneState; reason?: string }[]> {
+    // The planner needs the subnet gateway (direct routes to other subnets go through it); the agent
+    // reads it from the kernel's default route when its state has none, so the console does too.
+    const withGateway = async (client: Client, state: DataplaneState): Promise<DataplaneState> => {
+      if (state.node.gateway) return state;
+      const routes = await callAgent<RouteRow[]>(client, 'routes');
+      const gateway = routes.find((r) => r.destination === '0.0.0.0' && r.genmask === '0.0.0.0' && r.gateway !== '0.0.0.0')?.gateway;
+      return gateway ? { ...state, node: { ...state.node, gateway } } : state;
+    };
     const nodes = await this.clusterNodes(context);
     return Promise.all(
       nodes.map(async (node) => {
@@ -146,7 +155,7 @@ export class ClusterOpsService {
         try {
           const client = await this.client(node.sshNodeId);
           const status = await callAgent<AgentStatus>(client, 'status');
-          return status.state ? { node: node.name, client, state: status.state } : { node: node.name, client, reason: 'the agent has no desired state yet' };
+          return status.state ? { node: node.name, client, state: await withGateway(client, status.state) } : { node: node.name, client, reason: 'the agent has no desired state yet' };
         } catch (error) {
           return { node: node.name, reason: (error as Error).message };
         }
@@ -193,6 +202,14 @@ export class ClusterOpsService {
       'ippools.delete': async ({ context, name, resourceVersion }) => ({ deleted: await new IPPoolStore(this.kubeConfigFor(context)).delete(name, resourceVersion) }),
       'ippools.preview': async ({ context, name, fields }) => ({ nodes: await this.preview(context, name, fields) }),
       'ippools.convergence': async ({ context, name, fields }) => ({ nodes: await this.convergence(context, name, fields) }),
+      'connectivity.matrix': async ({ context, port }) => {
+        const nodes = await this.clusterNodes(context);
+        return connectivityMatrix(this.kubeConfigFor(context), async (nodeName) => {
+          const sshNodeId = nodes.find((n) => n.name === nodeName)?.sshNodeId;
+          if (!sshNodeId) throw new Error(`no SSH node matches ${nodeName}: add one (Nodes)`);
+          return this.client(sshNodeId);
+        }, port);
+      },
     };
   }
 }

@@ -1,0 +1,166 @@
+// The console drives the lab: the agent installed on all four nodes from the GUI (the lab comes
+// up without it), then the default pool switched Always -> CrossSubnet -> Never -> VXLAN Always
+// and back from the IP pools view, with src/dst checks toggled as the seed does, and worker-1's
+// route table read in the Routes view after each step. Figures: install time and Apply-to-converged
+// time per switch. Screenshots in test-results/cluster-ops/.
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { labSrcdst } from '../lab/lab.ts';
+import { useLab, type LabLease } from '../lab/testing/lab-fixture.ts';
+import { openConsole, type ConsoleHarness } from './console-harness.ts';
+
+let lab: LabLease;
+let harness: ConsoleHarness;
+let page: Page;
+let dir: string;
+let context: string;
+const figures: string[] = [];
+
+beforeAll(async () => {
+  lab = await useLab({ agent: false, exclusive: true, progress: (line) => console.log(`lab: ${line}`) });
+  dir = mkdtempSync(path.join(tmpdir(), 'gops-e2e-'));
+  const artifactDir = path.join(dir, 'agent');
+  await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/build-agent.ts', '--out', artifactDir], { maxBuffer: 1 << 24 });
+  const status = lab.status;
+  context = (parse(readFileSync(status.kubeconfig!, 'utf8')) as { 'current-context': string })['current-context'];
+  // The console's own files: the lab's nodes with its key, and their host keys as the lab recorded them.
+  const configDir = path.join(dir, 'config');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(configDir);
+  copyFileSync(status.knownHosts!, path.join(configDir, 'known_hosts'));
+  writeFileSync(
+    path.join(configDir, 'nodes.json'),
+    JSON.stringify({ nodes: status.nodes.map((n) => ({ id: `node-${n.name}`, name: n.name, host: n.address, user: 'root', identityFile: status.sshKey })) }),
+  );
+  harness = await openConsole('cluster-ops', { configDir, clusters: { paths: () => [status.kubeconfig!] }, installer: { artifactDir } });
+  page = harness.page;
+}, 900_000);
+
+afterAll(async () => {
+  console.log(`figures:\n${figures.join('\n')}`);
+  await harness?.close();
+  await lab?.release();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const nav = (name: string) => page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name }).click();
+
+async function routesOf(node: string): Promise<{ destination: string; gateway: string; iface: string; owner: string }[]> {
+  await nav('Routes');
+  await page.getByRole('combobox', { name: 'Node' }).selectOption({ label: node });
+  const table = page.getByRole('table', { name: /Kernel IP routing table/ });
+  await table.waitFor();
+  const rows = table.locator('tbody tr');
+  const result = [];
+  for (let i = 0; i < (await rows.count()); i++) {
+    const cells = await rows.nth(i).locator('td').allTextContents();
+    result.push({ destination: cells[0]!, gateway: cells[1]!, iface: cells[5]!, owner: cells[6]! });
+  }
+  return result;
+}
+
+/** Waits until worker-1's remote blocks all go the way `expected` says (the table refreshes every 2 s). */
+async function expectWorker1Routes(expected: (route: { destination: string; gateway: string; iface: string; owner: string }) => boolean, shot: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let remote: Awaited<ReturnType<typeof routesOf>> = [];
+  for (;;) {
+    // Remote blocks: the agent's owner column reads "pool P, MODE, NODE".
+    remote = (await routesOf('worker-1')).filter((r) => r.owner.startsWith('pool '));
+    if (remote.length >= 3 && remote.every(expected)) break;
+    if (Date.now() > deadline) throw new Error(`worker-1's routes did not take the expected shape: ${JSON.stringify(remote)}`);
+    await page.waitForTimeout(1000);
+  }
+  await harness.screenshot(shot);
+}
+
+async function switchPool(ipipMode: string, vxlanMode: string, shot: string): Promise<number> {
+  await nav('IP pools');
+  await page.getByRole('button', { name: 'Edit default-ipv4-ippool' }).click();
+  const form = page.getByRole('form', { name: 'Pool' });
+  // Calico refuses both encapsulations at once: turn one off before turning the other on.
+  if (ipipMode !== 'Never') await form.getByLabel('VXLAN mode').selectOption('Never');
+  await form.getByLabel('IPIP mode').selectOption(ipipMode);
+  await form.getByLabel('VXLAN mode').selectOption(vxlanMode);
+  await form.getByRole('button', { name: 'Preview' }).click();
+  await page.getByLabel('Preview per node').waitFor();
+  await harness.screenshot(`${shot}-preview`);
+  await form.getByRole('button', { name: 'Apply' }).click();
+  const caption = page.getByRole('table', { name: /Convergence/ }).locator('caption');
+  await caption.filter({ hasText: /every node in/ }).waitFor({ timeout: 150_000 });
+  const seconds = Number(/every node in ([\d.]+) s/.exec((await caption.textContent()) ?? '')![1]);
+  const converged = await page.locator('table.convergence tbody tr[data-converged="true"]').count();
+  expect(converged, `all four nodes converged after ${ipipMode}/${vxlanMode}`).toBe(4);
+  await harness.screenshot(`${shot}-converged`);
+  figures.push(`Apply -> every node converged, ipipMode ${ipipMode} vxlanMode ${vxlanMode}: ${seconds.toFixed(1)} s`);
+  return seconds;
+}
+
+describe('the console drives the lab', () => {
+  it('installs the agent on all four nodes from the GUI', async () => {
+    await nav('Clusters');
+    await page.getByRole('button', { name: `Connect to ${context}` }).click();
+    await page.getByRole('status').filter({ hasText: `Connected to ${context}` }).waitFor();
+    await nav('Nodes');
+    const panel = page.getByRole('region', { name: 'Agents' });
+    await panel.getByRole('row').filter({ hasText: 'worker-3' }).waitFor();
+    await harness.screenshot('1-before-install');
+    await panel.getByRole('checkbox', { name: 'Select all nodes' }).check();
+    const t0 = Date.now();
+    await panel.getByRole('button', { name: 'Install agent on selected' }).click();
+    const done = panel.locator('.install-progress[data-phase="done"]');
+    const deadline = Date.now() + 600_000;
+    while ((await done.count()) < 4) {
+      const failed = await panel.locator('.install-progress[data-phase="failed"]').allTextContents();
+      if (failed.length > 0) throw new Error(`install failed: ${failed.join(' | ')}`);
+      if (Date.now() > deadline) throw new Error('the install did not finish within 10 min');
+      await page.waitForTimeout(500);
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    figures.push(`install on the four lab nodes from the GUI: ${seconds.toFixed(1)} s`);
+    await harness.screenshot('2-installed');
+    // The overview reads the agents themselves (refresh after the install).
+    await panel.getByRole('button', { name: 'Refresh' }).click();
+    await panel.locator('td[data-health="running"]').nth(3).waitFor({ timeout: 60_000 });
+    await harness.screenshot('3-agents-running');
+  });
+
+  it('shows worker-1 with blocks via tunl0 in ipipMode Always, and its BGP peers', async () => {
+    await expectWorker1Routes((r) => r.iface === 'tunl0', '4-routes-ipip-always');
+    await nav('BGP peers');
+    await page.getByRole('combobox', { name: 'Node' }).selectOption({ label: 'worker-1' });
+    const peers = page.getByRole('table', { name: 'IPv4 BGP status' });
+    await peers.waitFor();
+    const deadline = Date.now() + 60_000;
+    let rows: string[] = [];
+    while (!(rows.length === 3 && rows.every((r) => /Established|up/.test(r)))) {
+      if (Date.now() > deadline) throw new Error(`worker-1's three mesh sessions did not come up: ${rows.join(' | ')}`);
+      await page.waitForTimeout(1000);
+      rows = await peers.locator('tbody tr').allTextContents();
+    }
+    await harness.screenshot('5-peers');
+  });
+
+  it('switches Always -> CrossSubnet -> Never -> VXLAN Always and back, routes in the seed shape after each', async () => {
+    await labSrcdst('all', false);
+    await switchPool('CrossSubnet', 'Never', '6-crosssubnet');
+    // Same subnet direct (worker-2, master via ens5), the other subnet (worker-3) through tunl0.
+    await expectWorker1Routes((r) => (r.owner.includes('worker-3') ? r.iface === 'tunl0' : r.iface === 'ens5'), '6-crosssubnet-routes');
+    await switchPool('Never', 'Never', '7-never');
+    await expectWorker1Routes((r) => r.iface === 'ens5', '7-never-routes');
+    await switchPool('Never', 'Always', '8-vxlan');
+    await expectWorker1Routes((r) => r.iface === 'vxlan.calico', '8-vxlan-routes');
+    await nav('BGP peers');
+    await page.getByRole('combobox', { name: 'Node' }).selectOption({ label: 'worker-1' });
+    await page.getByText(/BGP is off on this node/).waitFor({ timeout: 30_000 });
+    await harness.screenshot('8-vxlan-bgp-off');
+    await switchPool('Always', 'Never', '9-back-to-always');
+    await labSrcdst('all', true);
+    await expectWorker1Routes((r) => r.iface === 'tunl0', '9-always-routes');
+  });
+});

@@ -1,0 +1,48 @@
+// The pod-to-pod matrix: for each pod, its node's agent pings and GETs every other pod from the
+// pod's own network namespace (`gingham-agent probe`, run over SSH). The console only collects.
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { Client } from 'ssh2';
+import type { ConnectivityMatrix, MatrixCell } from '../../../shared/api/cluster-ops-contract.ts';
+import { runScript } from '../installer/remote.ts';
+
+/** The console's install first, then a lab's or a packaged install, then PATH. */
+const agentExecutable = 'for a in /opt/gingham/current/gingham-agent /opt/gingham/bin/gingham-agent /usr/local/bin/gingham-agent; do [ -x "$a" ] && exec "$a" "$@"; done; exec gingham-agent "$@"';
+
+interface ProbeOutput {
+  results: { to: string; ping: MatrixCell['ping']; http: MatrixCell['http'] }[];
+}
+
+export async function connectivityMatrix(
+  admin: KubeConfig,
+  clientForNode: (nodeName: string) => Promise<Client>,
+  port: number,
+): Promise<ConnectivityMatrix> {
+  const started = Date.now();
+  const list = await admin.makeApiClient(CoreV1Api).listPodForAllNamespaces();
+  const pods = list.items
+    .filter((p) => p.status?.podIP && p.spec?.nodeName && !p.spec.hostNetwork && p.status.phase !== 'Succeeded' && p.status.phase !== 'Failed')
+    .map((p) => ({ name: p.metadata!.name!, namespace: p.metadata!.namespace ?? 'default', node: p.spec!.nodeName!, ip: p.status!.podIP! }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const cells: MatrixCell[] = [];
+  const errors: ConnectivityMatrix['errors'] = [];
+  await Promise.all(
+    pods.map(async (from) => {
+      const targets = pods.filter((p) => p !== from);
+      if (targets.length === 0) return;
+      try {
+        const client = await clientForNode(from.node);
+        const args = ['probe', '--from', from.ip, '--to', targets.map((t) => t.ip).join(','), '--port', String(port)];
+        const result = await runScript(client, `probing from ${from.name}`, agentExecutable, args, 60_000);
+        if (result.code !== 0) throw new Error(result.stderr.trim() || `exit ${result.code}`);
+        const output = JSON.parse(result.stdout) as ProbeOutput;
+        for (const target of targets) {
+          const r = output.results.find((x) => x.to === target.ip);
+          if (r) cells.push({ from: from.name, to: target.name, ping: r.ping, http: r.http });
+        }
+      } catch (error) {
+        errors.push({ pod: from.name, message: `${from.node}: ${(error as Error).message}` });
+      }
+    }),
+  );
+  return { pods, cells, errors, ms: Date.now() - started };
+}
