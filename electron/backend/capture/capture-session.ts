@@ -39,15 +39,31 @@ export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** tcpdump as the user would type it: what the console shows. */
+/** What the console shows: tcpdump as the user would type it, with the SSH session's own exclusion. */
 export function tcpdumpInvocation(iface: string, filter: string): string {
-  return `tcpdump -i ${shellQuote(iface)} -U -w - --immediate-mode -B 8192 -s 0 -n${filter.trim() ? ` ${shellQuote(filter)}` : ''}`;
+  const own = 'not (this SSH session)';
+  return `tcpdump -i ${shellQuote(iface)} -U -w - --immediate-mode -B 8192 -s 0 -n ${shellQuote(filter.trim() ? `(${filter.trim()}) and ${own}` : own)}`;
 }
 
-/** The command run on the node: its PID first (so that stop can signal it), then tcpdump, with sudo when not root. */
+/**
+ * The command run on the node: its PID first (so that stop can signal it), then tcpdump, with sudo
+ * when not root. The filter always leaves out the SSH connection that carries the capture (the
+ * node's view of it is in $SSH_CONNECTION), as Wireshark's sshdump does: otherwise every captured
+ * packet makes more SSH traffic to capture, and a capture on the node's main interface feeds on itself.
+ */
 export function tcpdumpCommand(iface: string, filter: string): string {
-  const tcpdump = tcpdumpInvocation(iface, filter);
-  const script = `echo gingham-capture-pid $$ >&2; if [ "$(id -u)" = 0 ]; then exec ${tcpdump}; else exec sudo -n ${tcpdump}; fi`;
+  // The contract allows only these characters; checked again because the name goes into a command line unquoted.
+  if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(iface)) throw new ConsoleError('invalid-request', `"${iface}" is not an interface name.`);
+  const user = filter.trim();
+  const script = [
+    'echo gingham-capture-pid $$ >&2',
+    'set -- $SSH_CONNECTION',
+    `own="not (host $1 and tcp port $2 and host $3 and tcp port $4)"`,
+    `user=${shellQuote(user)}`,
+    'if [ -z "$4" ]; then f="$user"; elif [ -n "$user" ]; then f="($user) and $own"; else f="$own"; fi',
+    `args="-i ${iface} -U -w - --immediate-mode -B 8192 -s 0 -n"`,
+    'if [ "$(id -u)" = 0 ]; then exec tcpdump $args "$f"; else exec sudo -n tcpdump $args "$f"; fi',
+  ].join('; ');
   return `sh -c ${shellQuote(script)}`;
 }
 

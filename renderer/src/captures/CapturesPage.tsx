@@ -47,7 +47,7 @@ export function CapturesPage({ active: visible }: { active: boolean }) {
   const client = useClient();
   const ssh = useSsh();
   const feed = useMemo(() => new CaptureFeed(client), [client]);
-  useEffect(() => () => feed.close(), [feed]);
+  useEffect(() => feed.attach(), [feed]);
   const version = useSyncExternalStore(feed.subscribe, feed.getVersion);
 
   const [nodeId, setNodeId] = useState('');

@@ -27,10 +27,18 @@ function Chart({ data, unit, title }: { data: Array<Record<string, number>>; uni
 
 export function TrafficChart({ seconds }: { seconds: SecondSample[] }) {
   const t0 = seconds[0]?.t ?? 0;
-  const packets = seconds.map((s) => ({ s: s.t - t0, ...s.packets }));
-  const bytes = seconds.map((s) => ({ s: s.t - t0, ...s.bytes }));
+  // Seconds without packets send no batch: draw them as zeros so that the time axis stays even.
+  const filled: SecondSample[] = [];
+  for (const s of seconds) {
+    const previous = filled[filled.length - 1];
+    for (let t = previous ? previous.t + 1 : s.t; t < s.t; t++) filled.push({ t, packets: { direct: 0, IPIP: 0, VXLAN: 0 }, bytes: { direct: 0, IPIP: 0, VXLAN: 0 } });
+    filled.push(s);
+  }
+  const packets = filled.map((s) => ({ s: s.t - t0, ...s.packets }));
+  const bytes = filled.map((s) => ({ s: s.t - t0, ...s.bytes }));
+  const total = seconds.reduce((n, s) => n + s.packets.direct + s.packets.IPIP + s.packets.VXLAN, 0);
   return (
-    <div className="traffic-charts">
+    <div className="traffic-charts" data-packets={total}>
       <Chart data={packets} unit="packets/s" title="Packets per second by encapsulation" />
       <Chart data={bytes} unit="bytes/s" title="Bytes per second by encapsulation" />
     </div>

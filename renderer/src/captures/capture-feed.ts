@@ -39,11 +39,12 @@ export class CaptureFeed {
   private readonly listeners = new Set<() => void>();
   private readonly unacked = new Map<string, number>();
   private frame: number | undefined;
-  private readonly stops: Array<() => void> = [];
+  constructor(private readonly client: ConsoleClient) {}
 
-  constructor(private readonly client: ConsoleClient) {
-    this.stops.push(
-      client.on('capture.packets', (e) => {
+  /** Starts listening; returns the stop (an effect's cleanup, so that React's double mount in development is harmless). */
+  attach(): () => void {
+    const stops = [
+      this.client.on('capture.packets', (e) => {
         const info = this.infos.get(e.captureId);
         const list = this.rows.get(e.captureId);
         if (!info || !list) return; // discarded
@@ -55,13 +56,18 @@ export class CaptureFeed {
         this.unacked.set(e.captureId, (this.unacked.get(e.captureId) ?? 0) + e.rows.length);
         this.schedule();
       }),
-      client.on('capture.end', (e) => {
+      this.client.on('capture.end', (e) => {
         const info = this.infos.get(e.captureId);
         if (!info) return;
         Object.assign(info, { state: 'ended', reason: e.reason, error: e.error, captured: e.captured }, e.kernelDropped === undefined ? {} : { kernelDropped: e.kernelDropped });
         this.schedule();
       }),
-    );
+    ];
+    return () => {
+      for (const stop of stops) stop();
+      if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+      this.frame = undefined;
+    };
   }
 
   private addSample(captureId: string, at: number, tally: EncapTally): void {
@@ -111,9 +117,4 @@ export class CaptureFeed {
   };
 
   getVersion = (): number => this.version;
-
-  close(): void {
-    for (const stop of this.stops) stop();
-    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
-  }
 }
