@@ -95,7 +95,8 @@ async function switchPool(ipipMode: string, vxlanMode: string, shot: string): Pr
   await caption.filter({ hasText: /every node in/ }).waitFor({ timeout: 150_000 });
   const seconds = Number(/every node in ([\d.]+) s/.exec((await caption.textContent()) ?? '')![1]);
   const converged = await page.locator('table.convergence tbody tr[data-converged="true"]').count();
-  expect(converged, `all four nodes converged after ${ipipMode}/${vxlanMode}`).toBe(4);
+  if (converged !== 4) await harness.screenshot(`${shot}-not-converged`);
+  expect(converged, `all four nodes converged after ${ipipMode}/${vxlanMode}: ${(await page.locator('table.convergence tbody tr').allTextContents()).join(' | ')}`).toBe(4);
   await harness.screenshot(`${shot}-converged`);
   figures.push(`Apply -> every node converged, ipipMode ${ipipMode} vxlanMode ${vxlanMode}: ${seconds.toFixed(1)} s`);
   return seconds;
@@ -128,7 +129,7 @@ describe('the console drives the lab', () => {
     await panel.getByRole('button', { name: 'Refresh' }).click();
     await panel.locator('td[data-health="running"]').nth(3).waitFor({ timeout: 60_000 });
     await harness.screenshot('3-agents-running');
-  });
+  }, 900_000);
 
   it('shows worker-1 with blocks via tunl0 in ipipMode Always, and its BGP peers', async () => {
     await expectWorker1Routes((r) => r.iface === 'tunl0', '4-routes-ipip-always');
@@ -144,7 +145,7 @@ describe('the console drives the lab', () => {
       rows = await peers.locator('tbody tr').allTextContents();
     }
     await harness.screenshot('5-peers');
-  });
+  }, 300_000);
 
   it('switches Always -> CrossSubnet -> Never -> VXLAN Always and back, routes in the seed shape after each', async () => {
     await labSrcdst('all', false);
@@ -162,5 +163,5 @@ describe('the console drives the lab', () => {
     await switchPool('Always', 'Never', '9-back-to-always');
     await labSrcdst('all', true);
     await expectWorker1Routes((r) => r.iface === 'tunl0', '9-always-routes');
-  });
+  }, 1_200_000);
 });
