@@ -33,6 +33,8 @@ interface Result {
   receivedMs: number;
   installedMs?: number;
   peakRssMb: number;
+  /** CPU seconds the receiver used from Established until all were received: on a shared machine steadier than the wall clock. */
+  cpuSeconds: number;
 }
 
 const args = process.argv.slice(2);
@@ -50,9 +52,9 @@ const BUNDLE = path.join(repoRoot, '.cache', 'bench', 'gingham-agent.mjs');
 /** Bundles the agent's command line into one file, as a release build would ship it. */
 async function bundleAgent(): Promise<void> {
   await mkdir(path.dirname(BUNDLE), { recursive: true });
-  await sh(path.join(repoRoot, 'node_modules', '.bin', 'esbuild'), [path.join(repoRoot, 'agent/cli/bin.ts'), '--bundle', '--platform=node', '--format=esm', `--outfile=${BUNDLE}`, '--log-level=error',
+  await sh(path.join(repoRoot, 'node_modules', '.bin', 'esbuild'), [path.join(repoRoot, 'agent/cli/bin.ts'), '--bundle', '--platform=node', '--format=esm', `--outfile=${BUNDLE}`, '--log-level=error', '--minify-whitespace', '--legal-comments=none',
     "--banner:js=import { createRequire as __ginghamRequire } from 'module'; const require = __ginghamRequire(import.meta.url);"]);
-  // As scripts/build-agent.ts does: no character above U+00FF, so V8 holds the source one byte per character.
+  // As scripts/build-agent.ts does: no whitespace or comments, no character above U+00FF (V8 holds the source one byte per character).
   await writeFile(BUNDLE, (await readFile(BUNDLE, 'utf8')).replace(/[^\u0000-\u00ff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
@@ -103,6 +105,14 @@ async function peakRssMb(p: ChildProcess | undefined): Promise<number> {
   return kb / 1024;
 }
 
+/** User + system CPU seconds of a process so far (clock ticks of 1/100 s on Linux). */
+async function cpuSeconds(p: ChildProcess | undefined): Promise<number> {
+  if (!p?.pid) return 0;
+  const stat = await readFile(`/proc/${p.pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+}
+
 async function kernelCount(node: LabNode, protocol: number): Promise<number> {
   const out = await node.exec('ip', ['-4', 'route', 'show', 'proto', String(protocol)], { timeoutMs: 120_000 });
   let lines = 0;
@@ -116,6 +126,7 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
   let count: () => Promise<number>;
   let stop: () => Promise<void>;
   let rss: () => Promise<number>;
+  let cpu: () => Promise<number>;
   if (isGingham(receiver)) {
     const g = new GinghamDaemon(node, 'bench', receiver === 'gingham-bundled' ? BUNDLE : receiver === 'gingham-executable' ? agentExecutable : undefined);
     await g.start({ routerId: node.address, listen: node.address, connectRetryTime: 1, peers: [{ address: sender.address, asn: SENDER_AS, import: 'all', export: 'none' }], ...(kernel ? { kernel: true } : {}) });
@@ -125,6 +136,7 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
     };
     count = async () => (await g.status()).peers[0]!.accepted;
     rss = () => peakRssMb(g.process);
+    cpu = () => cpuSeconds(g.process);
     stop = () => g.stop('SIGUSR2');
   } else if (receiver === 'bird') {
     const b = new BirdDaemon(node);
@@ -136,6 +148,7 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
     };
     count = async () => Number(/Routes:\s+(\d+) imported/.exec(await b.birdc('show protocols all sender'))?.[1] ?? 0);
     rss = () => peakRssMb(b.process);
+    cpu = () => cpuSeconds(b.process);
     stop = () => b.stop();
   } else {
     const f = new FrrDaemon(node);
@@ -147,13 +160,16 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
     };
     count = async () => (await peer())?.pfxRcd ?? 0;
     rss = async () => (await peakRssMb(f.process)) + (await peakRssMb(f.zebra));
+    cpu = async () => (await cpuSeconds(f.process)) + (await cpuSeconds(f.zebra));
     stop = () => f.stop();
   }
   // The clock starts when the receiver itself says Established (polling for that state would
   // lag behind a receiver busy taking in routes); it stops at the first poll that sees all N.
   const t0 = await waitFor(`${receiver} established`, established, 60_000, 20);
+  const cpu0 = await cpu();
   await waitFor(`${receiver} to receive ${n} prefixes`, async () => (await count()) >= n, 600_000, 50);
   const receivedMs = Date.now() - t0;
+  const cpuUsed = (await cpu()) - cpu0;
   let installedMs: number | undefined;
   if (kernel) {
     // Counting means dumping the table, which holds the kernel's routing lock that installers
@@ -165,7 +181,7 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
   await stop();
   await node.exec('ip', ['route', 'flush', 'proto', String(PROTOCOLS[receiver])], { allowFail: true });
   void lab;
-  return { n, receiver, kernel, receivedMs, ...(installedMs !== undefined ? { installedMs } : {}), peakRssMb: peakRssMbValue };
+  return { n, receiver, kernel, receivedMs, ...(installedMs !== undefined ? { installedMs } : {}), peakRssMb: peakRssMbValue, cpuSeconds: cpuUsed };
 }
 
 async function main(): Promise<void> {
@@ -192,7 +208,7 @@ async function main(): Promise<void> {
         for (let run = 0; run < runs; run++) {
           for (const receiver of receivers) {
             const r = await measure(lab, sender, nodes[receiver], receiver, n, kernel);
-            console.error(`  ${runs > 1 ? `run ${run + 1}: ` : ''}${receiver}${kernel ? ' +kernel' : ''}: received in ${(r.receivedMs / 1000).toFixed(2)} s${r.installedMs !== undefined ? `, installed in ${(r.installedMs / 1000).toFixed(2)} s` : ''}, peak RSS ${r.peakRssMb.toFixed(0)} MB`);
+            console.error(`  ${runs > 1 ? `run ${run + 1}: ` : ''}${receiver}${kernel ? ' +kernel' : ''}: received in ${(r.receivedMs / 1000).toFixed(2)} s (CPU ${r.cpuSeconds.toFixed(2)} s)${r.installedMs !== undefined ? `, installed in ${(r.installedMs / 1000).toFixed(2)} s` : ''}, peak RSS ${r.peakRssMb.toFixed(0)} MB`);
             results.push(r);
           }
         }
@@ -207,14 +223,14 @@ async function main(): Promise<void> {
   };
   const pick = (n: number, kernel: boolean, who: Receiver) => results.filter((r) => r.n === n && r.kernel === kernel && r.receiver === who);
   const time = (r: Result) => (r.kernel ? r.installedMs! : r.receivedMs);
-  const lines: string[] = [`| N | variant | receiver | received (s) | installed (s) | peak RSS (MB) |${runs > 1 ? ` (median of ${runs} runs)` : ''}`, '|---|---|---|---|---|---|'];
+  const lines: string[] = [`| N | variant | receiver | received (s) | CPU until received (s) | installed (s) | peak RSS (MB) |${runs > 1 ? ` (median of ${runs} runs)` : ''}`, '|---|---|---|---|---|---|---|'];
   for (const n of sizes) for (const kernel of variants) for (const who of receivers) {
     const rs = pick(n, kernel, who);
     if (rs.length === 0) continue;
     const installed = median(rs.flatMap((r) => (r.installedMs !== undefined ? [r.installedMs] : [])));
-    lines.push(`| ${n} | ${kernel ? 'kernel' : 'receive'} | ${who} | ${(median(rs.map((r) => r.receivedMs)) / 1000).toFixed(2)} | ${Number.isFinite(installed) ? (installed / 1000).toFixed(2) : '-'} | ${median(rs.map((r) => r.peakRssMb)).toFixed(0)} |`);
+    lines.push(`| ${n} | ${kernel ? 'kernel' : 'receive'} | ${who} | ${(median(rs.map((r) => r.receivedMs)) / 1000).toFixed(2)} | ${median(rs.map((r) => r.cpuSeconds)).toFixed(2)} | ${Number.isFinite(installed) ? (installed / 1000).toFixed(2) : '-'} | ${median(rs.map((r) => r.peakRssMb)).toFixed(0)} |`);
   }
-  lines.push('', '| N | variant | Gingham run | time Gingham/BIRD | (per-run range) | time Gingham/FRR | RSS Gingham/BIRD | RSS Gingham/FRR |', '|---|---|---|---|---|---|---|---|');
+  lines.push('', '| N | variant | Gingham run | time Gingham/BIRD | (per-run range) | CPU Gingham/BIRD | time Gingham/FRR | CPU Gingham/FRR | RSS Gingham/BIRD | RSS Gingham/FRR |', '|---|---|---|---|---|---|---|---|---|---|');
   for (const n of sizes) {
     for (const kernel of variants) for (const who of receivers.filter(isGingham)) {
       const g = pick(n, kernel, who), b = pick(n, kernel, 'bird'), f = pick(n, kernel, 'frr');
@@ -223,7 +239,8 @@ async function main(): Promise<void> {
       const range = perRun.length > 1 ? `${Math.min(...perRun).toFixed(2)}-${Math.max(...perRun).toFixed(2)}` : '-';
       const t = (rs: Result[]) => median(rs.map(time));
       const rss = (rs: Result[]) => median(rs.map((r) => r.peakRssMb));
-      lines.push(`| ${n} | ${kernel ? 'kernel (installed)' : 'receive'} | ${who.replace('gingham-', '').replace('gingham', 'tsx')} | ${ratio(t(g), t(b))} | ${range} | ${ratio(t(g), t(f))} | ${ratio(rss(g), rss(b))} | ${ratio(rss(g), rss(f))} |`);
+      const c = (rs: Result[]) => median(rs.map((r) => r.cpuSeconds));
+      lines.push(`| ${n} | ${kernel ? 'kernel (installed)' : 'receive'} | ${who.replace('gingham-', '').replace('gingham', 'tsx')} | ${ratio(t(g), t(b))} | ${range} | ${ratio(c(g), c(b))} | ${ratio(t(g), t(f))} | ${ratio(c(g), c(f))} | ${ratio(rss(g), rss(b))} | ${ratio(rss(g), rss(f))} |`);
     }
   }
   const table = lines.join('\n');

@@ -636,7 +636,8 @@ export class Speaker {
     if (this.stopping) return;
     const rib = this.rib;
     const kernel = this.kernel;
-    const outPeers = this.peers.filter((p) => p.established);
+    // A peer we export nothing to (export: none, as towards a full-table feed) needs no look at each change.
+    const outPeers = this.peers.filter((p) => p.established && (p.settings.exportPolicy !== 'none' || p.adjRibOut.size > 0));
     const pending = outPeers.map(() => ({ withdrawn: [] as Nlri[], announce: new Map<number, Nlri[]>() }));
     rib.drainDirty((address, length) => {
       const best = rib.best(address, length);
@@ -652,8 +653,12 @@ export class Speaker {
   }
 
   private decide(peer: Peer, pending: { withdrawn: Nlri[]; announce: Map<number, Nlri[]> }, address: number, length: number, best: number): void {
+    const exportable = best >= 0 && this.exportable(peer, best);
+    // Nothing advertised yet and nothing to advertise: no lookup needed (the common case for
+    // routes an iBGP mesh peer sent, which go to no other mesh peer).
+    if (!exportable && peer.adjRibOut.size === 0) return;
     const prev = peer.adjRibOut.get(address, length);
-    if (best >= 0 && this.exportable(peer, best)) {
+    if (exportable) {
       if (prev === best) return;
       this.rib.retain(best);
       if (prev >= 0) this.rib.release(prev);

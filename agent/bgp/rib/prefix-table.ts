@@ -86,12 +86,22 @@ export class PrefixTable {
 
   set(address: number, length: number, value: number): void {
     const h = this.hash(address, length);
-    let page = this.page(h);
+    const page = this.page(h);
     const i = this.slotOf(page, h, address, length);
     if (i >= 0) {
       page.values[i] = value;
       return;
     }
+    this.add(page, h, address, length, value);
+  }
+
+  /** Adds a prefix the caller knows is absent (get just said -1): one probe sequence instead of two. */
+  insertAbsent(address: number, length: number, value: number): void {
+    const h = this.hash(address, length);
+    this.add(this.page(h), h, address, length, value);
+  }
+
+  private add(page: Page, h: number, address: number, length: number, value: number): void {
     while (page.size >= this.limit && page.depth < MAX_DEPTH) {
       this.splitPage(page);
       page = this.page(h);

@@ -202,7 +202,7 @@ export class Rib {
       pool.setPeer(p, peer);
       pool.setFlags(p, 0);
       pool.setNext(p, NONE);
-      this.heads.set(address, length, p);
+      this.heads.insertAbsent(address, length, p);
       this.pathCount[peer] = (this.pathCount[peer] ?? 0) + 1;
       this.markDirty(address, length);
       return;
