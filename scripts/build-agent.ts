@@ -74,6 +74,12 @@ export async function buildAgent(outDir = path.join(root, 'out', 'agent'), optio
     format: 'cjs',
     outfile: bundle,
     logLevel: 'warning',
+    // No comments or indentation: V8 keeps the whole source in memory for the life of the
+    // process, and the executable's copy of it is paged in too; at 17 MB unminified that was
+    // about 20 MB of every agent's memory (the BGP speaker's budget is 1.5x BIRD's at a full
+    // table). Names stay, so stack traces still name the functions.
+    minifyWhitespace: true,
+    legalComments: 'none',
     // Optional speed-ups of ws that it loads only when installed.
     external: ['bufferutil', 'utf-8-validate'],
     define: { __GINGHAM_AGENT_VERSION__: JSON.stringify(version), 'import.meta.url': '__ginghamModuleUrl' },
