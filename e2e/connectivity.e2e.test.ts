@@ -1,0 +1,70 @@
+// The connectivity matrix on the lab with its own agents and pods (ipipMode Always, the seed's
+// start): every pod reaches every other by ping and HTTP, as LAB.md's first row says, measured by
+// the agents from the pods' namespaces. Also worker-1's routes read live from its agent.
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { useLab, type LabLease } from '../lab/testing/lab-fixture.ts';
+import { openConsole, type ConsoleHarness } from './console-harness.ts';
+
+let lab: LabLease;
+let harness: ConsoleHarness;
+let page: Page;
+let dir: string;
+let context: string;
+
+beforeAll(async () => {
+  lab = await useLab({ progress: (line) => console.log(`lab: ${line}`) });
+  dir = mkdtempSync(path.join(tmpdir(), 'gops-matrix-'));
+  const status = lab.status;
+  context = (parse(readFileSync(status.kubeconfig!, 'utf8')) as { 'current-context': string })['current-context'];
+  const configDir = path.join(dir, 'config');
+  mkdirSync(configDir);
+  copyFileSync(status.knownHosts!, path.join(configDir, 'known_hosts'));
+  writeFileSync(path.join(configDir, 'nodes.json'), JSON.stringify({ nodes: status.nodes.map((n) => ({ id: `node-${n.name}`, name: n.name, host: n.address, user: 'root', identityFile: status.sshKey })) }));
+  harness = await openConsole('connectivity', { configDir, clusters: { paths: () => [status.kubeconfig!] } });
+  page = harness.page;
+}, 900_000);
+
+afterAll(async () => {
+  await harness?.close();
+  await lab?.release();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const nav = (name: string) => page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name }).click();
+
+describe('connectivity matrix on the lab', () => {
+  it('shows every pod reaching every other in ipipMode Always, probed by the agents', async () => {
+    await nav('Clusters');
+    await page.getByRole('button', { name: `Connect to ${context}` }).click();
+    await page.getByRole('status').filter({ hasText: `Connected to ${context}` }).waitFor();
+    await nav('Connectivity');
+    const matrix = page.getByRole('table', { name: 'From (rows) to (columns)' });
+    await matrix.waitFor({ timeout: 120_000 });
+    const cells = matrix.locator('td[data-from]');
+    expect(await cells.count()).toBe(6);
+    const verdicts: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const cell = cells.nth(i);
+      verdicts.push(`${await cell.getAttribute('data-from')}->${await cell.getAttribute('data-to')}:${await cell.getAttribute('data-ok')}`);
+    }
+    console.log(`matrix: ${verdicts.join(', ')}`);
+    expect(verdicts.every((v) => v.endsWith(':true'))).toBe(true);
+    await harness.screenshot('1-matrix-ipip-always');
+  }, 300_000);
+
+  it("reads worker-1's routes live from its agent, with owners", async () => {
+    await nav('Routes');
+    await page.getByRole('combobox', { name: 'Node' }).selectOption({ label: 'worker-1' });
+    await page.getByText('live from the agent').waitFor({ timeout: 60_000 });
+    const owners = await page.locator('table.routes tbody tr td:nth-child(7)').allTextContents();
+    expect(owners.some((o) => /^pool default-ipv4-ippool, IPIP Always, worker-3/.test(o))).toBe(true);
+    expect(owners.some((o) => o.startsWith('own block'))).toBe(true);
+    expect(owners.some((o) => o.startsWith('endpoint'))).toBe(true);
+    await harness.screenshot('2-worker-1-routes');
+  }, 120_000);
+});
