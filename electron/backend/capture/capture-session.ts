@@ -236,7 +236,8 @@ export class CaptureSession {
         if (!error) killer.on('close', () => undefined).resume();
       });
     }
-    const timer = setTimeout(() => this.channel.close(), 5000);
+    // Generous: under load the kill above can take seconds to start, and tcpdump then prints its counts.
+    const timer = setTimeout(() => this.channel.close(), 15_000);
     await closed;
     clearTimeout(timer);
   }
