@@ -33,7 +33,7 @@ interface Result {
   receivedMs: number;
   installedMs?: number;
   peakRssMb: number;
-  /** CPU seconds the receiver used from Established until all were received: on a shared machine steadier than the wall clock. */
+  /** CPU seconds the receiver used from started (idle) until all were received: on a shared machine steadier than the wall clock. */
   cpuSeconds: number;
 }
 
@@ -165,8 +165,10 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
   }
   // The clock starts when the receiver itself says Established (polling for that state would
   // lag behind a receiver busy taking in routes); it stops at the first poll that sees all N.
-  const t0 = await waitFor(`${receiver} established`, established, 60_000, 20);
+  // CPU is counted from here, the receiver started and idle, until all are received: reading it
+  // at Established would come too late for a receiver too busy taking in routes to answer.
   const cpu0 = await cpu();
+  const t0 = await waitFor(`${receiver} established`, established, 60_000, 20);
   await waitFor(`${receiver} to receive ${n} prefixes`, async () => (await count()) >= n, 600_000, 50);
   const receivedMs = Date.now() - t0;
   const cpuUsed = (await cpu()) - cpu0;
