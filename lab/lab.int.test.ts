@@ -142,11 +142,12 @@ function wireTo(pod: string, filter: string, maxTimeS = 10): Promise<SeenPacket[
 const http = (packets: SeenPacket[]) => packets.filter((p) => p.proto === 6 && (p.dport === 80 || p.sport === 80));
 
 beforeAll(async () => {
-  lab = await useLab({ exclusive: true, fresh: true, progress: (line) => console.log(`[lab] ${line}`) });
+  // Other test files may be using the lab (they share it): wait up to 20 min for them.
+  lab = await useLab({ exclusive: true, fresh: true, waitMs: 1_200_000, progress: (line) => console.log(`[lab] ${line}`) });
   status = lab.status;
   kubeconfig = status.kubeconfig!;
   for (const pod of status.pods) ip[pod.name] = pod.ip;
-}, 1_500_000);
+}, 1_800_000);
 
 afterAll(async () => {
   if (lab) await lab.release();

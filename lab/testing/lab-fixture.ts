@@ -51,6 +51,16 @@ export interface UseLabOptions {
   progress?: (line: string) => void;
 }
 
+/** A lab command (up, down, srcdst) running in another process. */
+function lockedByOther(dir: string): boolean {
+  try {
+    const holder = Number(readFileSync(path.join(dir, 'lab.lock'), 'utf8'));
+    return holder !== process.pid && processAlive(holder);
+  } catch {
+    return false;
+  }
+}
+
 const fixtureMarker = (dir: string) => path.join(dir, 'started-by-fixture');
 
 export async function useLab(options: UseLabOptions = {}): Promise<LabLease> {
@@ -69,10 +79,10 @@ export async function useLab(options: UseLabOptions = {}): Promise<LabLease> {
         : others.length > 0 && (options.fresh || (state && state.agents !== wantAgent))
           ? `the lab is up ${state?.agents ? 'with' : 'without'} agents for pid(s) ${others.map((l) => l.pid).join(', ')}, and this test wants ${options.fresh ? 'a fresh one' : wantAgent ? 'agents' : 'no agents (--no-agent)'}`
           : undefined;
-    if (!why) break;
-    if (Date.now() > deadline) throw new Error(`${why}; gave up waiting`);
-    if (why !== said) (options.progress ?? console.error)(`useLab: waiting: ${why}`);
-    said = why;
+    if (!why && !lockedByOther(dir)) break;
+    if (Date.now() > deadline) throw new Error(`${why ?? 'another lab command is running'}; gave up waiting`);
+    if (why && why !== said) (options.progress ?? console.error)(`useLab: waiting: ${why}`);
+    said = why ?? '';
     await sleep(2000);
   }
   const state = readLabState(dir);
@@ -103,12 +113,13 @@ export async function useLab(options: UseLabOptions = {}): Promise<LabLease> {
     status: await labStatus(dir),
     stateDir: dir,
     async release() {
-      rmSync(leaseFile, { force: true });
+      // Down first, lease last: a file waiting for the lab must not see it free while it is being taken down.
       const marker = fixtureMarker(dir);
-      if (leases(dir).length === 0 && existsSync(marker)) {
-        rmSync(marker, { force: true });
+      if (leases(dir).every((l) => l.pid === process.pid) && existsSync(marker)) {
         await labDown({ progress: () => {} });
+        rmSync(marker, { force: true });
       }
+      rmSync(leaseFile, { force: true });
     },
   };
 }
