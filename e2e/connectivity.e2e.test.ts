@@ -64,7 +64,9 @@ describe('connectivity matrix on the lab', () => {
     const owners = await page.locator('table.routes tbody tr td:nth-child(7)').allTextContents();
     expect(owners.some((o) => /^pool default-ipv4-ippool, IPIP Always, worker-3/.test(o))).toBe(true);
     expect(owners.some((o) => o.startsWith('own block'))).toBe(true);
-    expect(owners.some((o) => o.startsWith('endpoint'))).toBe(true);
+    // pod-1's own /32, made by the CNI plugin on its cali interface.
+    const ifaces = await page.locator('table.routes tbody tr td:nth-child(6)').allTextContents();
+    expect(ifaces.some((i) => i.startsWith('cali'))).toBe(true);
     await harness.screenshot('2-worker-1-routes');
   }, 120_000);
 });
