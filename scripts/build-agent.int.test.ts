@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgent, type AgentManifest } from './build-agent.ts';
 
@@ -52,6 +53,12 @@ describe('npm run build:agent', () => {
       expect(createHash('sha256').update(readFileSync(path.join(outDir, file.path))).digest('hex')).toBe(file.sha256);
     }
     expect(manifest.sha256).toBe(manifest.files[0]!.sha256);
+    // The compressed copy the installer uploads where it can: the same bytes once unpacked.
+    const gz = manifest.files[0]!.gzip!;
+    const packed = readFileSync(path.join(outDir, gz.path));
+    expect(createHash('sha256').update(packed).digest('hex')).toBe(gz.sha256);
+    expect(createHash('sha256').update(gunzipSync(packed)).digest('hex')).toBe(manifest.sha256);
+    expect(gz.size).toBeLessThan(manifest.files[0]!.size / 2);
     expect(JSON.parse(readFileSync(path.join(outDir, 'manifest.json'), 'utf8'))).toEqual(manifest);
   });
 

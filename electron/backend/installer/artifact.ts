@@ -20,7 +20,18 @@ export const AgentManifest = z.object({
   node: z.string(),
   sha256,
   executable: relativePath,
-  files: z.array(z.object({ path: relativePath, sha256, size: z.number().int().min(0), mode: z.number().int().min(0).max(0o777) })).min(1),
+  files: z
+    .array(
+      z.object({
+        path: relativePath,
+        sha256,
+        size: z.number().int().min(0),
+        mode: z.number().int().min(0).max(0o777),
+        /** The same file gzip-compressed, uploaded instead where the node has gzip. */
+        gzip: z.object({ path: relativePath, sha256, size: z.number().int().min(0) }).optional(),
+      }),
+    )
+    .min(1),
 });
 export type AgentManifest = z.infer<typeof AgentManifest>;
 
@@ -55,7 +66,7 @@ export async function verifyArtifact(artifact: AgentArtifact): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       createReadStream(path.join(artifact.dir, file.path)).on('data', (d) => hash.update(d)).on('end', resolve).on('error', reject);
     });
-    if (hash.digest('hex') !== file.sha256) {
+    if (hash.digest('hex') !== file.sha256 || (file.gzip && !existsSync(path.join(artifact.dir, file.gzip.path)))) {
       throw new ConsoleError('invalid-request', `${file.path} in ${artifact.dir} does not match its manifest: rebuild with \`npm run build:agent\`.`);
     }
   }

@@ -26,6 +26,8 @@ export interface NodeProbe {
   agentPid?: number;
   agentExe?: string;
   healthy: boolean;
+  /** gzip is there: the executable goes up compressed. */
+  gzip: boolean;
   fileHashes: Record<string, string>;
   incoming: string[];
   state?: InstallState;
@@ -42,7 +44,7 @@ export interface InstallState {
 
 export function parseProbe(text: string): NodeProbe {
   const [facts = '', stateText = ''] = text.split('--- state\n');
-  const probe: NodeProbe = { uid: -1, arch: '', init: 'daemon', missing: [], current: '', healthy: false, fileHashes: {}, incoming: [] };
+  const probe: NodeProbe = { uid: -1, arch: '', init: 'daemon', missing: [], current: '', healthy: false, gzip: false, fileHashes: {}, incoming: [] };
   for (const line of facts.split('\n')) {
     const at = line.indexOf('=');
     if (at < 0) continue;
@@ -57,6 +59,7 @@ export function parseProbe(text: string): NodeProbe {
     else if (key === 'agentPid') probe.agentPid = Number(value);
     else if (key === 'agentExe') probe.agentExe = value;
     else if (key === 'healthy') probe.healthy = value === 'yes';
+    else if (key === 'gzip') probe.gzip = value === 'yes';
     else if (key === 'incoming') probe.incoming.push(value);
     else if (key.startsWith('sha:')) probe.fileHashes[key.slice(4)] = value;
   }
@@ -165,7 +168,9 @@ export async function installOnNode(
     }
 
     if (!releasePresent) {
-      enter('uploading', `Uploading agent ${version} (${(artifact.bytes / 1e6).toFixed(0)} MB)`);
+      const packed = (file: AgentArtifact['manifest']['files'][number]) => (before!.gzip ? file.gzip : undefined);
+      const uploadBytes = artifact.manifest.files.reduce((sum, f) => sum + (packed(f)?.size ?? f.size), 0);
+      enter('uploading', `Uploading agent ${version} (${(uploadBytes / 1e6).toFixed(0)} MB)`);
       const incoming = `${nodePaths.releases}/.incoming-${sha}`;
       // Left-overs of an earlier cut upload go first; the running release is never touched.
       await runScriptOk(client, 'preparing the upload', `set -e; mkdir -p ${nodePaths.releases}; rm -rf ${nodePaths.releases}/.incoming-*; mkdir -p ${[...new Set(artifact.manifest.files.map((f) => path.posix.dirname(`${incoming}/${f.path}`)))].map(shellQuote).join(' ')}`);
@@ -174,15 +179,16 @@ export async function installOnNode(
       let lastReport = 0;
       for (const file of artifact.manifest.files) {
         const base = sent;
-        await uploadFile(client, sftp, path.join(artifact.dir, file.path), `${incoming}/${file.path}`, file.mode, (bytes) => {
+        const gz = packed(file);
+        await uploadFile(client, sftp, path.join(artifact.dir, gz?.path ?? file.path), `${incoming}/${file.path}${gz ? '.gz' : ''}`, file.mode, (bytes) => {
           const now = Date.now();
           if (now - lastReport < 200) return;
           lastReport = now;
-          emit({ message: `Uploading agent ${version}`, bytesSent: base + bytes, bytesTotal: artifact.bytes });
+          emit({ message: `Uploading agent ${version}`, bytesSent: base + bytes, bytesTotal: uploadBytes });
         });
-        sent += file.size;
+        sent += gz?.size ?? file.size;
       }
-      emit({ message: `Uploaded agent ${version}`, bytesSent: sent, bytesTotal: artifact.bytes });
+      emit({ message: `Uploaded agent ${version}`, bytesSent: sent, bytesTotal: uploadBytes });
       await writeRemoteFile(client, sftp, `${incoming}/.sha256sums`, artifact.manifest.files.map((f) => `${f.sha256}  ${f.path}\n`).join(''), 0o644);
       await writeRemoteFile(client, sftp, `${incoming}/.manifest`, `version=${version}\nsha256=${sha}\n`, 0o644);
       sftp.end();
@@ -191,7 +197,8 @@ export async function installOnNode(
       const check = await runScript(
         client,
         'verifying the upload',
-        `set -e; cd ${incoming}; sha256sum --quiet -c .sha256sums; ${artifact.manifest.files.map((f) => `chmod ${f.mode.toString(8)} ${shellQuote(f.path)}`).join('; ')}; cd /; mv -T ${incoming} ${nodePaths.releases}/${sha}`,
+        // gzip checks its own CRC as it unpacks; sha256sum then checks the unpacked files.
+        `set -e; cd ${incoming}; ${artifact.manifest.files.filter(packed).map((f) => `gzip -d ${shellQuote(f.path)}.gz`).join('; ') || 'true'}; sha256sum --quiet -c .sha256sums; ${artifact.manifest.files.map((f) => `chmod ${f.mode.toString(8)} ${shellQuote(f.path)}`).join('; ')}; cd /; mv -T ${incoming} ${nodePaths.releases}/${sha}`,
       );
       if (check.code !== 0) {
         await runScript(client, 'removing a bad upload', `rm -rf ${incoming}`);

@@ -35,6 +35,7 @@ echo "uid=$(id -u)"
 echo "arch=$(uname -m)"
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then echo "init=systemd"; else echo "init=daemon"; fi
 for tool in sha256sum setsid flock; do command -v $tool >/dev/null 2>&1 || echo "missing=$tool"; done
+command -v gzip >/dev/null 2>&1 && echo "gzip=yes"
 cur=$(readlink "$P/current" 2>/dev/null || true); echo "current=\${cur#releases/}"
 if [ -n "$cur" ] && [ -f "$P/$cur/.manifest" ]; then echo "version=$(sed -n 's/^version=//p' "$P/$cur/.manifest")"; fi
 pid=$(cat "$RUN/agent.pid" 2>/dev/null || true)
