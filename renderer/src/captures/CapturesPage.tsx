@@ -80,6 +80,7 @@ export function CapturesPage({ active: visible }: { active: boolean }) {
     const node = ssh.nodes.find((n) => n.id === nodeId);
     if (!node) return;
     setError(undefined);
+    setNotice(undefined);
     setStarting(true);
     try {
       if (ssh.connection(node.id).state !== 'connected' && !(await ssh.connect(node))) {

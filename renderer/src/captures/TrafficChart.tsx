@@ -1,6 +1,7 @@
 // Packets and bytes per second, split by encapsulation, for the last two minutes of a capture.
-// Counts come from the backend's tallies, so that skipped rows are still counted here.
-import { Area, AreaChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+// Counts come from the backend's tallies, so that skipped rows are still counted here. Stacked
+// bars, one per second: a single second of traffic is visible too, and the split reads at a glance.
+import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { SecondSample } from './capture-feed.ts';
 
 const colors = { direct: '#3d6fb6', IPIP: '#c2410c', VXLAN: '#15803d' } as const;
@@ -10,16 +11,16 @@ function Chart({ data, unit, title }: { data: Array<Record<string, number>>; uni
     <figure className="traffic-chart">
       <figcaption>{title}</figcaption>
       <ResponsiveContainer width="100%" height={150}>
-        <AreaChart data={data} margin={{ top: 4, right: 8, bottom: 0, left: 0 }}>
+        <BarChart data={data} margin={{ top: 4, right: 8, bottom: 0, left: 0 }} barCategoryGap={1}>
           <CartesianGrid strokeDasharray="3 3" />
           <XAxis dataKey="s" tickFormatter={(s: number) => `${s}s`} />
           <YAxis width={56} />
           <Tooltip formatter={(v) => `${String(v)} ${unit}`} labelFormatter={(s) => `second ${String(s)}`} />
           <Legend />
           {(['direct', 'IPIP', 'VXLAN'] as const).map((k) => (
-            <Area key={k} type="monotone" dataKey={k} stackId="1" stroke={colors[k]} fill={colors[k]} isAnimationActive={false} />
+            <Bar key={k} dataKey={k} stackId="1" fill={colors[k]} isAnimationActive={false} />
           ))}
-        </AreaChart>
+        </BarChart>
       </ResponsiveContainer>
     </figure>
   );
