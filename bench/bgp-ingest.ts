@@ -165,8 +165,10 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
   }
   // The clock starts when the receiver itself says Established (polling for that state would
   // lag behind a receiver busy taking in routes); it stops at the first poll that sees all N.
-  // CPU is counted from here, the receiver started and idle, until all are received: reading it
-  // at Established would come too late for a receiver too busy taking in routes to answer.
+  // CPU is counted from here, the receiver started, until all are received (reading it at
+  // Established would come too late: a receiver busy taking in routes answers its status late).
+  // The sender may connect before this: at 100k a fast receiver can be done by then, so the CPU
+  // figure means something only for large N. It includes answering the status polls.
   const cpu0 = await cpu();
   const t0 = await waitFor(`${receiver} established`, established, 60_000, 20);
   await waitFor(`${receiver} to receive ${n} prefixes`, async () => (await count()) >= n, 600_000, 50);
