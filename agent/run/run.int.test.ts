@@ -165,7 +165,7 @@ describe('three agents in two subnets', () => {
     expect(own.filter((r) => r.dst === blocks[0]![0]).map((r) => r.dev)).toEqual([undefined]);
   }, 120_000);
 
-  it('changes the speaker’s peers when a node joins and leaves, without touching established sessions', async () => {
+  it('changes the speaker’s peers when a node joins and leaves and a BGPPeer comes and goes, without touching established sessions', async () => {
     const sessions = (s: AgentStatus) => Object.fromEntries((s.bgp.peers ?? []).map((p) => [p.address, `${p.state} since ${p.since}`]));
     const before = (await statuses()).map(sessions);
     // A node that registers its address but runs no agent (yet): every agent adds it as a peer.
@@ -181,10 +181,21 @@ describe('three agents in two subnets', () => {
       for (const [address, state] of Object.entries(before[i]!)) expect(sessions(s)[address]).toBe(state);
     }
     await cluster.kubectl(['delete', 'node', 'node-4']);
+    // A BGPPeer for node-1 only (a top-of-rack router at the router's address), with per-peer settings.
+    const tor = `10.178.${network.id}.1`;
+    await cluster.apply([
+      { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'tor' }, spec: { node: 'node-1', peerIP: tor, asNumber: 65001, keepaliveTime: '20s', maxRestartTime: '200s' } },
+    ]);
+    const withTor = await eventually(async () => {
+      const speaker = await callRpc<{ peers: Array<{ address: string; asn: number; ebgp: boolean; description?: string }> }>(agents[0]!.control, 'bgp.status');
+      return speaker.peers.find((p) => p.address === tor);
+    }, 20_000, 'the BGPPeer added to node-1');
+    expect(withTor).toMatchObject({ asn: 65001, ebgp: true, description: 'BGPPeer tor' });
+    await cluster.kubectl(['delete', 'bgppeers.crd.projectcalico.org', 'tor']);
     const after = await eventually(async () => {
       const all = await statuses();
       return all.every((s) => s.bgp.peers?.length === 2) ? all : undefined;
-    }, 20_000, 'node-4 removed as a peer');
+    }, 20_000, 'node-4 and the BGPPeer removed');
     expect(after.map(sessions)).toEqual(before);
     expect(agents.map((a) => a.log).join('\n')).not.toMatch(/restarting the speaker/);
   }, 60_000);
