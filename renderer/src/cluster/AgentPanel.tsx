@@ -6,6 +6,7 @@ import type { InstallProgress } from '../../../shared/api/agent-install.ts';
 import type { NodeOverview } from '../../../shared/api/cluster-ops-contract.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../App.tsx';
+import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 import './cluster.css';
 
 const healthWords: Record<NodeOverview['agent']['health'], string> = {
@@ -127,19 +128,7 @@ export function AgentPanel({ cluster }: { cluster: ConnectedCluster }) {
       </div>
       <table className="agents">
         <caption>Nodes of {cluster.context}: agent and BGP</caption>
-        <thead>
-          <tr>
-            <th scope="col">
-              <span className="visually-hidden">Select</span>
-            </th>
-            <th scope="col">Node</th>
-            <th scope="col">Address</th>
-            <th scope="col">Subnet</th>
-            <th scope="col">Agent</th>
-            <th scope="col">BGP</th>
-            <th scope="col">Install</th>
-          </tr>
-        </thead>
+        <ColumnHeaders columns={[<span className="visually-hidden">Select</span>, 'Node', 'Address', 'Subnet', 'Agent', 'BGP', 'Install']} />
         <tbody>
           {(nodes ?? []).map((node) => (
             <tr key={node.name} data-node={node.name}>

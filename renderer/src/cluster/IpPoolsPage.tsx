@@ -9,6 +9,7 @@ import { parseIPPool } from '../../../shared/model/ippool.ts';
 import { ValidationError } from '../../../shared/model/validation.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../App.tsx';
+import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 import './cluster.css';
 
 const modes = ['Never', 'Always', 'CrossSubnet'] as const;
@@ -201,17 +202,7 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
       )}
       <table>
         <caption>IP pools of {context}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">CIDR</th>
-            <th scope="col">Block size</th>
-            <th scope="col">IPIP mode</th>
-            <th scope="col">VXLAN mode</th>
-            <th scope="col">NAT outgoing</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
+        <ColumnHeaders columns={['Name', 'CIDR', 'Block size', 'IPIP mode', 'VXLAN mode', 'NAT outgoing', 'Actions']} />
         <tbody>
           {(pools ?? []).map((p) => (
             <tr key={p.name} data-pool={p.name}>
@@ -294,13 +285,7 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
           <caption>
             Convergence {convergence.allMs !== undefined ? `: every node in ${(convergence.allMs / 1000).toFixed(1)} s` : '…'}
           </caption>
-          <thead>
-            <tr>
-              <th scope="col">Node</th>
-              <th scope="col">State</th>
-              <th scope="col">Time from Apply</th>
-            </tr>
-          </thead>
+          <ColumnHeaders columns={['Node', 'State', 'Time from Apply']} />
           <tbody>
             {Object.entries(convergence.nodes).map(([node, n]) => (
               <tr key={node} data-node={node} data-converged={n.converged}>

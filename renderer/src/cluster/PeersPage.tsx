@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 import type { NodePeers } from '../../../shared/api/cluster-ops-contract.ts';
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
 import { NodePicker } from './RoutesPage.tsx';
+import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 import './cluster.css';
 
 export function PeersPage({ active }: { active: boolean }) {
@@ -57,18 +58,7 @@ export function PeersPage({ active }: { active: boolean }) {
           <p className="hint">{peers.source === 'agent' ? `Calico process is running (Gingham agent${peers.asn ? `, AS ${peers.asn}` : ''}).` : peers.reason}</p>
           <table className="peers">
             <caption>IPv4 BGP status</caption>
-            <thead>
-              <tr>
-                <th scope="col">Peer address</th>
-                <th scope="col">Peer type</th>
-                <th scope="col">State</th>
-                <th scope="col">Since</th>
-                <th scope="col">Info</th>
-                <th scope="col">Received</th>
-                <th scope="col">Advertised</th>
-                <th scope="col">Last error</th>
-              </tr>
-            </thead>
+            <ColumnHeaders columns={['Peer address', 'Peer type', 'State', 'Since', 'Info', 'Received', 'Advertised', 'Last error']} />
             <tbody>
               {peers.peers.map((p) => (
                 <tr key={p.address} data-peer={p.address}>

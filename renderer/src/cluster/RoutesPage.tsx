@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { NodeRoutes, RouteRow } from '../../../shared/api/cluster-ops-contract.ts';
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
 import { useSsh } from '../ssh/ssh-state.tsx';
+import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 import './cluster.css';
 
 const refreshMs = 2000;
@@ -102,17 +103,7 @@ export function RoutesPage({ active }: { active: boolean }) {
           <caption>
             Kernel IP routing table of {nodeId} ({rows.length} of {table.routes.length} routes)
           </caption>
-          <thead>
-            <tr>
-              <th scope="col">Destination</th>
-              <th scope="col">Gateway</th>
-              <th scope="col">Genmask</th>
-              <th scope="col">Flags</th>
-              <th scope="col">Metric</th>
-              <th scope="col">Iface</th>
-              <th scope="col">Owner</th>
-            </tr>
-          </thead>
+          <ColumnHeaders columns={['Destination', 'Gateway', 'Genmask', 'Flags', 'Metric', 'Iface', 'Owner']} />
           <tbody>
             {rows.map((r) => {
               const changedAt = seen.current.get(key(r))?.changedAt ?? 0;

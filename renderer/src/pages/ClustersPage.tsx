@@ -5,6 +5,7 @@ import type { RequestResult } from '../../../shared/api/console-contract.ts';
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../App.tsx';
 import { ClusterNodesTable } from '../components/ClusterNodesTable.tsx';
+import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 
 type Attempt = { context: string; state: 'connecting' } | { context: string; state: 'failed'; message: string };
 
@@ -50,16 +51,7 @@ export function ClustersPage({ cluster, onConnected }: { cluster?: ConnectedClus
       {list && list.contexts.length > 0 && (
         <table>
           <caption>Kubeconfig contexts</caption>
-          <thead>
-            <tr>
-              <th scope="col">Context</th>
-              <th scope="col">Cluster</th>
-              <th scope="col">Server</th>
-              <th scope="col">User</th>
-              <th scope="col">File</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
+          <ColumnHeaders columns={['Context', 'Cluster', 'Server', 'User', 'File', 'Actions']} />
           <tbody>
             {list.contexts.map((c) => (
               <tr key={c.name} aria-current={cluster?.context === c.name ? 'true' : undefined}>

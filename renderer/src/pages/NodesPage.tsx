@@ -7,6 +7,7 @@ import type { ConnectedCluster } from '../App.tsx';
 import { AgentPanel } from '../cluster/AgentPanel.tsx';
 import { ClusterNodesTable } from '../components/ClusterNodesTable.tsx';
 import { useSsh, type NodeConnection } from '../ssh/ssh-state.tsx';
+import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 
 function describe(connection: NodeConnection): string {
   switch (connection.state) {
@@ -157,15 +158,7 @@ export function NodesPage({ cluster, onOpenTerminal }: { cluster?: ConnectedClus
       {ssh.nodes.length > 0 ? (
         <table>
           <caption>SSH nodes</caption>
-          <thead>
-            <tr>
-              <th scope="col">Node</th>
-              <th scope="col">Address</th>
-              <th scope="col">Key</th>
-              <th scope="col">Connection</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
+          <ColumnHeaders columns={['Node', 'Address', 'Key', 'Connection', 'Actions']} />
           <tbody>
             {ssh.nodes.map((node) => (
               <NodeRow key={node.id} node={node} onOpenTerminal={onOpenTerminal} />
