@@ -1,7 +1,7 @@
 // One node's route table as its agent reports it (who made each route: pool, mode, block, pod),
 // read again every two seconds; routes that appeared or changed in the last minute are marked.
 // A node without the agent shows the kernel's table over SSH, marked read-only.
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { NodeRoutes, RouteRow } from '../../../shared/api/cluster-ops-contract.ts';
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
 import { useSsh } from '../ssh/ssh-state.tsx';
@@ -10,6 +10,12 @@ import './cluster.css';
 
 const refreshMs = 2000;
 const recentMs = 60_000;
+
+/**
+ * When each route (by destination) of each node last appeared or changed, and what it looked like:
+ * kept outside the component so that leaving the view and coming back still shows recent changes.
+ */
+const history = new Map<string, Map<string, { shape: string; changedAt: number }>>();
 
 const key = (r: RouteRow) => `${r.destination}/${r.genmask}`;
 const shape = (r: RouteRow) => `${r.gateway} ${r.flags} ${r.iface} ${r.owner?.text ?? ''}`;
@@ -38,24 +44,27 @@ export function RoutesPage({ active }: { active: boolean }) {
   const [error, setError] = useState<string | undefined>();
   const [filter, setFilter] = useState('');
   const [ginghamOnly, setGinghamOnly] = useState(false);
-  /** When each route (by destination) last appeared or changed, and what it looked like. */
-  const seen = useRef(new Map<string, { shape: string; changedAt: number }>());
+  const ssh = useSsh();
+  const nodeName = ssh.nodes.find((n) => n.id === nodeId)?.name ?? nodeId;
   const [, setTick] = useState(0);
 
   useEffect(() => {
-    seen.current = new Map();
     setTable(undefined);
     if (!nodeId || !active) return;
+    let seen = history.get(nodeId);
+    // The first reading of a node marks nothing: there is nothing to compare it with.
+    let first = !seen;
+    if (!seen) history.set(nodeId, (seen = new Map()));
+    const known = seen;
     let stopped = false;
-    let first = true;
     const read = async () => {
       try {
         const next = await client.request('node.routes', { nodeId });
         if (stopped) return;
         const now = Date.now();
         for (const row of next.routes) {
-          const before = seen.current.get(key(row));
-          if (!before || before.shape !== shape(row)) seen.current.set(key(row), { shape: shape(row), changedAt: first ? 0 : now });
+          const before = known.get(key(row));
+          if (!before || before.shape !== shape(row)) known.set(key(row), { shape: shape(row), changedAt: first ? 0 : now });
         }
         first = false;
         setTable(next);
@@ -101,12 +110,12 @@ export function RoutesPage({ active }: { active: boolean }) {
       {table && (
         <table className="routes">
           <caption>
-            Kernel IP routing table of {nodeId} ({rows.length} of {table.routes.length} routes)
+            Kernel IP routing table of {nodeName} ({rows.length} of {table.routes.length} routes)
           </caption>
           <ColumnHeaders columns={['Destination', 'Gateway', 'Genmask', 'Flags', 'Metric', 'Iface', 'Owner']} />
           <tbody>
             {rows.map((r) => {
-              const changedAt = seen.current.get(key(r))?.changedAt ?? 0;
+              const changedAt = history.get(nodeId)?.get(key(r))?.changedAt ?? 0;
               const recent = changedAt > 0 && now - changedAt < recentMs;
               return (
                 <tr key={key(r)} className={recent ? 'changed' : undefined} data-destination={r.destination}>
