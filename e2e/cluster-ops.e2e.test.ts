@@ -107,6 +107,14 @@ describe('the console drives the lab', () => {
     await nav('Clusters');
     await page.getByRole('button', { name: `Connect to ${context}` }).click();
     await page.getByRole('status').filter({ hasText: `Connected to ${context}` }).waitFor();
+    // Before the install: worker-1's table comes from the kernel over SSH, read-only, and it has no BGP speaker.
+    await nav('Routes');
+    await page.getByRole('combobox', { name: 'Node' }).selectOption({ label: 'worker-1' });
+    await page.getByText('read-only: kernel table over SSH').waitFor({ timeout: 60_000 });
+    await harness.screenshot('0-routes-read-only');
+    await nav('BGP peers');
+    await page.getByRole('combobox', { name: 'Node' }).selectOption({ label: 'worker-1' });
+    await page.getByText(/Neither a Gingham agent nor BIRD answers/).waitFor({ timeout: 60_000 });
     await nav('Nodes');
     const panel = page.getByRole('region', { name: 'Agents' });
     await panel.getByRole('row').filter({ hasText: 'worker-3' }).waitFor();

@@ -279,7 +279,6 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
           </div>
         </form>
       )}
-      {preview && <Preview nodes={preview} />}
       {convergence && (
         <table className="convergence">
           <caption>
@@ -297,6 +296,8 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
           </tbody>
         </table>
       )}
+      {/* After the convergence table: the preview stays to compare with what happened. */}
+      {preview && <Preview nodes={preview} />}
     </section>
   );
 }
