@@ -4,7 +4,7 @@
 // unreachable the datastore keeps its last state, so nothing changes on the node.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { dataplaneStateSchema, type DataplaneState } from '../../shared/model/dataplane-state.ts';
+import type { DataplaneState } from '../../shared/model/dataplane-state.ts';
 import { formatIPv4, formatInterfaceAddress, parseCidr, vxlanMacForNode } from '../../shared/net/index.ts';
 import { needsRestart, type SpeakerConfigFile } from '../bgp/config.ts';
 import { Speaker, type SpeakerStatus } from '../bgp/speaker.ts';
@@ -320,7 +320,8 @@ export class NodeAgent {
       datastore: this.datastore.status(),
       bgp: bgp ? { running: true, asn: bgp.asn, peers: bgp.peers.map((p) => ({ address: p.address, state: p.state, info: p.info, type: p.type, since: p.since })) } : { running: false, reason: bgpWanted(this.datastore.snapshot().pools) ? 'starting' : 'only VXLAN pools: no BGP' },
       dataplane: this.lastPass ? { changes: this.lastPass.changes, failures: this.lastPass.failures, warnings: this.lastPass.warnings, ms: Math.round(this.lastPass.ms) } : undefined,
-      state: this.state ? dataplaneStateSchema.parse(this.state) : undefined,
+      // Already validated when it was computed (desiredDataplane parses it): status is polled often.
+      state: this.state,
       process: { cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000), uptimeMs: Math.round(process.uptime() * 1000), loopDelayMaxMs: Math.round(this.loopDelay.max / 1e6), loopDelayP50Ms: Math.round(this.loopDelay.percentile(50) / 1e6) },
     };
   }

@@ -206,7 +206,8 @@ describe('three agents in two subnets', () => {
   // asserted are generous: 5 s for every agent's desired state, 8 s for every node's kernel.
   async function switchTo(name: string, spec: Record<string, unknown>, dev: (from: string, to: string) => string, mode: (s: AgentStatus) => boolean): Promise<void> {
     const since = await patchPool(spec);
-    await eventually(async () => ((await statuses()).every(mode) ? true : undefined), 5000, `${name}: every agent's desired state`, 10);
+    // Every 25 ms: each status call costs the agents some CPU, which they need for the switch.
+    await eventually(async () => ((await statuses()).every(mode) ? true : undefined), 5000, `${name}: every agent's desired state`, 25);
     measured[`${name} (agents)`] = Date.now() - since;
     measured[name] = await converge(dev, since, 8000 - (Date.now() - since));
     console.log(`${name}: agents ${measured[`${name} (agents)`]} ms, kernel ${measured[name]} ms\n${timeline(since)}`);
