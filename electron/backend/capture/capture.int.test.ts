@@ -91,7 +91,7 @@ describe('live capture over SSH', () => {
     const marker = '203.0.113.77'; // an address nothing uses, to find these tcpdumps by command line
     const icmp = await client.handlers['capture.start']({ nodeId, interface: 'any', filter: `(icmp and host ${node.address}) or host ${marker}` });
     const lo = await client.handlers['capture.start']({ nodeId, interface: 'lo', filter: `icmp or host ${marker}` });
-    expect(icmp.command).toBe(`tcpdump -i 'any' -U -w - --immediate-mode -B 8192 -s 0 -n '((icmp and host ${node.address}) or host 203.0.113.77) and not (this SSH session)'`);
+    expect(icmp.command).toBe(`tcpdump -i 'any' -U -w - -B 8192 -s 0 -n '((icmp and host ${node.address}) or host 203.0.113.77) and not (this SSH session)'`);
     expect(tcpdumpRunning(marker)).toBe(true); // start resolved once tcpdump said it was listening
     ping(5);
     execFileSync('ip', ['netns', 'exec', node.netns, 'ping', '-c', '2', '-i', '0.2', '127.0.0.1'], { stdio: 'ignore' });

@@ -65,6 +65,17 @@ export function CapturesPage({ active: visible }: { active: boolean }) {
   const current = active ? feed.infos.get(active) : undefined;
   const filtered = useFiltered(active ? feed.rows.get(active) : undefined, displayFilter, version);
   const chosenPreset = capturePresets.find((p) => p.id === preset);
+  // The chart draws once a second at most: recharts re-rendering on every animation frame of a
+  // flood would take the main thread from the list.
+  const chartSecond = Math.floor(Date.now() / 1000);
+  const chartSeconds = active ? feed.seconds.get(active) : undefined;
+  const chartSamples = chartSeconds?.length ?? 0;
+  const ended = current?.state === 'ended';
+  const chart = useMemo(
+    () => <TrafficChart seconds={chartSeconds ? chartSeconds.slice() : []} />,
+    // Redrawn per second, per new sample and at the end: not per frame.
+    [active, chartSecond, chartSamples, ended],
+  );
 
   const applyPreset = (id: string) => {
     setPreset(id);
@@ -242,7 +253,7 @@ export function CapturesPage({ active: visible }: { active: boolean }) {
               </button>
             </span>
           </div>
-          <TrafficChart seconds={feed.seconds.get(current.id) ?? []} />
+          {chart}
           <label className="display-filter">
             Display filter
             <input

@@ -25,8 +25,11 @@ export function PacketList({ rows, selected, onSelect, label }: { rows: PacketRo
     if (el && follow) el.scrollTop = el.scrollHeight;
   }, [rows.length, follow]);
 
-  const first = Math.max(0, Math.floor(scrollTop / rowHeight) - 5);
-  const last = Math.min(rows.length, Math.ceil((scrollTop + height) / rowHeight) + 5);
+  // While following, the view is at the bottom whatever the last scroll event said (the layout
+  // effect moves it there after this render): draw the rows that will be there.
+  const top = follow ? Math.max(0, rows.length * rowHeight - height) : scrollTop;
+  const first = Math.max(0, Math.floor(top / rowHeight) - 5);
+  const last = Math.min(rows.length, Math.ceil((top + height) / rowHeight) + 5);
   const t0 = rows[0]?.t ?? 0;
   const visible = [];
   for (let i = first; i < last; i++) {
