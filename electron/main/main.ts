@@ -2,7 +2,7 @@
 // pages served under a strict CSP, and the console backend reached through the IPC bridge.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { app, BrowserWindow } from 'electron';
+import { app, BrowserWindow, dialog } from 'electron';
 import { ConsoleBackend } from '../backend/console-backend.ts';
 import { appOrigin, registerAppScheme, serveRenderer } from './app-protocol.ts';
 import { installIpcBridge } from './ipc-bridge.ts';
@@ -62,7 +62,18 @@ if (!app.requestSingleInstanceLock()) {
   });
 
   void app.whenReady().then(() => {
-    const backend = new ConsoleBackend({ configDir: app.getPath('userData'), version });
+    const backend = new ConsoleBackend({
+      configDir: app.getPath('userData'),
+      version,
+      // Capture exports go through the save dialog here; in web mode the browser downloads them.
+      capture: {
+        chooseExportPath: async (defaultName) => {
+          const options = { defaultPath: defaultName, filters: [{ name: 'Packet captures', extensions: ['pcapng', 'pcap'] }] };
+          const chosen = mainWindow ? await dialog.showSaveDialog(mainWindow, options) : await dialog.showSaveDialog(options);
+          return chosen.canceled ? undefined : chosen.filePath;
+        },
+      },
+    });
     serveRenderer(rendererDir);
     installWebContentsPolicy();
     installIpcBridge(backend);

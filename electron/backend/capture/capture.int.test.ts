@@ -153,7 +153,7 @@ describe('live capture over SSH', () => {
     const last = batches[batches.length - 1]!;
     const shown = rowsOf(cap.captureId).length;
     console.log(`slow renderer: ${last.captured} captured, ${shown} rows sent, ${last.skipped} skipped`);
-    expect(shown).toBeLessThan(400);
+    expect(shown).toBeLessThan(last.captured);
     expect(last.skipped).toBeGreaterThan(0);
     expect(last.skipped).toBe(last.captured - shown);
     // Acknowledging reopens the window: new packets are shown again.
