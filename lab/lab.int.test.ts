@@ -118,7 +118,7 @@ async function change(name: string, mode: Mode, reachable: string[], make: () =>
   const ping: Record<string, string> = {};
   for (const [pod, run] of Object.entries(pings)) {
     const { transmitted, lost, outage } = await run.stop();
-    ping[pod] = `${lost} of ${transmitted} lost` + (outage ? ` (longest outage ${outage.lost} pings, ${outage.to - outage.from} ms, from +${outage.from - started} ms)` : '');
+    ping[pod] = `${lost} of ${transmitted} lost` + (outage ? ` (longest outage ${outage.lost} pings, ${outage.to - outage.from} ms, from ${outage.from - started >= 0 ? '+' : ''}${outage.from - started} ms after the change)` : '');
   }
   figures.push({ change: name, convergedMs, convergedBy: reachable.length > 0 ? `routes + curl to ${reachable.join(', ')}` : 'routes (nothing reachable by design)', ping });
 }
