@@ -188,17 +188,18 @@ describe('connect retry backoff', () => {
     const server = createServer((socket) => { attempts.push(Date.now()); socket.destroy(); });
     servers.push(server);
     await new Promise<void>((r) => server.listen(pb, '127.0.0.2', r));
-    const a = await speaker({ routerId: '127.0.0.1', listen: `127.0.0.1:${pa}`, connectRetryTime: 1, connectRetryMax: 3, peers: [{ address: '127.0.0.2', port: pb, passive: false }] });
+    const a = await speaker({ routerId: '127.0.0.1', listen: `127.0.0.1:${pa}`, connectRetryTime: 1, connectRetryMax: 2, peers: [{ address: '127.0.0.2', port: pb, passive: false }] });
     await until('five attempts', () => attempts.length >= 5, 20_000);
     const gaps = attempts.slice(1).map((t, i) => (t - attempts[i]!) / 1000);
-    // 1, 2, 3, 3 s, each times a jitter factor of 0.75 to 1 (RFC 4271 section 10).
-    const expected = [1, 2, 3, 3];
+    console.log(`connect retry gaps (s): ${gaps.map((g) => g.toFixed(2)).join(', ')}`);
+    // 1, 2, 2, 2 s (capped; without the cap 4 and 8), each times a jitter factor of 0.75 to 1
+    // (RFC 4271 section 10); late timers on a loaded machine only lengthen a gap, hence the slack above.
+    const expected = [1, 2, 2, 2];
     gaps.slice(0, 4).forEach((gap, i) => {
       expect(gap).toBeGreaterThanOrEqual(expected[i]! * 0.75 - 0.05);
-      expect(gap).toBeLessThan(expected[i]! + 0.8);
+      expect(gap).toBeLessThan(expected[i]! + 1.5);
     });
-    console.log(`connect retry gaps (s): ${gaps.map((g) => g.toFixed(2)).join(', ')}`);
     expect(peerOf(a, '127.0.0.2')!.connectRetry.failures).toBeGreaterThanOrEqual(4);
-    expect(peerOf(a, '127.0.0.2')!.connectRetry.lastDelayMs).toBeGreaterThanOrEqual(2250);
+    expect(peerOf(a, '127.0.0.2')!.connectRetry.lastDelayMs).toBeGreaterThanOrEqual(1500);
   }, 30_000);
 });
