@@ -171,7 +171,8 @@ healthy() {
   i=0
   while [ $i -lt $((WAIT * 2)) ]; do
     pid=$(agent_pid || true)
-    if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$(readlink /proc/$pid/exe 2>/dev/null)" = "$P/releases/$1/gingham-agent" ] \\
+    # Asking costs a start of the executable: only once the agent has made its socket.
+    if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$(readlink /proc/$pid/exe 2>/dev/null)" = "$P/releases/$1/gingham-agent" ] && [ -S "$RUN/agent.sock" ] \\
       && "$P/releases/$1/gingham-agent" node-status --control "$RUN/agent.sock" >/dev/null 2>&1; then return 0; fi
     sleep 0.5; i=$((i+1))
   done
