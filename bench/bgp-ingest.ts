@@ -205,7 +205,7 @@ async function main(): Promise<void> {
       };
       const senderBird = new BirdDaemon(sender);
       const started = performance.now();
-      await senderBird.start(senderConfig(sender, n, Object.values(nodes)));
+      await senderBird.start(senderConfig(sender, n, Object.values(nodes)), { timeoutMs: 300_000 });
       await waitFor('the sender to load its routes', async () => new RegExp(`^${n} of ${n} routes`, 'm').test(await senderBird.birdc('show route count')), 600_000, 500);
       console.error(`N=${n}: sender ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       for (const kernel of variants) {

@@ -80,13 +80,14 @@ export class BirdDaemon {
     this.configFile = path.join(node.lab.dir, `${node.name}-bird.conf`);
   }
 
-  async start(config: string, options: { recovery?: boolean } = {}): Promise<void> {
+  /** `timeoutMs`: how long BIRD may take to come up (a million static routes take a while to parse on a loaded machine). */
+  async start(config: string, options: { recovery?: boolean; timeoutMs?: number } = {}): Promise<void> {
     await writeFile(this.configFile, config);
     this.process = this.node.spawn('bird', ['-f', '-c', this.configFile, '-s', this.socket, ...(options.recovery ? ['-R'] : [])]);
     await waitFor(`BIRD on ${this.node.name}`, () => {
       if (this.process?.exitCode !== null) throw new Error(`BIRD exited: ${this.process?.logText?.() ?? ''}`);
       return this.birdc('show status').then((s) => s.includes('Daemon is up'));
-    }, 15_000, 100);
+    }, options.timeoutMs ?? 15_000, 100);
   }
 
   birdc(command: string): Promise<string> {
