@@ -3,16 +3,12 @@
 // a node whose pool has no free block borrows an address from another node's block (not with
 // strictAffinity), and `calicoctl ipam check` finds 0 problems with borrowed addresses; an empty
 // block whose pool no longer selects its node is released; an empty block without affinity goes.
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import { calicoModuleCrdsDir } from '../../lab/calicoctl/build.ts';
 import { calicoctl } from '../../lab/calicoctl/calicoctl.ts';
 import { handleIds, parseIPPool, type BlockAffinity, type IPAMBlock, type IPPool } from '../../shared/model/index.ts';
 import { blockAffinityName, blockName } from '../../shared/net/index.ts';
 import { KubeClient } from '../datastore/kube-client.ts';
-import { ipPool, nodeObject, startTestCluster, type TestCluster } from '../datastore/testing/cluster.ts';
+import { ipPool, nodeObject, startCalicoTestCluster, type TestCluster } from '../datastore/testing/cluster.ts';
 import { Ipam, IpamError } from './ipam.ts';
 
 let cluster: TestCluster;
@@ -40,16 +36,9 @@ async function check(): Promise<string> {
 }
 
 beforeAll(async () => {
-  const dir = await calicoModuleCrdsDir();
-  const crds = readdirSync(dir)
-    .filter((f) => f.startsWith('crd.projectcalico.org_'))
-    .flatMap((f) => parseAllDocuments(readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS() as unknown))
-    .filter(Boolean);
-  cluster = await startTestCluster({ crds });
+  cluster = await startCalicoTestCluster();
   client = KubeClient.fromKubeconfigFile(cluster.plane.kubeconfig);
   await cluster.apply([
-    { apiVersion: 'crd.projectcalico.org/v1', kind: 'ClusterInformation', metadata: { name: 'default' }, spec: { clusterGUID: 'gingham-test', clusterType: 'k8s', datastoreReady: true } },
-    { apiVersion: 'crd.projectcalico.org/v1', kind: 'KubeControllersConfiguration', metadata: { name: 'default' }, spec: { controllers: {} } },
     ...nodes.map((n, i) => nodeObject(n, `10.240.1.${11 + i}/24`)),
     // Two blocks of four addresses: two nodes take them, the third has none of its own.
     ipPool('small', { cidr: '10.80.0.0/29', blockSize: 30, ipipMode: 'Always' }),

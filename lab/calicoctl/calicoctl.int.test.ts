@@ -2,19 +2,15 @@
 // (from the calico module calicoctl is built from), Gingham's agent code claims blocks, takes
 // tunnel addresses and, through its CNI plugin run as a runtime runs it, pod addresses; then
 // `calicoctl get ippool`, `get nodes`, `ipam show --show-blocks` and `ipam check` (0 problems).
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { runPlugin } from '../../agent/cni/testing/runtime.ts';
 import { KubeClient } from '../../agent/datastore/kube-client.ts';
-import { ipPool, nodeObject, startTestCluster, type TestCluster } from '../../agent/datastore/testing/cluster.ts';
+import { ipPool, nodeObject, startCalicoTestCluster, type TestCluster } from '../../agent/datastore/testing/cluster.ts';
 import { NodeNetwork } from '../../agent/datastore/testing/node-network.ts';
 import { Ipam } from '../../agent/ipam/ipam.ts';
 import { agentManifests } from '../../agent/manifests/manifests.ts';
 import { reconcileTunnelAddresses } from '../../agent/run/tunnel-addresses.ts';
 import { parseIPPool } from '../../shared/model/ippool.ts';
-import { calicoModuleCrdsDir } from './build.ts';
 import { calicoctl } from './calicoctl.ts';
 
 let network: NodeNetwork;
@@ -26,17 +22,9 @@ const ok = async (args: string[]) => {
 };
 
 beforeAll(async () => {
-  const dir = await calicoModuleCrdsDir();
-  const crds = readdirSync(dir)
-    .filter((f) => f.startsWith('crd.projectcalico.org_'))
-    .flatMap((f) => parseAllDocuments(readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS() as unknown))
-    .filter(Boolean);
   network = await NodeNetwork.create(3, ['worker-1', 'worker-2']);
-  cluster = await startTestCluster({ crds, address: network.hostIp });
-  // What calico-node and kube-controllers create at start-up, and calicoctl reads first.
+  cluster = await startCalicoTestCluster({ address: network.hostIp });
   await cluster.apply([
-    { apiVersion: 'crd.projectcalico.org/v1', kind: 'ClusterInformation', metadata: { name: 'default' }, spec: { clusterGUID: 'gingham-test', clusterType: 'k8s', datastoreReady: true } },
-    { apiVersion: 'crd.projectcalico.org/v1', kind: 'KubeControllersConfiguration', metadata: { name: 'default' }, spec: { controllers: {} } },
     ...network.nodes.map((n) => nodeObject(n.name, n.address)),
     ipPool('default-ipv4-ippool', { cidr: '192.168.0.0/16', ipipMode: 'Always', natOutgoing: true, vxlanMode: 'Never' }),
     ...['pod-1', 'pod-2', 'pod-gone'].map((name, i) => ({

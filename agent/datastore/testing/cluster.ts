@@ -1,9 +1,10 @@
 // A real control plane with Gingham's CRDs and a few core Nodes, for the datastore, IPAM, CNI
 // and run tests. Each test file gets its own cluster in a temporary folder.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
+import { calicoModuleCrdsDir } from '../../../lab/calicoctl/build.ts';
 import { controlPlaneDown, controlPlaneUp, type ControlPlane } from '../../../lab/controlplane/controlplane.ts';
 import { kubectl } from '../../../lab/controlplane/kubectl.ts';
 import { calicoCrds } from '../../../shared/model/crds.ts';
@@ -54,6 +55,30 @@ export async function startTestCluster(options: { crds?: unknown[]; port?: numbe
     apply,
     down: () => controlPlaneDown(dir, true),
   };
+}
+
+/**
+ * A cluster with Calico's own CRDs (from the calico module calicoctl is built from) and the two
+ * objects calicoctl reads first, as calico-node and kube-controllers create them at start-up.
+ */
+export async function startCalicoTestCluster(options: { address?: string } = {}): Promise<TestCluster> {
+  const dir = await calicoModuleCrdsDir();
+  const crds = readdirSync(dir)
+    .filter((f) => f.startsWith('crd.projectcalico.org_'))
+    .flatMap((f) => parseAllDocuments(readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS() as unknown))
+    .filter(Boolean);
+  const cluster = await startTestCluster({ crds, ...options });
+  try {
+    await cluster.apply([
+      { apiVersion: 'crd.projectcalico.org/v1', kind: 'ClusterInformation', metadata: { name: 'default' }, spec: { clusterGUID: 'gingham-test', clusterType: 'k8s', datastoreReady: true } },
+      { apiVersion: 'crd.projectcalico.org/v1', kind: 'KubeControllersConfiguration', metadata: { name: 'default' }, spec: { controllers: {} } },
+    ]);
+  } catch (error) {
+    // The caller never gets a cluster to stop: stop it here.
+    await cluster.down();
+    throw error;
+  }
+  return cluster;
 }
 
 /** A core Node as a kubelet would register it, with Calico's address annotation. */
