@@ -56,19 +56,28 @@ export async function ensurePki(dir: string, addresses: string[]): Promise<Pki> 
     adminCert: path.join(dir, 'admin.crt'),
     adminKey: path.join(dir, 'admin.key'),
   };
-  if (Object.values(pki).every((file) => existsSync(file))) return pki;
+  const servingFor = async () => {
+    const sans = [
+      'DNS:localhost',
+      'DNS:kubernetes',
+      'DNS:kubernetes.default',
+      'DNS:kubernetes.default.svc',
+      'DNS:kubernetes.default.svc.cluster.local',
+      ...[...new Set(['127.0.0.1', '10.96.0.1', ...addresses])].map((ip) => `IP:${ip}`),
+    ];
+    await signedCert('apiserver', '/CN=kube-apiserver', `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans.join(',')}\n`, dir);
+  };
+  if (Object.values(pki).every((file) => existsSync(file))) {
+    // Kept from an earlier start; a new address (the lab with another topology) needs a new serving
+    // certificate, signed by the same CA, so that kubeconfigs made earlier stay valid.
+    const { stdout } = await exec('openssl', ['x509', '-in', pki.servingCert, '-noout', '-ext', 'subjectAltName']);
+    if (addresses.some((address) => !new RegExp(`IP Address:${address.replace(/\./g, '\\.')}(,|\\s|$)`).test(stdout))) await servingFor();
+    return pki;
+  }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await newKey('ca.key', dir);
   await openssl(['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=gingham-controlplane-ca', '-days', '3650', '-out', 'ca.crt'], dir);
-  const sans = [
-    'DNS:localhost',
-    'DNS:kubernetes',
-    'DNS:kubernetes.default',
-    'DNS:kubernetes.default.svc',
-    'DNS:kubernetes.default.svc.cluster.local',
-    ...[...new Set(['127.0.0.1', '10.96.0.1', ...addresses])].map((ip) => `IP:${ip}`),
-  ];
-  await signedCert('apiserver', '/CN=kube-apiserver', `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans.join(',')}\n`, dir);
+  await servingFor();
   await signedCert('admin', '/O=system:masters/CN=gingham-admin', 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n', dir);
   await newKey('sa.key', dir);
   await openssl(['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
