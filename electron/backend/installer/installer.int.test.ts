@@ -26,6 +26,8 @@ let controlPlane: ControlPlane;
 let cluster: ClusterAccess;
 
 const prefixLength = 30;
+/** An install moves ~35 MB per node and starts a 100 MB executable: minutes on a machine loaded by other suites. */
+const testTimeout = 600_000;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'gops-install-'));
@@ -126,7 +128,7 @@ describe('agent installer over SSH', () => {
     const token = /token: (\S+)/.exec(files)![1]!;
     const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sub: string };
     expect(claims.sub).toBe('system:serviceaccount:gingham-system:gingham-agent');
-  });
+  }, testTimeout);
 
   it('keeps the agent running as a supervised daemon: a killed agent is started again', async () => {
     const before = await probe(a);
@@ -139,7 +141,7 @@ describe('agent installer over SSH', () => {
       after = await probe(a);
     }
     expect(after.agentExe).toBe(release(v1));
-  });
+  }, testTimeout);
 
   it('a second install changes nothing: no upload, same process', async () => {
     const before = await probe(a);
@@ -151,7 +153,7 @@ describe('agent installer over SSH', () => {
     const after = await probe(a);
     expect(after.agentPid).toBe(before.agentPid);
     expect(after.fileHashes).toEqual(before.fileHashes);
-  });
+  }, testTimeout);
 
   it('a newer artifact upgrades in place, keeping the previous release for a rollback', async () => {
     const result = await installOnNode(target(a), v2, cluster, () => undefined, { startWaitSeconds: 30 });
@@ -161,7 +163,7 @@ describe('agent installer over SSH', () => {
     expect(p.version).toBe('2.0.0-test');
     const releases = (await onNode(a, `ls ${nodePaths.releases}`)).trim().split('\n').sort();
     expect(releases).toEqual([v1.manifest.sha256, v2.manifest.sha256].sort());
-  });
+  }, testTimeout);
 
   it('the SSH session killed mid-upload leaves the old agent running, says so, and a retry completes', async () => {
     const before = await probe(b);
@@ -186,7 +188,7 @@ describe('agent installer over SSH', () => {
     const done = await probe(b);
     expect(done.agentExe).toBe(release(v2));
     expect(done.incoming).toEqual([]);
-  });
+  }, testTimeout);
 
   it('the SSH session killed mid-start ends with one whole agent running, and the installer says which', async () => {
     // a runs v2: switch it to v1 and cut every session while activate.sh is restarting the agent.
@@ -220,7 +222,7 @@ describe('agent installer over SSH', () => {
     const retry = await installOnNode(target(a), v1, cluster, () => undefined, { startWaitSeconds: 30 });
     expect(retry.phase).toBe('done');
     expect((await probe(a)).agentExe).toBe(release(v1));
-  });
+  }, testTimeout);
 
   it('an agent that does not come up is rolled back to the previous release and configuration', async () => {
     const before = await probe(a);
@@ -232,7 +234,7 @@ describe('agent installer over SSH', () => {
     expect(after.healthy).toBe(true);
     expect(after.fileHashes).toEqual(before.fileHashes);
     expect(await onNode(a, `cat ${nodePaths.config}`)).toContain(a.address);
-  });
+  }, testTimeout);
 
   it('uninstall stops the agent and removes everything it added; a second uninstall finds nothing', async () => {
     const results = await Promise.all([a, b].map((node) => uninstallFromNode(target(node), () => undefined)));
@@ -244,7 +246,7 @@ describe('agent installer over SSH', () => {
       expect((await probe(node)).current).toBe('');
     }
     expect(await uninstallFromNode(target(a), () => undefined)).toMatchObject({ outcome: 'not-installed' });
-  });
+  }, testTimeout);
 
   it('the SSH session killed mid-upload on a fresh node leaves no agent, and says so', async () => {
     let killed = false;
@@ -259,5 +261,5 @@ describe('agent installer over SSH', () => {
     const p = await probe(a);
     expect(p.current).toBe('');
     expect(p.agentPid).toBeUndefined();
-  });
+  }, testTimeout);
 });
