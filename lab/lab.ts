@@ -17,7 +17,7 @@ import { agentPaths, installAgent } from './nodes/agent-install.ts';
 import { nodeDown, nodeRunDir, nodeUp } from './nodes/node.ts';
 import { ensureAdminKey, writeKnownHosts, type LabKeys } from './nodes/ssh-keys.ts';
 import { podDown, podUp, type StartedPod } from './pods/pods.ts';
-import { namespaces, processAlive } from './sh.ts';
+import { namespaces, processAlive, sleep } from './sh.ts';
 import { defaultTopologyFile, loadTopology, resolved, subnetOfNode, type Topology } from './topology/topology.ts';
 
 export const apiPort = 6443;
@@ -164,6 +164,7 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     await step('the agent on every node, over SSH', () =>
       Promise.all(topology.nodes.map(async (n) => progress(`  ${n.name}: ${await installAgent(state.keys!, n, credential)}`))),
     );
+    await step('the agents answering on their control sockets', () => Promise.all(topology.nodes.map((n) => waitForAgent(dir, n.name, 180_000))));
     // Side by side, as a kubelet starts pods: the CNI calls take seconds each on a loaded machine.
     await step(`pods ${topology.pods.map((p) => p.name).join(', ')}: CNI ADD on their nodes, HTTP on :80, Pod objects`, async () => {
       await applyObjects(plane.kubeconfig, topology.pods.map((p) => podObject(p.name, p.node)));
@@ -237,6 +238,17 @@ async function agentState(dir: string, node: string): Promise<AgentState> {
   } catch (error) {
     return { state: 'not answering', detail: (error as Error).message };
   }
+}
+
+async function waitForAgent(dir: string, node: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: AgentState = { state: 'not installed' };
+  while (Date.now() < deadline) {
+    last = await agentState(dir, node);
+    if (last.state === 'running') return;
+    await sleep(500);
+  }
+  throw new Error(`the agent on ${node} did not answer within ${timeoutMs / 1000} s (${last.state}${last.detail ? `: ${last.detail}` : ''}); see ${agentPaths.log} on it (npm run lab -- exec ${node} -- tail ${agentPaths.log})`);
 }
 
 export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
