@@ -148,10 +148,16 @@ describe('the Captures view', () => {
     // kernel dropped because sshd could not carry it fast enough is reported, not hidden.)
     expect(seen).toBe(captured);
     expect(await page.locator('.skipped').filter({ hasText: 'not shown' }).count()).toBe(0);
-    // The list stays usable: scrolling to the top and back draws at once.
-    await page.evaluate("document.querySelector('.packet-scroll').scrollTop = 0");
-    await harness.screenshot('5-after-flood-top');
-    await list.getByRole('gridcell', { name: '1', exact: true }).waitFor();
     await harness.screenshot('5-after-flood');
+    // Two captures side by side (as worker-1's and worker-3's ens5 would be): a second one, on lo.
+    await form.getByRole('combobox', { name: 'Interface' }).fill('lo');
+    await form.getByRole('button', { name: 'Start capture' }).click();
+    await page.getByRole('tab', { name: /^worker-1 lo \(icmp\) · \d+ packets · live$/ }).waitFor({ timeout: 30_000 });
+    await page.getByRole('checkbox', { name: 'Side by side' }).check();
+    await page.getByRole('grid', { name: 'Packets of worker-1 lo' }).waitFor();
+    expect(await page.getByRole('grid', { name: 'Packets of worker-1 any' }).count()).toBeGreaterThanOrEqual(1);
+    await harness.screenshot('6-side-by-side');
+    await page.getByRole('checkbox', { name: 'Side by side' }).uncheck();
+    await page.getByRole('button', { name: 'Stop capture on worker-1 lo' }).click();
   });
 });

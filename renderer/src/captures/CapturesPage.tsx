@@ -60,6 +60,7 @@ export function CapturesPage({ active: visible }: { active: boolean }) {
   const [selected, setSelected] = useState<number | undefined>();
   const [displayFilter, setDisplayFilter] = useState('');
   const [notice, setNotice] = useState<string | undefined>();
+  const [sideBySide, setSideBySide] = useState(false);
 
   const captures = [...feed.infos.values()];
   const current = active ? feed.infos.get(active) : undefined;
@@ -221,9 +222,15 @@ export function CapturesPage({ active: visible }: { active: boolean }) {
             </div>
           ))}
           {captures.length > 1 && (
-            <button type="button" onClick={() => void exportAs(captures.map((c) => c.id), 'pcapng')}>
-              Export all (pcapng)
-            </button>
+            <>
+              <button type="button" onClick={() => void exportAs(captures.map((c) => c.id), 'pcapng')}>
+                Export all (pcapng)
+              </button>
+              <label className="check">
+                <input type="checkbox" checked={sideBySide} onChange={(e) => setSideBySide(e.target.checked)} />
+                Side by side
+              </label>
+            </>
           )}
         </div>
       )}
@@ -265,7 +272,24 @@ export function CapturesPage({ active: visible }: { active: boolean }) {
             />
           </label>
           {filtered.error && <p className="error">{filtered.error}</p>}
-          <PacketList rows={filtered.rows} selected={selected} onSelect={setSelected} label={`Packets of ${current.node} ${current.iface}`} />
+          {sideBySide && captures.length > 1 ? (
+            // Every capture's list next to the others (e.g. worker-1's and worker-3's ens5); the
+            // display filter applies to the current one, a click makes a capture current.
+            <div className="side-by-side" style={{ gridTemplateColumns: `repeat(${captures.length}, minmax(0, 1fr))` }}>
+              {captures.map((c) => (
+                <div key={c.id} onClickCapture={() => c.id !== current.id && (setActive(c.id), setSelected(undefined))}>
+                  <PacketList
+                    rows={c.id === current.id ? filtered.rows : (feed.rows.get(c.id) ?? [])}
+                    selected={c.id === current.id ? selected : undefined}
+                    onSelect={setSelected}
+                    label={`Packets of ${c.node} ${c.iface}`}
+                  />
+                </div>
+              ))}
+            </div>
+          ) : (
+            <PacketList rows={filtered.rows} selected={selected} onSelect={setSelected} label={`Packets of ${current.node} ${current.iface}`} />
+          )}
           {selected !== undefined && <PacketDetail key={`${current.id}-${selected}`} captureId={current.id} n={selected} />}
         </>
       )}
