@@ -58,7 +58,7 @@ function generate(): void {
     chunk.set(t, used + 16);
     const p = used + 16;
     chunk.writeUInt16BE(32768 + (i % 28000), p + tcpAt[kind]!);
-    chunk.writeUInt32BE(i * 7919, p + tcpAt[kind]! + 4);
+    chunk.writeUInt32BE((i * 7919) >>> 0, p + tcpAt[kind]! + 4);
     chunk[p + innerSrcAt[kind]!] = 2 + (i % 250);
     used += 16 + t.length;
   }
