@@ -22,21 +22,41 @@ export interface KernelOptions {
 }
 
 const NONE = -1;
-const CHUNK = 65536;
+/** Records per queue chunk (two 32-bit words each: 128 KB). */
+const RECORDS = 16384;
+/** Text handed to the writer per write: enough to keep its pipe full. */
+const TEXT = 65536;
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
+/** Record word 2: bit 31 = delete, bits 25-30 = prefix length, bits 0-24 = next hop's index. */
+const DELETE = 0x80000000;
+const LENGTH_SHIFT = 25;
+const NEXT_HOP_MASK = (1 << LENGTH_SHIFT) - 1;
 
 export class KernelRoutes {
   /** prefix -> installed next hop (as int32). */
   private readonly installed = new PrefixTable(1 << 12);
   private proc: ChildProcessWithoutNullStreams | undefined;
   /**
-   * Lines not yet handed to the writer, encoded straight into 64 KB buffers: a million routes
-   * make no million strings for the collector (the native writer's lines are plain ASCII).
+   * Changes not yet handed to the writer, as 8-byte records (address; op, length and the next
+   * hop's index in `nextHops`) in typed-array chunks. Routes can arrive several times faster than
+   * the kernel takes them, so at a full table most of it waits here: as text lines (about 30
+   * bytes each) that was 30 MB at a million routes. The text is made only as the pipe drains.
    */
-  private chunk = Buffer.allocUnsafe(CHUNK);
-  private used = 0;
-  private readonly chunks: Buffer[] = [];
+  private readonly queue: Uint32Array[] = [];
+  /** An emptied chunk kept for the next records (a trickle of changes allocates nothing). */
+  private spare: Uint32Array | undefined;
+  /** Next record to hand over, in queue[0]; records written, in the last chunk. */
+  private head = 0;
+  private tail = RECORDS;
+  /** Distinct next hops of the queued records (few: one per peer or so); reset when the queue empties. */
+  private nextHops: number[] = [];
+  private nextHopIndex = new Map<number, number>();
+  /**
+   * Text buffers the writer's pipe has taken, for reuse: a new 64 KB buffer per write left
+   * megabytes of dead buffers between collections while a full table drained.
+   */
+  private readonly freeText: Buffer[] = [];
   private waitingForDrain = false;
   private errors = 0;
   private lastError = '';
@@ -86,39 +106,19 @@ export class KernelRoutes {
   set(address: number, length: number, nextHop: number): void {
     if (this.installed.get(address, length) === (nextHop | 0)) return;
     this.installed.set(address, length, nextHop | 0);
-    if (this.native) {
-      // "A a.b.c.d LEN g.h.i.j\n"
-      this.room(40);
-      const b = this.chunk;
-      b[this.used++] = 0x41;
-      b[this.used++] = SPACE;
-      this.writeAddress(address);
-      b[this.used++] = SPACE;
-      this.writeNumber(length);
-      b[this.used++] = SPACE;
-      this.writeAddress(nextHop);
-      b[this.used++] = NEWLINE;
-    } else {
-      const dev = this.options.device ? ` dev ${this.options.device} onlink` : '';
-      this.append(`route replace ${formatIPv4(address)}/${length} via ${formatIPv4(nextHop)}${dev}${this.suffix()}\n`);
+    let index = this.nextHopIndex.get(nextHop | 0);
+    if (index === undefined) {
+      if (this.nextHops.length > NEXT_HOP_MASK) throw new Error('kernel route queue: too many distinct next hops');
+      index = this.nextHops.push(nextHop | 0) - 1;
+      this.nextHopIndex.set(nextHop | 0, index);
     }
+    this.push(address, ((length << LENGTH_SHIFT) | index) >>> 0);
     this.installs++;
   }
 
   remove(address: number, length: number): void {
     if (!this.installed.delete(address, length)) return;
-    if (this.native) {
-      this.room(24);
-      const b = this.chunk;
-      b[this.used++] = 0x44;
-      b[this.used++] = SPACE;
-      this.writeAddress(address);
-      b[this.used++] = SPACE;
-      this.writeNumber(length);
-      b[this.used++] = NEWLINE;
-    } else {
-      this.append(`route del ${formatIPv4(address)}/${length}${this.suffix()}\n`);
-    }
+    this.push(address, (DELETE | (length << LENGTH_SHIFT)) >>> 0);
     this.removals++;
   }
 
@@ -134,53 +134,97 @@ export class KernelRoutes {
     return { installed: this.installed.size, errors: this.errors, lastError: this.lastError };
   }
 
-  /** Makes sure `bytes` more fit in the current chunk, starting a new one when not. */
-  private room(bytes: number): void {
-    if (this.used + bytes <= CHUNK) return;
-    this.chunks.push(this.chunk.subarray(0, this.used));
-    this.chunk = Buffer.allocUnsafe(CHUNK);
-    this.used = 0;
+  private push(address: number, word: number): void {
+    if (this.tail === RECORDS) {
+      this.queue.push(this.spare ?? new Uint32Array(RECORDS * 2));
+      this.spare = undefined;
+      this.tail = 0;
+    }
+    const chunk = this.queue[this.queue.length - 1]!;
+    chunk[this.tail * 2] = address >>> 0;
+    chunk[this.tail * 2 + 1] = word;
+    this.tail++;
   }
 
-  private writeNumber(n: number): void {
-    const b = this.chunk;
-    if (n >= 100) b[this.used++] = 0x30 + Math.floor(n / 100);
-    if (n >= 10) b[this.used++] = 0x30 + (Math.floor(n / 10) % 10);
-    b[this.used++] = 0x30 + (n % 10);
+  private get pending(): boolean {
+    return this.queue.length > 1 || (this.queue.length === 1 && this.head < this.tail);
   }
 
-  private writeAddress(address: number): void {
-    this.writeNumber(address >>> 24);
-    this.chunk[this.used++] = 0x2e;
-    this.writeNumber((address >>> 16) & 255);
-    this.chunk[this.used++] = 0x2e;
-    this.writeNumber((address >>> 8) & 255);
-    this.chunk[this.used++] = 0x2e;
-    this.writeNumber(address & 255);
+  /** Turns queued records into writer input, up to about TEXT bytes; undefined when none are left. */
+  private text(): Buffer | undefined {
+    if (!this.pending) return undefined;
+    const out = this.freeText.pop() ?? Buffer.allocUnsafe(TEXT);
+    let used = 0;
+    const number = (n: number) => {
+      if (n >= 100) out[used++] = 0x30 + Math.floor(n / 100);
+      if (n >= 10) out[used++] = 0x30 + (Math.floor(n / 10) % 10);
+      out[used++] = 0x30 + (n % 10);
+    };
+    const address = (a: number) => {
+      number(a >>> 24);
+      out[used++] = 0x2e;
+      number((a >>> 16) & 255);
+      out[used++] = 0x2e;
+      number((a >>> 8) & 255);
+      out[used++] = 0x2e;
+      number(a & 255);
+    };
+    const dev = this.options.device ? ` dev ${this.options.device} onlink` : '';
+    const suffix = this.suffix();
+    // A fallback line is at most about 100 bytes plus the device name.
+    const room = this.native ? 40 : 128 + dev.length + suffix.length;
+    while (used + room <= TEXT && this.pending) {
+      const chunk = this.queue[0]!;
+      const a = chunk[this.head * 2]!, word = chunk[this.head * 2 + 1]!;
+      this.head++;
+      if (this.head === RECORDS || (this.queue.length === 1 && this.head === this.tail)) {
+        this.spare = this.queue.shift();
+        this.head = 0;
+        if (this.queue.length === 0) this.tail = RECORDS;
+      }
+      const length = (word >>> LENGTH_SHIFT) & 63;
+      const remove = (word & DELETE) !== 0;
+      const nextHop = remove ? 0 : this.nextHops[word & NEXT_HOP_MASK]!;
+      if (this.native) {
+        // "A a.b.c.d LEN g.h.i.j\n" | "D a.b.c.d LEN\n"
+        out[used++] = remove ? 0x44 : 0x41;
+        out[used++] = SPACE;
+        address(a);
+        out[used++] = SPACE;
+        number(length);
+        if (!remove) {
+          out[used++] = SPACE;
+          address(nextHop);
+        }
+        out[used++] = NEWLINE;
+      } else {
+        const line = remove
+          ? `route del ${formatIPv4(a)}/${length}${suffix}\n`
+          : `route replace ${formatIPv4(a)}/${length} via ${formatIPv4(nextHop)}${dev}${suffix}\n`;
+        used += out.write(line, used, 'latin1');
+      }
+    }
+    if (!this.pending) {
+      this.nextHops = [];
+      this.nextHopIndex = new Map();
+    }
+    return out.subarray(0, used);
   }
 
-  /** A line for the `ip -batch` fallback. */
-  private append(line: string): void {
-    const bytes = Buffer.byteLength(line);
-    this.room(bytes);
-    this.used += this.chunk.write(line, this.used, 'latin1');
+  private reuse(text: Buffer): void {
+    if (this.freeText.length < 4) this.freeText.push(Buffer.from(text.buffer, text.byteOffset, TEXT));
   }
 
   /** Hands what is pending to the writer, no faster than it takes it (pipe backpressure). */
   flush(): void {
-    if (this.used > 0) {
-      this.chunks.push(this.chunk.subarray(0, this.used));
-      this.chunk = Buffer.allocUnsafe(CHUNK);
-      this.used = 0;
-    }
     this.pump();
   }
 
   private pump(): void {
-    if (this.waitingForDrain || this.chunks.length === 0) return;
+    if (this.waitingForDrain || !this.pending) return;
     const proc = this.start();
-    while (this.chunks.length > 0) {
-      if (!proc.stdin.write(this.chunks.shift()!)) {
+    for (let text = this.text(); text; text = this.text()) {
+      if (!proc.stdin.write(text, (error) => { if (!error) this.reuse(text); })) {
         this.waitingForDrain = true;
         proc.stdin.once('drain', () => {
           this.waitingForDrain = false;
@@ -207,13 +251,19 @@ export class KernelRoutes {
 
   /** Removes installed routes that `keep` no longer wants (the end of our graceful restart). */
   sweep(keep: (address: number, length: number) => boolean): number {
-    const gone: Array<[number, number]> = [];
+    // Collected first (the table cannot change under forEach), in typed arrays: a million
+    // [address, length] pairs cost about 80 MB of heap when a withdrawing stop removed them all.
+    const addresses = new Uint32Array(this.installed.size), lengths = new Uint8Array(this.installed.size);
+    let gone = 0;
     this.installed.forEach((address, length) => {
-      if (!keep(address, length)) gone.push([address, length]);
+      if (!keep(address, length)) {
+        addresses[gone] = address;
+        lengths[gone++] = length;
+      }
     });
-    for (const [address, length] of gone) this.remove(address, length);
+    for (let i = 0; i < gone; i++) this.remove(addresses[i]!, lengths[i]!);
     this.flush();
-    return gone.length;
+    return gone;
   }
 
   /** Removes every route we installed (a stop that is not a graceful restart). */
@@ -224,7 +274,7 @@ export class KernelRoutes {
   /** Waits for the writer to finish what it was given, then ends it. */
   async close(): Promise<void> {
     this.flush();
-    while (this.chunks.length > 0 || this.waitingForDrain) await new Promise((r) => setTimeout(r, 20));
+    while (this.pending || this.waitingForDrain) await new Promise((r) => setTimeout(r, 20));
     const proc = this.proc;
     if (!proc) return;
     await new Promise<void>((resolve) => {
