@@ -14,6 +14,10 @@ export const agentNamespace = 'gingham-system';
 export const agentServiceAccount = 'gingham-agent';
 const fieldManager = 'gingham-console';
 
+function isConflict(error: unknown): boolean {
+  return error instanceof ApiException && error.code === 409;
+}
+
 /** Applies the manifests: CRDs only where missing (a Calico cluster's own stay untouched), the rest with server-side apply. */
 export async function applyAgentManifests(admin: KubeConfig, yamlText: string): Promise<{ applied: string[] }> {
   const api = KubernetesObjectApi.makeApiClient(admin);
@@ -29,9 +33,16 @@ export async function applyAgentManifests(admin: KubeConfig, yamlText: string): 
       } catch (error) {
         if (!(error instanceof ApiException) || error.code !== 404) throw error;
       }
-      await api.create(object);
+      try {
+        await api.create(object);
+      } catch (error) {
+        // Another install (this console installs on several nodes at once) made it in between.
+        if (!isConflict(error)) throw error;
+      }
     } else {
-      await api.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
+      const apply = () => api.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
+      // Two applies that both create the object race: the loser gets 409 and applies again, as an update.
+      await apply().catch((error: unknown) => (isConflict(error) ? apply() : Promise.reject(error)));
     }
     applied.push(label);
   }
