@@ -6,6 +6,7 @@ import type { PacketRow } from '../../../shared/api/capture-contract.ts';
 import { compileDisplayFilter } from '../../../shared/packets/display-filter.ts';
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
 import { useSsh } from '../ssh/ssh-state.tsx';
+import { NodePicker } from '../components/NodePicker.tsx';
 import { CaptureFeed, type CaptureInfo } from './capture-feed.ts';
 import { PacketDetail } from './PacketDetail.tsx';
 import { PacketList } from './PacketList.tsx';
@@ -165,17 +166,7 @@ export function CapturesPage({ active: visible }: { active: boolean }) {
               ))}
             </select>
           </label>
-          <label>
-            Node
-            <select value={nodeId} onChange={(e) => setNodeId(e.target.value)}>
-              <option value="">Choose a node</option>
-              {ssh.nodes.map((n) => (
-                <option key={n.id} value={n.id}>
-                  {n.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          <NodePicker value={nodeId} onChange={setNodeId} />
           <label>
             Interface
             <input value={iface} onChange={(e) => setIface(e.target.value)} list="capture-interfaces" size={12} required />

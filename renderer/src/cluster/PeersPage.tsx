@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'react';
 import type { NodePeers } from '../../../shared/api/cluster-ops-contract.ts';
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
-import { NodePicker } from './RoutesPage.tsx';
+import { NodePicker } from '../components/NodePicker.tsx';
 import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 import './cluster.css';
 

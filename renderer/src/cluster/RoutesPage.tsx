@@ -6,6 +6,7 @@ import type { NodeRoutes, RouteRow } from '../../../shared/api/cluster-ops-contr
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
 import { useSsh } from '../ssh/ssh-state.tsx';
 import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
+import { NodePicker } from '../components/NodePicker.tsx';
 import './cluster.css';
 
 const refreshMs = 2000;
@@ -19,23 +20,6 @@ const history = new Map<string, Map<string, { shape: string; changedAt: number }
 
 const key = (r: RouteRow) => `${r.destination}/${r.genmask}`;
 const shape = (r: RouteRow) => `${r.gateway} ${r.flags} ${r.iface} ${r.owner?.text ?? ''}`;
-
-export function NodePicker({ value, onChange, label }: { value: string; onChange: (id: string) => void; label: string }) {
-  const ssh = useSsh();
-  return (
-    <label>
-      {label}
-      <select value={value} onChange={(e) => onChange(e.target.value)}>
-        <option value="">Choose a node</option>
-        {ssh.nodes.map((n) => (
-          <option key={n.id} value={n.id}>
-            {n.name}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
-}
 
 export function RoutesPage({ active }: { active: boolean }) {
   const client = useClient();

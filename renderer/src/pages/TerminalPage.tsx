@@ -3,6 +3,7 @@ import { useState } from 'react';
 import type { SshNode } from '../../../shared/api/console-contract.ts';
 import { TerminalView } from '../components/TerminalView.tsx';
 import { useSsh } from '../ssh/ssh-state.tsx';
+import { NodePicker } from '../components/NodePicker.tsx';
 
 export function TerminalPage({ initialNode, active }: { initialNode?: SshNode; active: boolean }) {
   const ssh = useSsh();
@@ -49,17 +50,7 @@ export function TerminalPage({ initialNode, active }: { initialNode?: SshNode; a
             void start();
           }}
         >
-          <label>
-            Node
-            <select value={chosen} onChange={(e) => setChosen(e.target.value)}>
-              <option value="">Choose a node</option>
-              {ssh.nodes.map((n) => (
-                <option key={n.id} value={n.id}>
-                  {n.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          <NodePicker value={chosen} onChange={setChosen} />
           <button type="submit" disabled={chosen === ''}>
             Open terminal
           </button>
