@@ -3,17 +3,11 @@
 // the bytes it was given. It copies only a record that straddles two pieces. A corrupt file stops
 // the reader with `error` set; it never throws on input bytes.
 
+import type { PacketToWrite } from './capture-writer.ts';
 import { utf8Decode } from './utf8-text.ts';
 
 /** One packet. Valid only during the callback: the bytes may be reused afterwards. */
-export interface CapturedPacket {
-  bytes: Uint8Array;
-  /** Where the packet's first byte is in `bytes`. */
-  offset: number;
-  caplen: number;
-  origLen: number;
-  tsSec: number;
-  tsNsec: number;
+export interface CapturedPacket extends PacketToWrite {
   linkType: number;
   interfaceIndex: number;
 }

@@ -3,8 +3,10 @@
 // tcpdump delivered.
 import { utf8Encode } from './utf8-text.ts';
 
+/** One packet record: its bytes, and the numbers a pcap or pcapng record carries. */
 export interface PacketToWrite {
   bytes: Uint8Array;
+  /** Where the packet's first byte is in `bytes`. */
   offset: number;
   caplen: number;
   origLen: number;

@@ -2,16 +2,12 @@
 // (one allocation per 4 MiB, not per packet) and the per-packet numbers in growable typed arrays.
 // The live list may skip rows; this store never does, so every export is complete.
 
+import type { PacketToWrite } from '../../../shared/packets/capture-writer.ts';
+
 const blockSize = 4 * 1024 * 1024;
 
-export interface StoredPacket {
-  bytes: Uint8Array;
-  offset: number;
-  caplen: number;
-  origLen: number;
-  tsSec: number;
-  tsNsec: number;
-}
+/** A stored packet has the fields a capture file's record needs: it is written as it was read. */
+export type StoredPacket = PacketToWrite;
 
 export class PacketStore {
   private readonly blocks: Buffer[] = [];
