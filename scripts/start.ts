@@ -48,6 +48,16 @@ function lab(args: string[], capture: boolean): { status: number; stdout: string
   return { status: result.status ?? 1, stdout: result.stdout ?? '' };
 }
 
+/** `lab status --json`'s document; anything else (a broken state folder) reads as no lab, and says so. */
+function labDocument(stdout: string): { up?: boolean } | undefined {
+  try {
+    return JSON.parse(stdout) as { up?: boolean };
+  } catch {
+    console.log('`npm run lab -- status --json` did not print JSON; treating the lab as down (`npm run lab -- down` cleans up a broken one).');
+    return undefined;
+  }
+}
+
 /** The lab's status for the backend, in a file only this user reads; undefined without a lab. */
 function prepareLab(): string | undefined {
   if (process.argv.includes('--no-lab')) return undefined;
@@ -56,7 +66,7 @@ function prepareLab(): string | undefined {
     return undefined;
   }
   let status = lab(['status', '--json'], true);
-  let document = status.status === 0 ? (JSON.parse(status.stdout) as { up?: boolean }) : undefined;
+  let document = status.status === 0 ? labDocument(status.stdout) : undefined;
   if (!document?.up) {
     console.log("Bringing up the lab, the seed's cluster (master, worker-1..3, pod-1..3) in network namespaces on this machine.");
     console.log('The first time builds the Kubernetes control plane (minutes). `npm run lab -- down` removes it all; `npm start -- --no-lab` skips it.');
@@ -65,7 +75,7 @@ function prepareLab(): string | undefined {
       return undefined;
     }
     status = lab(['status', '--json'], true);
-    document = status.status === 0 ? (JSON.parse(status.stdout) as { up?: boolean }) : undefined;
+    document = status.status === 0 ? labDocument(status.stdout) : undefined;
   }
   if (!document?.up) return undefined;
   const file = join(tmpdir(), `gingham-lab-status-${process.pid}.json`);
