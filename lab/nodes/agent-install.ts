@@ -6,6 +6,7 @@
 // started detached so that the SSH session can end. Running it again leaves a running agent alone.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cniConflist, cniPaths, cniPluginShim } from '../../shared/model/cni-network.ts';
 import { runResult } from '../sh.ts';
 import { sshOptions, type LabKeys } from './ssh-keys.ts';
 
@@ -19,8 +20,8 @@ export const agentPaths = {
   supervisorPid: '/run/gingham/supervisor.pid',
   log: '/var/lib/gingham/agent.log',
   control: '/run/gingham/agent.sock',
-  cniPlugin: '/opt/cni/bin/gingham',
-  cniConfig: '/etc/cni/net.d/10-gingham.conflist',
+  cniPlugin: cniPaths.plugin,
+  cniConfig: cniPaths.config,
 } as const;
 
 /** Runs a shell script on the node as root over SSH (the script on stdin, so secrets in it never reach a command line). */
@@ -47,11 +48,6 @@ export function installScript(nodeName: string, agentKubeconfig: string, start: 
     '  sleep 2',
     'done',
   ].join('\n');
-  const conflist = JSON.stringify(
-    { cniVersion: '1.0.0', name: 'k8s-pod-network', plugins: [{ type: 'gingham', kubeconfig: agentPaths.kubeconfig, nodename: nodeName }] },
-    null,
-    2,
-  );
   return [
     'set -eu',
     'umask 022',
@@ -61,8 +57,8 @@ export function installScript(nodeName: string, agentKubeconfig: string, start: 
     heredoc(agentPaths.config, config, '0600'),
     heredoc(agentPaths.launcher, launcher, '0755'),
     heredoc(agentPaths.supervisor, supervisor, '0755'),
-    heredoc(agentPaths.cniPlugin, `#!/bin/sh\nexec ${agentPaths.launcher} cni`, '0755'),
-    heredoc(agentPaths.cniConfig, conflist, '0644'),
+    heredoc(agentPaths.cniPlugin, cniPluginShim(agentPaths.launcher, 'Written by the lab'), '0755'),
+    heredoc(agentPaths.cniConfig, cniConflist({ kubeconfig: agentPaths.kubeconfig, nodeName }), '0644'),
     ...(start
       ? [
           `if [ -f ${agentPaths.supervisorPid} ] && kill -0 "$(cat ${agentPaths.supervisorPid})" 2>/dev/null; then`,

@@ -9,3 +9,4 @@ export * from './ipam.ts';
 export * from './calico-node.ts';
 export * from './resources.ts';
 export * from './crds.ts';
+export * from './cni-network.ts';

@@ -10,9 +10,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Client } from 'ssh2';
 import type { InstallOutcome, InstallPhase, InstallProgress, NodeAgentState } from '../../../shared/api/agent-install.ts';
+import { cniConflist, cniPluginShim } from '../../../shared/model/cni-network.ts';
 import { unameArch, type AgentArtifact } from './artifact.ts';
 import { agentConfigYaml, type AgentConfigFields } from './agent-credential.ts';
-import { activateScript, nodePaths, probeScript, superviseScript, systemdUnit, tokenExpiryScript, uninstallScript } from './node-scripts.ts';
+import { activateScript, nodePaths, probeScript, stagedCni, superviseScript, systemdUnit, tokenExpiryScript, uninstallScript } from './node-scripts.ts';
 import { ConnectionLost, openSftp, runScript, runScriptOk, shellQuote, uploadFile, writeRemoteFile } from './remote.ts';
 
 export interface NodeProbe {
@@ -159,11 +160,15 @@ export async function installOnNode(
 
     const configText = agentConfigYaml(target.config);
     const configChanged = before.fileHashes[nodePaths.config] !== sha256(configText);
+    const cniFiles = [
+      { staged: stagedCni.plugin, path: nodePaths.cniPlugin, mode: 0o755, text: cniPluginShim(`${nodePaths.current}/gingham-agent`, 'Written by the Gingham console’s installer') },
+      { staged: stagedCni.config, path: nodePaths.cniConfig, mode: 0o644, text: cniConflist({ kubeconfig: nodePaths.kubeconfig, nodeName: target.config.nodeName }) },
+    ].filter((file) => before!.fileHashes[file.path] !== sha256(file.text));
     const expiry = Number((await runScriptOk(client, 'reading the token expiry', tokenExpiryScript)).trim() || 0) * 1000;
     const tokenNeeded = expiry < Date.now() + (options.renewWithinMs ?? 7 * 24 * 3600_000);
     const releasePresent = (await runScript(client, 'checking the release', `cd ${nodePaths.releases}/${sha} 2>/dev/null && sha256sum --quiet -c .sha256sums`)).code === 0;
 
-    if (releasePresent && runsRelease(before, sha) && !configChanged && !tokenNeeded) {
+    if (releasePresent && runsRelease(before, sha) && !configChanged && !tokenNeeded && cniFiles.length === 0) {
       return emit({ phase: 'done', outcome: 'unchanged', nodeState: 'new-agent-running', version, message: `${target.label} already runs agent ${version}: nothing to change.` });
     }
 
@@ -216,6 +221,7 @@ export async function installOnNode(
       const credential = await cluster.agentKubeconfig();
       await writeRemoteFile(client, sftp, `${nodePaths.staged}/kubeconfig`, credential.kubeconfig, 0o600);
     }
+    for (const file of cniFiles) await writeRemoteFile(client, sftp, `${nodePaths.staged}/${file.staged}`, file.text, file.mode);
     await writeRemoteFile(client, sftp, `${nodePaths.bin}/supervise.sh`, superviseScript, 0o755);
     await writeRemoteFile(client, sftp, `${nodePaths.bin}/activate.sh`, activateScript, 0o755);
     if (before.init === 'systemd') await writeRemoteFile(client, sftp, nodePaths.unit, systemdUnit(), 0o644);
@@ -292,7 +298,7 @@ function finish(
   return emit({ phase: 'failed', outcome: 'failed', nodeState: state.previous ? 'unknown' : 'no-agent', retryable: true, message: `${prefix}${target.label}: ${state.message}. See ${nodePaths.agentLog} on the node.` });
 }
 
-const leftoverScript = `for d in ${[nodePaths.opt, nodePaths.etc, nodePaths.lib, nodePaths.run].join(' ')}; do [ -n "$(ls -A "$d" 2>/dev/null)" ] && echo "$d"; done; [ -f ${nodePaths.unit} ] && echo ${nodePaths.unit}; true`;
+const leftoverScript = `for d in ${[nodePaths.opt, nodePaths.etc, nodePaths.lib, nodePaths.run].join(' ')}; do [ -n "$(ls -A "$d" 2>/dev/null)" ] && echo "$d"; done; for f in ${[nodePaths.unit, nodePaths.cniPlugin, nodePaths.cniConfig].join(' ')}; do [ -f "$f" ] && echo "$f"; done; true`;
 
 export async function uninstallFromNode(target: Omit<InstallTarget, 'config'>, report: (progress: InstallProgress) => void): Promise<InstallProgress> {
   const started = Date.now();

@@ -14,8 +14,8 @@ import { startSshdNode, type SshdNode } from '../test-support/sshd-node.ts';
 import { applyAgentManifests, requestAgentToken } from './agent-credential.ts';
 import { loadArtifact, type AgentArtifact } from './artifact.ts';
 import { installOnNode, parseProbe, uninstallFromNode, type ClusterAccess, type InstallTarget } from './install-node.ts';
-import { nodePaths, probeScript } from './node-scripts.ts';
-import { buildAgentArtifact, connectTo, onNode, privateDirs } from './testing/install-fixture.ts';
+import { installedDirs, nodePaths, probeScript } from './node-scripts.ts';
+import { buildAgentArtifact, cniDirs, connectTo, onNode, privateDirs } from './testing/install-fixture.ts';
 
 let dir: string;
 let v1: AgentArtifact;
@@ -128,6 +128,14 @@ describe('agent installer over SSH', () => {
     const token = /token: (\S+)/.exec(files)![1]!;
     const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sub: string };
     expect(claims.sub).toBe('system:serviceaccount:gingham-system:gingham-agent');
+    // The CNI plugin and the pod network's configuration, where a runtime looks: the plugin runs the installed agent.
+    const cni = await onNode(a, `stat -c '%a %n' ${nodePaths.cniPlugin} ${nodePaths.cniConfig}; cat ${nodePaths.cniConfig}`);
+    expect(cni).toContain(`755 ${nodePaths.cniPlugin}`);
+    expect(cni).toContain(`644 ${nodePaths.cniConfig}`);
+    const conflist = JSON.parse(cni.slice(cni.indexOf('{'))) as { name: string; plugins: { type: string; kubeconfig: string; nodename: string }[] };
+    expect(conflist).toMatchObject({ name: 'k8s-pod-network', plugins: [{ type: 'gingham', kubeconfig: nodePaths.kubeconfig, nodename: 'gops-a' }] });
+    const version = JSON.parse(await onNode(a, `echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION ${nodePaths.cniPlugin}`)) as { supportedVersions: string[] };
+    expect(version.supportedVersions).toContain('1.0.0');
   }, testTimeout);
 
   it('keeps the agent running as a supervised daemon: a killed agent is started again', async () => {
@@ -241,7 +249,8 @@ describe('agent installer over SSH', () => {
     for (const result of results) expect(result, result.message).toMatchObject({ phase: 'done', outcome: 'uninstalled', nodeState: 'no-agent' });
     for (const node of [a, b]) {
       // Every folder empty (they are this node's mount points), and no Gingham process in its namespace.
-      expect((await onNode(node, `ls -A ${privateDirs.join(' ')}`)).split('\n').filter((line) => line && !line.endsWith(':'))).toEqual([]);
+      expect(await onNode(node, `find ${cniDirs.join(' ')} -type f`)).toBe('');
+      expect((await onNode(node, `ls -A ${installedDirs.join(' ')}`)).split('\n').filter((line) => line && !line.endsWith(':'))).toEqual([]);
       expect(gopsProcesses(node)).toEqual([]);
       expect((await probe(node)).current).toBe('');
     }

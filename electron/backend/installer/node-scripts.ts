@@ -3,6 +3,9 @@
 // The switch and the restart run in activate.sh, detached from the SSH session (setsid), so a
 // connection that drops while the agent starts cannot stop it halfway: it ends with the new agent
 // healthy, or rolled back to the old one (or to none), and records which in install-state.json.
+// The CNI plugin and the pod network's configuration go in only once the agent answers: a runtime
+// that finds the conflist starts pods on the node, and they need a working agent.
+import { cniPaths } from '../../../shared/model/cni-network.ts';
 
 export const nodePaths = {
   opt: '/opt/gingham',
@@ -20,7 +23,12 @@ export const nodePaths = {
   run: '/run/gingham',
   control: '/run/gingham/agent.sock',
   unit: '/etc/systemd/system/gingham-agent.service',
+  cniPlugin: cniPaths.plugin,
+  cniConfig: cniPaths.config,
 } as const;
+
+/** Staged files (in nodePaths.staged) that activate.sh puts in place once the agent is healthy. */
+export const stagedCni = { plugin: 'cni-plugin', config: 'cni.conflist' } as const;
 
 /** Everything uninstall removes (with the systemd unit). */
 export const installedDirs = [nodePaths.opt, nodePaths.etc, nodePaths.lib, nodePaths.run];
@@ -45,7 +53,7 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   if [ -n "$mp" ] && [ "$mp" != 0 ]; then echo "agentPid=$mp"; echo "agentExe=$(readlink /proc/$mp/exe 2>/dev/null)"; fi
 fi
 if [ -S "$RUN/agent.sock" ] && [ -n "$cur" ] && "$P/current/gingham-agent" node-status --control "$RUN/agent.sock" >/dev/null 2>&1; then echo "healthy=yes"; else echo "healthy=no"; fi
-for f in ${nodePaths.config} ${nodePaths.kubeconfig}; do [ -f "$f" ] && echo "sha:$f=$(sha256sum < "$f" | cut -d' ' -f1)"; done
+for f in ${nodePaths.config} ${nodePaths.kubeconfig} ${nodePaths.cniPlugin} ${nodePaths.cniConfig}; do [ -f "$f" ] && echo "sha:$f=$(sha256sum < "$f" | cut -d' ' -f1)"; done
 for d in "$P"/releases/.incoming-*; do [ -e "$d" ] && echo "incoming=\${d##*/}"; done
 echo "--- state"
 cat ${nodePaths.state} 2>/dev/null || true
@@ -178,6 +186,14 @@ healthy() {
   done
   return 1
 }
+install_cni() {
+  # Each file whole or not at all: a runtime may read them at any moment.
+  for pair in "${stagedCni.plugin}:${nodePaths.cniPlugin}" "${stagedCni.config}:${nodePaths.cniConfig}"; do
+    src="$ETC/.staged/\${pair%%:*}"; dst="\${pair#*:}"
+    [ -f "$src" ] || continue
+    mkdir -p "\${dst%/*}" && cp -p "$src" "$dst.tmp" && mv -f "$dst.tmp" "$dst" && rm -f "$src"
+  done
+}
 switch_to() {
   if [ -n "$1" ]; then ln -sfn "releases/$1" "$P/current.new" && mv -Tf "$P/current.new" "$P/current"; else rm -f "$P/current"; fi
 }
@@ -198,6 +214,7 @@ switch_to "$REL"
 record started ""
 start_agent
 if healthy "$REL"; then
+  install_cni
   for f in $moved; do rm -f "$ETC/.previous-$f" "$ETC/.absent-$f"; done
   # Keep this release and the one before it (a manual rollback); remove older ones.
   for d in "$P"/releases/*; do
@@ -229,6 +246,8 @@ exit 1
 export const uninstallScript = `
 set -u
 INIT="$1"; RUN=${nodePaths.run}
+# The CNI plugin and configuration go first: no runtime may start a pod here while the agent goes.
+rm -f ${nodePaths.cniConfig} ${nodePaths.cniPlugin}
 if [ "$INIT" = systemd ] && [ -f ${nodePaths.unit} ]; then
   systemctl kill -s SIGUSR2 gingham-agent 2>/dev/null
   i=0; while systemctl is-active --quiet gingham-agent && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done

@@ -1,6 +1,6 @@
 // What the installer's integration tests stand on: two agent builds (an "old" and a "new"
 // version), real sshd nodes in network namespaces with private /opt, /etc, /var/lib and /run
-// folders for Gingham (as the lab's nodes), and a real API server the nodes' agents reach.
+// folders for Gingham and private CNI folders (as the lab's nodes), and a real API server the nodes' agents reach.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -15,7 +15,9 @@ import type { SshdNode } from '../../test-support/sshd-node.ts';
 const { Client: SshClient } = ssh2;
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 
-export const privateDirs = installedDirs;
+/** What the installer writes to, private per node: never this machine's own /opt/cni or /etc/cni. */
+export const cniDirs = ['/opt/cni', '/etc/cni'];
+export const privateDirs = [...installedDirs, ...cniDirs];
 
 /** Builds the agent into `outDir` with the given version (npm run build:agent, as a user runs it). */
 export async function buildAgentArtifact(outDir: string, version: string): Promise<void> {
