@@ -1,9 +1,9 @@
-// `npm run lab -- up [--topology FILE] [--no-agent] | down | status [--json] | exec NODE|POD -- CMD |
+// `npm run lab -- up [--topology FILE] [--no-agent] | pods | down | status [--json] | exec NODE|POD -- CMD |
 // srcdst NODE|all on|off | kubectl ARGS`: the seed's cluster on this machine (docs/lab.md). Root only.
 import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import { ensureBinaries } from './controlplane/build.ts';
-import { execArgv, labDown, labSrcdst, labStatus, labUp, readLabState } from './lab.ts';
+import { execArgv, labDown, labPods, labSrcdst, labStatus, labUp, readLabState } from './lab.ts';
 
 const program = new Command('lab').description("The seed's cluster in network namespaces: real sshd, kube-apiserver, agents and pods").showHelpAfterError();
 
@@ -23,6 +23,15 @@ program
     needRoot();
     const state = await labUp({ ...(options.topology ? { topologyFile: options.topology } : {}), agent: options.agent });
     console.log(state.kubeconfig);
+  });
+
+program
+  .command('pods')
+  .description('start the pods on a lab brought up with --no-agent, once the agent is installed on their nodes (from the console)')
+  .action(async () => {
+    needRoot();
+    const state = await labPods();
+    for (const pod of Object.values(state.pods)) console.log(`${pod.name} ${pod.node} ${pod.ip}`);
   });
 
 program

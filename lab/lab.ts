@@ -152,7 +152,7 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     await step('Kubernetes: CRDs, agent RBAC, Nodes, IPPool', () => applyCluster(plane.kubeconfig, topology));
 
     if (!wantAgents) {
-      progress('the agent is left off (--no-agent), and so are the pods, which need its CNI plugin');
+      progress('the agent is left off (--no-agent), and so are the pods, which need its CNI plugin: install the agent (from the console), then `npm run lab -- pods`');
       writeLabState(dir, state);
       return state;
     }
@@ -165,21 +165,50 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
       Promise.all(topology.nodes.map(async (n) => progress(`  ${n.name}: ${await installAgent(state.keys!, n, credential)}`))),
     );
     await step('the agents answering on their control sockets', () => Promise.all(topology.nodes.map((n) => waitForAgent(dir, n.name, 180_000))));
-    // Side by side, as a kubelet starts pods: the CNI calls take seconds each on a loaded machine.
-    await step(`pods ${topology.pods.map((p) => p.name).join(', ')}: CNI ADD on their nodes, HTTP on :80, Pod objects`, async () => {
-      await applyObjects(plane.kubeconfig, topology.pods.map((p) => podObject(p.name, p.node)));
-      await Promise.all(
-        topology.pods.map(async (pod) => {
-          const node = topology.nodes.find((n) => n.name === pod.node)!;
-          const started = await podUp(dir, pod, state.nodes[pod.node]!.sshdPid, state.pods[pod.name]);
-          await markPodRunning(plane.kubeconfig, pod.name, started.ip, node.address);
-          state.pods[pod.name] = started;
-          writeLabState(dir, state);
-          progress(`  ${pod.name} on ${pod.node}: ${started.ip}`);
-        }),
-      );
-    });
+    await startPods(dir, state, plane.kubeconfig, step, progress);
     progress(`the lab is up. kubeconfig: ${plane.kubeconfig}  ssh key: ${adminKey}`);
+    return state;
+  } finally {
+    unlock();
+  }
+}
+
+/** The topology's pods, side by side as a kubelet starts them (each CNI call takes seconds on a loaded machine). */
+async function startPods(dir: string, state: LabState, kubeconfig: string, step: ReturnType<typeof timed>, progress: (line: string) => void): Promise<void> {
+  const { topology } = state;
+  state.namespaces = [...new Set([...state.namespaces, ...topology.pods.map((p) => p.name)])];
+  writeLabState(dir, state);
+  await step(`pods ${topology.pods.map((p) => p.name).join(', ')}: CNI ADD on their nodes, HTTP on :80, Pod objects`, async () => {
+    await applyObjects(kubeconfig, topology.pods.map((p) => podObject(p.name, p.node)));
+    await Promise.all(
+      topology.pods.map(async (pod) => {
+        const node = topology.nodes.find((n) => n.name === pod.node)!;
+        const started = await podUp(dir, pod, state.nodes[pod.node]!.sshdPid, state.pods[pod.name]);
+        await markPodRunning(kubeconfig, pod.name, started.ip, node.address);
+        state.pods[pod.name] = started;
+        writeLabState(dir, state);
+        progress(`  ${pod.name} on ${pod.node}: ${started.ip}`);
+      }),
+    );
+  });
+}
+
+/**
+ * Starts the pods on a lab brought up with --no-agent, once an agent and its CNI plugin are on
+ * their nodes (installed by the console, as a user does). Idempotent: running pods are kept.
+ */
+export async function labPods(options: { stateDir?: string; progress?: (line: string) => void } = {}): Promise<LabState> {
+  const dir = options.stateDir ?? defaultLabDir();
+  const progress = options.progress ?? ((line: string) => console.error(`[lab] ${line}`));
+  const unlock = lock(dir);
+  try {
+    const state = readLabState(dir);
+    if (!state?.kubeconfig || !(await namespaces()).has(fabricNetns)) throw new Error('the lab is not up: run `npm run lab -- up --no-agent` first');
+    const lacking = [...new Set(state.topology.pods.map((p) => p.node))].filter((node) => !existsSync(`/proc/${state.nodes[node]?.sshdPid}/root${agentPaths.cniConfig}`));
+    if (lacking.length > 0) {
+      throw new Error(`${lacking.join(', ')} ${lacking.length === 1 ? 'has' : 'have'} no CNI configuration (${agentPaths.cniConfig}): install the agent there first (the console's Nodes view, or \`npm run lab -- up\`)`);
+    }
+    await startPods(dir, state, state.kubeconfig, timed(progress), progress);
     return state;
   } finally {
     unlock();
