@@ -10,6 +10,7 @@ import { ValidationError } from '../../../shared/model/validation.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../App.tsx';
 import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
+import { ConnectivityMatrix, useConnectivity } from './ConnectivityMatrix.tsx';
 import './cluster.css';
 
 const modes = ['Never', 'Always', 'CrossSubnet'] as const;
@@ -62,6 +63,24 @@ function Preview({ nodes }: { nodes: NodePreview[] }) {
         </article>
       ))}
     </div>
+  );
+}
+
+/** Once every node has converged: the pod matrix for the new mode, probed by the agents, where the change was made. */
+function ConnectivityAfterApply({ context }: { context: string }) {
+  const { matrix, error, running, probe } = useConnectivity(context);
+  return (
+    <section className="after-apply" aria-label="Connectivity after the change">
+      <h2>Connectivity after the change</h2>
+      <div className="toolbar">
+        <button type="button" onClick={() => void probe()} disabled={running}>
+          {running ? 'Probing…' : 'Probe again'}
+        </button>
+        {matrix && !running && <span className="hint">Probed in {(matrix.ms / 1000).toFixed(1)} s by the agents.</span>}
+      </div>
+      {error && <p role="alert" className="error">{error}</p>}
+      {matrix && <ConnectivityMatrix matrix={matrix} caption="After the change: from (rows) to (columns)" />}
+    </section>
   );
 }
 
@@ -296,6 +315,7 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
           </tbody>
         </table>
       )}
+      {convergence?.allMs !== undefined && <ConnectivityAfterApply key={convergence.startedAt} context={context} />}
       {/* After the convergence table: the preview stays to compare with what happened. */}
       {preview && <Preview nodes={preview} />}
     </section>
