@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { buildElectron } from './build-electron.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'gcon-electron-build-'));
@@ -20,6 +21,14 @@ describe('the Electron build', () => {
     // main.ts finds its neighbours by these relative paths.
     expect(main).toContain('"../renderer"');
     expect(main).toContain('"../preload/preload.cjs"');
+    // And the agent build the installer uploads, in a checkout (npm run build:agent's out/agent).
+    expect(main).toContain('"../agent"');
+  });
+
+  it('packages the agent build as a resource outside the asar archive, and the app files without it', () => {
+    const config = parse(readFileSync(new URL('../electron-builder.yml', import.meta.url), 'utf8')) as { files: string[]; extraResources: { from: string; to: string }[] };
+    expect(config.extraResources).toContainEqual({ from: 'out/agent', to: 'agent' });
+    expect(config.files.filter((f) => f.startsWith('out/')).sort()).toEqual(['out/main/**', 'out/preload/**', 'out/renderer/**']);
   });
 
   it('makes a preload that requires only electron', () => {

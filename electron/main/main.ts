@@ -1,6 +1,7 @@
 // The Electron main process: one instance, one window restored where the user left it, the app's
 // pages served under a strict CSP, and the console backend reached through the IPC bridge.
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, dialog } from 'electron';
 import { ConsoleBackend } from '../backend/console-backend.ts';
@@ -15,6 +16,9 @@ const rendererDir = fileURLToPath(new URL('../renderer', import.meta.url));
 const preloadScript = fileURLToPath(new URL('../preload/preload.cjs', import.meta.url));
 const isDevelopment = !app.isPackaged;
 const guide = fileURLToPath(new URL('../../docs/console.md', import.meta.url));
+// The agent the installer uploads: in a checkout, what `npm run build:agent` left in out/agent; in
+// a packaged app, the copy electron-builder put among its resources (extraResources).
+const agentArtifact = process.env.GINGHAM_AGENT_ARTIFACT ?? (app.isPackaged ? path.join(process.resourcesPath, 'agent') : fileURLToPath(new URL('../agent', import.meta.url)));
 
 // Run from a checkout (`npm start` runs out/main/main.js), Electron finds no package.json beside
 // the script and would call the app "Electron", keeping its files in ~/.config/Electron.
@@ -65,6 +69,7 @@ if (!app.requestSingleInstanceLock()) {
     const backend = new ConsoleBackend({
       configDir: app.getPath('userData'),
       version,
+      installer: { artifactDir: agentArtifact },
       // Capture exports go through the save dialog here; in web mode the browser downloads them.
       capture: {
         chooseExportPath: async (defaultName) => {
