@@ -110,7 +110,8 @@ describe('Gingham with BIRD 2', () => {
     expect(peer).toMatchObject({ received: 2, accepted: 2, advertised: 2, holdTime: 3, lastError: '' });
     expect(peer.capabilities.negotiated).toEqual(expect.arrayContaining(['4-octet-as', 'route-refresh', 'graceful-restart']));
     const rib = (await run(process.execPath, ['--import', 'tsx', bin, 'rib', '--control', gingham.control])).stdout;
-    expect(rib).toMatch(/192\.168\.20\.0\/26\s+\* via 10\.177\.11\.2\s+from 10\.177\.11\.2, as-path \[\], origin IGP, local-pref 100/);
+    const b = bNode.address.replaceAll('.', '\\.');
+    expect(rib).toMatch(new RegExp(`192\\.168\\.20\\.0/26\\s+\\* via ${b}\\s+from ${b}, as-path \\[\\], origin IGP, local-pref 100`));
   });
 
   it('withdrawals flow both ways and remove kernel routes', async () => {

@@ -194,10 +194,10 @@ describe('connection collision (RFC 4271 6.8)', () => {
       let outgoing = await listener.accepted();
       await outgoing.expect(MessageType.Open);
       let incoming = await RawConnection.dial(cNode.address, 179, lab.hostAddress);
-      incoming.sendOpen('10.177.14.200');
+      incoming.sendOpen(lab.address(200));
       await incoming.expect(MessageType.Open);
       await incoming.expect(MessageType.Keepalive);
-      outgoing.sendOpen('10.177.14.200');
+      outgoing.sendOpen(lab.address(200));
       expect((await outgoing.notification()).slice(0, 2)).toEqual([6, 7]);
       incoming.sendKeepalive();
       await waitFor('established on our connection', async () => (await collider.peerState(lab.hostAddress)) === 'Established');
@@ -209,9 +209,9 @@ describe('connection collision (RFC 4271 6.8)', () => {
       outgoing = await listener.accepted();
       await outgoing.expect(MessageType.Open);
       incoming = await RawConnection.dial(cNode.address, 179, lab.hostAddress);
-      incoming.sendOpen('10.177.14.1');
+      incoming.sendOpen(lab.address(1));
       await incoming.expect(MessageType.Open);
-      outgoing.sendOpen('10.177.14.1');
+      outgoing.sendOpen(lab.address(1));
       expect((await incoming.notification()).slice(0, 2)).toEqual([6, 7]);
       await outgoing.expect(MessageType.Keepalive);
       outgoing.sendKeepalive();

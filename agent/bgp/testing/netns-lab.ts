@@ -2,6 +2,8 @@
 // (gbgp<id>br, 10.177.<id>.254/24, so the test process itself can act as a raw BGP peer) and one
 // network namespace per daemon (gbgp<id>-<name>, eth0 = 10.177.<id>.<host>). destroy() removes
 // everything, processes included; create() first clears what an aborted run left behind.
+// GINGHAM_NETNS_PREFIX (default gbgp) and GINGHAM_NETNS_NET (the second octet, default 177) let two
+// runs of the same test file share a machine (one engineer's CI beside another's benchmark).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +11,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+const PREFIX = process.env.GINGHAM_NETNS_PREFIX || 'gbgp';
+const NET = Number(process.env.GINGHAM_NETNS_NET || 177);
 
 export async function sh(cmd: string, args: string[], options: { allowFail?: boolean; timeoutMs?: number } = {}): Promise<string> {
   try {
@@ -52,17 +56,17 @@ export class NetnsLab {
   readonly hostAddress: string;
 
   private constructor(readonly id: number, readonly dir: string) {
-    this.bridge = `gbgp${id}br`;
-    this.hostAddress = `10.177.${id}.254`;
+    this.bridge = `${PREFIX}${id}br`;
+    this.hostAddress = `10.${NET}.${id}.254`;
   }
 
   address(host: number): string {
-    return `10.177.${this.id}.${host}`;
+    return `10.${NET}.${this.id}.${host}`;
   }
 
   /** `id` (1..250) keeps labs of different test files apart. */
   static async create(id: number): Promise<NetnsLab> {
-    const dir = await mkdtemp(path.join(tmpdir(), `gbgp${id}-`));
+    const dir = await mkdtemp(path.join(tmpdir(), `${PREFIX}${id}-`));
     const lab = new NetnsLab(id, dir);
     await lab.clearLeftovers();
     await sh('ip', ['link', 'add', lab.bridge, 'type', 'bridge']);
@@ -72,8 +76,8 @@ export class NetnsLab {
   }
 
   async node(name: string, host: number): Promise<LabNode> {
-    const ns = `gbgp${this.id}-${name}`;
-    const veth = `gbgp${this.id}n${host}`;
+    const ns = `${PREFIX}${this.id}-${name}`;
+    const veth = `${PREFIX}${this.id}n${host}`;
     await sh('ip', ['netns', 'add', ns]);
     await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     await sh('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
@@ -96,7 +100,7 @@ export class NetnsLab {
     const list = await sh('ip', ['netns', 'list'], { allowFail: true });
     for (const line of list.split('\n')) {
       const ns = line.split(' ')[0];
-      if (ns && ns.startsWith(`gbgp${this.id}-`)) {
+      if (ns && ns.startsWith(`${PREFIX}${this.id}-`)) {
         // Kill what still runs in it (a crashed test's daemons), then remove it.
         const pids = await sh('ip', ['netns', 'pids', ns], { allowFail: true });
         for (const pid of pids.split('\n').filter(Boolean)) await sh('kill', ['-9', pid], { allowFail: true });
