@@ -1,17 +1,16 @@
 // Installs the speaker's best routes into a kernel routing table through one long-lived writer
-// process fed line by line: native/route_writer.c, which pipelines rtnetlink requests (a million
-// routes in seconds), or `ip -force -batch -` when the helper is not built (about ten times slower:
-// it waits for each acknowledgement). Routes carry this speaker's protocol number, so it touches
-// only its own and finds them again after a restart (graceful restart keeps them).
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+// process: native/route_writer.c, fed 8-byte binary records, which pipelines rtnetlink requests
+// (a million routes in seconds), or `ip -force -batch -` when the helper is not built (about ten
+// times slower: it waits for each acknowledgement). Routes carry this speaker's protocol number,
+// so it touches only its own and finds them again after a restart (graceful restart keeps them).
+//
+// This class keeps no table of what is installed: the RIB marks its installed prefixes
+// (rib.ts), and sweep() asks the kernel itself which of our routes are there.
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { formatIPv4, parseIPv4 } from '../../shared/net/index.ts';
 import { nativeFile } from './native-path.ts';
-import { PrefixTable } from './rib/prefix-table.ts';
-
-const run = promisify(execFile);
 
 const WRITER = nativeFile('gingham-route-writer');
 
@@ -21,27 +20,25 @@ export interface KernelOptions {
   device?: string;
 }
 
-const NONE = -1;
 /** Records per queue chunk (two 32-bit words each: 128 KB). */
 const RECORDS = 16384;
-/** Text handed to the writer per write: enough to keep its pipe full. */
-const TEXT = 65536;
-const SPACE = 0x20;
-const NEWLINE = 0x0a;
-/** Record word 2: bit 31 = delete, bits 25-30 = prefix length, bits 0-24 = next hop's index. */
+/** Bytes handed to the writer per write (the writer asks for a 1 MB pipe). */
+const WRITE = 131072;
+/**
+ * Record word 2: bit 31 = delete, bits 25-30 = prefix length, bits 0-24 = next hop's index.
+ * Length 63 defines a next hop: word 1 is its address, the index is the one later records use.
+ * The writer reads the records as they are in memory (host byte order: it runs on this host).
+ */
 const DELETE = 0x80000000;
 const LENGTH_SHIFT = 25;
 const NEXT_HOP_MASK = (1 << LENGTH_SHIFT) - 1;
+const DEFINE_NEXT_HOP = 63;
 
 export class KernelRoutes {
-  /** prefix -> installed next hop (as int32). */
-  private readonly installed = new PrefixTable(1 << 12);
   private proc: ChildProcessWithoutNullStreams | undefined;
   /**
-   * Changes not yet handed to the writer, as 8-byte records (address; op, length and the next
-   * hop's index in `nextHops`) in typed-array chunks. Routes can arrive several times faster than
-   * the kernel takes them, so at a full table most of it waits here: as text lines (about 30
-   * bytes each) that was 30 MB at a million routes. The text is made only as the pipe drains.
+   * Changes not yet handed to the writer, as 8-byte records in typed-array chunks. Routes can
+   * arrive faster than the kernel takes them, so at a full table part of it waits here.
    */
   private readonly queue: Uint32Array[] = [];
   /** An emptied chunk kept for the next records (a trickle of changes allocates nothing). */
@@ -49,14 +46,15 @@ export class KernelRoutes {
   /** Next record to hand over, in queue[0]; records written, in the last chunk. */
   private head = 0;
   private tail = RECORDS;
-  /** Distinct next hops of the queued records (few: one per peer or so); reset when the queue empties. */
-  private nextHops: number[] = [];
-  private nextHopIndex = new Map<number, number>();
   /**
-   * Text buffers the writer's pipe has taken, for reuse: a new 64 KB buffer per write left
-   * megabytes of dead buffers between collections while a full table drained.
+   * Next hops the writer knows, by index (few: one per peer or so). Records refer to them by
+   * index; a new one is defined in the stream before its first use. Forgotten when the queue
+   * empties (a later definition of the same index replaces the writer's entry).
    */
-  private readonly freeText: Buffer[] = [];
+  private nextHopIndex = new Map<number, number>();
+  private redefine = false;
+  /** Write buffers the writer's pipe has taken, for reuse (a new one per write left dead buffers between collections). */
+  private readonly freeBuffers: Buffer[] = [];
   private waitingForDrain = false;
   private errors = 0;
   private lastError = '';
@@ -68,13 +66,16 @@ export class KernelRoutes {
   /** True when the native writer is used, false for the `ip -batch` fallback. */
   readonly native = existsSync(WRITER);
 
+  private get table(): number {
+    return this.options.table === 'main' ? 254 : this.options.table;
+  }
+
   private start(): ChildProcessWithoutNullStreams {
     if (this.proc) return this.proc;
     let proc: ChildProcessWithoutNullStreams;
     if (this.native) {
-      const table = this.options.table === 'main' ? 254 : this.options.table;
       const ifindex = this.options.device ? readFileSync(`/sys/class/net/${this.options.device}/ifindex`, 'utf8').trim() : undefined;
-      proc = spawn(WRITER, [String(table), String(this.options.protocol), ...(ifindex ? [ifindex] : [])], { stdio: ['pipe', 'pipe', 'pipe'] });
+      proc = spawn(WRITER, [String(this.table), String(this.options.protocol), ...(ifindex ? [ifindex] : [])], { stdio: ['pipe', 'pipe', 'pipe'] });
     } else {
       this.log.warn(`${WRITER} is not built (node scripts/ensure-deps.mjs builds it): using ip -batch, which is much slower`);
       proc = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -91,47 +92,36 @@ export class KernelRoutes {
       if (this.proc === proc) {
         this.proc = undefined;
         this.waitingForDrain = false;
+        // Queued records may refer to next hops the old writer was told about: tell the next one first.
+        this.redefine = true;
       }
-      if (code !== 0 && code !== null) this.log.warn({ code }, 'ip -batch exited; it restarts with the next change');
+      if (code !== 0 && code !== null) this.log.warn({ code }, 'route writer exited; it restarts with the next change');
     });
     this.proc = proc;
     return proc;
   }
 
-  private suffix(): string {
-    return ` proto ${this.options.protocol} table ${this.options.table}`;
-  }
-
-  /** Makes `prefix via nextHop` present (no-op when it already is). */
+  /** Makes `prefix via nextHop` present (add or replace). */
   set(address: number, length: number, nextHop: number): void {
-    if (this.installed.get(address, length) === (nextHop | 0)) return;
-    this.installed.set(address, length, nextHop | 0);
     let index = this.nextHopIndex.get(nextHop | 0);
     if (index === undefined) {
-      if (this.nextHops.length > NEXT_HOP_MASK) throw new Error('kernel route queue: too many distinct next hops');
-      index = this.nextHops.push(nextHop | 0) - 1;
+      index = this.nextHopIndex.size;
+      if (index > NEXT_HOP_MASK) throw new Error('kernel route queue: too many distinct next hops');
       this.nextHopIndex.set(nextHop | 0, index);
+      this.push(nextHop, ((DEFINE_NEXT_HOP << LENGTH_SHIFT) | index) >>> 0);
     }
     this.push(address, ((length << LENGTH_SHIFT) | index) >>> 0);
     this.installs++;
   }
 
+  /** Removes the prefix's route of our protocol (a route that is not there is no error). */
   remove(address: number, length: number): void {
-    if (!this.installed.delete(address, length)) return;
     this.push(address, (DELETE | (length << LENGTH_SHIFT)) >>> 0);
     this.removals++;
   }
 
-  has(address: number, length: number): boolean {
-    return this.installed.get(address, length) !== NONE;
-  }
-
-  get size(): number {
-    return this.installed.size;
-  }
-
-  get status(): { installed: number; errors: number; lastError: string } {
-    return { installed: this.installed.size, errors: this.errors, lastError: this.lastError };
+  get status(): { errors: number; lastError: string } {
+    return { errors: this.errors, lastError: this.lastError };
   }
 
   private push(address: number, word: number): void {
@@ -150,69 +140,59 @@ export class KernelRoutes {
     return this.queue.length > 1 || (this.queue.length === 1 && this.head < this.tail);
   }
 
-  /** Turns queued records into writer input, up to about TEXT bytes; undefined when none are left. */
-  private text(): Buffer | undefined {
+  /** Takes up to `max` queued records (as [chunk, first, count]), or undefined when none are left. */
+  private take(max: number): [Uint32Array, number, number] | undefined {
     if (!this.pending) return undefined;
-    const out = this.freeText.pop() ?? Buffer.allocUnsafe(TEXT);
-    let used = 0;
-    const number = (n: number) => {
-      if (n >= 100) out[used++] = 0x30 + Math.floor(n / 100);
-      if (n >= 10) out[used++] = 0x30 + (Math.floor(n / 10) % 10);
-      out[used++] = 0x30 + (n % 10);
-    };
-    const address = (a: number) => {
-      number(a >>> 24);
-      out[used++] = 0x2e;
-      number((a >>> 16) & 255);
-      out[used++] = 0x2e;
-      number((a >>> 8) & 255);
-      out[used++] = 0x2e;
-      number(a & 255);
-    };
-    const dev = this.options.device ? ` dev ${this.options.device} onlink` : '';
-    const suffix = this.suffix();
-    // A fallback line is at most about 100 bytes plus the device name.
-    const room = this.native ? 40 : 128 + dev.length + suffix.length;
-    while (used + room <= TEXT && this.pending) {
-      const chunk = this.queue[0]!;
-      const a = chunk[this.head * 2]!, word = chunk[this.head * 2 + 1]!;
-      this.head++;
-      if (this.head === RECORDS || (this.queue.length === 1 && this.head === this.tail)) {
-        this.spare = this.queue.shift();
-        this.head = 0;
-        if (this.queue.length === 0) this.tail = RECORDS;
-      }
-      const length = (word >>> LENGTH_SHIFT) & 63;
-      const remove = (word & DELETE) !== 0;
-      const nextHop = remove ? 0 : this.nextHops[word & NEXT_HOP_MASK]!;
-      if (this.native) {
-        // "A a.b.c.d LEN g.h.i.j\n" | "D a.b.c.d LEN\n"
-        out[used++] = remove ? 0x44 : 0x41;
-        out[used++] = SPACE;
-        address(a);
-        out[used++] = SPACE;
-        number(length);
-        if (!remove) {
-          out[used++] = SPACE;
-          address(nextHop);
-        }
-        out[used++] = NEWLINE;
-      } else {
-        const line = remove
-          ? `route del ${formatIPv4(a)}/${length}${suffix}\n`
-          : `route replace ${formatIPv4(a)}/${length} via ${formatIPv4(nextHop)}${dev}${suffix}\n`;
-        used += out.write(line, used, 'latin1');
+    const chunk = this.queue[0]!;
+    const end = this.queue.length === 1 ? this.tail : RECORDS;
+    const first = this.head;
+    const count = Math.min(max, end - first);
+    this.head += count;
+    if (this.head === RECORDS || (this.queue.length === 1 && this.head === this.tail)) {
+      // The chunk is used up. Its records are copied out before anything refills it.
+      this.spare = this.queue.shift();
+      this.head = 0;
+      if (this.queue.length === 0) {
+        this.tail = RECORDS;
+        this.nextHopIndex = new Map();
       }
     }
-    if (!this.pending) {
-      this.nextHops = [];
-      this.nextHopIndex = new Map();
+    return [chunk, first, count];
+  }
+
+  /** The next piece of writer input (binary records, or `ip` commands for the fallback). */
+  private input(): Buffer | undefined {
+    if (!this.pending) return undefined;
+    const out = this.freeBuffers.pop() ?? Buffer.allocUnsafe(WRITE);
+    let used = 0;
+    if (this.native) {
+      while (used < WRITE) {
+        const piece = this.take((WRITE - used) / 8);
+        if (!piece) break;
+        const [chunk, first, count] = piece;
+        Buffer.from(chunk.buffer, chunk.byteOffset + first * 8, count * 8).copy(out, used);
+        used += count * 8;
+      }
+      return out.subarray(0, used);
+    }
+    const dev = this.options.device ? ` dev ${this.options.device} onlink` : '';
+    const suffix = ` proto ${this.options.protocol} table ${this.options.table}`;
+    for (let piece = this.take(1); piece; piece = used + 256 + dev.length + suffix.length <= WRITE ? this.take(1) : undefined) {
+      const [chunk, i] = piece;
+      const a = chunk[i * 2]!, word = chunk[i * 2 + 1]!;
+      const length = (word >>> LENGTH_SHIFT) & 63;
+      if (length === DEFINE_NEXT_HOP) this.fallbackHops.set(word & NEXT_HOP_MASK, a);
+      else if (word & DELETE) used += out.write(`route del ${formatIPv4(a)}/${length}${suffix}\n`, used, 'latin1');
+      else used += out.write(`route replace ${formatIPv4(a)}/${length} via ${formatIPv4(this.fallbackHops.get(word & NEXT_HOP_MASK)!)}${dev}${suffix}\n`, used, 'latin1');
     }
     return out.subarray(0, used);
   }
 
-  private reuse(text: Buffer): void {
-    if (this.freeText.length < 4) this.freeText.push(Buffer.from(text.buffer, text.byteOffset, TEXT));
+  /** The fallback turns records into text itself, so it keeps the next hop definitions it has read. */
+  private readonly fallbackHops = new Map<number, number>();
+
+  private reuse(buffer: Buffer): void {
+    if (this.freeBuffers.length < 4) this.freeBuffers.push(Buffer.from(buffer.buffer, buffer.byteOffset, WRITE));
   }
 
   /** Hands what is pending to the writer, no faster than it takes it (pipe backpressure). */
@@ -223,8 +203,18 @@ export class KernelRoutes {
   private pump(): void {
     if (this.waitingForDrain || !this.pending) return;
     const proc = this.start();
-    for (let text = this.text(); text; text = this.text()) {
-      if (!proc.stdin.write(text, (error) => { if (!error) this.reuse(text); })) {
+    if (this.redefine && this.native && this.nextHopIndex.size > 0) {
+      this.redefine = false;
+      const words = new Uint32Array(this.nextHopIndex.size * 2);
+      let i = 0;
+      for (const [hop, index] of this.nextHopIndex) {
+        words[i++] = hop >>> 0;
+        words[i++] = ((DEFINE_NEXT_HOP << LENGTH_SHIFT) | index) >>> 0;
+      }
+      proc.stdin.write(Buffer.from(words.buffer));
+    }
+    for (let buffer = this.input(); buffer; buffer = this.input()) {
+      if (!proc.stdin.write(buffer, (error) => { if (!error) this.reuse(buffer); })) {
         this.waitingForDrain = true;
         proc.stdin.once('drain', () => {
           this.waitingForDrain = false;
@@ -236,39 +226,79 @@ export class KernelRoutes {
   }
 
   /**
-   * Takes over routes a previous run of this speaker left in the table (our restart): they stay
-   * until sweep() after the peers have sent their routes again.
+   * Reads the routes of our protocol in the kernel table, one callback each, without holding
+   * the whole listing (a million routes are about 40 MB of text).
    */
-  async adoptExisting(): Promise<number> {
-    const { stdout } = await run('ip', ['-json', 'route', 'show', 'proto', String(this.options.protocol), 'table', String(this.options.table)], { maxBuffer: 1 << 30 });
-    const routes = JSON.parse(stdout || '[]') as Array<{ dst: string; gateway?: string }>;
-    for (const r of routes) {
-      const [addr, len] = r.dst === 'default' ? ['0.0.0.0', '0'] : r.dst.includes('/') ? r.dst.split('/') : [r.dst, '32'];
-      this.installed.set(parseIPv4(addr!), Number(len), r.gateway ? parseIPv4(r.gateway) | 0 : 0);
-    }
-    return routes.length;
+  private async forEachKernelRoute(visit: (address: number, length: number) => void): Promise<number> {
+    const proc = spawn('ip', ['-4', 'route', 'show', 'proto', String(this.options.protocol), 'table', String(this.options.table)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let rest = '', count = 0, stderr = '';
+    const line = (text: string) => {
+      // "10.1.2.0/24 via 10.0.0.1 dev eth0 ...", "default via ...", "10.1.2.3 via ..." (a /32)
+      const space = text.indexOf(' ');
+      const dst = space < 0 ? text : text.slice(0, space);
+      if (!dst) return;
+      count++;
+      if (dst === 'default') return visit(0, 0);
+      const slash = dst.indexOf('/');
+      visit(parseIPv4(slash < 0 ? dst : dst.slice(0, slash)), slash < 0 ? 32 : Number(dst.slice(slash + 1)));
+    };
+    proc.stdout.setEncoding('latin1');
+    proc.stdout.on('data', (text: string) => {
+      const lines = (rest + text).split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) line(l);
+    });
+    proc.stderr.on('data', (text: Buffer) => { stderr += text.toString(); });
+    const code = await new Promise<number | null>((resolve, reject) => { proc.on('error', reject); proc.on('close', resolve); });
+    if (code !== 0) throw new Error(`ip route show proto ${this.options.protocol} failed: ${stderr.trim()}`);
+    line(rest);
+    return count;
   }
 
-  /** Removes installed routes that `keep` no longer wants (the end of our graceful restart). */
-  sweep(keep: (address: number, length: number) => boolean): number {
-    // Collected first (the table cannot change under forEach), in typed arrays: a million
-    // [address, length] pairs cost about 80 MB of heap when a withdrawing stop removed them all.
-    const addresses = new Uint32Array(this.installed.size), lengths = new Uint8Array(this.installed.size);
-    let gone = 0;
-    this.installed.forEach((address, length) => {
-      if (!keep(address, length)) {
-        addresses[gone] = address;
-        lengths[gone++] = length;
+  /** How many routes a previous run of this speaker left in the table (our restart: they stay until sweep). */
+  async adoptExisting(): Promise<number> {
+    return this.forEachKernelRoute(() => undefined);
+  }
+
+  /**
+   * Removes the routes of our protocol in the kernel that `keep` no longer wants: the end of our
+   * graceful restart (routes from the previous run that no peer sent again), and a withdrawing
+   * stop. `keep` is asked when the listing has been read, so that a route added meanwhile is
+   * judged by the RIB as it is then; a delete queued after an add of the same prefix follows it.
+   */
+  async sweep(keep: (address: number, length: number) => boolean): Promise<number> {
+    // Collected first into typed arrays (a million [address, length] pairs were 80 MB of heap).
+    let addresses = new Uint32Array(1024), lengths = new Uint8Array(1024), n = 0;
+    await this.forEachKernelRoute((address, length) => {
+      if (n === addresses.length) {
+        const a = new Uint32Array(n * 2); a.set(addresses); addresses = a;
+        const l = new Uint8Array(n * 2); l.set(lengths); lengths = l;
       }
+      addresses[n] = address;
+      lengths[n++] = length;
     });
-    for (let i = 0; i < gone; i++) this.remove(addresses[i]!, lengths[i]!);
+    let gone = 0;
+    for (let i = 0; i < n; i++) {
+      if (!keep(addresses[i]!, lengths[i]!)) {
+        this.remove(addresses[i]!, lengths[i]!);
+        gone++;
+      }
+    }
     this.flush();
     return gone;
   }
 
-  /** Removes every route we installed (a stop that is not a graceful restart). */
-  removeAll(): void {
-    this.sweep(() => false);
+  /**
+   * Removes every route of our protocol in the table (a stop that is not a graceful restart).
+   * Pending changes are dropped and the writer finishes what it has, so the listing is complete.
+   */
+  async removeAll(): Promise<number> {
+    this.queue.length = 0;
+    this.head = 0;
+    this.tail = RECORDS;
+    this.nextHopIndex = new Map();
+    await this.close();
+    return this.sweep(() => false);
   }
 
   /** Waits for the writer to finish what it was given, then ends it. */

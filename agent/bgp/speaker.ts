@@ -119,6 +119,8 @@ export class Speaker {
   /** Kernel routes found from the previous run at start (our graceful restart). */
   adoptedKernelRoutes = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** The sweep of kernel routes at the end of our restart, while it runs. */
+  private sweeping: Promise<void> | undefined;
   readonly started = new Date();
 
   constructor(readonly config: SpeakerConfigFile, private readonly log: Logger, hooks: SpeakerHooks = {}) {
@@ -376,7 +378,8 @@ export class Speaker {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     if (this.kernel) {
-      if (options.withdraw) this.kernel.removeAll();
+      await this.sweeping;
+      if (options.withdraw) await this.kernel.removeAll();
       await this.kernel.close();
     }
   }
@@ -490,17 +493,24 @@ export class Speaker {
     peer.staleTimer = undefined;
   }
 
-  /** The end of our own graceful restart: kernel routes that no best path backs any more go. */
+  /**
+   * The end of our own graceful restart: kernel routes that no best path backs any more go (the
+   * kernel is listed, as routes from the previous run are in no table of ours).
+   */
   private finishRestart(why: string): void {
     if (!this.restarting) return;
     this.restarting = false;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.flush();
-    const removed = this.kernel?.sweep((address, length) => {
+    const kernel = this.kernel;
+    if (!kernel) return this.log.info({ why }, 'graceful restart complete');
+    this.sweeping = kernel.sweep((address, length) => {
       const best = this.rib.best(address, length);
-      return best >= 0 && this.rib.attributes[best]!.source.index !== LOCAL_PEER;
-    }) ?? 0;
-    this.log.info({ why, removed }, 'graceful restart complete');
+      return best >= 0 && this.rib.attributes[best]!.source.index !== LOCAL_PEER && this.rib.attributes[best]!.nextHop !== 0;
+    }).then(
+      (removed) => this.log.info({ why, removed }, 'graceful restart complete'),
+      (error: Error) => this.log.error({ why, err: error }, 'graceful restart complete, but the kernel routes could not be listed to remove stale ones'),
+    );
   }
 
   // ---- sessions ----
@@ -639,12 +649,23 @@ export class Speaker {
     // A peer we export nothing to (export: none, as towards a full-table feed) needs no look at each change.
     const outPeers = this.peers.filter((p) => p.established && (p.settings.exportPolicy !== 'none' || p.adjRibOut.size > 0));
     const pending = outPeers.map(() => ({ withdrawn: [] as Nlri[], announce: new Map<number, Nlri[]>() }));
-    rib.drainDirty((address, length) => {
+    rib.drainDirty((address, length, wasInstalled) => {
       const best = rib.best(address, length);
       if (kernel) {
         const a = best >= 0 ? rib.attributes[best]! : undefined;
-        if (a && a.source.index !== LOCAL_PEER && a.nextHop !== 0) kernel.set(address, length, a.nextHop);
-        else if (!this.restarting || a) kernel.remove(address, length);
+        if (a && a.source.index !== LOCAL_PEER && a.nextHop !== 0) {
+          // A dirty prefix's best path changed (or may have): replace the route, and mark it.
+          kernel.set(address, length, a.nextHop);
+          rib.setInstalled(address, length, true);
+        } else if (wasInstalled || rib.installed(address, length)) {
+          // Our route for a prefix that has no path left, or is now our own or has no next hop.
+          // During our restart a prefix with no path keeps its route until the sweep.
+          if (!this.restarting || a) kernel.remove(address, length);
+          rib.setInstalled(address, length, false);
+        } else if (this.restarting && a) {
+          // Maybe a route from the previous run (those are not marked): ours to remove now.
+          kernel.remove(address, length);
+        }
       }
       for (let i = 0; i < outPeers.length; i++) this.decide(outPeers[i]!, pending[i]!, address, length, best);
     });
@@ -714,7 +735,7 @@ export class Speaker {
       peers: this.peers.map((p) => this.peerStatus(p)),
       rib: { prefixes: this.rib.prefixCount, paths: this.rib.pathTotal, attributeSets: this.rib.attributeSets, bytes: this.rib.bytes },
       memory: (({ rss, heapUsed, heapTotal, external, arrayBuffers }) => ({ rss, heapUsed, heapTotal, external, arrayBuffers }))(process.memoryUsage()),
-      ...(this.kernel && this.config.kernel ? { kernel: { ...this.kernel.status, protocol: this.config.kernel.protocol, table: this.config.kernel.table } } : {}),
+      ...(this.kernel && this.config.kernel ? { kernel: { installed: this.rib.installedCount, ...this.kernel.status, protocol: this.config.kernel.protocol, table: this.config.kernel.table } } : {}),
     };
   }
 

@@ -94,6 +94,40 @@ describe('Rib best-path selection', () => {
     expect(rib.attributeSets).toBe(0);
   });
 
+  it('keeps the installed mark through path changes and hands it to the drain when the last path goes', () => {
+    const rib = new Rib();
+    const drain = () => { const out: string[] = []; rib.drainDirty((a, l, was) => out.push(`${a}/${l}${was ? ' was-installed' : ''}`)); return out; };
+    expect(rib.setInstalled(P, 24, true)).toBe(false); // not in the RIB: nothing to mark
+    rib.update(1, P, 24, 0, attrs(rib, source(1), { origin: 0, asPath: [], nextHop: 1 }));
+    rib.update(1, P + 256, 24, 0, attrs(rib, source(1), { origin: 0, asPath: [], nextHop: 1 }));
+    expect(drain()).toEqual([`${P}/24`, `${P + 256}/24`]);
+    expect(rib.setInstalled(P, 24, true)).toBe(true);
+    expect(rib.installed(P, 24)).toBe(true);
+    expect(rib.installed(P + 256, 24)).toBe(false);
+    expect(rib.installedCount).toBe(1);
+    // A better path, a replaced path and a withdrawn second path keep the mark (and the best path is still found).
+    rib.update(2, P, 24, 0, attrs(rib, source(2), { origin: 0, asPath: [], nextHop: 2, localPref: 200 }));
+    rib.update(1, P, 24, 0, attrs(rib, source(1), { origin: 0, asPath: [], nextHop: 3 }));
+    expect(rib.installed(P, 24)).toBe(true);
+    expect(rib.attributes[rib.best(P, 24)]!.nextHop).toBe(2);
+    expect(rib.paths(P, 24).map((p) => p.peer)).toEqual([2, 1]);
+    rib.withdraw(2, P, 24, 0);
+    expect(rib.installed(P, 24)).toBe(true);
+    expect(rib.attributes[rib.best(P, 24)]!.nextHop).toBe(3);
+    expect(rib.removePeer(1)).toBe(2);
+    // removePeer goes in the prefix table's (seeded hash) order.
+    expect(drain().sort()).toEqual([`${P}/24`, `${P}/24`, `${P}/24 was-installed`, `${P + 256}/24`].sort());
+    expect(rib.installedCount).toBe(0);
+    expect(rib.installed(P, 24)).toBe(false);
+    const seen: number[] = [];
+    rib.update(1, P, 24, 0, attrs(rib, source(1), { origin: 0, asPath: [], nextHop: 1 }));
+    rib.setInstalled(P, 24, true);
+    rib.forEachInstalled((a) => seen.push(a));
+    expect(seen).toEqual([P]);
+    expect(rib.setInstalled(P, 24, false)).toBe(true);
+    expect(rib.installedCount).toBe(0);
+  });
+
   it('keeps one path per ADD-PATH identifier', () => {
     const rib = new Rib();
     rib.update(1, P, 24, 1, attrs(rib, source(1), { origin: 0, asPath: [], nextHop: 1 }));

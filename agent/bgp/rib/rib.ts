@@ -6,11 +6,22 @@
 // that grows adds pages and never copies, so taking in a full table leaves no old arrays for the
 // collector to free late (their memory counted in the peak). Changes of the best path are
 // collected as dirty prefixes for the speaker to export and install in batches.
+//
+// Each prefix also carries one bit, "installed": the speaker's best route for it is in the
+// kernel. What the kernel holds is then the best paths of the marked prefixes, with no second
+// table of installed routes (that repeated the RIB: about 19 MB at a million prefixes). A prefix
+// whose last path goes while marked leaves the mark in its dirty record, so that whoever drains
+// the queue still knows to delete the kernel route.
 import { PrefixTable } from './prefix-table.ts';
 import { type RouteAttributes, compareRoutes } from './route-attributes.ts';
 
 const NONE = -1;
 const STALE = 1;
+/** In a prefix table value: the kernel holds this prefix's route. The other bits: the first path. */
+const INSTALLED = 0x40000000;
+const HEAD = INSTALLED - 1;
+/** In a dirty record's length byte: the prefix left the table while marked installed. */
+const WAS_INSTALLED = 0x80;
 const PAGE_BITS = 14;
 const PAGE = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE - 1;
@@ -34,6 +45,8 @@ class PathPool {
       this.used++;
       return p;
     }
+    // Path numbers share the prefix table's value with the INSTALLED bit (a billion paths).
+    if (this.highWater === INSTALLED) throw new Error('RIB full: 2^30 paths');
     if (this.highWater === this.attr.length * PAGE) {
       this.attr.push(new Int32Array(PAGE).fill(NONE));
       this.next.push(new Int32Array(PAGE));
@@ -79,8 +92,10 @@ class PathPool {
 }
 
 export class Rib {
-  /** prefix -> first path (the best). */
+  /** prefix -> first path (the best), with the INSTALLED bit. */
   private readonly heads = new PrefixTable(1 << 12);
+  /** Prefixes marked installed. */
+  installedCount = 0;
   private readonly pool = new PathPool();
 
   /** Interned attributes by index; index -1 means none. */
@@ -172,7 +187,7 @@ export class Rib {
     return [head, NONE];
   }
 
-  private markDirty(address: number, length: number): void {
+  private markDirty(address: number, length: number, flags = 0): void {
     if (this.dirtyCount === this.dirtyAddress.length) {
       const a = new Uint32Array(this.dirtyCount * 2);
       a.set(this.dirtyAddress);
@@ -182,7 +197,7 @@ export class Rib {
       this.dirtyLength = l;
     }
     this.dirtyAddress[this.dirtyCount] = address;
-    this.dirtyLength[this.dirtyCount++] = length;
+    this.dirtyLength[this.dirtyCount++] = length | flags;
   }
 
   get dirtySize(): number {
@@ -192,7 +207,9 @@ export class Rib {
   /** Adds or replaces the path from `peer` (with ADD-PATH id) for a prefix. Takes a reference on attrIndex. */
   update(peer: number, address: number, length: number, id: number, attrIndex: number): void {
     const pool = this.pool;
-    const head = this.heads.get(address, length);
+    const value = this.heads.get(address, length);
+    const head = value === NONE ? NONE : value & HEAD;
+    const mark = value === NONE ? 0 : value & INSTALLED;
     this.attributes[attrIndex]!.refs++;
     let p: number;
     if (head === NONE) {
@@ -212,7 +229,7 @@ export class Rib {
       if (pool.getAttr(old) === attrIndex && pool.getFlags(old) === 0) {
         // Same attributes again: nothing changes (undo the unlink).
         this.attributes[attrIndex]!.refs--;
-        this.heads.set(address, length, this.insertSorted(rest, old));
+        this.heads.set(address, length, this.insertSorted(rest, old) | mark);
         return;
       }
       this.release(pool.getAttr(old));
@@ -226,37 +243,65 @@ export class Rib {
     pool.setPeer(p, peer);
     pool.setFlags(p, 0);
     const newHead = this.insertSorted(rest, p);
-    this.heads.set(address, length, newHead);
+    this.heads.set(address, length, newHead | mark);
     if (newHead === p || head === old) this.markDirty(address, length);
   }
 
   /** Removes the path from `peer` for a prefix; true when there was one. */
   withdraw(peer: number, address: number, length: number, id: number): boolean {
     const pool = this.pool;
-    const head = this.heads.get(address, length);
-    if (head === NONE) return false;
+    const value = this.heads.get(address, length);
+    if (value === NONE) return false;
+    const head = value & HEAD, mark = value & INSTALLED;
     const [rest, old] = this.unlink(head, peer, id);
     if (old === NONE) return false;
     this.release(pool.getAttr(old));
     pool.release(old);
     this.pathCount[peer]!--;
-    if (rest === NONE) this.heads.delete(address, length);
-    else this.heads.set(address, length, rest);
+    if (rest === NONE) {
+      this.heads.delete(address, length);
+      if (mark) this.installedCount--;
+      this.markDirty(address, length, mark ? WAS_INSTALLED : 0);
+      return true;
+    }
+    this.heads.set(address, length, rest | mark);
     if (old === head) this.markDirty(address, length);
     return true;
   }
 
+  /** Whether the prefix is marked installed in the kernel. */
+  installed(address: number, length: number): boolean {
+    const value = this.heads.get(address, length);
+    return value !== NONE && (value & INSTALLED) !== 0;
+  }
+
+  /** Marks or unmarks a prefix as installed; a prefix not in the table cannot be marked (false). */
+  setInstalled(address: number, length: number, on: boolean): boolean {
+    const value = this.heads.get(address, length);
+    if (value === NONE) return false;
+    if (((value & INSTALLED) !== 0) === on) return true;
+    this.heads.set(address, length, on ? value | INSTALLED : value & HEAD);
+    this.installedCount += on ? 1 : -1;
+    return true;
+  }
+
+  /** Visits every prefix marked installed; the callback must not change the table. */
+  forEachInstalled(visit: (address: number, length: number) => void): void {
+    this.heads.forEach((address, length, value) => { if (value & INSTALLED) visit(address, length); });
+  }
+
   /** The attribute index of the best path, or -1. */
   best(address: number, length: number): number {
-    const head = this.heads.get(address, length);
-    return head === NONE ? NONE : this.pool.getAttr(head);
+    const value = this.heads.get(address, length);
+    return value === NONE ? NONE : this.pool.getAttr(value & HEAD);
   }
 
   /** Every path of a prefix, best first. */
   paths(address: number, length: number): Array<{ peer: number; pathId: number; attrIndex: number; stale: boolean }> {
     const pool = this.pool;
     const out = [];
-    for (let p = this.heads.get(address, length); p !== NONE; p = pool.getNext(p)) {
+    const value = this.heads.get(address, length);
+    for (let p = value === NONE ? NONE : value & HEAD; p !== NONE; p = pool.getNext(p)) {
       out.push({ peer: pool.getPeer(p), pathId: pool.getId(p), attrIndex: pool.getAttr(p), stale: pool.getFlags(p) === STALE });
     }
     return out;
@@ -290,8 +335,8 @@ export class Rib {
     // Prefixes are found through the table (paths do not keep a copy of theirs); the victims
     // are collected first, as withdrawing changes the table being walked.
     const victims: number[] = [];
-    this.heads.forEach((address, length, head) => {
-      for (let p = head; p !== NONE; p = pool.getNext(p)) {
+    this.heads.forEach((address, length, value) => {
+      for (let p = value & HEAD; p !== NONE; p = pool.getNext(p)) {
         if (pool.getPeer(p) === peer && (!onlyStale || pool.getFlags(p) === STALE)) victims.push(address, length, pool.getId(p));
       }
     });
@@ -306,13 +351,19 @@ export class Rib {
     return n;
   }
 
-  /** Takes the dirty prefixes (and empties the queue). */
-  drainDirty(visit: (address: number, length: number) => void): void {
+  /**
+   * Takes the dirty prefixes (and empties the queue). `wasInstalled`: the prefix left the table
+   * while marked installed (its kernel route is still there).
+   */
+  drainDirty(visit: (address: number, length: number, wasInstalled: boolean) => void): void {
     const n = this.dirtyCount;
     const addresses = this.dirtyAddress;
     const lengths = this.dirtyLength;
     this.dirtyCount = 0;
-    for (let i = 0; i < n; i++) visit(addresses[i]!, lengths[i]!);
+    for (let i = 0; i < n; i++) {
+      const l = lengths[i]!;
+      visit(addresses[i]!, l & ~WAS_INSTALLED, (l & WAS_INSTALLED) !== 0);
+    }
     if (addresses.length > 1 << 16) {
       // Give back the memory of a big burst (a full table) once it is handled.
       this.dirtyAddress = new Uint32Array(1 << 12);
