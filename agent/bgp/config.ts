@@ -67,6 +67,12 @@ const peerSchema = z.object({
    */
   nextHop: z.enum(['auto', 'self', 'keep']).default('auto'),
   description: z.string().optional(),
+  /**
+   * What `status` shows as PEER TYPE, in calicoctl's words: how the peer came to be configured
+   * (the node-to-node mesh, a global BGPPeer, a BGPPeer for some nodes). Default: from the
+   * session (eBGP `global`, a route reflector client, else `node-to-node mesh`).
+   */
+  peerType: z.enum(['node-to-node mesh', 'global', 'node specific']).optional(),
 }).strict();
 
 /** One peer as the configuration file (or Speaker.addPeer) gives it, before defaults. */

@@ -5,7 +5,7 @@
 import { type Server, createServer } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, validateConfig } from './config.ts';
+import { ConfigError, type PeerConfigInput, validateConfig } from './config.ts';
 import { Speaker } from './speaker.ts';
 
 const log = pino({ level: 'silent' });
@@ -41,6 +41,20 @@ const up = (s: Speaker, address: string) => peerOf(s, address)?.state === 'up';
 const prefixes = (s: Speaker) => s.routes().routes.map((r) => r.prefix).sort();
 
 describe('peers at runtime', () => {
+  it('shows the configured PEER TYPE (calicoctl\'s words), and a change of it does not touch the session', async () => {
+    const [pa, pb] = [basePort++, basePort++];
+    const a = await speaker({ routerId: '127.0.0.1', listen: `127.0.0.1:${pa}`, peers: [{ address: '127.0.0.2', port: pb, passive: false, peerType: 'global' }, { address: '127.0.0.4', port: pb }] });
+    const b = await speaker({ routerId: '127.0.0.2', listen: `127.0.0.2:${pb}`, peers: [{ address: '127.0.0.1', port: pa }] });
+    await until('a-b up', () => up(a, '127.0.0.2') && up(b, '127.0.0.1'));
+    expect(peerOf(a, '127.0.0.2')!.type).toBe('global');
+    expect(peerOf(a, '127.0.0.4')!.type).toBe('node-to-node mesh'); // unset: from the session (iBGP)
+    const session = a.peers[0]!.established;
+    expect(a.updatePeer({ address: '127.0.0.2', port: pb, passive: false, peerType: 'node specific' })).toBe('updated');
+    expect(peerOf(a, '127.0.0.2')!.type).toBe('node specific');
+    expect(a.peers[0]!.established).toBe(session);
+    expect(() => a.addPeer({ address: '127.0.0.5', peerType: 'mesh' } as unknown as PeerConfigInput)).toThrow(/peerType/);
+  });
+
   it('adds and removes a peer without touching the other session', async () => {
     const [pa, pb, pc] = [basePort++, basePort++, basePort++];
     const a = await speaker({ routerId: '127.0.0.1', listen: `127.0.0.1:${pa}`, peers: [{ address: '127.0.0.2', port: pb, passive: false }], announce: ['192.168.1.0/26'] });

@@ -157,7 +157,7 @@ export class Speaker {
       nextHop: p.nextHop,
       importPolicy: p.import ?? (ebgp ? 'none' : 'all'),
       exportPolicy: p.export ?? (ebgp ? 'none' : 'ibgp-rules'),
-      peerType: ebgp ? 'global' : p.routeReflectorClient ? 'route reflector client' : 'node-to-node mesh',
+      peerType: p.peerType ?? (ebgp ? 'global' : p.routeReflectorClient ? 'route reflector client' : 'node-to-node mesh'),
       ...(p.password ? { password: p.password } : {}),
       ...(source ? { localAddress: source } : {}),
     };
@@ -251,8 +251,8 @@ export class Speaker {
     if (!peer) throw new Error(`peer ${p.address}:${p.port} is not configured: use addPeer`);
     const next = this.peerSettings(p);
     const before = peer.settings;
-    const inPlace = ['exportPolicy', 'nextHop', 'importPolicy'] as const;
-    const strip = (s: PeerSettings) => JSON.stringify({ ...s, exportPolicy: undefined, nextHop: undefined, importPolicy: undefined });
+    const inPlace = ['exportPolicy', 'nextHop', 'importPolicy', 'peerType'] as const;
+    const strip = (s: PeerSettings) => JSON.stringify({ ...s, exportPolicy: undefined, nextHop: undefined, importPolicy: undefined, peerType: undefined });
     if (strip(before) !== strip(next) || (before.importPolicy !== next.importPolicy && peer.established && !peer.negotiated?.routeRefresh)) {
       this.log.info({ peer: peer.name }, 'peer changed: new session');
       const at = this.peers.indexOf(peer);

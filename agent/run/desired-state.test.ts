@@ -46,9 +46,9 @@ describe('the desired state', () => {
   it('meshes with every other node, announcing only its own blocks', () => {
     const bgp = desiredBgp(snapshot(), local)!;
     expect(bgp).toMatchObject({ routerId: '10.240.1.11', asn: 64512, listen: '10.240.1.11:179', announce: ['192.168.1.64/26'] });
-    expect(bgp.peers.map((p) => [p.address, p.asn])).toEqual([
-      ['10.240.1.12', 64512],
-      ['10.240.2.13', 64512],
+    expect(bgp.peers.map((p) => [p.address, p.asn, p.peerType])).toEqual([
+      ['10.240.1.12', 64512, 'node-to-node mesh'],
+      ['10.240.2.13', 64512, 'node-to-node mesh'],
     ]);
   });
 
@@ -58,10 +58,13 @@ describe('the desired state', () => {
     s.bgpPeers = [
       parseBGPPeer({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'tor' }, spec: { peerIP: '10.240.1.1', asNumber: 65001 } }),
       parseBGPPeer({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'other' }, spec: { peerIP: '10.240.2.1', asNumber: 65001, node: 'worker-3' } }),
+      parseBGPPeer({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'mine' }, spec: { peerIP: '10.240.1.2', node: local.nodeName } }),
+      parseBGPPeer({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'selected' }, spec: { peerIP: '10.240.1.3', nodeSelector: 'all()' } }),
     ];
     const bgp = desiredBgp(s, local)!;
     expect(bgp.asn).toBe(65000);
-    expect(bgp.peers.map((p) => [p.address, p.asn])).toEqual([['10.240.1.1', 65001]]);
+    // PEER TYPE as calicoctl node status shows it: global for every node, node specific with node or nodeSelector.
+    expect(bgp.peers.map((p) => [p.address, p.asn, p.peerType])).toEqual([['10.240.1.1', 65001, 'global'], ['10.240.1.2', 65000, 'node specific'], ['10.240.1.3', 65000, 'node specific']]);
   });
 
   it('runs no BGP when every enabled pool is a VXLAN pool', () => {

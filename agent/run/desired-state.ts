@@ -138,7 +138,7 @@ export function desiredBgp(snapshot: ClusterSnapshot, local: LocalFacts): Speake
   if (settings.nodeToNodeMeshEnabled) {
     for (const node of snapshot.nodes) {
       if (node.name === local.nodeName || !node.ipv4Address) continue;
-      peers.push({ address: formatIPv4(node.ipv4Address.address), asn: node.asNumber ?? settings.asNumber, port: settings.listenPort, description: `node ${node.name}` });
+      peers.push({ address: formatIPv4(node.ipv4Address.address), asn: node.asNumber ?? settings.asNumber, port: settings.listenPort, description: `node ${node.name}`, peerType: 'node-to-node mesh' });
     }
   }
   const labels = me?.labels ?? {};
@@ -148,7 +148,9 @@ export function desiredBgp(snapshot: ClusterSnapshot, local: LocalFacts): Speake
     if (!forMe || !spec.peerIP) continue;
     const target = parsePeerAddress(spec.peerIP);
     if (!target || target.address === ip || peers.some((p) => p.address === target.address)) continue;
-    peers.push({ address: target.address, ...(target.port ? { port: target.port } : {}), ...peerSettings(peer, asn), description: `BGPPeer ${peer.metadata.name}` });
+    // calicoctl node status: a BGPPeer for all nodes is `global`, one with node or nodeSelector `node specific`.
+    const peerType = spec.node || spec.nodeSelector ? 'node specific' as const : 'global' as const;
+    peers.push({ address: target.address, ...(target.port ? { port: target.port } : {}), ...peerSettings(peer, asn), description: `BGPPeer ${peer.metadata.name}`, peerType });
   }
   return speakerConfigSchema.parse({
     routerId: ip,
