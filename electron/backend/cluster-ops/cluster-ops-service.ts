@@ -14,6 +14,7 @@ import { nodePaths } from '../installer/node-scripts.ts';
 import { runScript } from '../installer/remote.ts';
 import { IPPoolStore } from '../ippools/ippool-store.ts';
 import { plannedRouteKeys, previewNode } from '../ippools/mode-preview.ts';
+import { checkConvergence } from '../ippools/convergence-check.ts';
 import type { NodeStore } from '../nodes/node-store.ts';
 import { birdSockets, readBirdProtocols } from '../peers/bird-socket.ts';
 import { kernelRouteRows } from '../routes/kernel-routes.ts';
@@ -35,10 +36,6 @@ interface SpeakerStatus {
 }
 
 type Handlers = Pick<RequestHandlers, 'cluster.overview' | 'node.routes' | 'node.peers' | 'ippools.list' | 'ippools.save' | 'ippools.delete' | 'ippools.preview' | 'ippools.convergence' | 'connectivity.matrix'>;
-
-function prefixLength(genmask: string): number {
-  return genmask.split('.').reduce((bits, octet) => bits + Number(octet).toString(2).replace(/0/g, '').length, 0);
-}
 
 export class ClusterOpsService {
   constructor(
@@ -176,18 +173,7 @@ export class ClusterOpsService {
         if (!pool || pool.ipipMode !== fields.ipipMode || pool.vxlanMode !== fields.vxlanMode || pool.natOutgoing !== fields.natOutgoing) {
           return { node, converged: false, detail: 'the agent has not seen the change yet' };
         }
-        const planned = plannedRouteKeys(state);
-        const kernel = new Map(
-          (await callAgent<RouteRow[]>(client, 'routes'))
-            .filter((r) => r.ginghams)
-            .map((r) => [`${r.destination}/${prefixLength(r.genmask)}`, r.flags === 'U' && r.iface === '*' ? 'blackhole' : `${r.iface} ${r.gateway}`]),
-        );
-        for (const [dst, want] of planned) {
-          const have = kernel.get(dst);
-          if (have !== want) return { node, converged: false, detail: `${dst}: kernel ${have ?? 'missing'}, planned ${want}` };
-        }
-        for (const dst of kernel.keys()) if (!planned.has(dst)) return { node, converged: false, detail: `${dst} is still in the kernel` };
-        return { node, converged: true, detail: `${planned.size} routes as planned` };
+        return { node, ...checkConvergence(plannedRouteKeys(state), await callAgent<RouteRow[]>(client, 'routes')) };
       }),
     );
   }
