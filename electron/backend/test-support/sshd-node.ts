@@ -91,6 +91,38 @@ export interface SshdNodeOptions {
    * that what a test installs there over SSH stays on this node, as on a separate host.
    */
   privateDirs?: string[];
+  /**
+   * Boot systemd as the node's init (PID 1 of a PID namespace of its own) and run sshd as one of
+   * its services, so that the installer finds a systemd host. systemd sees only the handful of
+   * units written here, never this machine's: its sysinit would clean /tmp and start udev and
+   * journald on the machine's behalf. /run and /etc/systemd/system are private to the node.
+   */
+  systemd?: boolean;
+}
+
+/** The systemd a node boots: a few empty targets the installer's unit depends on, sshd, and nothing else. */
+function systemdBootScript(sshdConfig: string, privateDirs: string[]): string {
+  const unitDir = '/usr/lib/systemd/system';
+  const target = (name: string, extra = '') => `printf '[Unit]\\nDescription=${name} (test node)\\nDefaultDependencies=no\\n${extra}' > ${unitDir}/${name}`;
+  return [
+    ...privateDirs.map((d) => `mkdir -p '${d}'; mount -t tmpfs -o mode=0755 tmpfs '${d}'`),
+    `for d in /run /etc/systemd/system ${unitDir} /usr/lib/systemd/system-generators; do mount -t tmpfs -o mode=0755 tmpfs "$d"; done`,
+    '[ -d /etc/systemd/system-generators ] && mount -t tmpfs tmpfs /etc/systemd/system-generators',
+    'mkdir -p /run/sshd',
+    ...['sysinit.target', 'basic.target', 'shutdown.target', 'network-online.target', 'multi-user.target'].map((t) => target(t)),
+    target('node.target', 'Wants=test-sshd.service multi-user.target\\n'),
+    `printf '[Unit]\\nDescription=sshd (test node)\\nDefaultDependencies=no\\n[Service]\\nExecStart=/usr/sbin/sshd -D -e -f ${sshdConfig}\\nKillMode=process\\n' > ${unitDir}/test-sshd.service`,
+    'exec /lib/systemd/systemd --system --unit=node.target',
+  ].join('\n');
+}
+
+/** The pids whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 export async function startSshdNode(slot: number, options: SshdNodeOptions = {}): Promise<SshdNode> {
@@ -161,12 +193,19 @@ export async function startSshdNode(slot: number, options: SshdNodeOptions = {})
     rmSync(`${hostKey}.pub`, { force: true });
     sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey, '-C', 'gingham-test-host']);
   };
+  /** systemd's pid when the node boots it: what stop() kills (and with it, everything in its PID namespace). */
+  let init: number | undefined;
   const startDaemon = async () => {
     rmSync(join(dir, 'sshd.pid'), { force: true });
     const sshdArgv = ['ip', 'netns', 'exec', netns, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')];
     const privateDirs = options.privateDirs ?? [];
     // unshare execs the shell, which execs ip, which execs sshd: the child's pid stays sshd's.
-    const child = privateDirs.length
+    // With systemd: ip execs unshare, whose one child execs systemd.
+    const child = options.systemd
+      ? spawn('ip', ['netns', 'exec', netns, 'unshare', '--pid', '--fork', '--mount', '--mount-proc', '--propagation', 'private', 'sh', '-ec', systemdBootScript(join(dir, 'sshd_config'), privateDirs)], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        })
+      : privateDirs.length
       ? spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-ec', `for d in ${privateDirs.map((d) => `'${d}'`).join(' ')}; do mkdir -p "$d"; mount -t tmpfs -o mode=0755 tmpfs "$d"; done; exec "$@"`, 'sh', ...sshdArgv], {
           stdio: ['ignore', 'ignore', 'pipe'],
         })
@@ -176,6 +215,10 @@ export async function startSshdNode(slot: number, options: SshdNodeOptions = {})
       log = (log + d.toString()).slice(-4000);
     });
     sshd = child;
+    if (options.systemd) {
+      const deadline = Date.now() + 5000;
+      while (!(init = childrenOf(child.pid!)[0]) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    }
     try {
       // A node behind a bastion is not reachable from here; wait for its pid file instead.
       if (options.behind) await waitForFile(join(dir, 'sshd.pid'), 10_000);
@@ -189,7 +232,10 @@ export async function startSshdNode(slot: number, options: SshdNodeOptions = {})
     sshd = undefined;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
+    // An init ignores SIGTERM; SIGKILL to it ends its whole PID namespace.
+    if (init) quietly('kill', ['-KILL', String(init)]);
+    else child.kill('SIGTERM');
+    init = undefined;
     await exited;
     // sshd leaves its per-connection children running; they live in our namespace only.
     quietly('ip', ['netns', 'pids', netns]);
@@ -224,9 +270,10 @@ export async function startSshdNode(slot: number, options: SshdNodeOptions = {})
       else sh('ip', ['-n', netns, 'link', 'set', nodeInterface, up ? 'up' : 'down']);
     },
     killSessions() {
-      const listener = sshd?.pid;
+      // The listener: our child, or under systemd, the sshd that systemd started.
+      const listeners = new Set(init ? childrenOf(init) : [sshd?.pid]);
       for (const pid of sh('ip', ['netns', 'pids', netns]).split('\n').filter(Boolean)) {
-        if (Number(pid) === listener) continue;
+        if (listeners.has(Number(pid))) continue;
         let comm = '';
         try {
           comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
