@@ -1,8 +1,10 @@
 // The console drives the lab: the agent installed on all four nodes from the GUI (the lab comes
-// up without it), then the default pool switched Always -> CrossSubnet -> Never -> VXLAN Always
-// and back from the IP pools view, with src/dst checks toggled as the seed does, and worker-1's
-// route table read in the Routes view after each step. Figures: install time and Apply-to-converged
-// time per switch. Screenshots in test-results/cluster-ops/.
+// up without it, and starts its pods once the console has installed the agent's CNI plugin), then
+// the default pool switched Always -> CrossSubnet -> Never -> VXLAN Always and back from the IP
+// pools view, with src/dst checks toggled as the seed does. After each step worker-1's route table
+// (Routes view) has the seed's shape and the pod matrix, probed by the agents, matches LAB.md's
+// table. Figures: install time and Apply-to-converged time per switch. Screenshots in
+// test-results/cluster-ops/.
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +13,7 @@ import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { labSrcdst } from '../lab/lab.ts';
+import { labPods, labSrcdst } from '../lab/lab.ts';
 import { useLab, type LabLease } from '../lab/testing/lab-fixture.ts';
 import { openConsole, type ConsoleHarness } from './console-harness.ts';
 
@@ -79,6 +81,49 @@ async function expectWorker1Routes(expected: (route: { destination: string; gate
   await harness.screenshot(shot);
 }
 
+/** Which pod pairs answer HTTP, per LAB.md's table (pod-1 and pod-2 share subnet 1, pod-3 is in subnet 2). */
+const reach = {
+  all: () => true,
+  sameSubnetOnly: (from: string, to: string) => from !== 'pod-3' && to !== 'pod-3',
+  none: () => false,
+};
+
+/** Reads the matrix table captioned `caption` until every cell says what `expected` does (probing again meanwhile), or fails with what it saw. */
+async function expectMatrix(caption: RegExp, expected: (from: string, to: string) => boolean, shot: string): Promise<void> {
+  const table = page.getByRole('table', { name: caption });
+  const deadline = Date.now() + 90_000;
+  let seen: string[] = [];
+  for (let probes = 1; ; probes++) {
+    await table.waitFor({ timeout: 120_000 });
+    const cells = table.locator('td[data-from]');
+    seen = [];
+    for (let i = 0; i < (await cells.count()); i++) {
+      const cell = cells.nth(i);
+      seen.push(`${await cell.getAttribute('data-from')}->${await cell.getAttribute('data-to')}:${await cell.getAttribute('data-ok')}`);
+    }
+    const right = seen.length === 6 && seen.every((v) => v.endsWith(`:${expected(...(v.split(':')[0]!.split('->') as [string, string]))}`));
+    if (right) {
+      figures.push(`matrix ${shot}: ${seen.join(' ')} (probe ${probes})`);
+      await table.scrollIntoViewIfNeeded();
+      await harness.screenshot(shot);
+      return;
+    }
+    if (Date.now() > deadline) {
+      await harness.screenshot(`${shot}-wrong`);
+      throw new Error(`the matrix did not match LAB.md's table (${shot}): ${seen.join(', ')}`);
+    }
+    // Probe again: the routes converged, but a first packet may still meet an old neighbour or tunnel.
+    const again = table.locator('xpath=ancestor::section[1]').getByRole('button', { name: 'Probe again' });
+    await again.click();
+    await again.filter({ hasText: 'Probe again' }).waitFor({ timeout: 120_000 });
+  }
+}
+
+async function expectConnectivityView(expected: (from: string, to: string) => boolean, shot: string): Promise<void> {
+  await nav('Connectivity');
+  await expectMatrix(/^From \(rows\) to \(columns\)/, expected, shot);
+}
+
 async function switchPool(ipipMode: string, vxlanMode: string, shot: string): Promise<number> {
   await nav('IP pools');
   await page.getByRole('button', { name: 'Edit default-ipv4-ippool' }).click();
@@ -101,6 +146,10 @@ async function switchPool(ipipMode: string, vxlanMode: string, shot: string): Pr
   figures.push(`Apply -> every node converged, ipipMode ${ipipMode} vxlanMode ${vxlanMode}: ${seconds.toFixed(1)} s`);
   return seconds;
 }
+
+/** The matrix the IP pools view probes once every node has converged after Apply. */
+// Read before leaving the IP pools view: it forgets the Apply when another view opens.
+const expectMatrixAfterApply = (expected: (from: string, to: string) => boolean, shot: string) => expectMatrix(/^After the change/, expected, shot);
 
 describe('the console drives the lab', () => {
   it('installs the agent on all four nodes from the GUI', async () => {
@@ -139,6 +188,13 @@ describe('the console drives the lab', () => {
     await harness.screenshot('3-agents-running');
   }, 900_000);
 
+  it("starts the lab's pods through the CNI plugin the console installed", async () => {
+    const state = await labPods({ progress: (line) => console.log(`lab: ${line}`) });
+    const pods = Object.values(state.pods);
+    expect(pods.map((p) => p.name).sort()).toEqual(['pod-1', 'pod-2', 'pod-3']);
+    for (const pod of pods) expect(pod.ip, pod.name).toMatch(/^192\.168\./);
+  }, 600_000);
+
   it('shows worker-1 with blocks via tunl0 in ipipMode Always, and its BGP peers', async () => {
     await expectWorker1Routes((r) => r.iface === 'tunl0', '4-routes-ipip-always');
     await nav('BGP peers');
@@ -153,23 +209,33 @@ describe('the console drives the lab', () => {
       rows = await peers.locator('tbody tr').allTextContents();
     }
     await harness.screenshot('5-peers');
+    await expectConnectivityView(reach.all, '5-matrix-ipip-always');
   }, 300_000);
 
-  it('switches Always -> CrossSubnet -> Never -> VXLAN Always and back, routes in the seed shape after each', async () => {
+  it('switches Always -> CrossSubnet -> Never -> VXLAN Always and back, routes and matrix as the seed finds after each', async () => {
+    // The seed turns the checks off for direct routing: CrossSubnet and Never need it.
     await labSrcdst('all', false);
     await switchPool('CrossSubnet', 'Never', '6-crosssubnet');
+    await expectMatrixAfterApply(reach.all, '6-crosssubnet-matrix');
     // Same subnet direct (worker-2, master via ens5), the other subnet (worker-3) through tunl0.
     await expectWorker1Routes((r) => (r.owner.includes('worker-3') ? r.iface === 'tunl0' : r.iface === 'ens5'), '6-crosssubnet-routes');
     await switchPool('Never', 'Never', '7-never');
+    // Checks off: the router has no pod routes, so only the same subnet answers.
+    await expectMatrixAfterApply(reach.sameSubnetOnly, '7-never-checks-off-matrix');
     await expectWorker1Routes((r) => r.iface === 'ens5', '7-never-routes');
+    // Checks on (AWS's default): pod addresses on the wire are dropped, nothing answers.
+    await labSrcdst('all', true);
+    await expectConnectivityView(reach.none, '7-never-checks-on-matrix');
     await switchPool('Never', 'Always', '8-vxlan');
+    // VXLAN carries pod packets between node addresses: it works with the checks on.
+    await expectMatrixAfterApply(reach.all, '8-vxlan-matrix');
     await expectWorker1Routes((r) => r.iface === 'vxlan.calico', '8-vxlan-routes');
     await nav('BGP peers');
     await page.getByRole('combobox', { name: 'Node' }).selectOption({ label: 'worker-1' });
     await page.getByText(/BGP is off on this node/).waitFor({ timeout: 30_000 });
     await harness.screenshot('8-vxlan-bgp-off');
     await switchPool('Always', 'Never', '9-back-to-always');
-    await labSrcdst('all', true);
+    await expectMatrixAfterApply(reach.all, '9-always-matrix');
     await expectWorker1Routes((r) => r.iface === 'tunl0', '9-always-routes');
   }, 1_200_000);
 });

@@ -301,7 +301,7 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
       {convergence && (
         <table className="convergence">
           <caption>
-            Convergence {convergence.allMs !== undefined ? `: every node in ${(convergence.allMs / 1000).toFixed(1)} s` : '…'}
+            {convergence.allMs !== undefined ? `Convergence: every node in ${(convergence.allMs / 1000).toFixed(1)} s` : 'Convergence…'}
           </caption>
           <ColumnHeaders columns={['Node', 'State', 'Time from Apply']} />
           <tbody>
