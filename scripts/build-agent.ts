@@ -12,6 +12,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { Script } from 'node:vm';
 import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -67,38 +68,28 @@ export async function buildAgent(outDir = path.join(root, 'out', 'agent'), optio
   const work = path.join(outDir, '.build');
   mkdirSync(work);
 
-  const bundle = path.join(work, 'gingham-agent.cjs');
-  await build({
-    entryPoints: [path.join(root, 'agent/cli/bin.ts')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    outfile: bundle,
-    logLevel: 'warning',
-    // No comments or indentation: V8 keeps the whole source in memory for the life of the
-    // process, and the executable's copy of it is paged in too; at 17 MB unminified that was
-    // about 20 MB of every agent's memory (the BGP speaker's budget is 1.5x BIRD's at a full
-    // table). Names stay, so stack traces still name the functions.
-    minifyWhitespace: true,
-    legalComments: 'none',
-    // Optional speed-ups of ws that it loads only when installed.
-    external: ['bufferutil', 'utf-8-validate'],
-    define: { __GINGHAM_AGENT_VERSION__: JSON.stringify(version), 'import.meta.url': '__ginghamModuleUrl' },
-    // In a single executable __filename is the executable itself, so modules that find their
-    // native parts beside themselves (import.meta.url) find them beside the executable.
-    banner: { js: 'var __ginghamModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
-  });
-
-  // V8 keeps the script's source in memory for as long as the process runs; one character above
-  // U+00FF (a dash in a library's comment) makes it two bytes per character: 34 MB instead of 17.
-  // Escaped, the source stays one byte per character (\uXXXX means the same in strings, regular
-  // expressions and identifiers, and nothing in comments).
-  writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/[^\u0000-\u00ff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  // Three bundles: the executable's entry (sea-main.ts) picks, per command, the BGP commands'
+  // bundle or the whole agent's, kept as assets with a V8 code cache each. The standalone speaker
+  // then does not parse and hold the rest of the agent (about 27 MB).
+  const bundles = { agent: 'agent/cli/bin.ts', bgp: 'agent/cli/bgp-bin.ts', main: 'agent/cli/sea-main.ts' };
+  const assets: Record<string, string> = {};
+  for (const [part, entry] of Object.entries(bundles)) {
+    const bundle = path.join(work, `${part}.cjs`);
+    await bundleForSea(path.join(root, entry), bundle, version);
+    if (part === 'main') continue;
+    // sea-main.ts compiles the asset as it is: wrapped here as Node's CommonJS loader would wrap it
+    // (its shebang line emptied), with the code cache of exactly that text, made by this Node (the
+    // one the executable is a copy of).
+    const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, 'utf8').replace(/^#!.*/, '')}\n})`;
+    writeFileSync(bundle, wrapped);
+    writeFileSync(`${bundle}.cache`, new Script(wrapped, { filename: bundle }).createCachedData());
+    assets[`${part}.cjs`] = bundle;
+    assets[`${part}.cache`] = `${bundle}.cache`;
+  }
 
   const seaConfig = path.join(work, 'sea-config.json');
   const blob = path.join(work, 'sea-prep.blob');
-  writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+  writeFileSync(seaConfig, JSON.stringify({ main: path.join(work, 'main.cjs'), output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets }));
   run(process.execPath, ['--experimental-sea-config', seaConfig]);
 
   const executable = path.join(outDir, 'gingham-agent');
@@ -137,6 +128,37 @@ export async function buildAgent(outDir = path.join(root, 'out', 'agent'), optio
   };
   writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
+}
+
+/** One CommonJS bundle of the agent, as the executable holds it. */
+async function bundleForSea(entry: string, bundle: string, version: string): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    outfile: bundle,
+    logLevel: 'warning',
+    // No comments or indentation: V8 keeps the whole source in memory for the life of the
+    // process, and the executable's copy of it is paged in too; at 17 MB unminified that was
+    // about 20 MB of every agent's memory (the BGP speaker's budget is 1.5x BIRD's at a full
+    // table). Names stay, so stack traces still name the functions.
+    minifyWhitespace: true,
+    legalComments: 'none',
+    // Optional speed-ups of ws that it loads only when installed.
+    external: ['bufferutil', 'utf-8-validate'],
+    define: { __GINGHAM_AGENT_VERSION__: JSON.stringify(version), 'import.meta.url': '__ginghamModuleUrl' },
+    // In a single executable __filename is the executable itself, so modules that find their
+    // native parts beside themselves (import.meta.url) find them beside the executable.
+    banner: { js: 'var __ginghamModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  });
+
+  // V8 keeps the script's source in memory for as long as the process runs; one character above
+  // U+00FF (a dash in a library's comment) makes it two bytes per character: 34 MB instead of 17.
+  // Escaped, the source stays one byte per character (\uXXXX means the same in strings, regular
+  // expressions and identifiers, and nothing in comments).
+  writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/[^\u0000-\u00ff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
 function listFiles(dir: string, prefix = ''): string[] {

@@ -3,6 +3,7 @@
 // per part of the agent, so that the parts grow without touching each other.
 import type { Command as CommandType } from 'commander';
 import { Command } from 'commander';
+import { BGP_COMMANDS } from './bgp-commands.ts';
 import { agentVersion } from './version.ts';
 
 type Register = (program: CommandType) => void;
@@ -21,14 +22,13 @@ const groups: Record<string, () => Promise<Register>> = {
   dataplane: () => import('./commands/dataplane.ts').then((m) => m.registerDataplaneCommands),
   probe: () => import('./commands/probe.ts').then((m) => m.registerProbeCommands),
 };
-const BGP_ONLY = new Set(['bgp', 'status', 'rib']);
 
 async function main(): Promise<void> {
   const program = new Command('gingham-agent')
     .description('Gingham node agent: BGP speaker, dataplane, IPAM and CNI, compatible with Calico')
     .version(agentVersion)
     .showHelpAfterError();
-  const wanted = BGP_ONLY.has(process.argv[2] ?? '') ? ['bgp'] : Object.keys(groups);
+  const wanted = BGP_COMMANDS.has(process.argv[2] ?? '') ? ['bgp'] : Object.keys(groups);
   for (const register of await Promise.all(wanted.map((name) => groups[name]!()))) register(program);
   await program.parseAsync(process.argv);
 }
