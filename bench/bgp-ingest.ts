@@ -20,8 +20,8 @@ import { frrConfig } from '../agent/bgp/testing/peer-configs.ts';
 
 /**
  * gingham: run through tsx, as `npm run agent -- bgp` does; gingham-bundled: one esbuild file on
- * plain node, bundled as the agent's build bundles it; gingham-executable: the built agent
- * (npm run build:agent), given with --agent.
+ * plain node, bundled as the agent's build bundles the BGP commands; gingham-executable: the built
+ * agent (npm run build:agent), given with --agent.
  */
 type Receiver = 'gingham' | 'gingham-bundled' | 'gingham-executable' | 'bird' | 'frr';
 const isGingham = (r: Receiver) => r.startsWith('gingham');
@@ -49,10 +49,13 @@ const PROTOCOLS: Record<Receiver, number> = { gingham: 72, 'gingham-bundled': 72
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUNDLE = path.join(repoRoot, '.cache', 'bench', 'gingham-agent.mjs');
 
-/** Bundles the agent's command line into one file, as a release build would ship it. */
+/**
+ * Bundles the BGP commands into one file, as the built executable holds them (it runs `bgp` from
+ * its BGP-only bundle, agent/cli/bgp-bin.ts, not from the whole agent's; scripts/build-agent.ts).
+ */
 async function bundleAgent(): Promise<void> {
   await mkdir(path.dirname(BUNDLE), { recursive: true });
-  await sh(path.join(repoRoot, 'node_modules', '.bin', 'esbuild'), [path.join(repoRoot, 'agent/cli/bin.ts'), '--bundle', '--platform=node', '--format=esm', `--outfile=${BUNDLE}`, '--log-level=error', '--minify-whitespace', '--legal-comments=none',
+  await sh(path.join(repoRoot, 'node_modules', '.bin', 'esbuild'), [path.join(repoRoot, 'agent/cli/bgp-bin.ts'), '--bundle', '--platform=node', '--format=esm', `--outfile=${BUNDLE}`, '--log-level=error', '--minify-whitespace', '--legal-comments=none',
     "--banner:js=import { createRequire as __ginghamRequire } from 'module'; const require = __ginghamRequire(import.meta.url);"]);
   // As scripts/build-agent.ts does: no whitespace or comments, no character above U+00FF (V8 holds the source one byte per character).
   await writeFile(BUNDLE, (await readFile(BUNDLE, 'utf8')).replace(/[^\u0000-\u00ff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));

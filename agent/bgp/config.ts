@@ -1,8 +1,12 @@
 // The standalone speaker's configuration file (YAML or JSON), validated with zod so that every
 // mistake is reported with the field it is in. Defaults follow calico-node's BIRD configuration.
+// zod/mini, not zod: the standalone speaker loads this, and the full zod API costs about 10 MB of
+// memory at start (its whole surface is built when it loads) next to a table that must stay within
+// 1.5x of BIRD's; zod/mini builds only what is used (about 0.2 MB).
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import en from 'zod/v4/locales/en.js';
+import * as z from 'zod/mini';
 import { isCidr, isIPv4, parseCidr, parseIPv4 } from '../../shared/net/index.ts';
 
 /** Calico's default AS (BGPConfiguration asNumber). */
@@ -24,92 +28,97 @@ export const DEFAULT_HOLD_TIME = 90;
  */
 export const DEFAULT_CONNECT_RETRY_MAX = 30;
 
-const ipv4 = z.string().refine(isIPv4, { message: 'must be an IPv4 address such as 10.240.1.11' });
-const asn = z.number().int().min(1).max(4294967295);
-const holdTime = z.number().int().refine((v) => v === 0 || (v >= 3 && v <= 65535), { message: 'must be 0 or from 3 to 65535 seconds' });
+// Messages in English (zod/mini has none unless asked; z.locales would bring every language).
+z.config(en());
 
-const hostPort = z.string().refine((s) => {
+/** An integer from `min` to `max`. */
+const int = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
+const ipv4 = z.string().check(z.refine(isIPv4, { message: 'must be an IPv4 address such as 10.240.1.11' }));
+const asn = int(1, 4294967295);
+const holdTime = z.int().check(z.refine((v) => v === 0 || (v >= 3 && v <= 65535), { message: 'must be 0 or from 3 to 65535 seconds' }));
+
+const hostPort = z.string().check(z.refine((s) => {
   const [host, port, ...rest] = s.split(':');
   return rest.length === 0 && isIPv4(host ?? '') && (port === undefined || /^\d{1,5}$/.test(port) && Number(port) <= 65535);
-}, { message: 'must be address[:port], such as 10.240.1.11 or 127.0.0.1:1179' });
+}, { message: 'must be address[:port], such as 10.240.1.11 or 127.0.0.1:1179' }));
 
-const peerSchema = z.object({
+const peerSchema = z.strictObject({
   address: ipv4,
-  asn: asn.default(CALICO_DEFAULT_ASN),
-  port: z.number().int().min(1).max(65535).default(179),
+  asn: z._default(asn, CALICO_DEFAULT_ASN),
+  port: z._default(int(1, 65535), 179),
   /** Wait for the peer to connect. Unset: Calico's rule for iBGP (passive when the peer's address string is greater). */
-  passive: z.boolean().optional(),
-  routeReflectorClient: z.boolean().default(false),
+  passive: z.optional(z.boolean()),
+  routeReflectorClient: z._default(z.boolean(), false),
   /** TCP-MD5 password (RFC 2385), as Calico's BGPPeer password and BIRD's `password`. */
-  password: z.string().min(1).max(80).optional(),
-  holdTime: holdTime.optional(),
+  password: z.optional(z.string().check(z.minLength(1), z.maxLength(80))),
+  holdTime: z.optional(holdTime),
   /** Import policy. eBGP peers default to none (RFC 8212); iBGP to all. */
-  import: z.enum(['all', 'none']).optional(),
+  import: z.optional(z.enum(['all', 'none'])),
   /** Export policy. eBGP peers default to none (RFC 8212); iBGP follows the iBGP/route reflection rules. */
-  export: z.enum(['all', 'announced', 'none']).optional(),
+  export: z.optional(z.enum(['all', 'announced', 'none'])),
   /** Seconds between KEEPALIVEs (Calico's BGPPeer keepaliveTime, BIRD's `keepalive time`). Default: a third of the hold time. */
-  keepaliveTime: z.number().int().min(1).max(21845).optional(),
+  keepaliveTime: z.optional(int(1, 21845)),
   /**
    * The graceful restart time announced to this peer: how long it keeps our routes while we
    * restart (Calico's BGPPeer maxRestartTime, BIRD's `graceful restart time`). Default: gracefulRestart.restartTime.
    */
-  restartTime: z.number().int().min(1).max(4095).optional(),
+  restartTime: z.optional(int(1, 4095)),
   /**
    * Source address of outgoing connections: an address, or `none` to let the kernel choose
    * (Calico's BGPPeer sourceAddress: UseNodeIP is the default here, None is `none`).
    * Default: the listen address when it is not 0.0.0.0.
    */
-  sourceAddress: z.union([ipv4, z.literal('none')]).optional(),
+  sourceAddress: z.optional(z.union([ipv4, z.literal('none')])),
   /**
    * Next hop of routes sent to this peer (Calico's BGPPeer nextHopMode): `self` always our
    * address, `keep` always the route's own next hop, `auto` BGP's rules (self towards eBGP and
    * for our own routes, kept when reflecting iBGP routes).
    */
-  nextHop: z.enum(['auto', 'self', 'keep']).default('auto'),
-  description: z.string().optional(),
+  nextHop: z._default(z.enum(['auto', 'self', 'keep']), 'auto'),
+  description: z.optional(z.string()),
   /**
    * What `status` shows as PEER TYPE, in calicoctl's words: how the peer came to be configured
    * (the node-to-node mesh, a global BGPPeer, a BGPPeer for some nodes). Default: from the
    * session (eBGP `global`, a route reflector client, else `node-to-node mesh`).
    */
-  peerType: z.enum(['node-to-node mesh', 'global', 'node specific']).optional(),
-}).strict();
+  peerType: z.optional(z.enum(['node-to-node mesh', 'global', 'node specific'])),
+});
 
 /** One peer as the configuration file (or Speaker.addPeer) gives it, before defaults. */
 export type PeerConfigInput = z.input<typeof peerSchema>;
 
-const kernelSchema = z.object({
-  table: z.union([z.literal('main'), z.number().int().min(1).max(0xfffffffe)]).default('main'),
-  protocol: z.number().int().min(1).max(255).default(GINGHAM_BGP_ROUTE_PROTOCOL),
+const kernelSchema = z.strictObject({
+  table: z._default(z.union([z.literal('main'), int(1, 0xfffffffe)]), 'main'),
+  protocol: z._default(int(1, 255), GINGHAM_BGP_ROUTE_PROTOCOL),
   /** Install as `dev DEVICE onlink` (Calico's IP-in-IP: tunl0) instead of a plain gateway route. */
-  device: z.string().min(1).max(15).optional(),
-}).strict();
+  device: z.optional(z.string().check(z.minLength(1), z.maxLength(15))),
+});
 
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   routerId: ipv4,
-  asn: asn.default(CALICO_DEFAULT_ASN),
-  listen: hostPort.optional(),
-  holdTime: holdTime.default(DEFAULT_HOLD_TIME),
-  connectRetryTime: z.number().int().min(1).max(3600).default(DEFAULT_CONNECT_RETRY),
+  asn: z._default(asn, CALICO_DEFAULT_ASN),
+  listen: z.optional(hostPort),
+  holdTime: z._default(holdTime, DEFAULT_HOLD_TIME),
+  connectRetryTime: z._default(int(1, 3600), DEFAULT_CONNECT_RETRY),
   /** Connect retry backoff cap in seconds: the wait doubles per consecutive failure up to this (RFC 4271 8.1.1's damping, BIRD's error wait time). */
-  connectRetryMax: z.number().int().min(1).max(3600).default(DEFAULT_CONNECT_RETRY_MAX),
-  gracefulRestart: z.object({
-    enabled: z.boolean().default(true),
-    restartTime: z.number().int().min(1).max(4095).default(DEFAULT_RESTART_TIME),
-  }).strict().default({ enabled: true, restartTime: DEFAULT_RESTART_TIME }),
+  connectRetryMax: z._default(int(1, 3600), DEFAULT_CONNECT_RETRY_MAX),
+  gracefulRestart: z._default(z.strictObject({
+    enabled: z._default(z.boolean(), true),
+    restartTime: z._default(int(1, 4095), DEFAULT_RESTART_TIME),
+  }), { enabled: true, restartTime: DEFAULT_RESTART_TIME }),
   /** Route reflector cluster ID (default: the router ID); used when any peer is a routeReflectorClient. */
-  clusterId: ipv4.optional(),
-  peers: z.array(peerSchema).default([]),
-  announce: z.array(z.string().refine(isCidr, { message: 'must be a prefix with no host bits, such as 192.168.1.64/26' })).default([]),
-  kernel: z.union([z.literal(true).transform(() => kernelSchema.parse({})), kernelSchema]).optional(),
-}).strict().superRefine((config, ctx) => {
+  clusterId: z.optional(ipv4),
+  peers: z._default(z.array(peerSchema), []),
+  announce: z._default(z.array(z.string().check(z.refine(isCidr, { message: 'must be a prefix with no host bits, such as 192.168.1.64/26' }))), []),
+  kernel: z.optional(z.union([z.pipe(z.literal(true), z.transform(() => kernelSchema.parse({}))), kernelSchema])),
+}).check(z.superRefine((config, ctx) => {
   const seen = new Set<string>();
   config.peers.forEach((peer, i) => {
     const key = `${peer.address}:${peer.port}`;
-    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['peers', i, 'address'], message: `peer ${key} is listed twice` });
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['peers', i, 'address'], message: `peer ${key} is listed twice`, input: peer.address });
     seen.add(key);
   });
-});
+}));
 
 export type SpeakerConfigFile = z.output<typeof configSchema>;
 export type PeerConfigFile = SpeakerConfigFile['peers'][number];
