@@ -11,6 +11,7 @@
 // Run as root: npx tsx bench/bgp-ingest.ts [--sizes 100000,1000000] [--no-kernel] [--only gingham,gingham-bundled,bird,frr]
 //   [--runs 3] [--agent out/agent/gingham-agent (adds the built executable as receiver gingham-executable)]
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
@@ -35,6 +36,8 @@ interface Result {
   peakRssMb: number;
   /** CPU seconds the receiver used from started (idle) until all were received: on a shared machine steadier than the wall clock. */
   cpuSeconds: number;
+  /** The machine's 1-minute load average when the measurement ended (others' work included). */
+  load: number;
 }
 
 const args = process.argv.slice(2);
@@ -205,7 +208,7 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
   await stop();
   await node.exec('ip', ['route', 'flush', 'proto', String(PROTOCOLS[receiver])], { allowFail: true });
   void lab;
-  return { n, receiver, kernel, receivedMs, ...(installedMs !== undefined ? { installedMs } : {}), peakRssMb: peakRssMbValue, cpuSeconds: cpuUsed };
+  return { n, receiver, kernel, receivedMs, ...(installedMs !== undefined ? { installedMs } : {}), peakRssMb: peakRssMbValue, cpuSeconds: cpuUsed, load: loadavg()[0]! };
 }
 
 async function main(): Promise<void> {
@@ -232,7 +235,7 @@ async function main(): Promise<void> {
         for (let run = 0; run < runs; run++) {
           for (const receiver of receivers) {
             const r = await measure(lab, sender, nodes[receiver], receiver, n, kernel);
-            console.error(`  ${runs > 1 ? `run ${run + 1}: ` : ''}${receiver}${kernel ? ' +kernel' : ''}: received in ${(r.receivedMs / 1000).toFixed(2)} s (CPU ${r.cpuSeconds.toFixed(2)} s)${r.installedMs !== undefined ? `, installed in ${(r.installedMs / 1000).toFixed(2)} s` : ''}, peak RSS ${r.peakRssMb.toFixed(0)} MB`);
+            console.error(`  ${runs > 1 ? `run ${run + 1}: ` : ''}${receiver}${kernel ? ' +kernel' : ''}: received in ${(r.receivedMs / 1000).toFixed(2)} s (CPU ${r.cpuSeconds.toFixed(2)} s)${r.installedMs !== undefined ? `, installed in ${(r.installedMs / 1000).toFixed(2)} s` : ''}, peak RSS ${r.peakRssMb.toFixed(0)} MB (load ${r.load.toFixed(1)})`);
             results.push(r);
           }
         }
@@ -267,6 +270,8 @@ async function main(): Promise<void> {
       lines.push(`| ${n} | ${kernel ? 'kernel (installed)' : 'receive'} | ${who.replace('gingham-', '').replace('gingham', 'tsx')} | ${ratio(t(g), t(b))} | ${range} | ${ratio(c(g), c(b))} | ${ratio(t(g), t(f))} | ${ratio(c(g), c(f))} | ${ratio(rss(g), rss(b))} | ${ratio(rss(g), rss(f))} |`);
     }
   }
+  const loads = results.map((r) => r.load);
+  lines.push('', `Load average (1 min) at the end of each measurement: ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}, median ${median(loads).toFixed(1)} (2 cores).`);
   const table = lines.join('\n');
   console.log(table);
   const out = option('--out');
