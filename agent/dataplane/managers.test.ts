@@ -183,4 +183,17 @@ describe('routes table', () => {
       '',
     ].join('\n'));
   });
+
+  it("names a local pod's route, which the CNI plugin made, and leaves others' routes unowned", () => {
+    const owners = { '192.168.1.65/32': { kind: 'endpoint' as const, endpoint: 'default/pod-1' }, '10.9.0.0/16': { kind: 'own-block' as const, block: '10.9.0.0/16', pool: 'p' } };
+    const kernel = [
+      normaliseRoute({ dst: '192.168.1.65', dev: 'cali1234', flags: [] }),
+      normaliseRoute({ dst: '10.9.0.0/16', gateway: '10.240.1.1', dev: 'ens5', flags: [] }),
+    ];
+    const rows = routeRows(kernel, owners);
+    expect(rows.map((r) => [r.destination, r.owner?.text ?? null, r.ginghams])).toEqual([
+      ['10.9.0.0', null, false],
+      ['192.168.1.65', 'endpoint default/pod-1 (CNI plugin)', false],
+    ]);
+  });
 });

@@ -11,7 +11,7 @@ export interface RouteRow {
   metric: number;
   iface: string;
   protocol: number;
-  /** Why Gingham made the route; null for routes that are not Gingham's. */
+  /** Why Gingham made the route (the agent, or its CNI plugin for a local pod); null for routes that are not Gingham's. */
   owner: (RouteOwner & { text: string }) | null;
   ginghams: boolean;
 }
@@ -26,7 +26,10 @@ export function routeRows(routes: readonly KernelRoute[], owners: Readonly<Recor
       if (cidr.prefixLength === 32) flags += 'H';
       if (r.type !== 'unicast') flags = r.type === 'blackhole' ? 'U' : '!';
       const ginghams = r.protocol === ginghamRouteProtocol;
-      const owner = ginghams ? owners[r.dst] : undefined;
+      // A local pod's /32 is planned by the agent but made by the CNI plugin when the pod starts.
+      const planned = owners[r.dst];
+      const owner = ginghams ? planned : planned?.kind === 'endpoint' ? planned : undefined;
+      const text = owner ? describeOwner(owner) + (ginghams ? '' : ' (CNI plugin)') : '';
       return {
         destination: formatIPv4(cidr.address),
         gateway: r.gateway ?? '0.0.0.0',
@@ -35,7 +38,7 @@ export function routeRows(routes: readonly KernelRoute[], owners: Readonly<Recor
         metric: r.metric,
         iface: r.dev ?? (r.type === 'unicast' ? '-' : '*'),
         protocol: r.protocol,
-        owner: owner ? { ...owner, text: describeOwner(owner) } : null,
+        owner: owner ? { ...owner, text } : null,
         ginghams,
       };
     })
