@@ -1,6 +1,6 @@
 // What an admin applies before the agent runs: the crd.projectcalico.org CRDs the cluster lacks,
 // the namespace, the agent's ServiceAccount and a ClusterRole with exactly what the agent uses.
-// Nothing here reads Secrets: BGP passwords kept in Secrets need a grant of their own (docs/datastore.md).
+// Nothing here grants Secrets: a BGPPeer password kept in a Secret needs a grant of that one Secret (docs/datastore.md).
 import { calicoCrds } from '../../shared/model/crds.ts';
 
 export const agentNamespace = 'gingham-system';

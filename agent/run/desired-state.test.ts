@@ -99,6 +99,17 @@ describe('the desired state', () => {
     expect(plain.nextHop).toBe('auto');
   });
 
+  it('gives a BGPPeer its password from the Secret, and leaves it out while the password is not known', () => {
+    const s = snapshot();
+    const withSecret = (name: string, peerIP: string, optional?: boolean) =>
+      parseBGPPeer({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name }, spec: { peerIP, password: { secretKeyRef: { name: 'bgp-secrets', key: name, ...(optional ? { optional } : {}) } } } });
+    s.bgpPeers = [withSecret('known', '10.240.1.1'), withSecret('forbidden', '10.240.1.2'), withSecret('unread', '10.240.1.3'), withSecret('optional-missing', '10.240.1.4', true)];
+    const peers = desiredBgp(s, local, { passwords: new Map([['known', 's3cret']]), problems: new Map([['forbidden', 'the agent may not read Secret gingham-system/bgp-secrets']]) })!.peers;
+    const byName = Object.fromEntries(peers.filter((p) => p.description?.startsWith('BGPPeer')).map((p) => [p.description, p.password ?? null]));
+    // 'unread': not read yet (no value, no problem) and not optional: left out until it is.
+    expect(byName).toEqual({ 'BGPPeer known': 's3cret', 'BGPPeer optional-missing': null });
+  });
+
   it('reads Go durations as whole seconds', () => {
     expect(durationSeconds('90s')).toBe(90);
     expect(durationSeconds('1m30s')).toBe(90);

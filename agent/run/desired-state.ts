@@ -13,6 +13,7 @@ import { caliInterfaceName, containsCidr, formatIPv4, formatInterfaceAddress, pa
 import type { ClusterNode, ClusterSnapshot } from '../datastore/datastore.ts';
 import { selects } from '../datastore/selector.ts';
 import { addressAt } from '../ipam/block-allocations.ts';
+import type { ResolvedPasswords } from './peer-passwords.ts';
 
 export interface LocalFacts {
   nodeName: string;
@@ -127,8 +128,13 @@ export function announcedBlocks(snapshot: ClusterSnapshot, nodeName: string): st
     .sort();
 }
 
-/** The speaker's configuration, or undefined when this node runs no BGP. */
-export function desiredBgp(snapshot: ClusterSnapshot, local: LocalFacts): SpeakerConfigFile | undefined {
+/**
+ * The speaker's configuration, or undefined when this node runs no BGP. A BGPPeer whose password
+ * is kept in a Secret gets it from `secrets`; one whose password is not known (yet) is left out, as
+ * a session without it would only be refused (unless the reference is optional and the Secret or
+ * key does not exist: then it peers without one, as Calico does).
+ */
+export function desiredBgp(snapshot: ClusterSnapshot, local: LocalFacts, secrets: ResolvedPasswords = { passwords: new Map(), problems: new Map() }): SpeakerConfigFile | undefined {
   if (!bgpWanted(snapshot.pools)) return undefined;
   const settings = effectiveBgpSettings(snapshot.bgpConfigurations, local.nodeName);
   const me = snapshot.nodes.find((n) => n.name === local.nodeName);
@@ -148,9 +154,19 @@ export function desiredBgp(snapshot: ClusterSnapshot, local: LocalFacts): Speake
     if (!forMe || !spec.peerIP) continue;
     const target = parsePeerAddress(spec.peerIP);
     if (!target || target.address === ip || peers.some((p) => p.address === target.address)) continue;
+    const password = secrets.passwords.get(peer.metadata.name);
+    const ref = spec.password?.secretKeyRef;
+    if (ref && password === undefined && (secrets.problems.has(peer.metadata.name) || !ref.optional)) continue;
     // calicoctl node status: a BGPPeer for all nodes is `global`, one with node or nodeSelector `node specific`.
     const peerType = spec.node || spec.nodeSelector ? 'node specific' as const : 'global' as const;
-    peers.push({ address: target.address, ...(target.port ? { port: target.port } : {}), ...peerSettings(peer, asn), description: `BGPPeer ${peer.metadata.name}`, peerType });
+    peers.push({
+      address: target.address,
+      ...(target.port ? { port: target.port } : {}),
+      ...peerSettings(peer, asn),
+      ...(password ? { password } : {}),
+      description: `BGPPeer ${peer.metadata.name}`,
+      peerType,
+    });
   }
   return speakerConfigSchema.parse({
     routerId: ip,
@@ -174,7 +190,7 @@ export function durationSeconds(text: string): number {
  * BIRD: keepaliveTime (`keepalive time`), maxRestartTime (`graceful restart time`),
  * sourceAddress None (no `source address`), nextHopMode (or keepOriginalNextHop), and for an
  * eBGP peer BIRD's import all / export of the node's routes (the speaker's RFC 8212 default for
- * eBGP is none). A password kept in a Secret is not read: the agent may not read Secrets.
+ * eBGP is none). The password, kept in a Secret, comes from peer-passwords.ts.
  */
 export function peerSettings(peer: BGPPeer, ourAsn: number): Omit<PeerConfigInput, 'address' | 'port' | 'description'> {
   const spec = peer.spec;

@@ -20,6 +20,7 @@ import { Ipam, unfitEmptyBlocks } from '../ipam/ipam.ts';
 import { RpcServer } from '../rpc/server.ts';
 import type { HostAddress } from './autodetect.ts';
 import { bgpWanted, borrowedRoutes, desiredBgp, desiredDataplane, type BgpRoute, type LocalFacts } from './desired-state.ts';
+import { PeerPasswords } from './peer-passwords.ts';
 import { reconcileTunnelAddresses, type TunnelAddresses } from './tunnel-addresses.ts';
 
 export interface NodeAgentOptions {
@@ -54,6 +55,9 @@ export class NodeAgent {
   private stopped = false;
   readonly log: Logger;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private readonly peerPasswords: PeerPasswords;
+  /** BGPPeer name -> why it is left out (its password Secret cannot be read), for status and the log. */
+  private peerProblems = new Map<string, string>();
 
   constructor(private readonly options: NodeAgentOptions) {
     this.log = options.log;
@@ -63,6 +67,7 @@ export class NodeAgent {
     });
     this.ipam = new Ipam(options.client, options.nodeName, (m) => this.log.info({ part: 'ipam' }, m));
     this.reconciler = new Reconciler({ log: this.log.child({ part: 'dataplane' }), forceUserspaceIpip: options.userspaceIpip ?? false });
+    this.peerPasswords = new PeerPasswords(options.client, () => this.recompute());
   }
 
   private get local(): LocalFacts {
@@ -145,7 +150,12 @@ export class NodeAgent {
     const snapshot = this.datastore.snapshot();
     // Routes first: a mode switch reaches the kernel without waiting for the API round trips of
     // the tunnel addresses, which follow (and cause one more recomputation when they change).
-    const bgp = desiredBgp(snapshot, this.local);
+    const secrets = this.peerPasswords.resolve(snapshot.bgpPeers);
+    for (const [peer, problem] of secrets.problems) {
+      if (this.peerProblems.get(peer) !== problem) this.log.warn({ part: 'bgp', peer }, `BGPPeer ${peer} is left out: ${problem}`);
+    }
+    this.peerProblems = secrets.problems;
+    const bgp = desiredBgp(snapshot, this.local, secrets);
     // When BGP goes off, or comes back, or must be restarted, the dataplane does not wait for the
     // speaker: other nodes' blocks are routed from IPAM meanwhile (as while sessions come up).
     if (this.speakerReplaced(bgp)) this.publish(snapshot, undefined, started, 0);
@@ -311,6 +321,8 @@ export class NodeAgent {
 
   status() {
     const bgp: SpeakerStatus | undefined = this.speaker?.status();
+    // BGPPeers left out because their password Secret cannot be read, and why (never the passwords).
+    const leftOut = Object.fromEntries(this.peerProblems);
     return {
       node: this.options.nodeName,
       address: formatInterfaceAddress(this.options.host.address),
@@ -318,7 +330,9 @@ export class NodeAgent {
       tunnels: this.tunnels,
       vxlanMac: vxlanMacForNode(this.options.nodeName),
       datastore: this.datastore.status(),
-      bgp: bgp ? { running: true, asn: bgp.asn, peers: bgp.peers.map((p) => ({ address: p.address, state: p.state, info: p.info, type: p.type, since: p.since })) } : { running: false, reason: bgpWanted(this.datastore.snapshot().pools) ? 'starting' : 'only VXLAN pools: no BGP' },
+      bgp: bgp
+        ? { running: true, asn: bgp.asn, peers: bgp.peers.map((p) => ({ address: p.address, state: p.state, info: p.info, type: p.type, since: p.since })), leftOut }
+        : { running: false, reason: bgpWanted(this.datastore.snapshot().pools) ? 'starting' : 'only VXLAN pools: no BGP', leftOut },
       dataplane: this.lastPass ? { changes: this.lastPass.changes, failures: this.lastPass.failures, warnings: this.lastPass.warnings, ms: Math.round(this.lastPass.ms) } : undefined,
       // Already validated when it was computed (desiredDataplane parses it): status is polled often.
       state: this.state,
