@@ -106,7 +106,7 @@ export class NodeAgent {
       this.rpc = new RpcServer(this.options.control)
         .register('status', () => this.status())
         .register('routes', () => this.routes())
-        .register('bgp.status', () => this.speaker?.status() ?? { peers: [], reason: 'BGP is off: only VXLAN pools' })
+        .register('bgp.status', () => ({ ...(this.speaker?.status() ?? { peers: [], reason: 'BGP is off: only VXLAN pools' }), leftOut: Object.fromEntries(this.peerProblems) }))
         .register('bgp.routes', () => this.speaker?.routes() ?? { total: 0, routes: [] });
       await this.rpc.listen();
     }

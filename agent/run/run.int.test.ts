@@ -192,6 +192,14 @@ describe('three agents in two subnets', () => {
       return speaker.peers.find((p) => p.address === tor);
     }, 20_000, 'the BGPPeer added to node-1');
     expect(withTor).toMatchObject({ asn: 65001, ebgp: true, description: 'BGPPeer tor' });
+    // A BGPPeer whose password Secret the agent may not read: left out, and node-status says why and how to grant it.
+    await cluster.apply([
+      { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'locked' }, spec: { node: 'node-1', peerIP: `10.178.${network.id}.2`, asNumber: 65002, password: { secretKeyRef: { name: 'bgp-secrets', key: 'locked' } } } },
+    ]);
+    const leftOut = await eventually(async () => (await agents[0]!.status()).bgp.leftOut['locked'], 20_000, 'the locked BGPPeer reported as left out');
+    expect(leftOut).toMatch(/may not read Secret gingham-system\/bgp-secrets; grant it that one Secret: kubectl -n gingham-system create role/);
+    expect((await agents[0]!.status()).bgp.peers?.some((p) => p.address === `10.178.${network.id}.2`)).toBe(false);
+    await cluster.kubectl(['delete', 'bgppeers.crd.projectcalico.org', 'locked']);
     await cluster.kubectl(['delete', 'bgppeers.crd.projectcalico.org', 'tor']);
     const after = await eventually(async () => {
       const all = await statuses();

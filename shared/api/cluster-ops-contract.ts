@@ -56,6 +56,8 @@ export const NodePeers = z.object({
   reason: z.string().optional(),
   asn: z.number().optional(),
   peers: z.array(BgpPeerRow),
+  /** BGPPeers the agent leaves out, and why (their password Secret cannot be read). */
+  leftOut: z.array(z.object({ peer: z.string(), reason: z.string() })).optional(),
 });
 export type NodePeers = z.infer<typeof NodePeers>;
 

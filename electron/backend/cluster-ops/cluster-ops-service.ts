@@ -117,10 +117,11 @@ export class ClusterOpsService {
   async peers(nodeId: string): Promise<NodePeers> {
     const client = await this.client(nodeId);
     try {
-      const status = await callAgent<SpeakerStatus>(client, 'bgp.status');
+      const status = await callAgent<SpeakerStatus & { leftOut?: Record<string, string> }>(client, 'bgp.status');
+      const leftOut = Object.entries(status.leftOut ?? {}).map(([peer, reason]) => ({ peer, reason }));
       const peers: BgpPeerRow[] = status.peers.map((p) => ({ address: p.address, type: p.type, state: p.state, since: p.since, info: p.info, received: p.received, advertised: p.advertised, ...(p.lastError ? { lastError: p.lastError } : {}) }));
       if (status.reason) return { nodeId, source: 'agent', readOnly: false, running: false, reason: `${status.reason}: VXLAN carries the pods' traffic to the other nodes' blocks, which the agent knows from IPAM, so no BGP sessions are needed.`, peers };
-      return { nodeId, source: 'agent', readOnly: false, running: true, ...(status.asn ? { asn: status.asn } : {}), peers };
+      return { nodeId, source: 'agent', readOnly: false, running: true, ...(status.asn ? { asn: status.asn } : {}), peers, ...(leftOut.length > 0 ? { leftOut } : {}) };
     } catch (error) {
       if (!(error instanceof AgentUnreachable)) throw error;
       for (const socket of birdSockets) {

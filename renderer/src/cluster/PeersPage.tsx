@@ -56,6 +56,15 @@ export function PeersPage({ active }: { active: boolean }) {
       {peers && peers.running && (
         <>
           <p className="hint">{peers.source === 'agent' ? `Calico process is running (Gingham agent${peers.asn ? `, AS ${peers.asn}` : ''}).` : peers.reason}</p>
+          {peers.leftOut && (
+            <ul className="error" aria-label="BGPPeers left out">
+              {peers.leftOut.map((l) => (
+                <li key={l.peer}>
+                  BGPPeer {l.peer} is left out: {l.reason}
+                </li>
+              ))}
+            </ul>
+          )}
           <table className="peers">
             <caption>IPv4 BGP status</caption>
             <ColumnHeaders columns={['Peer address', 'Peer type', 'State', 'Since', 'Info', 'Received', 'Advertised', 'Last error']} />
