@@ -133,6 +133,27 @@ async function mainTablePrefixes(node: LabNode): Promise<number> {
   return Number(main[1]);
 }
 
+/** The node's main table before any receiver ran (its connected route), by node. */
+const pristine = new Map<LabNode, number>();
+
+/**
+ * Removes every receiver's routes from the node's table and waits until only what was there
+ * before any receiver ran is left. A receiver stopped with a million routes may leave them (FRR's
+ * zebra is killed when it takes too long to remove them), and leftovers would be counted as the
+ * next receiver's.
+ */
+async function clearRoutes(node: LabNode): Promise<void> {
+  const before = pristine.get(node) ?? await mainTablePrefixes(node);
+  pristine.set(node, before);
+  for (const deadline = Date.now() + 600_000; ;) {
+    for (const protocol of new Set(Object.values(PROTOCOLS))) await node.exec('ip', ['route', 'flush', 'proto', String(protocol)], { allowFail: true, timeoutMs: 600_000 });
+    const now = await mainTablePrefixes(node);
+    if (now === before) return;
+    if (Date.now() > deadline) throw new Error(`${node.name}: ${now - before} routes left in the table after flushing`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
 async function kernelCount(node: LabNode, protocol: number): Promise<number> {
   const out = await node.exec('ip', ['-4', 'route', 'show', 'proto', String(protocol)], { timeoutMs: 120_000 });
   let lines = 0;
@@ -147,8 +168,9 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
   let stop: () => Promise<void>;
   let rss: () => Promise<number>;
   let cpu: () => Promise<number>;
-  // The table before the receiver starts (its connected route), so that only its routes are counted.
-  const baseline = kernel ? await mainTablePrefixes(node) : 0;
+  // The table before the receiver starts (its connected route only), so that only its routes are counted.
+  if (kernel) await clearRoutes(node);
+  const baseline = kernel ? pristine.get(node)! : 0;
   if (isGingham(receiver)) {
     const g = new GinghamDaemon(node, 'bench', receiver === 'gingham-bundled' ? BUNDLE : receiver === 'gingham-executable' ? agentExecutable : undefined);
     await g.start({ routerId: node.address, listen: node.address, connectRetryTime: 1, peers: [{ address: sender.address, asn: SENDER_AS, import: 'all', export: 'none' }], ...(kernel ? { kernel: true } : {}) });
@@ -206,7 +228,7 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
   }
   const peakRssMbValue = await rss();
   await stop();
-  await node.exec('ip', ['route', 'flush', 'proto', String(PROTOCOLS[receiver])], { allowFail: true });
+  if (kernel) await clearRoutes(node);
   void lab;
   return { n, receiver, kernel, receivedMs, ...(installedMs !== undefined ? { installedMs } : {}), peakRssMb: peakRssMbValue, cpuSeconds: cpuUsed, load: loadavg()[0]! };
 }
@@ -234,7 +256,12 @@ async function main(): Promise<void> {
       for (const kernel of variants) {
         for (let run = 0; run < runs; run++) {
           for (const receiver of receivers) {
-            const r = await measure(lab, sender, nodes[receiver], receiver, n, kernel);
+            // A failed measurement is reported and the run goes on (the others' figures stay).
+            const r = await measure(lab, sender, nodes[receiver], receiver, n, kernel).catch((error: Error) => {
+              console.error(`  ${runs > 1 ? `run ${run + 1}: ` : ''}${receiver}${kernel ? ' +kernel' : ''}: FAILED: ${error.message}`);
+              return undefined;
+            });
+            if (!r) continue;
             console.error(`  ${runs > 1 ? `run ${run + 1}: ` : ''}${receiver}${kernel ? ' +kernel' : ''}: received in ${(r.receivedMs / 1000).toFixed(2)} s (CPU ${r.cpuSeconds.toFixed(2)} s)${r.installedMs !== undefined ? `, installed in ${(r.installedMs / 1000).toFixed(2)} s` : ''}, peak RSS ${r.peakRssMb.toFixed(0)} MB (load ${r.load.toFixed(1)})`);
             results.push(r);
           }
