@@ -135,5 +135,7 @@ describe('the desired state', () => {
     const lenderView = desiredDataplane(s, { ...local, nodeName: 'worker-2', address: parseInterfaceAddress('10.240.1.12/24') }, undefined);
     expect(lenderView.endpoints.map((e) => e.ip)).not.toContain(borrowed);
     expect(announcedBlocks(s, 'worker-2')).toEqual(['192.168.2.0/26']);
+    // Every other node routes it to the borrower (what VXLAN needs, with no BGP to announce it).
+    expect(lenderView.peers.find((p) => p.name === 'worker-1')?.borrowed).toEqual([`${borrowed}/32`]);
   });
 });

@@ -92,6 +92,7 @@ export function desiredDataplane(snapshot: ClusterSnapshot, local: LocalFacts, b
       name: n.name,
       address: formatInterfaceAddress(n.ipv4Address),
       blocks: blocksOf(snapshot, n.name).map((b) => b.spec.cidr),
+      borrowed: borrowedRoutes(snapshot, n.name),
       ...(n.vxlanTunnelAddress ? { vxlanTunnelAddress: n.vxlanTunnelAddress } : {}),
       ...(n.vxlanTunnelMac ? { vxlanMac: n.vxlanTunnelMac } : {}),
     }));

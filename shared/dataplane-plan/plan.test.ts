@@ -78,6 +78,29 @@ describe('planDataplane: the seed’s route tables per mode', () => {
     expect(plan.fdb.map((f) => `${f.mac} dst ${f.dst}`)).toEqual([`${plan.fdb[0]!.mac} dst 10.240.1.12`, `${plan.fdb[1]!.mac} dst 10.240.2.13`]);
   });
 
+  it("VXLAN: an address a peer borrowed (from this node's block or another's) gets a /32 to that peer's VTEP", () => {
+    // worker-3 borrowed 192.168.1.70 from worker-1's block and 192.168.2.5 from worker-2's: no BGP to tell of them.
+    const state = seedState({ vxlanMode: 'Always' }, {
+      peers: [
+        { name: 'worker-2', address: '10.240.1.12/24', blocks: ['192.168.2.0/26'] },
+        { name: 'worker-3', address: '10.240.2.13/24', blocks: ['192.168.3.128/26'], borrowed: ['192.168.1.70/32', '192.168.2.5/32'] },
+      ],
+    });
+    const plan = planDataplane(state, host);
+    expect(routeLines(plan)).toEqual([
+      'blackhole 192.168.1.64/26',
+      '192.168.1.65/32 dev cali83dbd022cd5 scope link',
+      '192.168.1.70/32 via 192.168.3.128 dev vxlan.calico onlink mtu 1450',
+      '192.168.2.0/26 via 192.168.2.0 dev vxlan.calico onlink mtu 1450',
+      '192.168.2.5/32 via 192.168.3.128 dev vxlan.calico onlink mtu 1450',
+      '192.168.3.128/26 via 192.168.3.128 dev vxlan.calico onlink mtu 1450',
+    ]);
+    expect(describeOwner(plan.routes[2]!.owner)).toBe('pool default-ipv4-ippool, VXLAN Always, worker-3');
+    // With IP-in-IP the borrower announces its /32s over BGP: they come from bgpRoutes, not from IPAM.
+    const ipip = planDataplane({ ...state, pools: state.pools.map((p) => ({ ...p, ipipMode: 'Always' as const, vxlanMode: 'Never' as const })), bgpRoutes: [{ cidr: '192.168.2.5/32', nextHop: '10.240.2.13' }] }, host);
+    expect(routeLines(ipip).filter((line) => line.includes('/32 via'))).toEqual(['192.168.2.5/32 via 10.240.2.13 dev tunl0 onlink mtu 1480']);
+  });
+
   it('VXLAN CrossSubnet: direct inside the subnet, vxlan.calico across it, VTEP entries for all peers', () => {
     const plan = planDataplane(seedState({ vxlanMode: 'CrossSubnet' }), host);
     expect(routeLines(plan).slice(2)).toEqual([

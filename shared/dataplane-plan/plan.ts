@@ -187,7 +187,8 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
     const peerAddress = parseInterfaceAddress(peer.address).address;
     const peerAddressText = formatIPv4(peerAddress);
     peerByAddress.set(peerAddress, peer.name);
-    for (const text of peer.blocks) {
+    // A borrowed address's /32 is more specific than its block's route (or the lender's own blackhole).
+    for (const text of [...peer.blocks, ...peer.borrowed]) {
       const block = parseCidr(text);
       const pool = poolOf(block)?.pool;
       if (fromBgp && !(pool && vxlanOn(pool))) continue;

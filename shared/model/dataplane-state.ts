@@ -70,6 +70,7 @@ const peerSchema = z.object({
   name: z.string().min(1),
   address: interfaceAddress,
   blocks: z.array(cidr).default([]),
+  borrowed: z.array(cidr).default([]).meta({ description: "/32s of the addresses the peer's pods borrowed from other nodes' blocks: routed to the peer, not to the block's owner." }),
   vxlanTunnelAddress: ipv4.optional(),
   vxlanMac: mac.optional(),
 });
