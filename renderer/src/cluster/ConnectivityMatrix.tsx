@@ -13,11 +13,8 @@ function cellText(cell: MatrixCell | undefined): string {
   return `${http} · ${ping}`;
 }
 
-/**
- * Probes on mount, whenever `probeKey` changes, every `everyMs` if given, and on `probe()`.
- * A probe already running is not started twice.
- */
-export function useConnectivity(context: string | undefined, options: { probeKey?: unknown; everyMs?: number; enabled?: boolean } = {}) {
+/** Probes on mount (while `enabled`), every `everyMs` if given, and on `probe()`. */
+export function useConnectivity(context: string | undefined, options: { everyMs?: number; enabled?: boolean } = {}) {
   const client = useClient();
   const [matrix, setMatrix] = useState<Matrix | undefined>();
   const [error, setError] = useState<string | undefined>();
@@ -43,7 +40,7 @@ export function useConnectivity(context: string | undefined, options: { probeKey
     if (!options.everyMs) return;
     const timer = setInterval(() => void probe(), options.everyMs);
     return () => clearInterval(timer);
-  }, [enabled, context, probe, options.everyMs, options.probeKey]);
+  }, [enabled, context, probe, options.everyMs]);
 
   return { matrix, error, running, probe };
 }
