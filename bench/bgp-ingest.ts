@@ -139,14 +139,17 @@ const pristine = new Map<LabNode, number>();
 /**
  * Removes every receiver's routes from the node's table and waits until only what was there
  * before any receiver ran is left. A receiver stopped with a million routes may leave them (FRR's
- * zebra is killed when it takes too long to remove them), and leftovers would be counted as the
- * next receiver's.
+ * zebra is killed when it takes longer than 20 s to remove them), and leftovers would be counted
+ * as the next receiver's.
  */
 async function clearRoutes(node: LabNode): Promise<void> {
   const before = pristine.get(node) ?? await mainTablePrefixes(node);
   pristine.set(node, before);
   for (const deadline = Date.now() + 600_000; ;) {
     for (const protocol of new Set(Object.values(PROTOCOLS))) await node.exec('ip', ['route', 'flush', 'proto', String(protocol)], { allowFail: true, timeoutMs: 600_000 });
+    // FRR's zebra installs routes through nexthop objects; `ip route flush` cannot remove those
+    // routes ("Invalid argument"), removing the nexthop objects does (the receiver's own namespace).
+    await node.exec('ip', ['nexthop', 'flush'], { allowFail: true, timeoutMs: 600_000 });
     const now = await mainTablePrefixes(node);
     if (now === before) return;
     if (Date.now() > deadline) throw new Error(`${node.name}: ${now - before} routes left in the table after flushing`);

@@ -108,6 +108,9 @@ export class NetnsLab {
       }
     }
     await sh('ip', ['link', 'del', this.bridge], { allowFail: true });
+    // A veth whose namespace went while a process still held it can outlive it in the root namespace.
+    const links = await sh('ip', ['-o', 'link', 'show'], { allowFail: true });
+    for (const [, veth] of links.matchAll(new RegExp(`^\\d+: (${PREFIX}${this.id}n\\d+)[@:]`, 'gm'))) await sh('ip', ['link', 'del', veth!], { allowFail: true });
   }
 }
 
