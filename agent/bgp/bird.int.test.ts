@@ -161,11 +161,14 @@ describe('Gingham with BIRD 2', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect((await bird.prefixes('gingham')).sort()).toEqual(['192.168.10.0/26', '192.168.11.0/26']);
     expect(await kernelPrefixes()).toContain('192.168.20.0/26');
+    // A route of ours from the previous run that no peer sends again: it goes at the end of the restart.
+    await gNode.exec('ip', ['route', 'add', '192.168.99.0/24', 'via', bNode.address, 'proto', String(PROTO)]);
     await gingham.start(ginghamConfig());
     // It found its routes from before in the kernel, and kept them.
-    expect((await gingham.status()).adoptedKernelRoutes).toBeGreaterThanOrEqual(2);
+    expect((await gingham.status()).adoptedKernelRoutes).toBeGreaterThanOrEqual(3);
     await waitFor('re-established after our restart', async () => (await gingham.peerState(bNode.address)) === 'Established', 30_000);
     await waitFor('restart complete', async () => !(await gingham.status()).restarting, 30_000);
+    await waitFor('the stale route swept', async () => !(await kernelPrefixes()).includes('192.168.99.0/24'), 10_000);
     expect(await kernelPrefixes()).toContain('192.168.20.0/26');
     expect((await bird.prefixes('gingham')).sort()).toEqual(['192.168.10.0/26', '192.168.11.0/26']);
   });
@@ -186,5 +189,14 @@ describe('Gingham with BIRD 2', () => {
     }
     await waitFor('re-established', async () => (await gingham.peerState(bNode.address)) === 'Established', 30_000);
     await waitFor('routes back', async () => (await gingham.prefixes()).includes('192.168.20.0/26'), 15_000);
+  });
+
+  it('a withdrawing stop (SIGUSR2) removes every kernel route of ours, and no other route', async () => {
+    await waitFor('kernel routes', async () => (await kernelPrefixes()).includes('192.168.20.0/26'), 15_000);
+    expect((await gingham.status()).kernel?.installed).toBe((await kernelPrefixes()).length);
+    await gNode.exec('ip', ['route', 'add', '192.168.98.0/24', 'via', bNode.address, 'proto', '73']);
+    await gingham.stop('SIGUSR2');
+    expect(await kernelPrefixes()).toEqual([]);
+    expect((await kernelRoutes(gNode, 73)).map((r) => r.dst)).toEqual(['192.168.98.0/24']);
   });
 });
