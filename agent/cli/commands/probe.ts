@@ -17,6 +17,17 @@ export interface ProbeResult {
   http: { ok: boolean; status?: number; ms?: number; error?: string };
 }
 
+/** Whether the namespace at `file` has `ip` on one of its interfaces. */
+async function hasAddress(file: string, ip: string): Promise<boolean> {
+  try {
+    const { stdout } = await run('nsenter', [`--net=${file}`, '--', 'ip', '-4', '-o', 'addr', 'show']);
+    return stdout.split('\n').some((line) => line.includes(` ${ip}/`));
+  } catch {
+    return false; // not a namespace we can enter
+  }
+}
+
+/** All named namespaces are looked at side by side: a node can have dozens (a pod each), and each look starts two processes. */
 async function netnsOf(ip: string): Promise<string> {
   for (const dir of netnsDirs) {
     let names: string[];
@@ -25,15 +36,9 @@ async function netnsOf(ip: string): Promise<string> {
     } catch {
       continue;
     }
-    for (const name of names) {
-      const file = path.join(dir, name);
-      try {
-        const { stdout } = await run('nsenter', [`--net=${file}`, '--', 'ip', '-4', '-o', 'addr', 'show']);
-        if (stdout.split('\n').some((line) => line.includes(` ${ip}/`))) return file;
-      } catch {
-        // not a namespace we can enter: skip it
-      }
-    }
+    const files = names.map((name) => path.join(dir, name));
+    const found = (await Promise.all(files.map(async (file) => ((await hasAddress(file, ip)) ? file : undefined)))).find(Boolean);
+    if (found) return found;
   }
   throw new Error(`no network namespace in ${netnsDirs.join(' or ')} has the address ${ip}: is that a pod on this node?`);
 }
