@@ -196,8 +196,12 @@ describe('three agents in two subnets', () => {
     await cluster.apply([
       { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'locked' }, spec: { node: 'node-1', peerIP: `10.178.${network.id}.2`, asNumber: 65002, password: { secretKeyRef: { name: 'bgp-secrets', key: 'locked' } } } },
     ]);
-    const leftOut = await eventually(async () => (await agents[0]!.status()).bgp.leftOut['locked'], 20_000, 'the locked BGPPeer reported as left out');
-    expect(leftOut).toMatch(/may not read Secret gingham-system\/bgp-secrets; grant it that one Secret: kubectl -n gingham-system create role/);
+    // First "reading Secret ...", then, once the API server has refused, why and what to do.
+    const leftOut = await eventually(async () => {
+      const reason = (await agents[0]!.status()).bgp.leftOut['locked'];
+      return reason?.includes('may not read') ? reason : undefined;
+    }, 20_000, 'the locked BGPPeer reported as left out for its Secret');
+    expect(leftOut).toMatch(/^the agent may not read Secret gingham-system\/bgp-secrets; grant it that one Secret: kubectl -n gingham-system create role/);
     expect((await agents[0]!.status()).bgp.peers?.some((p) => p.address === `10.178.${network.id}.2`)).toBe(false);
     await cluster.kubectl(['delete', 'bgppeers.crd.projectcalico.org', 'locked']);
     await cluster.kubectl(['delete', 'bgppeers.crd.projectcalico.org', 'tor']);
