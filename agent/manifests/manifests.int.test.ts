@@ -28,7 +28,7 @@ beforeAll(async () => {
   });
   expect(printed.status, printed.stderr).toBe(0);
   const objects = parseAllDocuments(printed.stdout).map((d) => d.toJS() as { kind: string });
-  expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(6);
+  expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(7);
   expect(objects.some((o) => o.kind === 'Secret')).toBe(false);
   await cluster.apply(objects);
   await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
@@ -49,7 +49,7 @@ describe('the agent’s manifests and credential', () => {
     const names = agentManifests({ existingCrds: existing })
       .filter((o) => (o as { kind: string }).kind === 'CustomResourceDefinition')
       .map((o) => (o as { metadata: { name: string } }).metadata.name);
-    expect(names).toHaveLength(4);
+    expect(names).toHaveLength(5);
     expect(names).not.toContain('ippools.crd.projectcalico.org');
   });
 

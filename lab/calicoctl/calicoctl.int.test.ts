@@ -43,7 +43,7 @@ afterAll(async () => {
 
 describe('calicoctl on what Gingham wrote', () => {
   it('the manifests leave a cluster’s existing Calico CRDs alone', () => {
-    const existing = new Set(['ippools', 'bgpconfigurations', 'bgppeers', 'ipamblocks', 'blockaffinities', 'ipamhandles'].map((p) => `${p}.crd.projectcalico.org`));
+    const existing = new Set(['ippools', 'bgpconfigurations', 'bgppeers', 'ipamblocks', 'blockaffinities', 'ipamhandles', 'ipamconfigs'].map((p) => `${p}.crd.projectcalico.org`));
     expect(agentManifests({ existingCrds: existing }).some((o) => (o as { kind: string }).kind === 'CustomResourceDefinition')).toBe(false);
   });
 

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { bgpConfigurationSpecSchema } from './bgp-configuration.ts';
 import { bgpPeerSpecSchema } from './bgp-peer.ts';
-import { blockAffinitySpecSchema, ipamBlockSpecSchema, ipamHandleSpecSchema } from './ipam.ts';
+import { blockAffinitySpecSchema, ipamBlockSpecSchema, ipamConfigSpecSchema, ipamHandleSpecSchema } from './ipam.ts';
 import { ipPoolSpecSchema, ipv4BlockSizeRange } from './ippool.ts';
 
 type JsonSchema = { [key: string]: unknown };
@@ -29,6 +29,7 @@ const sources: CrdSource[] = [
   { kind: 'IPAMBlock', plural: 'ipamblocks', spec: ipamBlockSpecSchema },
   { kind: 'BlockAffinity', plural: 'blockaffinities', spec: blockAffinitySpecSchema },
   { kind: 'IPAMHandle', plural: 'ipamhandles', spec: ipamHandleSpecSchema },
+  { kind: 'IPAMConfig', plural: 'ipamconfigs', spec: ipamConfigSpecSchema },
 ];
 
 const jsSafeBound = Number.MAX_SAFE_INTEGER;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { emptyIPAMBlock, handleIds, parseBlockAffinity, parseIPAMBlock, parseIPAMHandle } from './ipam.ts';
+import { calicoCrds } from './crds.ts';
+import { emptyIPAMBlock, handleIds, parseBlockAffinity, parseIPAMBlock, parseIPAMConfig, parseIPAMHandle } from './ipam.ts';
+import { CrdValidator } from './testing/crd-validator.ts';
 
 describe('IPAMBlock', () => {
   it('is created as Calico creates one: named for its CIDR, every address free', () => {
@@ -52,5 +54,23 @@ describe('BlockAffinity and IPAMHandle', () => {
     });
     expect(handle.spec.block).toEqual({ '192.168.1.64/26': 1 });
     expect(handleIds.pod('abc123')).toBe('k8s-pod-network.abc123');
+  });
+});
+
+describe('IPAMConfig', () => {
+  const config = (spec: Record<string, unknown>, name = 'default') => ({ apiVersion: 'crd.projectcalico.org/v1', kind: 'IPAMConfig', metadata: { name }, spec });
+  const crd = new CrdValidator(calicoCrds().find((d) => d.spec.names.kind === 'IPAMConfig')!);
+
+  it("is Calico's `default` object, which both the model and the generated CRD accept", () => {
+    const sample = config({ strictAffinity: true, autoAllocateBlocks: true, maxBlocksPerHost: 4 });
+    expect(parseIPAMConfig(sample).spec).toEqual({ strictAffinity: true, autoAllocateBlocks: true, maxBlocksPerHost: 4 });
+    expect(crd.check(sample).errors).toEqual([]);
+  });
+
+  it('needs both booleans, a cap of 0 or more, and the name default', () => {
+    expect(() => parseIPAMConfig(config({ strictAffinity: true }))).toThrow(/autoAllocateBlocks/);
+    expect(crd.check(config({ strictAffinity: true })).errors.join(' ')).toMatch(/autoAllocateBlocks/);
+    expect(crd.check(config({ strictAffinity: true, autoAllocateBlocks: true, maxBlocksPerHost: -1 })).errors).not.toEqual([]);
+    expect(() => parseIPAMConfig(config({ strictAffinity: false, autoAllocateBlocks: true }, 'mine'))).toThrow(/must be default/);
   });
 });

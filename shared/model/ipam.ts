@@ -101,6 +101,23 @@ export const ipamHandleSpecSchema = z
 
 export const ipamHandleResourceSchema = calicoResourceSchema('IPAMHandle', ipamHandleSpecSchema);
 
+/**
+ * Calico's IPAM settings, one object named `default`: strictAffinity forbids borrowing from other
+ * nodes' blocks (Windows nodes need it); autoAllocateBlocks lets nodes claim blocks at all;
+ * maxBlocksPerHost caps the blocks per node (0: no cap). Both booleans are required, as in Calico's CRD.
+ */
+export const ipamConfigSpecSchema = z
+  .looseObject({
+    strictAffinity: z.boolean(),
+    autoAllocateBlocks: z.boolean(),
+    maxBlocksPerHost: z.int().min(0).max(2147483647).optional(),
+  })
+  .meta({ 'x-kubernetes-preserve-unknown-fields': true });
+
+export const ipamConfigResourceSchema = calicoResourceSchema('IPAMConfig', ipamConfigSpecSchema).superRefine((config, ctx) => {
+  if (config.metadata.name !== 'default') addIssue(ctx, ['metadata', 'name'], 'must be default: Calico reads only the IPAMConfig named default');
+});
+
 interface Resource<S> {
   apiVersion: CalicoApiVersion;
   metadata: ObjectMeta;
@@ -109,6 +126,7 @@ interface Resource<S> {
 export type IPAMBlock = Resource<z.output<typeof ipamBlockSpecSchema>>;
 export type BlockAffinity = Resource<z.output<typeof blockAffinitySpecSchema>>;
 export type IPAMHandle = Resource<z.output<typeof ipamHandleSpecSchema>>;
+export type IPAMConfig = Resource<z.output<typeof ipamConfigSpecSchema>>;
 
 export function parseIPAMBlock(input: unknown): IPAMBlock {
   return parseWith(ipamBlockResourceSchema, input, subjectOf('IPAMBlock', input));
@@ -118,6 +136,9 @@ export function parseBlockAffinity(input: unknown): BlockAffinity {
 }
 export function parseIPAMHandle(input: unknown): IPAMHandle {
   return parseWith(ipamHandleResourceSchema, input, subjectOf('IPAMHandle', input));
+}
+export function parseIPAMConfig(input: unknown): IPAMConfig {
+  return parseWith(ipamConfigResourceSchema, input, subjectOf('IPAMConfig', input));
 }
 
 /** Calico's handle IDs for the tunnel addresses and for pods. */

@@ -3,7 +3,7 @@
 import { parseAllDocuments } from 'yaml';
 import { parseBGPConfiguration, type BGPConfiguration } from './bgp-configuration.ts';
 import { parseBGPPeer, type BGPPeer } from './bgp-peer.ts';
-import { parseBlockAffinity, parseIPAMBlock, parseIPAMHandle, type BlockAffinity, type IPAMBlock, type IPAMHandle } from './ipam.ts';
+import { parseBlockAffinity, parseIPAMBlock, parseIPAMConfig, parseIPAMHandle, type BlockAffinity, type IPAMBlock, type IPAMConfig, type IPAMHandle } from './ipam.ts';
 import { parseIPPool, type IPPool } from './ippool.ts';
 import { ValidationError } from './validation.ts';
 
@@ -13,7 +13,8 @@ export type CalicoResource =
   | ({ kind: 'BGPPeer' } & BGPPeer)
   | ({ kind: 'IPAMBlock' } & IPAMBlock)
   | ({ kind: 'BlockAffinity' } & BlockAffinity)
-  | ({ kind: 'IPAMHandle' } & IPAMHandle);
+  | ({ kind: 'IPAMHandle' } & IPAMHandle)
+  | ({ kind: 'IPAMConfig' } & IPAMConfig);
 
 const parsers = {
   IPPool: parseIPPool,
@@ -22,6 +23,7 @@ const parsers = {
   IPAMBlock: parseIPAMBlock,
   BlockAffinity: parseBlockAffinity,
   IPAMHandle: parseIPAMHandle,
+  IPAMConfig: parseIPAMConfig,
 } as const;
 
 export const knownKinds = Object.keys(parsers) as Array<keyof typeof parsers>;
