@@ -40,8 +40,15 @@ describe('BGPPeer passwords from Secrets', () => {
   });
 
   it('says how to grant a Secret the agent may not read, and what is missing otherwise', async () => {
-    const passwords = new PeerPasswords(api({ locked: 'forbidden', partial: { other: 'x' } }), () => undefined);
-    const peers = [peer('a', { name: 'locked', key: 'a' }), peer('b', { name: 'partial', key: 'b' }), peer('c', { name: 'absent', key: 'c' }), peer('d', { name: 'absent', key: 'd', optional: true })];
+    const passwords = new PeerPasswords(api({ locked: 'forbidden', partial: { other: 'x', empty: '', long: 'x'.repeat(81) } }), () => undefined);
+    const peers = [
+      peer('a', { name: 'locked', key: 'a' }),
+      peer('b', { name: 'partial', key: 'b' }),
+      peer('c', { name: 'absent', key: 'c' }),
+      peer('d', { name: 'absent', key: 'd', optional: true }),
+      peer('e', { name: 'partial', key: 'empty' }),
+      peer('f', { name: 'partial', key: 'long' }),
+    ];
     passwords.resolve(peers);
     await settle();
     const { passwords: known, problems } = passwords.resolve(peers);
@@ -51,6 +58,9 @@ describe('BGPPeer passwords from Secrets', () => {
     expect(problems.get('c')).toMatch(/^Secret gingham-system\/absent does not exist/);
     // optional: a missing Secret means no password, not a problem.
     expect(problems.has('d')).toBe(false);
+    // What the kernel would refuse is refused here, for that peer alone.
+    expect(problems.get('e')).toBe('Secret gingham-system/partial key empty holds 0 characters; a TCP-MD5 password has 1 to 80');
+    expect(problems.get('f')).toMatch(/key long holds 81 characters/);
   });
 
   it('reads again after the refresh interval, and tells of a rotated password', async () => {

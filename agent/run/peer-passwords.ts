@@ -7,6 +7,9 @@ import type { BGPPeer } from '../../shared/model/bgp-peer.ts';
 import { isForbidden, type KubeApi } from '../datastore/kube-api.ts';
 import { agentNamespace, agentServiceAccount } from '../manifests/manifests.ts';
 
+/** Linux's TCP_MD5SIG_MAXKEYLEN, as the speaker's config allows. */
+const maxPasswordLength = 80;
+
 interface Fetched {
   value?: string;
   problem?: string;
@@ -83,7 +86,10 @@ export class PeerPasswords {
       if (!object) return { missing: true, problem: `${where} does not exist (BGPPeer passwords are read from the agent's namespace, as calico-node reads them from its own)` };
       const encoded = object.data?.[key];
       if (encoded === undefined) return { missing: true, problem: `${where} has no key ${key}` };
-      return { value: Buffer.from(encoded, 'base64').toString('utf8') };
+      const value = Buffer.from(encoded, 'base64').toString('utf8');
+      // Checked here, not by the speaker's config: one bad Secret must not stop every other BGP change.
+      if (value.length < 1 || value.length > maxPasswordLength) return { problem: `${where} key ${key} holds ${value.length} characters; a TCP-MD5 password has 1 to ${maxPasswordLength}` };
+      return { value };
     } catch (error) {
       if (isForbidden(error)) return { problem: `the agent may not read ${where}; grant it that one Secret: ${grantCommands(secret)}` };
       return { problem: `could not read ${where}: ${(error as Error).message}` };
