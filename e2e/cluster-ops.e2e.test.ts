@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { labPods, labSrcdst } from '../lab/lab.ts';
 import { useLab, type LabLease } from '../lab/testing/lab-fixture.ts';
-import { openConsole, type ConsoleHarness } from './console-harness.ts';
+import { matrixVerdicts, openConsole, type ConsoleHarness } from './console-harness.ts';
 
 let lab: LabLease;
 let harness: ConsoleHarness;
@@ -95,12 +95,7 @@ async function expectMatrix(caption: RegExp, expected: (from: string, to: string
   let seen: string[] = [];
   for (let probes = 1; ; probes++) {
     await table.waitFor({ timeout: 120_000 });
-    const cells = table.locator('td[data-from]');
-    seen = [];
-    for (let i = 0; i < (await cells.count()); i++) {
-      const cell = cells.nth(i);
-      seen.push(`${await cell.getAttribute('data-from')}->${await cell.getAttribute('data-to')}:${await cell.getAttribute('data-ok')}`);
-    }
+    seen = await matrixVerdicts(table);
     const right = seen.length === 6 && seen.every((v) => v.endsWith(`:${expected(...(v.split(':')[0]!.split('->') as [string, string]))}`));
     if (right) {
       figures.push(`matrix ${shot}: ${seen.join(' ')} (probe ${probes})`);

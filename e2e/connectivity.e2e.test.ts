@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { useLab, type LabLease } from '../lab/testing/lab-fixture.ts';
-import { openConsole, type ConsoleHarness } from './console-harness.ts';
+import { matrixVerdicts, openConsole, type ConsoleHarness } from './console-harness.ts';
 
 let lab: LabLease;
 let harness: ConsoleHarness;
@@ -45,13 +45,8 @@ describe('connectivity matrix on the lab', () => {
     await nav('Connectivity');
     const matrix = page.getByRole('table', { name: 'From (rows) to (columns)' });
     await matrix.waitFor({ timeout: 120_000 });
-    const cells = matrix.locator('td[data-from]');
-    expect(await cells.count()).toBe(6);
-    const verdicts: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const cell = cells.nth(i);
-      verdicts.push(`${await cell.getAttribute('data-from')}->${await cell.getAttribute('data-to')}:${await cell.getAttribute('data-ok')}`);
-    }
+    const verdicts = await matrixVerdicts(matrix);
+    expect(verdicts).toHaveLength(6);
     console.log(`matrix: ${verdicts.join(', ')}`);
     expect(verdicts.every((v) => v.endsWith(':true'))).toBe(true);
     await harness.screenshot('1-matrix-ipip-always');

@@ -3,7 +3,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { ConsoleBackend, type ConsoleBackendOptions } from '../electron/backend/console-backend.ts';
 import { buildRenderer } from '../electron/web/build-renderer.ts';
 import { startWebServer, type WebServer } from '../electron/web/web-server.ts';
@@ -58,4 +58,15 @@ export async function openConsole(name: string, options: ConsoleBackendOptions):
     rmSync(profile, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** The connectivity matrix's verdicts as `from->to:ok` (HTTP answered), in table order. */
+export async function matrixVerdicts(table: Locator): Promise<string[]> {
+  const cells = table.locator('td[data-from]');
+  const verdicts: string[] = [];
+  for (let i = 0; i < (await cells.count()); i++) {
+    const cell = cells.nth(i);
+    verdicts.push(`${await cell.getAttribute('data-from')}->${await cell.getAttribute('data-to')}:${await cell.getAttribute('data-ok')}`);
+  }
+  return verdicts;
 }
