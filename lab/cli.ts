@@ -1,8 +1,12 @@
-// `npm run lab -- up [--topology FILE] [--no-agent] | pods | down | status [--json] | exec NODE|POD -- CMD |
-// srcdst NODE|all on|off | kubectl ARGS`: the seed's cluster on this machine (docs/lab.md). Root only.
+// `npm run lab -- up [--topology FILE] [--no-agent] [--no-install] | pods | down | status [--json] |
+// exec NODE|POD -- CMD | srcdst NODE|all on|off | kubectl ARGS | packages [--for USE...] [--check]`:
+// the seed's cluster on this machine (docs/lab.md). Root only.
 import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
+import type { PackageUse } from '../shared/host/debian-packages.ts';
 import { ensureBinaries } from './controlplane/build.ts';
+import { ensureDebianPackages, missingPackages } from './host/packages.ts';
+import { registerFaultCommand } from './faults/fault-command.ts';
 import { execArgv, labDown, labPods, labSrcdst, labStatus, labUp, readLabState } from './lab.ts';
 
 const program = new Command('lab').description("The seed's cluster in network namespaces: real sshd, kube-apiserver, agents and pods").showHelpAfterError();
@@ -19,10 +23,32 @@ program
   .description('build the lab (idempotent: what runs is kept)')
   .option('--topology <file>', 'a topology file (subnets, nodes, pods, pool); the seed’s by default')
   .option('--no-agent', 'leave the agent off (the console installs it); no pods then')
-  .action(async (options: { topology?: string; agent: boolean }) => {
+  .option('--no-install', 'do not install missing Debian packages (only say which)')
+  .action(async (options: { topology?: string; agent: boolean; install: boolean }) => {
     needRoot();
+    // What the lab's steps run, installed first on a fresh machine (labUp then checks it all).
+    if (options.install && !ensureDebianPackages(['lab'])) process.exit(1);
     const state = await labUp({ ...(options.topology ? { topologyFile: options.topology } : {}), agent: options.agent });
     console.log(state.kubeconfig);
+  });
+
+const uses: PackageUse[] = ['lab', 'integration', 'e2e'];
+
+program
+  .command('packages')
+  .description('install the Debian packages that the lab (and, with --for, the test tiers) need and this machine lacks')
+  .option('--for <uses...>', `who needs them: ${uses.join(', ')}`, ['lab'])
+  .option('--check', 'only list what is missing (exit 1 if anything is)')
+  .action((options: { for: string[]; check?: boolean }) => {
+    const unknown = options.for.filter((use) => !uses.includes(use as PackageUse));
+    if (unknown.length > 0) throw new Error(`unknown use ${unknown.join(', ')}: the uses are ${uses.join(', ')}`);
+    const wanted = options.for as PackageUse[];
+    if (options.check) {
+      const missing = missingPackages(wanted);
+      for (const pkg of missing) console.log(`${pkg.name} ${pkg.provides} ${pkg.why}`);
+      process.exit(missing.length > 0 ? 1 : 0);
+    }
+    process.exit(ensureDebianPackages(wanted) ? 0 : 1);
   });
 
 program
@@ -108,6 +134,8 @@ program
     const result = spawnSync(kubectl, ['--kubeconfig', state.kubeconfig, ...args], { stdio: 'inherit' });
     process.exit(result.status ?? 1);
   });
+
+registerFaultCommand(program, needRoot);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`lab: ${error instanceof Error ? error.message : String(error)}`);

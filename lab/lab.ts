@@ -15,6 +15,7 @@ import { adminInterface, fabricDown, fabricNetns, fabricUp } from './fabric/fabr
 import { applySrcdst } from './fabric/srcdst.ts';
 import { agentPaths, installAgent } from './nodes/agent-install.ts';
 import { nodeDown, nodeRunDir, nodeUp } from './nodes/node.ts';
+import { preflight, systemPath, type LabStep } from './host/preflight.ts';
 import { ensureAdminKey, writeKnownHosts, type LabKeys } from './nodes/ssh-keys.ts';
 import { podDown, podUp, type StartedPod } from './pods/pods.ts';
 import { namespaces, processAlive, sleep } from './sh.ts';
@@ -46,6 +47,8 @@ export interface UpOptions {
   /** Leave the agent (and so the pods) off: the console installs it. */
   agent?: boolean;
   progress?: (line: string) => void;
+  /** Where the programs the lab runs are looked for before it starts (the system's program folders). */
+  searchPath?: string;
 }
 
 const stateFile = (dir: string) => path.join(dir, 'lab.json');
@@ -83,8 +86,13 @@ function lock(dir: string): () => void {
   throw new Error(`cannot take the lab's lock ${file}`);
 }
 
-function timed(progress: (line: string) => void) {
-  return async <T>(what: string, step: () => Promise<T>): Promise<T> => {
+/**
+ * Each step with its time; a step that names itself in labSteps first checks that the programs it
+ * runs are installed (lab up checks them all before it starts, but a program may go meanwhile).
+ */
+function timed(progress: (line: string) => void, searchPath = systemPath) {
+  return async <T>(what: string, step: () => Promise<T>, needs?: LabStep): Promise<T> => {
+    if (needs) preflight([needs], searchPath);
     const started = Date.now();
     progress(`${what} ...`);
     const result = await step();
@@ -96,7 +104,10 @@ function timed(progress: (line: string) => void) {
 export async function labUp(options: UpOptions = {}): Promise<LabState> {
   const dir = options.stateDir ?? defaultLabDir();
   const progress = options.progress ?? ((line: string) => console.error(`[lab] ${line}`));
-  const step = timed(progress);
+  // Every program the lab's steps run, checked before anything is made: a missing one is named
+  // with its package now, not found later as a line in some child's log.
+  preflight(undefined, options.searchPath);
+  const step = timed(progress, options.searchPath);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const unlock = lock(dir);
   try {
@@ -123,7 +134,7 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     // A fabric that is gone takes every node's link with it: rebuild the nodes too.
     const fabricThere = (await namespaces()).has(fabricNetns);
     if (!fabricThere) state.nodes = {};
-    await step('fabric: bridges, VPC router, admin link', () => fabricUp(topology));
+    await step('fabric: bridges, VPC router, admin link', () => fabricUp(topology), 'fabric');
     const checked = () => topology.nodes.map((n) => ({ name: n.name, address: n.address, checks: state.srcdst[n.name] ?? true }));
 
     const adminKey = await ensureAdminKey(dir);
@@ -138,6 +149,7 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
           progress(`  ${node.name}: ${node.address}, sshd pid ${started.sshdPid}`);
         }),
       ),
+      'nodes',
     );
     await step('source/destination checks', () => applySrcdst(checked()));
     const knownHosts = writeKnownHosts(dir, topology.nodes.map((n) => ({ name: n.name, address: n.address, hostKey: state.nodes[n.name]!.hostKey })));
@@ -146,6 +158,7 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     const { controlPlane } = resolved(topology);
     const plane = await step(`etcd and kube-apiserver on ${controlPlane.name} (${controlPlane.address}:${apiPort})`, () =>
       controlPlaneUp({ stateDir: path.join(dir, 'controlplane'), address: controlPlane.address, port: apiPort, netns: controlPlane.name, progress: (line) => progress(`  ${line}`) }),
+      'controlplane',
     );
     state.kubeconfig = plane.kubeconfig;
     writeLabState(dir, state);
@@ -163,6 +176,7 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     });
     await step('the agent on every node, over SSH', () =>
       Promise.all(topology.nodes.map(async (n) => progress(`  ${n.name}: ${await installAgent(state.keys!, n, credential)}`))),
+      'agents',
     );
     await step('the agents answering on their control sockets', () => Promise.all(topology.nodes.map((n) => waitForAgent(dir, n.name, 180_000))));
     await startPods(dir, state, plane.kubeconfig, step, progress);
@@ -190,7 +204,7 @@ async function startPods(dir: string, state: LabState, kubeconfig: string, step:
         progress(`  ${pod.name} on ${pod.node}: ${started.ip}`);
       }),
     );
-  });
+  }, 'pods');
 }
 
 /**
@@ -200,6 +214,7 @@ async function startPods(dir: string, state: LabState, kubeconfig: string, step:
 export async function labPods(options: { stateDir?: string; progress?: (line: string) => void } = {}): Promise<LabState> {
   const dir = options.stateDir ?? defaultLabDir();
   const progress = options.progress ?? ((line: string) => console.error(`[lab] ${line}`));
+  preflight(['pods', 'console']);
   const unlock = lock(dir);
   try {
     const state = readLabState(dir);

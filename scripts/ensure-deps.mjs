@@ -12,6 +12,18 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const lock = path.join(root, 'package-lock.json');
 const stamp = path.join(root, 'node_modules', '.gingham-lock-hash');
 
+// How long each first-run step took, for `npm start`'s summary (scripts/start.ts reads it).
+const timingsFile = path.join(root, 'node_modules', '.gingham-deps-timings.json');
+const timings = [];
+const timedStep = (name, work) => {
+  const started = Date.now();
+  const result = work();
+  const seconds = (Date.now() - started) / 1000;
+  timings.push({ step: name, seconds });
+  console.error(`[first run] ${name}: ${seconds.toFixed(1)} s`);
+  return result;
+};
+
 const wanted = createHash('sha256').update(readFileSync(lock)).digest('hex');
 const have = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : '';
 
@@ -26,7 +38,7 @@ if (wanted !== have) {
   console.error(existsSync(path.join(root, 'node_modules'))
     ? 'npm dependencies are stale (package-lock.json changed): running npm ci ...'
     : 'npm dependencies are missing: running npm ci (first run only) ...');
-  const result = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  const result = timedStep('npm ci', () => spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' }));
   if (result.status !== 0) {
     console.error('npm ci failed: check your network access to the npm registry, then run the command again.');
     process.exit(result.status ?? 1);
@@ -60,10 +72,12 @@ for (const dir of nativeDirs(path.join(root, 'agent'))) {
   const npmRoot = spawnSync('npm', ['root', '-g'], { encoding: 'utf8' }).stdout.trim();
   const gyp = path.join(npmRoot, 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   const headers = existsSync('/usr/include/node/node_api.h') ? ['--nodedir=/usr'] : [];
-  const result = spawnSync(process.execPath, [gyp, 'rebuild', ...headers], { cwd: dir, stdio: 'inherit' });
+  const result = timedStep(`native build of ${path.relative(root, dir)}`, () => spawnSync(process.execPath, [gyp, 'rebuild', ...headers], { cwd: dir, stdio: 'inherit' }));
   if (result.status !== 0) {
     console.error(`Building ${path.relative(root, dir)} failed: it needs gcc, make and python3 (apt-get install build-essential python3).`);
     process.exit(result.status ?? 1);
   }
   writeFileSync(builtStamp, digest + '\n');
 }
+
+writeFileSync(timingsFile, JSON.stringify({ at: Date.now(), steps: timings }) + '\n');

@@ -6,8 +6,12 @@
 // The console opens on the lab, the newcomer's default cluster: run as root, it brings the lab up
 // first when it is not (`--no-lab` skips that), and hands the lab's status to the backend, which
 // then lists the lab's context and nodes. Without root it says how to start the lab.
+//
+// Each step of a first run (npm ci and the native build in ensure-deps.mjs, then the Debian
+// packages, the control-plane build, lab up and the console being ready) prints its time, and the
+// console's "ready" line is followed by all of them, so a slow first run says where it went.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +19,40 @@ import { buildElectron } from './build-electron.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const inRoot = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
+
+/** The steps of this start and their times, in order. */
+const timings: Array<{ step: string; seconds: number }> = [];
+
+/** What ensure-deps.mjs (run just before this by `npm start`) timed: npm ci and the native builds. */
+function depsTimings(): Array<{ step: string; seconds: number }> {
+  const file = inRoot('node_modules/.gingham-deps-timings.json');
+  try {
+    // Written at most a minute ago: by this `npm start`'s own ensure-deps, not an earlier one.
+    if (Date.now() - statSync(file).mtimeMs > 60_000) return [];
+    return (JSON.parse(readFileSync(file, 'utf8')) as { steps: Array<{ step: string; seconds: number }> }).steps;
+  } catch {
+    return [];
+  }
+}
+
+function timed<T>(step: string, work: () => T): T {
+  const started = Date.now();
+  const result = work();
+  const seconds = (Date.now() - started) / 1000;
+  timings.push({ step, seconds });
+  console.log(`[start] ${step}: ${seconds.toFixed(1)} s`);
+  return result;
+}
+
+function summary(): string {
+  const steps = [...depsTimings(), ...timings];
+  const total = steps.reduce((sum, s) => sum + s.seconds, 0);
+  return [
+    'Time of each step of this start:',
+    ...steps.map((s) => `  ${s.step.padEnd(36)} ${s.seconds.toFixed(1).padStart(7)} s`),
+    `  ${'total'.padEnd(36)} ${total.toFixed(1).padStart(7)} s (${(total / 60).toFixed(1)} min)`,
+  ].join('\n');
+}
 
 /** The Electron binary that `npm install` downloaded, if it did. */
 function electronBinary(): string | undefined {
@@ -69,8 +107,19 @@ function prepareLab(): string | undefined {
   let document = status.status === 0 ? labDocument(status.stdout) : undefined;
   if (!document?.up) {
     console.log("Bringing up the lab, the seed's cluster (master, worker-1..3, pod-1..3) in network namespaces on this machine.");
-    console.log('The first time builds the Kubernetes control plane (minutes). `npm run lab -- down` removes it all; `npm start -- --no-lab` skips it.');
-    if (lab(['up'], false).status !== 0) {
+    console.log('The first time installs the Debian packages it runs and builds the Kubernetes control plane (minutes). `npm run lab -- down` removes it all; `npm start -- --no-lab` skips it.');
+    if (timed('Debian packages (the lab\'s)', () => lab(['packages', '--for', 'lab'], false)).status !== 0) {
+      console.log('The lab cannot start without those packages (see above). Opening the console without it.');
+      return undefined;
+    }
+    const build = timed('control-plane build (etcd, kube-apiserver, kubectl)', () =>
+      spawnSync(process.execPath, ['--import', 'tsx', inRoot('lab/controlplane/cli.ts'), 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] }),
+    );
+    if (build.status !== 0) {
+      console.log('The control plane did not build (see above). Opening the console without the lab; `npm run lab -- up` tries again.');
+      return undefined;
+    }
+    if (timed('lab up', () => lab(['up', '--no-install'], false)).status !== 0) {
       console.log('The lab did not come up (see above). Opening the console without it; `npm run lab -- up` tries again.');
       return undefined;
     }
@@ -92,7 +141,10 @@ async function main(): Promise<number> {
   const binary = webOnly ? undefined : electronBinary();
   if (binary && hasDisplay()) {
     console.log('Building the desktop console…');
+    const started = Date.now();
     await buildElectron();
+    timings.push({ step: 'desktop console build', seconds: (Date.now() - started) / 1000 });
+    console.log(summary());
     const { version } = JSON.parse(readFileSync(inRoot('package.json'), 'utf8')) as { version: string };
     process.env.GINGHAM_APP_VERSION = version;
     return run(binary, [inRoot('out/main/main.js')]);
@@ -104,7 +156,29 @@ async function main(): Promise<number> {
         : "Electron's binary is not installed here (its download is optional; see README): serving the console in web mode instead.",
     );
   }
-  return run(process.execPath, ['--import', 'tsx', inRoot('electron/web/serve.ts')]);
+  return serveWeb();
+}
+
+/** The console in web mode, its output passed through; its "ready" line is timed and followed by the summary. */
+function serveWeb(): Promise<number> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', inRoot('electron/web/serve.ts')], { stdio: ['inherit', 'pipe', 'inherit'], cwd: root });
+    let told = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      if (!told && chunk.toString().includes('is ready')) {
+        told = true;
+        const seconds = (Date.now() - started) / 1000;
+        timings.push({ step: 'console ready (renderer build, backend)', seconds });
+        console.log(`[start] console ready: ${seconds.toFixed(1)} s\n${summary()}`);
+      }
+    });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
 }
 
 process.exit(await main());

@@ -2,8 +2,6 @@
 // The integration and e2e tiers need root (network namespaces, daemons, apt-get); run without it,
 // this says so and fails rather than skipping them silently.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { debianPackages, type DebianPackage } from './debian-packages.ts';
 
 type Tier = 'unit' | 'integration' | 'e2e';
 const allTiers: Tier[] = ['unit', 'integration', 'e2e'];
@@ -19,36 +17,12 @@ function run(title: string, command: string, args: string[], env: NodeJS.Process
   return result.status === 0;
 }
 
-function installed(pkg: DebianPackage): boolean {
-  if (pkg.provides.startsWith('/')) return existsSync(pkg.provides);
-  return spawnSync('sh', ['-c', `command -v ${pkg.provides}`], { stdio: 'ignore' }).status === 0;
-}
-
-/** Installs the Debian packages the chosen tiers need; returns false (having said why) when it cannot. */
+/**
+ * Installs the Debian packages the chosen tiers (and the lab they use) need, from the one declared
+ * list (shared/host/debian-packages.ts), by `npm run lab -- packages`, which says which and why.
+ */
 function ensureDebianPackages(tiers: Tier[]): boolean {
-  const missing = debianPackages.filter((pkg) => pkg.tiers.some((t) => tiers.includes(t as Tier)) && !installed(pkg));
-  if (missing.length === 0) return true;
-  const list = missing.map((pkg) => `  ${pkg.name.padEnd(16)} ${pkg.why}`).join('\n');
-  if (!existsSync('/usr/bin/apt-get')) {
-    console.error(`These packages are missing and this is not a Debian system with apt-get; install their equivalents:\n${list}`);
-    return false;
-  }
-  console.log(`Installing the Debian packages the tests need:\n${list}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const names = missing.map((pkg) => pkg.name);
-  // Installing bird2, frr or openssh-server would start their daemons in this machine's own
-  // namespace; the tests start their own, in namespaces of their own. policy-rc.d says no.
-  const policy = '/usr/sbin/policy-rc.d';
-  const ownPolicy = !existsSync(policy);
-  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\n# Written by Gingham\'s npm test while it installs packages.\nexit 101\n', { mode: 0o755 });
-  try {
-    return (
-      run('apt-get update', 'apt-get', ['update', '-q', '-o', 'DPkg::Lock::Timeout=600'], env) &&
-      run('apt-get install', 'apt-get', ['install', '-y', '-q', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=600', ...names], env)
-    );
-  } finally {
-    if (ownPolicy) rmSync(policy);
-  }
+  return run('Debian packages', 'npx', ['tsx', 'lab/cli.ts', 'packages', '--for', 'lab', ...tiers]);
 }
 
 function main(): number {

@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { plugNode, sysctls } from '../fabric/fabric.ts';
+import { programPath } from '../host/preflight.ts';
 import type { Topology, TopologyNode } from '../topology/topology.ts';
 import { namespaces, processAlive, removeNamespace, run, sleep } from '../sh.ts';
 import { ensureHostKey } from './ssh-keys.ts';
@@ -30,7 +31,7 @@ export const nodeRunDir = (stateDir: string, node: string) => nodeDirs(stateDir,
 
 const overlays = ['etc', 'opt', 'var/lib'] as const;
 
-function mountScript(root: string, runDir: string, sshdConfig: string): string {
+function mountScript(root: string, runDir: string, sshdConfig: string, sshd: string): string {
   const lines = ['set -e'];
   for (const dir of overlays) {
     const name = dir.replace('/', '-');
@@ -42,7 +43,8 @@ function mountScript(root: string, runDir: string, sshdConfig: string): string {
   lines.push(`if [ -d /run/netns ]; then mount --rbind /run/netns ${runDir}/netns; fi`);
   lines.push(`mount --rbind ${runDir} /run`);
   lines.push('mkdir -p /etc/gingham /opt/gingham /var/lib/gingham');
-  lines.push(`exec /usr/sbin/sshd -D -e -f ${sshdConfig}`);
+  // sshd re-executes itself for each connection, and so must be started by its absolute path.
+  lines.push(`exec ${sshd} -D -e -f ${sshdConfig}`);
   return lines.join('\n');
 }
 
@@ -98,6 +100,7 @@ export interface StartedNode {
 /** Makes the node (fresh: its private folders are emptied) and starts its sshd; `existingPid` is reused when still alive. */
 export async function nodeUp(stateDir: string, topology: Topology, node: TopologyNode, authorizedKeys: string, existingPid?: number): Promise<StartedNode> {
   const dirs = nodeDirs(stateDir, node.name);
+  const sshd = programPath('nodes', 'sshd');
   const hostKey = await ensureHostKey(dirs.base, node.name);
   if (existingPid && processAlive(existingPid) && (await namespaces()).has(node.name)) {
     return { name: node.name, netns: node.name, sshdPid: existingPid, hostKey };
@@ -119,7 +122,7 @@ export async function nodeUp(stateDir: string, topology: Topology, node: Topolog
   await plugNode(topology, node, node.name);
 
   const log = openSync(dirs.log, 'a');
-  const child = spawn('ip', ['netns', 'exec', node.name, 'unshare', '--mount', '--propagation', 'slave', '/bin/sh', '-c', mountScript(dirs.root, dirs.run, config)], {
+  const child = spawn('ip', ['netns', 'exec', node.name, 'unshare', '--mount', '--propagation', 'slave', '/bin/sh', '-c', mountScript(dirs.root, dirs.run, config, sshd)], {
     detached: true,
     stdio: ['ignore', log, log],
   });

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sysctls } from '../fabric/fabric.ts';
+import { programPath } from '../host/preflight.ts';
 import { agentPaths } from '../nodes/agent-install.ts';
 import { namespaces, processAlive, removeNamespace, run, runResult } from '../sh.ts';
 
@@ -55,7 +56,7 @@ function startServer(stateDir: string, pod: string, node: string): number {
   mkdirSync(www, { recursive: true });
   writeFileSync(path.join(www, 'index.html'), `${pod} on ${node}\n`);
   const log = openSync(path.join(dir, 'http.log'), 'a');
-  const child = spawn('ip', ['netns', 'exec', pod, '/usr/bin/python3', '-m', 'http.server', '80', '--bind', '0.0.0.0', '--directory', www], {
+  const child = spawn('ip', ['netns', 'exec', pod, programPath('pods', 'python3'), '-m', 'http.server', '80', '--bind', '0.0.0.0', '--directory', www], {
     detached: true,
     stdio: ['ignore', log, log],
   });
