@@ -7,17 +7,17 @@ import { parseBGPPeer, type BGPPeer } from '../../shared/model/bgp-peer.ts';
 import { parseCalicoNode, type CalicoNode } from '../../shared/model/calico-node.ts';
 import { parseIPAMBlock, type IPAMBlock } from '../../shared/model/ipam.ts';
 import { parseIPPool, type IPPool } from '../../shared/model/ippool.ts';
-import { calicoCrdV1 } from '../../shared/model/meta.ts';
+import { calicoKind } from '../../shared/model/calico-kinds.ts';
 import type { KubeClient } from './kube-client.ts';
 import { Reflector, type KindInfo, type ReflectorOptions, type ReflectorStats } from './reflector.ts';
 
 export const kinds = {
-  ipPool: { apiVersion: calicoCrdV1, kind: 'IPPool', plural: 'ippools' },
-  bgpConfiguration: { apiVersion: calicoCrdV1, kind: 'BGPConfiguration', plural: 'bgpconfigurations' },
-  bgpPeer: { apiVersion: calicoCrdV1, kind: 'BGPPeer', plural: 'bgppeers' },
-  ipamBlock: { apiVersion: calicoCrdV1, kind: 'IPAMBlock', plural: 'ipamblocks' },
-  blockAffinity: { apiVersion: calicoCrdV1, kind: 'BlockAffinity', plural: 'blockaffinities' },
-  ipamHandle: { apiVersion: calicoCrdV1, kind: 'IPAMHandle', plural: 'ipamhandles' },
+  ipPool: calicoKind('IPPool'),
+  bgpConfiguration: calicoKind('BGPConfiguration'),
+  bgpPeer: calicoKind('BGPPeer'),
+  ipamBlock: calicoKind('IPAMBlock'),
+  blockAffinity: calicoKind('BlockAffinity'),
+  ipamHandle: calicoKind('IPAMHandle'),
   node: { apiVersion: 'v1', kind: 'Node', plural: 'nodes' },
 } as const satisfies Record<string, KindInfo>;
 

@@ -2,6 +2,8 @@
 // long-running agent uses @kubernetes/client-node (kube-client.ts); the CNI plugin, a process
 // per pod that must answer in well under a second, a small direct HTTPS client
 // (direct-client.ts), because loading client-node alone costs seconds of start-up.
+import { calicoKinds } from '../../shared/model/calico-kinds.ts';
+
 export interface ObjectRef {
   apiVersion: string;
   kind: string;
@@ -44,15 +46,9 @@ export function collectionPath(apiVersion: string, plural: string, namespace?: s
   return namespace ? `${base}/namespaces/${namespace}/${plural}` : `${base}/${plural}`;
 }
 
-/** The plural resource names of the kinds the agent touches. */
+/** The plural resource names of the kinds the agent touches: Calico's from the registry, and the core ones it reads. */
 export const pluralOf: Record<string, string> = {
-  IPPool: 'ippools',
-  BGPConfiguration: 'bgpconfigurations',
-  BGPPeer: 'bgppeers',
-  IPAMBlock: 'ipamblocks',
-  BlockAffinity: 'blockaffinities',
-  IPAMHandle: 'ipamhandles',
-  IPAMConfig: 'ipamconfigs',
+  ...Object.fromEntries(calicoKinds.map((k) => [k.kind, k.plural])),
   Node: 'nodes',
   Pod: 'pods',
   Secret: 'secrets',

@@ -8,7 +8,9 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { kubectl } from '../../lab/controlplane/kubectl.ts';
+import { calicoKinds } from '../../shared/model/calico-kinds.ts';
 import { parseIPPool } from '../../shared/model/ippool.ts';
+import { ensureClusterInformation } from '../datastore/cluster-information.ts';
 import { KubeClient } from '../datastore/kube-client.ts';
 import { writeOwnAnnotations } from '../datastore/node-annotations.ts';
 import { ipPool, nodeObject, startTestCluster, type TestCluster } from '../datastore/testing/cluster.ts';
@@ -28,7 +30,8 @@ beforeAll(async () => {
   });
   expect(printed.status, printed.stderr).toBe(0);
   const objects = parseAllDocuments(printed.stdout).map((d) => d.toJS() as { kind: string });
-  expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(7);
+  // Calico's whole set: the kinds Gingham acts on and those it only stores for Calico's tools.
+  expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(calicoKinds.length);
   expect(objects.some((o) => o.kind === 'Secret')).toBe(false);
   await cluster.apply(objects);
   await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
@@ -49,7 +52,7 @@ describe('the agent’s manifests and credential', () => {
     const names = agentManifests({ existingCrds: existing })
       .filter((o) => (o as { kind: string }).kind === 'CustomResourceDefinition')
       .map((o) => (o as { metadata: { name: string } }).metadata.name);
-    expect(names).toHaveLength(5);
+    expect(names).toHaveLength(calicoKinds.length - 2);
     expect(names).not.toContain('ippools.crd.projectcalico.org');
   });
 
@@ -84,6 +87,15 @@ describe('the agent’s manifests and credential', () => {
     await writeOwnAnnotations(client, 'worker-1', { ipipTunnelAddress: '192.168.0.0' });
     expect((await asAgent(['auth', 'can-i', 'delete', 'ippools.crd.projectcalico.org'])).stdout.trim()).toBe('no');
     expect((await asAgent(['auth', 'can-i', 'delete', 'nodes'])).stdout.trim()).toBe('no');
+  });
+
+  it("keeps Calico's ClusterInformation default as calico-node does, and may not delete it", async () => {
+    const client = KubeClient.fromKubeconfigFile(agentKubeconfig);
+    const made = await ensureClusterInformation(client);
+    expect(made.spec).toMatchObject({ datastoreReady: true, clusterType: 'k8s,bgp,kdd,gingham' });
+    // A second agent (or a restart) finds it complete and keeps its GUID.
+    expect((await ensureClusterInformation(client)).spec.clusterGUID).toBe(made.spec.clusterGUID);
+    expect((await asAgent(['auth', 'can-i', 'delete', 'clusterinformations.crd.projectcalico.org'])).stdout.trim()).toBe('no');
   });
 
   it('renews its own token with its own identity, and may not mint tokens for others', async () => {

@@ -13,6 +13,7 @@ import { ReconcileLoop } from '../dataplane/reconcile-loop.ts';
 import { Reconciler, type PassReport } from '../dataplane/reconciler.ts';
 import { readOwners } from '../dataplane/route-owners.ts';
 import { routeRows } from '../dataplane/route-table.ts';
+import { ensureClusterInformation } from '../datastore/cluster-information.ts';
 import { Datastore, type ClusterSnapshot } from '../datastore/datastore.ts';
 import type { KubeClient } from '../datastore/kube-client.ts';
 import { writeOwnAnnotations } from '../datastore/node-annotations.ts';
@@ -86,6 +87,7 @@ export class NodeAgent {
     await this.datastore.waitForSync(60_000);
     // The node's own facts first, so that the other nodes can peer with it and route to it.
     await writeOwnAnnotations(this.options.client, this.options.nodeName, { ipv4Address: this.options.host.address });
+    await this.keepClusterInformation();
     this.datastore.onChange(() => this.recompute());
     this.recompute();
     while (this.computing || this.tunnelTask) await (this.computing ?? this.tunnelTask);
@@ -111,6 +113,22 @@ export class NodeAgent {
       await this.rpc.listen();
     }
     this.log.info({ node: this.options.nodeName, address: formatInterfaceAddress(this.options.host.address), interface: this.options.host.interface }, 'agent running');
+  }
+
+  /**
+   * ClusterInformation `default`, as calico-node keeps it, for Calico's own tools. Routing does not
+   * depend on it, so a failure (an older install's RBAC, a cluster without the CRD) is a warning
+   * that says what to do, not a reason to stop.
+   */
+  private async keepClusterInformation(): Promise<void> {
+    try {
+      await ensureClusterInformation(this.options.client);
+    } catch (error) {
+      this.log.warn(
+        { part: 'datastore', err: (error as Error).message },
+        "cannot keep Calico's ClusterInformation default, which calicoctl reads (ipam check, version): apply the agent's manifests again (`gingham-agent manifests | kubectl apply -f -`)",
+      );
+    }
   }
 
   /** Stops everything; with `cleanup`, removes the routes and devices it made (a node leaving). */

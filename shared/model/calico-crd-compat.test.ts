@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { formatCidr, nthBlock, parseCidr } from '../net/index.ts';
+import { calicoKinds } from './calico-kinds.ts';
 import { calicoCrds } from './crds.ts';
 import { ipPoolManifest, parseIPPool, validateIPPoolUpdate } from './ippool.ts';
 import { parseCalicoResource } from './resources.ts';
@@ -107,12 +108,20 @@ describe(`the model against Calico's CRDs (${calicoDir})`, () => {
 describe("Gingham's generated CRDs", () => {
   const ours = new Map(calicoCrds().map((definition) => [definition.spec.names.kind, new CrdValidator(definition)]));
 
-  it('cover every kind the model has, in the crd.projectcalico.org group, cluster-scoped', () => {
-    expect([...ours.keys()].sort()).toEqual(Object.keys(plurals).sort());
+  it('cover every kind of the registry, in the crd.projectcalico.org group, with its scope', () => {
+    expect([...ours.keys()].sort()).toEqual(calicoKinds.map((k) => k.kind).sort());
     for (const definition of calicoCrds()) {
-      expect(definition.metadata.name).toBe(`${definition.spec.names.plural}.crd.projectcalico.org`);
-      expect(definition.spec.scope).toBe('Cluster');
+      const info = calicoKinds.find((k) => k.kind === definition.spec.names.kind)!;
+      expect(definition.metadata.name).toBe(`${info.plural}.crd.projectcalico.org`);
+      expect(definition.spec.scope).toBe(info.scope);
     }
+  });
+
+  it('keep what clients write to a kind Gingham only stores, and check what it honours', () => {
+    const felix = { apiVersion: 'crd.projectcalico.org/v1', kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { logSeverityScreen: 'Info', reportingInterval: '0s' } };
+    expect(ours.get('FelixConfiguration')!.check(felix).errors).toEqual([]);
+    const info = { apiVersion: 'crd.projectcalico.org/v1', kind: 'ClusterInformation', metadata: { name: 'default' }, spec: { datastoreReady: 'yes' } };
+    expect(ours.get('ClusterInformation')!.check(info).errors.length).toBeGreaterThan(0);
   });
 
   it('accept every object the model produces, including generated pools', () => {

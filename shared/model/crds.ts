@@ -4,33 +4,33 @@
 import { z } from 'zod';
 import { bgpConfigurationSpecSchema } from './bgp-configuration.ts';
 import { bgpPeerSpecSchema } from './bgp-peer.ts';
+import { calicoKinds, type CalicoKindInfo, type HonouredCalicoKind } from './calico-kinds.ts';
+import { clusterInformationSpecSchema } from './cluster-information.ts';
 import { blockAffinitySpecSchema, ipamBlockSpecSchema, ipamConfigSpecSchema, ipamHandleSpecSchema } from './ipam.ts';
 import { ipPoolSpecSchema, ipv4BlockSizeRange } from './ippool.ts';
 
 type JsonSchema = { [key: string]: unknown };
 
-interface CrdSource {
-  kind: string;
-  plural: string;
+interface HonouredSchema {
   spec: z.ZodType;
   /** Extra schema constraints the model checks in code but Kubernetes needs spelled out. */
   specOverrides?: Record<string, JsonSchema>;
 }
 
-const sources: CrdSource[] = [
-  {
-    kind: 'IPPool',
-    plural: 'ippools',
-    spec: ipPoolSpecSchema,
-    specOverrides: { blockSize: { minimum: ipv4BlockSizeRange.min, maximum: ipv4BlockSizeRange.max } },
-  },
-  { kind: 'BGPConfiguration', plural: 'bgpconfigurations', spec: bgpConfigurationSpecSchema },
-  { kind: 'BGPPeer', plural: 'bgppeers', spec: bgpPeerSpecSchema },
-  { kind: 'IPAMBlock', plural: 'ipamblocks', spec: ipamBlockSpecSchema },
-  { kind: 'BlockAffinity', plural: 'blockaffinities', spec: blockAffinitySpecSchema },
-  { kind: 'IPAMHandle', plural: 'ipamhandles', spec: ipamHandleSpecSchema },
-  { kind: 'IPAMConfig', plural: 'ipamconfigs', spec: ipamConfigSpecSchema },
-];
+/** The model's schema of each kind Gingham acts on; the API server applies the same rules. */
+const honoured: Record<HonouredCalicoKind, HonouredSchema> = {
+  IPPool: { spec: ipPoolSpecSchema, specOverrides: { blockSize: { minimum: ipv4BlockSizeRange.min, maximum: ipv4BlockSizeRange.max } } },
+  BGPConfiguration: { spec: bgpConfigurationSpecSchema },
+  BGPPeer: { spec: bgpPeerSpecSchema },
+  IPAMBlock: { spec: ipamBlockSpecSchema },
+  BlockAffinity: { spec: blockAffinitySpecSchema },
+  IPAMHandle: { spec: ipamHandleSpecSchema },
+  IPAMConfig: { spec: ipamConfigSpecSchema },
+  ClusterInformation: { spec: clusterInformationSpecSchema },
+};
+
+/** A kind Gingham only stores keeps whatever its client (calicoctl, a Calico component) sends. */
+const anyObject: JsonSchema = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
 
 const jsSafeBound = Number.MAX_SAFE_INTEGER;
 
@@ -57,7 +57,7 @@ function structural(node: unknown): unknown {
   return out;
 }
 
-function specSchema(source: CrdSource): JsonSchema {
+function specSchema(source: HonouredSchema): JsonSchema {
   const schema = structural(z.toJSONSchema(source.spec, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' })) as JsonSchema;
   const properties = schema.properties as Record<string, JsonSchema>;
   for (const [field, extra] of Object.entries(source.specOverrides ?? {})) {
@@ -66,9 +66,27 @@ function specSchema(source: CrdSource): JsonSchema {
   return schema;
 }
 
-/** One CRD (apiextensions.k8s.io/v1) per Calico kind Gingham uses. */
+function objectSchema(info: CalicoKindInfo): JsonSchema {
+  const schema = info.use === 'honoured' ? specSchema(honoured[info.kind as HonouredCalicoKind]) : anyObject;
+  return {
+    type: 'object',
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object' },
+      spec: schema,
+      ...(info.status ? { status: anyObject } : {}),
+    },
+  };
+}
+
+/**
+ * One CRD (apiextensions.k8s.io/v1) per kind of Calico's set: the kinds Gingham acts on with the
+ * model's rules, the others kept as their clients write them, so Calico's tools find every kind
+ * they read on a cluster Gingham set up.
+ */
 export function calicoCrds() {
-  return sources.map((source) => ({
+  return calicoKinds.map((source) => ({
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
     metadata: {
@@ -77,24 +95,21 @@ export function calicoCrds() {
     },
     spec: {
       group: 'crd.projectcalico.org',
-      names: { kind: source.kind, listKind: `${source.kind}List`, plural: source.plural, singular: source.kind.toLowerCase() },
-      scope: 'Cluster',
+      names: {
+        kind: source.kind,
+        listKind: `${source.kind}List`,
+        plural: source.plural,
+        singular: source.kind.toLowerCase(),
+        ...(source.shortNames ? { shortNames: source.shortNames } : {}),
+      },
+      scope: source.scope,
       versions: [
         {
           name: 'v1',
           served: true,
           storage: true,
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec: specSchema(source),
-              },
-            },
-          },
+          schema: { openAPIV3Schema: objectSchema(source) },
+          ...(source.status ? { subresources: { status: {} } } : {}),
         },
       ],
     },

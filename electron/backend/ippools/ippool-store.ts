@@ -5,12 +5,13 @@
 import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { PoolFields, PoolRow } from '../../../shared/api/cluster-ops-contract.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
+import { pluralOfCalicoKind } from '../../../shared/model/calico-kinds.ts';
 import { parseIPPool, validateIPPoolUpdate } from '../../../shared/model/ippool.ts';
 import { ValidationError } from '../../../shared/model/validation.ts';
 
 const group = 'crd.projectcalico.org';
 const version = 'v1';
-const plural = 'ippools';
+const plural = pluralOfCalicoKind('IPPool');
 
 interface StoredPool {
   apiVersion: string;
