@@ -3,6 +3,7 @@
 // where no agent runs), and the IP pools with a preview of a mode change and each node's
 // convergence after it. Kept apart from console-contract.ts, which spreads these in.
 import { z } from 'zod';
+import { encapsulationModes } from '../model/modes.ts';
 
 const id = z.string().min(1).max(128);
 const name = z.string().min(1).max(253);
@@ -85,8 +86,8 @@ export type NodeOverview = z.infer<typeof NodeOverview>;
 export const PoolFields = z.object({
   cidr: z.string(),
   blockSize: z.number().int(),
-  ipipMode: z.enum(['Never', 'Always', 'CrossSubnet']),
-  vxlanMode: z.enum(['Never', 'Always', 'CrossSubnet']),
+  ipipMode: z.enum(encapsulationModes),
+  vxlanMode: z.enum(encapsulationModes),
   natOutgoing: z.boolean(),
   disabled: z.boolean(),
 });

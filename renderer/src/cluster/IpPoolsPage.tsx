@@ -5,29 +5,15 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { NodeConvergence, NodePreview, PoolFields, PoolRow } from '../../../shared/api/cluster-ops-contract.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
-import { parseIPPool } from '../../../shared/model/ippool.ts';
-import { ValidationError } from '../../../shared/model/validation.ts';
+import { encapsulationModes } from '../../../shared/model/modes.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../App.tsx';
 import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 import { ConnectivityMatrix, useConnectivity } from './ConnectivityMatrix.tsx';
+import { poolFieldErrors } from './pool-field-errors.ts';
 import './cluster.css';
 
-const modes = ['Never', 'Always', 'CrossSubnet'] as const;
 const blank: PoolFields = { cidr: '', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: true, disabled: false };
-
-/** Field-level problems, by field name, from the same schema the CRD's validation comes from. */
-export function poolFieldErrors(name: string, fields: PoolFields): Record<string, string> {
-  const errors: Record<string, string> = {};
-  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)) errors.name = 'lower-case letters, digits, - and . (a Kubernetes name)';
-  try {
-    parseIPPool({ apiVersion: 'crd.projectcalico.org/v1', kind: 'IPPool', metadata: { name: name || 'x' }, spec: fields });
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    for (const issue of error.issues) errors[issue.path.replace(/^spec\./, '')] ??= issue.message;
-  }
-  return errors;
-}
 
 interface Editing {
   name: string;
@@ -268,14 +254,14 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
             <label>
               IPIP mode
               <select value={editing.fields.ipipMode} onChange={(e) => setField('ipipMode', e.target.value as PoolFields['ipipMode'])} aria-invalid={!!errors.ipipMode}>
-                {modes.map((m) => <option key={m}>{m}</option>)}
+                {encapsulationModes.map((m) => <option key={m}>{m}</option>)}
               </select>
               {fieldError('ipipMode')}
             </label>
             <label>
               VXLAN mode
               <select value={editing.fields.vxlanMode} onChange={(e) => setField('vxlanMode', e.target.value as PoolFields['vxlanMode'])} aria-invalid={!!errors.vxlanMode}>
-                {modes.map((m) => <option key={m}>{m}</option>)}
+                {encapsulationModes.map((m) => <option key={m}>{m}</option>)}
               </select>
               {fieldError('vxlanMode')}
             </label>
