@@ -1,10 +1,11 @@
 // What an admin applies before the agent runs: the crd.projectcalico.org CRDs the cluster lacks,
 // the namespace, the agent's ServiceAccount and a ClusterRole with exactly what the agent uses.
 // Nothing here grants Secrets: a BGPPeer password kept in a Secret needs a grant of that one Secret (docs/datastore.md).
+import { agentIdentity } from '../../shared/api/agent-contract.ts';
 import { calicoCrds } from '../../shared/model/crds.ts';
 
-export const agentNamespace = 'gingham-system';
-export const agentServiceAccount = 'gingham-agent';
+export const agentNamespace = agentIdentity.namespace;
+export const agentServiceAccount = agentIdentity.serviceAccount;
 export const agentUser = `system:serviceaccount:${agentNamespace}:${agentServiceAccount}`;
 const managedBy = { 'app.kubernetes.io/managed-by': 'gingham', 'app.kubernetes.io/name': 'gingham-agent' };
 

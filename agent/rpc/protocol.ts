@@ -1,7 +1,9 @@
 // JSON-RPC 2.0 over a unix socket, one JSON object per line. Any part of the agent registers
 // methods on the server; the CLI (and later the console, over SSH) calls them with the client.
 
-export const DEFAULT_CONTROL_DIR = '/run/gingham';
+import { agentNodeLayout } from '../../shared/api/agent-contract.ts';
+
+export const DEFAULT_CONTROL_DIR = agentNodeLayout.run;
 
 export interface RpcRequest {
   jsonrpc: '2.0';

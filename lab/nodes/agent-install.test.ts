@@ -11,7 +11,7 @@ describe('agent install script', () => {
 
   it('writes the kubeconfig root-only, the configuration for this node, and the CNI plugin', () => {
     expect(script).toContain(`cat > ${agentPaths.kubeconfig} <<'GINGHAM_LAB_EOF'\n${kubeconfig}GINGHAM_LAB_EOF\nchmod 0600 ${agentPaths.kubeconfig}`);
-    expect(script).toMatch(/nodeName: worker-1\nkubeconfig: \/etc\/gingham\/agent.kubeconfig\nautodetect: interface=ens5/);
+    expect(script).toMatch(/nodeName: worker-1\nkubeconfig: \/etc\/gingham\/kubeconfig\nautodetect: interface=ens5/);
     expect(script).toContain(`exec ${agentPaths.launcher} cni`);
     expect(script).toContain('"nodename": "worker-1"');
     expect(script.startsWith('set -eu')).toBe(true);

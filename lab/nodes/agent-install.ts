@@ -6,20 +6,23 @@
 // started detached so that the SSH session can end. Running it again leaves a running agent alone.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { agentNodeLayout, agentRunConfigSchema, type AgentRunConfigInput } from '../../shared/api/agent-contract.ts';
 import { cniConflist, cniPaths, cniPluginShim } from '../../shared/model/cni-network.ts';
 import { runResult } from '../sh.ts';
 import { sshOptions, type LabKeys } from './ssh-keys.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** The agent's layout (the same as the console's installer leaves), plus the lab's launcher and supervisor. */
 export const agentPaths = {
-  kubeconfig: '/etc/gingham/agent.kubeconfig',
-  config: '/etc/gingham/agent.yaml',
-  launcher: '/opt/gingham/bin/gingham-agent',
-  supervisor: '/opt/gingham/bin/gingham-agent-supervise',
-  supervisorPid: '/run/gingham/supervisor.pid',
-  log: '/var/lib/gingham/agent.log',
-  control: '/run/gingham/agent.sock',
+  kubeconfig: agentNodeLayout.kubeconfig,
+  config: agentNodeLayout.config,
+  launcher: `${agentNodeLayout.bin}/gingham-agent`,
+  supervisor: `${agentNodeLayout.bin}/gingham-agent-supervise`,
+  supervisorPid: `${agentNodeLayout.run}/supervisor.pid`,
+  log: agentNodeLayout.agentLog,
+  control: agentNodeLayout.control,
   cniPlugin: cniPaths.plugin,
   cniConfig: cniPaths.config,
 } as const;
@@ -36,7 +39,9 @@ function heredoc(file: string, content: string, mode: string): string {
 }
 
 export function installScript(nodeName: string, agentKubeconfig: string, start: boolean): string {
-  const config = [`nodeName: ${nodeName}`, `kubeconfig: ${agentPaths.kubeconfig}`, 'autodetect: interface=ens5', `control: ${agentPaths.control}`].join('\n');
+  const fields: AgentRunConfigInput = { nodeName, kubeconfig: agentPaths.kubeconfig, autodetect: 'interface=ens5', control: agentPaths.control };
+  agentRunConfigSchema.parse(fields); // what the agent would refuse is refused here, before it reaches a node
+  const config = stringify(fields);
   const launcher = ['#!/bin/sh', '# gingham-agent from the lab machine’s checkout, with Node and tsx (no build step).', `cd ${repo} && exec ${process.execPath} --import tsx agent/cli/bin.ts "$@"`].join('\n');
   const supervisor = [
     '#!/bin/sh',

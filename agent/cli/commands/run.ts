@@ -4,10 +4,11 @@
 // `gingham-agent routes` its routes with their owners).
 import type { Command } from 'commander';
 import { pino } from 'pino';
+import { agentNodeLayout } from '../../../shared/api/agent-contract.ts';
 import { callRpc } from '../../rpc/client.ts';
 import type { NodeAgent } from '../../run/node-agent.ts';
 
-const defaultControl = '/run/gingham/agent.sock';
+const defaultControl = agentNodeLayout.control;
 
 export function registerRunCommands(program: Command): void {
   program

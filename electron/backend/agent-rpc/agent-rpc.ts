@@ -2,8 +2,9 @@
 // connection (OpenSSH's direct-streamlocal, what `ssh -L local:/run/gingham/agent.sock` uses),
 // one JSON object per line each way. Nothing is started on the node for a call.
 import type { Client } from 'ssh2';
+import { agentNodeLayout } from '../../../shared/api/agent-contract.ts';
 
-export const agentControlSocket = '/run/gingham/agent.sock';
+export const agentControlSocket = agentNodeLayout.control;
 
 export class AgentUnreachable extends Error {
   constructor(message: string) {

@@ -9,9 +9,10 @@
 import { ApiException, CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments, stringify } from 'yaml';
+import { agentIdentity, agentNodeLayout, agentRunConfigSchema, type AgentRunConfigInput } from '../../../shared/api/agent-contract.ts';
 
-export const agentNamespace = 'gingham-system';
-export const agentServiceAccount = 'gingham-agent';
+export const agentNamespace = agentIdentity.namespace;
+export const agentServiceAccount = agentIdentity.serviceAccount;
 const fieldManager = 'gingham-console';
 
 function isConflict(error: unknown): boolean {
@@ -86,12 +87,21 @@ export interface AgentConfigFields {
   autodetect?: string;
 }
 
-/** The agent's configuration file (agent/run/config.ts's schema), in a stable form so that equal inputs give equal bytes. */
+/**
+ * The agent's configuration file, checked with the agent's own schema (a field the agent would
+ * refuse is refused here, before anything reaches the node), in a stable form so that equal
+ * inputs give equal bytes.
+ */
 export function agentConfigYaml(fields: AgentConfigFields): string {
-  return stringify({
+  const config: AgentRunConfigInput = {
     nodeName: fields.nodeName,
-    kubeconfig: '/etc/gingham/kubeconfig',
+    kubeconfig: agentNodeLayout.kubeconfig,
     ...(fields.address ? { address: fields.address } : { autodetect: fields.autodetect ?? 'first-found' }),
-    control: '/run/gingham/agent.sock',
-  });
+    control: agentNodeLayout.control,
+  };
+  const checked = agentRunConfigSchema.safeParse(config);
+  if (!checked.success) {
+    throw new Error(`the agent's configuration for ${fields.nodeName} is not valid: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return stringify(config);
 }

@@ -5,23 +5,17 @@
 // healthy, or rolled back to the old one (or to none), and records which in install-state.json.
 // The CNI plugin and the pod network's configuration go in only once the agent answers: a runtime
 // that finds the conflist starts pods on the node, and they need a working agent.
+import { agentNodeLayout } from '../../../shared/api/agent-contract.ts';
 import { cniPaths } from '../../../shared/model/cni-network.ts';
 
+/** The agent's layout (shared with the agent and the lab), plus what only the installer keeps. */
 export const nodePaths = {
-  opt: '/opt/gingham',
-  releases: '/opt/gingham/releases',
-  current: '/opt/gingham/current',
-  bin: '/opt/gingham/bin',
-  etc: '/etc/gingham',
-  staged: '/etc/gingham/.staged',
-  config: '/etc/gingham/agent.yaml',
-  kubeconfig: '/etc/gingham/kubeconfig',
-  lib: '/var/lib/gingham',
-  state: '/var/lib/gingham/install-state.json',
-  agentLog: '/var/lib/gingham/agent.log',
-  activateLog: '/var/lib/gingham/activate.log',
-  run: '/run/gingham',
-  control: '/run/gingham/agent.sock',
+  ...agentNodeLayout,
+  releases: `${agentNodeLayout.opt}/releases`,
+  current: `${agentNodeLayout.opt}/current`,
+  staged: `${agentNodeLayout.etc}/.staged`,
+  state: `${agentNodeLayout.lib}/install-state.json`,
+  activateLog: `${agentNodeLayout.lib}/activate.log`,
   unit: '/etc/systemd/system/gingham-agent.service',
   cniPlugin: cniPaths.plugin,
   cniConfig: cniPaths.config,
