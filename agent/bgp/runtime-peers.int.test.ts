@@ -3,6 +3,7 @@
 // the control socket (bgp.addPeer), changed in place (bgp.updatePeer) and removed
 // (bgp.removePeer), while a GoBGP session beside it is never disturbed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentMethod } from '../../shared/api/agent-contract.ts';
 import { callRpc } from '../rpc/client.ts';
 import type { PeerStatus } from './speaker.ts';
 import { BirdDaemon, GinghamDaemon, GobgpDaemon, kernelRoutes } from './testing/daemons.ts';
@@ -39,7 +40,7 @@ protocol bgp gingham {
 `;
 }
 
-const rpc = <T>(method: string, params?: unknown) => callRpc<T>(gingham.control, method, params, 10_000);
+const rpc = <T>(method: AgentMethod, params?: unknown) => callRpc<T>(gingham.control, method, params, 10_000);
 const birdPeer = () => ({ address: bNode.address, passive: false, password: PASSWORD, holdTime: 30, keepaliveTime: 4, restartTime: 200 });
 
 beforeAll(async () => {

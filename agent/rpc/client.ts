@@ -1,5 +1,7 @@
-// Calls a method on an agent's control socket and returns its result.
+// Calls a method on an agent's control socket and returns its result, checked against the agent
+// contract (an agent of another version that answers differently is named as such).
 import { connect } from 'node:net';
+import { checkAgentAnswer, type AgentMethod, type AgentMethods, type MethodParams, type MethodResult } from '../../shared/api/agent-contract.ts';
 import type { RpcResponse } from './protocol.ts';
 
 export class RpcCallError extends Error {
@@ -9,7 +11,18 @@ export class RpcCallError extends Error {
   }
 }
 
-export function callRpc<T = unknown>(socketPath: string, method: string, params?: unknown, timeoutMs = 10_000): Promise<T> {
+/**
+ * One of the contract's methods. The answer is checked against the method's result schema; a
+ * caller of the same build that knows the fuller type (the speaker's own status, say) names it as T.
+ */
+export function callRpc<M extends AgentMethod>(socketPath: string, method: M, params?: MethodParams<AgentMethods, M>, timeoutMs?: number): Promise<MethodResult<AgentMethods, M>>;
+export function callRpc<T>(socketPath: string, method: AgentMethod, params?: unknown, timeoutMs?: number): Promise<T>;
+export async function callRpc(socketPath: string, method: AgentMethod, params?: unknown, timeoutMs = 10_000): Promise<unknown> {
+  return checkAgentAnswer(method, await callRpcUnchecked(socketPath, method, params, timeoutMs));
+}
+
+/** Any method, unchecked: for servers of other method tables (tests of the RPC layer itself). */
+export function callRpcUnchecked(socketPath: string, method: string, params?: unknown, timeoutMs = 10_000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = connect(socketPath);
     let buffered = '';
@@ -27,7 +40,7 @@ export function callRpc<T = unknown>(socketPath: string, method: string, params?
       socket.destroy();
       const response = JSON.parse(buffered.slice(0, newline)) as RpcResponse;
       if ('error' in response) reject(new RpcCallError(response.error.message, response.error.code));
-      else resolve(response.result as T);
+      else resolve(response.result);
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);

@@ -1,6 +1,5 @@
-// JSON-RPC 2.0 over a unix socket, one JSON object per line. Any part of the agent registers
-// methods on the server; the CLI (and later the console, over SSH) calls them with the client.
-
+// JSON-RPC 2.0 over a unix socket, one JSON object per line: the envelope. The methods, with
+// their params and results, are the agent contract's (shared/api/agent-contract.ts).
 import { agentNodeLayout } from '../../shared/api/agent-contract.ts';
 
 export const DEFAULT_CONTROL_DIR = agentNodeLayout.run;
@@ -25,6 +24,7 @@ export const RpcErrorCode = {
   ParseError: -32700,
   InvalidRequest: -32600,
   MethodNotFound: -32601,
+  InvalidParams: -32602,
   InternalError: -32603,
 } as const;
 

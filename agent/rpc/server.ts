@@ -1,19 +1,34 @@
 // The agent's control socket: root-only (mode 0600 in a 0700 directory), so that only root on
 // the node can read status or change anything. One socket per process; --control picks the path.
+// It serves the methods of a contract (shared/api/agent-contract.ts): a handler is typed by its
+// method's schemas, and a call whose params do not match is refused before the handler runs.
 import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { type Server, type Socket, connect, createServer } from 'node:net';
 import path from 'node:path';
+import type { z } from 'zod';
+import { agentMethods, type AgentMethods, type RpcMethodTable } from '../../shared/api/agent-contract.ts';
 import { type RpcHandler, type RpcRequest, type RpcResponse, RpcErrorCode } from './protocol.ts';
 
-export class RpcServer {
+/**
+ * What a handler must return: the result schema's fields, without its index signature (results
+ * are loose objects so that callers tolerate fields they do not know, but a handler returning a
+ * plain interface must still provide every field the schema names).
+ */
+type Known<T> = T extends readonly (infer U)[] ? Known<U>[] : T extends object ? { [K in keyof T as string extends K ? never : K]: Known<T[K]> } : T;
+type Handler<T extends RpcMethodTable, M extends keyof T> = (params: z.output<T[M]['params']>) => Known<z.input<T[M]['result']>> | Promise<Known<z.input<T[M]['result']>>>;
+
+export class RpcServer<T extends RpcMethodTable = AgentMethods> {
   private readonly handlers = new Map<string, RpcHandler>();
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
 
-  constructor(readonly socketPath: string) {}
+  constructor(
+    readonly socketPath: string,
+    private readonly methods: T = agentMethods as unknown as T,
+  ) {}
 
-  register(method: string, handler: RpcHandler): this {
-    this.handlers.set(method, handler);
+  register<M extends keyof T & string>(method: M, handler: Handler<T, M>): this {
+    this.handlers.set(method, handler as RpcHandler);
     return this;
   }
 
@@ -75,8 +90,13 @@ export class RpcServer {
     if (!handler) {
       return { jsonrpc: '2.0', id, error: { code: RpcErrorCode.MethodNotFound, message: `no method ${request.method}; known: ${[...this.handlers.keys()].join(', ')}` } };
     }
+    const params = this.methods[request.method]!.params.safeParse(request.params);
+    if (!params.success) {
+      const problems = params.error.issues.map((issue) => `${issue.path.join('.') || 'params'}: ${issue.message}`).join('; ');
+      return { jsonrpc: '2.0', id, error: { code: RpcErrorCode.InvalidParams, message: `${request.method}: ${problems}` } };
+    }
     try {
-      return { jsonrpc: '2.0', id, result: await handler(request.params) };
+      return { jsonrpc: '2.0', id, result: await handler(params.data) };
     } catch (error) {
       return { jsonrpc: '2.0', id, error: { code: RpcErrorCode.InternalError, message: (error as Error).message } };
     }

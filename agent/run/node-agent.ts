@@ -349,8 +349,8 @@ export class NodeAgent {
       vxlanMac: vxlanMacForNode(this.options.nodeName),
       datastore: this.datastore.status(),
       bgp: bgp
-        ? { running: true, asn: bgp.asn, peers: bgp.peers.map((p) => ({ address: p.address, state: p.state, info: p.info, type: p.type, since: p.since })), leftOut }
-        : { running: false, reason: bgpWanted(this.datastore.snapshot().pools) ? 'starting' : 'only VXLAN pools: no BGP', leftOut },
+        ? { running: true as const, asn: bgp.asn, peers: bgp.peers.map((p) => ({ address: p.address, state: p.state, info: p.info, type: p.type, since: p.since })), leftOut }
+        : { running: false as const, reason: bgpWanted(this.datastore.snapshot().pools) ? 'starting' : 'only VXLAN pools: no BGP', leftOut },
       dataplane: this.lastPass ? { changes: this.lastPass.changes, failures: this.lastPass.failures, warnings: this.lastPass.warnings, ms: Math.round(this.lastPass.ms) } : undefined,
       // Already validated when it was computed (desiredDataplane parses it): status is polled often.
       state: this.state,

@@ -4,26 +4,13 @@
 // convergence after it. Kept apart from console-contract.ts, which spreads these in.
 import { z } from 'zod';
 import { encapsulationModes } from '../model/modes.ts';
+import { RouteRow } from './agent-contract.ts';
 
 const id = z.string().min(1).max(128);
 const name = z.string().min(1).max(253);
 const context = name;
 
-export const RouteOwnerInfo = z.looseObject({ kind: z.string(), text: z.string() });
-
-export const RouteRow = z.object({
-  destination: z.string(),
-  gateway: z.string(),
-  genmask: z.string(),
-  flags: z.string(),
-  metric: z.number(),
-  iface: z.string(),
-  protocol: z.number(),
-  /** Why Gingham made it (pool, mode, block, pod); null for routes that are not Gingham's or when read without the agent. */
-  owner: RouteOwnerInfo.nullable(),
-  ginghams: z.boolean(),
-});
-export type RouteRow = z.infer<typeof RouteRow>;
+export { RouteOwnerInfo, RouteRow } from './agent-contract.ts';
 
 export const NodeRoutes = z.object({
   nodeId: id,

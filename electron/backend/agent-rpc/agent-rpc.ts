@@ -2,7 +2,7 @@
 // connection (OpenSSH's direct-streamlocal, what `ssh -L local:/run/gingham/agent.sock` uses),
 // one JSON object per line each way. Nothing is started on the node for a call.
 import type { Client } from 'ssh2';
-import { agentNodeLayout } from '../../../shared/api/agent-contract.ts';
+import { agentNodeLayout, checkAgentAnswer, type AgentMethod, type AgentMethods, type MethodParams, type MethodResult } from '../../../shared/api/agent-contract.ts';
 
 export const agentControlSocket = agentNodeLayout.control;
 
@@ -23,15 +23,31 @@ export class AgentRpcError extends Error {
   }
 }
 
-export function callAgent<T>(client: Client, method: string, params?: unknown, timeoutMs = 10_000, socket = agentControlSocket): Promise<T> {
+/** Calls one of the agent contract's methods over SSH; the answer is checked against the contract. */
+export async function callAgent<M extends AgentMethod>(
+  client: Client,
+  method: M,
+  params?: MethodParams<AgentMethods, M>,
+  timeoutMs = 10_000,
+  socket = agentControlSocket,
+): Promise<MethodResult<AgentMethods, M>> {
+  const answer = await callAgentUnchecked(client, method, params, timeoutMs, socket);
+  try {
+    return checkAgentAnswer(method, answer);
+  } catch (error) {
+    throw new AgentRpcError((error as Error).message, -32603);
+  }
+}
+
+function callAgentUnchecked(client: Client, method: string, params: unknown, timeoutMs: number, socket: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let done = false;
-    const finish = (error: Error | undefined, value?: T) => {
+    const finish = (error: Error | undefined, value?: unknown) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       if (error) reject(error);
-      else resolve(value as T);
+      else resolve(value);
     };
     const timer = setTimeout(() => finish(new AgentUnreachable(`the agent did not answer ${method} within ${timeoutMs / 1000} s`)), timeoutMs);
     client.openssh_forwardOutStreamLocal(socket, (error, stream) => {
@@ -47,7 +63,7 @@ export function callAgent<T>(client: Client, method: string, params?: unknown, t
         if (newline < 0) return;
         stream.close();
         try {
-          const response = JSON.parse(buffered.slice(0, newline)) as { result?: T; error?: { code: number; message: string } };
+          const response = JSON.parse(buffered.slice(0, newline)) as { result?: unknown; error?: { code: number; message: string } };
           if (response.error) finish(new AgentRpcError(response.error.message, response.error.code));
           else finish(undefined, response.result);
         } catch (parseError) {

@@ -4,7 +4,7 @@
 // the kernel (`ip -json route`) and BIRD's socket are read instead and the result is read-only.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Client } from 'ssh2';
-import type { BgpPeerRow, NodeConvergence, NodeOverview, NodePeers, NodePreview, NodeRoutes, PoolFields, RouteRow } from '../../../shared/api/cluster-ops-contract.ts';
+import type { BgpPeerRow, NodeConvergence, NodeOverview, NodePeers, NodePreview, NodeRoutes, PoolFields } from '../../../shared/api/cluster-ops-contract.ts';
 import type { RequestHandlers } from '../../../shared/api/console-contract.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import type { DataplaneState } from '../../../shared/model/dataplane-state.ts';
@@ -19,21 +19,6 @@ import type { NodeStore } from '../nodes/node-store.ts';
 import { birdSockets, readBirdProtocols } from '../peers/bird-socket.ts';
 import { kernelRouteRows } from '../routes/kernel-routes.ts';
 import type { SshManager } from '../ssh/ssh-manager.ts';
-
-/** The agent's `status` answer, as far as the console reads it (agent/run/node-agent.ts). */
-interface AgentStatus {
-  node: string;
-  datastore: { connected: boolean };
-  bgp: { running: true; asn: number; peers: { address: string; state: string }[] } | { running: false; reason: string };
-  dataplane?: { changes: number; failures: unknown[]; ms: number };
-  state?: DataplaneState;
-}
-
-interface SpeakerStatus {
-  asn?: number;
-  reason?: string;
-  peers: { address: string; type: string; state: string; since: string; info: string; received: number; advertised: number; lastError: string }[];
-}
 
 type Handlers = Pick<RequestHandlers, 'cluster.overview' | 'node.routes' | 'node.peers' | 'ippools.list' | 'ippools.save' | 'ippools.delete' | 'ippools.preview' | 'ippools.convergence' | 'connectivity.matrix'>;
 
@@ -80,7 +65,7 @@ export class ClusterOpsService {
       return { ...base, agent: { health: 'ssh-disconnected', message: (error as Error).message }, bgp: { state: 'unknown' } };
     }
     try {
-      const status = await callAgent<AgentStatus>(client, 'status');
+      const status = await callAgent(client, 'status');
       const version = (await runScript(client, 'reading the agent version', `sed -n 's/^version=//p' ${nodePaths.current}/.manifest 2>/dev/null`)).stdout.trim();
       return {
         ...base,
@@ -104,7 +89,7 @@ export class ClusterOpsService {
   async routes(nodeId: string): Promise<NodeRoutes> {
     const client = await this.client(nodeId);
     try {
-      const routes = await callAgent<RouteRow[]>(client, 'routes');
+      const routes = await callAgent(client, 'routes');
       return { nodeId, source: 'agent', readOnly: false, routes };
     } catch (error) {
       if (!(error instanceof AgentUnreachable)) throw error;
@@ -117,7 +102,7 @@ export class ClusterOpsService {
   async peers(nodeId: string): Promise<NodePeers> {
     const client = await this.client(nodeId);
     try {
-      const status = await callAgent<SpeakerStatus & { leftOut?: Record<string, string> }>(client, 'bgp.status');
+      const status = await callAgent(client, 'bgp.status');
       const leftOut = Object.entries(status.leftOut ?? {}).map(([peer, reason]) => ({ peer, reason }));
       const peers: BgpPeerRow[] = status.peers.map((p) => ({ address: p.address, type: p.type, state: p.state, since: p.since, info: p.info, received: p.received, advertised: p.advertised, ...(p.lastError ? { lastError: p.lastError } : {}) }));
       if (status.reason) return { nodeId, source: 'agent', readOnly: false, running: false, reason: `${status.reason}: VXLAN carries the pods' traffic to the other nodes' blocks, which the agent knows from IPAM, so no BGP sessions are needed.`, peers };
@@ -142,7 +127,7 @@ export class ClusterOpsService {
     // reads it from the kernel's default route when its state has none, so the console does too.
     const withGateway = async (client: Client, state: DataplaneState): Promise<DataplaneState> => {
       if (state.node.gateway) return state;
-      const routes = await callAgent<RouteRow[]>(client, 'routes');
+      const routes = await callAgent(client, 'routes');
       const gateway = routes.find((r) => r.destination === '0.0.0.0' && r.genmask === '0.0.0.0' && r.gateway !== '0.0.0.0')?.gateway;
       return gateway ? { ...state, node: { ...state.node, gateway } } : state;
     };
@@ -152,7 +137,7 @@ export class ClusterOpsService {
         if (!node.sshNodeId) return { node: node.name, reason: 'no SSH node matches it' };
         try {
           const client = await this.client(node.sshNodeId);
-          const status = await callAgent<AgentStatus>(client, 'status');
+          const status = await callAgent(client, 'status');
           return status.state ? { node: node.name, client, state: await withGateway(client, status.state) } : { node: node.name, client, reason: 'the agent has no desired state yet' };
         } catch (error) {
           return { node: node.name, reason: (error as Error).message };
@@ -174,7 +159,7 @@ export class ClusterOpsService {
         if (!pool || pool.ipipMode !== fields.ipipMode || pool.vxlanMode !== fields.vxlanMode || pool.natOutgoing !== fields.natOutgoing) {
           return { node, converged: false, detail: 'the agent has not seen the change yet' };
         }
-        return { node, ...checkConvergence(plannedRouteKeys(state), await callAgent<RouteRow[]>(client, 'routes')) };
+        return { node, ...checkConvergence(plannedRouteKeys(state), await callAgent(client, 'routes')) };
       }),
     );
   }
