@@ -5,6 +5,7 @@
 // Pure functions: the same inputs give the same outputs, so they are tested without a cluster.
 import type { PeerConfigInput, SpeakerConfigFile } from '../bgp/config.ts';
 import { configSchema as speakerConfigSchema } from '../bgp/config.ts';
+import { bgpWanted as sharedBgpWanted } from '../../shared/dataplane-plan/bgp-wanted.ts';
 import { effectiveBgpSettings } from '../../shared/model/bgp-configuration.ts';
 import { parsePeerAddress, type BGPPeer } from '../../shared/model/bgp-peer.ts';
 import { dataplaneStateSchema, type DataplaneState } from '../../shared/model/dataplane-state.ts';
@@ -35,8 +36,6 @@ const podHandlePrefix = 'k8s-pod-network.';
 function blocksOf(snapshot: ClusterSnapshot, node: string) {
   return snapshot.blocks.filter((b) => b.spec.affinity === `host:${node}`);
 }
-
-const enabled = (pools: IPPool[]) => pools.filter((p) => !p.spec.disabled);
 
 interface PodAllocation {
   ip: string;
@@ -75,10 +74,9 @@ export function borrowedRoutes(snapshot: ClusterSnapshot, node: string): string[
     .sort();
 }
 
-/** BGP runs unless every enabled pool is a VXLAN pool (Calico runs no BIRD in VXLAN-only clusters). */
+/** BGP runs unless every enabled pool is a VXLAN pool: the one rule, shared with the console's preview. */
 export function bgpWanted(pools: IPPool[]): boolean {
-  const active = enabled(pools);
-  return active.length === 0 || active.some((p) => p.spec.vxlanMode === 'Never');
+  return sharedBgpWanted(pools.map((p) => ({ disabled: p.spec.disabled, vxlanMode: p.spec.vxlanMode })));
 }
 
 /** The dataplane document for this node. `bgpRoutes` undefined: remote blocks from IPAM for every pool. */

@@ -1,2 +1,3 @@
+export * from './bgp-wanted.ts';
 export * from './desired.ts';
 export * from './plan.ts';

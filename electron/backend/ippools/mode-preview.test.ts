@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import type { PoolFields } from '../../../shared/api/cluster-ops-contract.ts';
 import { parseDataplaneState } from '../../../shared/model/dataplane-state.ts';
-import { bgpWanted, previewNode, withPool } from './mode-preview.ts';
+import { bgpWanted } from '../../../shared/dataplane-plan/index.ts';
+import { previewNode, withPool } from './mode-preview.ts';
 
 const fields = (ipipMode: PoolFields['ipipMode'], vxlanMode: PoolFields['vxlanMode'] = 'Never'): PoolFields => ({ cidr: '192.168.0.0/16', blockSize: 26, ipipMode, vxlanMode, natOutgoing: true, disabled: false });
 

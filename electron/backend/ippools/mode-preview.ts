@@ -3,15 +3,10 @@
 // for the state as it is and for the state with the pool changed, and the difference between
 // them. The agent runs the same function when the change arrives, so the preview is what happens.
 import type { NodePreview, PlannedRoute, PoolFields } from '../../../shared/api/cluster-ops-contract.ts';
-import { planDataplane, type DataplanePlan, type DesiredRoute } from '../../../shared/dataplane-plan/index.ts';
+import { bgpWanted, planDataplane, type DataplanePlan, type DesiredRoute } from '../../../shared/dataplane-plan/index.ts';
 import type { DataplaneState } from '../../../shared/model/dataplane-state.ts';
 import { formatIPv4, parseInterfaceAddress } from '../../../shared/net/index.ts';
 
-/** The agent's rule (agent/run/desired-state.ts bgpWanted): BGP runs unless every enabled pool is VXLAN-only. */
-export function bgpWanted(pools: DataplaneState['pools']): boolean {
-  const active = pools.filter((p) => !p.disabled);
-  return active.length === 0 || active.some((p) => p.vxlanMode === 'Never');
-}
 
 export function withPool(state: DataplaneState, name: string, fields: PoolFields): DataplaneState {
   const pools = state.pools.map((p) => (p.name === name ? { ...p, ipipMode: fields.ipipMode, vxlanMode: fields.vxlanMode, natOutgoing: fields.natOutgoing, disabled: fields.disabled } : p));
