@@ -1,4 +1,4 @@
-// The decoder benchmark of issue 10: a generated capture of mixed IP-in-IP, VXLAN and plain TCP
+// The decoder benchmark: a generated capture of mixed IP-in-IP, VXLAN and plain TCP
 // (a third each, as the three routing modes put them on the wire), decoded into one summary line
 // per packet by `npm run decode`, by `tcpdump -nr FILE` and by `tshark -r FILE -T fields` with the
 // same fields, in the same run, each writing to /dev/null. Prints times and ratios.

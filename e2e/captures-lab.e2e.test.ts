@@ -1,4 +1,4 @@
-// Issue 10's e2e on the lab, in web mode: for each routing mode of LAB.md's table, the Captures
+// The captures e2e on the lab, in web mode: for each routing mode of the seed's table (docs/lab.md), the Captures
 // view captures on worker-1's ens5 (its preset) while pod-1 curls pod-3 (or pod-2, where only
 // pod-2 answers), the list shows what the table's last column says, and the export opens in tshark
 // with the same packets. The lab is taken exclusively: the test switches the IP pool's mode.

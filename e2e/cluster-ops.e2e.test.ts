@@ -2,7 +2,7 @@
 // up without it, and starts its pods once the console has installed the agent's CNI plugin), then
 // the default pool switched Always -> CrossSubnet -> Never -> VXLAN Always and back from the IP
 // pools view, with src/dst checks toggled as the seed does. After each step worker-1's route table
-// (Routes view) has the seed's shape and the pod matrix, probed by the agents, matches LAB.md's
+// (Routes view) has the seed's shape and the pod matrix, probed by the agents, matches docs/lab.md's
 // table. Figures: install time and Apply-to-converged time per switch. Screenshots in
 // test-results/cluster-ops/.
 import { execFile } from 'node:child_process';
@@ -81,7 +81,7 @@ async function expectWorker1Routes(expected: (route: { destination: string; gate
   await harness.screenshot(shot);
 }
 
-/** Which pod pairs answer HTTP, per LAB.md's table (pod-1 and pod-2 share subnet 1, pod-3 is in subnet 2). */
+/** Which pod pairs answer HTTP, per docs/lab.md's table (pod-1 and pod-2 share subnet 1, pod-3 is in subnet 2). */
 const reach = {
   all: () => true,
   sameSubnetOnly: (from: string, to: string) => from !== 'pod-3' && to !== 'pod-3',
@@ -105,7 +105,7 @@ async function expectMatrix(caption: RegExp, expected: (from: string, to: string
     }
     if (Date.now() > deadline) {
       await harness.screenshot(`${shot}-wrong`);
-      throw new Error(`the matrix did not match LAB.md's table (${shot}): ${seen.join(', ')}`);
+      throw new Error(`the matrix did not match docs/lab.md's table (${shot}): ${seen.join(', ')}`);
     }
     // Probe again: the routes converged, but a first packet may still meet an old neighbour or tunnel.
     const again = table.locator('xpath=ancestor::section[1]').getByRole('button', { name: 'Probe again' });

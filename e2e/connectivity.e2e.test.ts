@@ -1,5 +1,5 @@
 // The connectivity matrix on the lab with its own agents and pods (ipipMode Always, the seed's
-// start): every pod reaches every other by ping and HTTP, as LAB.md's first row says, measured by
+// start): every pod reaches every other by ping and HTTP, as the first row of docs/lab.md's table says, measured by
 // the agents from the pods' namespaces. Also worker-1's routes read live from its agent.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

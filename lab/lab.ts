@@ -3,7 +3,6 @@
 // process, mount and route it made; `labStatus` reads it back. What was built is recorded in
 // lab.json in the lab's state folder, so that every command (and `down` after a crash) knows it.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { mintAgentCredential } from '../agent/manifests/credential.ts';
@@ -354,8 +353,3 @@ export async function execArgv(target: string, command: string[], dir = defaultL
   throw new Error(`there is no node or pod ${target} (nodes: ${Object.keys(state.nodes).join(', ')}; pods: ${Object.keys(state.pods).join(', ') || 'none'}; or fabric)`);
 }
 
-export async function readKubeconfig(dir = defaultLabDir()): Promise<string> {
-  const state = readLabState(dir);
-  if (!state?.kubeconfig) throw new Error('the lab is not up: start it with `npm run lab -- up`');
-  return readFile(state.kubeconfig, 'utf8');
-}

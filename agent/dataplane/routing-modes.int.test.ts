@@ -1,4 +1,4 @@
-// Real traffic through the seed's cluster in every routing mode, with what LAB.md says must work
+// Real traffic through the seed's cluster in every routing mode, with what docs/lab.md's table says must work
 // and fail, and tcpdump on worker-1's wire showing the encapsulation each mode must have. Also:
 // nat-outgoing, the user-space tunl0's throughput against kernel VXLAN, and the packets a mode
 // switch loses.
@@ -73,7 +73,7 @@ const p1 = () => worker1.pod.netns;
 const pod2 = () => worker2.pod.ip;
 const pod3 = () => worker3.pod.ip;
 
-describe('traffic in every routing mode (LAB.md)', () => {
+describe('traffic in every routing mode (docs/lab.md)', () => {
   it('IPIP Always: pod-1 reaches pod-2 and pod-3; the wire carries protocol 4 between node addresses, the inner packet unchanged', async () => {
     await switchTo('IPIP Always', 'on');
     expect(reachable(p1(), pod2())).toEqual({ ping: true, tcp: true });

@@ -1,4 +1,4 @@
-// ESLint rule `gingham/layering`: every import must go in a direction ARCHITECTURE.md allows.
+// ESLint rule `gingham/layering`: every import must go in a direction docs/architecture.md allows.
 // Modelled on VS Code's `local/code-layering`: the picture of the layers is data (layers.mjs),
 // so that it is checked on every `npm test` and cannot rot.
 import path from 'node:path';

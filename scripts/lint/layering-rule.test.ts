@@ -1,4 +1,4 @@
-// Proves that the layering rule bites: each forbidden direction of ARCHITECTURE.md is linted as
+// Proves that the layering rule bites: each forbidden direction of docs/architecture.md is linted as
 // an error, and the allowed ones pass. Runs ESLint itself on code placed at each layer's path.
 import { ESLint } from 'eslint';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// The layering of ARCHITECTURE.md as data: which folder is which layer, and what each layer may
+// The layering of docs/architecture.md as data: which folder is which layer, and what each layer may
 // import. The lint rule (layering-rule.mjs) enforces it; the test beside it proves that it bites.
 
 /** Layers, most specific path first. `imports` lists the layers a file may import from. */

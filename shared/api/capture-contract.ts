@@ -1,4 +1,4 @@
-// The console API for live packet captures (issue 10): start tcpdump on a node's interface with a
+// The console API for live packet captures: start tcpdump on a node's interface with a
 // capture filter, packet rows streamed in batches with flow control (the renderer acknowledges
 // rows it has taken; rows it could not take are counted as skipped, never dropped from the
 // export), one packet's bytes on demand for the detail tree and hex pane, and pcap/pcapng export.

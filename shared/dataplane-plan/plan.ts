@@ -1,6 +1,6 @@
 // The planner: a desired-state document in, the routes, devices, neighbour and FDB entries and NAT
 // that the kernel should hold out. Pure, so that the agent programs exactly what the console
-// previews. Felix's calculation graph does this job in Calico; the shapes are CALICO-FACTS.md's.
+// previews. Felix's calculation graph does this job in Calico; the shapes are Calico's (docs/calico-compatibility.md).
 import {
   containsCidr,
   formatCidr,

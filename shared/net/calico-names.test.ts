@@ -5,7 +5,7 @@ import { blockAffinityName, blockName, caliInterfaceName, vxlanMacForNode } from
 import { ipipMtu, podMtu, vxlanMtu } from './mtu.ts';
 
 describe("Calico's names", () => {
-  it('names IPAM blocks and affinities as CALICO-FACTS.md shows', () => {
+  it('names IPAM blocks and affinities as Calico names them', () => {
     expect(blockName('192.168.1.64/26')).toBe('192-168-1-64-26');
     expect(blockName('fd00:10::/122')).toBe('fd00-10---122');
     expect(blockAffinityName('worker-1', '192.168.1.64/26')).toBe('worker-1-192-168-1-64-26');

@@ -58,7 +58,3 @@ export function prefixMask(prefixLength: number): number {
   return prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
 }
 
-/** The four octets of an address, most significant first. */
-export function ipv4Octets(address: number): [number, number, number, number] {
-  return [address >>> 24, (address >>> 16) & 255, (address >>> 8) & 255, address & 255];
-}

@@ -21,10 +21,6 @@ const flagTexts: string[] = Array.from({ length: 512 }, (_, bits) => {
   return `[${s || 'none'}]`;
 });
 
-export function tcpFlagsText(bits: number): string {
-  return flagTexts[bits & 0x1ff]!;
-}
-
 const unreachable = ['net', 'host', 'protocol', 'port', 'need to fragment', 'source route failed'];
 
 /** The encapsulation column. */

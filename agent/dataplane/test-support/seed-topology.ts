@@ -1,4 +1,4 @@
-// The seed's cluster in network namespaces, for the dataplane's integration tests (LAB.md's shape,
+// The seed's cluster in network namespaces, for the dataplane's integration tests (docs/lab.md's shape,
 // built small): worker-1 and worker-2 in subnet 10.240.1.0/24, worker-3 in 10.240.2.0/24, a
 // router in a fabric namespace that carries host addresses only and drops pod addresses, AWS-style
 // source/destination checks on the bridge ports, and one pod per worker behind its cali veth.

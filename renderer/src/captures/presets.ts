@@ -8,7 +8,7 @@ export interface CapturePreset {
   node: string;
   iface: string;
   filter: string;
-  /** What the list should show, as LAB.md's table says. */
+  /** What the list should show, as the seed's table in docs/lab.md says. */
   expect: string;
 }
 
