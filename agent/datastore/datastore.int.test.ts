@@ -7,7 +7,7 @@ import { calicoAnnotations } from '../../shared/model/calico-node.ts';
 import { Datastore } from './datastore.ts';
 import { KubeClient } from './kube-client.ts';
 import { writeOwnAnnotations } from './node-annotations.ts';
-import { eventually, ipPool, nodeObject, startTestCluster, type TestCluster } from './testing/cluster.ts';
+import { eventually, ipPool, nodeObject, startTestCluster, type TestCluster } from '../../lab/testing/test-cluster.ts';
 
 let cluster: TestCluster;
 let datastore: Datastore;

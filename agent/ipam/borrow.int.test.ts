@@ -8,7 +8,7 @@ import { calicoctl } from '../../lab/calicoctl/calicoctl.ts';
 import { handleIds, parseIPPool, type BlockAffinity, type IPAMBlock, type IPPool } from '../../shared/model/index.ts';
 import { blockAffinityName, blockName } from '../../shared/net/index.ts';
 import { KubeClient } from '../datastore/kube-client.ts';
-import { ipPool, nodeObject, startCalicoTestCluster, type TestCluster } from '../datastore/testing/cluster.ts';
+import { ipPool, nodeObject, startCalicoTestCluster, type TestCluster } from '../../lab/testing/test-cluster.ts';
 import { Ipam, IpamError } from './ipam.ts';
 
 let cluster: TestCluster;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockAffinityName, blockName } from '../../shared/net/index.ts';
 import { handleIds, parseIPPool, type BlockAffinity, type IPAMBlock, type IPAMHandle, type IPPool } from '../../shared/model/index.ts';
 import { KubeClient } from '../datastore/kube-client.ts';
-import { ipPool, nodeObject, startTestCluster, type TestCluster } from '../datastore/testing/cluster.ts';
+import { ipPool, nodeObject, startTestCluster, type TestCluster } from '../../lab/testing/test-cluster.ts';
 import { Ipam } from './ipam.ts';
 
 let cluster: TestCluster;

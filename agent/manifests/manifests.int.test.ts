@@ -13,7 +13,7 @@ import { parseIPPool } from '../../shared/model/ippool.ts';
 import { ensureClusterInformation } from '../datastore/cluster-information.ts';
 import { KubeClient } from '../datastore/kube-client.ts';
 import { writeOwnAnnotations } from '../datastore/node-annotations.ts';
-import { ipPool, nodeObject, startTestCluster, type TestCluster } from '../datastore/testing/cluster.ts';
+import { ipPool, nodeObject, startTestCluster, type TestCluster } from '../../lab/testing/test-cluster.ts';
 import { Ipam } from '../ipam/ipam.ts';
 import { mintAgentCredential } from './credential.ts';
 import { agentManifests, agentUser } from './manifests.ts';

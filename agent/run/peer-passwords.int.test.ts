@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseBGPPeer } from '../../shared/model/bgp-peer.ts';
 import { KubeClient } from '../datastore/kube-client.ts';
-import { startTestCluster, type TestCluster } from '../datastore/testing/cluster.ts';
+import { startTestCluster, type TestCluster } from '../../lab/testing/test-cluster.ts';
 import { mintAgentCredential } from '../manifests/credential.ts';
 import { PeerPasswords } from './peer-passwords.ts';
 

@@ -17,7 +17,7 @@ import { controlPlaneUp } from '../../lab/controlplane/controlplane.ts';
 import { ginghamRouteProtocol } from '../../shared/dataplane-plan/index.ts';
 import { runPlugin } from '../cni/testing/runtime.ts';
 import { BatchProcess } from '../dataplane/kernel/batch-process.ts';
-import { eventually, ipPool, startTestCluster, type TestCluster } from '../datastore/testing/cluster.ts';
+import { eventually, ipPool, startTestCluster, type TestCluster } from '../../lab/testing/test-cluster.ts';
 import { NodeNetwork } from '../datastore/testing/node-network.ts';
 import { mintAgentCredential } from '../manifests/credential.ts';
 import { agentManifests } from '../manifests/manifests.ts';
