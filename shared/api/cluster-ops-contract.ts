@@ -83,6 +83,13 @@ export type PoolFields = z.infer<typeof PoolFields>;
 export const PoolRow = z.object({ name, resourceVersion: z.string(), fields: PoolFields });
 export type PoolRow = z.infer<typeof PoolRow>;
 
+/** One spec field as stored and as the API server would store it after the change (JSON text). */
+export const SpecChange = z.object({ field: z.string(), before: z.string().optional(), after: z.string().optional() });
+export type SpecChange = z.infer<typeof SpecChange>;
+
+export const PoolDryRun = z.object({ created: z.boolean(), changes: z.array(SpecChange) });
+export type PoolDryRun = z.infer<typeof PoolDryRun>;
+
 export const PlannedRoute = z.object({ dst: z.string(), via: z.string(), owner: z.string() });
 export type PlannedRoute = z.infer<typeof PlannedRoute>;
 
@@ -140,6 +147,11 @@ export const clusterOpsRequests = {
   'ippools.save': {
     params: z.object({ context, name, fields: PoolFields, resourceVersion: z.string().optional() }),
     result: PoolRow,
+  },
+  /** The save sent as a server-side dry run (dryRun=All): what the API server would store, nothing stored. */
+  'ippools.dryRun': {
+    params: z.object({ context, name, fields: PoolFields, resourceVersion: z.string().optional() }),
+    result: PoolDryRun,
   },
   'ippools.delete': {
     params: z.object({ context, name, resourceVersion: z.string() }),

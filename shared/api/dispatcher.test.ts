@@ -34,6 +34,7 @@ function handlers(overrides: Partial<RequestHandlers> = {}): RequestHandlers {
     'node.peers': unused,
     'ippools.list': unused,
     'ippools.save': unused,
+    'ippools.dryRun': unused,
     'ippools.delete': unused,
     'ippools.preview': unused,
     'ippools.convergence': unused,

@@ -20,7 +20,7 @@ import { birdSockets, readBirdProtocols } from '../peers/bird-socket.ts';
 import { kernelRouteRows } from '../routes/kernel-routes.ts';
 import type { SshManager } from '../ssh/ssh-manager.ts';
 
-type Handlers = Pick<RequestHandlers, 'cluster.overview' | 'node.routes' | 'node.peers' | 'ippools.list' | 'ippools.save' | 'ippools.delete' | 'ippools.preview' | 'ippools.convergence' | 'connectivity.matrix'>;
+type Handlers = Pick<RequestHandlers, 'cluster.overview' | 'node.routes' | 'node.peers' | 'ippools.list' | 'ippools.save' | 'ippools.dryRun' | 'ippools.delete' | 'ippools.preview' | 'ippools.convergence' | 'connectivity.matrix'>;
 
 export class ClusterOpsService {
   constructor(
@@ -171,6 +171,7 @@ export class ClusterOpsService {
       'node.peers': async ({ nodeId }) => this.peers(nodeId),
       'ippools.list': async ({ context }) => ({ pools: await new IPPoolStore(this.kubeConfigFor(context)).list() }),
       'ippools.save': async ({ context, name, fields, resourceVersion }) => new IPPoolStore(this.kubeConfigFor(context)).save(name, fields, resourceVersion),
+      'ippools.dryRun': async ({ context, name, fields, resourceVersion }) => new IPPoolStore(this.kubeConfigFor(context)).dryRun(name, fields, resourceVersion),
       'ippools.delete': async ({ context, name, resourceVersion }) => ({ deleted: await new IPPoolStore(this.kubeConfigFor(context)).delete(name, resourceVersion) }),
       'ippools.preview': async ({ context, name, fields }) => ({ nodes: await this.preview(context, name, fields) }),
       'ippools.convergence': async ({ context, name, fields }) => ({ nodes: await this.convergence(context, name, fields) }),

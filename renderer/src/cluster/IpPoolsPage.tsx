@@ -3,7 +3,7 @@
 // sessions it adds and removes (the agent's own planner); Apply writes with the resourceVersion
 // that was edited (a conflict shows the newer pool), then each node's convergence and its time.
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import type { NodeConvergence, NodePreview, PoolFields, PoolRow } from '../../../shared/api/cluster-ops-contract.ts';
+import type { NodeConvergence, NodePreview, PoolDryRun, PoolFields, PoolRow } from '../../../shared/api/cluster-ops-contract.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import { encapsulationModes } from '../../../shared/model/modes.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
@@ -52,6 +52,31 @@ function Preview({ nodes }: { nodes: NodePreview[] }) {
   );
 }
 
+/** The server-side dry run's answer: each spec field as stored, and as the API server would store it. */
+function ServerDryRun({ result }: { result: PoolDryRun }) {
+  return (
+    <section className="dry-run" aria-label="What the API server would store">
+      <h3>What the API server would store (server-side dry run, nothing stored)</h3>
+      {result.changes.length === 0 ? (
+        <p>No change to the stored object.</p>
+      ) : (
+        <table>
+          <ColumnHeaders columns={['Field', 'Stored', 'After Apply']} />
+          <tbody>
+            {result.changes.map((c) => (
+              <tr key={c.field}>
+                <td>spec.{c.field}</td>
+                <td className="removed">{c.before ?? '(not set)'}</td>
+                <td className="added">{c.after ?? '(removed)'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
 /** Once every node has converged: the pod matrix for the new mode, probed by the agents, where the change was made. */
 function ConnectivityAfterApply({ context }: { context: string }) {
   const { matrix, error, running, probe } = useConnectivity(context);
@@ -77,6 +102,7 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
   const [error, setError] = useState<string | undefined>();
   const [conflict, setConflict] = useState<PoolRow | undefined>();
   const [preview, setPreview] = useState<NodePreview[] | undefined>();
+  const [dryRun, setDryRun] = useState<PoolDryRun | undefined>();
   const [convergence, setConvergence] = useState<Convergence | undefined>();
   const [busy, setBusy] = useState(false);
   const context = cluster?.context;
@@ -134,15 +160,26 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
   const valid = Object.keys(errors).length === 0;
   const setField = <K extends keyof PoolFields>(field: K, value: PoolFields[K]) => {
     setPreview(undefined);
+    setDryRun(undefined);
     setEditing((e) => (e ? { ...e, fields: { ...e.fields, [field]: value } } : e));
   };
 
   const doPreview = async () => {
     if (!editing) return;
     setBusy(true);
+    setDryRun(undefined);
     try {
-      setPreview((await client.request('ippools.preview', { context, name: editing.name, fields: editing.fields })).nodes);
+      // The API server's answer (validated against the live CRD, defaulted, nothing stored) beside
+      // what each node's planner would change.
+      const resourceVersion = editing.resourceVersion ? { resourceVersion: editing.resourceVersion } : {};
+      const [server, nodes] = await Promise.all([
+        client.request('ippools.dryRun', { context, name: editing.name, fields: editing.fields, ...resourceVersion }),
+        client.request('ippools.preview', { context, name: editing.name, fields: editing.fields }),
+      ]);
+      setDryRun(server);
+      setPreview(nodes.nodes);
     } catch (e) {
+      if (e instanceof ConsoleError && e.code === 'conflict' && e.details?.current) setConflict(JSON.parse(e.details.current) as PoolRow);
       setError(messageOf(e));
     } finally {
       setBusy(false);
@@ -218,7 +255,7 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
               <td>{p.fields.vxlanMode}</td>
               <td>{p.fields.natOutgoing ? 'true' : 'false'}</td>
               <td className="actions">
-                <button type="button" aria-label={`Edit ${p.name}`} onClick={() => { setEditing({ name: p.name, fields: p.fields, resourceVersion: p.resourceVersion }); setPreview(undefined); setConvergence(undefined); setConflict(undefined); }}>
+                <button type="button" aria-label={`Edit ${p.name}`} onClick={() => { setEditing({ name: p.name, fields: p.fields, resourceVersion: p.resourceVersion }); setPreview(undefined); setDryRun(undefined); setConvergence(undefined); setConflict(undefined); }}>
                   Edit
                 </button>
                 <button type="button" aria-label={`Delete ${p.name}`} onClick={() => void remove(p)}>
@@ -229,7 +266,7 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
           ))}
         </tbody>
       </table>
-      <button type="button" onClick={() => { setEditing({ name: '', fields: blank }); setPreview(undefined); setConvergence(undefined); }}>
+      <button type="button" onClick={() => { setEditing({ name: '', fields: blank }); setPreview(undefined); setDryRun(undefined); setConvergence(undefined); }}>
         New pool
       </button>
       {editing && (
@@ -303,6 +340,7 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
       )}
       {convergence?.allMs !== undefined && <ConnectivityAfterApply key={convergence.startedAt} context={context} />}
       {/* After the convergence table: the preview stays to compare with what happened. */}
+      {dryRun && <ServerDryRun result={dryRun} />}
       {preview && <Preview nodes={preview} />}
     </section>
   );
