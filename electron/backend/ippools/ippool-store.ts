@@ -3,7 +3,7 @@
 // newer object so that the user sees what changed), deleted with a resourceVersion precondition.
 // Every write is validated first with shared/model's rules, the same as the CRD's.
 import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { PoolFields, PoolRow } from '../../../shared/api/cluster-ops-contract.ts';
+import type { PoolDryRun, PoolFields, PoolRow, SpecChange } from '../../../shared/api/cluster-ops-contract.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import { pluralOfCalicoKind } from '../../../shared/model/calico-kinds.ts';
 import { parseIPPool, validateIPPoolUpdate } from '../../../shared/model/ippool.ts';
@@ -37,6 +37,36 @@ export function poolRow(object: StoredPool): PoolRow {
   };
 }
 
+/**
+ * The form's fields that change the pool: a field the stored object leaves out and the form keeps
+ * at its default (disabled false, say) stays out, so a save writes only what the admin changed.
+ */
+function changedFields(current: StoredPool, fields: PoolFields): Partial<PoolFields> {
+  const stored = poolRow(current).fields;
+  return Object.fromEntries(Object.entries(fields).filter(([field, value]) => current.spec[field] !== undefined || stored[field as keyof PoolFields] !== value));
+}
+
+/** Every spec field whose value differs, as the API server would store it; JSON-compared. */
+export function specChanges(before: Record<string, unknown>, after: Record<string, unknown>): SpecChange[] {
+  const fields = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return fields.flatMap((field) => {
+    const was = before[field] === undefined ? undefined : JSON.stringify(before[field]);
+    const becomes = after[field] === undefined ? undefined : JSON.stringify(after[field]);
+    return was === becomes ? [] : [{ field, ...(was === undefined ? {} : { before: was }), ...(becomes === undefined ? {} : { after: becomes }) }];
+  });
+}
+
+/** The server's own words for a write it refused (a CRD schema or CEL rule, an admission webhook). */
+function refusedByServer(name: string, error: InstanceType<typeof ApiException>): ConsoleError {
+  let message = String(error.message);
+  try {
+    message = (JSON.parse(String(error.body)) as { message?: string }).message ?? message;
+  } catch {
+    // not a Status object: keep the client's message
+  }
+  return new ConsoleError('invalid-field', `The API server refused IP pool ${name}: ${message}`, {});
+}
+
 function invalid(error: ValidationError): ConsoleError {
   const details = Object.fromEntries(error.issues.map((issue) => [issue.path.replace(/^spec\./, ''), issue.message]));
   return new ConsoleError('invalid-field', error.message, details);
@@ -60,13 +90,29 @@ export class IPPoolStore {
 
   /** Creates (no resourceVersion) or updates the pool; a stale resourceVersion is a `conflict` with the newer pool in details. */
   async save(name: string, fields: PoolFields, resourceVersion?: string): Promise<PoolRow> {
+    return poolRow(await this.write(name, fields, resourceVersion, false));
+  }
+
+  /**
+   * The same write as `save`, sent with `dryRun=All`: the API server validates it against the live
+   * CRD (Calico's own schema and CEL rules where Calico's CRDs are installed), runs admission and
+   * defaulting, and answers with what it would store, storing nothing. Returns the stored spec
+   * beside that, field by field.
+   */
+  async dryRun(name: string, fields: PoolFields, resourceVersion?: string): Promise<PoolDryRun> {
+    const before = resourceVersion === undefined ? undefined : (await this.get(name)).spec;
+    const after = (await this.write(name, fields, resourceVersion, true)).spec;
+    return { changes: specChanges(before ?? {}, after), created: before === undefined };
+  }
+
+  private async write(name: string, fields: PoolFields, resourceVersion: string | undefined, dryRun: boolean): Promise<StoredPool> {
     const current = resourceVersion === undefined ? undefined : await this.edited(name);
     const object: StoredPool = {
       apiVersion: `${group}/${version}`,
       kind: 'IPPool',
       metadata: current ? { ...current.metadata, resourceVersion } : { name },
       // Fields the console does not edit (nodeSelector, allowedUses, ...) stay as they are.
-      spec: { ...(current?.spec ?? {}), ...fields },
+      spec: { ...(current?.spec ?? {}), ...(current ? changedFields(current, fields) : fields) },
     };
     try {
       const next = parseIPPool({ ...object, apiVersion: 'crd.projectcalico.org/v1' });
@@ -76,12 +122,14 @@ export class IPPoolStore {
       throw error;
     }
     if (current && current.metadata.resourceVersion !== resourceVersion) throw this.conflict(name, current);
+    const options = { fieldManager: 'gingham-console', ...(dryRun ? { dryRun: 'All' } : {}) };
     try {
       const saved = current
-        ? await this.api.replaceClusterCustomObject({ group, version, plural, name, body: object, fieldManager: 'gingham-console' })
-        : await this.api.createClusterCustomObject({ group, version, plural, body: object, fieldManager: 'gingham-console' });
-      return poolRow(saved as StoredPool);
+        ? await this.api.replaceClusterCustomObject({ group, version, plural, name, body: object, ...options })
+        : await this.api.createClusterCustomObject({ group, version, plural, body: object, ...options });
+      return saved as StoredPool;
     } catch (error) {
+      if (error instanceof ApiException && (error.code === 422 || error.code === 400)) throw refusedByServer(name, error);
       if (error instanceof ApiException && error.code === 409) {
         if (!current) throw new ConsoleError('conflict', `There is already an IP pool named ${name}.`, { current: JSON.stringify(poolRow(await this.get(name))) });
         throw this.conflict(name, await this.edited(name));
