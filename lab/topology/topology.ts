@@ -5,8 +5,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { LineCounter, parseDocument, isNode, visit } from 'yaml';
 import { z } from 'zod';
+import { errorMap } from '../../shared/model/validation.ts';
 import { containsAddress, formatIPv4, isCidr, isIPv4, lastAddress, overlaps, parseCidr, parseIPv4, type Cidr } from '../../shared/net/index.ts';
 
 export const defaultTopologyFile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'default.yaml');
@@ -125,7 +126,9 @@ function formatCidrText(cidr: Cidr): string {
 }
 
 function pathText(at: (string | number)[]): string {
-  return at.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part), '') || '(top level)';
+  // A key that is not a plain word (a typo with a space or a colon in it) is quoted, so that the path stays readable.
+  const key = (part: string) => (/^[A-Za-z_][\w-]*$/.test(part) ? part : JSON.stringify(part));
+  return at.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : /^[A-Za-z_][\w-]*$/.test(part) ? (text ? `${text}.${part}` : part) : `${text}[${key(part)}]`), '') || '(top level)';
 }
 
 /** Parses and validates a topology; `file` names it in messages. Throws TopologyError listing every problem at its line. */
@@ -156,7 +159,22 @@ export function parseTopology(text: string, file = 'topology.yaml'): Topology {
   const report = (problems: Problem[]): never => {
     throw new TopologyError(`${file} is not a valid lab topology:\n${problems.map((p) => `  ${locate(p)}: ${pathText(p.path)}: ${p.message}`).join('\n')}`);
   };
-  const parsed = schema.safeParse(document.toJS());
+  let value: unknown;
+  try {
+    value = document.toJS();
+  } catch (error) {
+    // An alias to an anchor that is not defined before it (*name without &name), or too many aliases.
+    let where = `${file}:1:1`;
+    visit(document, {
+      Alias: (_, node) => {
+        if (node.range) where = at(node.range[0]);
+        return visit.BREAK;
+      },
+    });
+    throw new TopologyError(`${where}: ${(error as Error).message.split('\n')[0]}: define each anchor (&name) before its aliases (*name), or write the value out`);
+  }
+  // The model's words ("must be a list (got an object)"), not zod's ("Invalid input: expected array").
+  const parsed = schema.safeParse(value, { reportInput: true, error: errorMap });
   if (!parsed.success) {
     report(
       parsed.error.issues.flatMap((issue) =>

@@ -47,7 +47,7 @@ const typeNames: Record<string, string> = {
 };
 
 /** Words for zod's issues, in the form "what is allowed (got what)". */
-const errorMap: z.core.$ZodErrorMap = (issue) => {
+export const errorMap: z.core.$ZodErrorMap = (issue) => {
   const got = `(got ${describe(issue.input)})`;
   switch (issue.code) {
     case 'invalid_type':
