@@ -2,12 +2,13 @@
 // Nodes, each kept by its own list+watch reflector, read through the model's parsers. Objects
 // that do not validate are skipped with a message naming them, so one bad object cannot stop a
 // node. Listeners hear about changes, coalesced, so a burst of events is one recomputation.
-import { parseBGPConfiguration, type BGPConfiguration } from '../../shared/model/bgp-configuration.ts';
-import { parseBGPPeer, type BGPPeer } from '../../shared/model/bgp-peer.ts';
-import { parseCalicoNode, type CalicoNode } from '../../shared/model/calico-node.ts';
-import { parseIPAMBlock, type IPAMBlock } from '../../shared/model/ipam.ts';
-import { parseIPPool, type IPPool } from '../../shared/model/ippool.ts';
+import { parseBGPConfiguration } from '../../shared/model/bgp-configuration.ts';
+import { parseBGPPeer } from '../../shared/model/bgp-peer.ts';
 import { calicoKind } from '../../shared/model/calico-kinds.ts';
+import { parseCalicoNode } from '../../shared/model/calico-node.ts';
+import type { ClusterSnapshot } from '../../shared/model/cluster-snapshot.ts';
+import { parseIPAMBlock } from '../../shared/model/ipam.ts';
+import { parseIPPool } from '../../shared/model/ippool.ts';
 import type { KubeClient } from './kube-client.ts';
 import { Reflector, type KindInfo, type ReflectorOptions, type ReflectorStats } from './reflector.ts';
 
@@ -21,19 +22,8 @@ export const kinds = {
   node: { apiVersion: 'v1', kind: 'Node', plural: 'nodes' },
 } as const satisfies Record<string, KindInfo>;
 
-/** A core Node as the agent reads it: Calico's facts plus the labels selectors match. */
-export interface ClusterNode extends CalicoNode {
-  labels: Record<string, string>;
-}
-
-/** One consistent reading of the cache. */
-export interface ClusterSnapshot {
-  pools: IPPool[];
-  bgpConfigurations: BGPConfiguration[];
-  bgpPeers: BGPPeer[];
-  blocks: IPAMBlock[];
-  nodes: ClusterNode[];
-}
+// The snapshot's shape is the model's, so that the console can compute a node's state from it too.
+export type { ClusterNode, ClusterSnapshot } from '../../shared/model/cluster-snapshot.ts';
 
 export interface DatastoreStatus {
   /** Every kind has been listed at least once. */

@@ -15,7 +15,7 @@ import type { IPPool } from '../../shared/model/ippool.ts';
 import { blockAffinityName, blockName, cidrSize, containsCidr, formatCidr, nthBlock, parseCidr } from '../../shared/net/index.ts';
 import { isConflict, isForbidden, isNotFound, type KubeApi } from '../datastore/kube-api.ts';
 import { selects, type Labels } from '../datastore/selector.ts';
-import { addressAt, allocate, freeCount, ordinalsOfHandle, releaseHandle } from './block-allocations.ts';
+import { addressAt, allocate, freeCount, ordinalsOfHandle, releaseHandle } from '../../shared/model/block-allocations.ts';
 import { defaultLockFile, withHostLock } from './host-lock.ts';
 
 export type AddressUse = 'Workload' | 'Tunnel';

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseBGPConfiguration, parseBGPPeer, parseIPAMBlock, parseIPPool, emptyIPAMBlock } from '../../shared/model/index.ts';
 import { parseInterfaceAddress } from '../../shared/net/index.ts';
-import type { ClusterSnapshot } from '../datastore/datastore.ts';
-import { allocate } from '../ipam/block-allocations.ts';
-import { announcedBlocks, bgpWanted, desiredBgp, desiredDataplane, durationSeconds, type LocalFacts } from './desired-state.ts';
+import { desiredDataplane, type LocalFacts } from '../../shared/dataplane-plan/desired-state.ts';
+import { allocate } from '../../shared/model/block-allocations.ts';
+import type { ClusterSnapshot } from '../../shared/model/cluster-snapshot.ts';
+import { announcedBlocks, bgpWanted, desiredBgp, durationSeconds } from './desired-bgp.ts';
 
 const pool = (name: string, spec: Record<string, unknown>) => parseIPPool({ apiVersion: 'crd.projectcalico.org/v1', kind: 'IPPool', metadata: { name }, spec });
 const node = (name: string, address: string, extra: Record<string, unknown> = {}) => ({ name, ipv4Address: parseInterfaceAddress(address), labels: {}, ...extra });

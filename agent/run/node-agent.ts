@@ -1,5 +1,5 @@
 // `gingham-agent run`: datastore, IPAM, BGP and dataplane in one process. Every change the
-// datastore or BGP reports leads to one recomputation of the desired state (desired-state.ts),
+// datastore or BGP reports leads to one recomputation of the desired state (shared/dataplane-plan/desired-state.ts and desired-bgp.ts),
 // which the BGP speaker and the dataplane's reconcile loop then apply. While the API server is
 // unreachable the datastore keeps its last state, so nothing changes on the node.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -20,7 +20,8 @@ import { writeOwnAnnotations } from '../datastore/node-annotations.ts';
 import { Ipam, unfitEmptyBlocks } from '../ipam/ipam.ts';
 import { RpcServer } from '../rpc/server.ts';
 import type { HostAddress } from './autodetect.ts';
-import { bgpWanted, borrowedRoutes, desiredBgp, desiredDataplane, type BgpRoute, type LocalFacts } from './desired-state.ts';
+import { borrowedRoutes, desiredDataplane, type BgpRoute, type LocalFacts } from '../../shared/dataplane-plan/desired-state.ts';
+import { bgpWanted, desiredBgp } from './desired-bgp.ts';
 import { PeerPasswords } from './peer-passwords.ts';
 import { reconcileTunnelAddresses, type TunnelAddresses } from './tunnel-addresses.ts';
 

@@ -1,3 +1,4 @@
 export * from './bgp-wanted.ts';
 export * from './desired.ts';
+export * from './desired-state.ts';
 export * from './plan.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyIPAMBlock, parseIPAMBlock } from '../../shared/model/ipam.ts';
+import { emptyIPAMBlock, parseIPAMBlock } from './ipam.ts';
 import { addressAt, allocate, inUse, ordinalOf, releaseHandle } from './block-allocations.ts';
 
 const fresh = () => emptyIPAMBlock('192.168.1.64/26', 'worker-1').spec;

@@ -2,8 +2,8 @@
 // it: `allocations[ordinal]` points at an entry of `attributes` (handle and who/what holds the
 // address) or is null; `unallocated` lists the free ordinals in hand-out order (freed ones go to
 // the back, so an address is not reused at once). Pure functions over a copy of the spec.
-import type { IPAMBlock } from '../../shared/model/ipam.ts';
-import { cidrSize, formatIPv4, parseCidr, parseIPv4 } from '../../shared/net/index.ts';
+import type { IPAMBlock } from './ipam.ts';
+import { cidrSize, formatIPv4, parseCidr, parseIPv4 } from '../net/index.ts';
 
 export type BlockSpec = IPAMBlock['spec'];
 

@@ -1,0 +1,106 @@
+// From the cluster's objects to what one node's dataplane should be, as data, the way Felix's
+// calculation graph does it: the node's pools, own blocks, local pods (from IPAM, as Calico's CNI
+// plugin recorded them), the other nodes with their blocks and VTEPs, and the BGP-learned routes.
+// The agent runs it for its own node; the console can run it for any node, from the same objects.
+// Pure: the same inputs give the same outputs.
+import { addressAt } from '../model/block-allocations.ts';
+import type { ClusterNode, ClusterSnapshot } from '../model/cluster-snapshot.ts';
+import { dataplaneStateSchema, type DataplaneState } from '../model/dataplane-state.ts';
+import { caliInterfaceName, formatInterfaceAddress, type InterfaceAddress } from '../net/index.ts';
+
+export interface LocalFacts {
+  nodeName: string;
+  /** The host interface (ens5, eth0). */
+  interface: string;
+  /** The node's address with its subnet's prefix length. */
+  address: InterfaceAddress;
+  ipipTunnelAddress?: string;
+  vxlanTunnelAddress?: string;
+}
+
+export interface BgpRoute {
+  cidr: string;
+  nextHop: string;
+}
+
+const podHandlePrefix = 'k8s-pod-network.';
+
+export function blocksOf(snapshot: ClusterSnapshot, node: string) {
+  return snapshot.blocks.filter((b) => b.spec.affinity === `host:${node}`);
+}
+
+interface PodAllocation {
+  ip: string;
+  namespace: string;
+  pod: string;
+  block: string;
+  /** The address is in another node's block. */
+  borrowed: boolean;
+}
+
+/**
+ * The pods on `node`, from IPAM: allocations in its own blocks, except those another node
+ * borrowed (their attributes name that node), and allocations in other nodes' blocks that name
+ * `node` (borrowed by it, as Calico's autoAssign records them).
+ */
+export function podsOf(snapshot: ClusterSnapshot, node: string): PodAllocation[] {
+  const affinity = `host:${node}`;
+  return snapshot.blocks.flatMap((block) => {
+    const own = block.spec.affinity === affinity;
+    return block.spec.allocations.flatMap((index, ordinal) => {
+      const attributes = index === null ? undefined : block.spec.attributes[index];
+      const pod = attributes?.secondary?.pod;
+      if (!attributes?.handle_id?.startsWith(podHandlePrefix) || !pod) return [];
+      const holder = attributes.secondary?.node;
+      if (own ? holder !== undefined && holder !== node : holder !== node) return [];
+      return [{ ip: addressAt(block.spec.cidr, ordinal), namespace: attributes.secondary?.namespace ?? 'default', pod, block: block.spec.cidr, borrowed: !own }];
+    });
+  });
+}
+
+/** The /32s of the addresses `node` borrowed from other nodes' blocks: routed to it, not to the block's owner. */
+export function borrowedRoutes(snapshot: ClusterSnapshot, node: string): string[] {
+  return podsOf(snapshot, node)
+    .filter((p) => p.borrowed)
+    .map((p) => `${p.ip}/32`)
+    .sort();
+}
+
+/** The dataplane document for this node. `bgpRoutes` undefined: remote blocks from IPAM for every pool. */
+export function desiredDataplane(snapshot: ClusterSnapshot, local: LocalFacts, bgpRoutes: BgpRoute[] | undefined): DataplaneState {
+  // Local pods, from the allocations recorded for this node (what Calico's CNI plugin recorded):
+  // in its own blocks, and borrowed from other nodes' blocks.
+  const endpoints = podsOf(snapshot, local.nodeName).map((p) => ({ name: `${p.namespace}/${p.pod}`, ip: p.ip, interface: caliInterfaceName(p.namespace, p.pod) }));
+  const peers = snapshot.nodes
+    .filter((n): n is ClusterNode & { ipv4Address: InterfaceAddress } => n.name !== local.nodeName && n.ipv4Address !== undefined)
+    .map((n) => ({
+      name: n.name,
+      address: formatInterfaceAddress(n.ipv4Address),
+      blocks: blocksOf(snapshot, n.name).map((b) => b.spec.cidr),
+      borrowed: borrowedRoutes(snapshot, n.name),
+      ...(n.vxlanTunnelAddress ? { vxlanTunnelAddress: n.vxlanTunnelAddress } : {}),
+      ...(n.vxlanTunnelMac ? { vxlanMac: n.vxlanTunnelMac } : {}),
+    }));
+  return dataplaneStateSchema.parse({
+    node: {
+      name: local.nodeName,
+      interface: local.interface,
+      address: formatInterfaceAddress(local.address),
+      ...(local.ipipTunnelAddress ? { ipipTunnelAddress: local.ipipTunnelAddress } : {}),
+      ...(local.vxlanTunnelAddress ? { vxlanTunnelAddress: local.vxlanTunnelAddress } : {}),
+    },
+    pools: snapshot.pools.map((p) => ({
+      name: p.metadata.name,
+      cidr: p.spec.cidr,
+      blockSize: p.spec.blockSize,
+      ipipMode: p.spec.ipipMode,
+      vxlanMode: p.spec.vxlanMode,
+      natOutgoing: p.spec.natOutgoing,
+      disabled: p.spec.disabled,
+    })),
+    blocks: blocksOf(snapshot, local.nodeName).map((b) => b.spec.cidr),
+    endpoints,
+    peers,
+    ...(bgpRoutes ? { bgpRoutes } : {}),
+  });
+}
