@@ -34,6 +34,33 @@ function describeLoadError(error: unknown): string {
   return e.message.split('\n')[0] ?? String(error);
 }
 
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/**
+ * The first field of a loaded file that kubectl would refuse and the client library lets through
+ * (it keeps names and references of any type): a name or reference that is not a string.
+ */
+function shapeProblem(file: KubeConfig): string | undefined {
+  const fields: Array<[string, unknown, boolean]> = [['current-context', file.getCurrentContext() as unknown, false]];
+  file.getClusters().forEach((c, i) => fields.push([`clusters[${i}].name`, c.name, true], [`clusters[${i}].cluster.server`, c.server, false]));
+  file.getUsers().forEach((u, i) => fields.push([`users[${i}].name`, u.name, true]));
+  file.getContexts().forEach((c, i) =>
+    fields.push([`contexts[${i}].name`, c.name, true], [`contexts[${i}].context.cluster`, c.cluster, true], [`contexts[${i}].context.user`, c.user, true], [`contexts[${i}].context.namespace`, c.namespace, false]),
+  );
+  for (const [field, value, required] of fields) {
+    if (value === undefined || value === null || value === '') {
+      if (required) return `${field} is required (a name): add it, as kubectl needs it`;
+      continue;
+    }
+    if (typeof value !== 'string') return `${field} must be a string (got ${kindOf(value)}): fix it in the file, as kubectl would refuse it`;
+  }
+  return undefined;
+}
+
 export function loadKubeconfig(paths: string[]): LoadedKubeconfig {
   const clusters = new Map<string, Cluster>();
   const users = new Map<string, User>();
@@ -53,11 +80,16 @@ export function loadKubeconfig(paths: string[]): LoadedKubeconfig {
       }
       continue;
     }
+    const problem = shapeProblem(file);
+    if (problem) {
+      sources.push({ path, state: 'error', message: `${path}: ${problem}` });
+      continue;
+    }
+    const current = file.getCurrentContext();
     sources.push({ path, state: 'loaded' });
     for (const cluster of file.getClusters()) if (!clusters.has(cluster.name)) clusters.set(cluster.name, cluster);
     for (const user of file.getUsers()) if (!users.has(user.name)) users.set(user.name, user);
     for (const context of file.getContexts()) if (!contexts.has(context.name)) contexts.set(context.name, { ...context, source: path });
-    const current = file.getCurrentContext();
     if (currentContext === undefined && current) currentContext = current;
   }
 
