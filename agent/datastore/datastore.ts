@@ -23,7 +23,7 @@ export const kinds = {
 } as const satisfies Record<string, KindInfo>;
 
 // The snapshot's shape is the model's, so that the console can compute a node's state from it too.
-export type { ClusterNode, ClusterSnapshot } from '../../shared/model/cluster-snapshot.ts';
+export type { ClusterSnapshot } from '../../shared/model/cluster-snapshot.ts';
 
 export interface DatastoreStatus {
   /** Every kind has been listed at least once. */

@@ -5,8 +5,6 @@ import { readFileSync } from 'node:fs';
 import { ApiException, KubeConfig, KubernetesObjectApi, PatchStrategy, Watch, type KubernetesObject } from '@kubernetes/client-node';
 import { KubeError, describeRef as describe, type KubeApi, type ListResult, type ObjectRef } from './kube-api.ts';
 
-export { KubeError, collectionPath, isConflict, isNotFound, isUnreachable, type ObjectRef, type ListResult } from './kube-api.ts';
-
 /** Turns client-node's errors into a KubeError that carries the HTTP status (undefined: unreachable). */
 function explain(error: unknown, what: string): KubeError {
   if (error instanceof ApiException) {

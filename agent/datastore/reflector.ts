@@ -4,7 +4,7 @@
 // in the server's window) forces a full relist. While the server is unreachable the cache keeps
 // its last contents: the agent goes on with the last known state.
 import type { KubeClient } from './kube-client.ts';
-import { collectionPath } from './kube-client.ts';
+import { collectionPath } from './kube-api.ts';
 
 export interface KindInfo {
   apiVersion: string;

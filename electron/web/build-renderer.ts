@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 
-export const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const rendererOutDir = fileURLToPath(new URL('../../out/renderer', import.meta.url));
 
 export async function buildRenderer(options: { quiet?: boolean } = {}): Promise<string> {

@@ -10,7 +10,7 @@ const id = z.string().min(1).max(128);
 const name = z.string().min(1).max(253);
 const context = name;
 
-export { RouteOwnerInfo, RouteRow } from './agent-contract.ts';
+export { RouteRow } from './agent-contract.ts';
 
 export const NodeRoutes = z.object({
   nodeId: id,

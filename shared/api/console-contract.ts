@@ -82,7 +82,13 @@ export type SshConnectResult = z.infer<typeof SshConnectResult>;
 export const requests = {
   'app.info': {
     params: z.object({}),
-    result: z.object({ version: z.string(), knownHostsPath: z.string(), platform: z.string() }),
+    result: z.object({
+      version: z.string(),
+      knownHostsPath: z.string(),
+      platform: z.string(),
+      /** The lab that `npm start` brought up, which the console lands on: its context and its SSH nodes' ids. */
+      lab: z.object({ context: z.string().optional(), nodeIds: z.array(id) }).optional(),
+    }),
   },
   'contexts.list': {
     params: z.object({}),
@@ -169,10 +175,6 @@ export type RequestParams<M extends RequestMethod> = z.input<(typeof requests)[M
 export type RequestResult<M extends RequestMethod> = z.output<(typeof requests)[M]['result']>;
 export type NotificationParams<M extends NotificationMethod> = z.input<(typeof notifications)[M]>;
 export type EventPayload<E extends EventName> = z.output<(typeof events)[E]>;
-
-export const requestMethods = Object.keys(requests) as RequestMethod[];
-export const notificationMethods = Object.keys(notifications) as NotificationMethod[];
-export const eventNames = Object.keys(events) as EventName[];
 
 export function isRequestMethod(value: unknown): value is RequestMethod {
   return typeof value === 'string' && Object.hasOwn(requests, value);

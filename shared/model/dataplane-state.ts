@@ -94,7 +94,6 @@ export const dataplaneStateSchema = documentSchema.superRefine(checkConsistency)
 export type DataplaneState = z.output<typeof dataplaneStateSchema>;
 export type PoolState = DataplaneState['pools'][number];
 export type PeerState = DataplaneState['peers'][number];
-export type EndpointState = DataplaneState['endpoints'][number];
 
 function tryCidr(text: string): Cidr | undefined {
   try {
