@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Script } from 'node:vm';
@@ -172,12 +173,9 @@ function listFiles(dir: string, prefix = ''): string[] {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const flag = (name: string) => {
-    const at = process.argv.indexOf(name);
-    return at > 0 ? process.argv[at + 1] : undefined;
-  };
-  const out = flag('--out');
-  const version = flag('--version');
+  // `npm run build:agent -- [--out DIR] [--version V]`; an unknown or incomplete flag is an error that names it.
+  const { values } = parseArgs({ options: { out: { type: 'string' }, version: { type: 'string' } } });
+  const { out, version } = values;
   const started = Date.now();
   const manifest = await buildAgent(out ? path.resolve(out) : undefined, version ? { version } : {});
   const size = manifest.files.reduce((sum, f) => sum + f.size, 0);
