@@ -174,8 +174,14 @@ function listFiles(dir: string, prefix = ''): string[] {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   // `npm run build:agent -- [--out DIR] [--version V]`; an unknown or incomplete flag is an error that names it.
-  const { values } = parseArgs({ options: { out: { type: 'string' }, version: { type: 'string' } } });
-  const { out, version } = values;
+  let flags: { out?: string; version?: string };
+  try {
+    flags = parseArgs({ options: { out: { type: 'string' }, version: { type: 'string' } } }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\nusage: npm run build:agent -- [--out DIR] [--version V]`);
+    process.exit(2);
+  }
+  const { out, version } = flags;
   const started = Date.now();
   const manifest = await buildAgent(out ? path.resolve(out) : undefined, version ? { version } : {});
   const size = manifest.files.reduce((sum, f) => sum + f.size, 0);
