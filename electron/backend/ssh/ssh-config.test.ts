@@ -58,7 +58,7 @@ describe('resolveHost, as OpenSSH reads ~/.ssh/config', () => {
   it('names the file and line of a bad Port', () => {
     const bad = join(home, 'bad');
     writeFileSync(bad, 'Host a\n  Port http\n');
-    expect(() => resolveHost('a', { home, configPath: bad })).toThrow(`${bad}:2: Port http is not a TCP port.`);
+    expect(() => resolveHost('a', { home, configPath: bad })).toThrow(`${bad}:2: Port http is not a TCP port: write a number from 1 to 65535.`);
   });
 });
 

@@ -2,9 +2,14 @@
 // IdentityFile, IdentitiesOnly, ProxyJump, IdentityAgent. The first value obtained for an option
 // wins (IdentityFile accumulates); Host patterns take * ? and !negation; Include is followed;
 // Match blocks are skipped (their conditions need a shell), except `Match all`.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
+
+/** A setting in the SSH config that the console cannot use: the message names the file, line and keyword. */
+export class SshConfigError extends Error {
+  override name = 'SshConfigError';
+}
 
 export interface Jump {
   host: string;
@@ -61,9 +66,17 @@ export function hostMatches(patterns: string[], host: string): boolean {
   return matched;
 }
 
-function readLines(file: string, home: string, depth: number): Line[] {
-  if (depth > 16) throw new Error(`${file}: Include nested too deeply (a loop?).`);
-  const text = readFileSync(file, 'utf8');
+/** `includedAt` names the Include line that led here, for the messages. */
+function readLines(file: string, home: string, depth: number, includedAt?: string): Line[] {
+  if (depth > 16) throw new SshConfigError(`${includedAt ?? `${file}:1`}: Include nested too deeply (more than 16 levels): is there an Include loop? Remove the Include that leads back.`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EISDIR' ? 'it is a folder, not a config file: name the files in it (folder/*)' : code === 'EACCES' || code === 'EPERM' ? 'it cannot be read (permission denied): make it readable by your user' : (error as Error).message;
+    throw new SshConfigError(`${includedAt ?? `${file}:1`}: Include ${file}: ${why}.`);
+  }
   const lines: Line[] = [];
   text.split('\n').forEach((raw, index) => {
     const trimmed = raw.trim();
@@ -76,7 +89,7 @@ function readLines(file: string, home: string, depth: number): Line[] {
       for (const pattern of args) {
         const full = expandHome(pattern, home);
         const path = isAbsolute(full) ? full : join(home, '.ssh', full);
-        for (const included of expandGlob(path)) lines.push(...readLines(included, home, depth + 1));
+        for (const included of expandGlob(path)) lines.push(...readLines(included, home, depth + 1, `${file}:${index + 1}`));
       }
       return;
     }
@@ -92,15 +105,28 @@ function expandGlob(path: string): string[] {
   const dir = dirname(path);
   if (!existsSync(dir)) return [];
   const re = globToRegExp(name);
-  return readdirSync(dir).filter((entry) => re.test(entry)).sort().map((entry) => join(dir, entry));
+  // Only files: a folder that the pattern also matches (config.d/* beside config.d/old/) is not a config.
+  return readdirSync(dir)
+    .filter((entry) => re.test(entry))
+    .sort()
+    .map((entry) => join(dir, entry))
+    .filter((entry) => {
+      try {
+        return statSync(entry).isFile();
+      } catch {
+        return false;
+      }
+    });
 }
 
 export function parseJump(spec: string): Jump[] {
   if (spec.toLowerCase() === 'none') return [];
   return spec.split(',').map((hop) => {
     const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hop.trim());
-    if (!m) throw new Error(`ProxyJump entry "${hop}" is not [user@]host[:port].`);
+    if (!m) throw new SshConfigError(`ProxyJump entry "${hop}" is not [user@]host[:port]: write the jump hosts as user@host:port, separated by commas.`);
     const host = m[2]!.replace(/^\[|\]$/g, '');
+    if (host === '') throw new SshConfigError(`ProxyJump entry "${hop}" has no host: write the jump hosts as user@host:port, separated by commas.`);
+    if (m[3] && (Number(m[3]) < 1 || Number(m[3]) > 65535)) throw new SshConfigError(`ProxyJump entry "${hop}": port ${m[3]} is not a TCP port: write a number from 1 to 65535.`);
     return { host, ...(m[1] ? { user: m[1] } : {}), ...(m[3] ? { port: Number(m[3]) } : {}) };
   });
 }
@@ -142,7 +168,7 @@ export function resolveHost(alias: string, options: { configPath?: string; home?
         break;
       case 'port': {
         const port = Number(value);
-        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${file}:${line}: Port ${value} is not a TCP port.`);
+        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SshConfigError(`${file}:${line}: Port ${value} is not a TCP port: write a number from 1 to 65535.`);
         resolved.port = port;
         break;
       }
@@ -154,9 +180,10 @@ export function resolveHost(alias: string, options: { configPath?: string; home?
         break;
       case 'proxyjump':
         try {
-          resolved.proxyJump = parseJump(value);
+          // `none` is OpenSSH's word for no jump (it overrides a ProxyJump of a wider Host block).
+          resolved.proxyJump = value.toLowerCase() === 'none' ? [] : parseJump(value);
         } catch (error) {
-          throw new Error(`${file}:${line}: ${(error as Error).message}`);
+          throw new SshConfigError(`${file}:${line}: ${(error as Error).message}`);
         }
         break;
     }
