@@ -15,6 +15,7 @@ import {
 } from './console-contract.ts';
 import { ClientFrame, type EventFrame, type ResponseFrame } from './envelope.ts';
 import { ConsoleError, toErrorShape, type ApiErrorShape } from './errors.ts';
+import { errorMap } from '../model/validation.ts';
 
 export type Outcome = { ok: true; result: unknown } | { ok: false; error: ApiErrorShape };
 
@@ -37,7 +38,8 @@ export function createDispatcher(handlers: RequestHandlers, notificationHandlers
       return { ok: false, error: { code: 'invalid-request', message: `Unknown request ${JSON.stringify(method)}.` } };
     }
     const spec = requests[method];
-    const parsed = spec.params.safeParse(params ?? {});
+    // The model's words for each field ("is required", "must be a number (got \"22\")"), not zod's.
+    const parsed = spec.params.safeParse(params ?? {}, { reportInput: true, error: errorMap });
     if (!parsed.success) {
       return { ok: false, error: { code: 'invalid-request', message: `Invalid ${method} request: ${describeIssues(parsed.error)}` } };
     }

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { SshNode } from '../../../shared/api/console-contract.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
+import { errorMap, fieldPath } from '../../../shared/model/validation.ts';
 
 const StoredNodes = z.object({ nodes: z.array(SshNode) });
 
@@ -28,8 +29,15 @@ export class NodeStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
-    const parsed = StoredNodes.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new Error(`${this.path} is not a node list the console wrote: ${parsed.error.message}. Move it aside to start afresh.`);
+    const refuse = (why: string) => new Error(`${this.path} is not a node list the console wrote: ${why}. Fix that, or move the file aside to start afresh (the console then lists no nodes of yours).`);
+    let document: unknown;
+    try {
+      document = JSON.parse(text);
+    } catch (error) {
+      throw refuse(`it is not JSON (${(error as Error).message})`);
+    }
+    const parsed = StoredNodes.safeParse(document, { reportInput: true, error: errorMap });
+    if (!parsed.success) throw refuse(parsed.error.issues.map((issue) => `${fieldPath(issue.path) || '(top level)'} ${issue.message}`).join('; '));
     return parsed.data.nodes;
   }
 
