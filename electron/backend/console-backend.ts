@@ -55,11 +55,13 @@ export class ConsoleBackend {
   readonly ssh: SshManager;
   readonly clusters: ClusterService;
   private readonly version: string;
+  private readonly lab: LabDefaults | undefined;
 
   constructor(private readonly options: ConsoleBackendOptions = {}) {
     this.version = options.version ?? packageVersion();
     this.paths = appPaths(options.configDir);
     const lab = options.lab ?? labDefaultsFromEnv();
+    this.lab = lab;
     this.nodes = new NodeStore(this.paths.nodes, lab?.nodes);
     this.knownHosts = new KnownHosts(this.paths.knownHosts, lab?.knownHosts ? [lab.knownHosts] : []);
     this.ssh = new SshManager(this.nodes, { ...options.ssh, knownHosts: this.knownHosts });
@@ -85,7 +87,12 @@ export class ConsoleBackend {
     };
 
     const handlers: RequestHandlers = {
-      'app.info': async () => ({ version: this.version, knownHostsPath: this.knownHosts.path, platform: process.platform }),
+      'app.info': async () => ({
+        version: this.version,
+        knownHostsPath: this.knownHosts.path,
+        platform: process.platform,
+        ...(this.lab ? { lab: { ...(this.lab.context ? { context: this.lab.context } : {}), nodeIds: this.lab.nodes.map((n) => n.id) } } : {}),
+      }),
       'contexts.list': async () => this.clusters.list(),
       'contexts.connect': async ({ context }) => this.clusters.connect(context),
       'nodes.list': async () => ({ nodes: this.nodes.list() }),

@@ -10,6 +10,7 @@ import { IpPoolsPage } from './cluster/IpPoolsPage.tsx';
 import { PeersPage } from './cluster/PeersPage.tsx';
 import { RoutesPage } from './cluster/RoutesPage.tsx';
 import { Sidebar } from './components/Sidebar.tsx';
+import { LabLanding } from './lab/LabLanding.tsx';
 import { ClustersPage } from './pages/ClustersPage.tsx';
 import { NodesPage } from './pages/NodesPage.tsx';
 import { TerminalPage } from './pages/TerminalPage.tsx';
@@ -62,6 +63,7 @@ export function App({ backend }: { backend: Backend }) {
                 {lost}
               </p>
             )}
+            <LabLanding cluster={cluster} onConnected={setCluster} />
             {section === 'clusters' && <ClustersPage cluster={cluster} onConnected={setCluster} />}
             {section === 'nodes' && <NodesPage cluster={cluster} onOpenTerminal={openTerminal} />}
             {section === 'ippools' && <IpPoolsPage cluster={cluster} />}

@@ -4,6 +4,7 @@
 // verified against the host keys the lab made. The backend reads the status document, never the
 // lab's code: the lab is a separate program (and the backend never imports it).
 import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { z } from 'zod';
 import type { SshNode } from '../../../shared/api/console-contract.ts';
 
@@ -19,6 +20,8 @@ const LabStatus = z.object({
 export interface LabDefaults {
   /** The lab's admin kubeconfig, merged after the user's own files (theirs keep the current context). */
   kubeconfig?: string;
+  /** That kubeconfig's context: the one the console connects to on its first screen. */
+  context?: string;
   /** The lab's known_hosts: trusted, never written. */
   knownHosts?: string;
   /** The lab's nodes, as the console lists them (ids `lab-<name>`); not stored, not removable. */
@@ -36,8 +39,10 @@ export function labDefaultsFrom(document: unknown): LabDefaults | undefined {
   }
   const status = parsed.data;
   if (!status.up) return undefined;
+  const context = status.kubeconfig ? currentContext(status.kubeconfig) : undefined;
   return {
     ...(status.kubeconfig ? { kubeconfig: status.kubeconfig } : {}),
+    ...(context ? { context } : {}),
     ...(status.knownHosts ? { knownHosts: status.knownHosts } : {}),
     nodes: status.nodes.map((node) => ({
       id: `lab-${node.name}`,
@@ -47,6 +52,16 @@ export function labDefaultsFrom(document: unknown): LabDefaults | undefined {
       ...(status.sshKey ? { identityFile: status.sshKey } : {}),
     })),
   };
+}
+
+/** The current context of the lab's kubeconfig; none when the file is unreadable (the contexts list then says why). */
+function currentContext(file: string): string | undefined {
+  try {
+    const context = (parse(readFileSync(file, 'utf8')) as { 'current-context'?: unknown } | null)?.['current-context'];
+    return typeof context === 'string' && context !== '' ? context : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The lab's defaults named by $GINGHAM_LAB_STATUS (a file holding `lab status --json`), if any. */

@@ -12,7 +12,8 @@ function webToken(): string | undefined {
   if (fromUrl) {
     sessionStorage.setItem(tokenKey, fromUrl);
     // Keep the token out of the address bar, bookmarks and screenshots.
-    history.replaceState(null, '', `${window.location.pathname}#/clusters`);
+    // No section in the address: the app opens on its default (the lab's Nodes when there is a lab, else Clusters).
+    history.replaceState(null, '', window.location.pathname);
     return fromUrl;
   }
   return sessionStorage.getItem(tokenKey) ?? undefined;

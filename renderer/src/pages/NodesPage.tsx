@@ -149,6 +149,8 @@ export function NodesPage({ cluster, onOpenTerminal }: { cluster?: ConnectedClus
       <h1 id="section-heading" tabIndex={-1}>
         Nodes
       </h1>
+      {/* The agents and their BGP sessions first: on the lab that is what a newcomer comes to see. */}
+      {cluster && <AgentPanel cluster={cluster} />}
       {cluster ? (
         <ClusterNodesTable cluster={cluster} onUseForSsh={(name, host) => setPrefill({ name, host })} />
       ) : (
@@ -169,7 +171,6 @@ export function NodesPage({ cluster, onOpenTerminal }: { cluster?: ConnectedClus
         <p>No SSH nodes yet.</p>
       )}
       <AddNodeForm {...(prefill ? { prefill } : {})} />
-      {cluster && <AgentPanel cluster={cluster} />}
     </section>
   );
 }
