@@ -92,6 +92,11 @@ describe('the lab as the default cluster', () => {
     expect(contexts.contexts.map((c) => c.name)).toEqual(['users-own', 'gingham-lab']);
     expect(contexts.currentContext).toBe('users-own');
   });
+
+  it("tells the renderer which context and nodes are the lab's, so that the first screen connects to them", async () => {
+    const info = await client.handlers['app.info']({});
+    expect(info.lab).toEqual({ context: 'gingham-lab', nodeIds: ['lab-worker-1'] });
+  });
 });
 
 describe('the lab status document', () => {
