@@ -2,10 +2,10 @@
 // device run by the native helper). Routes and wire format are the same either way; only who
 // encapsulates differs.
 import { execFile } from 'node:child_process';
-import { ipipDeviceName, type DesiredIpipDevice, type DesiredRoute } from '../../shared/dataplane-plan/index.ts';
+import { ipipDeviceName, type DesiredIpipDevice, type DesiredRoute, type DesiredTunnelAdmission } from '../../shared/dataplane-plan/index.ts';
 import type { ChangeSet } from './changes.ts';
 import type { KernelLink, KernelRoute } from './kernel/snapshot.ts';
-import { UserspaceTunnel, type TunnelRoute } from './userspace-tunnel.ts';
+import { UserspaceTunnel, stopHelperIfRunning, type TunnelRoute } from './userspace-tunnel.ts';
 
 export type IpipImplementation = 'kernel' | 'userspace';
 
@@ -48,8 +48,10 @@ export class IpipManager {
     if (!this.tunnel?.running) {
       await this.stopping;
       this.tunnel = new UserspaceTunnel(ipipDeviceName, want.local, this.onHelperExit);
-      await this.tunnel.start();
-      return { present: true, fresh: true };
+      // A helper left by an agent before this one (killed, restarted) is taken over as it is:
+      // its device, addresses and routes stay, so nothing needs setting again.
+      const { adopted } = await this.tunnel.start();
+      return { present: true, fresh: !adopted || !have };
     }
     return { present: true, fresh: !have };
   }
@@ -71,29 +73,62 @@ export class IpipManager {
     for (const address of addresses) if (address !== want.address) changes.add('retire', `addr del ${address} dev ${dev}`);
   }
 
-  /** Before the routes move: the helper learns every next hop, old and new, so no packet lacks one. */
-  async beforeSwitch(desired: readonly DesiredRoute[], kernel: readonly KernelRoute[]): Promise<void> {
+  /**
+   * Before the routes move: the helper learns every next hop, old and new, so no packet lacks
+   * one, and accepts IP-in-IP from every host, old and new.
+   */
+  async beforeSwitch(desired: readonly DesiredRoute[], kernel: readonly KernelRoute[], admission?: DesiredTunnelAdmission): Promise<void> {
     if (!this.tunnel?.running) return;
     const table = new Map<string, string>();
     for (const r of kernel) if (r.dev === ipipDeviceName && r.gateway) table.set(r.dst, r.gateway);
     for (const r of tunnelRoutes(desired)) table.set(r.dst, r.gateway);
+    await this.tunnel.setHosts([...new Set([...this.hosts, ...(admission?.hosts ?? [])])].sort());
     await this.tunnel.setRoutes([...table].map(([dst, gateway]) => ({ dst, gateway })));
   }
+
+  /** The host set last given to the helper after a pass. */
+  private hosts: string[] = [];
 
   /**
    * After the pass: exactly the wanted next hops; the helper stops when tunl0 is no longer wanted.
    * The pass does not wait for the helper to exit (under load that took most of a second): a
    * later start waits for it instead, so that two helpers never hold tunl0 at once.
    */
-  async finish(want: DesiredIpipDevice | undefined, desired: readonly DesiredRoute[]): Promise<void> {
+  async finish(want: DesiredIpipDevice | undefined, desired: readonly DesiredRoute[], admission?: DesiredTunnelAdmission): Promise<void> {
     if (!want) {
+      // A helper an earlier agent left (this one never started one) goes too.
+      if (!this.tunnel && this.implementation !== 'kernel' && !this.stopping) this.stopLeftHelper();
       void this.stopTunnel();
       return;
     }
     await this.tunnel?.setRoutes(tunnelRoutes(desired));
+    this.hosts = admission?.hosts ?? [];
+    await this.tunnel?.setHosts(this.hosts);
+  }
+
+  /** How many IP-in-IP packets from outside the cluster the helper dropped (undefined without one). */
+  async foreignDrops(): Promise<number | undefined> {
+    return this.tunnel?.running ? (await this.tunnel.stats()).foreign : undefined;
+  }
+
+  /**
+   * Lets go of the helper without stopping it (an agent restart): it keeps forwarding with its
+   * last tables, and the next agent takes it over.
+   */
+  detachTunnel(): void {
+    this.tunnel?.detach();
+    this.tunnel = undefined;
   }
 
   private stopping: Promise<void> | undefined;
+
+  private stopLeftHelper(): void {
+    const stopping = stopHelperIfRunning(ipipDeviceName).then(() => undefined, () => undefined);
+    this.stopping = stopping;
+    void stopping.finally(() => {
+      if (this.stopping === stopping) this.stopping = undefined;
+    });
+  }
 
   stopTunnel(): Promise<void> {
     const tunnel = this.tunnel;

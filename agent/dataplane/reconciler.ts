@@ -18,6 +18,7 @@ import { BatchProcess } from './kernel/batch-process.ts';
 import type { BatchFailure } from './kernel/iproute.ts';
 import { readSnapshotThrough, type KernelSnapshot } from './kernel/snapshot.ts';
 import { NatManager } from './nat-manager.ts';
+import { TunnelAdmissionManager } from './tunnel-admission.ts';
 import { diffRoutes } from './route-manager.ts';
 import { removeOwners, writeOwners } from './route-owners.ts';
 import { diffVxlan } from './vxlan-manager.ts';
@@ -55,6 +56,7 @@ export function hostFacts(state: DataplaneState, snapshot: KernelSnapshot, warni
 export class Reconciler {
   readonly ipip: IpipManager;
   private readonly nat = new NatManager();
+  private readonly admission = new TunnelAdmissionManager();
   private lastOwners = '';
   /** Long-lived iproute2 processes: a pass costs round trips, not process starts. */
   private readonly ip = new BatchProcess('ip');
@@ -108,9 +110,12 @@ export class Reconciler {
     else devices.delete(vxlanDeviceName);
     warnings.push(...diffRoutes(plan.routes, snapshot.routes, { devices }, changes));
 
-    await this.ipip.beforeSwitch(plan.routes, snapshot.routes);
-    const tunnel = lap();
+    await this.ipip.beforeSwitch(plan.routes, snapshot.routes, plan.tunnelAdmission);
     const failures: BatchFailure[] = [];
+    // Tunnel packets only from cluster hosts, in place before a new tunnel device is.
+    const admissionError = await this.admission.reconcile(plan.tunnelAdmission, { check: options.nat ?? true });
+    if (admissionError) failures.push({ command: 'nft -f -', error: admissionError });
+    const tunnel = lap();
     for (const batch of changes.batches()) {
       // `bridge` caches names too: a vxlan.calico made again under a process that looked up the
       // old one needs a fresh process (one that never saw it does not).
@@ -127,7 +132,7 @@ export class Reconciler {
     if (natError) failures.push({ command: 'nft -f -', error: natError });
     const nat = lap();
     const tunnelStops = !plan.ipip && this.ipip.implementation === 'userspace' && snapshot.links.has(ipipDeviceName);
-    await this.ipip.finish(plan.ipip, plan.routes);
+    await this.ipip.finish(plan.ipip, plan.routes, plan.tunnelAdmission);
     // Devices gone: fresh processes now, while nothing waits, with no stale name in their caches.
     if (tunnelStops) this.restartIp({ eager: true });
     if (changes.lines.teardown.some((c) => c === `link del ${vxlanDeviceName}`)) this.restartBridge({ eager: true });

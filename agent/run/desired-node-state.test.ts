@@ -30,6 +30,12 @@ const snapshot = (pools = [pool('default', { cidr: '192.168.0.0/16', ipipMode: '
 });
 
 describe('the desired state', () => {
+  it("lists every node's Calico address and InternalIP as a cluster host, nodes without a Calico address too", () => {
+    const s = snapshot();
+    s.nodes.push({ name: 'worker-4', ipv4Address: parseInterfaceAddress('10.240.2.14/24'), internalIP: '10.0.0.4', labels: {} }, { name: 'edge', internalIP: '10.240.9.9', labels: {} });
+    expect(desiredDataplane(s, local, undefined).hosts).toEqual(['10.0.0.4', '10.240.1.11', '10.240.1.12', '10.240.2.13', '10.240.2.14', '10.240.9.9']);
+  });
+
   it('puts own blocks, local pods from IPAM and the other nodes in the dataplane document', () => {
     const state = desiredDataplane(snapshot(), local, undefined);
     expect(state.node).toMatchObject({ name: 'worker-1', interface: 'ens5', address: '10.240.1.11/24', ipipTunnelAddress: '192.168.1.65' });

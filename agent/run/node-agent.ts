@@ -142,7 +142,8 @@ export class NodeAgent {
     await this.loop?.stop();
     await this.speaker?.stop({ withdraw: options.cleanup ?? false });
     if (options.cleanup) await this.reconciler.removeAll();
-    else await this.reconciler.ipip.stopTunnel();
+    // A restart: the user-space tunl0 helper keeps forwarding, and the next agent takes it over.
+    else this.reconciler.ipip.detachTunnel();
     await this.datastore.stop();
   }
 

@@ -6,7 +6,7 @@
 import { addressAt } from '../model/block-allocations.ts';
 import type { ClusterNode, ClusterSnapshot } from '../model/cluster-snapshot.ts';
 import { dataplaneStateSchema, type DataplaneState } from '../model/dataplane-state.ts';
-import { caliInterfaceName, formatInterfaceAddress, type InterfaceAddress } from '../net/index.ts';
+import { caliInterfaceName, formatIPv4, formatInterfaceAddress, isIPv4, type InterfaceAddress } from '../net/index.ts';
 
 export interface LocalFacts {
   nodeName: string;
@@ -66,6 +66,19 @@ export function borrowedRoutes(snapshot: ClusterSnapshot, node: string): string[
     .sort();
 }
 
+/**
+ * Every address a cluster host may send tunnel packets from: each Node's Calico address (the
+ * IPv4Address annotation) and its Kubernetes InternalIP, as Felix's all-hosts ipset holds them.
+ */
+export function clusterHostAddresses(snapshot: ClusterSnapshot): string[] {
+  const addresses = new Set<string>();
+  for (const node of snapshot.nodes) {
+    if (node.ipv4Address) addresses.add(formatIPv4(node.ipv4Address.address));
+    if (node.internalIP && isIPv4(node.internalIP)) addresses.add(node.internalIP);
+  }
+  return [...addresses].sort();
+}
+
 /** The dataplane document for this node. `bgpRoutes` undefined: remote blocks from IPAM for every pool. */
 export function desiredDataplane(snapshot: ClusterSnapshot, local: LocalFacts, bgpRoutes: BgpRoute[] | undefined): DataplaneState {
   // Local pods, from the allocations recorded for this node (what Calico's CNI plugin recorded):
@@ -102,5 +115,6 @@ export function desiredDataplane(snapshot: ClusterSnapshot, local: LocalFacts, b
     endpoints,
     peers,
     ...(bgpRoutes ? { bgpRoutes } : {}),
+    hosts: clusterHostAddresses(snapshot),
   });
 }

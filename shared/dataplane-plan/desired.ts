@@ -74,6 +74,18 @@ export interface DesiredNat {
   allPools: string[];
 }
 
+/**
+ * Tunnel packets only from the cluster's hosts, as Felix accepts them only from its all-hosts
+ * ipset: IP-in-IP (protocol 4) and VXLAN (UDP 4789) from any other source are dropped, so that
+ * no host outside the cluster can put a packet into the pod network.
+ */
+export interface DesiredTunnelAdmission {
+  /** The cluster's host addresses, sorted, this node's own included. */
+  hosts: string[];
+  ipip: boolean;
+  vxlan: boolean;
+}
+
 export interface DataplanePlan {
   routes: DesiredRoute[];
   ipip?: DesiredIpipDevice;
@@ -81,6 +93,8 @@ export interface DataplanePlan {
   neighbours: DesiredNeighbour[];
   fdb: DesiredFdbEntry[];
   nat?: DesiredNat;
+  /** Present while a tunnel device is. */
+  tunnelAdmission?: DesiredTunnelAdmission;
   /** Things the planner could not do, in words a user can act on. */
   warnings: string[];
 }

@@ -172,6 +172,19 @@ describe('planDataplane: inputs and defaults', () => {
   });
 });
 
+describe('planDataplane: tunnel packets only from cluster hosts', () => {
+  it('admits IP-in-IP from this node, every peer and the extra hosts, and nothing without a tunnel', () => {
+    const plan = planDataplane(seedState({ ipipMode: 'Always' }, { hosts: ['10.240.2.20', '10.240.1.12'] }), host);
+    expect(plan.tunnelAdmission).toEqual({ hosts: ['10.240.1.11', '10.240.1.12', '10.240.2.13', '10.240.2.20'], ipip: true, vxlan: false });
+    expect(planDataplane(seedState({ vxlanMode: 'CrossSubnet' }), host).tunnelAdmission).toEqual({ hosts: ['10.240.1.11', '10.240.1.12', '10.240.2.13'], ipip: false, vxlan: true });
+    expect(planDataplane(seedState({}), host).tunnelAdmission).toBeUndefined();
+  });
+
+  it('refuses a host that is not an address', () => {
+    expect(() => seedState({ ipipMode: 'Always' }, { hosts: ['10.240.1.300'] })).toThrow(/hosts\[0\]/);
+  });
+});
+
 describe('parseDataplaneState: errors that name the field', () => {
   const errorOf = (input: unknown): ValidationError => {
     try {

@@ -26,6 +26,7 @@ import {
   type DesiredIpipDevice,
   type DesiredNeighbour,
   type DesiredRoute,
+  type DesiredTunnelAdmission,
   type DesiredVxlanDevice,
   type HostFacts,
   type RouteMode,
@@ -204,6 +205,10 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
   }
 
   const natPools = state.pools.filter((p) => p.natOutgoing).map((p) => formatCidr(parseCidr(p.cidr)));
+  const hosts = new Set<number>([node.address, ...state.peers.map((p) => parseInterfaceAddress(p.address).address), ...state.hosts.map(parseIPv4)]);
+  const tunnelAdmission: DesiredTunnelAdmission | undefined = ipip || vxlan
+    ? { hosts: [...hosts].sort((a, b) => a - b).map(formatIPv4), ipip: ipip !== undefined, vxlan: vxlan !== undefined }
+    : undefined;
   return {
     routes: [...routes.values()].sort((a, b) => a.key - b.key).map((entry) => entry.route),
     ...(ipip ? { ipip } : {}),
@@ -211,6 +216,7 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
     neighbours,
     fdb,
     ...(natPools.length > 0 ? { nat: { masqueradeFrom: natPools, allPools: pools.map((p) => formatCidr(p.cidr)) } } : {}),
+    ...(tunnelAdmission ? { tunnelAdmission } : {}),
     warnings,
   };
 }

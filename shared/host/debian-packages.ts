@@ -48,6 +48,7 @@ export const debianPackages: DebianPackage[] = [
   // Debian ships GoBGP's CLI in the gobgpd package (there is no package named gobgp).
   { name: 'gobgpd', provides: 'gobgp', why: "GoBGP's CLI, to read its RIB", uses: ['integration'] },
   { name: 'frr', provides: '/usr/lib/frr/bgpd', why: 'BGP interoperability with FRR', uses: ['integration'] },
+  { name: 'gcc', provides: 'gcc', why: "builds the native helpers, and the user-space tunnel's fuzz harness with AddressSanitizer (libasan, libubsan come with it)", uses: ['integration'] },
   { name: 'iperf3', provides: 'iperf3', why: 'throughput of the user-space IP-in-IP tunnel', uses: ['integration'] },
   { name: 'chromium', provides: 'chromium', why: 'the browser the e2e tests drive with Playwright', uses: ['e2e'] },
 ];

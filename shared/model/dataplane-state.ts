@@ -87,6 +87,9 @@ const documentSchema = z.object({
   endpoints: z.array(endpointSchema).default([]).meta({ description: 'The pods on this node.' }),
   peers: z.array(peerSchema).default([]).meta({ description: 'The other nodes.' }),
   bgpRoutes: z.array(bgpRouteSchema).optional().meta({ description: "Routes learned by BGP; the peers' blocks stand in when absent." }),
+  hosts: z.array(ipv4).default([]).meta({
+    description: "Addresses of the cluster's hosts besides node.address and the peers' addresses (a node's other addresses, nodes without a Calico address yet): tunnel packets (IP-in-IP, VXLAN) from any host not listed anywhere here are dropped.",
+  }),
 });
 
 export const dataplaneStateSchema = documentSchema.superRefine(checkConsistency);

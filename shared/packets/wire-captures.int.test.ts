@@ -296,7 +296,7 @@ describe('IP-in-IP (the agent user-space tunl0, protocol 4)', () => {
     ] as const) {
       const helper = lab.spawn(ns, tunl0Helper, ['tunl0', local]);
       await waitFor(`tunl0 helper in ${ns}`, () => helper.log().includes('ready'), 10_000);
-      helper.stdin!.write(`set 1\n${remoteBlock} ${remote}\n`);
+      helper.stdin!.write(`set 1\n${remoteBlock} ${remote}\nhosts 1\n${remote}\n`); // IP-in-IP only from the other host
       helpers.push(helper);
       await lab.exec(ns, 'ip', ['link', 'set', 'tunl0', 'mtu', '1480', 'up']);
       await lab.exec(ns, 'ip', ['addr', 'add', `${inner}/32`, 'dev', 'tunl0']);

@@ -37,10 +37,11 @@ async function apply(options: { state: string; watch?: boolean; userspaceIpip?: 
     for (const warning of report.warnings) console.error(`warning: ${warning}`);
     for (const failure of report.failures) console.error(`kernel refused \`${failure.command}\`: ${failure.error}`);
     if (report.plan.ipip && reconciler.ipip.implementation === 'userspace') {
-      console.error(`warning: ${ipipDeviceName} is a user-space tunnel here (the kernel has no ipip): it lives only while \`dataplane apply --watch\` runs`);
+      console.error(`note: ${ipipDeviceName} is a user-space tunnel here (the kernel has no ipip): its helper keeps running after this command; the next \`dataplane apply\` takes it over, and a state without IP-in-IP pools (or \`--watch\` ended with SIGTERM) removes it`);
     }
     console.error(`applied ${options.state}: ${report.changes} kernel changes in ${Math.round(report.ms)} ms`);
-    await reconciler.ipip.stopTunnel();
+    reconciler.ipip.detachTunnel();
+    reconciler.close();
     process.exitCode = report.failures.length > 0 ? 1 : 0;
     return;
   }

@@ -6,21 +6,35 @@
  *   TUN -> raw socket: the inner packet as read, sent to the route's gateway (the remote node);
  *                      the kernel adds the outer header (source = the node address bound below,
  *                      protocol 4), so the wire format is the kernel ipip device's.
- *   raw socket -> TUN: the outer header stripped, the inner packet handed to the kernel.
+ *   raw socket -> TUN: from a cluster host only, the outer header stripped, the inner packet
+ *                      handed to the kernel.
  * Packets move in batches (recvmmsg / sendmmsg, a drain of the TUN queue per wake-up) so that
  * per-packet cost stays a syscall or less. Outbound, the TUN device offers TSO: the kernel hands
- * over TCP super-packets of up to 64 KiB, cut here into wire-sized segments. Inbound, consecutive
- * segments of one TCP flow in a batch are joined into one large packet handed to the kernel with
- * a virtio-net GSO header (what GRO does for a NIC), so the node forwards one packet where the
- * wire carried dozens. The wire itself only ever sees ordinary IP-in-IP packets.
+ * over TCP super-packets of up to 64 KiB, cut here into wire-sized segments (any MSS, in as many
+ * send batches as it takes). Inbound, consecutive segments of one TCP flow in a batch are joined
+ * into one large packet handed to the kernel with a virtio-net GSO header (what GRO does for a
+ * NIC). The packet work itself is in tunl0-packets.c, fuzzed by fuzz/packet-harness.c.
  *
  * The TUN device gives only the inner packet, not the route's gateway, so the agent keeps the
- * helper's table of remote block -> node address up to date over stdin:
- *     set N\n  followed by N lines  "a.b.c.d/len gateway\n"   (replaces the whole table)
- * The helper prints "ready\n" once the device exists, and exits when stdin closes or its parent
- * dies, taking tunl0 with it (the device is not persistent).
+ * helper's tables up to date, in lines of text:
+ *     set N      + N lines "a.b.c.d/len gateway"   the routes (replaces the whole table)
+ *     hosts N    + N lines "a.b.c.d"               the cluster's host addresses: IP-in-IP from
+ *                                                  any other source is dropped (and counted);
+ *                                                  until the first `hosts`, everything is
+ *     stats      -> "stats decapsulated D foreign F malformed M"
+ *     hello      -> "gingham-tunl0 IFNAME LOCAL PID"
+ *     quit       -> "bye", then the helper exits and tunl0 goes with it
+ * Each table command is answered "ok COUNT" (or "error ...").
  *
- * Usage: gingham-tunl0 IFNAME LOCAL_IPV4
+ * Two ways to run:
+ *   gingham-tunl0 IFNAME LOCAL_IPV4
+ *       commands on stdin, replies on stdout; lives exactly as long as its parent and its stdin.
+ *   gingham-tunl0 IFNAME LOCAL_IPV4 --control SOCKET [--log FILE]
+ *       the agent's way: commands on a unix socket (mode 0600, root's peers only). The helper
+ *       outlives the agent that started it (own session, no parent-death signal), keeps
+ *       forwarding with its last tables, and a restarted agent connects again and takes over:
+ *       a restart loses no packet. `quit` ends it. It prints "ready" on stdout once the device
+ *       and the socket exist, then writes its messages to FILE (or nowhere).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -40,13 +54,19 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "tunl0-packets.h"
+
 #define BATCH 64
-#define VNET ((ssize_t)sizeof(struct virtio_net_hdr))
+#define VNET ((ssize_t)TUNL0_VNET)
 #define TX_BUF (65536 + 16)
 #define RX_BUF 65536
+/* A table this long is a mistake, not a cluster: refuse it rather than allocate gigabytes. */
+#define TABLE_MAX (1u << 20)
 
 struct route {
     uint32_t net;   /* host byte order */
@@ -62,8 +82,15 @@ struct table {
 
 static pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct table current = {NULL, 0};
+static pthread_rwlock_t hosts_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct tunl0_hosts hosts = {NULL, 0};
 static int tun_fd = -1;
 static int raw_fd = -1;
+static const char *ifname_arg;
+static const char *local_arg;
+static const char *control_path;
+
+static _Atomic unsigned long decapsulated, foreign, malformed;
 
 static void die(const char *what) {
     fprintf(stderr, "gingham-tunl0: %s: %s\n", what, strerror(errno));
@@ -80,59 +107,19 @@ static int lookup(uint32_t dst, uint32_t *gateway) {
     return 0;
 }
 
-static uint16_t get16(const unsigned char *p) { return (uint16_t)((p[0] << 8) | p[1]); }
-static uint32_t get32(const unsigned char *p) { return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]; }
-static void put16(unsigned char *p, uint16_t v) { p[0] = (unsigned char)(v >> 8); p[1] = (unsigned char)v; }
+/* ---- Outbound: TUN -> raw socket ---- */
 
-static uint16_t fold(uint32_t sum) {
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)sum;
-}
-
-static uint16_t ip_checksum(const unsigned char *header, size_t length) {
-    uint32_t sum = 0;
-    for (size_t i = 0; i < length; i += 2) sum += get16(header + i);
-    return (uint16_t)~fold(sum);
-}
-
-static void put32(unsigned char *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
-
-/* One's complement sum of big-endian 16-bit words, added to `sum`. */
-static uint32_t sum16(const unsigned char *p, size_t length, uint32_t sum) {
-    uint64_t wide = sum;
-    while (length >= 4) {
-        wide += ((uint32_t)p[0] << 8 | p[1]) + ((uint32_t)p[2] << 8 | p[3]);
-        p += 4;
-        length -= 4;
-    }
-    if (length >= 2) {
-        wide += (uint32_t)p[0] << 8 | p[1];
-        p += 2;
-        length -= 2;
-    }
-    if (length) wide += (uint32_t)p[0] << 8;
-    while (wide >> 32) wide = (wide & 0xffffffffu) + (wide >> 32);
-    return fold((uint32_t)(wide & 0xffff) + (uint32_t)(wide >> 16));
-}
-
-/* ---- Outbound: TUN -> raw socket, with TCP segmentation in user space ---- */
-
-#define TCP_FIN 0x01
-#define TCP_PSH 0x08
-#define TCP_ACK 0x10
-#define TCP_CWR 0x80
-
-#define READS 16      /* packets (up to 64 KiB each) read per wake-up */
-#define OUT_MAX 256   /* wire packets per sendmmsg round */
-#define SEG_BUF 2048  /* one wire-sized segment */
+#define READS 16          /* packets (up to 64 KiB each) read per wake-up */
+#define OUT_MAX 256       /* wire packets per sendmmsg round */
+#define ARENA (1u << 20)  /* segments waiting to be sent; a full arena is sent first */
 
 static unsigned char reads[READS][TX_BUF];
-static unsigned char segments[OUT_MAX][SEG_BUF];
+static unsigned char arena[ARENA];
+static size_t arena_used;
 static struct mmsghdr out_msgs[OUT_MAX];
 static struct iovec out_iovs[OUT_MAX];
 static struct sockaddr_in out_addrs[OUT_MAX];
 static int out_count;
-static int segment_count;
 
 static void send_queued(void) {
     int sent = 0;
@@ -147,10 +134,11 @@ static void send_queued(void) {
         sent += r;
     }
     out_count = 0;
-    segment_count = 0;
+    arena_used = 0;
 }
 
 static void queue_packet(unsigned char *packet, size_t length, uint32_t gateway) {
+    if (out_count == OUT_MAX) send_queued();
     int n = out_count++;
     memset(&out_addrs[n], 0, sizeof out_addrs[n]);
     out_addrs[n].sin_family = AF_INET;
@@ -164,49 +152,17 @@ static void queue_packet(unsigned char *packet, size_t length, uint32_t gateway)
     out_msgs[n].msg_hdr.msg_iovlen = 1;
 }
 
-/* Cuts a TCP super-packet (TSO) into wire segments, as the kernel's GSO would: headers copied,
- * lengths, IP ids, sequence numbers and flags adjusted, both checksums computed. */
-static void segment_tcp(unsigned char *ip, size_t length, size_t mss, uint32_t gateway) {
-    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
-    if (length < ihl + 20) return;
-    size_t header = ihl + (size_t)(ip[ihl + 12] >> 4) * 4;
-    if (header > length || mss == 0 || header + mss > SEG_BUF) return;
-    size_t payload = length - header;
-    size_t needed = (payload + mss - 1) / mss;
-    if (out_count + (int)needed > OUT_MAX || segment_count + (int)needed > OUT_MAX) send_queued();
-    uint32_t seq = get32(ip + ihl + 4);
-    uint16_t id = get16(ip + 4);
-    uint8_t flags = ip[ihl + 13];
-    for (size_t offset = 0, i = 0; offset < payload; offset += mss, i++) {
-        size_t chunk = payload - offset < mss ? payload - offset : mss;
-        unsigned char *s = segments[segment_count++];
-        memcpy(s, ip, header);
-        memcpy(s + header, ip + header + offset, chunk);
-        size_t total = header + chunk;
-        put16(s + 2, (uint16_t)total);
-        put16(s + 4, (uint16_t)(id + i));
-        put16(s + 10, 0);
-        put16(s + 10, ip_checksum(s, ihl));
-        put32(s + ihl + 4, seq + (uint32_t)offset);
-        uint8_t f = flags;
-        if (offset + chunk < payload) f &= (uint8_t)~(TCP_FIN | TCP_PSH);
-        if (i > 0) f &= (uint8_t)~TCP_CWR;
-        s[ihl + 13] = f;
-        put16(s + ihl + 16, 0);
-        uint32_t sum = sum16(s + 12, 8, IPPROTO_TCP + (uint32_t)(total - ihl));
-        put16(s + ihl + 16, (uint16_t)~sum16(s + ihl, total - ihl, sum));
-        queue_packet(s, total, gateway);
-    }
+/* Room for one segment in the arena; what is queued goes out first when either is full. */
+static unsigned char *reserve_segment(void *ctx, size_t size) {
+    (void)ctx;
+    if (out_count == OUT_MAX || arena_used + size > ARENA) send_queued();
+    unsigned char *p = arena + arena_used;
+    arena_used += size;
+    return p;
 }
 
-/* Finishes a checksum the kernel left to "hardware" (CHECKSUM_PARTIAL). */
-static int finish_checksum(unsigned char *ip, size_t length, const struct virtio_net_hdr *h) {
-    size_t start = h->csum_start, offset = h->csum_offset;
-    if (start + offset + 2 > length) return 0;
-    uint16_t sum = (uint16_t)~sum16(ip + start, length - start, 0);
-    if (sum == 0 && ip[9] == IPPROTO_UDP) sum = 0xffff;
-    put16(ip + start + offset, sum);
-    return 1;
+static void emit_segment(void *ctx, unsigned char *segment, size_t length) {
+    queue_packet(segment, length, *(const uint32_t *)ctx);
 }
 
 static void *tun_to_wire(void *arg) {
@@ -240,12 +196,12 @@ static void *tun_to_wire(void *arg) {
             if (!lookup(ntohl(dst), &gateway)) continue; /* no route: drop, as a tunnel without a peer does */
             uint8_t gso = h.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
             if (gso == VIRTIO_NET_HDR_GSO_TCPV4 && ip[9] == IPPROTO_TCP) {
-                segment_tcp(ip, length, h.gso_size, gateway);
+                struct tunl0_segment_sink sink = {reserve_segment, emit_segment, &gateway};
+                tunl0_segment_tcp(ip, length, h.gso_size, &sink);
                 continue;
             }
             if (gso != VIRTIO_NET_HDR_GSO_NONE) continue; /* not offered to this device */
-            if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !finish_checksum(ip, length, &h)) continue;
-            if (out_count == OUT_MAX) send_queued();
+            if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !tunl0_finish_checksum(ip, length, h.csum_start, h.csum_offset)) continue;
             queue_packet(ip, length, gateway);
         }
         pthread_rwlock_unlock(&table_lock);
@@ -254,21 +210,10 @@ static void *tun_to_wire(void *arg) {
     return NULL;
 }
 
-/* ---- Inbound: join consecutive segments of a TCP flow (receive offload in user space) ---- */
+/* ---- Inbound: raw socket -> TUN ---- */
 
-
-/* The packet being built: a virtio-net header, then one IPv4/TCP packet of joined segments. */
-static struct {
-    unsigned char buf[VNET + 65535];
-    size_t length; /* of the IP packet */
-    int segments;
-    size_t header; /* IP + TCP header bytes */
-    size_t mss;
-    uint32_t next_seq;
-    int push;
-} joined;
-
-static void write_packet(const unsigned char *packet, size_t length) {
+static void write_plain(void *ctx, const unsigned char *packet, size_t length) {
+    (void)ctx;
     static const struct virtio_net_hdr plain; /* all zero: a finished packet */
     struct iovec iov[2] = {{(void *)&plain, (size_t)VNET}, {(void *)packet, length}};
     /* EIO: the device is down (the agent has not set it up yet); drop, as a down link does.
@@ -276,79 +221,12 @@ static void write_packet(const unsigned char *packet, size_t length) {
     if (writev(tun_fd, iov, 2) < 0 && errno == EBADFD) die("write to the TUN device");
 }
 
-static void flush_joined(void) {
-    if (joined.segments == 0) return;
-    unsigned char *ip = joined.buf + VNET;
-    if (joined.segments == 1) {
-        write_packet(ip, joined.length); /* untouched, checksums as they came off the wire */
-    } else {
-        put16(ip + 2, (uint16_t)joined.length);
-        put16(ip + 10, 0);
-        put16(ip + 10, ip_checksum(ip, 20));
-        if (joined.push) ip[33] |= TCP_PSH;
-        /* CHECKSUM_PARTIAL: the TCP checksum field holds the pseudo-header sum; the kernel (or
-         * the segmentation that follows) finishes it per segment. */
-        uint32_t sum = get16(ip + 12) + get16(ip + 14) + get16(ip + 16) + get16(ip + 18) + IPPROTO_TCP + (uint32_t)(joined.length - 20);
-        put16(ip + 36, fold(sum));
-        struct virtio_net_hdr *h = (struct virtio_net_hdr *)joined.buf;
-        memset(h, 0, sizeof *h);
-        h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-        h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-        h->hdr_len = (uint16_t)joined.header;
-        h->gso_size = (uint16_t)joined.mss;
-        h->csum_start = 20;
-        h->csum_offset = 16;
-        if (write(tun_fd, joined.buf, (size_t)VNET + joined.length) < 0 && errno == EBADFD) die("write to the TUN device");
-    }
-    joined.segments = 0;
+static void write_gso(void *ctx, const unsigned char *buffer, size_t length) {
+    (void)ctx;
+    if (write(tun_fd, buffer, length) < 0 && errno == EBADFD) die("write to the TUN device");
 }
 
-/* A plain data segment that may be joined: IPv4 without options or fragments, TCP with ACK
- * (and maybe PSH) only, with payload. Returns the TCP header length, or 0. */
-static size_t joinable(const unsigned char *ip, size_t length) {
-    if (length < 40 || ip[0] != 0x45 || ip[9] != IPPROTO_TCP || (get16(ip + 6) & 0x3fff) != 0 || get16(ip + 2) != length) return 0;
-    size_t tcp = (size_t)(ip[32] >> 4) * 4;
-    if (tcp < 20 || 20 + tcp >= length) return 0;
-    if ((ip[33] & ~TCP_PSH) != TCP_ACK) return 0;
-    return tcp;
-}
-
-static void take_inbound(const unsigned char *ip, size_t length) {
-    size_t tcp = joinable(ip, length);
-    if (tcp == 0) {
-        flush_joined();
-        write_packet(ip, length);
-        return;
-    }
-    size_t header = 20 + tcp;
-    size_t payload = length - header;
-    const unsigned char *first = joined.buf + VNET;
-    int same = joined.segments > 0 && header == joined.header && payload <= joined.mss &&
-               joined.length + payload <= 65535 && joined.segments < 64 &&
-               get32(ip + 24) == joined.next_seq &&
-               /* addresses, ports, ack, window and options equal; TOS, TTL and DF too */
-               memcmp(ip + 12, first + 12, 8) == 0 && memcmp(ip + 20, first + 20, 4) == 0 &&
-               memcmp(ip + 28, first + 28, 4) == 0 && memcmp(ip + 34, first + 34, 2) == 0 &&
-               memcmp(ip + 40, first + 40, tcp - 20) == 0 && ip[1] == first[1] && ip[8] == first[8] && ip[6] == first[6];
-    if (!same) {
-        flush_joined();
-        memcpy(joined.buf + VNET, ip, length);
-        joined.length = length;
-        joined.segments = 1;
-        joined.header = header;
-        joined.mss = payload;
-        joined.next_seq = get32(ip + 24) + (uint32_t)payload;
-        joined.push = (ip[33] & TCP_PSH) != 0;
-    } else {
-        memcpy(joined.buf + VNET + joined.length, ip + header, payload);
-        joined.length += payload;
-        joined.segments++;
-        joined.next_seq += (uint32_t)payload;
-        joined.push = joined.push || (ip[33] & TCP_PSH) != 0;
-    }
-    /* A short segment or a push ends a run, as it ends a GRO run. */
-    if (payload < joined.mss || joined.push) flush_joined();
-}
+static struct tunl0_coalescer joined = {.write_plain = write_plain, .write_gso = write_gso};
 
 static void *wire_to_tun(void *arg) {
     (void)arg;
@@ -368,23 +246,37 @@ static void *wire_to_tun(void *arg) {
             if (errno == EINTR) continue;
             die("receive from the raw socket");
         }
+        pthread_rwlock_rdlock(&hosts_lock);
         for (int i = 0; i < n; i++) {
-            unsigned char *p = bufs[i];
-            size_t len = msgs[i].msg_len;
-            if (len < 20 || (p[0] >> 4) != 4 || p[9] != IPPROTO_IPIP) continue;
-            size_t header = (size_t)(p[0] & 0x0f) * 4;
-            if (header < 20 || len < header + 20 || (p[header] >> 4) != 4) continue;
-            take_inbound(p + header, len - header);
+            const unsigned char *inner;
+            size_t inner_length;
+            size_t len = msgs[i].msg_len > RX_BUF ? RX_BUF : msgs[i].msg_len;
+            switch (tunl0_decapsulate(bufs[i], len, &hosts, &inner, &inner_length)) {
+            case TUNL0_DECAP_OK:
+                decapsulated++;
+                tunl0_coalesce(&joined, inner, inner_length);
+                break;
+            case TUNL0_DECAP_FOREIGN:
+                foreign++;
+                break;
+            case TUNL0_DECAP_MALFORMED:
+                malformed++;
+                break;
+            }
         }
-        flush_joined(); /* never hold a packet past its batch */
+        pthread_rwlock_unlock(&hosts_lock);
+        tunl0_coalesce_flush(&joined); /* never hold a packet past its batch */
     }
     return NULL;
 }
 
+/* ---- Commands ---- */
+
 static int parse_cidr(const char *text, struct route *route) {
     char address[32];
     int prefix;
-    if (sscanf(text, "%31[0-9.]/%d", address, &prefix) != 2 || prefix < 0 || prefix > 32) return 0;
+    char rest;
+    if (sscanf(text, "%31[0-9.]/%d%c", address, &prefix, &rest) != 2 || prefix < 0 || prefix > 32) return 0;
     struct in_addr in;
     if (inet_pton(AF_INET, address, &in) != 1) return 0;
     route->mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
@@ -397,48 +289,278 @@ static int by_prefix_desc(const void *a, const void *b) {
     return ((const struct route *)b)->prefix - ((const struct route *)a)->prefix;
 }
 
-/* Reads "set N" blocks from stdin and swaps the table in; returns when stdin closes. */
-static void control_loop(void) {
-    char line[256];
-    while (fgets(line, sizeof line, stdin)) {
-        size_t count;
-        if (sscanf(line, "set %zu", &count) != 1) {
-            fprintf(stderr, "gingham-tunl0: unknown command: %s", line);
-            continue;
-        }
-        struct route *routes = calloc(count ? count : 1, sizeof *routes);
-        if (!routes) die("allocate the route table");
-        size_t n = 0;
-        for (size_t i = 0; i < count; i++) {
+/* One connection's commands: a table command gathers its lines before it takes effect. */
+struct session {
+    enum { IDLE, ROUTES, HOSTS } pending;
+    size_t expected, seen, valid;
+    struct route *routes;
+    uint32_t *addresses;
+    void (*reply)(struct session *, const char *);
+    int fd;
+    int closing; /* the reply was "bye": exit once it is written */
+};
+
+static void install_routes(struct session *s) {
+    qsort(s->routes, s->valid, sizeof *s->routes, by_prefix_desc);
+    pthread_rwlock_wrlock(&table_lock);
+    struct route *old = current.routes;
+    current.routes = s->routes;
+    current.count = s->valid;
+    pthread_rwlock_unlock(&table_lock);
+    free(old);
+    s->routes = NULL;
+}
+
+static void install_hosts(struct session *s) {
+    size_t n = tunl0_hosts_normalize(s->addresses, s->valid);
+    pthread_rwlock_wrlock(&hosts_lock);
+    uint32_t *old = hosts.addresses;
+    hosts.addresses = s->addresses;
+    hosts.count = n;
+    pthread_rwlock_unlock(&hosts_lock);
+    free(old);
+    s->addresses = NULL;
+}
+
+static void finish_table(struct session *s) {
+    char reply[64];
+    snprintf(reply, sizeof reply, "ok %zu", s->valid);
+    if (s->pending == ROUTES) install_routes(s);
+    else install_hosts(s);
+    s->pending = IDLE;
+    s->reply(s, reply);
+}
+
+static void end_session(struct session *s) {
+    free(s->routes);
+    free(s->addresses);
+    s->routes = NULL;
+    s->addresses = NULL;
+    s->pending = IDLE;
+}
+
+static void handle_line(struct session *s, char *line) {
+    line[strcspn(line, "\r\n")] = 0;
+    if (s->pending != IDLE) {
+        s->seen++;
+        if (s->pending == ROUTES) {
             char cidr[64], gateway[32];
-            if (!fgets(line, sizeof line, stdin)) exit(0);
             struct in_addr gw;
-            if (sscanf(line, "%63s %31s", cidr, gateway) != 2 || !parse_cidr(cidr, &routes[n]) || inet_pton(AF_INET, gateway, &gw) != 1) {
-                fprintf(stderr, "gingham-tunl0: bad route line: %s", line);
+            if (sscanf(line, "%63s %31s", cidr, gateway) == 2 && parse_cidr(cidr, &s->routes[s->valid]) && inet_pton(AF_INET, gateway, &gw) == 1) {
+                s->routes[s->valid++].gateway = gw.s_addr;
+            } else {
+                fprintf(stderr, "gingham-tunl0: bad route line (want \"a.b.c.d/len gateway\"): %s\n", line);
+            }
+        } else {
+            struct in_addr address;
+            if (inet_pton(AF_INET, line, &address) == 1) s->addresses[s->valid++] = ntohl(address.s_addr);
+            else fprintf(stderr, "gingham-tunl0: bad host line (want \"a.b.c.d\"): %s\n", line);
+        }
+        if (s->seen == s->expected) finish_table(s);
+        return;
+    }
+    size_t count;
+    char extra;
+    int routes = sscanf(line, "set %zu%c", &count, &extra) == 1;
+    int hostlist = !routes && sscanf(line, "hosts %zu%c", &count, &extra) == 1;
+    if (routes || hostlist) {
+        if (count > TABLE_MAX) {
+            char reply[96];
+            snprintf(reply, sizeof reply, "error a table of %zu entries is more than %u", count, TABLE_MAX);
+            s->reply(s, reply);
+            return;
+        }
+        s->pending = routes ? ROUTES : HOSTS;
+        s->expected = count;
+        s->seen = s->valid = 0;
+        if (routes && !(s->routes = calloc(count ? count : 1, sizeof *s->routes))) die("allocate the route table");
+        if (hostlist && !(s->addresses = calloc(count ? count : 1, sizeof *s->addresses))) die("allocate the host set");
+        if (count == 0) finish_table(s);
+        return;
+    }
+    if (strcmp(line, "stats") == 0) {
+        char reply[160];
+        snprintf(reply, sizeof reply, "stats decapsulated %lu foreign %lu malformed %lu", decapsulated, foreign, malformed);
+        s->reply(s, reply);
+    } else if (strcmp(line, "hello") == 0) {
+        char reply[160];
+        snprintf(reply, sizeof reply, "gingham-tunl0 %s %s %ld", ifname_arg, local_arg, (long)getpid());
+        s->reply(s, reply);
+    } else if (strcmp(line, "quit") == 0) {
+        s->closing = 1;
+        s->reply(s, "bye");
+    } else {
+        char reply[300];
+        snprintf(reply, sizeof reply, "error unknown command: %.200s (want set, hosts, stats, hello or quit)", line);
+        s->reply(s, reply);
+    }
+}
+
+/* Ends the helper: the device goes with its file descriptor, the socket path with unlink. */
+static void quit(void) {
+    if (control_path) unlink(control_path);
+    close(tun_fd);
+    _exit(0);
+}
+
+static void reply_stdout(struct session *s, const char *text) {
+    (void)s;
+    printf("%s\n", text);
+    fflush(stdout);
+}
+
+static void stdin_loop(void) {
+    struct session s = {.reply = reply_stdout, .fd = -1};
+    char line[512];
+    while (fgets(line, sizeof line, stdin)) {
+        handle_line(&s, line);
+        if (s.closing) quit();
+    }
+}
+
+#define CLIENTS 8
+#define LINE_MAX_BYTES 512
+
+struct client {
+    struct session session;
+    char buf[LINE_MAX_BYTES];
+    size_t used;
+};
+
+static void reply_socket(struct session *s, const char *text) {
+    char line[512];
+    int n = snprintf(line, sizeof line, "%s\n", text);
+    /* A client that stops reading loses its replies, never the helper's forwarding. */
+    if (send(s->fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) { /* dropped */ }
+}
+
+static int make_control_socket(const char *path) {
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path) {
+        fprintf(stderr, "gingham-tunl0: the control socket path is too long: %s\n", path);
+        exit(64);
+    }
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) die("open the control socket");
+    /* A helper already serving this path owns the tunnel: never take it over. */
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
+        fprintf(stderr, "gingham-tunl0: another helper already serves %s (send it quit first)\n", path);
+        exit(3);
+    }
+    close(fd);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) die("open the control socket");
+    unlink(path);
+    mode_t old = umask(077); /* root's only: the socket rewrites the node's tunnel */
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("bind the control socket (does its directory exist?)");
+    umask(old);
+    if (chmod(path, 0600) < 0) die("restrict the control socket to its owner");
+    if (listen(fd, CLIENTS) < 0) die("listen on the control socket");
+    return fd;
+}
+
+static void socket_loop(int listener) {
+    struct client *clients[CLIENTS] = {0};
+    for (;;) {
+        struct pollfd pfds[CLIENTS + 1];
+        int slot[CLIENTS + 1];
+        int n = 0;
+        pfds[n].fd = listener;
+        pfds[n].events = POLLIN;
+        slot[n++] = -1;
+        for (int i = 0; i < CLIENTS; i++) {
+            if (!clients[i]) continue;
+            pfds[n].fd = clients[i]->session.fd;
+            pfds[n].events = POLLIN;
+            slot[n++] = i;
+        }
+        if (poll(pfds, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR) continue;
+            die("poll on the control socket");
+        }
+        for (int k = 1; k < n; k++) {
+            if (!pfds[k].revents) continue;
+            struct client *c = clients[slot[k]];
+            ssize_t got = recv(c->session.fd, c->buf + c->used, sizeof c->buf - c->used - 1, 0);
+            if (got <= 0) {
+                /* The agent went (a restart, a kill -9): keep forwarding with the last tables. */
+                end_session(&c->session);
+                close(c->session.fd);
+                free(c);
+                clients[slot[k]] = NULL;
                 continue;
             }
-            routes[n++].gateway = gw.s_addr;
+            c->used += (size_t)got;
+            char *start = c->buf, *newline;
+            while ((newline = memchr(start, '\n', (size_t)(c->buf + c->used - start)))) {
+                *newline = 0;
+                handle_line(&c->session, start);
+                if (c->session.closing) quit();
+                start = newline + 1;
+            }
+            size_t rest = (size_t)(c->buf + c->used - start);
+            memmove(c->buf, start, rest);
+            c->used = rest;
+            if (c->used == sizeof c->buf - 1) {
+                c->session.reply(&c->session, "error line too long");
+                end_session(&c->session);
+                close(c->session.fd);
+                free(c);
+                clients[slot[k]] = NULL;
+            }
         }
-        qsort(routes, n, sizeof *routes, by_prefix_desc);
-        pthread_rwlock_wrlock(&table_lock);
-        struct route *old = current.routes;
-        current.routes = routes;
-        current.count = n;
-        pthread_rwlock_unlock(&table_lock);
-        free(old);
-        printf("ok %zu\n", n);
-        fflush(stdout);
+        if (pfds[0].revents & POLLIN) {
+            int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+            if (fd < 0) continue;
+            struct ucred cred;
+            socklen_t len = sizeof cred;
+            if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || (cred.uid != 0 && cred.uid != geteuid())) {
+                close(fd); /* the file mode should have stopped it already */
+                continue;
+            }
+            int free_slot = -1;
+            for (int i = 0; i < CLIENTS; i++)
+                if (!clients[i]) {
+                    free_slot = i;
+                    break;
+                }
+            struct client *c = free_slot < 0 ? NULL : calloc(1, sizeof *c);
+            if (!c) {
+                (void)!write(fd, "error too many connections\n", 27);
+                close(fd);
+                continue;
+            }
+            c->session.reply = reply_socket;
+            c->session.fd = fd;
+            clients[free_slot] = c;
+            fprintf(stderr, "gingham-tunl0: pid %ld connected\n", (long)cred.pid); /* an agent taking over, for the log */
+        }
     }
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: gingham-tunl0 IFNAME LOCAL_IPV4\n");
-        return 64;
+    const char *log_path = NULL;
+    if (argc != 3 && argc != 5 && argc != 7) goto usage;
+    for (int i = 3; i < argc; i += 2) {
+        if (strcmp(argv[i], "--control") == 0) control_path = argv[i + 1];
+        else if (strcmp(argv[i], "--log") == 0) log_path = argv[i + 1];
+        else goto usage;
     }
-    /* Live exactly as long as the agent. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() == 1) return 0;
+    if (log_path && !control_path) goto usage;
+    ifname_arg = argv[1];
+    local_arg = argv[2];
+    if (!control_path) {
+        /* On stdin: live exactly as long as the parent. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() == 1) return 0;
+    } else {
+        /* On a socket: outlive the agent. Its own session (the spawner may have made one
+         * already), and no signal from a closed terminal or pipe. */
+        setsid();
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGPIPE, SIG_IGN);
+    }
 
     struct in_addr local;
     if (inet_pton(AF_INET, argv[2], &local) != 1) {
@@ -480,10 +602,25 @@ int main(int argc, char **argv) {
     int pmtu = IP_PMTUDISC_DONT;
     setsockopt(raw_fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
 
+    int listener = control_path ? make_control_socket(control_path) : -1;
+
     pthread_t tx, rx;
     if (pthread_create(&tx, NULL, tun_to_wire, NULL) != 0 || pthread_create(&rx, NULL, wire_to_tun, NULL) != 0) die("start the pump threads");
     printf("ready\n");
     fflush(stdout);
-    control_loop();
+    if (!control_path) {
+        stdin_loop();
+        return 0;
+    }
+    /* The agent's pipes may close at any time from now on: messages go to the log. */
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int log = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+    if (devnull >= 0) dup2(devnull, 0), dup2(devnull, 1);
+    if (log >= 0 || devnull >= 0) dup2(log >= 0 ? log : devnull, 2);
+    socket_loop(listener);
     return 0;
+
+usage:
+    fprintf(stderr, "usage: gingham-tunl0 IFNAME LOCAL_IPV4 [--control SOCKET [--log FILE]]\n");
+    return 64;
 }

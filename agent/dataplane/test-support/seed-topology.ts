@@ -54,7 +54,7 @@ export class SeedTopology {
    * `kind` is one letter per test file; the process id makes the prefix unique per run, so that
    * two runs of the suite on one machine (two engineers, CI) never share a namespace.
    */
-  constructor(kind: string) {
+  constructor(kind: string, readonly options: { /** The underlay's MTU (9001: AWS's jumbo frames); pods get it less IP-in-IP's 20. */ mtu?: number } = {}) {
     const prefix = `gdp${kind}${(process.pid % 1296).toString(36)}`;
     this.prefix = prefix;
     this.fabric = `${prefix}-fab`;
@@ -100,6 +100,11 @@ export class SeedTopology {
       sh(['ip', 'link', 'add', node.port, 'netns', this.fabric, 'type', 'veth', 'peer', 'name', 'ens5', 'netns', node.netns]);
       f('ip', 'link', 'set', node.port, 'master', node.bridge, 'up');
       const n = (...args: string[]) => inNs(node.netns, args);
+      if (this.options.mtu) {
+        f('ip', 'link', 'set', node.port, 'mtu', String(this.options.mtu));
+        f('ip', 'link', 'set', node.bridge, 'mtu', String(this.options.mtu));
+        n('ip', 'link', 'set', 'ens5', 'mtu', String(this.options.mtu));
+      }
       n('sysctl', '-qw', 'net.ipv4.ip_forward=1');
       n('ip', 'link', 'set', 'lo', 'up');
       n('ip', 'addr', 'add', node.address, 'dev', 'ens5');
@@ -111,6 +116,10 @@ export class SeedTopology {
       sh(['ip', 'link', 'add', pod.cali, 'netns', node.netns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.netns]);
       n('sysctl', '-qw', `net.ipv4.conf.${pod.cali}.proxy_arp=1`);
       n('ip', 'link', 'set', pod.cali, 'address', 'ee:ee:ee:ee:ee:ee', 'up');
+      if (this.options.mtu) {
+        n('ip', 'link', 'set', pod.cali, 'mtu', String(this.options.mtu - 20));
+        inNs(pod.netns, ['ip', 'link', 'set', 'eth0', 'mtu', String(this.options.mtu - 20)]);
+      }
       const p = (...args: string[]) => inNs(pod.netns, args);
       p('ip', 'link', 'set', 'lo', 'up');
       p('ip', 'addr', 'add', `${pod.ip}/32`, 'dev', 'eth0');
@@ -216,6 +225,16 @@ export class SeedTopology {
     for (const child of this.agents.values()) child.kill('SIGKILL');
     this.agents.clear();
     const names = [this.fabric, ...this.nodes.flatMap((n) => [n.netns, n.pod.netns])];
+    // Whatever still runs in them (a user-space tunl0 helper outlives its agent by design).
+    for (const name of names) {
+      for (const pid of sh(['ip', 'netns', 'pids', name], { allowFail: true }).split('\n').filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    }
     for (const name of names) sh(['ip', 'netns', 'del', name], { allowFail: true });
   }
 
