@@ -49,8 +49,8 @@ function summary(): string {
   const total = steps.reduce((sum, s) => sum + s.seconds, 0);
   return [
     'Time of each step of this start:',
-    ...steps.map((s) => `  ${s.step.padEnd(36)} ${s.seconds.toFixed(1).padStart(7)} s`),
-    `  ${'total'.padEnd(36)} ${total.toFixed(1).padStart(7)} s (${(total / 60).toFixed(1)} min)`,
+    ...steps.map((s) => `  ${s.step.padEnd(44)} ${s.seconds.toFixed(1).padStart(7)} s`),
+    `  ${'total'.padEnd(44)} ${total.toFixed(1).padStart(7)} s (${(total / 60).toFixed(1)} min)`,
   ].join('\n');
 }
 
