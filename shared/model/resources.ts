@@ -51,7 +51,13 @@ export function parseCalicoManifests(text: string): CalicoResource[] {
       const line = syntaxError.linePos?.[0]?.line;
       throw new ValidationError(`YAML ${where}`, [{ path: line ? `line ${line}` : '', message: syntaxError.message.split('\n')[0] ?? 'is not valid YAML' }]);
     }
-    const value: unknown = document.toJS();
+    let value: unknown;
+    try {
+      value = document.toJS();
+    } catch (error) {
+      // An alias whose anchor is not defined before it (*name without &name), or too many aliases.
+      throw new ValidationError(`YAML ${where}`, [{ path: '', message: `${(error as Error).message.split('\n')[0]}: define each anchor (&name) before its aliases (*name), or write the value out` }]);
+    }
     if (value === null || value === undefined) return;
     try {
       out.push(parseCalicoResource(value));
