@@ -37,7 +37,7 @@ describe('Calico manifests parser, any text', () => {
         const text = docs
           .map((d) => {
             if (!d) return '';
-            const copy = structuredClone(d) as Record<string, Record<string, unknown>>;
+            const copy = structuredClone(d) as unknown as Record<string, Record<string, unknown>>;
             if (at in copy) (copy as Record<string, unknown>)[at] = value;
             else if (at in copy.spec!) copy.spec![at] = value;
             else if (at === 'name') copy.metadata!.name = value;
