@@ -14,10 +14,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
 import { BirdDaemon, FrrDaemon, GinghamDaemon } from '../agent/bgp/testing/daemons.ts';
 import { type LabNode, NetnsLab, sh, waitFor } from '../agent/bgp/testing/netns-lab.ts';
 import { frrConfig } from '../agent/bgp/testing/peer-configs.ts';
+import { birdEstablishedAt, birdImported, birdReceiverConfig, senderConfig } from './support/bird-configs.ts';
+import { clearRoutes as clearKernelRoutes, mainTablePrefixes, protocolRoutes } from './support/kernel-table.ts';
+import { cpuSeconds, peakRssMb } from './support/process-stats.ts';
+import { median, ratio } from './support/summary.ts';
 
 /**
  * gingham: run through tsx, as `npm run agent -- bgp` does; gingham-bundled: one esbuild file on
@@ -64,104 +67,14 @@ async function bundleAgent(): Promise<void> {
   await writeFile(BUNDLE, (await readFile(BUNDLE, 'utf8')).replace(/[^\u0000-\u00ff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
-function prefix(i: number): string {
-  const a = 0x10000000 + i * 256;
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.0/24`;
-}
-
-function senderConfig(node: LabNode, n: number, peers: LabNode[]): string {
-  const routes: string[] = [];
-  for (let i = 0; i < n; i++) routes.push(`  route ${prefix(i)} blackhole;`);
-  return `router id ${node.address};
-log stderr { error, fatal };
-protocol device {}
-protocol static feed {
-  ipv4;
-${routes.join('\n')}
-}
-${peers.map((p) => `protocol bgp to_${p.name} {
-  local ${node.address} as ${SENDER_AS};
-  neighbor ${p.address} as 64512;
-  ipv4 { import none; export all; next hop self; };
-  connect delay time 1;
-  connect retry time 1;
-  error wait time 1, 2;
-}`).join('\n')}
-`;
-}
-
-function birdReceiverConfig(node: LabNode, sender: LabNode, kernel: boolean): string {
-  return `router id ${node.address};
-timeformat protocol "%F %T.%6f";
-log stderr { error, fatal };
-protocol device {}
-${kernel ? 'protocol kernel { ipv4 { export all; }; }' : ''}
-protocol bgp sender {
-  local ${node.address} as 64512;
-  neighbor ${sender.address} as ${SENDER_AS};
-  ipv4 { import all; export none; };
-}
-`;
-}
-
-async function peakRssMb(p: ChildProcess | undefined): Promise<number> {
-  if (!p?.pid) return 0;
-  const status = await readFile(`/proc/${p.pid}/status`, 'utf8').catch(() => '');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
-
-/** User + system CPU seconds of a process so far (clock ticks of 1/100 s on Linux). */
-async function cpuSeconds(p: ChildProcess | undefined): Promise<number> {
-  if (!p?.pid) return 0;
-  const stat = await readFile(`/proc/${p.pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
-}
-
-/**
- * Prefixes in the receiver's main table, from the kernel's trie statistics: a counter read, not a
- * dump. Counting by dumping the table every second slowed the installer being measured (a dump of
- * a million routes took several seconds here, competing with the inserts), and it hit a receiver
- * that installs after taking in routes (Gingham's writer) harder than one that installs as it
- * receives (BIRD). Every receiver's table holds only the sender's routes besides the baseline.
- */
-async function mainTablePrefixes(node: LabNode): Promise<number> {
-  const stats = await node.exec('cat', ['/proc/net/fib_triestat']);
-  const main = /Main:[\s\S]*?Prefixes:\s+(\d+)/.exec(stats);
-  if (!main) throw new Error(`no Main table in /proc/net/fib_triestat:\n${stats}`);
-  return Number(main[1]);
-}
-
 /** The node's main table before any receiver ran (its connected route), by node. */
 const pristine = new Map<LabNode, number>();
 
-/**
- * Removes every receiver's routes from the node's table and waits until only what was there
- * before any receiver ran is left. A receiver stopped with a million routes may leave them (FRR's
- * zebra is killed when it takes longer than 20 s to remove them), and leftovers would be counted
- * as the next receiver's.
- */
+/** Removes every receiver's routes, back to what the node's table held before any receiver ran. */
 async function clearRoutes(node: LabNode): Promise<void> {
   const before = pristine.get(node) ?? await mainTablePrefixes(node);
   pristine.set(node, before);
-  for (const deadline = Date.now() + 600_000; ;) {
-    for (const protocol of new Set(Object.values(PROTOCOLS))) await node.exec('ip', ['route', 'flush', 'proto', String(protocol)], { allowFail: true, timeoutMs: 600_000 });
-    // FRR's zebra installs routes through nexthop objects; `ip route flush` cannot remove those
-    // routes ("Invalid argument"), removing the nexthop objects does (the receiver's own namespace).
-    await node.exec('ip', ['nexthop', 'flush'], { allowFail: true, timeoutMs: 600_000 });
-    const now = await mainTablePrefixes(node);
-    if (now === before) return;
-    if (Date.now() > deadline) throw new Error(`${node.name}: ${now - before} routes left in the table after flushing`);
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
-
-async function kernelCount(node: LabNode, protocol: number): Promise<number> {
-  const out = await node.exec('ip', ['-4', 'route', 'show', 'proto', String(protocol)], { timeoutMs: 120_000 });
-  let lines = 0;
-  for (let i = out.indexOf('\n'); i >= 0; i = out.indexOf('\n', i + 1)) lines++;
-  return lines;
+  await clearKernelRoutes(node, Object.values(PROTOCOLS), before);
 }
 
 async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: Receiver, n: number, kernel: boolean): Promise<Result> {
@@ -182,20 +95,16 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
       return p.info === 'Established' ? Date.parse(p.since) : undefined;
     };
     count = async () => (await g.status()).peers[0]!.accepted;
-    rss = () => peakRssMb(g.process);
-    cpu = () => cpuSeconds(g.process);
+    rss = () => peakRssMb(g.process?.pid);
+    cpu = () => cpuSeconds(g.process?.pid);
     stop = () => g.stop('SIGUSR2');
   } else if (receiver === 'bird') {
     const b = new BirdDaemon(node);
-    await b.start(birdReceiverConfig(node, sender, kernel));
-    established = async () => {
-      const out = await b.birdc('show protocols all sender');
-      const since = /sender\s+BGP\s+\S+\s+up\s+(\S+ \S+)\s+Established/.exec(out)?.[1];
-      return since ? new Date(since.replace(' ', 'T')).getTime() : undefined;
-    };
-    count = async () => Number(/Routes:\s+(\d+) imported/.exec(await b.birdc('show protocols all sender'))?.[1] ?? 0);
-    rss = () => peakRssMb(b.process);
-    cpu = () => cpuSeconds(b.process);
+    await b.start(birdReceiverConfig(node, sender, kernel, SENDER_AS));
+    established = async () => birdEstablishedAt(await b.birdc('show protocols all sender'), 'sender');
+    count = async () => birdImported(await b.birdc('show protocols all sender'));
+    rss = () => peakRssMb(b.process?.pid);
+    cpu = () => cpuSeconds(b.process?.pid);
     stop = () => b.stop();
   } else {
     const f = new FrrDaemon(node);
@@ -206,8 +115,8 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
       return n?.bgpState === 'Established' && n.bgpTimerUpMsec !== undefined ? Date.now() - n.bgpTimerUpMsec : undefined;
     };
     count = async () => (await peer())?.pfxRcd ?? 0;
-    rss = async () => (await peakRssMb(f.process)) + (await peakRssMb(f.zebra));
-    cpu = async () => (await cpuSeconds(f.process)) + (await cpuSeconds(f.zebra));
+    rss = async () => (await peakRssMb(f.process?.pid)) + (await peakRssMb(f.zebra?.pid));
+    cpu = async () => (await cpuSeconds(f.process?.pid)) + (await cpuSeconds(f.zebra?.pid));
     stop = () => f.stop();
   }
   // The clock starts when the receiver itself says Established (polling for that state would
@@ -226,7 +135,7 @@ async function measure(lab: NetnsLab, sender: LabNode, node: LabNode, receiver: 
     await waitFor(`${receiver} to install ${n} kernel routes`, async () => (await mainTablePrefixes(node)) - baseline >= n, 900_000, 100);
     installedMs = Date.now() - t0;
     // Then (not timed) the routes are checked to be the receiver's own, by its protocol number.
-    const own = await kernelCount(node, PROTOCOLS[receiver]);
+    const own = await protocolRoutes(node, PROTOCOLS[receiver]);
     if (own < n) throw new Error(`${receiver}: ${own} routes of protocol ${PROTOCOLS[receiver]} in the kernel, expected ${n}`);
   }
   const peakRssMbValue = await rss();
@@ -253,7 +162,7 @@ async function main(): Promise<void> {
       };
       const senderBird = new BirdDaemon(sender);
       const started = performance.now();
-      await senderBird.start(senderConfig(sender, n, Object.values(nodes)), { timeoutMs: 300_000 });
+      await senderBird.start(senderConfig(sender, n, Object.values(nodes), { asn: SENDER_AS }), { timeoutMs: 300_000 });
       await waitFor('the sender to load its routes', async () => new RegExp(`^${n} of ${n} routes`, 'm').test(await senderBird.birdc('show route count')), 600_000, 500);
       console.error(`N=${n}: sender ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       for (const kernel of variants) {
@@ -274,10 +183,6 @@ async function main(): Promise<void> {
       await lab.destroy();
     }
   }
-  const median = (values: number[]) => {
-    const v = [...values].sort((a, b) => a - b);
-    return v.length === 0 ? NaN : v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
-  };
   const pick = (n: number, kernel: boolean, who: Receiver) => results.filter((r) => r.n === n && r.kernel === kernel && r.receiver === who);
   const time = (r: Result) => (r.kernel ? r.installedMs! : r.receivedMs);
   const lines: string[] = [`| N | variant | receiver | received (s) | CPU until received (s) | installed (s) | peak RSS (MB) |${runs > 1 ? ` (median of ${runs} runs)` : ''}`, '|---|---|---|---|---|---|---|'];
@@ -291,7 +196,6 @@ async function main(): Promise<void> {
   for (const n of sizes) {
     for (const kernel of variants) for (const who of receivers.filter(isGingham)) {
       const g = pick(n, kernel, who), b = pick(n, kernel, 'bird'), f = pick(n, kernel, 'frr');
-      const ratio = (x: number, y: number) => (Number.isFinite(x / y) ? (x / y).toFixed(2) : '-');
       const perRun = g.map((r, i) => (b[i] ? time(r) / time(b[i]!) : NaN)).filter(Number.isFinite);
       const range = perRun.length > 1 ? `${Math.min(...perRun).toFixed(2)}-${Math.max(...perRun).toFixed(2)}` : '-';
       const t = (rs: Result[]) => median(rs.map(time));

@@ -1,0 +1,290 @@
+// The agent's own path: how long until N routes a BGP peer sends are in the kernel through the
+// whole agent (`gingham-agent run`: datastore on a real kube-apiserver, a BGPPeer resource naming
+// the sender, the speaker, the desired state and the dataplane's reconciler), against BIRD 2 with
+// its kernel protocol taking the same routes from the same sender in the same run.
+//
+// One BIRD 2 sender announces N /24s over eBGP (AS 65001) to the agent's node and to a BIRD
+// receiver, each in its own namespace, measured one at a time (interleaved over --runs). The clock
+// starts when the receiver says its session is Established and stops when the N routes are in its
+// namespace's main table (counted from /proc/net/fib_triestat, bench/support/kernel-table.ts). A
+// receiver that stops gaining routes for --stall seconds, or passes --timeout, is reported as
+// "installed X of N" (the agent's path read at most 10,000 learned routes at first); its time is then
+// not a result and no ratio is printed for it.
+//
+// Run as root: npx tsx bench/agent-bgp-kernel.ts [--sizes 10000,100000,1000000] [--runs 1]
+//   [--timeout 600] [--stall 30] [--only agent,bird] [--agent out/agent/gingham-agent | --tsx] [--out file.md]
+// The agent is the built executable (npm run build:agent), or with --tsx the checkout through tsx.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+import { BirdDaemon } from '../agent/bgp/testing/daemons.ts';
+import { type LabNode, NetnsLab, waitFor } from '../agent/bgp/testing/netns-lab.ts';
+import type { SpeakerStatus } from '../agent/bgp/speaker.ts';
+import { mintAgentCredential } from '../agent/manifests/credential.ts';
+import { agentManifests } from '../agent/manifests/manifests.ts';
+import { callRpc } from '../agent/rpc/client.ts';
+import { ipPool, startTestCluster, type TestCluster } from '../lab/testing/test-cluster.ts';
+import { ginghamRouteProtocol } from '../shared/dataplane-plan/index.ts';
+import { birdEstablishedAt, birdImported, birdReceiverConfig, senderConfig } from './support/bird-configs.ts';
+import { clearRoutes, mainTablePrefixes, protocolRoutes } from './support/kernel-table.ts';
+import { cpuSeconds, peakRssMb } from './support/process-stats.ts';
+import { loadText, median, ratio } from './support/summary.ts';
+
+type Receiver = 'agent' | 'bird';
+
+interface Result {
+  n: number;
+  receiver: Receiver;
+  /** Ms from Established until all N were received (in the RIB); undefined if they never were. */
+  receivedMs?: number;
+  /** Ms from Established until all N were in the kernel; undefined if they never were. */
+  installedMs?: number;
+  /** Routes in the kernel when the measurement ended. */
+  installed: number;
+  peakRssMb: number;
+  /** CPU seconds from the receiver's start until the end of the measurement. */
+  cpuSeconds: number;
+  load: string;
+}
+
+const args = process.argv.slice(2);
+const option = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const sizes = (option('--sizes') ?? '10000,100000,1000000').split(',').map(Number);
+const runs = Number(option('--runs') ?? 1);
+const timeoutMs = Number(option('--timeout') ?? 600) * 1000;
+const stallMs = Number(option('--stall') ?? 30) * 1000;
+const receivers = (option('--only') ?? 'agent,bird').split(',') as Receiver[];
+const SENDER_AS = 65001;
+const BIRD_PROTOCOL = 12;
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const useTsx = args.includes('--tsx');
+const agentExecutable = path.resolve(option('--agent') ?? path.join(repoRoot, 'out/agent/gingham-agent'));
+
+/** The node's main table before any receiver ran, by node. */
+const pristine = new Map<LabNode, number>();
+
+async function cleanTable(node: LabNode): Promise<number> {
+  const before = pristine.get(node) ?? (await mainTablePrefixes(node));
+  pristine.set(node, before);
+  await clearRoutes(node, [ginghamRouteProtocol, BIRD_PROTOCOL], before);
+  return before;
+}
+
+/**
+ * Polls the kernel table (and the receiver's own count of received routes) until N are in, the
+ * count stops growing for --stall, or --timeout passes. Returns the times from `t0` and the count.
+ */
+async function watch(node: LabNode, baseline: number, n: number, t0: number, received: () => Promise<number>): Promise<{ receivedMs?: number; installedMs?: number; installed: number }> {
+  let receivedMs: number | undefined;
+  let installed = 0;
+  let lastGrowth = Date.now();
+  for (;;) {
+    if (receivedMs === undefined && (await received().catch(() => 0)) >= n) receivedMs = Date.now() - t0;
+    const now = (await mainTablePrefixes(node)) - baseline;
+    if (now > installed) lastGrowth = Date.now();
+    installed = now;
+    if (installed >= n) {
+      const installedMs = Date.now() - t0;
+      // All installed before a poll saw all received: received by then.
+      return { receivedMs: receivedMs ?? ((await received().catch(() => 0)) >= n ? installedMs : undefined), installedMs, installed } as { receivedMs?: number; installedMs: number; installed: number };
+    }
+    if (Date.now() - t0 > timeoutMs || Date.now() - lastGrowth > stallMs) return { ...(receivedMs !== undefined ? { receivedMs } : {}), installed };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function measureBird(node: LabNode, sender: LabNode, n: number): Promise<Result> {
+  const baseline = await cleanTable(node);
+  const b = new BirdDaemon(node);
+  await b.start(birdReceiverConfig(node, sender, true, SENDER_AS));
+  const pid = b.process?.pid;
+  const cpu0 = await cpuSeconds(pid);
+  const t0 = await waitFor('BIRD established', async () => birdEstablishedAt(await b.birdc('show protocols all sender'), 'sender'), 60_000, 20);
+  const seen = await watch(node, baseline, n, t0, async () => birdImported(await b.birdc('show protocols all sender')));
+  const result: Result = { n, receiver: 'bird', ...seen, peakRssMb: await peakRssMb(pid), cpuSeconds: (await cpuSeconds(pid)) - cpu0, load: loadText() };
+  if (seen.installedMs !== undefined) {
+    const own = await protocolRoutes(node, BIRD_PROTOCOL);
+    if (own < n) throw new Error(`BIRD: ${own} routes of protocol ${BIRD_PROTOCOL} in the kernel, expected ${n}`);
+  }
+  await b.stop();
+  await cleanTable(node);
+  return result;
+}
+
+/**
+ * `gingham-agent run` in the node's namespace, as a node runs it: the built executable (the path
+ * users run) or, with --tsx, from the checkout through tsx (agent/run/testing/agents.ts does the
+ * same for the tests; tsx's compiling adds to the peak RSS). `ip netns exec` execs the program,
+ * so the child's pid is the agent's.
+ */
+class BenchAgent {
+  private child: ChildProcess | undefined;
+  log = '';
+  readonly control: string;
+
+  constructor(private readonly node: LabNode, private readonly dir: string, private readonly kubeconfig: string) {
+    this.control = path.join(dir, 'agent.sock');
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): void {
+    const config = path.join(this.dir, 'agent.yaml');
+    writeFileSync(config, JSON.stringify({ nodeName: 'agent', kubeconfig: this.kubeconfig, autodetect: 'interface=eth0', control: this.control, watchTimeoutSeconds: 30 }));
+    const program = useTsx ? [process.execPath, '--import', 'tsx', path.join(repoRoot, 'agent/cli/bin.ts')] : [agentExecutable];
+    this.child = spawn('ip', ['netns', 'exec', this.node.ns, ...program, 'run', '--config', config], {
+      cwd: repoRoot,
+      env: { ...process.env, GINGHAM_RUN_DIR: path.join(this.dir, 'run') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => {
+      this.log = (this.log + chunk.toString()).slice(-200_000);
+    };
+    this.child.stdout!.on('data', keep);
+    this.child.stderr!.on('data', keep);
+  }
+
+  status(): Promise<unknown> {
+    return callRpc(this.control, 'status', undefined, 10_000);
+  }
+
+  bgp(): Promise<SpeakerStatus> {
+    return callRpc<SpeakerStatus>(this.control, 'bgp.status', undefined, 10_000);
+  }
+
+  async stop(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+const bgpPeer = (sender: LabNode) => ({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'bench-sender' }, spec: { peerIP: sender.address, asNumber: SENDER_AS } });
+
+async function measureAgent(cluster: TestCluster, node: LabNode, sender: LabNode, n: number, dir: string, kubeconfig: string): Promise<Result> {
+  await cleanTable(node);
+  const agent = new BenchAgent(node, dir, kubeconfig);
+  agent.start();
+  try {
+    await waitFor('the agent to answer on its control socket', () => agent.status().then(() => true), 120_000, 200);
+    const pid = agent.pid;
+    const cpu0 = await cpuSeconds(pid);
+    // Its own routes (its block's blackhole) first, so that only the sender's are counted.
+    await new Promise((r) => setTimeout(r, 3000));
+    const baseline = await mainTablePrefixes(node);
+    await cluster.apply([bgpPeer(sender)]);
+    const peer = async () => (await agent.bgp()).peers.find((p) => p.address === sender.address);
+    const t0 = await waitFor('the agent established with the sender', async () => {
+      const p = await peer();
+      return p?.info === 'Established' ? Date.parse(p.since) : undefined;
+    }, 120_000, 20);
+    const seen = await watch(node, baseline, n, t0, async () => (await peer())?.accepted ?? 0);
+    const result: Result = { n, receiver: 'agent', ...seen, peakRssMb: await peakRssMb(pid), cpuSeconds: (await cpuSeconds(pid)) - cpu0, load: loadText() };
+    if (seen.installedMs !== undefined) {
+      const own = await protocolRoutes(node, ginghamRouteProtocol);
+      if (own < n) throw new Error(`agent: ${own} routes of protocol ${ginghamRouteProtocol} in the kernel, expected ${n}`);
+    }
+    return result;
+  } finally {
+    // SIGTERM leaves the routes (a restart) and the flush below removes them: quicker than the
+    // agent removing a million routes one by one, which the next measurement would wait for.
+    await agent.stop('SIGTERM');
+    await cluster.kubectl(['delete', 'bgppeers.crd.projectcalico.org', 'bench-sender', '--ignore-not-found']).catch(() => '');
+    if (process.env.BENCH_DEBUG) console.error(agent.log.slice(-20_000));
+    if (agent.log.includes('"level":50')) console.error(`  agent errors:\n${agent.log.split('\n').filter((l) => l.includes('"level":50')).slice(-5).join('\n')}`);
+    await cleanTable(node);
+  }
+}
+
+function describe(r: Result): string {
+  const s = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(2)} s`);
+  const done = r.installedMs !== undefined ? `installed in ${s(r.installedMs)}` : `installed ${r.installed} of ${r.n} (gave up)`;
+  return `${r.receiver}: received in ${s(r.receivedMs)}, ${done}, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.peakRssMb.toFixed(0)} MiB (load ${r.load})`;
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('run as root: the benchmark builds network namespaces');
+  if (!useTsx && !existsSync(agentExecutable)) throw new Error(`no agent executable at ${agentExecutable}: build it (npm run build:agent), name it with --agent, or run the checkout with --tsx`);
+  console.error(`load average at start: ${loadText()}; agent: ${useTsx ? 'checkout through tsx' : agentExecutable}`);
+  const results: Result[] = [];
+  const lab = await NetnsLab.create(21);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gingham-bench-agent-'));
+  let cluster: TestCluster | undefined;
+  try {
+    const sender = await lab.node('sender', 2);
+    const agentNode = await lab.node('agent', 3);
+    const birdNode = await lab.node('bird', 4);
+    cluster = await startTestCluster({ address: lab.hostAddress, crds: [] });
+    await cluster.apply(agentManifests());
+    await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+    await cluster.apply([
+      { apiVersion: 'v1', kind: 'Node', metadata: { name: 'agent', labels: { 'kubernetes.io/hostname': 'agent' } } },
+      ipPool('default-ipv4-ippool', { cidr: '192.168.0.0/16', ipipMode: 'Never', vxlanMode: 'Never' }),
+      // The agent routes only what lies in a pool (shared/dataplane-plan/plan.ts; a route outside
+      // every pool is a warning): the sender's prefixes (16.0.0.0/4) get a pool no node takes blocks from.
+      ipPool('bench-routes', { cidr: '16.0.0.0/4', blockSize: 24, ipipMode: 'Never', vxlanMode: 'Never', nodeSelector: '!all()' }),
+    ]);
+    const admin = new KubeConfig();
+    admin.loadFromFile(cluster.plane.kubeconfig);
+    const kubeconfig = path.join(dir, 'agent.kubeconfig');
+    writeFileSync(kubeconfig, (await mintAgentCredential(admin, 24 * 3600)).kubeconfig, { mode: 0o600 });
+    for (const n of sizes) {
+      const senderBird = new BirdDaemon(sender);
+      const started = performance.now();
+      await senderBird.start(senderConfig(sender, n, [agentNode, birdNode], { asn: SENDER_AS }), { timeoutMs: 300_000 });
+      await waitFor('the sender to load its routes', async () => new RegExp(`^${n} of ${n} routes`, 'm').test(await senderBird.birdc('show route count')), 600_000, 500);
+      console.error(`N=${n}: sender ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      for (let run = 0; run < runs; run++) {
+        for (const receiver of receivers) {
+          const r = await (receiver === 'agent' ? measureAgent(cluster, agentNode, sender, n, dir, kubeconfig) : measureBird(birdNode, sender, n)).catch((error: Error) => {
+            console.error(`  ${receiver}: FAILED: ${error.message}`);
+            return undefined;
+          });
+          if (!r) continue;
+          console.error(`  ${runs > 1 ? `run ${run + 1}: ` : ''}${describe(r)}`);
+          results.push(r);
+        }
+      }
+      await senderBird.stop();
+    }
+  } finally {
+    await cluster?.down();
+    await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const lines = [`| N | receiver | received (s) | installed (s) | in the kernel at the end | CPU (s) | peak RSS (MiB) |${runs > 1 ? ` (median of ${runs})` : ''}`, '|---|---|---|---|---|---|---|'];
+  const pick = (n: number, who: Receiver) => results.filter((r) => r.n === n && r.receiver === who);
+  const med = (rs: Result[], f: (r: Result) => number | undefined) => {
+    const v = rs.map(f);
+    return v.some((x) => x === undefined) ? NaN : median(v as number[]);
+  };
+  const secs = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : 'never');
+  for (const n of sizes) for (const who of receivers) {
+    const rs = pick(n, who);
+    if (rs.length === 0) continue;
+    lines.push(`| ${n} | ${who === 'agent' ? 'Gingham agent' : 'BIRD 2 + kernel'} | ${secs(med(rs, (r) => r.receivedMs))} | ${secs(med(rs, (r) => r.installedMs))} | ${Math.min(...rs.map((r) => r.installed))} of ${n} | ${med(rs, (r) => r.cpuSeconds).toFixed(2)} | ${med(rs, (r) => r.peakRssMb).toFixed(0)} |`);
+  }
+  lines.push('', '| N | installed time agent/BIRD | CPU agent/BIRD | peak RSS agent/BIRD |', '|---|---|---|---|');
+  for (const n of sizes) {
+    const a = pick(n, 'agent'), b = pick(n, 'bird');
+    if (a.length === 0 || b.length === 0) continue;
+    lines.push(`| ${n} | ${ratio(med(a, (r) => r.installedMs), med(b, (r) => r.installedMs))} | ${ratio(med(a, (r) => r.cpuSeconds), med(b, (r) => r.cpuSeconds))} | ${ratio(med(a, (r) => r.peakRssMb), med(b, (r) => r.peakRssMb))} |`);
+  }
+  lines.push('', `Load average (1, 5, 15 min) at the end of each measurement: ${[...new Set(results.map((r) => r.load))].join(' / ')} (${os.cpus().length} cores).`);
+  const table = lines.join('\n');
+  console.log(table);
+  const out = option('--out');
+  if (out) await writeFile(out, table + '\n');
+}
+
+await main();
