@@ -44,6 +44,25 @@ function timed<T>(step: string, work: () => T): T {
   return result;
 }
 
+/** One of this checkout's TypeScript programs as a child, timed; resolves with its exit status. */
+function timedChild(step: string, argv: string[], stdout: 'inherit' | 'ignore'): Promise<number> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', inRoot(argv[0]!), ...argv.slice(1)], { cwd: root, stdio: ['ignore', stdout, 'inherit'] });
+    let ended = false;
+    const done = (status: number) => {
+      if (ended) return; // 'error' may come before 'exit'
+      ended = true;
+      const seconds = (Date.now() - started) / 1000;
+      timings.push({ step, seconds });
+      console.log(`[start] ${step}: ${seconds.toFixed(1)} s`);
+      resolve(status);
+    };
+    child.on('error', () => done(1));
+    child.on('exit', (code) => done(code ?? 1));
+  });
+}
+
 function summary(): string {
   const steps = [...depsTimings(), ...timings];
   const total = steps.reduce((sum, s) => sum + s.seconds, 0);
@@ -97,7 +116,7 @@ function labDocument(stdout: string): { up?: boolean } | undefined {
 }
 
 /** The lab's status for the backend, in a file only this user reads; undefined without a lab. */
-function prepareLab(): string | undefined {
+async function prepareLab(): Promise<string | undefined> {
   if (process.argv.includes('--no-lab')) return undefined;
   if (process.getuid?.() !== 0) {
     console.log('The lab (the seed\'s cluster on this machine) needs root: start it with `sudo npm run lab -- up`, then `sudo npm start`. Opening the console without it.');
@@ -108,14 +127,16 @@ function prepareLab(): string | undefined {
   if (!document?.up) {
     console.log("Bringing up the lab, the seed's cluster (master, worker-1..3, pod-1..3) in network namespaces on this machine.");
     console.log('The first time installs the Debian packages it runs and builds the Kubernetes control plane (minutes). `npm run lab -- down` removes it all; `npm start -- --no-lab` skips it.');
-    if (timed('Debian packages (the lab\'s)', () => lab(['packages', '--for', 'lab'], false)).status !== 0) {
+    // apt-get (network and disk) and the Go build (CPU) side by side: a first run waits for the longer only.
+    const [packages, build] = await Promise.all([
+      timedChild("Debian packages (the lab's)", ['lab/cli.ts', 'packages', '--for', 'lab'], 'inherit'),
+      timedChild('control-plane build (etcd, kube-apiserver, kubectl)', ['lab/controlplane/cli.ts', 'build'], 'ignore'),
+    ]);
+    if (packages !== 0) {
       console.log('The lab cannot start without those packages (see above). Opening the console without it.');
       return undefined;
     }
-    const build = timed('control-plane build (etcd, kube-apiserver, kubectl)', () =>
-      spawnSync(process.execPath, ['--import', 'tsx', inRoot('lab/controlplane/cli.ts'), 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] }),
-    );
-    if (build.status !== 0) {
+    if (build !== 0) {
       console.log('The control plane did not build (see above). Opening the console without the lab; `npm run lab -- up` tries again.');
       return undefined;
     }
@@ -136,7 +157,7 @@ function prepareLab(): string | undefined {
 
 async function main(): Promise<number> {
   const webOnly = process.argv.includes('--web');
-  const labStatus = prepareLab();
+  const labStatus = await prepareLab();
   if (labStatus) process.env.GINGHAM_LAB_STATUS = labStatus;
   const binary = webOnly ? undefined : electronBinary();
   if (binary && hasDisplay()) {
