@@ -120,13 +120,18 @@ void tunl0_coalesce_flush(struct tunl0_coalescer *c) {
 }
 
 /* A plain data segment that may be joined: IPv4 without options or fragments, TCP with ACK
- * (and maybe PSH) only, with payload, its length field the packet's. Returns the TCP header
- * length, or 0. */
+ * (and maybe PSH) only, with payload, its length field the packet's, and both checksums right.
+ * The joined packet goes to the kernel as CHECKSUM_PARTIAL, which the pod's TCP trusts: as GRO
+ * does, a segment is joined only once its checksums are verified, and one that fails goes on
+ * alone, for TCP to drop. Returns the TCP header length, or 0. */
 static size_t joinable(const unsigned char *ip, size_t length) {
     if (length < 40 || length > TUNL0_IP_MAX || ip[0] != 0x45 || ip[9] != IPPROTO_TCP || (tunl0_get16(ip + 6) & 0x3fff) != 0 || tunl0_get16(ip + 2) != length) return 0;
     size_t tcp = (size_t)(ip[32] >> 4) * 4;
     if (tcp < 20 || 20 + tcp >= length) return 0;
     if ((ip[33] & ~TCP_PSH) != TCP_ACK) return 0;
+    if (tunl0_sum16(ip, 20, 0) != 0xffff) return 0;
+    uint32_t pseudo = tunl0_sum16(ip + 12, 8, IPPROTO_TCP + (uint32_t)(length - 20));
+    if (tunl0_sum16(ip + 20, length - 20, pseudo) != 0xffff) return 0;
     return tcp;
 }
 

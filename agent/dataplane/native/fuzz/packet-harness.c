@@ -15,6 +15,7 @@
  * Prints "N passed, 0 failed" and exits 0, or names the first case that failed and exits 1.
  */
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,8 +219,9 @@ static struct tunl0_coalescer *new_coalescer(struct written *w) {
 
 /* Receives `s`'s segments (each in an exactly sized buffer) and checks that what the kernel
  * would get carries the same bytes: a joined packet, segmented again at its gso_size, must give
- * back the segments it was made of, byte for byte. */
-static void check_roundtrip(const struct segments *s) {
+ * back the segments it was made of, byte for byte. Segment `corrupt` (if < count) has a payload
+ * byte changed after its checksum was made: it must reach the kernel alone and unchanged. */
+static void check_roundtrip(const struct segments *s, size_t corrupt) {
     struct written w = {0};
     struct tunl0_coalescer *c = new_coalescer(&w);
     for (size_t i = 0; i < s->count; i++) {
@@ -245,6 +247,7 @@ static void check_roundtrip(const struct segments *s) {
         struct segments again = {0};
         long n = segment(ip, length, h.gso_size, &again);
         CHECK(n >= 2, "joined packet %zu segments into %ld", k, n);
+        CHECK(corrupt < at || corrupt >= at + again.count, "segment %zu, with a wrong checksum, was joined", corrupt);
         for (size_t j = 0; j < again.count; j++, at++) {
             CHECK(at < s->count && again.len[j] == s->len[at], "joined packet %zu, segment %zu: %zu bytes, want %zu", k, j, again.len[j], at < s->count ? s->len[at] : 0);
             CHECK(memcmp(again.p[j], s->p[at], again.len[j]) == 0, "joined packet %zu, segment %zu differs from what the wire carried", k, j);
@@ -274,7 +277,15 @@ static void sweep_one(size_t ihl, size_t doff, size_t payload, size_t mss, uint8
     long n = segment(packet, length, mss, &s);
     check_segments(packet, length, mss, &s, n);
     /* The coalescer joins plain segments only: IP without options, ACK (+PSH) alone. */
-    if (ihl == 5 && (flags & (uint8_t)~TCP_PSH) == TCP_ACK) check_roundtrip(&s);
+    if (ihl == 5 && (flags & (uint8_t)~TCP_PSH) == TCP_ACK) {
+        check_roundtrip(&s, SIZE_MAX);
+        if (payload > 0 && s.count > 1) {
+            size_t corrupt = below(s.count);
+            size_t header = (ihl + doff) * 4;
+            s.p[corrupt][header + below(s.len[corrupt] - header)] ^= (unsigned char)(1 + below(255));
+            check_roundtrip(&s, corrupt);
+        }
+    }
     segments_free(&s);
     free(packet);
 }
