@@ -66,6 +66,10 @@ describe('first screen on the lab', () => {
     // The agents: running on every node, every BGP session established (a full mesh of four: 3 each).
     const agents = page.getByRole('table', { name: `Nodes of ${context}: agent and BGP` });
     await agents.locator('td[data-health="running"]').nth(3).waitFor({ timeout: 60_000 });
+    // Each node's subnet as the VPC has it (Calico's annotation is the address with its prefix).
+    const subnets: string[] = [];
+    for (const row of await agents.locator('tbody tr').all()) subnets.push(`${await row.getAttribute('data-node')} ${await row.locator('td').nth(2).textContent()}`);
+    expect(subnets).toEqual(['master 10.240.1.0/24', 'worker-1 10.240.1.0/24', 'worker-2 10.240.1.0/24', 'worker-3 10.240.2.0/24']);
     const bgp = async () => {
       const lines: string[] = [];
       for (const row of await agents.locator('tbody tr').all()) lines.push(`${await row.getAttribute('data-node')}: ${await row.locator('td').nth(4).textContent()}`);

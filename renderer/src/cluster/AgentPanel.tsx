@@ -7,6 +7,7 @@ import type { NodeOverview } from '../../../shared/api/cluster-ops-contract.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../App.tsx';
 import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
+import { formatCidr, parseInterfaceAddress, subnetOf } from '../../../shared/net/cidr.ts';
 import './cluster.css';
 
 const healthWords: Record<NodeOverview['agent']['health'], string> = {
@@ -24,6 +25,15 @@ const nodeStateWords: Record<string, string> = {
   'agent-stopped': 'agent installed but stopped',
   unknown: 'unknown: reconnect to see',
 };
+
+/** Calico's node annotation is the node's address with its prefix (10.240.1.11/24): the column shows the subnet it names. */
+function subnetText(annotation: string): string {
+  try {
+    return formatCidr(subnetOf(parseInterfaceAddress(annotation)));
+  } catch {
+    return annotation;
+  }
+}
 
 function bgpWords(bgp: NodeOverview['bgp']): string {
   if (bgp.state === 'running') return `${bgp.established ?? 0} of ${bgp.peers ?? 0} sessions up`;
@@ -137,7 +147,7 @@ export function AgentPanel({ cluster }: { cluster: ConnectedCluster }) {
               </td>
               <th scope="row">{node.name}</th>
               <td>{node.internalIp ?? '—'}</td>
-              <td>{node.subnet ?? '—'}</td>
+              <td>{node.subnet ? subnetText(node.subnet) : '—'}</td>
               <td className={`agent-${node.agent.health}`} data-health={node.agent.health}>
                 {healthWords[node.agent.health]}
                 {node.agent.version && <span className="tag"> {node.agent.version}</span>}
