@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { SshNode } from '../../../shared/api/console-contract.ts';
+import { errorMap, fieldPath } from '../../../shared/model/validation.ts';
 
 /** The fields of `lab status --json` the console uses; the rest is ignored. */
 const LabStatus = z.object({
@@ -33,9 +34,11 @@ export const labStatusEnv = 'GINGHAM_LAB_STATUS';
 
 /** The lab's defaults from a `lab status --json` document; a lab that is not up gives none. */
 export function labDefaultsFrom(document: unknown): LabDefaults | undefined {
-  const parsed = LabStatus.safeParse(document);
+  const parsed = LabStatus.safeParse(document, { reportInput: true, error: errorMap });
   if (!parsed.success) {
-    throw new Error(`The lab's status is not what \`npm run lab -- status --json\` prints: ${parsed.error.issues[0]?.message ?? 'unknown'}. Run \`npm start\` again.`);
+    const issue = parsed.error.issues[0];
+    const field = issue ? fieldPath(issue.path) || '(top level)' : '(top level)';
+    throw new Error(`The lab's status is not what \`npm run lab -- status --json\` prints: ${field} ${issue?.message ?? 'is wrong'}. Run \`npm start\` again.`);
   }
   const status = parsed.data;
   if (!status.up) return undefined;
@@ -74,5 +77,15 @@ export function labDefaultsFromEnv(env: NodeJS.ProcessEnv = process.env): LabDef
   } catch (error) {
     throw new Error(`Cannot read the lab's status at ${file} (${labStatusEnv}): ${(error as Error).message}. Unset it, or run \`npm start\` again.`);
   }
-  return labDefaultsFrom(JSON.parse(text));
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`The lab's status at ${file} (${labStatusEnv}) is not JSON (${(error as Error).message}). Unset it, or run \`npm start\` again.`);
+  }
+  try {
+    return labDefaultsFrom(document);
+  } catch (error) {
+    throw new Error(`${file} (${labStatusEnv}): ${(error as Error).message}`);
+  }
 }
