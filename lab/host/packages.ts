@@ -13,6 +13,8 @@ export interface EnsureOptions {
   /** Where apt-get is expected; a machine without it is told what to install by hand. */
   aptGet?: string;
   progress?: (line: string) => void;
+  /** Where Debian's invoke-rc.d looks for the policy that keeps installed daemons from starting. */
+  policyFile?: string;
 }
 
 /** The packages `uses` need whose program is not installed. */
@@ -53,7 +55,7 @@ export function ensureDebianPackages(uses: readonly PackageUse[], options: Ensur
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   // Installing bird2, frr or openssh-server would start their daemons in this machine's own
   // namespace; the lab and the tests start their own, in namespaces of their own. policy-rc.d says no.
-  const policy = '/usr/sbin/policy-rc.d';
+  const policy = options.policyFile ?? '/usr/sbin/policy-rc.d';
   const ownPolicy = !existsSync(policy);
   if (ownPolicy) writeFileSync(policy, "#!/bin/sh\n# Written by Gingham while it installs packages.\nexit 101\n", { mode: 0o755 });
   const apt = (title: string, args: string[]) => {

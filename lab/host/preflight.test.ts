@@ -2,7 +2,7 @@
 // is named with its Debian package, why the lab needs it, and the command that installs it (the
 // fresh-machine failure was "/usr/sbin/sshd: not found" in a node's sshd.log, after the fabric
 // and namespaces were already made). Also: every program a lab step runs is in the declared list.
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -70,6 +70,34 @@ describe('lab preflight', () => {
     expect(text).toMatch(/procps +sysctl/);
     expect(text).not.toMatch(/iproute2/);
     expect(text).toMatch(/Install these packages \(or your system's equivalents\)/);
+  });
+
+  // Installing is for root; run as another user, ensureDebianPackages says `sudo apt-get install ...` instead.
+  it.skipIf(process.getuid?.() !== 0)('with apt-get, updates the lists, installs what is missing (no daemon started), says which and why, then finds them', () => {
+    const bin = binWith(['ip', 'sysctl', 'unshare', 'mount', 'ssh-keygen', 'ssh', 'openssl', 'flock', 'nsenter', 'ping', 'curl', 'python3']);
+    const log = path.join(bin, 'apt.log');
+    const policy = path.join(bin, 'policy-rc.d');
+    // A stand-in apt-get: records its arguments and whether the policy was in place, and on install
+    // provides the programs of the packages it was asked for.
+    writeFileSync(
+      path.join(bin, 'apt-get'),
+      `#!/bin/sh\necho "$* policy=$(cat ${policy} 2>/dev/null | tail -1)" >> ${log}\n` +
+        `case "$1" in install) for p in "$@"; do case "$p" in nftables) t=nft;; openssh-server) t=sshd;; tcpdump) t=tcpdump;; *) t=;; esac; [ -n "$t" ] && printf '#!/bin/sh\\n' > ${bin}/$t && chmod +x ${bin}/$t; done;; esac\n`,
+      { mode: 0o755 },
+    );
+    const said: string[] = [];
+    expect(ensureDebianPackages(['lab'], { searchPath: bin, policyFile: policy, progress: (line) => said.push(line) })).toBe(true);
+    const text = said.join('\n');
+    expect(text).toMatch(/^Installing the Debian packages the lab needs \(3\):\n {2}nftables +nft +the agent's NAT/);
+    expect(text).toMatch(/openssh-server +sshd +real sshd on the lab nodes/);
+    expect(text).toMatch(/== apt-get install: done \(\d+\.\d s\)/);
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    expect(calls).toEqual([
+      'update -q -o DPkg::Lock::Timeout=600 policy=exit 101',
+      'install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 nftables openssh-server tcpdump policy=exit 101',
+    ]);
+    expect(existsSync(policy)).toBe(false);
+    expect(missingPrograms(allLabSteps, bin)).toEqual([]);
   });
 
   it('every program a lab step runs comes from a package in the declared list', () => {
