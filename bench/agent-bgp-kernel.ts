@@ -14,7 +14,6 @@
 // Run as root: npx tsx bench/agent-bgp-kernel.ts [--sizes 10000,100000,1000000] [--runs 1]
 //   [--timeout 600] [--stall 30] [--only agent,bird] [--agent out/agent/gingham-agent | --tsx] [--out file.md]
 // The agent is the built executable (npm run build:agent), or with --tsx the checkout through tsx.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -23,12 +22,11 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { BirdDaemon } from '../agent/bgp/testing/daemons.ts';
 import { type LabNode, NetnsLab, waitFor } from '../agent/bgp/testing/netns-lab.ts';
-import type { SpeakerStatus } from '../agent/bgp/speaker.ts';
 import { mintAgentCredential } from '../agent/manifests/credential.ts';
 import { agentManifests } from '../agent/manifests/manifests.ts';
-import { callRpc } from '../agent/rpc/client.ts';
 import { ipPool, startTestCluster, type TestCluster } from '../lab/testing/test-cluster.ts';
 import { ginghamRouteProtocol } from '../shared/dataplane-plan/index.ts';
+import { BenchAgent } from './support/agent-process.ts';
 import { birdEstablishedAt, birdImported, birdReceiverConfig, senderConfig } from './support/bird-configs.ts';
 import { clearRoutes, mainTablePrefixes, protocolRoutes } from './support/kernel-table.ts';
 import { cpuSeconds, peakRssMb } from './support/process-stats.ts';
@@ -115,65 +113,11 @@ async function measureBird(node: LabNode, sender: LabNode, n: number): Promise<R
   return result;
 }
 
-/**
- * `gingham-agent run` in the node's namespace, as a node runs it: the built executable (the path
- * users run) or, with --tsx, from the checkout through tsx (agent/run/testing/agents.ts does the
- * same for the tests; tsx's compiling adds to the peak RSS). `ip netns exec` execs the program,
- * so the child's pid is the agent's.
- */
-class BenchAgent {
-  private child: ChildProcess | undefined;
-  log = '';
-  readonly control: string;
-
-  constructor(private readonly node: LabNode, private readonly dir: string, private readonly kubeconfig: string) {
-    this.control = path.join(dir, 'agent.sock');
-  }
-
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
-  start(): void {
-    const config = path.join(this.dir, 'agent.yaml');
-    writeFileSync(config, JSON.stringify({ nodeName: 'agent', kubeconfig: this.kubeconfig, autodetect: 'interface=eth0', control: this.control, watchTimeoutSeconds: 30 }));
-    const program = useTsx ? [process.execPath, '--import', 'tsx', path.join(repoRoot, 'agent/cli/bin.ts')] : [agentExecutable];
-    this.child = spawn('ip', ['netns', 'exec', this.node.ns, ...program, 'run', '--config', config], {
-      cwd: repoRoot,
-      env: { ...process.env, GINGHAM_RUN_DIR: path.join(this.dir, 'run') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const keep = (chunk: Buffer) => {
-      this.log = (this.log + chunk.toString()).slice(-200_000);
-    };
-    this.child.stdout!.on('data', keep);
-    this.child.stderr!.on('data', keep);
-  }
-
-  status(): Promise<unknown> {
-    return callRpc(this.control, 'status', undefined, 10_000);
-  }
-
-  bgp(): Promise<SpeakerStatus> {
-    return callRpc<SpeakerStatus>(this.control, 'bgp.status', undefined, 10_000);
-  }
-
-  async stop(signal: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
-
 const bgpPeer = (sender: LabNode) => ({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'bench-sender' }, spec: { peerIP: sender.address, asNumber: SENDER_AS } });
 
 async function measureAgent(cluster: TestCluster, node: LabNode, sender: LabNode, n: number, dir: string, kubeconfig: string): Promise<Result> {
   await cleanTable(node);
-  const agent = new BenchAgent(node, dir, kubeconfig);
+  const agent = new BenchAgent(node, dir, kubeconfig, { nodeName: 'agent', autodetect: 'interface=eth0', ...(useTsx ? {} : { executable: agentExecutable }) });
   agent.start();
   try {
     await waitFor('the agent to answer on its control socket', () => agent.status().then(() => true), 120_000, 200);

@@ -24,13 +24,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BirdDaemon, GinghamDaemon } from '../agent/bgp/testing/daemons.ts';
 import { type LabNode, NetnsLab, sh, waitFor } from '../agent/bgp/testing/netns-lab.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import { mintAgentCredential } from '../agent/manifests/credential.ts';
+import { agentManifests } from '../agent/manifests/manifests.ts';
+import { ipPool, nodeObject, startTestCluster, type TestCluster } from '../lab/testing/test-cluster.ts';
+import { ginghamRouteProtocol } from '../shared/dataplane-plan/index.ts';
 import { formatCidr, formatIPv4, parseIPv4 } from '../shared/net/index.ts';
+import { BenchAgent } from './support/agent-process.ts';
 import { clearRoutes, mainTablePrefixes } from './support/kernel-table.ts';
 import { cpuSeconds, peakRssMb } from './support/process-stats.ts';
 import type { SimulatedNodesConfig } from './support/simulated-nodes.ts';
 import { loadText, median, ratio } from './support/summary.ts';
 
-type Seat = 'gingham' | 'bird';
+/** gingham: the speaker alone (`gingham-agent bgp`); agent: the whole agent (`gingham-agent run`, mesh only). */
+type Seat = 'gingham' | 'agent' | 'bird';
 type Mode = 'mesh' | 'rr';
 
 interface Result {
@@ -54,20 +61,21 @@ const args = process.argv.slice(2);
 const option = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 const sizes = (option('--nodes') ?? '100,500').split(',').map(Number);
 const modes = (option('--modes') ?? 'mesh,rr').split(',') as Mode[];
-const seats = (option('--only') ?? 'gingham,bird').split(',') as Seat[];
+const seats = (option('--only') ?? 'gingham,agent,bird').split(',') as Seat[];
 const runs = Number(option('--runs') ?? 1);
 const timeoutMs = Number(option('--timeout') ?? 300) * 1000;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const useTsx = args.includes('--tsx');
 const agentExecutable = path.resolve(option('--agent') ?? path.join(repoRoot, 'out/agent/gingham-agent'));
 const GINGHAM_PROTOCOL = 72;
+const AGENT_PROTOCOL = ginghamRouteProtocol;
 const BIRD_PROTOCOL = 12;
 
 /** The node under test and the simulated nodes share 10.200.0.0/16 on the lab's bridge. */
 const NUT_ADDRESS = '10.200.255.1';
 const simAddress = (i: number) => formatIPv4(parseIPv4('10.200.0.10') + i);
-/** Blocks of /26 from 192.168.0.0; the node under test's is the K-th. */
-const block = (i: number) => formatCidr({ address: parseIPv4('192.168.0.0') + i * 64, prefixLength: 26 });
+/** Blocks of /26 from 192.168.128.0; the node under test's is the K-th (the agent claims its own, 192.168.0.0/26, from IPAM). */
+const block = (i: number) => formatCidr({ address: parseIPv4('192.168.128.0') + i * 64, prefixLength: 26 });
 
 function birdConfig(k: number, mode: Mode): string {
   const peers: string[] = [];
@@ -107,9 +115,29 @@ async function addAddresses(node: LabNode, addresses: string[]): Promise<void> {
   await sh('ip', ['-n', node.ns, '-batch', batch]);
 }
 
-async function measure(sims: LabNode, nut: LabNode, k: number, mode: Mode, seat: Seat): Promise<Result> {
+/** The control plane the whole agent runs against (started when the agent seat is measured). */
+interface AgentCluster {
+  cluster: TestCluster;
+  kubeconfig: string;
+}
+
+async function startAgentCluster(lab: NetnsLab): Promise<AgentCluster> {
+  const cluster = await startTestCluster({ address: lab.hostAddress, crds: [] });
+  await cluster.apply(agentManifests());
+  await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+  // IPIP Always: the agent claims a block for its tunnel address, so it has a block to announce.
+  await cluster.apply([nodeObject('nut', `${NUT_ADDRESS}/16`), ipPool('default-ipv4-ippool', { cidr: '192.168.0.0/16', ipipMode: 'Always', vxlanMode: 'Never' })]);
+  const admin = new KubeConfig();
+  admin.loadFromFile(cluster.plane.kubeconfig);
+  const kubeconfig = path.join(lab.dir, 'agent.kubeconfig');
+  writeFileSync(kubeconfig, (await mintAgentCredential(admin, 24 * 3600)).kubeconfig, { mode: 0o600 });
+  return { cluster, kubeconfig };
+}
+
+async function measure(sims: LabNode, nut: LabNode, k: number, mode: Mode, seat: Seat, agentCluster?: AgentCluster): Promise<Result> {
   const configFile = path.join(sims.lab.dir, 'simulated-nodes.json');
-  const config: SimulatedNodesConfig = { nodes: Array.from({ length: k }, (_, i) => ({ address: simAddress(i), block: block(i) })), expected: expected(k, mode) };
+  // The whole agent announces the block IPAM gives it: each node must get one prefix more than listed.
+  const config: SimulatedNodesConfig = { nodes: Array.from({ length: k }, (_, i) => ({ address: simAddress(i), block: block(i) })), expected: seat === 'agent' ? Object.fromEntries(Array.from({ length: k }, (_, i) => [simAddress(i), []])) : expected(k, mode), ...(seat === 'agent' ? { extra: 1 } : {}) };
   writeFileSync(configFile, JSON.stringify(config));
   const baseline = await mainTablePrefixes(nut);
   const simulated = sims.spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench/support/simulated-nodes.ts'), configFile], { cwd: repoRoot });
@@ -126,10 +154,28 @@ async function measure(sims: LabNode, nut: LabNode, k: number, mode: Mode, seat:
     if (chunk.toString().includes('listening')) listening = true;
   });
   await waitFor('the simulated nodes to listen', () => listening || (simulated.exitCode !== null ? Promise.reject(new Error('simulated nodes exited')) : false), 60_000, 100);
-  const t0 = Date.now();
   let pid: number | undefined;
   let stop: () => Promise<void>;
-  if (seat === 'gingham') {
+  /** Routes of its own besides the K blocks: the whole agent's blackhole for its block. */
+  let own = 0;
+  if (seat === 'agent') {
+    // The other nodes as Node objects with Calico's address annotation: the agent meshes with each.
+    await agentCluster!.cluster.apply(Array.from({ length: k }, (_, i) => ({ ...nodeObject(`sim-${i}`, `${simAddress(i)}/16`), metadata: { ...nodeObject(`sim-${i}`, `${simAddress(i)}/16`).metadata, labels: { bench: 'sim' } } })));
+  }
+  const t0 = Date.now();
+  if (seat === 'agent') {
+    const a = new BenchAgent(nut, nut.lab.dir, agentCluster!.kubeconfig, { nodeName: 'nut', autodetect: `can-reach=${simAddress(0)}`, ...(useTsx ? {} : { executable: agentExecutable }) });
+    a.start();
+    await waitFor('the agent to answer on its control socket', () => a.status().then(() => true), 120_000, 100);
+    pid = a.pid;
+    own = 1;
+    stop = async () => {
+      // SIGUSR2: a node leaving, the agent removes what it made (its block's blackhole, tunl0's routes).
+      await a.stop('SIGUSR2');
+      await agentCluster!.cluster.kubectl(['delete', 'nodes', '-l', 'bench=sim', '--wait=false']);
+      if (process.env.BENCH_DEBUG) console.error(a.log.slice(-5000));
+    };
+  } else if (seat === 'gingham') {
     const g = new GinghamDaemon(nut, 'mesh', useTsx ? undefined : agentExecutable);
     await g.start(ginghamConfig(k, mode));
     pid = g.process?.pid;
@@ -147,7 +193,7 @@ async function measure(sims: LabNode, nut: LabNode, k: number, mode: Mode, seat:
     for (;;) {
       installed = (await mainTablePrefixes(nut)) - baseline;
       if (upMs === undefined && latest.up >= k) upMs = Date.now() - t0;
-      if (latest.complete >= k && installed >= k) {
+      if (latest.complete >= k && installed >= k + own) {
         doneMs = Date.now() - t0;
         break;
       }
@@ -161,7 +207,9 @@ async function measure(sims: LabNode, nut: LabNode, k: number, mode: Mode, seat:
   } finally {
     await stop();
     simulated.kill('SIGKILL');
-    await clearRoutes(nut, [GINGHAM_PROTOCOL, BIRD_PROTOCOL], baseline);
+    await clearRoutes(nut, [GINGHAM_PROTOCOL, AGENT_PROTOCOL, BIRD_PROTOCOL], baseline, 20_000).catch(async (error: Error) => {
+      console.error(`  ${error.message}:\n${await nut.exec('ip', ['route', 'show'])}`);
+    });
   }
 }
 
@@ -176,14 +224,20 @@ async function main(): Promise<void> {
   if (!useTsx && !existsSync(agentExecutable)) throw new Error(`no agent executable at ${agentExecutable}: build it (npm run build:agent), name it with --agent, or run the checkout with --tsx`);
   console.error(`load average at start: ${loadText()}; Gingham: ${useTsx ? 'checkout through tsx' : agentExecutable}`);
   const results: Result[] = [];
+  if (Math.max(...sizes) > 510) throw new Error('at most 510 other nodes: their blocks are /26s of 192.168.128.0/17');
   const lab = await NetnsLab.create(22);
+  let agentCluster: AgentCluster | undefined;
   try {
     const sims = await lab.node('sims', 2);
     const nut = await lab.node('nut', 3);
     await addAddresses(nut, [NUT_ADDRESS]);
     await addAddresses(sims, Array.from({ length: Math.max(...sizes) }, (_, i) => simAddress(i)));
     for (const k of sizes) for (const mode of modes) for (let run = 0; run < runs; run++) for (const seat of seats) {
-      const r = await measure(sims, nut, k, mode, seat).catch((error: Error) => {
+      // The whole agent runs the node-to-node mesh; as a route reflector it would need Calico's
+      // routeReflectorClusterID and BGPPeer selectors: its reflecting is the speaker's (seat gingham).
+      if (seat === 'agent' && mode !== 'mesh') continue;
+      if (seat === 'agent' && !agentCluster) agentCluster = await startAgentCluster(lab);
+      const r = await measure(sims, nut, k, mode, seat, agentCluster).catch((error: Error) => {
         console.error(`  K=${k} ${mode} ${seat}: FAILED: ${error.message}`);
         return undefined;
       });
@@ -192,6 +246,7 @@ async function main(): Promise<void> {
       results.push(r);
     }
   } finally {
+    await agentCluster?.cluster.down();
     await lab.destroy();
   }
   const pick = (k: number, mode: Mode, seat: Seat) => results.filter((r) => r.k === k && r.mode === mode && r.seat === seat);
@@ -204,13 +259,13 @@ async function main(): Promise<void> {
   for (const k of sizes) for (const mode of modes) for (const seat of seats) {
     const rs = pick(k, mode, seat);
     if (rs.length === 0) continue;
-    lines.push(`| ${k} | ${mode} | ${seat === 'gingham' ? 'Gingham' : 'BIRD 2'} | ${secs(med(rs, (r) => r.upMs))} | ${secs(med(rs, (r) => r.doneMs))} | ${Math.min(...rs.map((r) => r.complete))} of ${k} | ${med(rs, (r) => r.cpuSeconds).toFixed(2)} | ${med(rs, (r) => r.idleCpuSeconds).toFixed(2)} | ${med(rs, (r) => r.peakRssMb).toFixed(0)} |`);
+    lines.push(`| ${k} | ${mode} | ${seat === 'gingham' ? 'Gingham speaker' : seat === 'agent' ? 'Gingham agent' : 'BIRD 2'} | ${secs(med(rs, (r) => r.upMs))} | ${secs(med(rs, (r) => r.doneMs))} | ${Math.min(...rs.map((r) => r.complete))} of ${k} | ${med(rs, (r) => r.cpuSeconds).toFixed(2)} | ${med(rs, (r) => r.idleCpuSeconds).toFixed(2)} | ${med(rs, (r) => r.peakRssMb).toFixed(0)} |`);
   }
-  lines.push('', '| K | mode | time Gingham/BIRD | CPU Gingham/BIRD | peak RSS Gingham/BIRD |', '|---|---|---|---|---|');
-  for (const k of sizes) for (const mode of modes) {
-    const g = pick(k, mode, 'gingham'), b = pick(k, mode, 'bird');
+  lines.push('', '| K | mode | Gingham | time Gingham/BIRD | CPU Gingham/BIRD | peak RSS Gingham/BIRD |', '|---|---|---|---|---|---|');
+  for (const k of sizes) for (const mode of modes) for (const seat of ['gingham', 'agent'] as const) {
+    const g = pick(k, mode, seat), b = pick(k, mode, 'bird');
     if (g.length === 0 || b.length === 0) continue;
-    lines.push(`| ${k} | ${mode} | ${ratio(med(g, (r) => r.doneMs), med(b, (r) => r.doneMs))} | ${ratio(med(g, (r) => r.cpuSeconds), med(b, (r) => r.cpuSeconds))} | ${ratio(med(g, (r) => r.peakRssMb), med(b, (r) => r.peakRssMb))} |`);
+    lines.push(`| ${k} | ${mode} | ${seat === 'gingham' ? 'speaker' : 'agent'} | ${ratio(med(g, (r) => r.doneMs), med(b, (r) => r.doneMs))} | ${ratio(med(g, (r) => r.cpuSeconds), med(b, (r) => r.cpuSeconds))} | ${ratio(med(g, (r) => r.peakRssMb), med(b, (r) => r.peakRssMb))} |`);
   }
   lines.push('', `Load average (1, 5, 15 min) at the end of each measurement: ${[...new Set(results.map((r) => r.load))].join(' / ')} (${os.cpus().length} cores).`);
   const table = lines.join('\n');

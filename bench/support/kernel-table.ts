@@ -33,8 +33,8 @@ export async function protocolRoutes(node: NamespaceNode, protocol: number): Pro
  * left. A receiver stopped with a million routes may leave them (FRR's zebra is killed when it
  * takes longer than 20 s to remove them), and leftovers would be counted as the next receiver's.
  */
-export async function clearRoutes(node: NamespaceNode, protocols: number[], baseline: number): Promise<void> {
-  for (const deadline = Date.now() + 600_000; ;) {
+export async function clearRoutes(node: NamespaceNode, protocols: number[], baseline: number, timeoutMs = 600_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; ;) {
     for (const protocol of new Set(protocols)) await node.exec('ip', ['route', 'flush', 'proto', String(protocol)], { allowFail: true, timeoutMs: 600_000 });
     // FRR's zebra installs routes through nexthop objects; `ip route flush` cannot remove those
     // routes ("Invalid argument"), removing the nexthop objects does (the receiver's own namespace).

@@ -7,8 +7,8 @@
 // rather than 500 daemons; its CPU is not the figure measured, the node under test's is.
 //
 // Run inside the namespace: node --import tsx bench/support/simulated-nodes.ts CONFIG.json
-// CONFIG: { nodes: [{ address, block }], expected: { [address]: string[] } } (the prefixes each
-// node must end up with). Prints a JSON line { up, complete, nodes } every 100 ms on stdout.
+// CONFIG: { nodes: [{ address, block }], expected: { [address]: string[] }, extra? } (the prefixes
+// each node must end up with, and how many more). Prints a JSON line { up, complete, nodes } every 100 ms on stdout.
 import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { MessageType, decodeUpdateBody, encodeEndOfRib, encodeKeepalive, encodeOpen, encodeUpdate, isEndOfRib, localCapabilities, type UpdateContext } from '../../agent/bgp/codec/index.ts';
@@ -18,6 +18,8 @@ export interface SimulatedNodesConfig {
   nodes: Array<{ address: string; block: string }>;
   /** The prefixes each node (by address) must have been sent, to count as complete. */
   expected: Record<string, string[]>;
+  /** How many prefixes besides those each must also have been sent (the whole agent's own block, which IPAM picks). */
+  extra?: number;
   asn?: number;
 }
 
@@ -96,7 +98,7 @@ function main(): void {
     for (const [address, s] of sessions) {
       if (s.established) up++;
       const want = config.expected[address] ?? [];
-      if (s.established && want.every((p) => s.received.has(p))) complete++;
+      if (s.established && s.received.size >= want.length + (config.extra ?? 0) && want.every((p) => s.received.has(p))) complete++;
     }
     process.stdout.write(`${JSON.stringify({ up, complete, nodes: config.nodes.length })}\n`);
   }, 100);
