@@ -129,6 +129,9 @@ async function switchPool(ipipMode: string, vxlanMode: string, shot: string): Pr
   await form.getByLabel('VXLAN mode').selectOption(vxlanMode);
   await form.getByRole('button', { name: 'Preview' }).click();
   await page.getByLabel('Preview per node').waitFor();
+  // The API server's dry run names the mode field it would change, as stored and as it would store it.
+  const server = page.getByRole('region', { name: 'What the API server would store' });
+  await server.getByRole('row', { name: /spec\.(ipipMode|vxlanMode)/ }).first().waitFor();
   await harness.screenshot(`${shot}-preview`);
   await form.getByRole('button', { name: 'Apply' }).click();
   const caption = page.getByRole('table', { name: /Convergence/ }).locator('caption');
