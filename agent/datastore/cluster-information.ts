@@ -25,6 +25,24 @@ const ref = { apiVersion, kind, metadata: { name: clusterInformationName } };
 /** Calico's GUID: 16 random bytes in hex (uuid.New() without its dashes). */
 const newGuid = () => randomBytes(16).toString('hex');
 
+const kubeControllers = calicoKind('KubeControllersConfiguration');
+const kubeControllersRef = { apiVersion: kubeControllers.apiVersion, kind: kubeControllers.kind, metadata: { name: 'default' } };
+
+/**
+ * KubeControllersConfiguration `default`, which Calico's kube-controllers creates and calicoctl's
+ * `ipam check` reads before it checks anything. Gingham runs no kube-controllers, so an agent makes
+ * an empty one where there is none (no controller settings: Calico's defaults apply) and never
+ * changes one that exists.
+ */
+export async function ensureKubeControllersConfiguration(client: KubeApi): Promise<void> {
+  if ((await client.get<unknown>(kubeControllersRef)) !== undefined) return;
+  try {
+    await client.create({ ...kubeControllersRef, spec: { controllers: {} } });
+  } catch (error) {
+    if (!isConflict(error)) throw error; // another agent made it first
+  }
+}
+
 /**
  * Makes sure ClusterInformation `default` exists and is complete; returns what is stored.
  * Concurrent agents race on create and update: the loser of either reads again and retries.

@@ -10,7 +10,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { kubectl } from '../../lab/controlplane/kubectl.ts';
 import { calicoKinds } from '../../shared/model/calico-kinds.ts';
 import { parseIPPool } from '../../shared/model/ippool.ts';
-import { ensureClusterInformation } from '../datastore/cluster-information.ts';
+import { ensureClusterInformation, ensureKubeControllersConfiguration } from '../datastore/cluster-information.ts';
 import { KubeClient } from '../datastore/kube-client.ts';
 import { writeOwnAnnotations } from '../datastore/node-annotations.ts';
 import { ipPool, nodeObject, startTestCluster, type TestCluster } from '../../lab/testing/test-cluster.ts';
@@ -96,6 +96,10 @@ describe('the agent’s manifests and credential', () => {
     // A second agent (or a restart) finds it complete and keeps its GUID.
     expect((await ensureClusterInformation(client)).spec.clusterGUID).toBe(made.spec.clusterGUID);
     expect((await asAgent(['auth', 'can-i', 'delete', 'clusterinformations.crd.projectcalico.org'])).stdout.trim()).toBe('no');
+    // And the KubeControllersConfiguration calicoctl ipam check reads: made once, then left alone.
+    await ensureKubeControllersConfiguration(client);
+    await ensureKubeControllersConfiguration(client);
+    expect((await asAgent(['get', 'kubecontrollersconfigurations.crd.projectcalico.org', 'default', '-o', 'name'])).stdout.trim()).toBe('kubecontrollersconfiguration.crd.projectcalico.org/default');
   });
 
   it('renews its own token with its own identity, and may not mint tokens for others', async () => {

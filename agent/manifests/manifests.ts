@@ -18,13 +18,16 @@ const managedBy = { 'app.kubernetes.io/managed-by': 'gingham', 'app.kubernetes.i
  *   Node without naming it; the agent only ever patches its own);
  * - the CNI plugin annotates the Pod it plumbed with its address, as Calico's plugin does;
  * - reads Calico's IPAMConfig `default` (strictAffinity), when the cluster has one;
- * - keeps Calico's ClusterInformation `default` (calicoctl reads it), as calico-node does.
+ * - keeps Calico's ClusterInformation `default` (calicoctl reads it), as calico-node does, and
+ *   makes the KubeControllersConfiguration `default` that kube-controllers would, where missing.
  */
 export const agentRules = [
   { apiGroups: ['crd.projectcalico.org'], resources: ['ippools', 'bgpconfigurations', 'bgppeers'], verbs: ['get', 'list', 'watch'] },
   // Calico's IPAMConfig `default` (strictAffinity: may a node borrow from other nodes' blocks).
   { apiGroups: ['crd.projectcalico.org'], resources: ['ipamconfigs'], verbs: ['get'] },
   { apiGroups: ['crd.projectcalico.org'], resources: ['clusterinformations'], verbs: ['get', 'create', 'update'] },
+  // Only made where missing (Gingham runs no kube-controllers); calicoctl ipam check needs it.
+  { apiGroups: ['crd.projectcalico.org'], resources: ['kubecontrollersconfigurations'], verbs: ['get', 'create'] },
   { apiGroups: ['crd.projectcalico.org'], resources: ['ipamblocks', 'blockaffinities', 'ipamhandles'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
   { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch', 'patch'] },
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },

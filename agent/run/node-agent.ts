@@ -13,7 +13,7 @@ import { ReconcileLoop } from '../dataplane/reconcile-loop.ts';
 import { Reconciler, type PassReport } from '../dataplane/reconciler.ts';
 import { readOwners } from '../dataplane/route-owners.ts';
 import { routeRows } from '../dataplane/route-table.ts';
-import { ensureClusterInformation } from '../datastore/cluster-information.ts';
+import { ensureClusterInformation, ensureKubeControllersConfiguration } from '../datastore/cluster-information.ts';
 import { Datastore, type ClusterSnapshot } from '../datastore/datastore.ts';
 import type { KubeClient } from '../datastore/kube-client.ts';
 import { writeOwnAnnotations } from '../datastore/node-annotations.ts';
@@ -124,10 +124,11 @@ export class NodeAgent {
   private async keepClusterInformation(): Promise<void> {
     try {
       await ensureClusterInformation(this.options.client);
+      await ensureKubeControllersConfiguration(this.options.client);
     } catch (error) {
       this.log.warn(
         { part: 'datastore', err: (error as Error).message },
-        "cannot keep Calico's ClusterInformation default, which calicoctl reads (ipam check, version): apply the agent's manifests again (`gingham-agent manifests | kubectl apply -f -`)",
+        "cannot keep Calico's ClusterInformation and KubeControllersConfiguration default, which calicoctl reads (ipam check, version): apply the agent's manifests again (`gingham-agent manifests | kubectl apply -f -`)",
       );
     }
   }
