@@ -40,6 +40,7 @@ function main(): number {
 
   if (requested.length === 0) {
     if (!run('lint', 'npx', ['eslint', '--max-warnings', '0', '.'])) failures.push('lint');
+    if (!run('unused files and exports', 'npx', ['knip', '--no-config-hints'])) failures.push('unused (knip)');
     if (!run('typecheck', 'npx', ['tsc', '-b', 'tsconfig.json'])) failures.push('typecheck');
   }
   const privileged = runnable.filter((t) => needsRoot[t]);

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import en from 'zod/v4/locales/en.js';
 import * as z from 'zod/mini';
-import { isCidr, isIPv4, parseCidr, parseIPv4 } from '../../shared/net/index.ts';
+import { isCidr, isIPv4, parseCidr } from '../../shared/net/index.ts';
 
 /** Calico's default AS (BGPConfiguration asNumber). */
 export const CALICO_DEFAULT_ASN = 64512;
@@ -198,8 +198,4 @@ export function announcedPrefixes(config: SpeakerConfigFile): Array<{ address: n
     const c = parseCidr(text);
     return { address: c.address, length: c.prefixLength };
   });
-}
-
-export function routerIdNumber(config: SpeakerConfigFile): number {
-  return parseIPv4(config.routerId);
 }

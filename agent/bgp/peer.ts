@@ -1,6 +1,6 @@
 // One configured neighbour: its connections (at most one outgoing and one incoming, RFC 4271
 // collision detection between them), reconnecting after failures, and what `status` reports.
-import { type Socket, connect as tcpConnect } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { formatIPv4, parseIPv4 } from '../../shared/net/index.ts';
 import type { OpenMessage } from './codec/open.ts';
@@ -266,9 +266,4 @@ export class Peer {
 
 function PeerStatsZero(): PeerStatistics {
   return { updatesReceived: 0, prefixesReceived: 0, withdrawalsReceived: 0, treatAsWithdraw: 0, attributesDiscarded: 0, updatesSent: 0, endOfRibReceived: false };
-}
-
-/** Plain TCP connect from the configured source address. */
-export function dialPlain(settings: PeerSettings): Socket {
-  return tcpConnect({ host: settings.address, port: settings.port, ...(settings.localAddress ? { localAddress: settings.localAddress } : {}) });
 }

@@ -6,7 +6,6 @@ import { createRequire } from 'node:module';
 import { type Server, Socket } from 'node:net';
 import { nativeFile } from './native-path.ts';
 import type { PeerSettings } from './peer.ts';
-import type { SpeakerHooks } from './speaker.ts';
 
 interface Md5Addon {
   setMd5(fd: number, peer: string, key: string): void;
@@ -54,6 +53,3 @@ export function setListenPassword(server: Server, address: string, password: str
   }
   load().setMd5(serverFd(server), address, password);
 }
-
-/** The hooks a speaker uses by default: plain TCP, TCP-MD5 for peers with a password. */
-export const md5Hooks = (): SpeakerHooks => ({ dial: dialMd5, setListenPassword });

@@ -41,8 +41,6 @@ export const AttrFlag = {
   ExtendedLength: 0x10,
 } as const;
 
-export const Origin = { Igp: 0, Egp: 1, Incomplete: 2 } as const;
-
 export const AsPathSegmentType = { Set: 1, Sequence: 2, ConfedSequence: 3, ConfedSet: 4 } as const;
 
 export const CapabilityCode = {

@@ -24,33 +24,6 @@ export function readJson<T>(tool: Tool, args: readonly string[]): Promise<T> {
   });
 }
 
-/**
- * Runs several show commands in one `ip -N -json -batch -` process (one JSON array per command,
- * one per line): a reconcile pass reads the kernel with one process instead of three.
- */
-export function readJsonBatch(tool: Tool, flags: readonly string[], commands: readonly string[]): Promise<unknown[][]> {
-  const all = [...(tool === 'ip' ? ['-N', '-json'] : ['-json']), ...flags, '-batch', '-'];
-  return new Promise((resolve, reject) => {
-    const child = execFile(tool, all, { maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (error) {
-        reject(new Error(`${tool} -batch (${commands.join('; ')}) failed: ${stderr.trim() || error.message}`));
-        return;
-      }
-      const lines = stdout.split('\n').filter((line) => line.trim() !== '');
-      if (lines.length !== commands.length) {
-        reject(new Error(`${tool} -batch printed ${lines.length} JSON documents for ${commands.length} commands`));
-        return;
-      }
-      try {
-        resolve(lines.map((line) => JSON.parse(line) as unknown[]));
-      } catch (parseError) {
-        reject(new Error(`${tool} -batch printed output that is not JSON: ${String(parseError)}`));
-      }
-    });
-    child.stdin?.end(commands.join('\n') + '\n');
-  });
-}
-
 /** A line of a batch the kernel refused, with the kernel's reason. */
 export interface BatchFailure {
   command: string;

@@ -1,7 +1,7 @@
 // What the kernel holds now, read in a handful of `ip -json` calls and normalised into the same
 // notation the planner uses (prefixes always with their length, numeric protocols and scopes).
 import type { BatchProcess } from './batch-process.ts';
-import { readJson, readJsonBatch } from './iproute.ts';
+import { readJson } from './iproute.ts';
 
 export const scopeLink = 253;
 const routeTypes: Record<string, string> = { '1': 'unicast', '6': 'blackhole', '7': 'unreachable', '8': 'prohibit', '2': 'local', '3': 'broadcast' };
@@ -100,12 +100,6 @@ export async function readRoutes(): Promise<KernelRoute[]> {
   return raw.map(normaliseRoute);
 }
 
-/** Everything but the FDB in one `ip` process: routes, links with their addresses, neighbours. */
-async function readRoutesLinksNeighbours(): Promise<[RawRoute[], RawLink[], RawNeighbour[]]> {
-  const [routes, links, neighbours] = await readJsonBatch('ip', ['-details'], ['route show table main', 'address show', 'neigh show']);
-  return [routes as RawRoute[], links as RawLink[], (neighbours as RawNeighbour[]).filter((n) => !n.dst.includes(':'))];
-}
-
 interface RawLink {
   ifindex: number;
   ifname: string;
@@ -114,10 +108,6 @@ interface RawLink {
   address?: string;
   linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
   addr_info?: Array<{ family: string; local: string; prefixlen: number }>;
-}
-
-export async function readLinks(): Promise<Map<string, KernelLink>> {
-  return linksFrom(await readJson<RawLink[]>('ip', ['-details', 'address', 'show']));
 }
 
 function linksFrom(raw: RawLink[]): Map<string, KernelLink> {
@@ -156,10 +146,6 @@ interface RawNeighbour {
   state?: string[];
 }
 
-export async function readNeighbours(): Promise<KernelNeighbour[]> {
-  return neighboursFrom(await readJson<RawNeighbour[]>('ip', ['-4', 'neigh', 'show']));
-}
-
 function neighboursFrom(raw: RawNeighbour[]): KernelNeighbour[] {
   return raw.map((n) => ({
     dev: n.dev,
@@ -178,11 +164,6 @@ interface RawFdb {
   state?: string;
 }
 
-/** The FDB of one device (reading every bridge port's FDB on a busy host would be wasteful). */
-export async function readFdb(dev: string): Promise<KernelFdbEntry[]> {
-  return fdbFrom(dev, await readJson<RawFdb[]>('bridge', ['fdb', 'show', 'dev', dev]));
-}
-
 function fdbFrom(dev: string, raw: RawFdb[]): KernelFdbEntry[] {
   return raw.map((f) => ({
     dev,
@@ -191,17 +172,6 @@ function fdbFrom(dev: string, raw: RawFdb[]): KernelFdbEntry[] {
     self: (f.flags ?? []).includes('self'),
     permanent: f.state === 'permanent',
   }));
-}
-
-/** Everything the managers compare against; the FDB only of the devices named. */
-export async function readSnapshot(fdbDevices: readonly string[]): Promise<KernelSnapshot> {
-  const [rawRoutes, rawLinks, rawNeighbours] = await readRoutesLinksNeighbours();
-  const routes = rawRoutes.map(normaliseRoute);
-  const links = linksFrom(rawLinks);
-  const neighbours = neighboursFrom(rawNeighbours);
-  const fdb: KernelFdbEntry[] = [];
-  for (const dev of fdbDevices) if (links.has(dev)) fdb.push(...(await readFdb(dev)));
-  return { routes, links, neighbours, fdb };
 }
 
 /**
