@@ -15,7 +15,8 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BirdDaemon, FrrDaemon, GinghamDaemon } from '../agent/bgp/testing/daemons.ts';
-import { type LabNode, NetnsLab, sh, waitFor } from '../agent/bgp/testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../agent/bgp/testing/netns-lab.ts';
+import { run } from '../lab/sh.ts';
 import { frrConfig } from '../agent/bgp/testing/peer-configs.ts';
 import { birdEstablishedAt, birdImported, birdReceiverConfig, senderConfig } from './support/bird-configs.ts';
 import { clearRoutes as clearKernelRoutes, mainTablePrefixes, protocolRoutes } from './support/kernel-table.ts';
@@ -61,7 +62,7 @@ const BUNDLE = path.join(repoRoot, '.cache', 'bench', 'gingham-agent.mjs');
  */
 async function bundleAgent(): Promise<void> {
   await mkdir(path.dirname(BUNDLE), { recursive: true });
-  await sh(path.join(repoRoot, 'node_modules', '.bin', 'esbuild'), [path.join(repoRoot, 'agent/cli/bgp-bin.ts'), '--bundle', '--platform=node', '--format=esm', `--outfile=${BUNDLE}`, '--log-level=error', '--minify-whitespace', '--legal-comments=none',
+  await run(path.join(repoRoot, 'node_modules', '.bin', 'esbuild'), [path.join(repoRoot, 'agent/cli/bgp-bin.ts'), '--bundle', '--platform=node', '--format=esm', `--outfile=${BUNDLE}`, '--log-level=error', '--minify-whitespace', '--legal-comments=none',
     "--banner:js=import { createRequire as __ginghamRequire } from 'module'; const require = __ginghamRequire(import.meta.url);"]);
   // As scripts/build-agent.ts does: no whitespace or comments, no character above U+00FF (V8 holds the source one byte per character).
   await writeFile(BUNDLE, (await readFile(BUNDLE, 'utf8')).replace(/[^\u0000-\u00ff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
@@ -210,7 +211,6 @@ async function main(): Promise<void> {
   console.log(table);
   const out = option('--out');
   if (out) await writeFile(out, table + '\n');
-  void sh;
 }
 
 await main();

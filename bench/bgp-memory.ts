@@ -15,7 +15,7 @@ import { MessageType } from '../agent/bgp/codec/constants.ts';
 import { type Nlri, packUpdates } from '../agent/bgp/codec/update.ts';
 import type { SpeakerStatus } from '../agent/bgp/speaker.ts';
 import { RawConnection } from '../agent/bgp/testing/raw-peer.ts';
-import { sh } from '../agent/bgp/testing/netns-lab.ts';
+import { run } from '../lab/sh.ts';
 import { callRpc } from '../agent/rpc/client.ts';
 
 const args = process.argv.slice(2);
@@ -40,7 +40,7 @@ function describe(what: string, s: SpeakerStatus, peak: number): string {
 
 async function main(): Promise<void> {
   if (bundled && !process.env.BUNDLE) {
-    await sh(path.join(repoRoot, 'node_modules', '.bin', 'esbuild'), [path.join(repoRoot, 'agent/cli/bin.ts'), '--bundle', '--platform=node', '--format=esm', `--outfile=${BUNDLE}`, '--log-level=error',
+    await run(path.join(repoRoot, 'node_modules', '.bin', 'esbuild'), [path.join(repoRoot, 'agent/cli/bin.ts'), '--bundle', '--platform=node', '--format=esm', `--outfile=${BUNDLE}`, '--log-level=error',
       "--banner:js=import { createRequire as __ginghamRequire } from 'module'; const require = __ginghamRequire(import.meta.url);"]);
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'gbgp-mem-'));

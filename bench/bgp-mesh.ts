@@ -23,7 +23,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BirdDaemon, GinghamDaemon } from '../agent/bgp/testing/daemons.ts';
-import { type LabNode, NetnsLab, sh, waitFor } from '../agent/bgp/testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../agent/bgp/testing/netns-lab.ts';
+import { run } from '../lab/sh.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { mintAgentCredential } from '../agent/manifests/credential.ts';
 import { agentManifests } from '../agent/manifests/manifests.ts';
@@ -112,7 +113,7 @@ function expected(k: number, mode: Mode): Record<string, string[]> {
 async function addAddresses(node: LabNode, addresses: string[]): Promise<void> {
   const batch = path.join(node.lab.dir, `${node.name}-addresses.batch`);
   writeFileSync(batch, addresses.map((a) => `addr add ${a}/16 dev eth0\n`).join(''));
-  await sh('ip', ['-n', node.ns, '-batch', batch]);
+  await run('ip', ['-n', node.ns, '-batch', batch]);
 }
 
 /** The control plane the whole agent runs against (started when the agent seat is measured). */

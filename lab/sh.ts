@@ -16,7 +16,7 @@ export function run(command: string, args: readonly string[], options: RunOption
     const child = execFile(
       command,
       args,
-      { maxBuffer: 1 << 26, timeout: options.timeoutMs ?? 120_000, ...(options.env ? { env: options.env } : {}) },
+      { maxBuffer: 1 << 28, timeout: options.timeoutMs ?? 120_000, ...(options.env ? { env: options.env } : {}) },
       (error, stdout, stderr) => {
         if (!error) return resolve(stdout);
         if (options.allowFail) return resolve('');

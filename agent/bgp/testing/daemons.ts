@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { callRpc } from '../../rpc/client.ts';
 import type { RibRoute, SpeakerStatus } from '../speaker.ts';
-import { type LabNode, sh, waitFor } from './netns-lab.ts';
+import { run } from '../../../lab/sh.ts';
+import { type LabNode, waitFor } from './netns-lab.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -91,7 +92,7 @@ export class BirdDaemon {
   }
 
   birdc(command: string): Promise<string> {
-    return sh('birdc', ['-s', this.socket, command], { timeoutMs: 30_000 });
+    return run('birdc', ['-s', this.socket, command], { timeoutMs: 30_000 });
   }
 
   async reconfigure(config: string): Promise<void> {
@@ -174,8 +175,8 @@ export class FrrDaemon {
    */
   async start(config: string, options: { zebra?: boolean } = {}): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    const ids = (await sh('id', ['-u', 'frr'])).trim();
-    const gid = (await sh('id', ['-g', 'frr'])).trim();
+    const ids = (await run('id', ['-u', 'frr'])).trim();
+    const gid = (await run('id', ['-g', 'frr'])).trim();
     await writeFile(path.join(this.dir, 'bgpd.conf'), config);
     await chown(this.dir, Number(ids), Number(gid));
     await chown(path.join(this.dir, 'bgpd.conf'), Number(ids), Number(gid));
@@ -185,7 +186,7 @@ export class FrrDaemon {
       await writeFile(path.join(this.dir, 'zebra.conf'), 'hostname zebra\n');
       await chown(path.join(this.dir, 'zebra.conf'), Number(ids), Number(gid));
       this.zebra = this.node.spawn('/usr/lib/frr/zebra', ['-f', path.join(this.dir, 'zebra.conf'), '-i', path.join(this.dir, 'zebra.pid'), '-z', zserv, '--vty_socket', this.dir, '-u', 'frr', '-g', 'frr', '--log', 'stdout']);
-      await waitFor('zebra socket', () => sh('test', ['-S', zserv]).then(() => true), 15_000, 100);
+      await waitFor('zebra socket', () => run('test', ['-S', zserv]).then(() => true), 15_000, 100);
     }
     this.process = this.node.spawn('/usr/lib/frr/bgpd', [...(options.zebra ? ['-z', zserv] : ['-Z']), '-f', path.join(this.dir, 'bgpd.conf'), '-i', path.join(this.dir, 'bgpd.pid'), '--vty_socket', this.dir, '-u', 'frr', '-g', 'frr', '-p', '179', '--log', 'stdout']);
     await waitFor(`FRR bgpd on ${this.node.name}`, () => this.vtysh(['show bgp summary json']).then((s) => s.includes('routerId')), 15_000, 100);

@@ -4,32 +4,20 @@
 // everything, processes included; create() first clears what an aborted run left behind.
 // GINGHAM_NETNS_PREFIX (default gbgp) and GINGHAM_NETNS_NET (the second octet, default 177) let two
 // runs of the same test file share a machine (one engineer's CI beside another's benchmark).
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { run } from '../../../lab/sh.ts';
 
-const run = promisify(execFile);
 const PREFIX = process.env.GINGHAM_NETNS_PREFIX || 'gbgp';
 const NET = Number(process.env.GINGHAM_NETNS_NET || 177);
-
-export async function sh(cmd: string, args: string[], options: { allowFail?: boolean; timeoutMs?: number } = {}): Promise<string> {
-  try {
-    const { stdout } = await run(cmd, args, { maxBuffer: 1 << 28, timeout: options.timeoutMs ?? 60_000 });
-    return stdout;
-  } catch (error) {
-    if (options.allowFail) return '';
-    const e = error as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
-  }
-}
 
 export class LabNode {
   constructor(readonly lab: NetnsLab, readonly name: string, readonly ns: string, readonly address: string) {}
 
   exec(cmd: string, args: string[], options: { allowFail?: boolean; timeoutMs?: number } = {}): Promise<string> {
-    return sh('ip', ['netns', 'exec', this.ns, cmd, ...args], options);
+    return run('ip', ['netns', 'exec', this.ns, cmd, ...args], options);
   }
 
   /** Starts a long-running process in this namespace; the lab stops it on destroy(). */
@@ -69,21 +57,21 @@ export class NetnsLab {
     const dir = await mkdtemp(path.join(tmpdir(), `${PREFIX}${id}-`));
     const lab = new NetnsLab(id, dir);
     await lab.clearLeftovers();
-    await sh('ip', ['link', 'add', lab.bridge, 'type', 'bridge']);
-    await sh('ip', ['addr', 'add', `${lab.hostAddress}/24`, 'dev', lab.bridge]);
-    await sh('ip', ['link', 'set', lab.bridge, 'up']);
+    await run('ip', ['link', 'add', lab.bridge, 'type', 'bridge']);
+    await run('ip', ['addr', 'add', `${lab.hostAddress}/24`, 'dev', lab.bridge]);
+    await run('ip', ['link', 'set', lab.bridge, 'up']);
     return lab;
   }
 
   async node(name: string, host: number): Promise<LabNode> {
     const ns = `${PREFIX}${this.id}-${name}`;
     const veth = `${PREFIX}${this.id}n${host}`;
-    await sh('ip', ['netns', 'add', ns]);
-    await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    await sh('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-    await sh('ip', ['link', 'set', veth, 'master', this.bridge, 'up']);
-    await sh('ip', ['-n', ns, 'addr', 'add', `${this.address(host)}/24`, 'dev', 'eth0']);
-    await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+    await run('ip', ['netns', 'add', ns]);
+    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    await run('ip', ['link', 'set', veth, 'master', this.bridge, 'up']);
+    await run('ip', ['-n', ns, 'addr', 'add', `${this.address(host)}/24`, 'dev', 'eth0']);
+    await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     const node = new LabNode(this, name, ns, this.address(host));
     this.nodes.push(node);
     return node;
@@ -97,20 +85,20 @@ export class NetnsLab {
   }
 
   private async clearLeftovers(): Promise<void> {
-    const list = await sh('ip', ['netns', 'list'], { allowFail: true });
+    const list = await run('ip', ['netns', 'list'], { allowFail: true });
     for (const line of list.split('\n')) {
       const ns = line.split(' ')[0];
       if (ns && ns.startsWith(`${PREFIX}${this.id}-`)) {
         // Kill what still runs in it (a crashed test's daemons), then remove it.
-        const pids = await sh('ip', ['netns', 'pids', ns], { allowFail: true });
-        for (const pid of pids.split('\n').filter(Boolean)) await sh('kill', ['-9', pid], { allowFail: true });
-        await sh('ip', ['netns', 'del', ns], { allowFail: true });
+        const pids = await run('ip', ['netns', 'pids', ns], { allowFail: true });
+        for (const pid of pids.split('\n').filter(Boolean)) await run('kill', ['-9', pid], { allowFail: true });
+        await run('ip', ['netns', 'del', ns], { allowFail: true });
       }
     }
-    await sh('ip', ['link', 'del', this.bridge], { allowFail: true });
+    await run('ip', ['link', 'del', this.bridge], { allowFail: true });
     // A veth whose namespace went while a process still held it can outlive it in the root namespace.
-    const links = await sh('ip', ['-o', 'link', 'show'], { allowFail: true });
-    for (const [, veth] of links.matchAll(new RegExp(`^\\d+: (${PREFIX}${this.id}n\\d+)[@:]`, 'gm'))) await sh('ip', ['link', 'del', veth!], { allowFail: true });
+    const links = await run('ip', ['-o', 'link', 'show'], { allowFail: true });
+    for (const [, veth] of links.matchAll(new RegExp(`^\\d+: (${PREFIX}${this.id}n\\d+)[@:]`, 'gm'))) await run('ip', ['link', 'del', veth!], { allowFail: true });
   }
 }
 
