@@ -6,8 +6,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { converged, kernelRoutes } from './test-support/convergence.ts';
-import { SeedTopology, inNs, waitFor, type PoolMode } from './test-support/seed-topology.ts';
+import { converged, kernelRoutes } from './testing/convergence.ts';
+import { SeedTopology, inNs, waitFor, type PoolMode } from './testing/seed-topology.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const topology = new SeedTopology('d');

@@ -3,9 +3,9 @@
 // mode produces on a fresh start. A stale route, neighbour, FDB entry, address or device from the
 // earlier mode fails the comparison (the leftovers Calico users report in #4022 and #1584).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kernelRoutes, plannedRoutes } from './test-support/convergence.ts';
-import { captureState, type NamespaceState } from './test-support/kernel-state.ts';
-import { SeedTopology, inNs, poolModes, waitFor, type PoolMode, type SeedNode } from './test-support/seed-topology.ts';
+import { kernelRoutes, plannedRoutes } from './testing/convergence.ts';
+import { captureState, type NamespaceState } from './testing/kernel-state.ts';
+import { SeedTopology, inNs, poolModes, waitFor, type PoolMode, type SeedNode } from './testing/seed-topology.ts';
 
 /** A walk through the complete directed graph of modes that takes every ordered pair exactly once (Hierholzer). */
 export function everyOrderedPair<T>(items: readonly T[]): T[] {

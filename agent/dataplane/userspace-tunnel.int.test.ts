@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vxlanMacForNode } from '../../shared/net/index.ts';
-import { converged } from './test-support/convergence.ts';
-import { SeedTopology, inNs, sh, waitFor, type PoolMode } from './test-support/seed-topology.ts';
+import { converged } from './testing/convergence.ts';
+import { SeedTopology, inNs, sh, waitFor, type PoolMode } from './testing/seed-topology.ts';
 import { helperPath } from './userspace-tunnel.ts';
 
 const topology = new SeedTopology('u', { mtu: 9001 });
