@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSshdNode, type SshdNode } from '../electron/backend/test-support/sshd-node.ts';
+import { startSshdNode, type SshdNode } from '../lab/testing/sshd-node.ts';
 import { openConsole, type ConsoleHarness } from './console-harness.ts';
 
 let node: SshdNode;

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventName, EventPayload } from '../../../shared/api/console-contract.ts';
 import { CaptureReader } from '../../../shared/packets/capture-reader.ts';
 import { ConsoleBackend } from '../console-backend.ts';
-import { startSshdNode, type SshdNode } from '../test-support/sshd-node.ts';
+import { startSshdNode, type SshdNode } from '../../../lab/testing/sshd-node.ts';
 
 let node: SshdNode;
 let configDir: string;

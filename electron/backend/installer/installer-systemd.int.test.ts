@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlPlaneDown, controlPlaneUp, type ControlPlane } from '../../../lab/controlplane/controlplane.ts';
-import { startSshdNode, type SshdNode } from '../test-support/sshd-node.ts';
+import { startSshdNode, type SshdNode } from '../../../lab/testing/sshd-node.ts';
 import { applyAgentManifests, requestAgentToken } from './agent-credential.ts';
 import { loadArtifact, type AgentArtifact } from './artifact.ts';
 import { installOnNode, parseProbe, uninstallFromNode, type ClusterAccess, type InstallTarget } from './install-node.ts';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Client } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTo } from '../installer/testing/install-fixture.ts';
-import { startSshdNode, type SshdNode } from '../test-support/sshd-node.ts';
+import { startSshdNode, type SshdNode } from '../../../lab/testing/sshd-node.ts';
 import { readBirdProtocols } from './bird-socket.ts';
 
 let dir: string;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleBackend } from '../console-backend.ts';
-import { startSshdNode, type SshdNode } from '../test-support/sshd-node.ts';
+import { startSshdNode, type SshdNode } from '../../../lab/testing/sshd-node.ts';
 
 let bastion: SshdNode;
 let hidden: SshdNode;

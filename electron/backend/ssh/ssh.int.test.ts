@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleBackend } from '../console-backend.ts';
 import type { EventName, EventPayload } from '../../../shared/api/console-contract.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
-import { startSshdNode, type SshdNode } from '../test-support/sshd-node.ts';
+import { startSshdNode, type SshdNode } from '../../../lab/testing/sshd-node.ts';
 
 let node: SshdNode;
 let configDir: string;

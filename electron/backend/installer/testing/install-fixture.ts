@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import ssh2, { type Client } from 'ssh2';
 import { installedDirs } from '../node-scripts.ts';
 import { runScript } from '../remote.ts';
-import type { SshdNode } from '../../test-support/sshd-node.ts';
+import type { SshdNode } from '../../../../lab/testing/sshd-node.ts';
 
 const { Client: SshClient } = ssh2;
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
