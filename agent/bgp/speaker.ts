@@ -1,25 +1,30 @@
-// The BGP speaker: peers, the RIB, and the policy between them. Imports UPDATEs into the RIB
-// (with loop checks and import policy), turns best-path changes into UPDATEs for each peer
-// (iBGP rules, route reflection per RFC 4456, eBGP only with explicit policy per RFC 8212) and
-// into kernel routes, and runs graceful restart (RFC 4724) as helper and as restarting speaker.
+// The BGP speaker (GoBGP's server): the configured peers and their sessions, the RIB between them,
+// and the flush that carries best-path changes to the kernel and to every peer. Import policy is
+// in import-policy.ts, export and the Adj-RIB-Out in route-export.ts, graceful restart (RFC 4724)
+// in graceful-restart.ts, and what `status` shows in speaker-status.ts.
 import { type Server, type Socket, createServer } from 'node:net';
 import type { Logger } from 'pino';
-import { formatIPv4, parseIPv4 } from '../../shared/net/index.ts';
-import { Afi, AsPathSegmentType, CeaseSubcode, RouteRefreshSubtype, Safi } from './codec/constants.ts';
-import { type Capability, localCapabilities, summarizeCapabilities } from './codec/open.ts';
+import { parseIPv4 } from '../../shared/net/index.ts';
+import { Afi, CeaseSubcode, RouteRefreshSubtype, Safi } from './codec/constants.ts';
+import { type Capability, localCapabilities } from './codec/open.ts';
 import { type RouteRefreshMessage, encodeRouteRefresh } from './codec/simple-messages.ts';
 import {
-  type DecodedUpdate, type Nlri, type PathAttributes, asPathContains, encodeEndOfRib, formatAsPath, isEndOfRib, packUpdates,
-  reconstructAsPath,
+  type DecodedUpdate, type Nlri, type PathAttributes, encodeEndOfRib, isEndOfRib, reconstructAsPath,
 } from './codec/update.ts';
 import {
   type PeerConfigFile, type PeerConfigInput, type SpeakerConfigFile, announcedPrefixes, isPassive, listenAddress, validatePeer,
 } from './config.ts';
+import { GracefulRestart } from './graceful-restart.ts';
+import { importRefusal } from './import-policy.ts';
 import { KernelRoutes } from './kernel-routes.ts';
 import { Peer, type PeerSettings } from './peer.ts';
+import { type PendingUpdates, RouteExport, noUpdates } from './route-export.ts';
+import { type PeerStatus, type RibRoute, type SpeakerStatus, peerStatus, ribRoutes, speakerStatus } from './speaker-status.ts';
 import { dialMd5, setListenPassword } from './tcp-md5.ts';
 import { Rib } from './rib/rib.ts';
 import { LOCAL_PEER, RouteAttributes, type RouteSource } from './rib/route-attributes.ts';
+
+export type { PeerStatus, RibRoute, SpeakerStatus } from './speaker-status.ts';
 
 export interface SpeakerHooks {
   /** Opens an outgoing connection; with a password, TCP-MD5 is set before the SYN. Default: tcp-md5.ts's dialMd5. */
@@ -39,66 +44,6 @@ export interface PeerChanges {
   unchanged: string[];
 }
 
-export interface PeerStatus {
-  address: string;
-  port: number;
-  asn: number;
-  type: string;
-  state: string;
-  since: string;
-  info: string;
-  passive: boolean;
-  routeReflectorClient: boolean;
-  ebgp: boolean;
-  description?: string;
-  /** Consecutive failed attempts (RFC 4271 ConnectRetryCounter) and the last wait before retrying. */
-  connectRetry: { failures: number; lastDelayMs: number };
-  received: number;
-  accepted: number;
-  advertised: number;
-  stale: number;
-  holdTime?: number;
-  keepaliveTime?: number;
-  peerRouterId?: string;
-  capabilities?: { local: string[]; peer: string[]; negotiated: string[] };
-  statistics: Peer['stats'];
-  lastError: string;
-}
-
-export interface SpeakerStatus {
-  routerId: string;
-  asn: number;
-  listen: string;
-  since: string;
-  restarting: boolean;
-  adoptedKernelRoutes: number;
-  peers: PeerStatus[];
-  rib: { prefixes: number; paths: number; attributeSets: number; bytes: number };
-  /** The process's memory in bytes (Node's process.memoryUsage), to see what a table costs. */
-  memory: { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
-  kernel?: { installed: number; errors: number; lastError: string; protocol: number; table: string | number };
-}
-
-export interface RibRoute {
-  prefix: string;
-  paths: Array<{
-    best: boolean;
-    from: string;
-    nextHop: string;
-    asPath: string;
-    origin: string;
-    localPref: number;
-    med?: number;
-    originatorId?: string;
-    clusterList?: string[];
-    communities?: string[];
-    pathId?: number;
-    stale: boolean;
-  }>;
-}
-
-const ORIGIN_NAMES = ['IGP', 'EGP', 'incomplete'];
-
 export class Speaker {
   readonly rib = new Rib();
   /** The configured peers, in the order they were added. */
@@ -112,15 +57,10 @@ export class Speaker {
   private flushScheduled = false;
   private readonly localSource: RouteSource;
   private readonly hooks: Required<SpeakerHooks>;
-  /** Our own graceful restart: kernel routes from the previous run are kept until peers resync. */
-  restarting = false;
   private stopping = false;
   private running = false;
-  /** Kernel routes found from the previous run at start (our graceful restart). */
-  adoptedKernelRoutes = 0;
-  private restartTimer: NodeJS.Timeout | undefined;
-  /** The sweep of kernel routes at the end of our restart, while it runs. */
-  private sweeping: Promise<void> | undefined;
+  private readonly export: RouteExport;
+  private readonly restart: GracefulRestart;
   readonly started = new Date();
 
   constructor(readonly config: SpeakerConfigFile, private readonly log: Logger, hooks: SpeakerHooks = {}) {
@@ -129,7 +69,22 @@ export class Speaker {
     this.localSource = { index: LOCAL_PEER, address: this.routerId, routerId: this.routerId, asn: config.asn, ebgp: false, routeReflectorClient: false };
     this.hooks = { dial: hooks.dial ?? dialMd5, setListenPassword: hooks.setListenPassword ?? setListenPassword };
     if (config.kernel) this.kernel = new KernelRoutes(config.kernel, log.child({ part: 'kernel' }));
+    this.export = new RouteExport({ rib: this.rib, asn: config.asn, routerId: this.routerId, clusterId: this.clusterId, hasClients: () => this.hasClients });
+    this.restart = new GracefulRestart({
+      rib: this.rib, kernel: this.kernel, config: config.gracefulRestart, log,
+      peers: () => this.peers, flush: () => this.flush(), scheduleFlush: () => this.scheduleFlush(),
+    });
     for (const p of config.peers) this.createPeer(p);
+  }
+
+  /** Our own graceful restart: kernel routes from the previous run are kept until peers resync. */
+  get restarting(): boolean {
+    return this.restart.restarting;
+  }
+
+  /** Kernel routes found from the previous run at start (our graceful restart). */
+  get adoptedKernelRoutes(): number {
+    return this.restart.adoptedKernelRoutes;
   }
 
   /** Whether any peer is a route reflector client (then this speaker reflects). */
@@ -203,7 +158,7 @@ export class Speaker {
     const peer = this.createPeer(p);
     this.log.info({ peer: peer.name }, 'peer added');
     if (this.running) peer.start();
-    return this.peerStatus(peer);
+    return peerStatus(this.rib, peer);
   }
 
   /**
@@ -226,13 +181,13 @@ export class Speaker {
     this.byIndex.delete(peer.index);
     peer.stop(false, subcode);
     this.rib.removePeer(peer.index);
-    this.releaseAdjRibOut(peer);
+    this.export.release(peer);
     peer.rejected.clear();
     if (this.server && peer.settings.password && !this.peers.some((p) => p.settings.address === peer.settings.address && p.settings.password)) {
       this.hooks.setListenPassword(this.server, peer.settings.address, undefined);
     }
     // During our own restart, a peer that is gone no longer holds back the end of it.
-    if (this.restarting) this.checkRestartDone();
+    if (this.restarting) this.restart.checkDone();
     this.scheduleFlush();
   }
 
@@ -272,8 +227,8 @@ export class Speaker {
     this.log.info({ peer: peer.name, export: next.exportPolicy, import: next.importPolicy, nextHop: next.nextHop }, 'peer changed in place');
     if (peer.established) {
       this.flush();
-      if (before.exportPolicy !== next.exportPolicy) this.exportAll(peer);
-      if (before.nextHop !== next.nextHop) this.resendAll(peer);
+      if (before.exportPolicy !== next.exportPolicy) this.export.exportAll(peer);
+      if (before.nextHop !== next.nextHop) this.export.resendAll(peer);
       if (before.importPolicy !== next.importPolicy) {
         // The peer sends everything again; the new import policy decides on each route.
         peer.established.send(encodeRouteRefresh({ afi: Afi.Ipv4, safi: Safi.Unicast, subtype: RouteRefreshSubtype.Normal }));
@@ -326,16 +281,7 @@ export class Speaker {
   }
 
   async start(): Promise<void> {
-    if (this.kernel && this.config.gracefulRestart.enabled) {
-      const adopted = await this.kernel.adoptExisting();
-      this.adoptedKernelRoutes = adopted;
-      if (adopted > 0) {
-        this.restarting = true;
-        this.log.info({ routes: adopted }, 'kernel routes from the previous run kept for graceful restart');
-        this.restartTimer = setTimeout(() => this.finishRestart('restart time elapsed'), this.config.gracefulRestart.restartTime * 1000);
-        this.restartTimer.unref();
-      }
-    }
+    await this.restart.begin();
     for (const p of announcedPrefixes(this.config)) this.announce(p.address, p.length);
     const { address, port } = listenAddress(this.config);
     const server = await listenPlain(address, port, (socket: Socket) => this.onIncoming(socket));
@@ -375,10 +321,10 @@ export class Speaker {
     this.stopping = !options.withdraw;
     this.running = false;
     for (const peer of this.peers) peer.stop(!options.withdraw);
-    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restart.stop();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     if (this.kernel) {
-      await this.sweeping;
+      await this.restart.sweeping;
       if (options.withdraw) await this.kernel.removeAll();
       await this.kernel.close();
     }
@@ -412,7 +358,7 @@ export class Speaker {
     const mpNlri = mpReach && mpReach.afi === Afi.Ipv4 && mpReach.safi === Safi.Unicast ? mpReach.nlri : [];
     const announced = update.nlri.length + mpNlri.length;
     if (announced === 0) {
-      if (isEndOfRib(update)) this.onEndOfRib(peer);
+      if (isEndOfRib(update)) this.restart.endOfRib(peer);
       this.scheduleFlush();
       return;
     }
@@ -427,15 +373,7 @@ export class Speaker {
     if (refusal === undefined) {
       const negotiated = peer.negotiated;
       if (negotiated && !negotiated.as4 && attrs.as4Path) asPath = reconstructAsPath(asPath, attrs.as4Path);
-      if (peer.ebgp) {
-        const first = asPath[0];
-        if (!first || first.type !== AsPathSegmentType.Sequence || first.asns[0] !== peer.settings.asn) refusal = 'AS_PATH does not start with the peer AS';
-        else if (asPathContains(asPath, this.config.asn)) refusal = 'AS_PATH loop';
-      } else {
-        if (attrs.originatorId === this.routerId) refusal = 'ORIGINATOR_ID is ours';
-        else if (attrs.clusterList?.includes(this.clusterId)) refusal = 'CLUSTER_LIST loop';
-      }
-      if (refusal === undefined && peer.settings.importPolicy === 'none') refusal = 'import policy: none (RFC 8212: eBGP needs an explicit policy)';
+      refusal = importRefusal(peer, attrs, asPath, { asn: this.config.asn, routerId: this.routerId, clusterId: this.clusterId });
     }
     const nextHop = attrs.nextHop ?? 0;
     const mpNextHop = mpReach && mpReach.nextHop.length === 4 ? mpReach.nextHop.readUInt32BE(0) : 0;
@@ -469,87 +407,22 @@ export class Speaker {
     if (peer.rejected.size > 0) peer.rejected.delete(n.address, n.length);
   }
 
-  private onEndOfRib(peer: Peer): void {
-    peer.stats.endOfRibReceived = true;
-    if (peer.staleSince) {
-      const swept = this.rib.removePeer(peer.index, true);
-      this.log.info({ peer: peer.name, swept }, 'End-of-RIB: stale routes not refreshed are removed');
-      this.endStale(peer);
-    }
-    // RFC 4724 4.1: the restarting speaker defers until every peer has sent End-of-RIB (a peer
-    // that is not up yet holds it back; the restart timer bounds the wait).
-    this.checkRestartDone();
-  }
-
-  private checkRestartDone(): void {
-    if (this.restarting && this.peers.every((p) => p.stats.endOfRibReceived || (p.negotiated !== undefined && !p.negotiated.gracefulRestart))) {
-      this.finishRestart('every peer sent End-of-RIB');
-    }
-  }
-
-  private endStale(peer: Peer): void {
-    peer.staleSince = undefined;
-    if (peer.staleTimer) clearTimeout(peer.staleTimer);
-    peer.staleTimer = undefined;
-  }
-
-  /**
-   * The end of our own graceful restart: kernel routes that no best path backs any more go (the
-   * kernel is listed, as routes from the previous run are in no table of ours).
-   */
-  private finishRestart(why: string): void {
-    if (!this.restarting) return;
-    this.restarting = false;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.flush();
-    const kernel = this.kernel;
-    if (!kernel) return this.log.info({ why }, 'graceful restart complete');
-    this.sweeping = kernel.sweep((address, length) => {
-      const best = this.rib.best(address, length);
-      return best >= 0 && this.rib.attributes[best]!.source.index !== LOCAL_PEER && this.rib.attributes[best]!.nextHop !== 0;
-    }).then(
-      (removed) => this.log.info({ why, removed }, 'graceful restart complete'),
-      (error: Error) => this.log.error({ why, err: error }, 'graceful restart complete, but the kernel routes could not be listed to remove stale ones'),
-    );
-  }
-
   // ---- sessions ----
 
   private onEstablished(peer: Peer): void {
-    peer.stats.endOfRibReceived = false;
-    if (peer.staleSince && !peer.negotiated?.gracefulRestart?.forwarding) {
-      // The peer restarted without keeping its forwarding state: its old routes are gone now.
-      this.rib.removePeer(peer.index, true);
-      this.endStale(peer);
-    }
-    this.releaseAdjRibOut(peer);
+    this.restart.peerEstablished(peer);
+    this.export.release(peer);
     const local = peer.established?.socket?.localAddress?.replace(/^::ffff:/, '');
     peer.localAddress = local ? parseIPv4(local) : this.routerId;
     this.flush();
-    this.exportAll(peer);
+    this.export.exportAll(peer);
     peer.established?.send(encodeEndOfRib());
   }
 
   private onDown(peer: Peer, wasEstablished: boolean, byNotification: boolean): void {
     if (!wasEstablished || this.stopping) return;
-    this.releaseAdjRibOut(peer);
-    const gr = peer.negotiated?.gracefulRestart;
-    if (this.config.gracefulRestart.enabled && gr && !byNotification && peer.enabled) {
-      const stale = this.rib.markStale(peer.index);
-      peer.staleSince = new Date();
-      if (peer.staleTimer) clearTimeout(peer.staleTimer);
-      peer.staleTimer = setTimeout(() => {
-        const swept = this.rib.removePeer(peer.index, true);
-        this.log.warn({ peer: peer.name, swept }, 'peer did not come back within its restart time: stale routes removed');
-        this.endStale(peer);
-        this.scheduleFlush();
-      }, gr.restartTime * 1000);
-      peer.staleTimer.unref();
-      this.log.info({ peer: peer.name, stale, restartTime: gr.restartTime }, 'graceful restart: keeping the peer\'s routes as stale');
-    } else {
-      this.rib.removePeer(peer.index);
-      this.endStale(peer);
-    }
+    this.export.release(peer);
+    this.restart.peerDown(peer, byNotification);
     peer.rejected.clear();
     this.scheduleFlush();
   }
@@ -573,63 +446,9 @@ export class Speaker {
     if (!conn) return;
     const enhanced = peer.negotiated?.enhancedRouteRefresh === true;
     if (enhanced) conn.send(encodeRouteRefresh({ afi: Afi.Ipv4, safi: Safi.Unicast, subtype: RouteRefreshSubtype.BeginningOfRefresh }));
-    this.releaseAdjRibOut(peer);
-    this.exportAll(peer);
+    this.export.release(peer);
+    this.export.exportAll(peer);
     if (enhanced) conn.send(encodeRouteRefresh({ afi: Afi.Ipv4, safi: Safi.Unicast, subtype: RouteRefreshSubtype.EndOfRefresh }));
-  }
-
-  private releaseAdjRibOut(peer: Peer): void {
-    peer.adjRibOut.forEach((_a, _l, attrIndex) => this.rib.release(attrIndex));
-    peer.adjRibOut.clear();
-  }
-
-  // ---- export ----
-
-  /** Whether the best path with these attributes goes to `peer` (iBGP rules, RFC 4456, RFC 8212). */
-  private exportable(peer: Peer, attrIndex: number): boolean {
-    const a = this.rib.attributes[attrIndex]!;
-    const from = a.source;
-    const policy = peer.settings.exportPolicy;
-    if (from.index === peer.index || policy === 'none') return false;
-    if (from.index === LOCAL_PEER) return true;
-    if (policy === 'announced') return false;
-    if (peer.ebgp) return policy === 'all';
-    if (from.ebgp) return true;
-    // iBGP-learned towards iBGP: only a route reflector passes it on.
-    if (!this.hasClients) return false;
-    if (a.attributes.originatorId !== undefined && a.attributes.originatorId === peer.source.routerId) return false;
-    return from.routeReflectorClient || peer.settings.routeReflectorClient;
-  }
-
-  private render(peer: Peer, attrIndex: number): PathAttributes {
-    const a = this.rib.attributes[attrIndex]!;
-    const from = a.source;
-    const src = a.attributes;
-    const self = peer.localAddress ?? this.routerId;
-    const mode = peer.settings.nextHop;
-    if (from.index === LOCAL_PEER) {
-      return peer.ebgp
-        ? { origin: src.origin ?? 0, asPath: [{ type: AsPathSegmentType.Sequence, asns: [this.config.asn] }], nextHop: self }
-        : { origin: src.origin ?? 0, asPath: [], nextHop: self, localPref: 100 };
-    }
-    const carried: PathAttributes = { origin: a.origin };
-    if (src.communities) carried.communities = src.communities;
-    if (src.atomicAggregate) carried.atomicAggregate = true;
-    if (src.aggregator) carried.aggregator = src.aggregator;
-    if (src.other) carried.other = src.other.filter((o) => (o.flags & 0x40) !== 0);
-    if (peer.ebgp) {
-      const path = a.asPath.map((s) => ({ type: s.type, asns: [...s.asns] }));
-      if (path[0]?.type === AsPathSegmentType.Sequence && path[0].asns.length < 255) path[0].asns.unshift(this.config.asn);
-      else path.unshift({ type: AsPathSegmentType.Sequence, asns: [this.config.asn] });
-      return { ...carried, asPath: path, nextHop: mode === 'keep' ? a.nextHop : self };
-    }
-    const out: PathAttributes = { ...carried, asPath: a.asPath, nextHop: mode === 'self' ? self : a.nextHop, localPref: a.localPref };
-    if (src.med !== undefined) out.med = src.med;
-    if (!from.ebgp) {
-      out.originatorId = src.originatorId ?? from.routerId;
-      out.clusterList = [this.clusterId, ...(src.clusterList ?? [])];
-    }
-    return out;
   }
 
   scheduleFlush(): void {
@@ -648,7 +467,7 @@ export class Speaker {
     const kernel = this.kernel;
     // A peer we export nothing to (export: none, as towards a full-table feed) needs no look at each change.
     const outPeers = this.peers.filter((p) => p.established && (p.settings.exportPolicy !== 'none' || p.adjRibOut.size > 0));
-    const pending = outPeers.map(() => ({ withdrawn: [] as Nlri[], announce: new Map<number, Nlri[]>() }));
+    const pending: PendingUpdates[] = outPeers.map(() => noUpdates());
     rib.drainDirty((address, length, wasInstalled) => {
       const best = rib.best(address, length);
       if (kernel) {
@@ -667,140 +486,21 @@ export class Speaker {
           kernel.remove(address, length);
         }
       }
-      for (let i = 0; i < outPeers.length; i++) this.decide(outPeers[i]!, pending[i]!, address, length, best);
+      for (let i = 0; i < outPeers.length; i++) this.export.decide(outPeers[i]!, pending[i]!, address, length, best);
     });
     kernel?.flush();
-    outPeers.forEach((peer, i) => this.send(peer, pending[i]!));
-  }
-
-  private decide(peer: Peer, pending: { withdrawn: Nlri[]; announce: Map<number, Nlri[]> }, address: number, length: number, best: number): void {
-    const exportable = best >= 0 && this.exportable(peer, best);
-    // Nothing advertised yet and nothing to advertise: no lookup needed (the common case for
-    // routes an iBGP mesh peer sent, which go to no other mesh peer).
-    if (!exportable && peer.adjRibOut.size === 0) return;
-    const prev = peer.adjRibOut.get(address, length);
-    if (exportable) {
-      if (prev === best) return;
-      this.rib.retain(best);
-      if (prev >= 0) this.rib.release(prev);
-      peer.adjRibOut.set(address, length, best);
-      let list = pending.announce.get(best);
-      if (!list) pending.announce.set(best, (list = []));
-      list.push({ address, length, pathId: 0 });
-    } else if (prev >= 0) {
-      peer.adjRibOut.delete(address, length);
-      this.rib.release(prev);
-      pending.withdrawn.push({ address, length, pathId: 0 });
-    }
-  }
-
-  /** Sends every advertised route again (its rendering changed, e.g. the next hop mode). */
-  private resendAll(peer: Peer): void {
-    const pending = { withdrawn: [] as Nlri[], announce: new Map<number, Nlri[]>() };
-    peer.adjRibOut.forEach((address, length, attrIndex) => {
-      let list = pending.announce.get(attrIndex);
-      if (!list) pending.announce.set(attrIndex, (list = []));
-      list.push({ address, length, pathId: 0 });
-    });
-    this.send(peer, pending);
-  }
-
-  private exportAll(peer: Peer): void {
-    const pending = { withdrawn: [] as Nlri[], announce: new Map<number, Nlri[]>() };
-    this.rib.forEachPrefix((address, length) => this.decide(peer, pending, address, length, this.rib.best(address, length)));
-    this.send(peer, pending);
-  }
-
-  private send(peer: Peer, pending: { withdrawn: Nlri[]; announce: Map<number, Nlri[]> }): void {
-    const conn = peer.established;
-    if (!conn) return;
-    const messages: Buffer[] = [];
-    if (pending.withdrawn.length > 0) messages.push(...packUpdates(pending.withdrawn, undefined, [], conn.encodeCtx, conn.maxLength));
-    for (const [attrIndex, nlri] of pending.announce) messages.push(...packUpdates([], this.render(peer, attrIndex), nlri, conn.encodeCtx, conn.maxLength));
-    for (const m of messages) conn.send(m);
-    peer.stats.updatesSent += messages.length;
+    outPeers.forEach((peer, i) => this.export.send(peer, pending[i]!));
   }
 
   // ---- reading ----
 
   status(): SpeakerStatus {
-    const listen = listenAddress(this.config);
-    return {
-      routerId: this.config.routerId,
-      asn: this.config.asn,
-      listen: `${listen.address}:${listen.port}`,
-      since: this.started.toISOString(),
-      restarting: this.restarting,
-      adoptedKernelRoutes: this.adoptedKernelRoutes,
-      peers: this.peers.map((p) => this.peerStatus(p)),
-      rib: { prefixes: this.rib.prefixCount, paths: this.rib.pathTotal, attributeSets: this.rib.attributeSets, bytes: this.rib.bytes },
-      memory: (({ rss, heapUsed, heapTotal, external, arrayBuffers }) => ({ rss, heapUsed, heapTotal, external, arrayBuffers }))(process.memoryUsage()),
-      ...(this.kernel && this.config.kernel ? { kernel: { installed: this.rib.installedCount, ...this.kernel.status, protocol: this.config.kernel.protocol, table: this.config.kernel.table } } : {}),
-    };
-  }
-
-  private peerStatus(p: Peer): PeerStatus {
-    const state = p.state;
-    const n = p.negotiated;
-    const accepted = this.rib.pathCount[p.index] ?? 0;
-    const info = state === 'Established' ? 'Established'
-      : p.lastError && state !== 'OpenSent' && state !== 'OpenConfirm' ? `${state === 'Idle' && p.settings.passive ? 'Passive' : state} ${p.lastError}`
-        : state === 'Active' && p.settings.passive ? 'Passive' : state;
-    return {
-      address: p.settings.address,
-      port: p.settings.port,
-      asn: p.settings.asn,
-      type: p.settings.peerType,
-      state: !p.enabled ? 'down' : state === 'Established' ? 'up' : 'start',
-      since: p.since.toISOString(),
-      info,
-      passive: p.settings.passive,
-      routeReflectorClient: p.settings.routeReflectorClient,
-      ebgp: p.ebgp,
-      ...(p.description !== undefined ? { description: p.description } : {}),
-      connectRetry: { failures: p.connectRetryCounter, lastDelayMs: p.lastRetryDelayMs },
-      received: accepted + p.rejected.size,
-      accepted,
-      advertised: p.adjRibOut.size,
-      stale: p.staleSince ? this.rib.staleCount(p.index) : 0,
-      ...(n ? {
-        holdTime: n.holdTime,
-        keepaliveTime: n.keepaliveTime,
-        peerRouterId: formatIPv4(n.peerRouterId),
-        capabilities: { local: capabilityNames(n.localCapabilities), peer: capabilityNames(n.peerCapabilities), negotiated: negotiatedNames(n) },
-      } : {}),
-      statistics: { ...p.stats },
-      lastError: p.lastError,
-    };
+    return speakerStatus(this);
   }
 
   /** Routes in the RIB, best path first, sorted by prefix; at most `limit` prefixes. */
   routes(limit = 10000): { total: number; routes: RibRoute[] } {
-    const prefixes: Array<[number, number]> = [];
-    this.rib.forEachPrefix((address, length) => prefixes.push([address, length]));
-    prefixes.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
-    const routes = prefixes.slice(0, limit).map(([address, length]) => ({
-      prefix: `${formatIPv4(address)}/${length}`,
-      paths: this.rib.paths(address, length).map((path, i) => {
-        const a = this.rib.attributes[path.attrIndex]!;
-        const peer = this.byIndex.get(path.peer);
-        return {
-          best: i === 0,
-          from: path.peer === LOCAL_PEER ? 'local' : peer?.name ?? String(path.peer),
-          nextHop: path.peer === LOCAL_PEER ? 'self' : formatIPv4(a.nextHop),
-          asPath: formatAsPath(a.asPath),
-          origin: ORIGIN_NAMES[a.origin] ?? String(a.origin),
-          localPref: a.localPref,
-          ...(a.attributes.med !== undefined ? { med: a.attributes.med } : {}),
-          ...(a.attributes.originatorId !== undefined ? { originatorId: formatIPv4(a.attributes.originatorId) } : {}),
-          ...(a.attributes.clusterList ? { clusterList: a.attributes.clusterList.map(formatIPv4) } : {}),
-          ...(a.attributes.communities ? { communities: a.attributes.communities.map((c) => `${c >>> 16}:${c & 0xffff}`) } : {}),
-          ...(path.pathId ? { pathId: path.pathId } : {}),
-          stale: path.stale,
-        };
-      }),
-    }));
-    return { total: prefixes.length, routes };
+    return ribRoutes(this.rib, (index) => this.byIndex.get(index)?.name, limit);
   }
 }
 
@@ -808,30 +508,6 @@ function stripMp(attrs: PathAttributes): PathAttributes {
   if (!attrs.mpReach && !attrs.mpUnreach && !attrs.as4Path) return attrs;
   const { mpReach: _r, mpUnreach: _u, as4Path: _p, ...rest } = attrs;
   return rest;
-}
-
-function capabilityNames(caps: readonly Capability[]): string[] {
-  const s = summarizeCapabilities(caps);
-  const names: string[] = [];
-  if (s.ipv4Unicast) names.push('ipv4-unicast');
-  if (s.fourOctetAs !== undefined) names.push('4-octet-as');
-  if (s.routeRefresh) names.push('route-refresh');
-  if (s.enhancedRouteRefresh) names.push('enhanced-route-refresh');
-  if (s.extendedMessage) names.push('extended-message');
-  if (s.gracefulRestart) names.push(`graceful-restart(${s.gracefulRestart.restartTime}s${s.gracefulRestart.restarting ? ',restarting' : ''}${s.gracefulRestart.ipv4Forwarding ? ',forwarding' : ''})`);
-  if (s.addPathIpv4 !== undefined) names.push(`add-path(${['', 'receive', 'send', 'send-receive'][s.addPathIpv4] ?? s.addPathIpv4})`);
-  return names;
-}
-
-function negotiatedNames(n: NonNullable<Peer['negotiated']>): string[] {
-  const names: string[] = [];
-  if (n.as4) names.push('4-octet-as');
-  if (n.routeRefresh) names.push('route-refresh');
-  if (n.enhancedRouteRefresh) names.push('enhanced-route-refresh');
-  if (n.extendedMessage) names.push('extended-message');
-  if (n.gracefulRestart) names.push('graceful-restart');
-  if (n.addPathReceive) names.push('add-path-receive');
-  return names;
 }
 
 function listenPlain(address: string, port: number, onConnection: (socket: Socket) => void): Promise<Server> {

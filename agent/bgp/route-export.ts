@@ -1,0 +1,142 @@
+// Export and the Adj-RIB-Out (GoBGP's table/adj): which best path goes to which peer (iBGP rules,
+// route reflection per RFC 4456, eBGP only with an explicit policy per RFC 8212), how it is
+// rendered for that peer (AS prepend, next hop, ORIGINATOR_ID and CLUSTER_LIST), what each peer
+// has been sent, and the UPDATEs that bring a peer from what it has to what it should have.
+import { AsPathSegmentType } from './codec/constants.ts';
+import { type Nlri, type PathAttributes, packUpdates } from './codec/update.ts';
+import type { Peer } from './peer.ts';
+import type { Rib } from './rib/rib.ts';
+import { LOCAL_PEER } from './rib/route-attributes.ts';
+
+/** UPDATEs owed to one peer, gathered over a flush: withdrawals, and announcements by attribute set. */
+export interface PendingUpdates {
+  withdrawn: Nlri[];
+  announce: Map<number, Nlri[]>;
+}
+
+export const noUpdates = (): PendingUpdates => ({ withdrawn: [], announce: new Map() });
+
+export interface ExportContext {
+  readonly rib: Rib;
+  readonly asn: number;
+  readonly routerId: number;
+  readonly clusterId: number;
+  /** Whether any peer is a route reflector client (then this speaker reflects). */
+  hasClients(): boolean;
+}
+
+export class RouteExport {
+  constructor(private readonly ctx: ExportContext) {}
+
+  /** Whether the best path with these attributes goes to `peer` (iBGP rules, RFC 4456, RFC 8212). */
+  exportable(peer: Peer, attrIndex: number): boolean {
+    const a = this.ctx.rib.attributes[attrIndex]!;
+    const from = a.source;
+    const policy = peer.settings.exportPolicy;
+    if (from.index === peer.index || policy === 'none') return false;
+    if (from.index === LOCAL_PEER) return true;
+    if (policy === 'announced') return false;
+    if (peer.ebgp) return policy === 'all';
+    if (from.ebgp) return true;
+    // iBGP-learned towards iBGP: only a route reflector passes it on.
+    if (!this.ctx.hasClients()) return false;
+    if (a.attributes.originatorId !== undefined && a.attributes.originatorId === peer.source.routerId) return false;
+    return from.routeReflectorClient || peer.settings.routeReflectorClient;
+  }
+
+  /** The attributes `peer` is sent for this attribute set. */
+  render(peer: Peer, attrIndex: number): PathAttributes {
+    const { rib, asn, routerId, clusterId } = this.ctx;
+    const a = rib.attributes[attrIndex]!;
+    const from = a.source;
+    const src = a.attributes;
+    const self = peer.localAddress ?? routerId;
+    const mode = peer.settings.nextHop;
+    if (from.index === LOCAL_PEER) {
+      return peer.ebgp
+        ? { origin: src.origin ?? 0, asPath: [{ type: AsPathSegmentType.Sequence, asns: [asn] }], nextHop: self }
+        : { origin: src.origin ?? 0, asPath: [], nextHop: self, localPref: 100 };
+    }
+    const carried: PathAttributes = { origin: a.origin };
+    if (src.communities) carried.communities = src.communities;
+    if (src.atomicAggregate) carried.atomicAggregate = true;
+    if (src.aggregator) carried.aggregator = src.aggregator;
+    if (src.other) carried.other = src.other.filter((o) => (o.flags & 0x40) !== 0);
+    if (peer.ebgp) {
+      const path = a.asPath.map((s) => ({ type: s.type, asns: [...s.asns] }));
+      if (path[0]?.type === AsPathSegmentType.Sequence && path[0].asns.length < 255) path[0].asns.unshift(asn);
+      else path.unshift({ type: AsPathSegmentType.Sequence, asns: [asn] });
+      return { ...carried, asPath: path, nextHop: mode === 'keep' ? a.nextHop : self };
+    }
+    const out: PathAttributes = { ...carried, asPath: a.asPath, nextHop: mode === 'self' ? self : a.nextHop, localPref: a.localPref };
+    if (src.med !== undefined) out.med = src.med;
+    if (!from.ebgp) {
+      out.originatorId = src.originatorId ?? from.routerId;
+      out.clusterList = [clusterId, ...(src.clusterList ?? [])];
+    }
+    return out;
+  }
+
+  /**
+   * Brings the peer's Adj-RIB-Out entry for one prefix to `best` (an attribute index, or -1 for
+   * none), adding what changed to `pending`.
+   */
+  decide(peer: Peer, pending: PendingUpdates, address: number, length: number, best: number): void {
+    const rib = this.ctx.rib;
+    const exportable = best >= 0 && this.exportable(peer, best);
+    // Nothing advertised yet and nothing to advertise: no lookup needed (the common case for
+    // routes an iBGP mesh peer sent, which go to no other mesh peer).
+    if (!exportable && peer.adjRibOut.size === 0) return;
+    const prev = peer.adjRibOut.get(address, length);
+    if (exportable) {
+      if (prev === best) return;
+      rib.retain(best);
+      if (prev >= 0) rib.release(prev);
+      peer.adjRibOut.set(address, length, best);
+      let list = pending.announce.get(best);
+      if (!list) pending.announce.set(best, (list = []));
+      list.push({ address, length, pathId: 0 });
+    } else if (prev >= 0) {
+      peer.adjRibOut.delete(address, length);
+      rib.release(prev);
+      pending.withdrawn.push({ address, length, pathId: 0 });
+    }
+  }
+
+  /** Sends every advertised route again (its rendering changed, e.g. the next hop mode). */
+  resendAll(peer: Peer): void {
+    const pending = noUpdates();
+    peer.adjRibOut.forEach((address, length, attrIndex) => {
+      let list = pending.announce.get(attrIndex);
+      if (!list) pending.announce.set(attrIndex, (list = []));
+      list.push({ address, length, pathId: 0 });
+    });
+    this.send(peer, pending);
+  }
+
+  /** Offers the peer the whole RIB (a new session, a new export policy, a route refresh). */
+  exportAll(peer: Peer): void {
+    const rib = this.ctx.rib;
+    const pending = noUpdates();
+    rib.forEachPrefix((address, length) => this.decide(peer, pending, address, length, rib.best(address, length)));
+    this.send(peer, pending);
+  }
+
+  /** Forgets what the peer was sent (its session ended, or it asked for everything again). */
+  release(peer: Peer): void {
+    const rib = this.ctx.rib;
+    peer.adjRibOut.forEach((_a, _l, attrIndex) => rib.release(attrIndex));
+    peer.adjRibOut.clear();
+  }
+
+  /** Encodes `pending` into UPDATEs of at most the session's message size and sends them. */
+  send(peer: Peer, pending: PendingUpdates): void {
+    const conn = peer.established;
+    if (!conn) return;
+    const messages: Buffer[] = [];
+    if (pending.withdrawn.length > 0) messages.push(...packUpdates(pending.withdrawn, undefined, [], conn.encodeCtx, conn.maxLength));
+    for (const [attrIndex, nlri] of pending.announce) messages.push(...packUpdates([], this.render(peer, attrIndex), nlri, conn.encodeCtx, conn.maxLength));
+    for (const m of messages) conn.send(m);
+    peer.stats.updatesSent += messages.length;
+  }
+}
