@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import type { PackageUse } from '../shared/host/debian-packages.ts';
 import { ensureBinaries } from './controlplane/build.ts';
 import { ensureDebianPackages, missingPackages } from './host/packages.ts';
+import { registerFaultCommand } from './faults/fault-command.ts';
 import { execArgv, labDown, labPods, labSrcdst, labStatus, labUp, readLabState } from './lab.ts';
 
 const program = new Command('lab').description("The seed's cluster in network namespaces: real sshd, kube-apiserver, agents and pods").showHelpAfterError();
@@ -134,6 +135,7 @@ program
     process.exit(result.status ?? 1);
   });
 
+registerFaultCommand(program, needRoot);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`lab: ${error instanceof Error ? error.message : String(error)}`);

@@ -152,9 +152,12 @@ export function pingFrom(pod: string, ip: string): PingRun {
       if (replies[0]) consider(started, replies[0].at, replies[0].seq - 1);
       for (let i = 1; i < replies.length; i++) consider(replies[i - 1]!.at, replies[i]!.at, replies[i]!.seq - replies[i - 1]!.seq - 1);
       const last = replies.at(-1);
-      if (last) consider(last.at, stopped, transmitted - last.seq);
+      // SIGINT ends ping at once: the few pings sent just before it, while replies were still
+      // coming every 10 ms, were in flight, not lost.
+      const inFlight = last && stopped - last.at < 50 && transmitted - last.seq <= 5 ? transmitted - last.seq : 0;
+      if (last) consider(last.at, stopped, transmitted - last.seq - inFlight);
       else consider(started, stopped, transmitted);
-      return { transmitted, received, lost: transmitted - received, ...(outage ? { outage } : {}) };
+      return { transmitted: transmitted - inFlight, received, lost: transmitted - inFlight - received, ...(outage ? { outage } : {}) };
     },
   };
 }
