@@ -1,6 +1,6 @@
 // Running the system's tools (ip, nft, nsenter, ssh-keygen, ...) for the lab: output collected,
 // failures turned into errors that name the command and quote its stderr.
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export interface RunOptions {
@@ -27,6 +27,24 @@ export function run(command: string, args: readonly string[], options: RunOption
     child.stdin?.on('error', () => {});
     child.stdin?.end(options.input ?? '');
   });
+}
+
+/** `run`, waiting for the command: for steps whose callers cannot wait (a test's synchronous checks). */
+export function runSync(command: string, args: readonly string[], options: RunOptions = {}): string {
+  try {
+    return execFileSync(command, args, {
+      encoding: 'utf8',
+      input: options.input ?? '',
+      stdio: ['pipe', 'pipe', 'pipe'],
+      maxBuffer: 1 << 28,
+      timeout: options.timeoutMs ?? 120_000,
+      ...(options.env ? { env: options.env } : {}),
+    });
+  } catch (error) {
+    if (options.allowFail) return '';
+    const e = error as { stderr?: string; message: string };
+    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
+  }
 }
 
 /** The same, never throwing: exit code and both streams. */

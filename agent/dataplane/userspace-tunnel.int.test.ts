@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vxlanMacForNode } from '../../shared/net/index.ts';
 import { converged } from './testing/convergence.ts';
-import { SeedTopology, inNs, sh, waitFor, type PoolMode } from './testing/seed-topology.ts';
+import { runSync } from '../../lab/sh.ts';
+import { SeedTopology, inNs, waitFor, type PoolMode } from './testing/seed-topology.ts';
 import { helperPath } from './userspace-tunnel.ts';
 
 const topology = new SeedTopology('u', { mtu: 9001 });
@@ -39,7 +40,7 @@ function sendUdp(netns: string, to: string, port: number, text: string, times = 
 }
 
 function helperPids(netns: string): number[] {
-  return sh(['ip', 'netns', 'pids', netns]).split('\n').filter(Boolean).map(Number)
+  return runSync('ip', ['netns', 'pids', netns]).split('\n').filter(Boolean).map(Number)
     .filter((pid) => {
       try {
         return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('gingham-tunl0');
@@ -67,8 +68,8 @@ beforeAll(async () => {
   topology.up();
   // Source/destination checks off: the outsider is an ordinary host on worker-1's subnet.
   topology.setSrcDstChecks(new Set());
-  sh(['ip', 'netns', 'add', outsider.netns]);
-  sh(['ip', 'link', 'add', outsider.port, 'netns', topology.fabric, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outsider.netns]);
+  runSync('ip', ['netns', 'add', outsider.netns]);
+  runSync('ip', ['link', 'add', outsider.port, 'netns', topology.fabric, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outsider.netns]);
   inNs(topology.fabric, ['ip', 'link', 'set', outsider.port, 'master', 'br1', 'mtu', '9001', 'up']);
   const o = (...args: string[]) => inNs(outsider.netns, args);
   o('ip', 'link', 'set', 'lo', 'up');
@@ -83,7 +84,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
   await topology.stopAgents();
-  sh(['ip', 'netns', 'del', outsider.netns], { allowFail: true });
+  runSync('ip', ['netns', 'del', outsider.netns], { allowFail: true });
   topology.cleanup();
 });
 
@@ -178,17 +179,17 @@ describe('tunnel packets only from cluster hosts', () => {
 describe('the helper on its own (no nftables)', () => {
   const ns = { a: `${topology.prefix}-ha`, b: `${topology.prefix}-hb`, c: `${topology.prefix}-hc` };
   afterAll(() => {
-    for (const name of Object.values(ns)) sh(['ip', 'netns', 'del', name], { allowFail: true });
+    for (const name of Object.values(ns)) runSync('ip', ['netns', 'del', name], { allowFail: true });
   });
 
   it('drops IP-in-IP whose outer source is not in its host set, and counts it', async () => {
     for (const name of Object.values(ns)) {
-      sh(['ip', 'netns', 'add', name]);
+      runSync('ip', ['netns', 'add', name]);
       inNs(name, ['ip', 'link', 'set', 'lo', 'up']);
     }
     // a <-> b (10.99.1.0/24): cluster hosts; a <-> c (10.99.2.0/24): c is not.
     for (const [peer, subnet, dev] of [[ns.b, 1, 'ethb'], [ns.c, 2, 'ethc']] as const) {
-      sh(['ip', 'link', 'add', dev, 'netns', ns.a, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', peer]);
+      runSync('ip', ['link', 'add', dev, 'netns', ns.a, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', peer]);
       inNs(ns.a, ['ip', 'addr', 'add', `10.99.${subnet}.1/24`, 'dev', dev]);
       inNs(ns.a, ['ip', 'link', 'set', dev, 'up']);
       inNs(peer, ['ip', 'addr', 'add', `10.99.${subnet}.2/24`, 'dev', 'eth0']);

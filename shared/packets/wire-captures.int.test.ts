@@ -1,12 +1,12 @@
 // The decoders against real captures made here with tcpdump, one per routing mode's wire format,
 // each compared field by field with `tshark -T json` on the same file, and the summaries checked
 // for what the seed says is on the wire.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../lab/sh.ts';
 import { CaptureReader } from './capture-reader.ts';
 import { dissect, PacketFacts } from './dissect.ts';
 import { packetRecord, type PacketRecord } from './packet-record.ts';
@@ -15,19 +15,8 @@ import { summaryLine } from './summary.ts';
 
 // ---- two namespaces joined by a veth pair, named gcap-*, and tcpdump in them ------------------
 
-const run = promisify(execFile);
 const repoRoot = resolve(import.meta.dirname, '..', '..');
 const tunl0Helper = join(repoRoot, 'agent/dataplane/native/build/Release/gingham-tunl0');
-
-async function sh(cmd: string, args: string[], allowFail = false): Promise<string> {
-  try {
-    return (await run(cmd, args, { maxBuffer: 1 << 28, timeout: 60_000 })).stdout;
-  } catch (error) {
-    if (allowFail) return '';
-    const e = error as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
-  }
-}
 
 class WireLab {
   readonly a: string;
@@ -46,22 +35,22 @@ class WireLab {
     if (process.getuid?.() !== 0) throw new Error('WireLab needs root (network namespaces, tcpdump).');
     const lab = new WireLab(tag);
     await lab.clear();
-    await sh('ip', ['netns', 'add', lab.a]);
-    await sh('ip', ['netns', 'add', lab.b]);
-    await sh('ip', ['-n', lab.a, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lab.b]);
+    await run('ip', ['netns', 'add', lab.a]);
+    await run('ip', ['netns', 'add', lab.b]);
+    await run('ip', ['-n', lab.a, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lab.b]);
     for (const [ns, address] of [
       [lab.a, lab.addressA],
       [lab.b, lab.addressB],
     ] as const) {
-      await sh('ip', ['-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
-      await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-      await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      await run('ip', ['-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+      await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+      await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     }
     return lab;
   }
 
   exec(ns: string, cmd: string, args: string[], allowFail = false): Promise<string> {
-    return sh('ip', ['netns', 'exec', ns, cmd, ...args], allowFail);
+    return run('ip', ['netns', 'exec', ns, cmd, ...args], { allowFail });
   }
 
   spawn(ns: string, cmd: string, args: string[]): ChildProcess & { log: () => string } {
@@ -110,9 +99,9 @@ class WireLab {
 
   private async clear(): Promise<void> {
     for (const ns of [this.a, this.b]) {
-      const pids = await sh('ip', ['netns', 'pids', ns], true);
-      for (const pid of pids.split('\n').filter(Boolean)) await sh('kill', ['-9', pid], true);
-      await sh('ip', ['netns', 'del', ns], true);
+      const pids = await run('ip', ['netns', 'pids', ns], { allowFail: true });
+      for (const pid of pids.split('\n').filter(Boolean)) await run('kill', ['-9', pid], { allowFail: true });
+      await run('ip', ['netns', 'del', ns], { allowFail: true });
     }
   }
 }
@@ -345,12 +334,12 @@ protocol bgp agent {
     files.bgp = await lab.capture('bgp', lab.a, 'eth0', ['tcp', 'port', '179'], async () => {
       const agent = lab.spawn(lab.a, process.execPath, ['--import', 'tsx', join(repoRoot, 'agent/cli/bin.ts'), 'bgp', '--config', agentConf, '--control', join(lab.dir, 'agent.sock'), '--log-level', 'info']);
       const bird = lab.spawn(lab.b, 'bird', ['-f', '-c', birdConf, '-s', birdSocket]);
-      await waitFor('the BGP session', async () => (await sh('birdc', ['-s', birdSocket, 'show protocols agent'], true)).includes('Established'), 30_000).catch((error: Error) => {
+      await waitFor('the BGP session', async () => (await run('birdc', ['-s', birdSocket, 'show protocols agent'], { allowFail: true })).includes('Established'), 30_000).catch((error: Error) => {
         throw new Error(`${error.message}\nagent: ${agent.log()}\nbird: ${bird.log()}`);
       });
       await new Promise((r) => setTimeout(r, 1500)); // UPDATEs both ways, a KEEPALIVE or two
       // Stopping BIRD's protocol sends a NOTIFICATION (Cease).
-      await sh('birdc', ['-s', birdSocket, 'disable agent']);
+      await run('birdc', ['-s', birdSocket, 'disable agent']);
       await new Promise((r) => setTimeout(r, 500));
     });
   }, 90_000);

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runSync } from '../../../lab/sh.ts';
 import { caliInterfaceName } from '../../../shared/net/index.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -27,19 +28,9 @@ export interface SeedNode {
   pod: { name: string; netns: string; ip: string; cali: string };
 }
 
-export function sh(args: string[], options: { input?: string; allowFail?: boolean } = {}): string {
-  try {
-    return execFileSync(args[0]!, args.slice(1), { encoding: 'utf8', input: options.input, stdio: ['pipe', 'pipe', 'pipe'] });
-  } catch (error) {
-    if (options.allowFail) return '';
-    const e = error as { stderr?: string; message: string };
-    throw new Error(`${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
-  }
-}
-
 /** Runs `args` inside network namespace `netns`. */
 export function inNs(netns: string, args: string[], options: { input?: string; allowFail?: boolean } = {}): string {
-  return sh(['ip', 'netns', 'exec', netns, ...args], options);
+  return runSync('ip', ['netns', 'exec', netns, ...args], options);
 }
 
 export class SeedTopology {
@@ -84,7 +75,7 @@ export class SeedTopology {
 
   up(): void {
     this.down();
-    sh(['ip', 'netns', 'add', this.fabric]);
+    runSync('ip', ['netns', 'add', this.fabric]);
     const f = (...args: string[]) => inNs(this.fabric, args);
     f('sysctl', '-qw', 'net.ipv4.ip_forward=1');
     f('ip', 'link', 'set', 'lo', 'up');
@@ -96,8 +87,8 @@ export class SeedTopology {
     // The VPC router knows the host subnets only; pod addresses go nowhere, silently.
     f('ip', 'route', 'add', 'blackhole', '192.168.0.0/16');
     for (const node of this.nodes) {
-      sh(['ip', 'netns', 'add', node.netns]);
-      sh(['ip', 'link', 'add', node.port, 'netns', this.fabric, 'type', 'veth', 'peer', 'name', 'ens5', 'netns', node.netns]);
+      runSync('ip', ['netns', 'add', node.netns]);
+      runSync('ip', ['link', 'add', node.port, 'netns', this.fabric, 'type', 'veth', 'peer', 'name', 'ens5', 'netns', node.netns]);
       f('ip', 'link', 'set', node.port, 'master', node.bridge, 'up');
       const n = (...args: string[]) => inNs(node.netns, args);
       if (this.options.mtu) {
@@ -112,8 +103,8 @@ export class SeedTopology {
       n('ip', 'route', 'add', 'default', 'via', node.gateway);
       // The pod, plumbed as Calico's CNI plugin does: a /32, a link-local gateway answered by proxy ARP.
       const pod = node.pod;
-      sh(['ip', 'netns', 'add', pod.netns]);
-      sh(['ip', 'link', 'add', pod.cali, 'netns', node.netns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.netns]);
+      runSync('ip', ['netns', 'add', pod.netns]);
+      runSync('ip', ['link', 'add', pod.cali, 'netns', node.netns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.netns]);
       n('sysctl', '-qw', `net.ipv4.conf.${pod.cali}.proxy_arp=1`);
       n('ip', 'link', 'set', pod.cali, 'address', 'ee:ee:ee:ee:ee:ee', 'up');
       if (this.options.mtu) {
@@ -227,7 +218,7 @@ export class SeedTopology {
     const names = [this.fabric, ...this.nodes.flatMap((n) => [n.netns, n.pod.netns])];
     // Whatever still runs in them (a user-space tunl0 helper outlives its agent by design).
     for (const name of names) {
-      for (const pid of sh(['ip', 'netns', 'pids', name], { allowFail: true }).split('\n').filter(Boolean)) {
+      for (const pid of runSync('ip', ['netns', 'pids', name], { allowFail: true }).split('\n').filter(Boolean)) {
         try {
           process.kill(Number(pid), 'SIGKILL');
         } catch {
@@ -235,7 +226,7 @@ export class SeedTopology {
         }
       }
     }
-    for (const name of names) sh(['ip', 'netns', 'del', name], { allowFail: true });
+    for (const name of names) runSync('ip', ['netns', 'del', name], { allowFail: true });
   }
 
   cleanup(): void {

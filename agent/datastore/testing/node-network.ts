@@ -9,20 +9,7 @@
 // router also stands for "the outside" (198.51.100.1 on its loopback, where natOutgoing shows),
 // and masquerades subnet B's traffic to the API server, so the root namespace needs no route.
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const exec = promisify(execFile);
-
-export async function sh(cmd: string, args: string[], allowFail = false): Promise<string> {
-  try {
-    const { stdout } = await exec(cmd, args, { maxBuffer: 1 << 26, timeout: 60_000 });
-    return stdout;
-  } catch (error) {
-    if (allowFail) return '';
-    const e = error as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
-  }
-}
+import { run } from '../../../lab/sh.ts';
 
 export interface TestNode {
   name: string;
@@ -65,9 +52,9 @@ export class NodeNetwork {
     await network.destroy();
     const subnetB = options.subnetB ?? [];
     const routed = subnetB.length > 0;
-    await sh('ip', ['link', 'add', network.bridge, 'type', 'bridge']);
-    await sh('ip', ['addr', 'add', `${network.hostIp}/24`, 'dev', network.bridge]);
-    await sh('ip', ['link', 'set', network.bridge, 'up']);
+    await run('ip', ['link', 'add', network.bridge, 'type', 'bridge']);
+    await run('ip', ['addr', 'add', `${network.hostIp}/24`, 'dev', network.bridge]);
+    await run('ip', ['link', 'set', network.bridge, 'up']);
     if (routed) await network.addRouter();
     for (const [index, name] of nodeNames.entries()) {
       const netns = `gk8s${id}-${name}`;
@@ -76,18 +63,18 @@ export class NodeNetwork {
       const gateway = routed ? `10.${inB ? 179 : 178}.${id}.1` : network.hostIp;
       const hostEnd = `gk8s${id}n${index}`;
       await network.addNamespace(netns);
-      await sh('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
-      await sh('ip', ['link', 'set', hostEnd, 'master', inB ? network.bridgeB : network.bridge, 'up']);
+      await run('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+      await run('ip', ['link', 'set', hostEnd, 'master', inB ? network.bridgeB : network.bridge, 'up']);
       // A default route, as every real node has: proxy ARP on the cali interfaces answers only
       // for addresses the node can route (the pods' 169.254.1.1 gateway among them).
       const batch = ['link set lo up', 'link set eth0 up', `addr add ${ip}/24 dev eth0`, `route add default via ${gateway}`];
-      for (const line of batch) await sh('ip', ['-n', netns, ...line.split(' ')]);
+      for (const line of batch) await run('ip', ['-n', netns, ...line.split(' ')]);
       for (const [key, value] of [
         ['net.ipv4.ip_forward', '1'],
         ['net.ipv4.conf.all.rp_filter', '0'],
         ['net.ipv4.conf.default.rp_filter', '0'],
       ]) {
-        await sh('ip', ['netns', 'exec', netns, 'sysctl', '-qw', `${key}=${value}`]);
+        await run('ip', ['netns', 'exec', netns, 'sysctl', '-qw', `${key}=${value}`]);
       }
       network.nodes.push({ name, netns, address: `${ip}/24`, ip });
     }
@@ -96,17 +83,17 @@ export class NodeNetwork {
 
   private async addRouter(): Promise<void> {
     const id = this.id;
-    await sh('ip', ['link', 'add', this.bridgeB, 'type', 'bridge']);
-    await sh('ip', ['link', 'set', this.bridgeB, 'up']);
+    await run('ip', ['link', 'add', this.bridgeB, 'type', 'bridge']);
+    await run('ip', ['link', 'set', this.bridgeB, 'up']);
     await this.addNamespace(this.router);
     for (const [side, bridge, subnet] of [['a', this.bridge, 178], ['b', this.bridgeB, 179]] as const) {
       const hostEnd = `gk8s${id}r${side}`;
-      await sh('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', `eth-${side}`, 'netns', this.router]);
-      await sh('ip', ['link', 'set', hostEnd, 'master', bridge, 'up']);
-      for (const line of [`link set eth-${side} up`, `addr add 10.${subnet}.${id}.1/24 dev eth-${side}`]) await sh('ip', ['-n', this.router, ...line.split(' ')]);
+      await run('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', `eth-${side}`, 'netns', this.router]);
+      await run('ip', ['link', 'set', hostEnd, 'master', bridge, 'up']);
+      for (const line of [`link set eth-${side} up`, `addr add 10.${subnet}.${id}.1/24 dev eth-${side}`]) await run('ip', ['-n', this.router, ...line.split(' ')]);
     }
-    for (const line of ['link set lo up', `addr add ${this.outsideIp}/32 dev lo`]) await sh('ip', ['-n', this.router, ...line.split(' ')]);
-    await sh('ip', ['netns', 'exec', this.router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    for (const line of ['link set lo up', `addr add ${this.outsideIp}/32 dev lo`]) await run('ip', ['-n', this.router, ...line.split(' ')]);
+    await run('ip', ['netns', 'exec', this.router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     const nat = `table ip gk8s-router {
   chain post {
     type nat hook postrouting priority srcnat;
@@ -121,8 +108,8 @@ export class NodeNetwork {
   }
 
   async addNamespace(netns: string): Promise<string> {
-    await sh('ip', ['netns', 'del', netns], true);
-    await sh('ip', ['netns', 'add', netns]);
+    await run('ip', ['netns', 'del', netns], { allowFail: true });
+    await run('ip', ['netns', 'add', netns]);
     this.namespaces.push(netns);
     return netns;
   }
@@ -133,17 +120,17 @@ export class NodeNetwork {
   }
 
   exec(netns: string, cmd: string, args: string[], allowFail = false): Promise<string> {
-    return sh('ip', ['netns', 'exec', netns, cmd, ...args], allowFail);
+    return run('ip', ['netns', 'exec', netns, cmd, ...args], { allowFail });
   }
 
   async destroy(): Promise<void> {
-    const listed = (await sh('ip', ['netns', 'list'], true))
+    const listed = (await run('ip', ['netns', 'list'], { allowFail: true }))
       .split('\n')
       .map((line) => line.split(' ')[0] ?? '')
       .filter((ns) => ns.startsWith(`gk8s${this.id}-`));
     for (const ns of new Set([...this.namespaces, ...listed])) {
       // Processes left in a namespace would keep its interfaces alive: end them first.
-      const pids = (await sh('ip', ['netns', 'pids', ns], true)).split('\n').filter(Boolean);
+      const pids = (await run('ip', ['netns', 'pids', ns], { allowFail: true })).split('\n').filter(Boolean);
       for (const pid of pids) {
         try {
           process.kill(Number(pid), 'SIGKILL');
@@ -151,10 +138,10 @@ export class NodeNetwork {
           // already gone
         }
       }
-      await sh('ip', ['netns', 'del', ns], true);
+      await run('ip', ['netns', 'del', ns], { allowFail: true });
     }
     this.namespaces.length = 0;
-    await sh('ip', ['link', 'del', this.bridge], true);
-    await sh('ip', ['link', 'del', this.bridgeB], true);
+    await run('ip', ['link', 'del', this.bridge], { allowFail: true });
+    await run('ip', ['link', 'del', this.bridgeB], { allowFail: true });
   }
 }
