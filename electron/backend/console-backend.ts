@@ -16,6 +16,7 @@ import { TerminalSession } from './terminal/terminal-session.ts';
 import type { FlowWindowOptions } from '../../shared/api/flow-control.ts';
 import { CaptureService, type CaptureServiceOptions } from './capture/capture-service.ts';
 import { ClusterOpsService } from './cluster-ops/cluster-ops-service.ts';
+import { DoctorService } from './doctor/doctor-service.ts';
 import { InstallerService, type InstallerServiceOptions } from './installer/installer-service.ts';
 
 export interface ConsoleBackendOptions {
@@ -80,6 +81,7 @@ export class ConsoleBackend {
     const kubeConfigFor = (context: string) => this.clusters.kubeConfig(context);
     const installer = new InstallerService(this.ssh, this.nodes, kubeConfigFor, this.options.installer).handlers(emit);
     const clusterOps = new ClusterOpsService(this.ssh, this.nodes, kubeConfigFor).handlers();
+    const doctor = new DoctorService(this.ssh, this.nodes, kubeConfigFor).handlers();
     const terminal = (id: string) => {
       const session = terminals.get(id);
       if (!session) throw new ConsoleError('not-found', `Terminal ${id} is closed.`);
@@ -127,6 +129,7 @@ export class ConsoleBackend {
       ...captures.handlers,
       ...installer,
       ...clusterOps,
+      ...doctor,
     };
 
     const notifications: NotificationHandlers = {

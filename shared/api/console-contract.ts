@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { agentInstallEvents, agentInstallRequests } from './agent-install.ts';
 import { captureEvents, captureNotifications, captureRequests } from './capture-contract.ts';
 import { clusterOpsRequests } from './cluster-ops-contract.ts';
+import { doctorRequests } from './doctor-contract.ts';
 
 const name = z.string().min(1).max(253);
 const hostName = z.string().min(1).max(255).regex(/^[^\s@]+$/, 'a host name or address without spaces or @');
@@ -143,6 +144,7 @@ export const requests = {
   ...captureRequests,
   ...agentInstallRequests,
   ...clusterOpsRequests,
+  ...doctorRequests,
 } as const;
 
 /** One-way messages from the renderer: high-rate, so no answer. */

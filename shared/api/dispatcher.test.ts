@@ -38,6 +38,7 @@ function handlers(overrides: Partial<RequestHandlers> = {}): RequestHandlers {
     'ippools.delete': unused,
     'ippools.preview': unused,
     'ippools.convergence': unused,
+    'doctor.trace': unused,
     'connectivity.matrix': unused,
     ...overrides,
   };

@@ -1,0 +1,74 @@
+// The BGP paths BIRD holds for one address (`show route for ADDR all`), read from its control
+// socket through the SSH connection, for a stock Calico node where no Gingham agent runs.
+import type { Client } from 'ssh2';
+import type { BgpPathFacts } from '../../../shared/doctor/evidence.ts';
+
+/**
+ * BIRD 2's reply: a route line (`192.168.1.64/26 unicast [Mesh_10_240_1_12 05:00:01] * (100/0) [i]`,
+ * continuation lines starting with a space or tab for further paths of the same prefix), then
+ * attribute lines (`BGP.next_hop: 10.240.1.12`, `BGP.as_path: 64512`). Non-BGP paths are skipped.
+ */
+export function parseBirdRoutes(reply: string): BgpPathFacts[] {
+  const paths: (BgpPathFacts & { bgp: boolean })[] = [];
+  let prefix = '';
+  let current: (BgpPathFacts & { bgp: boolean }) | undefined;
+  for (const raw of reply.split('\n')) {
+    const line = raw.replace(/^\d{4}[- ]/, '');
+    const route = /^(\S+\/\d+)?\s+(?:unicast|blackhole|unreachable)?\s*\[(\S+)\s[^\]]*\](\s\*)?/.exec(line);
+    if (route && (route[1] || prefix)) {
+      prefix = route[1] ?? prefix;
+      const name = route[2]!;
+      const mesh = /^(?:Mesh|Node|Global)_(\d+)_(\d+)_(\d+)_(\d+)/.exec(name);
+      current = { prefix, from: mesh ? mesh.slice(1, 5).join('.') : name, nextHop: '', best: route[3] !== undefined, protocol: name, bgp: false };
+      paths.push(current);
+      continue;
+    }
+    if (!current) continue;
+    const type = /Type:\s+(\S+)/.exec(line);
+    if (type) current.bgp = type[1] === 'BGP';
+    const via = /^\s*via (\S+)/.exec(line);
+    if (via && !current.nextHop) current.nextHop = via[1]!;
+    const nextHop = /BGP\.next_hop:\s+(\S+)/.exec(line);
+    if (nextHop) {
+      current.nextHop = nextHop[1]!;
+      current.bgp = true;
+    }
+    const asPath = /BGP\.as_path:\s*(.*)$/.exec(line);
+    if (asPath) current.asPath = asPath[1]!.trim();
+  }
+  return paths.filter((p) => p.bgp || /^(Mesh|Node|Global)_/.test(p.protocol ?? '')).map(({ bgp: _bgp, ...path }) => path);
+}
+
+export function birdRoutesFor(client: Client, socket: string, address: string, timeoutMs = 5000): Promise<BgpPathFacts[]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`BIRD at ${socket} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    client.openssh_forwardOutStreamLocal(socket, (error, stream) => {
+      if (error) {
+        clearTimeout(timer);
+        reject(new Error(`no BIRD socket at ${socket}`));
+        return;
+      }
+      let text = '';
+      let asked = false;
+      stream.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        if (!asked && /^0001 /m.test(text)) {
+          asked = true;
+          text = '';
+          stream.write(`show route for ${address} all\n`);
+        } else if (asked && /^0000 ?/m.test(text)) {
+          clearTimeout(timer);
+          stream.close();
+          resolve(parseBirdRoutes(text));
+        } else if (asked && /^(8|9)\d{3} /m.test(text)) {
+          clearTimeout(timer);
+          stream.close();
+          // 8001 Network not found: BIRD has no route for it, which is evidence, not a failure.
+          if (/^8001 /m.test(text)) resolve([]);
+          else reject(new Error(`BIRD refused: ${text.trim()}`));
+        }
+      });
+      stream.on('close', () => clearTimeout(timer));
+    });
+  });
+}

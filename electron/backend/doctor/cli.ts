@@ -1,0 +1,126 @@
+// `npm run -s doctor -- [--lab | --kubeconfig FILE --context NAME] trace SRC DST [--port N] [--json]`:
+// the console's doctor for scripts, the same backend code the GUI calls. Exit 0 when the path
+// works, 1 when it does not (or cannot be judged), 2 on bad input.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ConsoleError } from '../../../shared/api/errors.ts';
+import { TraceEvidence } from '../../../shared/doctor/evidence.ts';
+import { traceFromEvidence } from '../../../shared/doctor/trace.ts';
+import type { TraceResult } from '../../../shared/doctor/trace-result.ts';
+import { ConsoleBackend } from '../console-backend.ts';
+import { labDefaultsFrom, type LabDefaults } from '../lab/lab-defaults.ts';
+import { DoctorService } from './doctor-service.ts';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+class BadInput extends Error {}
+
+/** The lab's status as `npm run lab -- status --json` prints it (the backend never imports the lab). */
+function labDefaults(): LabDefaults {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'lab/cli.ts'), 'status', '--json'], { cwd: repo, encoding: 'utf8' });
+  if (result.status !== 0) throw new BadInput(`\`npm run lab -- status --json\` failed: ${(result.stderr || result.stdout).trim()}`);
+  const defaults = labDefaultsFrom(JSON.parse(result.stdout));
+  if (!defaults?.context) throw new BadInput('The lab is not up: start it with `sudo npm run lab -- up`, or give --kubeconfig FILE --context NAME.');
+  return defaults;
+}
+
+const hopMark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', unknown: '??  ' } as const;
+
+export function formatTrace(result: TraceResult): string {
+  const end = (e: TraceResult['source']) => `${e.pod ?? e.text} (${e.ip}${e.node ? ` on ${e.node}` : ''})`;
+  const lines = [`trace ${end(result.source)} -> ${end(result.destination)}${result.port ? ` TCP ${result.port}` : ''}${result.encapsulation ? `: ${result.encapsulation}` : ''}`, ''];
+  result.hops.forEach((h, i) => {
+    lines.push(`${String(i + 1).padStart(2)} ${hopMark[h.verdict.status]} ${h.title}  [${h.verdict.code}]`);
+    lines.push(`        ${h.verdict.message}`);
+    for (const e of h.evidence) lines.push(`          | ${e}`);
+  });
+  for (const gap of result.gaps) lines.push(`   not read: ${gap}`);
+  lines.push('', `${result.verdict.ok ? 'REACHABLE' : 'NOT REACHABLE'} (${result.verdict.code}): ${result.verdict.message}`);
+  if (result.ms !== undefined) lines.push(`(${result.ms} ms)`);
+  return lines.join('\n');
+}
+
+function portOption(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) throw new InvalidArgumentError('a TCP port is a whole number from 1 to 65535');
+  return port;
+}
+
+interface GlobalOptions {
+  lab?: boolean;
+  kubeconfig?: string;
+  context?: string;
+}
+
+async function trace(global: GlobalOptions, source: string, destination: string, options: { port?: number; json?: boolean; evidence?: string; saveEvidence?: string }): Promise<number> {
+  const request = { source, destination, ...(options.port ? { port: options.port } : {}) };
+  let result: TraceResult;
+  if (options.evidence) {
+    // A saved evidence file replays a trace without a cluster (and is how the unit tests' fixtures were made).
+    const parsed = TraceEvidence.safeParse(JSON.parse(readFileSync(options.evidence, 'utf8')));
+    if (!parsed.success) throw new BadInput(`${options.evidence} is not a doctor evidence file: ${parsed.error.issues[0]?.message ?? ''}`);
+    result = traceFromEvidence({ ...parsed.data, request: { ...parsed.data.request, ...request } });
+  } else {
+    if (!global.lab && !(global.kubeconfig && global.context)) throw new BadInput('Say which cluster: --lab, or --kubeconfig FILE --context NAME.');
+    const lab = global.lab ? labDefaults() : undefined;
+    const configDir = mkdtempSync(path.join(os.tmpdir(), 'gingham-doctor-'));
+    const backend = new ConsoleBackend({
+      // The user's own nodes and known hosts unless --lab (whose are given): read, never written.
+      ...(lab ? { configDir, lab } : { lab: { nodes: [] } }),
+      clusters: { paths: () => (global.kubeconfig ? [global.kubeconfig] : []) },
+    });
+    try {
+      const doctor = new DoctorService(backend.ssh, backend.nodes, (context) => backend.clusters.kubeConfig(context));
+      const context = lab?.context ?? global.context!;
+      const started = Date.now();
+      const evidence = await doctor.evidence(context, request);
+      if (options.saveEvidence) writeFileSync(options.saveEvidence, `${JSON.stringify(evidence, null, 1)}\n`);
+      result = { ...traceFromEvidence(evidence), ms: Date.now() - started };
+    } finally {
+      backend.close();
+      rmSync(configDir, { recursive: true, force: true });
+    }
+  }
+  process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatTrace(result)}\n`);
+  return result.verdict.ok ? 0 : 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let status = 0;
+  const program = new Command('doctor')
+    .description("why can't pod A reach pod B: the path hop by hop, with evidence (docs/doctor.md)")
+    .option('--lab', "the lab's cluster: its kubeconfig, SSH key and known hosts (`npm run lab -- up`)")
+    .option('--kubeconfig <file>', 'a kubeconfig file')
+    .option('--context <name>', 'its context')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  program
+    .command('trace')
+    .description('trace SRC (a pod: name, namespace/name or address) to DST (a pod or an address)')
+    .argument('<source>')
+    .argument('<destination>')
+    .option('--port <n>', 'a TCP port the destination should listen on', portOption)
+    .option('--json', 'the result as JSON: {verdict: {ok, code, message}, hops: [...]}')
+    .option('--evidence <file>', 'trace from a saved evidence file instead of the cluster')
+    .option('--save-evidence <file>', 'also write the evidence read from the cluster to FILE')
+    .action(async (source: string, destination: string, options: { port?: number; json?: boolean; evidence?: string; saveEvidence?: string }) => {
+      status = await trace(program.opts<GlobalOptions>(), source, destination, options);
+    });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return status;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    const bad = error instanceof BadInput || (error instanceof ConsoleError && ['not-found', 'invalid-field', 'context-not-found', 'kubeconfig-unreadable'].includes(error.code));
+    process.stderr.write(`doctor: ${(error as Error).message}\n`);
+    return bad ? 2 : 1;
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,55 @@
+// The doctor's requests: collect the evidence over the console's SSH connections and the
+// Kubernetes API (collect-evidence.ts), then trace it with the pure core (shared/doctor/trace.ts).
+// The script command (cli.ts) and the console share this code.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Client } from 'ssh2';
+import type { RequestHandlers } from '../../../shared/api/console-contract.ts';
+import { ConsoleError } from '../../../shared/api/errors.ts';
+import type { TraceEvidence, TraceRequest } from '../../../shared/doctor/evidence.ts';
+import { traceFromEvidence } from '../../../shared/doctor/trace.ts';
+import type { TraceResult } from '../../../shared/doctor/trace-result.ts';
+import type { NodeStore } from '../nodes/node-store.ts';
+import type { SshManager } from '../ssh/ssh-manager.ts';
+import { collectTraceEvidence } from './collect-evidence.ts';
+
+export class DoctorService {
+  constructor(
+    private readonly ssh: SshManager,
+    private readonly nodes: NodeStore,
+    private readonly kubeConfigFor: (context: string) => KubeConfig,
+  ) {}
+
+  /** The SSH connection to a cluster node: the SSH node of the same name, or whose host is one of its addresses. */
+  private async clientFor(nodeName: string, addresses: string[]): Promise<Client> {
+    const list = this.nodes.list();
+    const node = list.find((n) => n.name === nodeName) ?? list.find((n) => addresses.includes(n.host));
+    if (!node) throw new ConsoleError('not-found', `no SSH node matches ${nodeName}: add one (Nodes) with its name or address`);
+    const result = await this.ssh.connect(node.id);
+    if (result.state !== 'connected') throw new ConsoleError('ssh-disconnected', `accept ${node.name}'s host key first (Nodes, Connect)`);
+    return this.ssh.client(node.id);
+  }
+
+  async evidence(context: string, request: TraceRequest): Promise<TraceEvidence> {
+    const kubeConfig = this.kubeConfigFor(context);
+    let addresses = new Map<string, string[]>();
+    return collectTraceEvidence(request, {
+      kubeConfig,
+      clientFor: (name) => this.clientFor(name, addresses.get(name) ?? []),
+      onCluster: (cluster) => {
+        addresses = new Map(cluster.nodes.map((n) => [n.name, [n.internalIp, n.ipv4Address?.split('/')[0]].filter((a): a is string => a !== undefined)]));
+      },
+    });
+  }
+
+  async trace(context: string, request: TraceRequest): Promise<TraceResult> {
+    const started = Date.now();
+    const evidence = await this.evidence(context, request);
+    return { ...traceFromEvidence(evidence), ms: Date.now() - started };
+  }
+
+  handlers(): Pick<RequestHandlers, 'doctor.trace'> {
+    return {
+      'doctor.trace': async ({ context, source, destination, port }) => this.trace(context, { source, destination, ...(port ? { port } : {}) }),
+    };
+  }
+}

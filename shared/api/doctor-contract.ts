@@ -1,0 +1,21 @@
+// The console API's part for the doctor: a path trace between two pods (or a pod and an address),
+// answered hop by hop from what the nodes and the Kubernetes API say (shared/doctor/).
+import { z } from 'zod';
+import { TraceResult } from '../doctor/trace-result.ts';
+
+const name = z.string().min(1).max(253);
+
+export const doctorRequests = {
+  /** Why can (or can't) `source` reach `destination`: the path as the kernels will forward it, with evidence per hop. */
+  'doctor.trace': {
+    params: z.object({
+      context: name,
+      /** A pod (`pod-1`, `namespace/pod-1`) or its address. */
+      source: z.string().min(1).max(300),
+      /** A pod or any IPv4 address. */
+      destination: z.string().min(1).max(300),
+      port: z.number().int().min(1).max(65535).optional(),
+    }),
+    result: TraceResult,
+  },
+} as const;
