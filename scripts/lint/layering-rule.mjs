@@ -27,10 +27,14 @@ export function checkImport(fromRel, specifier) {
     const target = path.posix.normalize(path.posix.join(path.posix.dirname(fromRel), specifier));
     const targetLayer = layerOf(target);
     if (!targetLayer) return undefined;
-    // The lab is the integration test bed (a real control plane, nodes, pods): any test may use it.
+    // The lab is the test bed (a real control plane, nodes, pods, sshd): any test may use it.
     if (test && targetLayer.name === 'lab') return undefined;
     if (!layer.imports.includes(targetLayer.name)) {
       return `${layer.name} may not import from ${targetLayer.name} (${target}): ${layer.name} imports only ${layer.imports.join(', ')}. Move the shared part to shared/.`;
+    }
+    // Test helpers are for tests and test beds: what the product runs must not depend on them.
+    if (!test && !layer.testBed && isTestFile(target)) {
+      return `${fromRel} is product code and may not import the test helper ${target}. Move what both need out of testing/.`;
     }
     return undefined;
   }

@@ -34,6 +34,10 @@ describe('the layering lint rule', () => {
     ['agent/bgp/violation.ts', "import { BrowserWindow } from 'electron';\nexport const y = BrowserWindow;", 'only electron/main and electron/preload may import electron'],
     ['agent/datastore/violation.ts', "import { controlPlaneUp } from '../../lab/controlplane/controlplane.ts';\nexport const y = controlPlaneUp;", 'agent may not import from lab'],
     ['agent/bgp/violation.ts', "import { describe } from 'vitest';\nexport const y = describe;", 'vitest is test tooling'],
+    ['agent/dataplane/violation.ts', "import { run } from '../../lab/sh.ts';\nexport const y = run;", 'agent may not import from lab'],
+    ['electron/backend/ssh/violation.ts', "import { startSshdNode } from '../../../lab/testing/sshd-node.ts';\nexport const y = startSshdNode;", 'electron/backend may not import from lab'],
+    ['agent/bgp/violation.ts', "import { BirdDaemon } from './testing/daemons.ts';\nexport const y = BirdDaemon;", 'may not import the test helper agent/bgp/testing/daemons.ts'],
+    ['electron/backend/ssh/violation.ts', "import { x } from '../installer/testing/install-fixture.ts';\nexport const y = x;", 'may not import the test helper electron/backend/installer/testing/install-fixture.ts'],
   ])('refuses %s importing what its layer may not (%#)', async (filePath, code, reason) => {
     const errors = await layeringErrors(filePath, code);
     expect(errors.join('\n')).toContain(reason);
@@ -48,6 +52,12 @@ describe('the layering lint rule', () => {
     ['agent/bgp/fine.ts', "import net from 'node:net';\nimport { parseCidr } from '../../shared/net/cidr.ts';\nexport const y = [net, parseCidr];"],
     ['agent/datastore/fine.int.test.ts', "import { controlPlaneUp } from '../../lab/controlplane/controlplane.ts';\nexport const y = controlPlaneUp;"],
     ['shared/net/fine.test.ts', "import { createHash } from 'node:crypto';\nimport { it } from 'vitest';\nexport const y = [createHash, it];"],
+    // The lab is the one test bed: every tier's tests and test helpers (testing/) may use it.
+    ['agent/dataplane/testing/fine.ts', "import { runSync } from '../../../lab/sh.ts';\nexport const y = runSync;"],
+    ['electron/backend/installer/testing/fine.ts', "import type { SshdNode } from '../../../../lab/testing/sshd-node.ts';\nexport type Y = SshdNode;"],
+    ['electron/backend/ssh/fine.int.test.ts', "import { startSshdNode } from '../../../lab/testing/sshd-node.ts';\nexport const y = startSshdNode;"],
+    ['agent/bgp/fine.int.test.ts', "import { BirdDaemon } from './testing/daemons.ts';\nexport const y = BirdDaemon;"],
+    ['bench/fine.ts', "import { NetnsLab } from '../agent/bgp/testing/netns-lab.ts';\nexport const y = NetnsLab;"],
   ])('allows %s its own directions', async (filePath, code) => {
     expect(await layeringErrors(filePath, code)).toEqual([]);
   });

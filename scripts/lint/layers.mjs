@@ -1,7 +1,11 @@
 // The layering of docs/architecture.md as data: which folder is which layer, and what each layer may
 // import. The lint rule (layering-rule.mjs) enforces it; the test beside it proves that it bites.
 
-/** Layers, most specific path first. `imports` lists the layers a file may import from. */
+/**
+ * Layers, most specific path first. `imports` lists the layers a file may import from. `testBed`:
+ * the layer exists to run tests or measurements (the lab, e2e, bench), so that its files may use
+ * test helpers (testing/ folders), which the product's layers may not.
+ */
 export const layers = [
   {
     name: 'shared',
@@ -23,9 +27,9 @@ export const layers = [
   { name: 'electron/main', paths: ['electron/main/'], imports: ['shared', 'electron/backend', 'electron/main'], node: true, electron: true },
   { name: 'electron/preload', paths: ['electron/preload/'], imports: ['shared', 'electron/preload'], node: false, electron: true },
   { name: 'agent', paths: ['agent/'], imports: ['shared', 'agent'], node: true },
-  { name: 'lab', paths: ['lab/'], imports: ['shared', 'agent', 'lab'], node: true },
-  { name: 'e2e', paths: ['e2e/'], imports: ['shared', 'lab', 'electron/backend', 'electron/web', 'e2e'], node: true },
-  { name: 'bench', paths: ['bench/'], imports: ['shared', 'agent', 'lab', 'bench'], node: true },
+  { name: 'lab', paths: ['lab/'], imports: ['shared', 'agent', 'lab'], node: true, testBed: true },
+  { name: 'e2e', paths: ['e2e/'], imports: ['shared', 'lab', 'electron/backend', 'electron/web', 'e2e'], node: true, testBed: true },
+  { name: 'bench', paths: ['bench/'], imports: ['shared', 'agent', 'lab', 'bench'], node: true, testBed: true },
   { name: 'scripts', paths: ['scripts/'], imports: ['shared', 'scripts'], node: true },
 ];
 
