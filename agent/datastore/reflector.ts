@@ -1,8 +1,9 @@
 // List+watch of one kind into a local cache, as client-go's reflector does: list, then watch from
 // the list's resourceVersion; a watch that ends (server timeout, broken connection, API server
 // restart) is resumed from the last resourceVersion seen; a 410 Gone (that version is no longer
-// in the server's window) forces a full relist. While the server is unreachable the cache keeps
-// its last contents: the agent goes on with the last known state.
+// in the server's window) forces a full relist, and so does a watch that failed (the server gone,
+// refusing, erring). While the server is unreachable the cache keeps its last contents: the agent
+// goes on with the last known state.
 import type { KubeClient } from './kube-client.ts';
 import { collectionPath } from './kube-api.ts';
 
@@ -119,6 +120,11 @@ export class Reflector<T extends Named> {
         this.log(`resourceVersion ${this.resourceVersion} is gone (410): listing again`);
         needList = true;
       } else if (end === 'failed') {
+        // List again rather than resume, as client-go does: a server that comes back may hold
+        // an older history (etcd restored from a backup), where a watch from our last
+        // resourceVersion is accepted and waits for versions it reaches only much later,
+        // while the cache goes on holding objects that history no longer has.
+        needList = true;
         await this.pause(backoff);
         backoff = Math.min(backoff * 2, maxBackoff);
       } else {
