@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hostMatches, parseJump, resolveHost } from './ssh-config.ts';
+import { parseJump, resolveHost, SshConfigError } from './ssh-config.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'gcon-sshcfg-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
@@ -62,11 +62,43 @@ describe('resolveHost, as OpenSSH reads ~/.ssh/config', () => {
   });
 });
 
+/** Whether a Host line with `patterns` applies to `host`. */
+function hostMatches(patterns: string, host: string): boolean {
+  const file = join(home, `match-${patterns.replace(/\W/g, '_')}`);
+  writeFileSync(file, `Host ${patterns}\n  User matched\n`);
+  return resolveHost(host, { home, configPath: file }).user === 'matched';
+}
+
 describe('patterns and jumps', () => {
   it('matches wildcards case-insensitively', () => {
-    expect(hostMatches(['*.Example'], 'node.example')).toBe(true);
-    expect(hostMatches(['node?'], 'node12')).toBe(false);
-    expect(hostMatches(['*', '!db*'], 'db1')).toBe(false);
+    expect(hostMatches('*.Example', 'node.example')).toBe(true);
+    expect(hostMatches('*.example', 'NODE.example')).toBe(true);
+    expect(hostMatches('node?', 'node12')).toBe(false);
+    expect(hostMatches('* !db*', 'db1')).toBe(false);
+    expect(hostMatches('* !db*', 'web1')).toBe(true);
+  });
+  it('applies Match host and Match all blocks, and never runs Match exec', () => {
+    const file = join(home, 'match-blocks');
+    const marker = join(home, 'exec-ran');
+    writeFileSync(file, `Match exec "touch ${marker}"\n  User from-exec\nMatch host web*\n  Port 2022\nMatch all\n  User everyone\n`);
+    expect(resolveHost('web1', { home, configPath: file })).toMatchObject({ port: 2022, user: 'everyone' });
+    expect(resolveHost('db1', { home, configPath: file }).port).toBeUndefined();
+    expect(existsSync(marker)).toBe(false);
+  });
+  it('names the file and line of a bad Port in an included file, past the blocks before it', () => {
+    mkdirSync(join(home, 'inc'), { recursive: true });
+    const inner = join(home, 'inc', 'ports');
+    writeFileSync(inner, '# ports\nHost other\n  Port http\nHost target\n  Port https\n');
+    const outer = join(home, 'inc', 'outer');
+    writeFileSync(outer, `Host first\n  User x\nInclude ${inner}\n`);
+    expect(() => resolveHost('target', { home, configPath: outer })).toThrow(`${inner}:5: Port https is not a TCP port`);
+    expect(() => resolveHost('first', { home, configPath: outer })).not.toThrow();
+  });
+  it('refuses an unclosed quote, naming the file and line', () => {
+    const file = join(home, 'quote');
+    writeFileSync(file, 'Host a\n  HostName "10.0.0.1\n');
+    expect(() => resolveHost('a', { home, configPath: file })).toThrow(SshConfigError);
+    expect(() => resolveHost('a', { home, configPath: file })).toThrow(`${file}:2: HostName is not readable: a quote is not closed`);
   });
   it('parses a chain of jumps with users, ports and IPv6', () => {
     expect(parseJump('a,me@b:2022,[fd00::1]:22')).toEqual([{ host: 'a' }, { host: 'b', user: 'me', port: 2022 }, { host: 'fd00::1', port: 22 }]);

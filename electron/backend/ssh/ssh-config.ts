@@ -1,10 +1,15 @@
 // ~/.ssh/config as OpenSSH reads it, for the options the console uses: HostName, User, Port,
-// IdentityFile, IdentitiesOnly, ProxyJump, IdentityAgent. The first value obtained for an option
-// wins (IdentityFile accumulates); Host patterns take * ? and !negation; Include is followed;
-// Match blocks are skipped (their conditions need a shell), except `Match all`.
+// IdentityFile, IdentitiesOnly, ProxyJump, IdentityAgent. The `ssh-config` package parses the file
+// and computes a host's settings (Host and Match blocks, the first value obtained winning,
+// IdentityFile accumulating); this file adds what it leaves to its caller: Include (followed here,
+// each line keeping its file and line number for the messages), host names matched without regard
+// to case as OpenSSH does, no `Match exec` (it would run a shell from a config file), and settings
+// checked (a Port that is not a TCP port, a ProxyJump that is not a host) with an error naming the
+// file and line.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
+import SSHConfig, { LineType, type Directive, type Line } from 'ssh-config';
 
 /** A setting in the SSH config that the console cannot use: the message names the file, line and keyword. */
 export class SshConfigError extends Error {
@@ -30,44 +35,50 @@ export interface ResolvedHost {
   identityAgent?: string;
 }
 
-interface Line {
-  keyword: string;
-  args: string[];
+/** Where a line of the config (Includes spliced in) was written. */
+interface Origin {
   file: string;
   line: number;
 }
 
-function tokenize(value: string): string[] {
-  const out: string[] = [];
-  const re = /"([^"]*)"|(\S+)/g;
-  for (let m = re.exec(value); m; m = re.exec(value)) out.push(m[1] ?? m[2] ?? '');
-  return out;
+/** The config text with every Include replaced by the files it names, and each directive's origin. */
+interface Source {
+  lines: string[];
+  /** One per directive line of `lines`, in order. */
+  directives: Origin[];
 }
 
 function expandHome(path: string, home: string): string {
   return path === '~' ? home : path.startsWith('~/') ? join(home, path.slice(2)) : path;
 }
 
-function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`, 'i');
-}
+const valuesOf = (value: Directive['value']): string[] => (typeof value === 'string' ? (value === '' ? [] : [value]) : value.map((v) => v.val));
 
-/** OpenSSH's Host matching: any positive pattern matches and no negated one does. */
-export function hostMatches(patterns: string[], host: string): boolean {
-  let matched = false;
-  for (const pattern of patterns) {
-    if (pattern.startsWith('!')) {
-      if (globToRegExp(pattern.slice(1)).test(host)) return false;
-    } else if (globToRegExp(pattern).test(host)) {
-      matched = true;
-    }
+/**
+ * The one directive of a line; `comment` for a comment or blank line, `nothing` for a line that
+ * sets nothing (no keyword, or a keyword without a value). A line the parser refuses is an error
+ * naming it, as OpenSSH refuses it (an unclosed quote, a Match without criteria).
+ */
+function directiveOf(raw: string, where: string): Directive | 'comment' | 'nothing' {
+  const keyword = /^\s*([^\s=]+)/.exec(raw)?.[1] ?? '';
+  let parsed: SSHConfig;
+  try {
+    parsed = SSHConfig.parse(raw);
+  } catch (error) {
+    const why = /line break/i.test((error as Error).message) ? 'a quote is not closed: close it' : `${(error as Error).message}: write it as the ssh_config manual page shows`;
+    throw new SshConfigError(`${where}: ${keyword || 'line'} is not readable: ${why}.`);
   }
-  return matched;
+  const line: Line | undefined = parsed[0];
+  if (!line || line.type !== LineType.DIRECTIVE) return 'comment';
+  if (/^match$/i.test(line.param) && valuesOf(line.value).length === 0) {
+    throw new SshConfigError(`${where}: ${line.param} has no criteria: write Match all, or Match host PATTERN.`);
+  }
+  // ssh-config would make a keyword without a value the winning (empty) value; OpenSSH's value is the next one.
+  return line.param && valuesOf(line.value).length > 0 ? line : 'nothing';
 }
 
 /** `includedAt` names the Include line that led here, for the messages. */
-function readLines(file: string, home: string, depth: number, includedAt?: string): Line[] {
+function readSource(file: string, home: string, depth: number, includedAt?: string): Source {
   if (depth > 16) throw new SshConfigError(`${includedAt ?? `${file}:1`}: Include nested too deeply (more than 16 levels): is there an Include loop? Remove the Include that leads back.`);
   let text: string;
   try {
@@ -77,25 +88,29 @@ function readLines(file: string, home: string, depth: number, includedAt?: strin
     const why = code === 'EISDIR' ? 'it is a folder, not a config file: name the files in it (folder/*)' : code === 'EACCES' || code === 'EPERM' ? 'it cannot be read (permission denied): make it readable by your user' : (error as Error).message;
     throw new SshConfigError(`${includedAt ?? `${file}:1`}: Include ${file}: ${why}.`);
   }
-  const lines: Line[] = [];
-  text.split('\n').forEach((raw, index) => {
-    const trimmed = raw.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    const m = /^(\S+?)(?:\s*=\s*|\s+)(.*)$/.exec(trimmed);
-    if (!m) return;
-    const keyword = m[1]!.toLowerCase();
-    const args = tokenize(m[2]!);
-    if (keyword === 'include') {
-      for (const pattern of args) {
+  const source: Source = { lines: [], directives: [] };
+  text.split('\n').forEach((written, index) => {
+    const where = `${file}:${index + 1}`;
+    // A Host line without patterns matches no host (OpenSSH); ssh-config cannot parse it.
+    const raw = /^\s*host\s*=?\s*$/i.test(written) ? 'Host !*' : written;
+    const directive = directiveOf(raw, where);
+    if (directive === 'nothing') return;
+    if (directive !== 'comment' && /^include$/i.test(directive.param)) {
+      for (const pattern of valuesOf(directive.value)) {
         const full = expandHome(pattern, home);
         const path = isAbsolute(full) ? full : join(home, '.ssh', full);
-        for (const included of expandGlob(path)) lines.push(...readLines(included, home, depth + 1, `${file}:${index + 1}`));
+        for (const included of expandGlob(path)) {
+          const inner = readSource(included, home, depth + 1, where);
+          source.lines.push(...inner.lines);
+          source.directives.push(...inner.directives);
+        }
       }
       return;
     }
-    lines.push({ keyword, args, file, line: index + 1 });
+    source.lines.push(raw);
+    if (directive !== 'comment') source.directives.push({ file, line: index + 1 });
   });
-  return lines;
+  return source;
 }
 
 /** Include may name a glob in its last component (e.g. config.d/*); that is what users write. */
@@ -104,7 +119,8 @@ function expandGlob(path: string): string[] {
   if (!/[*?]/.test(name)) return existsSync(path) ? [path] : [];
   const dir = dirname(path);
   if (!existsSync(dir)) return [];
-  const re = globToRegExp(name);
+  const escaped = name.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = new RegExp(`^${escaped}$`);
   // Only files: a folder that the pattern also matches (config.d/* beside config.d/old/) is not a config.
   return readdirSync(dir)
     .filter((entry) => re.test(entry))
@@ -117,6 +133,11 @@ function expandGlob(path: string): string[] {
         return false;
       }
     });
+}
+
+/** Every directive of a parsed config, in file order (a Host or Match line, then its block). */
+function directivesIn(config: SSHConfig): Directive[] {
+  return config.flatMap((line) => (line.type !== LineType.DIRECTIVE ? [] : 'config' in line ? [line, ...directivesIn(line.config)] : [line]));
 }
 
 export function parseJump(spec: string): Jump[] {
@@ -138,54 +159,54 @@ export function parseJump(spec: string): Jump[] {
 export function resolveHost(alias: string, options: { configPath?: string; home?: string } = {}): ResolvedHost {
   const home = options.home ?? homedir();
   const configPath = options.configPath ?? join(home, '.ssh', 'config');
-  const lines = existsSync(configPath) ? readLines(configPath, home, 0) : [];
+  const source: Source = existsSync(configPath) ? readSource(configPath, home, 0) : { lines: [], directives: [] };
+  const config = SSHConfig.parse(source.lines.join('\n'));
+
+  // compute() reports the winning value, not where it was written: the values that are checked
+  // go through it as tokens naming their directive, so that an error can cite the file and line.
+  const checked = new Map<string, { value: string; origin: Origin }>();
+  directivesIn(config).forEach((directive, index) => {
+    const origin = source.directives[index]!;
+    if (/^host$/i.test(directive.param)) {
+      // OpenSSH matches host names without regard to case; compute() compares exactly.
+      directive.value = typeof directive.value === 'string' ? directive.value.toLowerCase() : directive.value.map((v) => ({ ...v, val: v.val.toLowerCase() }));
+    } else if (/^(port|proxyjump)$/i.test(directive.param)) {
+      const token = `\u0001${index}`;
+      checked.set(token, { value: valuesOf(directive.value)[0]!, origin });
+      directive.value = token;
+    }
+  });
+  const computed = config.compute(alias.toLowerCase(), { ignoreCase: true, matchExec: false });
+  const first = (key: string): string | undefined => {
+    const value = computed[key];
+    return Array.isArray(value) ? value[0] : value;
+  };
+
   const resolved: ResolvedHost = { alias, hostName: alias, identityFiles: [], identitiesOnly: false, proxyJump: [] };
-  const seen = new Set<string>();
-  let active = true; // options before the first Host line apply to every host
-  for (const { keyword, args, file, line } of lines) {
-    if (keyword === 'host') {
-      active = hostMatches(args, alias);
-      continue;
-    }
-    if (keyword === 'match') {
-      active = args.length === 1 && args[0]!.toLowerCase() === 'all';
-      continue;
-    }
-    if (!active || args.length === 0) continue;
-    const value = args[0]!;
-    if (keyword === 'identityfile') {
-      resolved.identityFiles.push(expandHome(value.replace(/%d/g, home).replace(/%h/g, alias), home));
-      continue;
-    }
-    if (seen.has(keyword)) continue;
-    seen.add(keyword);
-    switch (keyword) {
-      case 'hostname':
-        resolved.hostName = value.replace(/%h/g, alias);
-        break;
-      case 'user':
-        resolved.user = value;
-        break;
-      case 'port': {
-        const port = Number(value);
-        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SshConfigError(`${file}:${line}: Port ${value} is not a TCP port: write a number from 1 to 65535.`);
-        resolved.port = port;
-        break;
-      }
-      case 'identitiesonly':
-        resolved.identitiesOnly = value.toLowerCase() === 'yes';
-        break;
-      case 'identityagent':
-        resolved.identityAgent = value.toLowerCase() === 'ssh_auth_sock' ? undefined : expandHome(value, home);
-        break;
-      case 'proxyjump':
-        try {
-          // `none` is OpenSSH's word for no jump (it overrides a ProxyJump of a wider Host block).
-          resolved.proxyJump = value.toLowerCase() === 'none' ? [] : parseJump(value);
-        } catch (error) {
-          throw new SshConfigError(`${file}:${line}: ${(error as Error).message}`);
-        }
-        break;
+  const hostName = first('hostname');
+  if (hostName !== undefined) resolved.hostName = hostName.replace(/%h/g, alias);
+  const user = first('user');
+  if (user !== undefined) resolved.user = user;
+  const port = checked.get(first('port') ?? '');
+  if (port) {
+    const value = Number(port.value);
+    if (!Number.isInteger(value) || value < 1 || value > 65535) throw new SshConfigError(`${port.origin.file}:${port.origin.line}: Port ${port.value} is not a TCP port: write a number from 1 to 65535.`);
+    resolved.port = value;
+  }
+  const identityFiles = computed.identityfile;
+  for (const file of Array.isArray(identityFiles) ? identityFiles : identityFiles ? [identityFiles] : []) {
+    resolved.identityFiles.push(expandHome(file.replace(/%d/g, home).replace(/%h/g, alias), home));
+  }
+  resolved.identitiesOnly = first('identitiesonly')?.toLowerCase() === 'yes';
+  const agent = first('identityagent');
+  if (agent !== undefined && agent.toLowerCase() !== 'ssh_auth_sock') resolved.identityAgent = expandHome(agent, home);
+  const jump = checked.get(first('proxyjump') ?? '');
+  if (jump) {
+    try {
+      // `none` is OpenSSH's word for no jump (it overrides a ProxyJump of a wider Host block).
+      resolved.proxyJump = parseJump(jump.value);
+    } catch (error) {
+      throw new SshConfigError(`${jump.origin.file}:${jump.origin.line}: ${(error as Error).message}`);
     }
   }
   return resolved;
