@@ -7,6 +7,7 @@ export const sections = [
   { id: 'routes', label: 'Routes' },
   { id: 'bgp', label: 'BGP peers' },
   { id: 'connectivity', label: 'Connectivity' },
+  { id: 'doctor', label: 'Doctor' },
   { id: 'captures', label: 'Captures' },
   { id: 'terminal', label: 'Terminal' },
 ] as const;

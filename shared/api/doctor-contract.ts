@@ -15,6 +15,8 @@ export const doctorRequests = {
       /** A pod or any IPv4 address. */
       destination: z.string().min(1).max(300),
       port: z.number().int().min(1).max(65535).optional(),
+      /** Also ping from the source's namespace with a short capture at each hop (about 4 s). */
+      probe: z.boolean().optional(),
     }),
     result: TraceResult,
   },

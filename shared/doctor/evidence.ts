@@ -4,6 +4,7 @@
 // replayed from a saved file, and shown to an admin exactly as the node said it.
 import { z } from 'zod';
 import { encapsulationModes } from '../model/modes.ts';
+import { ProbeEvidence } from './probe.ts';
 
 export const ClusterNodeFacts = z.object({
   name: z.string().min(1),
@@ -78,5 +79,7 @@ export const TraceEvidence = z.object({
   destination: NodeEvidence.optional(),
   /** What could not be read, and why (a node without SSH, a command that failed). */
   gaps: z.array(z.string()).default([]),
+  /** The live probe's ping and captures, when one ran. */
+  probe: ProbeEvidence.optional(),
 });
 export type TraceEvidence = z.infer<typeof TraceEvidence>;

@@ -38,4 +38,8 @@ export const reasonCodes = [
   'endpoint-ok',
   // the way back
   'asymmetric-path',
+  // the live probe
+  'fabric-drops-pod-addresses',
+  'probe-agrees',
+  'probe-disagrees',
 ] as const;

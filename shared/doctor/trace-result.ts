@@ -7,7 +7,7 @@ import { reasonCodes } from './reason-codes.ts';
 export const HopStatus = z.enum(['ok', 'warn', 'fail', 'unknown']);
 export type HopStatus = z.infer<typeof HopStatus>;
 
-export const HopKind = z.enum(['source-pod', 'source-node', 'underlay', 'destination-node', 'destination-pod', 'return-node', 'return-underlay', 'return-arrival']);
+export const HopKind = z.enum(['source-pod', 'source-node', 'underlay', 'destination-node', 'destination-pod', 'return-node', 'return-underlay', 'return-arrival', 'probe']);
 export type HopKind = z.infer<typeof HopKind>;
 
 export const ReasonCode = z.enum(reasonCodes);
@@ -40,6 +40,8 @@ export const TraceResult = z.object({
   encapsulation: z.string().optional(),
   verdict: TraceVerdict,
   hops: z.array(TraceHop),
+  /** The live probe's outcome, when one was asked for (--probe): its hop is the last. */
+  probe: z.object({ ok: z.boolean(), replies: z.number(), where: z.string() }).optional(),
   /** What could not be read. */
   gaps: z.array(z.string()),
   collectedAt: z.string(),

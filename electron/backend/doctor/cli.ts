@@ -1,4 +1,4 @@
-// `npm run -s doctor -- [--lab | --kubeconfig FILE --context NAME] trace SRC DST [--port N] [--json]`:
+// `npm run -s doctor -- [--lab | --kubeconfig FILE --context NAME] trace SRC DST [--port N] [--probe] [--json]`:
 // the console's doctor for scripts, the same backend code the GUI calls. Exit 0 when the path
 // works, 1 when it does not (or cannot be judged), 2 on bad input.
 import { spawnSync } from 'node:child_process';
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import { TraceEvidence } from '../../../shared/doctor/evidence.ts';
+import { judgeProbe } from '../../../shared/doctor/probe.ts';
 import { traceFromEvidence } from '../../../shared/doctor/trace.ts';
 import type { TraceResult } from '../../../shared/doctor/trace-result.ts';
 import { ConsoleBackend } from '../console-backend.ts';
@@ -56,14 +57,15 @@ interface GlobalOptions {
   context?: string;
 }
 
-async function trace(global: GlobalOptions, source: string, destination: string, options: { port?: number; json?: boolean; evidence?: string; saveEvidence?: string }): Promise<number> {
+async function trace(global: GlobalOptions, source: string, destination: string, options: { port?: number; json?: boolean; probe?: boolean; evidence?: string; saveEvidence?: string }): Promise<number> {
   const request = { source, destination, ...(options.port ? { port: options.port } : {}) };
   let result: TraceResult;
   if (options.evidence) {
     // A saved evidence file replays a trace without a cluster (and is how the unit tests' fixtures were made).
     const parsed = TraceEvidence.safeParse(JSON.parse(readFileSync(options.evidence, 'utf8')));
     if (!parsed.success) throw new BadInput(`${options.evidence} is not a doctor evidence file: ${parsed.error.issues[0]?.message ?? ''}`);
-    result = traceFromEvidence({ ...parsed.data, request: { ...parsed.data.request, ...request } });
+    const predicted = traceFromEvidence({ ...parsed.data, request: { ...parsed.data.request, ...request } });
+    result = parsed.data.probe ? judgeProbe(predicted, parsed.data.probe) : predicted;
   } else {
     if (!global.lab && !(global.kubeconfig && global.context)) throw new BadInput('Say which cluster: --lab, or --kubeconfig FILE --context NAME.');
     const lab = global.lab ? labDefaults() : undefined;
@@ -78,8 +80,8 @@ async function trace(global: GlobalOptions, source: string, destination: string,
       const context = lab?.context ?? global.context!;
       const started = Date.now();
       const evidence = await doctor.evidence(context, request);
+      result = { ...(await doctor.judge(evidence, options.probe ?? false)), ms: Date.now() - started };
       if (options.saveEvidence) writeFileSync(options.saveEvidence, `${JSON.stringify(evidence, null, 1)}\n`);
-      result = { ...traceFromEvidence(evidence), ms: Date.now() - started };
     } finally {
       backend.close();
       rmSync(configDir, { recursive: true, force: true });
@@ -104,10 +106,11 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<source>')
     .argument('<destination>')
     .option('--port <n>', 'a TCP port the destination should listen on', portOption)
+    .option('--probe', "also ping from the source's namespace with a short capture at each hop (about 4 s)")
     .option('--json', 'the result as JSON: {verdict: {ok, code, message}, hops: [...]}')
     .option('--evidence <file>', 'trace from a saved evidence file instead of the cluster')
     .option('--save-evidence <file>', 'also write the evidence read from the cluster to FILE')
-    .action(async (source: string, destination: string, options: { port?: number; json?: boolean; evidence?: string; saveEvidence?: string }) => {
+    .action(async (source: string, destination: string, options: { port?: number; json?: boolean; probe?: boolean; evidence?: string; saveEvidence?: string }) => {
       status = await trace(program.opts<GlobalOptions>(), source, destination, options);
     });
   try {

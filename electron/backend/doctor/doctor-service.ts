@@ -10,7 +10,9 @@ import { traceFromEvidence } from '../../../shared/doctor/trace.ts';
 import type { TraceResult } from '../../../shared/doctor/trace-result.ts';
 import type { NodeStore } from '../nodes/node-store.ts';
 import type { SshManager } from '../ssh/ssh-manager.ts';
+import { judgeProbe } from '../../../shared/doctor/probe.ts';
 import { collectTraceEvidence } from './collect-evidence.ts';
+import { liveProbe } from './live-probe.ts';
 
 export class DoctorService {
   constructor(
@@ -29,27 +31,40 @@ export class DoctorService {
     return this.ssh.client(node.id);
   }
 
+  private addresses = new Map<string, string[]>();
+
   async evidence(context: string, request: TraceRequest): Promise<TraceEvidence> {
-    const kubeConfig = this.kubeConfigFor(context);
-    let addresses = new Map<string, string[]>();
     return collectTraceEvidence(request, {
-      kubeConfig,
-      clientFor: (name) => this.clientFor(name, addresses.get(name) ?? []),
+      kubeConfig: this.kubeConfigFor(context),
+      clientFor: (name) => this.clientFor(name, this.addresses.get(name) ?? []),
       onCluster: (cluster) => {
-        addresses = new Map(cluster.nodes.map((n) => [n.name, [n.internalIp, n.ipv4Address?.split('/')[0]].filter((a): a is string => a !== undefined)]));
+        this.addresses = new Map(cluster.nodes.map((n) => [n.name, [n.internalIp, n.ipv4Address?.split('/')[0]].filter((a): a is string => a !== undefined)]));
       },
     });
   }
 
-  async trace(context: string, request: TraceRequest): Promise<TraceResult> {
+  /** The prediction from `evidence`, and with `probe` the live probe judged beside it. */
+  async judge(evidence: TraceEvidence, probe: boolean): Promise<TraceResult> {
+    const predicted = traceFromEvidence(evidence);
+    if (!probe) return predicted;
+    try {
+      // Kept in the evidence, so that a saved evidence file replays the probe's judgement too.
+      evidence.probe = await liveProbe(evidence, (name) => this.clientFor(name, this.addresses.get(name) ?? []));
+      return judgeProbe(predicted, evidence.probe);
+    } catch (error) {
+      return { ...predicted, gaps: [...predicted.gaps, `the live probe could not run: ${(error as Error).message}`] };
+    }
+  }
+
+  async trace(context: string, request: TraceRequest, probe = false): Promise<TraceResult> {
     const started = Date.now();
     const evidence = await this.evidence(context, request);
-    return { ...traceFromEvidence(evidence), ms: Date.now() - started };
+    return { ...(await this.judge(evidence, probe)), ms: Date.now() - started };
   }
 
   handlers(): Pick<RequestHandlers, 'doctor.trace'> {
     return {
-      'doctor.trace': async ({ context, source, destination, port }) => this.trace(context, { source, destination, ...(port ? { port } : {}) }),
+      'doctor.trace': async ({ context, source, destination, port, probe }) => this.trace(context, { source, destination, ...(port ? { port } : {}) }, probe ?? false),
     };
   }
 }

@@ -13,6 +13,9 @@ function cellText(cell: MatrixCell | undefined): string {
   return `${http} · ${ping}`;
 }
 
+/** A pod as the doctor takes it: its name, with its namespace unless that is default. */
+const podName = (pod: Matrix['pods'][number]) => (pod.namespace === 'default' ? pod.name : `${pod.namespace}/${pod.name}`);
+
 /** Probes on mount (while `enabled`), every `everyMs` if given, and on `probe()`. */
 export function useConnectivity(context: string | undefined, options: { everyMs?: number; enabled?: boolean } = {}) {
   const client = useClient();
@@ -78,6 +81,14 @@ export function ConnectivityMatrix({ matrix, caption = 'From (rows) to (columns)
                   return (
                     <td key={to.name} className={cell ? (ok ? 'reach-ok' : 'reach-fail') : undefined} data-from={from.name} data-to={to.name} data-ok={cell ? String(!!cell.http.ok) : ''}>
                       {cellText(cell)}
+                      {cell && !ok && (
+                        <>
+                          {' '}
+                          <a href={`#/doctor?from=${encodeURIComponent(podName(from))}&to=${encodeURIComponent(podName(to))}`} aria-label={`Trace ${from.name} to ${to.name}`}>
+                            Trace
+                          </a>
+                        </>
+                      )}
                     </td>
                   );
                 })}
