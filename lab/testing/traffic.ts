@@ -16,9 +16,10 @@ export interface StreamFigures {
   broken: boolean;
   error?: string;
   bytes: number;
-  /** Reporting intervals seen, and the longest run of them that carried nothing, in ms. */
+  /** Reporting intervals seen (what the client received), and the longest run of them that carried nothing, in ms. */
   intervals: number;
   longestStallMs: number;
+  /** The sender's retransmits, when iperf3 printed its summary (not when the client is interrupted in -R mode: 0). */
   retransmits: number;
 }
 
@@ -66,7 +67,10 @@ function streamBetween(from: Pod, to: Pod, port: number) {
   let client: ReturnType<typeof spawn> | undefined;
   const started = (async () => {
     await sleep(300); // the server listening
-    client = spawn('ip', ['netns', 'exec', from.name, 'iperf3', '-c', to.ip, '-p', String(port), '-t', '86400', '-b', streamRate, '-i', String(intervalS), '--forceflush', '--connect-timeout', '3000'], {
+    // -R: `to` sends and the client reports what it received (a sender's figures are what it
+    // wrote into its socket buffer, which a short outage never fills); -l 1400: paced in
+    // packet-sized writes, not 128 KiB bursts, so an empty interval means the data stopped.
+    client = spawn('ip', ['netns', 'exec', from.name, 'iperf3', '-c', to.ip, '-p', String(port), '-R', '-l', '1400', '-t', '86400', '-b', streamRate, '-i', String(intervalS), '--forceflush', '--connect-timeout', '3000'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     client.stdout!.on('data', (c: Buffer) => (output += c.toString()));
@@ -92,13 +96,14 @@ export function streamFigures(output: string, exitCode: number): StreamFigures {
   let stall = 0;
   let longest = 0;
   let retransmits = 0;
-  for (const m of output.matchAll(/^\[\s*\d+\]\s+(\d+\.\d+)-(\d+\.\d+)\s+sec\s+([\d.]+) ([KMG]?)Bytes\s+[\d.]+ [KMG]?bits\/sec\s+(\d+)\s/gm)) {
+  // The receiving client's interval lines have no Retr column; the sender's total is in the summary.
+  for (const m of output.matchAll(/^\[\s*\d+\]\s+(\d+\.\d+)-(\d+\.\d+)\s+sec\s+([\d.]+) ([KMG]?)Bytes\s+[\d.]+ [KMG]?bits\/sec(?:\s+(\d+))?\s*(sender|receiver)?/gm)) {
     const ms = (Number(m[2]) - Number(m[1])) * 1000;
-    if (ms <= 0 || ms > intervalS * 1000 * 5) continue; // the summary lines cover the whole run
+    if (m[6] === 'sender') retransmits += Number(m[5] ?? 0);
+    if (ms <= 0 || ms > intervalS * 1000 * 5 || m[6]) continue; // the summary lines cover the whole run
     const b = Number(m[3]) * unit[m[4]!]!;
     intervals++;
     bytes += b;
-    retransmits += Number(m[5]);
     stall = b === 0 ? stall + ms : 0;
     longest = Math.max(longest, stall);
   }
@@ -140,7 +145,7 @@ export function trafficText(figures: TrafficFigures): string {
   return figures.pairs
     .map((p) => {
       const o = p.ping.outage;
-      return `${p.from}->${p.to}: ping ${p.ping.lost}/${p.ping.transmitted} lost${o ? ` (longest outage ${o.lost} pings, ${o.to - o.from} ms)` : ''}; tcp ${p.stream.broken ? `BROKEN (${p.stream.error})` : 'kept'}, ${(p.stream.bytes / 1024).toFixed(0)} KiB, longest stall ${p.stream.longestStallMs} ms, ${p.stream.retransmits} retransmits`;
+      return `${p.from}->${p.to}: ping ${p.ping.lost}/${p.ping.transmitted} lost${o ? ` (longest outage ${o.lost} pings, ${o.to - o.from} ms)` : ''}; tcp ${p.stream.broken ? `BROKEN (${p.stream.error})` : 'kept'}, ${(p.stream.bytes / 1024).toFixed(0)} KiB, longest stall ${p.stream.longestStallMs} ms`;
     })
     .join('\n');
 }
