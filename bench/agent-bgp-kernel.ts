@@ -31,6 +31,7 @@ import { birdEstablishedAt, birdImported, birdReceiverConfig, senderConfig } fro
 import { clearRoutes, mainTablePrefixes, protocolRoutes } from './support/kernel-table.ts';
 import { cpuSeconds, peakRssMb } from './support/process-stats.ts';
 import { loadText, median, ratio } from './support/summary.ts';
+import { benchArgs } from './support/options.ts';
 
 type Receiver = 'agent' | 'bird';
 
@@ -49,18 +50,29 @@ interface Result {
   load: string;
 }
 
-const args = process.argv.slice(2);
-const option = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
-const sizes = (option('--sizes') ?? '10000,100000,1000000').split(',').map(Number);
-const runs = Number(option('--runs') ?? 1);
-const timeoutMs = Number(option('--timeout') ?? 600) * 1000;
-const stallMs = Number(option('--stall') ?? 30) * 1000;
-const receivers = (option('--only') ?? 'agent,bird').split(',') as Receiver[];
+const cli = benchArgs(
+  {
+    sizes: { type: 'string', default: '10000,100000,1000000' },
+    runs: { type: 'string', default: '1' },
+    timeout: { type: 'string', default: '600' },
+    stall: { type: 'string', default: '30' },
+    only: { type: 'string', default: 'agent,bird' },
+    tsx: { type: 'boolean', default: false },
+    agent: { type: 'string' },
+    out: { type: 'string' },
+  },
+  'npx tsx bench/agent-bgp-kernel.ts [--sizes N,N] [--runs 1] [--timeout S] [--stall S] [--only agent,bird] [--tsx | --agent FILE] [--out FILE]',
+);
+const sizes = cli.numbers('sizes');
+const runs = cli.number('runs');
+const timeoutMs = cli.number('timeout') * 1000;
+const stallMs = cli.number('stall') * 1000;
+const receivers = cli.values.only.split(',') as Receiver[];
 const SENDER_AS = 65001;
 const BIRD_PROTOCOL = 12;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const useTsx = args.includes('--tsx');
-const agentExecutable = path.resolve(option('--agent') ?? path.join(repoRoot, 'out/agent/gingham-agent'));
+const useTsx = cli.values.tsx;
+const agentExecutable = path.resolve(cli.values.agent ?? path.join(repoRoot, 'out/agent/gingham-agent'));
 
 /** The node's main table before any receiver ran, by node. */
 const pristine = new Map<LabNode, number>();
@@ -227,7 +239,7 @@ async function main(): Promise<void> {
   lines.push('', `Load average (1, 5, 15 min) at the end of each measurement: ${[...new Set(results.map((r) => r.load))].join(' / ')} (${os.cpus().length} cores).`);
   const table = lines.join('\n');
   console.log(table);
-  const out = option('--out');
+  const out = cli.values.out;
   if (out) await writeFile(out, table + '\n');
 }
 

@@ -22,6 +22,7 @@ import { birdEstablishedAt, birdImported, birdReceiverConfig, senderConfig } fro
 import { clearRoutes as clearKernelRoutes, mainTablePrefixes, protocolRoutes } from './support/kernel-table.ts';
 import { cpuSeconds, peakRssMb } from './support/process-stats.ts';
 import { median, ratio } from './support/summary.ts';
+import { benchArgs } from './support/options.ts';
 
 /**
  * gingham: run through tsx, as `npm run agent -- bgp` does; gingham-bundled: one esbuild file on
@@ -44,13 +45,23 @@ interface Result {
   load: number;
 }
 
-const args = process.argv.slice(2);
-const option = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
-const sizes = (option('--sizes') ?? '100000,1000000').split(',').map(Number);
-const agentExecutable = option('--agent') ? path.resolve(option('--agent')!) : undefined;
-const receivers = [...(option('--only') ?? 'gingham,gingham-bundled,bird,frr').split(','), ...(agentExecutable ? ['gingham-executable'] : [])] as Receiver[];
-const runs = Number(option('--runs') ?? 1);
-const variants = args.includes('--no-kernel') ? [false] : args.includes('--only-kernel') ? [true] : [false, true];
+const cli = benchArgs(
+  {
+    sizes: { type: 'string', default: '100000,1000000' },
+    agent: { type: 'string' },
+    only: { type: 'string', default: 'gingham,gingham-bundled,bird,frr' },
+    runs: { type: 'string', default: '1' },
+    'no-kernel': { type: 'boolean', default: false },
+    'only-kernel': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+  'npx tsx bench/bgp-ingest.ts [--sizes N,N] [--runs 1] [--no-kernel | --only-kernel] [--only gingham,gingham-bundled,bird,frr] [--agent FILE] [--out FILE]',
+);
+const sizes = cli.numbers('sizes');
+const agentExecutable = cli.values.agent ? path.resolve(cli.values.agent) : undefined;
+const receivers = [...cli.values.only.split(','), ...(agentExecutable ? ['gingham-executable'] : [])] as Receiver[];
+const runs = cli.number('runs');
+const variants = cli.values['no-kernel'] ? [false] : cli.values['only-kernel'] ? [true] : [false, true];
 const SENDER_AS = 65001;
 const PROTOCOLS: Record<Receiver, number> = { gingham: 72, 'gingham-bundled': 72, 'gingham-executable': 72, bird: 12, frr: 186 };
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -209,7 +220,7 @@ async function main(): Promise<void> {
   lines.push('', `Load average (1 min) at the end of each measurement: ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}, median ${median(loads).toFixed(1)} (2 cores).`);
   const table = lines.join('\n');
   console.log(table);
-  const out = option('--out');
+  const out = cli.values.out;
   if (out) await writeFile(out, table + '\n');
 }
 

@@ -17,12 +17,20 @@ import type { SpeakerStatus } from '../agent/bgp/speaker.ts';
 import { RawConnection } from '../agent/bgp/testing/raw-peer.ts';
 import { run } from '../lab/sh.ts';
 import { callRpc } from '../agent/rpc/client.ts';
+import { benchArgs } from './support/options.ts';
 
-const args = process.argv.slice(2);
-const option = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
-const n = Number(option('--n') ?? 1_000_000);
-const bundled = args.includes('--bundle');
-const nodeFlags = (option('--node-flags') ?? '').split(' ').filter(Boolean);
+const cli = benchArgs(
+  {
+    n: { type: 'string', default: '1000000' },
+    bundle: { type: 'boolean', default: false },
+    executable: { type: 'string' },
+    'node-flags': { type: 'string', default: '' },
+  },
+  'npx tsx bench/bgp-memory.ts [--n 1000000] [--bundle | --executable out/agent/gingham-agent] [--node-flags "--max-semi-space-size=2"]',
+);
+const n = cli.number('n');
+const bundled = cli.values.bundle;
+const nodeFlags = cli.values['node-flags'].split(' ').filter(Boolean);
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUNDLE = process.env.BUNDLE ?? path.join(repoRoot, '.cache', 'bench', 'gingham-agent.mjs');
 const PORT = 30000 + Math.floor(Math.random() * 20000);
@@ -48,7 +56,7 @@ async function main(): Promise<void> {
   const control = path.join(dir, 'bgp.sock');
   await writeFile(config, JSON.stringify({ routerId: '127.0.0.1', asn: 64512, listen: `127.0.0.1:${PORT}`, peers: [{ address: '127.0.0.2', asn: 65001, passive: true, import: 'all', export: 'none' }] }));
   const entry = bundled ? [BUNDLE] : ['--import', 'tsx', path.join(repoRoot, 'agent/cli/bin.ts')];
-  const executable = option('--executable');
+  const executable = cli.values.executable;
   const child = executable
     ? spawn(executable, ['bgp', '--config', config, '--control', control, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] })
     : spawn(process.execPath, [...nodeFlags, ...entry, 'bgp', '--config', config, '--control', control, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'], cwd: repoRoot });

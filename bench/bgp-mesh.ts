@@ -36,6 +36,7 @@ import { clearRoutes, mainTablePrefixes } from './support/kernel-table.ts';
 import { cpuSeconds, peakRssMb } from './support/process-stats.ts';
 import type { SimulatedNodesConfig } from './support/simulated-nodes.ts';
 import { loadText, median, ratio } from './support/summary.ts';
+import { benchArgs } from './support/options.ts';
 
 /** gingham: the speaker alone (`gingham-agent bgp`); agent: the whole agent (`gingham-agent run`, mesh only). */
 type Seat = 'gingham' | 'agent' | 'bird';
@@ -58,16 +59,27 @@ interface Result {
   load: string;
 }
 
-const args = process.argv.slice(2);
-const option = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
-const sizes = (option('--nodes') ?? '100,500').split(',').map(Number);
-const modes = (option('--modes') ?? 'mesh,rr').split(',') as Mode[];
-const seats = (option('--only') ?? 'gingham,agent,bird').split(',') as Seat[];
-const runs = Number(option('--runs') ?? 1);
-const timeoutMs = Number(option('--timeout') ?? 300) * 1000;
+const cli = benchArgs(
+  {
+    nodes: { type: 'string', default: '100,500' },
+    modes: { type: 'string', default: 'mesh,rr' },
+    only: { type: 'string', default: 'gingham,agent,bird' },
+    runs: { type: 'string', default: '1' },
+    timeout: { type: 'string', default: '300' },
+    tsx: { type: 'boolean', default: false },
+    agent: { type: 'string' },
+    out: { type: 'string' },
+  },
+  'npx tsx bench/bgp-mesh.ts [--nodes 100,500] [--modes mesh,rr] [--only gingham,agent,bird] [--runs 1] [--timeout S] [--tsx | --agent FILE] [--out FILE]',
+);
+const sizes = cli.numbers('nodes');
+const modes = cli.values.modes.split(',') as Mode[];
+const seats = cli.values.only.split(',') as Seat[];
+const runs = cli.number('runs');
+const timeoutMs = cli.number('timeout') * 1000;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const useTsx = args.includes('--tsx');
-const agentExecutable = path.resolve(option('--agent') ?? path.join(repoRoot, 'out/agent/gingham-agent'));
+const useTsx = cli.values.tsx;
+const agentExecutable = path.resolve(cli.values.agent ?? path.join(repoRoot, 'out/agent/gingham-agent'));
 const GINGHAM_PROTOCOL = 72;
 const AGENT_PROTOCOL = ginghamRouteProtocol;
 const BIRD_PROTOCOL = 12;
@@ -271,7 +283,7 @@ async function main(): Promise<void> {
   lines.push('', `Load average (1, 5, 15 min) at the end of each measurement: ${[...new Set(results.map((r) => r.load))].join(' / ')} (${os.cpus().length} cores).`);
   const table = lines.join('\n');
   console.log(table);
-  const out = option('--out');
+  const out = cli.values.out;
   if (out) await writeFile(out, table + '\n');
 }
 

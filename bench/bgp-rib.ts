@@ -6,8 +6,10 @@ import { decodeMessage } from '../agent/bgp/codec/message.ts';
 import { type Nlri, packUpdates } from '../agent/bgp/codec/update.ts';
 import { Rib } from '../agent/bgp/rib/rib.ts';
 import { RouteAttributes } from '../agent/bgp/rib/route-attributes.ts';
+import { benchArgs } from './support/options.ts';
 
-const n = Number(process.argv[2] ?? 1_000_000);
+const cli = benchArgs({}, 'npx tsx bench/bgp-rib.ts [N=1000000]', { positionals: 1 });
+const n = cli.positionals[0] === undefined ? 1_000_000 : cli.number(0);
 const ctx = { as4: true, addPath: false, ebgp: false };
 const prefixes: Nlri[] = [];
 for (let i = 0; i < n; i++) prefixes.push({ address: (0x10000000 + i * 256) >>> 0, length: 24, pathId: 0 });

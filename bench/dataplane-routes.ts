@@ -12,15 +12,22 @@ import { planDataplane } from '../shared/dataplane-plan/index.ts';
 import { runBatch } from '../agent/dataplane/kernel/iproute.ts';
 import { Reconciler } from '../agent/dataplane/reconciler.ts';
 import { routeSpec } from '../agent/dataplane/route-manager.ts';
+import { benchArgs } from './support/options.ts';
 
 const netns = 'gdp-bench';
 const args = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const routeCount = option('--routes', 10_000);
-const rounds = option('--rounds', 3);
+const cli = benchArgs(
+  {
+    routes: { type: 'string', default: '10000' },
+    rounds: { type: 'string', default: '3' },
+    // The run inside the benchmark's namespace (the script starts itself there).
+    inside: { type: 'boolean', default: false },
+  },
+  'sudo npx tsx bench/dataplane-routes.ts [--routes 10000] [--rounds 3]',
+  { argv: args },
+);
+const routeCount = cli.number('routes');
+const rounds = cli.number('rounds');
 
 /** 100 peers on this node's subnet, each with routeCount/100 blocks of a 100.64.0.0/10 pool, mode Never. */
 function benchState(withRoutes: boolean) {
@@ -93,5 +100,5 @@ function outside(): void {
   }
 }
 
-if (args.includes('--inside')) await inside();
+if (cli.values.inside) await inside();
 else outside();

@@ -11,12 +11,20 @@ import { CaptureReader } from '../shared/packets/capture-reader.ts';
 import { dissect, PacketFacts } from '../shared/packets/dissect.ts';
 import { summaryLine } from '../shared/packets/summary.ts';
 import * as B from '../shared/packets/testing/packet-builder.ts';
+import { benchArgs } from './support/options.ts';
 
-const args = process.argv.slice(2);
-const count = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
-const withTshark = !args.includes('--no-tshark');
-/** --keep FILE: write the capture there and leave it, for profiling or a look with Wireshark. */
-const keep = args.includes('--keep') ? args[args.indexOf('--keep') + 1] : undefined;
+const cli = benchArgs(
+  {
+    'no-tshark': { type: 'boolean', default: false },
+    /** --keep FILE: write the capture there and leave it, for profiling or a look with Wireshark. */
+    keep: { type: 'string' },
+  },
+  'npx tsx bench/decode-pcap.ts [PACKETS=1000000] [--no-tshark] [--keep FILE]',
+  { positionals: 1 },
+);
+const count = cli.positionals[0] === undefined ? 1_000_000 : cli.number(0);
+const withTshark = !cli.values['no-tshark'];
+const keep = cli.values.keep;
 const repoRoot = resolve(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'gcap-bench-'));
 const file = keep ?? join(dir, 'mixed.pcap');

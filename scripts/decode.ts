@@ -2,19 +2,26 @@
 // summaries the Captures view shows, as `tcpdump -r` prints its own. --json prints one object
 // per line with the columns and the decoded numbers, for scripts and tests.
 import { createReadStream } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { CaptureReader, type CapturedPacket } from '../shared/packets/capture-reader.ts';
 import { dissect, PacketFacts } from '../shared/packets/dissect.ts';
 import { packetRecord } from '../shared/packets/packet-record.ts';
 import { summaryLine, timeOfDay } from '../shared/packets/summary.ts';
 
-const args = process.argv.slice(2);
-const json = args.includes('--json');
-const files = args.filter((a) => a !== '--json');
-if (files.length !== 1 || files[0]!.startsWith('-')) {
-  process.stderr.write('usage: npm run -s decode -- FILE.pcap|FILE.pcapng [--json]\n');
+const usage = 'usage: npm run -s decode -- FILE.pcap|FILE.pcapng [--json]\n';
+let parsed;
+try {
+  parsed = parseArgs({ options: { json: { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
+} catch (error) {
+  process.stderr.write(`decode: ${(error as Error).message}\n${usage}`);
   process.exit(2);
 }
-const file = files[0]!;
+if (parsed.positionals.length !== 1) {
+  process.stderr.write(usage);
+  process.exit(2);
+}
+const json = parsed.values.json;
+const file = parsed.positionals[0]!;
 
 const reader = new CaptureReader();
 const facts = new PacketFacts();

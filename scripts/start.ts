@@ -15,7 +15,11 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { buildElectron } from './build-electron.ts';
+
+/** `npm start -- --no-lab` opens the console without the lab; `--web` serves it to a browser (npm run console:web). */
+const { values: options } = parseArgs({ options: { 'no-lab': { type: 'boolean', default: false }, web: { type: 'boolean', default: false } }, strict: true });
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const inRoot = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
@@ -122,7 +126,7 @@ function labDocument(stdout: string): { up?: boolean } | undefined {
 
 /** The lab's status for the backend, in a file only this user reads; undefined without a lab. */
 async function prepareLab(): Promise<string | undefined> {
-  if (process.argv.includes('--no-lab')) return undefined;
+  if (options['no-lab']) return undefined;
   if (process.getuid?.() !== 0) {
     console.log('The lab (the seed\'s cluster on this machine) needs root: start it with `sudo npm run lab -- up`, then `sudo npm start`. Opening the console without it.');
     return undefined;
@@ -161,7 +165,7 @@ async function prepareLab(): Promise<string | undefined> {
 }
 
 async function main(): Promise<number> {
-  const webOnly = process.argv.includes('--web');
+  const webOnly = options.web;
   const labStatus = await prepareLab();
   if (labStatus) process.env.GINGHAM_LAB_STATUS = labStatus;
   const binary = webOnly ? undefined : electronBinary();
