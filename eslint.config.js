@@ -1,4 +1,4 @@
-// Lint: typescript-eslint's recommended rules, plus the layering of ARCHITECTURE.md.
+// Lint: typescript-eslint's recommended rules, plus the layering of docs/architecture.md (scripts/lint/layers.mjs).
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 import gingham from './scripts/lint/layering-rule.mjs';
