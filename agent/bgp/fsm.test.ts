@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CeaseSubcode, ErrorCode, FsmSubcode, OpenSubcode } from './codec/constants.ts';
+import { CapabilityCode, CeaseSubcode, ErrorCode, FsmSubcode, OpenSubcode } from './codec/constants.ts';
 import { bgpError } from './codec/errors.ts';
 import { type OpenMessage, localCapabilities } from './codec/open.ts';
-import { Fsm, type FsmAction, type FsmEvent, connectRetryDelay, keepaliveInterval, resolveCollision } from './fsm.ts';
+import { Fsm, type FsmAction, type FsmEvent, connectRetryDelay, keepaliveInterval, negotiate, resolveCollision } from './fsm.ts';
 
 const LOCAL_ID = 0x0a000001;
 const PEER_ID = 0x0a000002;
@@ -222,5 +222,25 @@ describe('BGP FSM', () => {
     const actions = run(f, { type: 'ManualStart' }, { type: 'TcpCRAcked' }, { type: 'BGPOpen', open: peerOpen({ holdTime: 30 }) });
     expect(actions).toContainEqual({ type: 'startTimer', timer: 'keepalive', seconds: 2 });
     expect(f.negotiated).toMatchObject({ holdTime: 30, keepaliveTime: 2 });
+  });
+});
+
+describe('graceful restart negotiation', () => {
+  const open = (gr?: { forwarding: boolean } | 'aware'): OpenMessage => ({
+    version: 4, myAs: 64512, holdTime: 90, routerId: 0x0a000002, otherParameters: [],
+    capabilities: gr === 'aware'
+      ? [...localCapabilities({ asn: 64512 }), { code: CapabilityCode.GracefulRestart, restarting: false, notification: false, restartTime: 120, families: [] }]
+      : localCapabilities({ asn: 64512, ...(gr ? { gracefulRestart: { restarting: false, restartTime: 120, forwarding: gr.forwarding } } : {}) }),
+  });
+  const ours = localCapabilities({ asn: 64512, gracefulRestart: { restarting: false, restartTime: 120, forwarding: false } });
+
+  it('applies only when both sides offer it', () => {
+    expect(negotiate(ours, 90, open({ forwarding: true })).gracefulRestart).toEqual({ restartTime: 120, restarting: false, forwarding: true, ipv4Unicast: true });
+    expect(negotiate(ours, 90, open()).gracefulRestart).toBeUndefined();
+    expect(negotiate(localCapabilities({ asn: 64512 }), 90, open({ forwarding: true })).gracefulRestart).toBeUndefined();
+  });
+
+  it('a capability listing no IPv4 unicast (BIRD\'s "aware") keeps nothing for IPv4', () => {
+    expect(negotiate(ours, 90, open('aware')).gracefulRestart).toMatchObject({ ipv4Unicast: false, forwarding: false });
   });
 });

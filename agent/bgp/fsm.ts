@@ -84,7 +84,13 @@ export interface Negotiated {
   extendedMessage: boolean;
   routeRefresh: boolean;
   enhancedRouteRefresh: boolean;
-  gracefulRestart?: { restartTime: number; restarting: boolean; forwarding: boolean };
+  /**
+   * Graceful restart, present only when both sides offered it (RFC 4724 applies only then). The
+   * peer's restart time and flags; `ipv4Unicast`: its capability lists IPv4 unicast, so its
+   * routes are kept as stale when it restarts (none listed is BIRD's "aware" mode: it
+   * understands End-of-RIB, but nothing is kept for it).
+   */
+  gracefulRestart?: { restartTime: number; restarting: boolean; forwarding: boolean; ipv4Unicast: boolean };
   peerCapabilities: Capability[];
   localCapabilities: Capability[];
 }
@@ -114,7 +120,7 @@ export function negotiate(local: Capability[], localHoldTime: number, open: Open
   const mine = summarizeCapabilities(local);
   const theirs = summarizeCapabilities(open.capabilities);
   const holdTime = Math.min(localHoldTime, open.holdTime);
-  const gr = theirs.gracefulRestart;
+  const gr = mine.gracefulRestart ? theirs.gracefulRestart : undefined;
   return {
     holdTime,
     keepaliveTime: keepaliveInterval(holdTime, localHoldTime, keepaliveTime),
@@ -125,7 +131,7 @@ export function negotiate(local: Capability[], localHoldTime: number, open: Open
     extendedMessage: mine.extendedMessage && theirs.extendedMessage,
     routeRefresh: theirs.routeRefresh,
     enhancedRouteRefresh: mine.enhancedRouteRefresh && theirs.enhancedRouteRefresh,
-    ...(gr ? { gracefulRestart: { restartTime: gr.restartTime, restarting: gr.restarting, forwarding: gr.ipv4Forwarding === true } } : {}),
+    ...(gr ? { gracefulRestart: { restartTime: gr.restartTime, restarting: gr.restarting, forwarding: gr.ipv4Forwarding === true, ipv4Unicast: gr.ipv4Forwarding !== undefined } } : {}),
     peerCapabilities: open.capabilities,
     localCapabilities: local,
   };

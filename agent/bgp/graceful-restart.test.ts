@@ -15,12 +15,12 @@ function setup(peers: Peer[], enabled = true) {
   let flushes = 0;
   const gr = new GracefulRestart({
     rib, kernel: undefined, config: { enabled, restartTime: 120 }, log: silent,
-    peers: () => peers, flush: () => { flushes++; }, scheduleFlush: () => { flushes++; },
+    peers: () => peers, endDeferral: () => { flushes++; }, scheduleFlush: () => { flushes++; },
   });
   return { rib, gr, flushes: () => flushes };
 }
 
-const GR = { restartTime: 60, restarting: false, forwarding: true };
+const GR = { restartTime: 60, restarting: false, forwarding: true, ipv4Unicast: true };
 
 describe('graceful restart as helper', () => {
   it('a peer that goes quietly keeps its routes as stale; End-of-RIB sweeps those not sent again', () => {
@@ -45,8 +45,8 @@ describe('graceful restart as helper', () => {
     expect(rib.staleCount(peer.index)).toBe(0);
   });
 
-  it('the routes go at once after a NOTIFICATION, without GR on either side, or for a disabled peer', () => {
-    for (const [down, enabled, negotiatedGr, ours] of [[true, true, GR, true], [false, true, undefined, true], [false, true, GR, false], [false, false, GR, true]] as const) {
+  it('the routes go at once after a NOTIFICATION, without GR on either side, with GR only "aware" (no IPv4 unicast), or for a disabled peer', () => {
+    for (const [down, enabled, negotiatedGr, ours] of [[true, true, GR, true], [false, true, undefined, true], [false, true, { ...GR, ipv4Unicast: false }, true], [false, true, GR, false], [false, false, GR, true]] as const) {
       const peer = testPeer(1, '10.0.0.2');
       const { rib, gr } = setup([peer], ours);
       peer.enabled = enabled;

@@ -17,8 +17,8 @@ export interface RestartContext {
   readonly log: Logger;
   /** The configured peers (a peer not up yet holds back the end of our restart). */
   peers(): readonly Peer[];
-  /** Applies best-path changes now (kernel and peers). */
-  flush(): void;
+  /** The deferral is over: choose best paths, program the kernel, send every peer its routes and End-of-RIB. */
+  endDeferral(): void;
   scheduleFlush(): void;
 }
 
@@ -64,7 +64,7 @@ export class GracefulRestart {
     const { rib, kernel, log } = this.ctx;
     this.restarting = false;
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.ctx.flush();
+    this.ctx.endDeferral();
     if (!kernel) return log.info({ why }, 'graceful restart complete');
     this.sweeping = kernel.sweep((address, length) => {
       const best = rib.best(address, length);
@@ -92,13 +92,13 @@ export class GracefulRestart {
   }
 
   /**
-   * A session went down: its routes stay as stale when both sides do graceful restart and it
-   * ended without a NOTIFICATION (RFC 4724 4.2); otherwise they go now.
+   * A session went down: its routes stay as stale when both sides do graceful restart for IPv4
+   * unicast and it ended without a NOTIFICATION (RFC 4724 4.2); otherwise they go now.
    */
   peerDown(peer: Peer, byNotification: boolean): void {
     const { rib, config, log } = this.ctx;
     const gr = peer.negotiated?.gracefulRestart;
-    if (config.enabled && gr && !byNotification && peer.enabled) {
+    if (config.enabled && gr?.ipv4Unicast && !byNotification && peer.enabled) {
       const stale = rib.markStale(peer.index);
       peer.staleSince = new Date();
       if (peer.staleTimer) clearTimeout(peer.staleTimer);

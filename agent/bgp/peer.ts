@@ -199,7 +199,12 @@ export class Peer {
     for (const c of this.connections) {
       if (c.direction === 'incoming') {
         // A second incoming connection replaces a stale one that has not reached Established.
-        if (c.state === 'Established') { socket.destroy(); return; }
+        // One that has: kept, unless the peer does graceful restart, whose OPEN on the new
+        // connection then ends the old session (onOpenReceived).
+        if (c.state === 'Established') {
+          if (!this.restartsGracefully(c)) { socket.destroy(); return; }
+          continue;
+        }
         c.stop(true);
       }
     }
@@ -213,6 +218,14 @@ export class Peer {
     for (const other of this.connections) {
       if (other === conn || other.closed) continue;
       if (other.state === 'Established') {
+        if (this.restartsGracefully(other)) {
+          // RFC 4724 4.2: an OPEN from a graceful-restart peer on a new connection means it
+          // restarted: the old session is over (closed without NOTIFICATION, so that its routes
+          // are kept as stale) and the new one goes on.
+          this.log.info({ peer: this.name }, 'graceful restart: the peer opened a new session while the old one looked established; closing the old one');
+          other.stop(true);
+          continue;
+        }
         this.log.info({ peer: this.name }, 'collision with an established session: closing the new connection');
         conn.dump();
         return;
@@ -227,6 +240,11 @@ export class Peer {
         other.stop(true);
       }
     }
+  }
+
+  /** Whether the established session `conn` has graceful restart on both sides (negotiate() gives it only then). */
+  private restartsGracefully(conn: Connection): boolean {
+    return conn === this.established && this.negotiated?.gracefulRestart !== undefined;
   }
 
   private onConnectionDown(conn: Connection, reason: string, wasEstablished: boolean, byNotification: boolean, counter: number): void {

@@ -39,7 +39,7 @@ describe('peer status', () => {
     const rib = new Rib();
     const peer = testPeer(1, '10.0.0.2');
     const caps = localCapabilities({ asn: 64512, gracefulRestart: { restarting: true, restartTime: 120, forwarding: true } });
-    peer.negotiated = { ...negotiated({ restartTime: 120, restarting: false, forwarding: true }, parseIPv4('10.0.0.2')), peerCapabilities: caps, localCapabilities: caps };
+    peer.negotiated = { ...negotiated({ restartTime: 120, restarting: false, forwarding: true, ipv4Unicast: true }, parseIPv4('10.0.0.2')), peerCapabilities: caps, localCapabilities: caps };
     const s = peerStatus(rib, peer);
     expect(s.peerRouterId).toBe('10.0.0.2');
     expect(s.capabilities!.negotiated).toEqual(['4-octet-as', 'route-refresh', 'graceful-restart']);

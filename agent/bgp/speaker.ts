@@ -72,7 +72,7 @@ export class Speaker {
     this.export = new RouteExport({ rib: this.rib, asn: config.asn, routerId: this.routerId, clusterId: this.clusterId, hasClients: () => this.hasClients });
     this.restart = new GracefulRestart({
       rib: this.rib, kernel: this.kernel, config: config.gracefulRestart, log,
-      peers: () => this.peers, flush: () => this.flush(), scheduleFlush: () => this.scheduleFlush(),
+      peers: () => this.peers, endDeferral: () => this.endDeferral(), scheduleFlush: () => this.scheduleFlush(),
     });
     for (const p of config.peers) this.createPeer(p);
   }
@@ -226,9 +226,12 @@ export class Speaker {
     peer.settings = next;
     this.log.info({ peer: peer.name, export: next.exportPolicy, import: next.importPolicy, nextHop: next.nextHop }, 'peer changed in place');
     if (peer.established) {
-      this.flush();
-      if (before.exportPolicy !== next.exportPolicy) this.export.exportAll(peer);
-      if (before.nextHop !== next.nextHop) this.export.resendAll(peer);
+      // While we restart nothing is sent yet: endDeferral() sends it all with the new settings.
+      if (!this.restarting) {
+        this.flush();
+        if (before.exportPolicy !== next.exportPolicy) this.export.exportAll(peer);
+        if (before.nextHop !== next.nextHop) this.export.resendAll(peer);
+      }
       if (before.importPolicy !== next.importPolicy) {
         // The peer sends everything again; the new import policy decides on each route.
         peer.established.send(encodeRouteRefresh({ afi: Afi.Ipv4, safi: Safi.Unicast, subtype: RouteRefreshSubtype.Normal }));
@@ -414,9 +417,24 @@ export class Speaker {
     this.export.release(peer);
     const local = peer.established?.socket?.localAddress?.replace(/^::ffff:/, '');
     peer.localAddress = local ? parseIPv4(local) : this.routerId;
+    // RFC 4724 4.1: while we restart, our routes and End-of-RIB wait for endDeferral().
+    if (this.restarting) return;
     this.flush();
     this.export.exportAll(peer);
     peer.established?.send(encodeEndOfRib());
+  }
+
+  /**
+   * The end of our restart's selection deferral: best paths are chosen now from all that the
+   * peers sent again, and every peer that came up meanwhile gets its routes and End-of-RIB.
+   */
+  private endDeferral(): void {
+    this.flush();
+    for (const peer of this.peers) {
+      if (!peer.established) continue;
+      this.export.exportAll(peer);
+      peer.established.send(encodeEndOfRib());
+    }
   }
 
   private onDown(peer: Peer, wasEstablished: boolean, byNotification: boolean): void {
@@ -443,7 +461,7 @@ export class Speaker {
     }
     if (message.subtype !== RouteRefreshSubtype.Normal) return;
     const conn = peer.established;
-    if (!conn) return;
+    if (!conn || this.restarting) return;
     const enhanced = peer.negotiated?.enhancedRouteRefresh === true;
     if (enhanced) conn.send(encodeRouteRefresh({ afi: Afi.Ipv4, safi: Safi.Unicast, subtype: RouteRefreshSubtype.BeginningOfRefresh }));
     this.export.release(peer);
@@ -460,9 +478,13 @@ export class Speaker {
     });
   }
 
-  /** Applies best-path changes: kernel routes and UPDATEs to every established peer. */
+  /**
+   * Applies best-path changes: kernel routes and UPDATEs to every established peer. Not while we
+   * restart (RFC 4724 4.1 defers selection: the kernel keeps the previous run's routes and peers
+   * get nothing until every peer has sent its routes again, or the restart time passes).
+   */
   flush(): void {
-    if (this.stopping) return;
+    if (this.stopping || this.restarting) return;
     const rib = this.rib;
     const kernel = this.kernel;
     // A peer we export nothing to (export: none, as towards a full-table feed) needs no look at each change.
@@ -478,12 +500,9 @@ export class Speaker {
           rib.setInstalled(address, length, true);
         } else if (wasInstalled || rib.installed(address, length)) {
           // Our route for a prefix that has no path left, or is now our own or has no next hop.
-          // During our restart a prefix with no path keeps its route until the sweep.
-          if (!this.restarting || a) kernel.remove(address, length);
-          rib.setInstalled(address, length, false);
-        } else if (this.restarting && a) {
-          // Maybe a route from the previous run (those are not marked): ours to remove now.
+          // (Routes of the previous run that no best path backs go in the restart's sweep.)
           kernel.remove(address, length);
+          rib.setInstalled(address, length, false);
         }
       }
       for (let i = 0; i < outPeers.length; i++) this.export.decide(outPeers[i]!, pending[i]!, address, length, best);

@@ -16,7 +16,7 @@ type Logged = ChildProcess & { logText?: () => string };
 
 /** Signals a daemon and waits for it to exit; one that ignores the signal is killed after 10 s. */
 async function stopProcess(p: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
-  if (!p || p.exitCode !== null) return;
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
   await new Promise<void>((resolve) => {
     p.once('exit', () => resolve());
     p.kill(signal);
@@ -152,7 +152,7 @@ export class GobgpDaemon {
 
   async stop(): Promise<void> {
     const p = this.process;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       p.once('exit', () => resolve());
       p.kill('SIGTERM');

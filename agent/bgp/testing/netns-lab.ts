@@ -16,7 +16,7 @@ const NET = Number(process.env.GINGHAM_NETNS_NET || 177);
 export class LabNode {
   constructor(readonly lab: NetnsLab, readonly name: string, readonly ns: string, readonly address: string) {}
 
-  exec(cmd: string, args: string[], options: { allowFail?: boolean; timeoutMs?: number } = {}): Promise<string> {
+  exec(cmd: string, args: string[], options: { allowFail?: boolean; timeoutMs?: number; input?: string } = {}): Promise<string> {
     return run('ip', ['netns', 'exec', this.ns, cmd, ...args], options);
   }
 
