@@ -4,9 +4,10 @@ import type { Client } from 'ssh2';
 import type { BgpPathFacts } from '../../../shared/doctor/evidence.ts';
 
 /**
- * BIRD 2's reply: a route line (`192.168.1.64/26 unicast [Mesh_10_240_1_12 05:00:01] * (100/0) [i]`,
- * continuation lines starting with a space or tab for further paths of the same prefix), then
- * attribute lines (`BGP.next_hop: 10.240.1.12`, `BGP.as_path: 64512`). Non-BGP paths are skipped.
+ * BIRD 2's reply: after `1007-Table master4:`, a route line
+ * (` 192.168.2.0/26  unreachable [Mesh_10_240_1_12 05:57:23.004 from 10.240.1.12] * (100) [i]`;
+ * further paths of the same prefix leave the prefix out), then attribute lines
+ * (`1008-\tType: BGP univ`, ` \tBGP.next_hop: 10.240.1.12`, ` \tBGP.as_path: `). Non-BGP paths are skipped.
  */
 export function parseBirdRoutes(reply: string): BgpPathFacts[] {
   const paths: (BgpPathFacts & { bgp: boolean })[] = [];
@@ -14,7 +15,7 @@ export function parseBirdRoutes(reply: string): BgpPathFacts[] {
   let current: (BgpPathFacts & { bgp: boolean }) | undefined;
   for (const raw of reply.split('\n')) {
     const line = raw.replace(/^\d{4}[- ]/, '');
-    const route = /^(\S+\/\d+)?\s+(?:unicast|blackhole|unreachable)?\s*\[(\S+)\s[^\]]*\](\s\*)?/.exec(line);
+    const route = /^\s*(\S+\/\d+)?\s*(?:unicast|blackhole|unreachable)?\s*\[(\S+)\s[^\]]*\](\s\*)?/.exec(line);
     if (route && (route[1] || prefix)) {
       prefix = route[1] ?? prefix;
       const name = route[2]!;
