@@ -5,14 +5,14 @@
 // separate hosts, while the machine's programs (sshd, node, ip, nft) are there to run. Everything
 // a session starts (the agent above all) lives in both namespaces.
 import { mkdirSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
-import { connect } from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { plugNode, sysctls } from '../fabric/fabric.ts';
 import { programPath } from '../host/preflight.ts';
 import type { Topology, TopologyNode } from '../topology/topology.ts';
-import { namespaces, processAlive, removeNamespace, run, sleep } from '../sh.ts';
+import { namespaces, processAlive, removeNamespace, run } from '../sh.ts';
 import { ensureHostKey } from './ssh-keys.ts';
+import { sshdConfig, waitForSshd } from './sshd.ts';
 
 /** The node's folders inside the lab's state folder. */
 export function nodeDirs(stateDir: string, node: string) {
@@ -31,7 +31,7 @@ export const nodeRunDir = (stateDir: string, node: string) => nodeDirs(stateDir,
 
 const overlays = ['etc', 'opt', 'var/lib'] as const;
 
-function mountScript(root: string, runDir: string, sshdConfig: string, sshd: string): string {
+function mountScript(root: string, runDir: string, configFile: string, sshd: string): string {
   const lines = ['set -e'];
   for (const dir of overlays) {
     const name = dir.replace('/', '-');
@@ -44,50 +44,8 @@ function mountScript(root: string, runDir: string, sshdConfig: string, sshd: str
   lines.push(`mount --rbind ${runDir} /run`);
   lines.push('mkdir -p /etc/gingham /opt/gingham /var/lib/gingham');
   // sshd re-executes itself for each connection, and so must be started by its absolute path.
-  lines.push(`exec ${sshd} -D -e -f ${sshdConfig}`);
+  lines.push(`exec ${sshd} -D -e -f ${configFile}`);
   return lines.join('\n');
-}
-
-function sshdConfig(node: TopologyNode, hostKey: string, authorizedKeys: string): string {
-  return [
-    `ListenAddress ${node.address}`,
-    'Port 22',
-    `HostKey ${hostKey}`,
-    'PidFile /run/sshd.pid',
-    `AuthorizedKeysFile ${authorizedKeys}`,
-    'PermitRootLogin prohibit-password',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'UsePAM no',
-    // The key files live in the lab's state folder, whose owner and modes sshd's checks do not expect.
-    'StrictModes no',
-    'PrintMotd no',
-    'PrintLastLog no',
-    'Subsystem sftp /usr/lib/openssh/sftp-server',
-    '',
-  ].join('\n');
-}
-
-async function waitForPort(host: string, port: number, timeoutMs: number, pid: number, log: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host, port, timeout: 2000 });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('timeout', () => {
-        socket.destroy();
-        resolve(false);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (!processAlive(pid)) throw new Error(`sshd on ${host} exited; see ${log}`);
-    if (Date.now() > deadline) throw new Error(`sshd on ${host} did not answer on port ${port} within ${timeoutMs / 1000} s (through the admin link); see ${log}`);
-    await sleep(200);
-  }
 }
 
 export interface StartedNode {
@@ -115,7 +73,7 @@ export async function nodeUp(stateDir: string, topology: Topology, node: Topolog
   }
   mkdirSync(dirs.run, { recursive: true, mode: 0o755 });
   const config = path.join(dirs.ssh, 'sshd_config');
-  writeFileSync(config, sshdConfig(node, hostKey, authorizedKeys));
+  writeFileSync(config, sshdConfig({ listenAddress: node.address, hostKey, pidFile: '/run/sshd.pid', authorizedKeys, sftp: '/usr/lib/openssh/sftp-server' }));
 
   await run('ip', ['netns', 'add', node.name]);
   await sysctls(node.name, true);
@@ -130,7 +88,7 @@ export async function nodeUp(stateDir: string, topology: Topology, node: Topolog
   child.unref();
   if (child.pid === undefined) throw new Error(`could not start sshd on ${node.name}`);
   // `ip netns exec`, unshare and sh each exec the next: this pid is sshd's.
-  await waitForPort(node.address, 22, 60_000, child.pid, dirs.log);
+  await waitForSshd(node.address, 22, { timeoutMs: 60_000, pid: child.pid, log: () => `see ${dirs.log}` });
   return { name: node.name, netns: node.name, sshdPid: child.pid, hostKey };
 }
 

@@ -1,12 +1,14 @@
-// A real node for SSH tests: OpenSSH's sshd in its own network namespace, reached over a veth
-// pair, with a host key and an authorized user key made for the test. Used by the integration
-// tests here and by the e2e tests. Needs root. Everything it creates carries the `gcon` prefix
-// and is removed by stop(), which the tests call from afterAll.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+// A real node for SSH tests: the lab's sshd (lab/nodes/sshd.ts) in its own network namespace,
+// reached over a veth pair, with a host key and an authorized user key made for the test. Used by
+// the console's integration tests and by the e2e tests. Needs root. Everything it creates carries
+// the `gcon` prefix and is removed by stop(), which the tests call from afterAll.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { programPath } from '../host/preflight.ts';
+import { sshdConfig, waitForSshd } from '../nodes/sshd.ts';
+import { runSync } from '../sh.ts';
 
 export interface SshdNode {
   /** The namespace's name, e.g. gcon-3f2a. */
@@ -38,34 +40,8 @@ export interface SshdNode {
   stop(): Promise<void>;
 }
 
-function sh(command: string, args: string[]): string {
-  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function quietly(command: string, args: string[]): void {
-  try {
-    execFileSync(command, args, { stdio: 'ignore' });
-  } catch {
-    // cleanup of something that may not exist
-  }
-}
-
-async function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host, port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`sshd did not start listening on ${host}:${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** For cleanup of something that may not exist. */
+const quietly = (command: string, args: string[]) => void runSync(command, args, { allowFail: true });
 
 async function waitForFile(path: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -101,7 +77,7 @@ export interface SshdNodeOptions {
 }
 
 /** The systemd a node boots: a few empty targets the installer's unit depends on, sshd, and nothing else. */
-function systemdBootScript(sshdConfig: string, privateDirs: string[]): string {
+function systemdBootScript(sshd: string, configFile: string, privateDirs: string[]): string {
   const unitDir = '/usr/lib/systemd/system';
   const target = (name: string, extra = '') => `printf '[Unit]\\nDescription=${name} (test node)\\nDefaultDependencies=no\\n${extra}' > ${unitDir}/${name}`;
   return [
@@ -111,7 +87,7 @@ function systemdBootScript(sshdConfig: string, privateDirs: string[]): string {
     'mkdir -p /run/sshd',
     ...['sysinit.target', 'basic.target', 'shutdown.target', 'network-online.target', 'multi-user.target'].map((t) => target(t)),
     target('node.target', 'Wants=test-sshd.service multi-user.target\\n'),
-    `printf '[Unit]\\nDescription=sshd (test node)\\nDefaultDependencies=no\\n[Service]\\nExecStart=/usr/sbin/sshd -D -e -f ${sshdConfig}\\nKillMode=process\\n' > ${unitDir}/test-sshd.service`,
+    `printf '[Unit]\\nDescription=sshd (test node)\\nDefaultDependencies=no\\n[Service]\\nExecStart=${sshd} -D -e -f ${configFile}\\nKillMode=process\\n' > ${unitDir}/test-sshd.service`,
     'exec /lib/systemd/systemd --system --unit=node.target',
   ].join('\n');
 }
@@ -139,6 +115,8 @@ export async function startSshdNode(slot: number, options: SshdNodeOptions = {})
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-sshd-`));
   const hostKey = join(dir, 'ssh_host_ed25519_key');
   const userKey = join(dir, 'id_ed25519');
+  // sshd re-executes itself for each connection, and so must be started by its absolute path.
+  const sshdProgram = programPath('nodes', 'sshd');
   let sshd: ChildProcess | undefined;
 
   // The "host" side lives in this machine's namespace, or in the bastion's.
@@ -148,38 +126,29 @@ export async function startSshdNode(slot: number, options: SshdNodeOptions = {})
     quietly('ip', ['netns', 'del', netns]);
   };
   cleanup();
-  sh('ip', ['netns', 'add', netns]);
+  runSync('ip', ['netns', 'add', netns]);
   try {
-    sh('ip', [...upstream, 'link', 'add', hostInterface, 'type', 'veth', 'peer', 'name', nodeInterface, 'netns', netns]);
-    sh('ip', [...upstream, 'addr', 'add', `${hostAddress}/30`, 'dev', hostInterface]);
-    sh('ip', [...upstream, 'link', 'set', hostInterface, 'up']);
-    sh('ip', ['-n', netns, 'addr', 'add', `${address}/30`, 'dev', nodeInterface]);
-    sh('ip', ['-n', netns, 'link', 'set', nodeInterface, 'up']);
-    sh('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+    runSync('ip', [...upstream, 'link', 'add', hostInterface, 'type', 'veth', 'peer', 'name', nodeInterface, 'netns', netns]);
+    runSync('ip', [...upstream, 'addr', 'add', `${hostAddress}/30`, 'dev', hostInterface]);
+    runSync('ip', [...upstream, 'link', 'set', hostInterface, 'up']);
+    runSync('ip', ['-n', netns, 'addr', 'add', `${address}/30`, 'dev', nodeInterface]);
+    runSync('ip', ['-n', netns, 'link', 'set', nodeInterface, 'up']);
+    runSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
 
-    sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKey, '-C', 'gingham-test-user']);
+    runSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKey, '-C', 'gingham-test-user']);
     writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${userKey}.pub`));
     writeFileSync(
       join(dir, 'sshd_config'),
-      [
-        `ListenAddress ${address}`,
-        'Port 22',
-        `HostKey ${hostKey}`,
-        `PidFile ${join(dir, 'sshd.pid')}`,
-        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-        'PermitRootLogin prohibit-password',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'UsePAM no',
-        'StrictModes no',
-        'PrintMotd no',
-        'PrintLastLog no',
-        // As a stock sshd: the console's installer uploads over SFTP.
-        'Subsystem sftp internal-sftp',
+      sshdConfig({
+        listenAddress: address,
+        hostKey,
+        pidFile: join(dir, 'sshd.pid'),
+        authorizedKeys: join(dir, 'authorized_keys'),
+        // sshd's own: the node's private folders (a mount namespace) may hide the sftp-server program.
+        sftp: 'internal-sftp',
         // The test drops the link on purpose; sshd must not hang up first.
-        'ClientAliveInterval 0',
-        '',
-      ].join('\n'),
+        extra: ['ClientAliveInterval 0'],
+      }),
     );
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory
   } catch (error) {
@@ -191,18 +160,18 @@ export async function startSshdNode(slot: number, options: SshdNodeOptions = {})
   const makeHostKey = () => {
     rmSync(hostKey, { force: true });
     rmSync(`${hostKey}.pub`, { force: true });
-    sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey, '-C', 'gingham-test-host']);
+    runSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey, '-C', 'gingham-test-host']);
   };
   /** systemd's pid when the node boots it: what stop() kills (and with it, everything in its PID namespace). */
   let init: number | undefined;
   const startDaemon = async () => {
     rmSync(join(dir, 'sshd.pid'), { force: true });
-    const sshdArgv = ['ip', 'netns', 'exec', netns, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')];
+    const sshdArgv = ['ip', 'netns', 'exec', netns, sshdProgram, '-D', '-e', '-f', join(dir, 'sshd_config')];
     const privateDirs = options.privateDirs ?? [];
     // unshare execs the shell, which execs ip, which execs sshd: the child's pid stays sshd's.
     // With systemd: ip execs unshare, whose one child execs systemd.
     const child = options.systemd
-      ? spawn('ip', ['netns', 'exec', netns, 'unshare', '--pid', '--fork', '--mount', '--mount-proc', '--propagation', 'private', 'sh', '-ec', systemdBootScript(join(dir, 'sshd_config'), privateDirs)], {
+      ? spawn('ip', ['netns', 'exec', netns, 'unshare', '--pid', '--fork', '--mount', '--mount-proc', '--propagation', 'private', 'sh', '-ec', systemdBootScript(sshdProgram, join(dir, 'sshd_config'), privateDirs)], {
           stdio: ['ignore', 'ignore', 'pipe'],
         })
       : privateDirs.length
@@ -222,7 +191,7 @@ export async function startSshdNode(slot: number, options: SshdNodeOptions = {})
     try {
       // A node behind a bastion is not reachable from here; wait for its pid file instead.
       if (options.behind) await waitForFile(join(dir, 'sshd.pid'), 10_000);
-      else await waitForPort(address, 22, 10_000);
+      else await waitForSshd(address, 22, { timeoutMs: 10_000, log: () => 'its log follows' });
     } catch (error) {
       throw new Error(`${(error as Error).message}\nsshd said: ${log}`);
     }
@@ -239,7 +208,7 @@ export async function startSshdNode(slot: number, options: SshdNodeOptions = {})
     await exited;
     // sshd leaves its per-connection children running; they live in our namespace only.
     quietly('ip', ['netns', 'pids', netns]);
-    for (const pid of sh('ip', ['netns', 'pids', netns]).split('\n').filter(Boolean)) quietly('kill', ['-TERM', pid]);
+    for (const pid of runSync('ip', ['netns', 'pids', netns]).split('\n').filter(Boolean)) quietly('kill', ['-TERM', pid]);
   };
 
   makeHostKey();
@@ -259,20 +228,20 @@ export async function startSshdNode(slot: number, options: SshdNodeOptions = {})
     port: 22,
     user: 'root',
     userKey,
-    hostKeyFingerprint: () => sh('ssh-keygen', ['-lf', `${hostKey}.pub`]).split(/\s+/)[1]!,
+    hostKeyFingerprint: () => runSync('ssh-keygen', ['-lf', `${hostKey}.pub`]).split(/\s+/)[1]!,
     async restartWithNewHostKey() {
       await stopDaemon();
       makeHostKey();
       await startDaemon();
     },
     setLink(up, end = 'node') {
-      if (end === 'near') sh('ip', [...upstream, 'link', 'set', hostInterface, up ? 'up' : 'down']);
-      else sh('ip', ['-n', netns, 'link', 'set', nodeInterface, up ? 'up' : 'down']);
+      if (end === 'near') runSync('ip', [...upstream, 'link', 'set', hostInterface, up ? 'up' : 'down']);
+      else runSync('ip', ['-n', netns, 'link', 'set', nodeInterface, up ? 'up' : 'down']);
     },
     killSessions() {
       // The listener: our child, or under systemd, the sshd that systemd started.
       const listeners = new Set(init ? childrenOf(init) : [sshd?.pid]);
-      for (const pid of sh('ip', ['netns', 'pids', netns]).split('\n').filter(Boolean)) {
+      for (const pid of runSync('ip', ['netns', 'pids', netns]).split('\n').filter(Boolean)) {
         if (listeners.has(Number(pid))) continue;
         let comm = '';
         try {
