@@ -25,6 +25,8 @@ export interface ConnectionHooks {
   onStateChange(conn: Connection): void;
   /** A TCP-level failure, also those the FSM absorbs by retrying (for `status`). */
   onTransportError(conn: Connection, reason: string): void;
+  /** What was written has gone to the kernel: room to send more (backpressure). */
+  onDrain(conn: Connection): void;
 }
 
 export class Connection {
@@ -72,6 +74,11 @@ export class Connection {
 
   dump(): void {
     this.dispatch({ type: 'OpenCollisionDump' });
+  }
+
+  /** Bytes written but not yet taken by the kernel (a slow or zero-window peer makes this grow). */
+  get writableLength(): number {
+    return this.socket?.writableLength ?? 0;
   }
 
   send(buf: Buffer): void {
@@ -169,6 +176,9 @@ export class Connection {
       const reason = `Socket: ${socketErrorText(error)}`;
       this.hooks.onTransportError(this, reason);
       this.dispatch({ type: 'TcpConnectionFails', reason });
+    });
+    socket.on('drain', () => {
+      if (this.socket === socket) this.hooks.onDrain(this);
     });
     socket.on('close', () => {
       if (this.socket === socket) this.dispatch({ type: 'TcpConnectionFails', reason: 'the peer closed the connection' });

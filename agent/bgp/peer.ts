@@ -41,6 +41,8 @@ export interface PeerEvents {
   onDown(peer: Peer, wasEstablished: boolean, byNotification: boolean): void;
   onUpdate(peer: Peer, update: DecodedUpdate): void;
   onRouteRefresh(peer: Peer, message: RouteRefreshMessage): void;
+  /** The established session has room to send again (its socket drained). */
+  onWritable(peer: Peer): void;
   /** The capabilities to offer this peer on a new connection (graceful restart flags change over time). */
   capabilities(peer: Peer): Capability[];
   /** Opens a TCP connection with the peer's MD5 password set, when it has one. */
@@ -82,6 +84,11 @@ export class Peer {
   description: string | undefined;
   /** Adj-RIB-Out: prefix -> attribute index advertised. */
   readonly adjRibOut = new PrefixTable(64);
+  /**
+   * Prefixes whose Adj-RIB-Out entry (or its absence: a withdrawal) is not sent yet, because the
+   * session's send buffer is full (route-export.ts's backpressure). Values unused.
+   */
+  readonly unsent = new PrefixTable(64);
   /** Prefixes received but refused by import policy or loop checks (still "received"). */
   readonly rejected = new PrefixTable(64);
   stats: PeerStatistics = PeerStatsZero();
@@ -176,6 +183,9 @@ export class Peer {
       },
       onDown: (conn, reason, wasEstablished, byNotification, counter) => this.onConnectionDown(conn, reason, wasEstablished, byNotification, counter),
       onStateChange: () => this.noteState(),
+      onDrain: (conn) => {
+        if (conn === this.established) this.events.onWritable(this);
+      },
       onTransportError: (_conn, reason) => {
         if (!this.established) this.lastError = reason;
       },

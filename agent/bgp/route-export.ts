@@ -14,6 +14,14 @@ export interface PendingUpdates {
   announce: Map<number, Nlri[]>;
 }
 
+/**
+ * Bytes of UPDATEs a session may hold in user space beyond what the kernel took. A peer that
+ * reads slowly (or not at all: a zero window) makes later changes wait in its Adj-RIB-Out as
+ * "not yet sent" prefixes, one entry each however often they change, instead of piling up as
+ * encoded messages.
+ */
+export const SEND_BUFFER_LIMIT = 1 << 20;
+
 export const noUpdates = (): PendingUpdates => ({ withdrawn: [], announce: new Map() });
 
 export interface ExportContext {
@@ -127,16 +135,71 @@ export class RouteExport {
     const rib = this.ctx.rib;
     peer.adjRibOut.forEach((_a, _l, attrIndex) => rib.release(attrIndex));
     peer.adjRibOut.clear();
+    peer.unsent.clear();
   }
 
-  /** Encodes `pending` into UPDATEs of at most the session's message size and sends them. */
+  /**
+   * Encodes `pending` into UPDATEs of at most the session's message size and sends them, as long
+   * as the session's send buffer is under SEND_BUFFER_LIMIT; what does not fit waits in
+   * peer.unsent for pump().
+   */
   send(peer: Peer, pending: PendingUpdates): void {
     const conn = peer.established;
     if (!conn) return;
-    const messages: Buffer[] = [];
-    if (pending.withdrawn.length > 0) messages.push(...packUpdates(pending.withdrawn, undefined, [], conn.encodeCtx, conn.maxLength));
-    for (const [attrIndex, nlri] of pending.announce) messages.push(...packUpdates([], this.render(peer, attrIndex), nlri, conn.encodeCtx, conn.maxLength));
-    for (const m of messages) conn.send(m);
-    peer.stats.updatesSent += messages.length;
+    // Something already waits: this goes behind it (a drain is due, which pumps).
+    const full = () => peer.unsent.size > 0 || conn.writableLength >= SEND_BUFFER_LIMIT;
+    const write = (messages: Buffer[]) => {
+      for (const m of messages) conn.send(m);
+      peer.stats.updatesSent += messages.length;
+    };
+    const w = pending.withdrawn;
+    for (let i = 0; i < w.length; i += CHUNK) {
+      if (full()) return this.defer(peer, w, i, pending, 0);
+      write(packUpdates(w.slice(i, i + CHUNK), undefined, [], conn.encodeCtx, conn.maxLength));
+    }
+    let group = 0;
+    for (const [attrIndex, nlri] of pending.announce) {
+      let attributes: PathAttributes | undefined;
+      for (let i = 0; i < nlri.length; i += CHUNK) {
+        if (full()) return this.defer(peer, nlri, i, pending, group + 1);
+        attributes ??= this.render(peer, attrIndex);
+        write(packUpdates([], attributes, nlri.slice(i, i + CHUNK), conn.encodeCtx, conn.maxLength));
+      }
+      group++;
+    }
+  }
+
+  /** Marks as unsent the rest of `current` from `from`, and the announcement groups from `nextGroup` on. */
+  private defer(peer: Peer, current: readonly Nlri[], from: number, pending: PendingUpdates, nextGroup: number): void {
+    for (let i = from; i < current.length; i++) peer.unsent.set(current[i]!.address, current[i]!.length, 0);
+    let group = 0;
+    for (const nlri of pending.announce.values()) {
+      if (group++ < nextGroup) continue;
+      for (const n of nlri) peer.unsent.set(n.address, n.length, 0);
+    }
+  }
+
+  /**
+   * The session's buffer drained: sends the prefixes waiting in peer.unsent as the Adj-RIB-Out
+   * has them now (a prefix that changed ten times while waiting is sent once).
+   */
+  pump(peer: Peer): void {
+    if (peer.unsent.size === 0 || !peer.established) return;
+    const pending = noUpdates();
+    peer.unsent.forEach((address, length) => {
+      const attrIndex = peer.adjRibOut.get(address, length);
+      if (attrIndex < 0) {
+        pending.withdrawn.push({ address, length, pathId: 0 });
+        return;
+      }
+      let list = pending.announce.get(attrIndex);
+      if (!list) pending.announce.set(attrIndex, (list = []));
+      list.push({ address, length, pathId: 0 });
+    });
+    peer.unsent.clear();
+    this.send(peer, pending);
   }
 }
+
+/** Prefixes encoded at a time before the send buffer is looked at again (a few UPDATEs' worth). */
+const CHUNK = 1024;

@@ -128,6 +128,7 @@ export class Speaker {
       onDown: (x, was, byNotification) => { if (this.current(x)) this.onDown(x, was, byNotification); },
       onUpdate: (x, u) => { if (this.current(x)) this.importUpdate(x, u); },
       onRouteRefresh: (x, m) => { if (this.current(x)) this.onRouteRefresh(x, m); },
+      onWritable: (x) => { if (this.current(x)) this.export.pump(x); },
       capabilities: (x) => this.capabilities(x),
       dial: (x) => this.hooks.dial(x.settings),
     }, this.log.child({ part: 'peer' }));

@@ -25,7 +25,7 @@ export function testPeer(index: number, address: string, settings: Partial<PeerS
     restartTime: 120, nextHop: 'auto', importPolicy: ebgp ? 'none' : 'all', exportPolicy: ebgp ? 'none' : 'ibgp-rules', peerType: 'test', ...settings,
   };
   const peer = new Peer(index, full, LOCAL_AS, ROUTER_ID, {
-    onEstablished: () => {}, onDown: () => {}, onUpdate: () => {}, onRouteRefresh: () => {}, capabilities: () => [],
+    onEstablished: () => {}, onDown: () => {}, onUpdate: () => {}, onRouteRefresh: () => {}, onWritable: () => {}, capabilities: () => [],
     dial: () => { throw new Error('a test peer does not dial'); },
   }, silent);
   peer.source.routerId = parseIPv4(address);
@@ -50,7 +50,7 @@ export interface RecordingSession {
 export function establish(peer: Peer, maxLength = MAX_MESSAGE_LENGTH): RecordingSession {
   const sent: Buffer[] = [];
   const encodeCtx = { as4: true, addPath: false, ebgp: peer.ebgp };
-  const session = { send: (m: Buffer) => sent.push(m), encodeCtx, maxLength, state: 'Established' };
+  const session = { send: (m: Buffer) => sent.push(m), encodeCtx, maxLength, state: 'Established', writableLength: 0 };
   peer.established = session as unknown as Connection;
   return {
     sent,
