@@ -61,8 +61,9 @@ describe('the CNI plugin', () => {
 
       // Host side: proxy_arp on the cali interface, the /32 via it.
       expect((await network.exec(node.netns, 'cat', [`/proc/sys/net/ipv4/conf/${cali}/proxy_arp`])).trim()).toBe('1');
-      const route = JSON.parse(await network.exec(node.netns, 'ip', ['-json', 'route', 'show', `${ipOf[p.pod]}/32`])) as Array<{ dev: string; scope: string }>;
-      expect(route).toMatchObject([{ dev: cali, scope: 'link' }]);
+      const route = JSON.parse(await network.exec(node.netns, 'ip', ['-N', '-json', 'route', 'show', `${ipOf[p.pod]}/32`])) as Array<{ dev: string; scope: string; protocol: string }>;
+      // Gingham's protocol: the agent owns the route the plugin made (one owner, no warning).
+      expect(route).toMatchObject([{ dev: cali, scope: '253', protocol: '71' }]);
       // Pod side: default via 169.254.1.1, the IP-in-IP MTU (the pool has CrossSubnet IPIP).
       const routes = await network.exec(netnsOf[p.pod]!, 'ip', ['route']);
       expect(routes).toContain('default via 169.254.1.1 dev eth0');

@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { ginghamRouteProtocol } from '../../shared/dataplane-plan/index.ts';
 import { CniError, cniErrorCodes } from './request.ts';
 
 export const hostSideMac = 'ee:ee:ee:ee:ee:ee';
@@ -95,7 +96,9 @@ export async function plumb(pod: PodNetwork): Promise<PlumbedPod> {
       `route add default via ${podGateway} dev ${pod.ifName}`,
       '',
     ].join('\n'));
-    await run('ip', ['route', 'replace', `${pod.address}/32`, 'dev', pod.hostInterface, 'scope', 'link']);
+    // With Gingham's protocol: the agent, which plans this route from the pod's allocation, owns it
+    // from here on (one owner, no "not made by Gingham" warning for a pod of our own).
+    await run('ip', ['route', 'replace', `${pod.address}/32`, 'dev', pod.hostInterface, 'scope', 'link', 'proto', String(ginghamRouteProtocol)]);
   } catch (error) {
     await unplumb(pod.hostInterface);
     if (error instanceof CniError) throw error;

@@ -7,7 +7,7 @@ import { ChangeSet } from './changes.ts';
 import { parseBatchErrors } from './kernel/iproute.ts';
 import { normaliseRoute, type KernelLink, type KernelRoute } from './kernel/snapshot.ts';
 import { natScript } from './nat-manager.ts';
-import { diffRoutes, routeSpec } from './route-manager.ts';
+import { diffRoutes, PodRouteGrace, routeSpec } from './route-manager.ts';
 import { formatRouteTable, routeRows } from './route-table.ts';
 import { diffVxlan } from './vxlan-manager.ts';
 
@@ -74,6 +74,59 @@ describe('route manager', () => {
     const warnings = diffRoutes(routes, [theirs], { devices }, changes);
     expect(warnings).toEqual([expect.stringContaining('192.168.2.0/26: a route not made by Gingham (protocol 4')]);
     expect(changes.lines.switch.join('\n')).not.toContain('192.168.2.0/26');
+  });
+
+  const pod = { name: 'default/pod-1', ip: '192.168.1.65', interface: 'cali83dbd022cd5' };
+  const withPod = () => {
+    const state = parseDataplaneState({
+      node: { name: 'worker-1', interface: 'ens5', address: '10.240.1.11/24' },
+      pools: [{ name: 'default-ipv4-ippool', cidr: '192.168.0.0/16', ipipMode: 'Always' }],
+      blocks: ['192.168.1.64/26'],
+      endpoints: [pod],
+    });
+    return planDataplane(state, { mtu: 1500 }).routes;
+  };
+  const podRoute = (protocol: string) => normaliseRoute({ dst: pod.ip, dev: pod.interface, protocol, scope: '253', flags: [] });
+
+  it("owns a local pod's /32 that the CNI plugin made: no warning, nothing sent", () => {
+    const routes = withPod();
+    const kernel = [...programmed(routes.filter((r) => r.owner.kind !== 'endpoint')), podRoute('71')];
+    const changes = new ChangeSet();
+    expect(diffRoutes(routes, kernel, { devices: new Set([...devices, pod.interface]) }, changes)).toEqual([]);
+    expect(changes.size).toBe(0);
+  });
+
+  it("adopts a pod's /32 that an older CNI plugin made on the pod's own veth, in place, without a warning", () => {
+    const routes = withPod();
+    const kernel = [...programmed(routes.filter((r) => r.owner.kind !== 'endpoint')), podRoute('3')];
+    const changes = new ChangeSet();
+    expect(diffRoutes(routes, kernel, { devices: new Set([...devices, pod.interface]) }, changes)).toEqual([]);
+    expect(changes.lines.switch).toEqual([`route replace ${pod.ip}/32 dev ${pod.interface} proto 71 scope link`]);
+    // The same destination on another device is someone else's, and stays reported.
+    const elsewhere = normaliseRoute({ dst: pod.ip, dev: 'ens5', protocol: '3', scope: '253', flags: [] });
+    expect(diffRoutes(routes, [elsewhere], { devices: new Set([...devices, pod.interface]) }, new ChangeSet())).toEqual([expect.stringContaining('not made by Gingham')]);
+  });
+
+  it("keeps a new pod's route that the plan does not know yet for the grace period, then deletes it", () => {
+    let now = 1_000;
+    const grace = new PodRouteGrace(10_000, () => now);
+    const routes = plan({ ipipMode: 'Always' }).routes;
+    const kernel = [...programmed(routes), podRoute('71')];
+    const pass = () => {
+      const changes = new ChangeSet();
+      diffRoutes(routes, kernel, { devices: new Set([...devices, pod.interface]), podRoutes: grace }, changes);
+      return changes.lines.retire;
+    };
+    expect(pass()).toEqual([]);
+    now += 9_999;
+    expect(pass()).toEqual([]);
+    now += 1;
+    expect(pass()).toEqual([`route del ${pod.ip}/32 proto 71 table main`]);
+    // Not a pod's veth: a stale route of ours goes at once, grace or not.
+    const stale = normaliseRoute({ dst: '192.168.9.0/26', gateway: '10.240.1.99', dev: 'tunl0', protocol: '71', flags: ['onlink'] });
+    const changes = new ChangeSet();
+    diffRoutes(routes, [...programmed(routes), stale], { devices, podRoutes: new PodRouteGrace(10_000, () => now) }, changes);
+    expect(changes.lines.retire).toEqual(['route del 192.168.9.0/26 proto 71 table main']);
   });
 
   it('waits for a device that does not exist rather than send a line the kernel must refuse', () => {

@@ -19,7 +19,7 @@ import type { BatchFailure } from './kernel/iproute.ts';
 import { readSnapshotThrough, type KernelSnapshot } from './kernel/snapshot.ts';
 import { NatManager } from './nat-manager.ts';
 import { TunnelAdmissionManager } from './tunnel-admission.ts';
-import { diffRoutes } from './route-manager.ts';
+import { diffRoutes, PodRouteGrace } from './route-manager.ts';
 import { removeOwners, writeOwners } from './route-owners.ts';
 import { diffVxlan } from './vxlan-manager.ts';
 
@@ -57,6 +57,7 @@ export class Reconciler {
   readonly ipip: IpipManager;
   private readonly nat = new NatManager();
   private readonly admission = new TunnelAdmissionManager();
+  private readonly podRoutes = new PodRouteGrace();
   private lastOwners = '';
   /** Long-lived iproute2 processes: a pass costs round trips, not process starts. */
   private readonly ip = new BatchProcess('ip');
@@ -108,7 +109,7 @@ export class Reconciler {
     else devices.delete(ipipDeviceName);
     if (vxlan.present) devices.add(vxlanDeviceName);
     else devices.delete(vxlanDeviceName);
-    warnings.push(...diffRoutes(plan.routes, snapshot.routes, { devices }, changes));
+    warnings.push(...diffRoutes(plan.routes, snapshot.routes, { devices, podRoutes: this.podRoutes }, changes));
 
     await this.ipip.beforeSwitch(plan.routes, snapshot.routes, plan.tunnelAdmission);
     const failures: BatchFailure[] = [];

@@ -1,6 +1,9 @@
 // Routes: diff the planned routes against the main table and replace, add or delete only what
 // differs. Only routes marked with Gingham's protocol are Gingham's; a route someone else made to
-// the same destination is left alone and reported.
+// the same destination is left alone and reported. A local pod's /32 has one owner too: the CNI
+// plugin makes it with Gingham's protocol when the pod starts (before the agent can know of the
+// pod), and the agent keeps it from then on; one that an older plugin (or calico-node's) made on
+// the pod's own veth is adopted, not reported.
 import { ginghamRouteProtocol, type DesiredRoute } from '../../shared/dataplane-plan/index.ts';
 import type { ChangeSet } from './changes.ts';
 import { scopeLink, type KernelRoute } from './kernel/snapshot.ts';
@@ -33,6 +36,42 @@ export function routeMatches(want: DesiredRoute, have: KernelRoute): boolean {
 export interface RouteDiffContext {
   /** Devices that exist now or that this pass creates before its routes go in. */
   devices: ReadonlySet<string>;
+  /** Keeps a pod's route that the plan does not have yet; the caller keeps it across passes. */
+  podRoutes?: PodRouteGrace;
+}
+
+/** A pod's veth, as Calico's CNI plugin (and Gingham's) names the host end. */
+const podDevice = /^cali[0-9a-f]{11}$/;
+
+/**
+ * The CNI plugin adds a new pod's /32 before the pod's allocation reaches the agent through the
+ * API server; until it does, the route is Gingham's but not in the plan. As Felix gives routes on
+ * interfaces it has not been told about a grace period, such a route is kept for `graceMs` from
+ * the pass that first found it unwanted, and deleted only after.
+ */
+export class PodRouteGrace {
+  private readonly firstUnwanted = new Map<string, number>();
+
+  constructor(private readonly graceMs = 10_000, private readonly now: () => number = Date.now) {}
+
+  /** Whether to keep `route` (ours, on a pod's veth, not in the plan) for now. */
+  keep(route: KernelRoute): boolean {
+    if (!route.dev || !podDevice.test(route.dev)) return false;
+    const key = `${route.dst} ${route.dev}`;
+    const first = this.firstUnwanted.get(key) ?? this.now();
+    this.firstUnwanted.set(key, first);
+    return this.now() - first < this.graceMs;
+  }
+
+  /** Forgets routes that are wanted again or gone (called once per pass with the unwanted ones kept). */
+  retain(kept: ReadonlySet<string>): void {
+    for (const key of this.firstUnwanted.keys()) if (!kept.has(key)) this.firstUnwanted.delete(key);
+  }
+}
+
+/** A pod's /32 on the very veth the plan routes it to, made by another protocol (an older CNI plugin, calico-node's). */
+function isPodRouteToAdopt(want: DesiredRoute, other: KernelRoute): boolean {
+  return want.owner.kind === 'endpoint' && other.type === 'unicast' && other.dev === want.dev && !other.gateway && other.scope === scopeLink;
 }
 
 /**
@@ -54,6 +93,11 @@ export function diffRoutes(desired: readonly DesiredRoute[], kernel: readonly Ke
     const have = ours.get(route.dst);
     if (have && routeMatches(route, have)) continue;
     const other = foreign.get(route.dst);
+    if (!have && other && isPodRouteToAdopt(route, other)) {
+      // Replaced in place (same destination and metric): the pod's traffic never misses a route.
+      changes.add('switch', `route replace ${routeSpec(route)}`);
+      continue;
+    }
     if (!have && other) {
       warnings.push(`${route.dst}: a route not made by Gingham (protocol ${other.protocol}, dev ${other.dev ?? '-'}) is in the way; remove it to let Gingham program this one`);
       continue;
@@ -66,10 +110,16 @@ export function diffRoutes(desired: readonly DesiredRoute[], kernel: readonly Ke
     // same destination between our read and our write is refused by the kernel, not overwritten.
     changes.add('switch', `route ${have ? 'replace' : 'add'} ${routeSpec(route)}`);
   }
+  const kept = new Set<string>();
   for (const route of ours.values()) {
     if (wanted.has(route.dst)) continue;
+    if (context.podRoutes?.keep(route)) {
+      kept.add(`${route.dst} ${route.dev ?? ''}`);
+      continue;
+    }
     const type = route.type === 'unicast' ? '' : `${route.type} `;
     changes.add('retire', `route del ${type}${route.dst} proto ${ginghamRouteProtocol} table main`);
   }
+  context.podRoutes?.retain(kept);
   return warnings;
 }
