@@ -208,7 +208,7 @@ describe('mode switches under traffic', () => {
       });
       lines.push(`${from} -> ${to}: ${lost} of ${sent} pings lost (10 ms apart, to pod-2 and pod-3)`);
       // Measured 0-77 lost per switch (docs/dataplane.md): how far apart the three agents act.
-      // 100 is half a second without either pod; the goal of 0 is the safe switch's (issue 18).
+      // 100 is half a second without either pod; the goal of 0 is a safe switch's.
       expect(lost, lines.at(-1)).toBeLessThanOrEqual(100);
     }
     console.log(lines.join('\n'));
