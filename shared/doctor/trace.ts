@@ -67,7 +67,8 @@ function poolOf(cluster: ClusterFacts, ip: string): PoolFacts | undefined {
 function lookupLine(where: string, command: string, text: string | undefined): string {
   const parsed = parseJsonArray<IpRoute>(text);
   if (!parsed.ok) return `${where}: ${command} -> ${parsed.error}`;
-  return `${where}: ${command} -> ${parsed.value.map(routeLine).join('; ') || '(nothing)'}`;
+  // The answer without the `from`/`iif` the command already shows.
+  return `${where}: ${command} -> ${parsed.value.map(({ from: _from, iif: _iif, ...route }) => routeLine(route)).join('; ') || '(nothing)'}`;
 }
 
 /** What Calico decides for traffic from `local` to a pod of `pool` on `remote`, and why, in words. */
@@ -163,7 +164,9 @@ function routeHop(cluster: ClusterFacts, from: Side, to: Side, kind: 'source-nod
   const links = listOf<IpLink>(s['links']);
   if (encap === 'ipip') {
     leg.outerDst = route.gateway ?? '';
-    leg.outerSrc = links.find((l) => l.ifname === 'tunl0')?.linkinfo?.info_data?.local ?? nodeAddress(from.node) ?? '';
+    // Calico's tunl0 often has no local address (`any`): the kernel then sends from the node's own.
+    const local = links.find((l) => l.ifname === 'tunl0')?.linkinfo?.info_data?.local;
+    leg.outerSrc = (local && local !== 'any' && local !== '0.0.0.0' ? local : undefined) ?? nodeAddress(from.node) ?? '';
   } else if (encap === 'vxlan') {
     const neigh = listOf<IpNeigh>(s['neigh']).find((n) => n.dev === 'vxlan.calico' && n.dst === route.gateway && n.lladdr);
     if (!neigh) {

@@ -20,7 +20,7 @@ ns=''
 for f in /var/run/netns/* /run/netns/*; do
   [ -e "$f" ] || continue
   n=$(basename "$f")
-  if $S ip -n "$n" -o -4 addr show 2>/dev/null | grep -q " inet $L/"; then ns="$n"; break; fi
+  if $S ip -n "$n" -o -4 addr show 2>/dev/null | grep -qF " inet $L/"; then ns="$n"; break; fi
 done
 sec podns; echo "$ns"
 if [ -n "$ns" ]; then
