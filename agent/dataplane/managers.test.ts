@@ -176,8 +176,8 @@ describe('vxlan manager', () => {
     const count = 20_000;
     const mac = (i: number) => `66:00:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
     const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-    const wantedNeighbours = Array.from({ length: count }, (_, i) => ({ ip: ip(i), mac: mac(i) }));
-    const wantedFdb = Array.from({ length: count }, (_, i) => ({ mac: mac(i), dst: ip(i) }));
+    const wantedNeighbours = Array.from({ length: count }, (_, i) => ({ dev: 'vxlan.calico', ip: ip(i), mac: mac(i), node: `node-${i}` }));
+    const wantedFdb = Array.from({ length: count }, (_, i) => ({ dev: 'vxlan.calico', mac: mac(i), dst: ip(i), node: `node-${i}` }));
     // The kernel holds the odd ones, and as many that left (offset by the count).
     const present = (i: number) => (i % 2 === 1 ? i : i + count);
     const kernelNeighbours = Array.from({ length: count }, (_, i) => ({ dev: 'vxlan.calico', ip: ip(present(i)), mac: mac(present(i)), permanent: true, state: ['PERMANENT'] }));
