@@ -49,6 +49,18 @@ describe('speaker configuration', () => {
     expect(() => validatePeer({ address: '10.0.0.4', keepalive: 3 }, 'BGPPeer x')).toThrow(/BGPPeer x[\s\S]*Unrecognized key/);
   });
 
+  it('refuses a keepalive time not below the hold time (RFC 4271 10: a third of it is usual)', () => {
+    expect(() => validateConfig({ routerId: '10.0.0.1', peers: [{ address: '10.0.0.2', holdTime: 30, keepaliveTime: 30 }] }))
+      .toThrow(/peers\[0\]\.keepaliveTime: must be less than the hold time \(30 s\)/);
+    // Against the speaker's hold time when the peer sets none.
+    expect(() => validateConfig({ routerId: '10.0.0.1', holdTime: 9, peers: [{ address: '10.0.0.2', keepaliveTime: 10 }] }))
+      .toThrow(/peers\[0\]\.keepaliveTime: must be less than the hold time \(9 s\)/);
+    expect(validateConfig({ routerId: '10.0.0.1', peers: [{ address: '10.0.0.2', holdTime: 30, keepaliveTime: 10 }] }).peers[0]!.keepaliveTime).toBe(10);
+    // Hold time 0: no keepalives at all, whatever keepaliveTime says.
+    expect(validateConfig({ routerId: '10.0.0.1', peers: [{ address: '10.0.0.2', holdTime: 0, keepaliveTime: 10 }] }).peers).toHaveLength(1);
+    expect(() => validatePeer({ address: '10.0.0.4', keepaliveTime: 90 }, 'BGPPeer x', 90)).toThrow(/BGPPeer x[\s\S]*keepaliveTime: must be less than the hold time \(90 s\)/);
+  });
+
   it('needsRestart: only global settings need a new speaker; peers and prefixes change at runtime', () => {
     const a = validateConfig({ routerId: '10.0.0.1', peers: [{ address: '10.0.0.2' }], announce: ['192.168.1.0/26'] });
     expect(needsRestart(a, validateConfig({ routerId: '10.0.0.1', peers: [{ address: '10.0.0.3', password: 'x' }], announce: [] }))).toBe(false);

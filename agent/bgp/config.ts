@@ -117,17 +117,34 @@ export const configSchema = z.strictObject({
     const key = `${peer.address}:${peer.port}`;
     if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['peers', i, 'address'], message: `peer ${key} is listed twice`, input: peer.address });
     seen.add(key);
+    const keepalive = keepaliveProblem(peer, config.holdTime);
+    if (keepalive) ctx.addIssue({ code: 'custom', path: ['peers', i, 'keepaliveTime'], message: keepalive, input: peer.keepaliveTime });
   });
 }));
 
 export type SpeakerConfigFile = z.output<typeof configSchema>;
 export type PeerConfigFile = SpeakerConfigFile['peers'][number];
 
-/** Validates one peer (Speaker.addPeer / updatePeer / setPeers); throws ConfigError naming the bad fields. */
-export function validatePeer(document: unknown, what = 'peer'): PeerConfigFile {
+/**
+ * Validates one peer (Speaker.addPeer / updatePeer / setPeers); throws ConfigError naming the bad
+ * fields. `holdTime`: the speaker's, for a peer that sets none.
+ */
+export function validatePeer(document: unknown, what = 'peer', holdTime = DEFAULT_HOLD_TIME): PeerConfigFile {
   const result = peerSchema.safeParse(document);
   if (!result.success) throw new ConfigError(what, result.error.issues.map((issue) => `${fieldPath(issue.path)}: ${issue.message}`));
+  const keepalive = keepaliveProblem(result.data, holdTime);
+  if (keepalive) throw new ConfigError(what, [`keepaliveTime: ${keepalive}`]);
   return result.data;
+}
+
+/**
+ * A keepalive time not below the hold time would let the peer's hold timer expire between two
+ * KEEPALIVEs (RFC 4271 10 suggests a third of it). Hold time 0 sends none, so anything goes.
+ */
+function keepaliveProblem(peer: { holdTime?: number | undefined; keepaliveTime?: number | undefined }, speakerHoldTime: number): string | undefined {
+  const hold = peer.holdTime ?? speakerHoldTime;
+  if (peer.keepaliveTime === undefined || hold === 0 || peer.keepaliveTime < hold) return undefined;
+  return `must be less than the hold time (${hold} s): a third of it is usual (${Math.max(1, Math.floor(hold / 3))})`;
 }
 
 /**

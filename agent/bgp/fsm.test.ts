@@ -177,6 +177,9 @@ describe('BGP FSM', () => {
     expect(resolveCollision(0x0a000002, 0x0a000001)).toBe('keepOutgoing');
     expect(resolveCollision(0x0a000001, 0x0a000002)).toBe('keepIncoming');
     expect(resolveCollision(0xc0000001, 0x0a000002)).toBe('keepOutgoing');
+    // Equal identifiers (eBGP, RFC 6286): the larger AS's connection, so that both sides agree.
+    expect(resolveCollision(0x0a000009, 0x0a000009, 65001, 64512)).toBe('keepOutgoing');
+    expect(resolveCollision(0x0a000009, 0x0a000009, 64512, 65001)).toBe('keepIncoming');
   });
 
   it('Idle ignores everything but start', () => {

@@ -362,8 +362,11 @@ export class Fsm {
 
 /**
  * RFC 4271 6.8: when two connections to one peer both reach OPEN, the one initiated by the speaker
- * with the higher BGP identifier survives. Returns which of ours to keep.
+ * with the higher BGP identifier survives. Equal identifiers (allowed between ASes, RFC 6286):
+ * the one initiated by the larger AS; comparing identifiers alone, both sides would keep the
+ * connection the other opened, closing both, again and again. Returns which of ours to keep.
  */
-export function resolveCollision(localRouterId: number, peerRouterId: number): 'keepOutgoing' | 'keepIncoming' {
+export function resolveCollision(localRouterId: number, peerRouterId: number, localAs = 0, peerAs = 0): 'keepOutgoing' | 'keepIncoming' {
+  if ((localRouterId >>> 0) === (peerRouterId >>> 0)) return localAs > peerAs ? 'keepOutgoing' : 'keepIncoming';
   return (localRouterId >>> 0) > (peerRouterId >>> 0) ? 'keepOutgoing' : 'keepIncoming';
 }

@@ -57,6 +57,8 @@ export interface PeerStatistics {
   attributesDiscarded: number;
   updatesSent: number;
   endOfRibReceived: boolean;
+  /** Prefixes not sent because their attributes do not fit in one UPDATE of the session's size. */
+  tooLargeToSend: number;
 }
 
 /**
@@ -241,7 +243,7 @@ export class Peer {
         return;
       }
       if (other.state === 'OpenSent' || other.state === 'OpenConfirm') {
-        const keep = resolveCollision(this.routerId, open.routerId);
+        const keep = resolveCollision(this.routerId, open.routerId, this.localAs, this.settings.asn);
         const loser = (keep === 'keepOutgoing') === (conn.direction === 'outgoing') ? other : conn;
         this.log.info({ peer: this.name, keep, local: formatIPv4(this.routerId), remote: formatIPv4(open.routerId) }, 'connection collision');
         loser.dump();
@@ -293,5 +295,5 @@ export class Peer {
 }
 
 function PeerStatsZero(): PeerStatistics {
-  return { updatesReceived: 0, prefixesReceived: 0, withdrawalsReceived: 0, treatAsWithdraw: 0, attributesDiscarded: 0, updatesSent: 0, endOfRibReceived: false };
+  return { updatesReceived: 0, prefixesReceived: 0, withdrawalsReceived: 0, treatAsWithdraw: 0, attributesDiscarded: 0, updatesSent: 0, endOfRibReceived: false, tooLargeToSend: 0 };
 }

@@ -153,3 +153,65 @@ describe('Adj-RIB-Out and UPDATEs', () => {
     expect(formatIPv4(second!.attributes.nextHop!)).toBe('10.0.0.77');
   });
 });
+
+describe('well-known communities (RFC 1997)', () => {
+  const NO_EXPORT = 0xffffff01;
+  const NO_ADVERTISE = 0xffffff02;
+  const NO_EXPORT_SUBCONFED = 0xffffff03;
+
+  it('NO_ADVERTISE goes to no peer; NO_EXPORT and NO_EXPORT_SUBCONFED stay inside the AS', () => {
+    const ext = testPeer(1, '192.0.2.9', { asn: 65001, importPolicy: 'all', exportPolicy: 'all' });
+    const mesh = testPeer(2, '10.0.0.2');
+    const client = testPeer(3, '10.0.0.3', { routeReflectorClient: true });
+    const other = testPeer(4, '10.0.0.4');
+    const ext2 = testPeer(5, '192.0.2.10', { asn: 65002, importPolicy: 'all', exportPolicy: 'all' });
+    const { rib, exporter } = setup([ext, mesh, client, other, ext2]);
+    const path = [{ type: AsPathSegmentType.Sequence, asns: [65001] }];
+    const noExport = addRoute(rib, ext, '203.0.113.0/24', { asPath: path, communities: [(65001 << 16) | 1, NO_EXPORT] }, '192.0.2.9');
+    const subconfed = addRoute(rib, ext, '203.0.114.0/24', { asPath: path, communities: [NO_EXPORT_SUBCONFED] }, '192.0.2.9');
+    const noAdvertise = addRoute(rib, ext, '203.0.115.0/24', { asPath: path, communities: [NO_ADVERTISE] }, '192.0.2.9');
+    const reflected = addRoute(rib, client, '10.244.3.0/26', { communities: [NO_EXPORT] }, '10.0.0.3');
+    const clientNoAdvertise = addRoute(rib, client, '10.244.4.0/26', { communities: [NO_ADVERTISE] }, '10.0.0.3');
+    for (const a of [noExport, subconfed]) {
+      expect(exporter.exportable(mesh, a)).toBe(true);
+      expect(exporter.exportable(ext2, a)).toBe(false);
+    }
+    expect(exporter.exportable(other, reflected)).toBe(true); // reflected within the AS
+    expect(exporter.exportable(ext2, reflected)).toBe(false);
+    for (const p of [mesh, client, ext2]) expect(exporter.exportable(p, noAdvertise)).toBe(false);
+    expect(exporter.exportable(other, clientNoAdvertise)).toBe(false);
+    // The community travels on inside the AS.
+    expect(exporter.render(mesh, noExport).communities).toEqual([(65001 << 16) | 1, NO_EXPORT]);
+  });
+});
+
+describe('message size', () => {
+  it('a route whose attributes cannot fit in the session\'s message size is not sent (withdrawn if it was), never an oversized UPDATE', () => {
+    const ext = testPeer(1, '192.0.2.9', { asn: 65001, importPolicy: 'all' });
+    const mesh = testPeer(2, '10.0.0.2');
+    const { rib, exporter } = setup([ext, mesh]);
+    const wire = establish(mesh);
+    const path = [{ type: AsPathSegmentType.Sequence, asns: [65001] }];
+    const small = addRoute(rib, ext, '203.0.113.0/24', { asPath: path }, '192.0.2.9');
+    exporter.exportAll(mesh);
+    expect(mesh.adjRibOut.get(parseIPv4('203.0.113.0'), 24)).toBe(small);
+    // The same prefix now with 1100 communities (4400 bytes; it came over an extended-message session).
+    const communities = Array.from({ length: 1100 }, (_, i) => (65001 << 16) | i);
+    const huge = addRoute(rib, ext, '203.0.113.0/24', { asPath: path, communities }, '192.0.2.9');
+    addRoute(rib, ext, '203.0.116.0/24', { asPath: path, communities }, '192.0.2.9');
+    const pending = noUpdates();
+    exporter.decide(mesh, pending, parseIPv4('203.0.113.0'), 24, huge);
+    exporter.decide(mesh, pending, parseIPv4('203.0.116.0'), 24, rib.best(parseIPv4('203.0.116.0'), 24));
+    exporter.send(mesh, pending);
+    const updates = wire.updates(); // throws on a message over 4096 bytes
+    expect(updates.at(-1)!.withdrawn.map((n) => formatIPv4(n.address)).sort()).toEqual(['203.0.113.0', '203.0.116.0']);
+    expect(updates.every((u) => u.nlri.every((n) => formatIPv4(n.address) !== '203.0.116.0'))).toBe(true);
+    expect(mesh.adjRibOut.size).toBe(0);
+    expect(rib.attributes[huge]!.refs).toBeGreaterThan(0); // the RIB's own paths still hold it
+    // With extended messages (RFC 8654) it fits.
+    const big = testPeer(3, '10.0.0.3');
+    const wide = establish(big, 65535);
+    exporter.exportAll(big);
+    expect(wide.updates().flatMap((u) => u.nlri).length).toBe(2);
+  });
+});

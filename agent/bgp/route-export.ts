@@ -3,7 +3,7 @@
 // rendered for that peer (AS prepend, next hop, ORIGINATOR_ID and CLUSTER_LIST), what each peer
 // has been sent, and the UPDATEs that bring a peer from what it has to what it should have.
 import { AsPathSegmentType } from './codec/constants.ts';
-import { type Nlri, type PathAttributes, packUpdates } from './codec/update.ts';
+import { type Nlri, type PathAttributes, encodeAttributes, packUpdates } from './codec/update.ts';
 import type { Peer } from './peer.ts';
 import type { Rib } from './rib/rib.ts';
 import { LOCAL_PEER } from './rib/route-attributes.ts';
@@ -21,6 +21,10 @@ export interface PendingUpdates {
  * encoded messages.
  */
 export const SEND_BUFFER_LIMIT = 1 << 20;
+
+const NO_EXPORT = 0xffffff01;
+const NO_ADVERTISE = 0xffffff02;
+const NO_EXPORT_SUBCONFED = 0xffffff03;
 
 export const noUpdates = (): PendingUpdates => ({ withdrawn: [], announce: new Map() });
 
@@ -42,6 +46,13 @@ export class RouteExport {
     const from = a.source;
     const policy = peer.settings.exportPolicy;
     if (from.index === peer.index || policy === 'none') return false;
+    const communities = a.attributes.communities;
+    if (communities) {
+      // RFC 1997: NO_ADVERTISE to no peer; NO_EXPORT and NO_EXPORT_SUBCONFED to no other AS
+      // (with no confederations, the two are the same).
+      if (communities.includes(NO_ADVERTISE)) return false;
+      if (peer.ebgp && (communities.includes(NO_EXPORT) || communities.includes(NO_EXPORT_SUBCONFED))) return false;
+    }
     if (from.index === LOCAL_PEER) return true;
     if (policy === 'announced') return false;
     if (peer.ebgp) return policy === 'all';
@@ -152,6 +163,7 @@ export class RouteExport {
       for (const m of messages) conn.send(m);
       peer.stats.updatesSent += messages.length;
     };
+    const rendered = this.fit(peer, pending, conn.maxLength, conn.encodeCtx);
     const w = pending.withdrawn;
     for (let i = 0; i < w.length; i += CHUNK) {
       if (full()) return this.defer(peer, w, i, pending, 0);
@@ -159,14 +171,40 @@ export class RouteExport {
     }
     let group = 0;
     for (const [attrIndex, nlri] of pending.announce) {
-      let attributes: PathAttributes | undefined;
+      const attributes = rendered.get(attrIndex)!;
       for (let i = 0; i < nlri.length; i += CHUNK) {
         if (full()) return this.defer(peer, nlri, i, pending, group + 1);
-        attributes ??= this.render(peer, attrIndex);
         write(packUpdates([], attributes, nlri.slice(i, i + CHUNK), conn.encodeCtx, conn.maxLength));
       }
       group++;
     }
+  }
+
+  /**
+   * Renders each announced attribute set for the peer. A set too big for one UPDATE of the
+   * session's size (it came over a session with extended messages, RFC 8654) cannot be sent:
+   * its prefixes leave the Adj-RIB-Out and are withdrawn instead, so that the peer does not keep
+   * an older path of ours for them.
+   */
+  private fit(peer: Peer, pending: PendingUpdates, maxLength: number, ctx: Parameters<typeof encodeAttributes>[1]): Map<number, PathAttributes> {
+    const rendered = new Map<number, PathAttributes>();
+    for (const [attrIndex, nlri] of pending.announce) {
+      const attributes = this.render(peer, attrIndex);
+      // Header, the two length fields, the attributes and one /32 (with a path id).
+      if (19 + 4 + encodeAttributes(attributes, ctx).length + 9 <= maxLength) {
+        rendered.set(attrIndex, attributes);
+        continue;
+      }
+      pending.announce.delete(attrIndex);
+      for (const n of nlri) {
+        if (peer.adjRibOut.get(n.address, n.length) !== attrIndex) continue;
+        peer.adjRibOut.delete(n.address, n.length);
+        this.ctx.rib.release(attrIndex);
+        pending.withdrawn.push(n);
+      }
+      peer.stats.tooLargeToSend += nlri.length;
+    }
+    return rendered;
   }
 
   /** Marks as unsent the rest of `current` from `from`, and the announcement groups from `nextGroup` on. */

@@ -3,7 +3,9 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from './config.ts';
+import { MessageType } from './codec/constants.ts';
 import { Speaker } from './speaker.ts';
+import { RawConnection, rawListener } from './testing/raw-peer.ts';
 
 const log = pino({ level: 'silent' });
 const running: Speaker[] = [];
@@ -92,6 +94,29 @@ describe('Gingham speaker over loopback', () => {
     expect(a.peers[0]!.connections.size).toBe(1);
     expect(b.peers[0]!.connections.size).toBe(1);
     await until('routes', () => a.rib.prefixCount === 2 && b.rib.prefixCount === 2);
+  });
+
+  it('collision between eBGP speakers with the same BGP identifier (RFC 6286 2.3): the connection the larger AS opened survives', async () => {
+    const pa = basePort++, pb = basePort++;
+    const listener = await rawListener('127.0.0.2', pb);
+    try {
+      // We are the larger AS: our own (outgoing) connection must win, on both sides alike.
+      const a = await speaker({ routerId: '127.0.0.9', asn: 65001, listen: `127.0.0.1:${pa}`, peers: [{ address: '127.0.0.2', port: pb, asn: 64512, passive: false }] });
+      const outgoing = await listener.accepted();
+      await outgoing.expect(MessageType.Open);
+      const incoming = await RawConnection.dial('127.0.0.1', pa, '127.0.0.2');
+      incoming.sendOpen('127.0.0.9', 64512);
+      await incoming.expect(MessageType.Open);
+      outgoing.sendOpen('127.0.0.9', 64512);
+      expect((await incoming.notification()).slice(0, 2)).toEqual([6, 7]); // Cease / Connection Collision Resolution
+      await outgoing.expect(MessageType.Keepalive);
+      outgoing.sendKeepalive();
+      await until('established on our connection', () => a.peers[0]!.established?.direction === 'outgoing');
+      outgoing.close();
+      incoming.close();
+    } finally {
+      listener.server.close();
+    }
   });
 
   it('eBGP carries nothing without an explicit policy (RFC 8212), and prepends the AS with one', async () => {

@@ -152,7 +152,7 @@ export class Speaker {
    * Throws ConfigError for a bad peer, Error when address:port is already a peer.
    */
   addPeer(input: PeerConfigInput): PeerStatus {
-    const p = validatePeer(input, `peer ${String((input as { address?: unknown }).address)}`);
+    const p = validatePeer(input, `peer ${String((input as { address?: unknown }).address)}`, this.config.holdTime);
     if (this.findPeer(p.address, p.port)) throw new Error(`peer ${p.address}:${p.port} is already configured: use updatePeer to change it`);
     // The key goes on the listening socket first, so that a failure (no addon) changes nothing.
     if (this.server && p.password) this.hooks.setListenPassword(this.server, p.address, p.password);
@@ -202,7 +202,7 @@ export class Speaker {
    * Returns what it did; Error when the peer is not configured.
    */
   updatePeer(input: PeerConfigInput): 'unchanged' | 'updated' | 'reset' {
-    const p = validatePeer(input, `peer ${String((input as { address?: unknown }).address)}`);
+    const p = validatePeer(input, `peer ${String((input as { address?: unknown }).address)}`, this.config.holdTime);
     const peer = this.findPeer(p.address, p.port);
     if (!peer) throw new Error(`peer ${p.address}:${p.port} is not configured: use addPeer`);
     const next = this.peerSettings(p);
@@ -247,7 +247,7 @@ export class Speaker {
    * touched. Every input is validated before anything changes.
    */
   setPeers(inputs: PeerConfigInput[]): PeerChanges {
-    const wanted = inputs.map((input, i) => validatePeer(input, `peers[${i}]`));
+    const wanted = inputs.map((input, i) => validatePeer(input, `peers[${i}]`, this.config.holdTime));
     const keys = new Set<string>();
     for (const p of wanted) {
       const key = `${p.address}:${p.port}`;
