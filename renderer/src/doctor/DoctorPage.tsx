@@ -83,6 +83,15 @@ export function DoctorPage({ cluster, active }: { cluster?: ConnectedCluster; ac
     }
   }, [active, context, trace]);
 
+  /** The other direction: the destination becomes the source (a port applies to the new destination, so it is cleared). */
+  const reverse = () => {
+    const [from, to] = [destination, source];
+    setSource(from);
+    setDestination(to);
+    setPort('');
+    void trace(from, to, '', probe);
+  };
+
   const submit = (event: FormEvent) => {
     event.preventDefault();
     void trace(source, destination, port, probe);
@@ -111,6 +120,9 @@ export function DoctorPage({ cluster, active }: { cluster?: ConnectedCluster; ac
           </label>
           <button type="submit" disabled={running}>
             {running ? 'Tracing…' : 'Trace'}
+          </button>
+          <button type="button" disabled={running || !source.trim() || !destination.trim()} onClick={reverse} title="Trace from the destination back to the source">
+            Reverse
           </button>
         </form>
       )}
