@@ -60,6 +60,7 @@ describe('traces of the lab in each mode', () => {
     expect(hop(result, 'source-node').verdict.code).toBe('route-ok');
     expect(hop(result, 'source-node').evidence).toContain('pool default-ipv4-ippool (192.168.0.0/16): ipipMode Never, vxlanMode Never: no encapsulation');
     expect(hop(result, 'underlay').evidence[0]).toMatch(/^on the wire: 192\.168\.\S+ -> 192\.168\.\S+ \(pod addresses, unencapsulated\) to next hop 10\.240\.1\.1 on ens5$/);
+    expect(hop(result, 'source-node').evidence).toContain("BGP's next hop 10.240.2.13 is not on worker-1's link: the kernel resolves it through 10.240.1.1");
   });
 
   it('ipipMode Never with the gateway peered by BGP: the gateway is no longer the reason', () => {
@@ -162,6 +163,7 @@ describe('the same evidence with one fact changed', () => {
     evidence.gaps = ['worker-3: no SSH node matches worker-3: add one (Nodes) with its name or address'];
     const result = traceFromEvidence(evidence);
     expect(result.verdict).toMatchObject({ ok: false, code: 'evidence-missing' });
+    expect(result.hops.at(-1)).toMatchObject({ node: 'worker-3', kind: 'destination-node' });
     expect(result.verdict.message).toContain('no SSH node matches worker-3');
   });
 

@@ -183,6 +183,11 @@ function routeHop(cluster: ClusterFacts, from: Side, to: Side, kind: 'source-nod
     leg.outerSrc = vx?.local ?? nodeAddress(from.node) ?? '';
     if (vx?.id !== undefined) evidence.push(`${node}: vxlan.calico VNI ${vx.id} port ${vx.port ?? 4789} local ${vx.local ?? '?'}`);
   }
+  const best = bgp.paths.find((p) => p.best);
+  if (encap === 'direct' && best && route.gateway && best.nextHop !== route.gateway) {
+    evidence.push(`BGP's next hop ${best.nextHop} is not on ${node}'s link: the kernel resolves it through ${route.gateway}`);
+  }
+  if (encap === 'vxlan' && bgp.paths.length === 0) evidence.push('no BGP needed: with VXLAN the routes come from the IPAM blocks and the VTEPs the agent reads from the datastore');
   const said = `${node} sends ${from.label}'s packets for ${to.label} ${encap === 'local' ? `straight to ${dev}` : `${encap === 'direct' ? 'unencapsulated' : `by ${encapName[encap]}`} ${route.gateway ? `via ${route.gateway} ` : ''}on ${dev}`}`;
   if (expected && encap !== 'local' && expected.encap !== encap) {
     return {
@@ -332,11 +337,11 @@ export function traceFromEvidence(evidence: TraceEvidence): TraceResult {
     gaps: evidence.gaps,
     collectedAt: evidence.collectedAt,
   });
-  const missing = (node: string, what: string): TraceHop =>
-    hop(node, 'source-node', `${node}: not read`, evidence.gaps.filter((g) => g.startsWith(`${node}:`)), 'unknown', 'evidence-missing', `${what} could not be read from ${node}${evidence.gaps.length > 0 ? ` (${evidence.gaps.join('; ')})` : ''}: connect to the node over SSH (Nodes) and trace again.`);
+  const missing = (node: string, what: string, kind: HopKind): TraceHop =>
+    hop(node, kind, `${node}: not read`, evidence.gaps.filter((g) => g.startsWith(`${node}:`)), 'unknown', 'evidence-missing', `${what} could not be read from ${node}${evidence.gaps.length > 0 ? ` (${evidence.gaps.join('; ')})` : ''}: connect to the node over SSH (Nodes) and trace again.`);
 
   if (!sourceEnd.pod) throw new Error(`the source ${request.source} is not a pod`);
-  if (!source.evidence) return result([missing(sourceEnd.pod.node, "The source's node")]);
+  if (!source.evidence) return result([missing(sourceEnd.pod.node, "The source's node", 'source-node')]);
   const hops: TraceHop[] = [sourcePodHop(source, destination.end.ip)];
   const there = routeHop(cluster, source, destination, 'source-node');
   hops.push(there.hop);
@@ -346,7 +351,7 @@ export function traceFromEvidence(evidence: TraceEvidence): TraceResult {
     hops.push(underlayHop(cluster, source, destination, forward, 'underlay'));
     return result(hops, forward);
   }
-  if (!destination.evidence) return result([...hops, missing(destinationEnd.pod.node, "The destination's node")], forward);
+  if (!destination.evidence) return result([...hops, missing(destinationEnd.pod.node, "The destination's node", 'destination-node')], forward);
   if (forward.encap !== 'local') {
     hops.push(underlayHop(cluster, source, destination, forward, 'underlay'));
     hops.push(arrivalHop(source, destination, forward, 'destination-node'));
