@@ -39,6 +39,8 @@ export const ClusterFacts = z.object({
   pools: z.array(PoolFacts),
   pods: z.array(PodFacts),
   bgpPeers: z.array(BgpPeerFacts).default([]),
+  /** Pools the model refuses (written by another client past Calico's loose CRD), and why: left out, not fatal. */
+  unreadPools: z.array(z.object({ name: z.string(), reason: z.string() })).default([]),
 });
 export type ClusterFacts = z.infer<typeof ClusterFacts>;
 

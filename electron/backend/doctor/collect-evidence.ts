@@ -29,6 +29,16 @@ export async function readClusterFacts(kubeConfig: KubeConfig): Promise<ClusterF
     custom.listClusterCustomObject({ group, version, plural: pluralOfCalicoKind('IPPool') }) as Promise<{ items: Parameters<typeof poolRow>[0][] }>,
     (custom.listClusterCustomObject({ group, version, plural: pluralOfCalicoKind('BGPPeer') }) as Promise<{ items: { metadata: { name: string }; spec?: { peerIP?: string; node?: string } }[] }>).catch(() => ({ items: [] })),
   ]);
+  const readPools: ClusterFacts['pools'] = [];
+  const unreadPools: ClusterFacts['unreadPools'] = [];
+  for (const item of pools.items) {
+    try {
+      const row = poolRow(item);
+      readPools.push({ name: row.name, ...poolFacts(row.fields) });
+    } catch (error) {
+      unreadPools.push({ name: item.metadata.name, reason: (error as Error).message });
+    }
+  }
   return {
     nodes: nodes.items.map((node) => {
       const a = node.metadata?.annotations ?? {};
@@ -43,7 +53,8 @@ export async function readClusterFacts(kubeConfig: KubeConfig): Promise<ClusterF
         ...pick('projectcalico.org/VXLANTunnelMACAddr'),
       };
     }),
-    pools: pools.items.map((p) => ({ name: poolRow(p).name, ...poolFacts(poolRow(p).fields) })),
+    pools: readPools,
+    unreadPools,
     pods: pods.items
       .filter((p) => p.status?.podIP && p.spec?.nodeName && !p.spec.hostNetwork && p.status.phase !== 'Succeeded' && p.status.phase !== 'Failed')
       .map((p) => ({ name: p.metadata!.name!, namespace: p.metadata!.namespace ?? 'default', node: p.spec!.nodeName!, ip: p.status!.podIP! })),
@@ -119,7 +130,7 @@ export async function collectTraceEvidence(request: TraceRequest, options: Colle
   const source = resolveEndpoint(cluster, request.source, 'source');
   const destination = resolveEndpoint(cluster, request.destination, 'destination');
   if (!source.pod) throw new ConsoleError('invalid-field', `The source ${request.source} is not a pod of the cluster: a trace starts at a pod (name, namespace/name or its address).`);
-  const gaps: string[] = [];
+  const gaps: string[] = cluster.unreadPools.map((p) => `IPPool ${p.name} left out: ${p.reason}`);
   const read = async (pod: PodFacts, remote: string, peerNode: string | undefined): Promise<NodeEvidence | undefined> => {
     try {
       return await nodeEvidence(await options.clientFor(pod.node), pod.node, pod.ip, remote, peerNode, pod === destination.pod ? request.port : undefined);
