@@ -26,6 +26,7 @@ export const reasonCodes = [
   'gateway-cannot-route-pods',
   'gateway-peers-by-bgp',
   'fabric-may-drop-pod-addresses',
+  'pod-mtu-exceeds-path',
   'destination-outside-cluster',
   // destination side
   'tunnel-device-missing',

@@ -143,6 +143,23 @@ describe('the same evidence with one fact changed', () => {
     expect(traceFromEvidence(evidence).verdict.code).toBe('tunnel-to-wrong-node');
   });
 
+  it("the lab's pods after the switch to VXLAN: their MTU (1480, made under IP-in-IP) leaves no room for VXLAN's header", () => {
+    // As read from the lab: the pods keep the MTU they were created with (calico#1709).
+    const evidence = fixture('vxlan-pod1-pod3');
+    const result = traceFromEvidence(evidence);
+    expect(hop(result, 'underlay').evidence).toContain("MTU: pod-1's eth0 1480 + VXLAN 50 = 1530; worker-1's ens5 1500");
+    expect(hop(result, 'underlay').verdict).toMatchObject({ status: 'warn', code: 'pod-mtu-exceeds-path' });
+    expect(result.verdict.ok).toBe(true);
+    expect(result.verdict.message).toContain("pod-1's MTU 1480 leaves no room for VXLAN's 50 bytes on ens5 (MTU 1500)");
+    // A pod made under VXLAN (1450) fits.
+    evidence.source!.sections['pod-links'] = evidence.source!.sections['pod-links']!.replace('"ifname":"eth0","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"mtu":1480', '"ifname":"eth0","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"mtu":1450');
+    expect(hop(traceFromEvidence(evidence), 'underlay').verdict.code).toBe('underlay-ok');
+  });
+
+  it('IP-in-IP with the pods made for it (1480 + 20 = 1500) fits', () => {
+    expect(hop(traceFromEvidence(fixture('always-pod1-pod3')), 'underlay').evidence).toContain("MTU: pod-1's eth0 1480 + IP-in-IP 20 = 1500; worker-1's ens5 1500");
+  });
+
   it('a port nothing listens on', () => {
     const evidence = fixture('always-pod1-pod3');
     evidence.request.port = 8080;

@@ -6,6 +6,7 @@
 // same evidence always gives the same answer, so a saved evidence file replays a trace.
 import { containsAddress, parseCidr, parseInterfaceAddress, parseIPv4 } from '../net/index.ts';
 import { sameSubnet } from '../net/cross-subnet.ts';
+import { ipipOverhead, vxlanOverhead } from '../net/mtu.ts';
 import { podLabel, resolveEndpoint, type Endpoint } from './endpoints.ts';
 import type { ClusterFacts, ClusterNodeFacts, NodeEvidence, PoolFacts, TraceEvidence } from './evidence.ts';
 import { addressesOf, isUp, listOf, longestMatch, parseJsonArray, routeLine, type FdbEntry, type IpAddr, type IpLink, type IpNeigh, type IpRoute } from './ip-json.ts';
@@ -214,6 +215,19 @@ function underlayHop(cluster: ClusterFacts, from: Side, to: Side, leg: Leg, kind
     }
     const peer = parseJsonArray<IpRoute>(s['peer-get']);
     const via = peer.ok ? peer.value[0]?.gateway : undefined;
+    // The pod's MTU plus the tunnel's header must fit the underlay's, or full-size packets are
+    // fragmented or, with DF set (TCP), dropped: the classic stale pod MTU after a mode change.
+    const underDev = peer.ok ? peer.value[0]?.dev : undefined;
+    const underMtu = listOf<IpLink>(s['links']).find((l) => l.ifname === underDev)?.mtu;
+    const podDev = parseJsonArray<IpRoute>(s['pod-get']);
+    const podLink = listOf<IpLink>(s['pod-links']).find((l) => l.ifname === (podDev.ok ? podDev.value[0]?.dev : undefined) || l.ifname === 'eth0');
+    const overhead = leg.encap === 'ipip' ? ipipOverhead : vxlanOverhead;
+    if (underMtu && podLink?.mtu) {
+      evidence.push(`MTU: ${from.label}'s ${podLink.ifname} ${podLink.mtu} + ${encapName[leg.encap]} ${overhead} = ${podLink.mtu + overhead}; ${node}'s ${underDev} ${underMtu}`);
+      if (podLink.mtu + overhead > underMtu) {
+        return hop(node, kind, title, evidence, 'warn', 'pod-mtu-exceeds-path', `${from.label}'s MTU ${podLink.mtu} leaves no room for ${encapName[leg.encap]}'s ${overhead} bytes on ${underDev} (MTU ${underMtu}): small packets (ping) pass; full-size ones (TCP sets DF) get through only if ${node}'s ICMP "fragmentation needed" reaches the sender, and are lost where it is filtered. Set the pods' MTU to ${underMtu - overhead} and restart them (a pod keeps the MTU it was created with, calico#1709).`);
+      }
+    }
     return hop(node, kind, title, evidence, 'ok', 'underlay-ok', `The fabric sees only node addresses (${leg.outerSrc} -> ${leg.outerDst})${via ? `, routed by the gateway ${via}, which knows the host subnets` : ', on one subnet'}: source/destination checks pass.`);
   }
   const evidence = [`on the wire: ${from.end.ip} -> ${to.end.ip} (pod addresses, unencapsulated) to next hop ${leg.gateway ?? to.end.ip} on ${leg.dev}`];
