@@ -111,6 +111,23 @@ describe('the same evidence with one fact changed', () => {
     expect(route.verdict).toMatchObject({ status: 'warn', code: 'route-disagrees-with-pool' });
   });
 
+  it('worker-2 registered as /32 under CrossSubnet (calico#2375): there direct, back by IP-in-IP, named asymmetric', () => {
+    // worker-1's side as read in CrossSubnet (direct to worker-2); worker-2's as read when it
+    // tunnelled to worker-1 (ipipMode Always), which is what a /32 worker-2 does under CrossSubnet.
+    const evidence = fixture('crosssubnet-pod1-pod2');
+    evidence.destination = fixture('always-pod1-pod2').destination!;
+    evidence.cluster.nodes.find((n) => n.name === 'worker-2')!.ipv4Address = '10.240.1.12/32';
+    const result = traceFromEvidence(evidence);
+    expect(hop(result, 'source-node').verdict.code).toBe('route-ok');
+    const back = hop(result, 'return-node');
+    expect(back.evidence.some((e) => e.includes('worker-2 is registered as 10.240.1.12/32, a subnet of one address'))).toBe(true);
+    expect(back.verdict).toMatchObject({ status: 'warn', code: 'asymmetric-path' });
+    expect(back.verdict.message).toBe(
+      'The way back differs: worker-1 sends by direct (unencapsulated), worker-2 answers by IP-in-IP. Stateful firewalls on the path see only one direction; both nodes should read the pool the same way (check their agents and projectcalico.org/IPv4Address).',
+    );
+    expect(hop(result, 'return-arrival').evidence[0]).toMatch(/iif tunl0 -> \S+ dev cali/);
+  });
+
   it('a pool changed to Never that the routes do not follow yet: a warning, the path still works', () => {
     const evidence = fixture('always-pod1-pod3');
     evidence.cluster.pools[0]!.ipipMode = 'Never';

@@ -376,7 +376,7 @@ export function traceFromEvidence(evidence: TraceEvidence): TraceResult {
   const back = backRoute.leg;
   if (back && forward.encap !== back.encap && backRoute.hop.verdict.status === 'ok') {
     backRoute.hop.evidence.push(`there: ${encapName[forward.encap]} on ${forward.dev}; back: ${encapName[back.encap]} on ${back.dev}`);
-    backRoute.hop.verdict = { status: 'warn', code: 'asymmetric-path', message: `The way back differs: ${source.end.pod?.node} sends by ${encapName[forward.encap]}, ${destination.end.pod?.node} answers ${encapName[back.encap]}. Stateful firewalls on the path see only one direction; both nodes should read the pool the same way (check their agents and projectcalico.org/IPv4Address).` };
+    backRoute.hop.verdict = { status: 'warn', code: 'asymmetric-path', message: `The way back differs: ${source.end.pod?.node} sends by ${encapName[forward.encap]}, ${destination.end.pod?.node} answers by ${encapName[back.encap]}. Stateful firewalls on the path see only one direction; both nodes should read the pool the same way (check their agents and projectcalico.org/IPv4Address).` };
   }
   hops.push(backRoute.hop);
   if (back && back.encap !== 'local') {
