@@ -2,7 +2,8 @@
 // process: native/route_writer.c, fed 8-byte binary records, which pipelines rtnetlink requests
 // (a million routes in seconds), or `ip -force -batch -` when the helper is not built (about ten
 // times slower: it waits for each acknowledgement). Routes carry this speaker's protocol number,
-// so it touches only its own and finds them again after a restart (graceful restart keeps them).
+// so it touches only its own (never replacing a route of another protocol: a connected route, the
+// dataplane's) and finds them again after a restart (graceful restart keeps them).
 //
 // This class keeps no table of what is installed: the RIB marks its installed prefixes
 // (rib.ts), and sweep() asks the kernel itself which of our routes are there.
@@ -81,10 +82,20 @@ export class KernelRoutes {
       proc = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
     }
     proc.stderr.setEncoding('utf8');
+    // One refusal per line. The fallback's delete before each add fails when there is no route
+    // of ours yet ("No such process", then ip's "Command failed -:N"): not a refusal.
+    let skipNext = false;
     proc.stderr.on('data', (text: string) => {
-      this.errors++;
-      this.lastError = text.trim().split('\n')[0] ?? '';
-      if (this.errors <= 5 || this.errors % 1000 === 0) this.log.warn({ errors: this.errors }, `kernel route programming: ${this.lastError}`);
+      for (const line of text.split('\n')) {
+        if (!line.trim()) continue;
+        if (skipNext && line.startsWith('Command failed')) { skipNext = false; continue; }
+        skipNext = false;
+        if (!this.native && line.includes('No such process')) { skipNext = true; continue; }
+        if (!this.native && line.startsWith('Command failed')) continue;
+        this.errors++;
+        this.lastError = line.trim();
+        if (this.errors <= 5 || this.errors % 1000 === 0) this.log.warn({ errors: this.errors }, `kernel route programming: ${this.lastError}`);
+      }
     });
     proc.stdout.resume();
     proc.stdin.on('error', () => undefined);
@@ -177,13 +188,19 @@ export class KernelRoutes {
     }
     const dev = this.options.device ? ` dev ${this.options.device} onlink` : '';
     const suffix = ` proto ${this.options.protocol} table ${this.options.table}`;
-    for (let piece = this.take(1); piece; piece = used + 256 + dev.length + suffix.length <= WRITE ? this.take(1) : undefined) {
+    for (let piece = this.take(1); piece; piece = used + 512 + dev.length + 2 * suffix.length <= WRITE ? this.take(1) : undefined) {
       const [chunk, i] = piece;
       const a = chunk[i * 2]!, word = chunk[i * 2 + 1]!;
       const length = (word >>> LENGTH_SHIFT) & 63;
       if (length === DEFINE_NEXT_HOP) this.fallbackHops.set(word & NEXT_HOP_MASK, a);
       else if (word & DELETE) used += out.write(`route del ${formatIPv4(a)}/${length}${suffix}\n`, used, 'latin1');
-      else used += out.write(`route replace ${formatIPv4(a)}/${length} via ${formatIPv4(this.fallbackHops.get(word & NEXT_HOP_MASK)!)}${dev}${suffix}\n`, used, 'latin1');
+      else {
+        // As the native writer: never `replace` (it takes the place of any route with the key, a
+        // connected one, the dataplane's): our own route goes first, then an add that fails on
+        // a route of another protocol (-force goes on; ip reports it).
+        const prefix = `${formatIPv4(a)}/${length}`;
+        used += out.write(`route del ${prefix}${suffix}\nroute add ${prefix} via ${formatIPv4(this.fallbackHops.get(word & NEXT_HOP_MASK)!)}${dev}${suffix}\n`, used, 'latin1');
+      }
     }
     return out.subarray(0, used);
   }

@@ -10,6 +10,14 @@
 // in order and reports every failure even unasked, so when that one acknowledgement arrives all
 // errors of the batch have too. An acknowledgement per route cost about a third of the kernel's
 // time for a full table.
+//
+// Only routes of our protocol are touched. A delete names the protocol (the kernel then deletes
+// only a route of it). An add is exclusive (NLM_F_EXCL), never NLM_F_REPLACE, which would take
+// the place of whatever route has the same key: a connected route, the dataplane's proto 71
+// route, an admin's. An add the kernel refuses with EEXIST is tried once more, after a delete of
+// our protocol's route for the prefix (ours from before: a next hop change, or our previous run's
+// route kept over a graceful restart); refused again, the route there is not ours, and it stays:
+// the refusal is reported ("error File exists: A a.b.c.d/LEN ...") and the writer goes on.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,7 +39,8 @@
 #define DEFINE_NEXT_HOP 63
 #define MAX_NEXT_HOPS 65536
 
-struct pending { char op; uint32_t dst; unsigned char len; };
+/** op: 'A' add, 'D' delete, 'R' the retried add (after deleting ours), 'd' the delete before it. */
+struct pending { char op; uint32_t dst; unsigned char len; uint32_t gw; };
 
 static int fd;
 static unsigned table, proto, ifindex;
@@ -42,6 +51,10 @@ static int count;
 static uint32_t seq_base = 1;
 static uint32_t next_hops[MAX_NEXT_HOPS];
 static unsigned char next_hop_known[MAX_NEXT_HOPS];
+/** Adds refused with EEXIST in the last batch, to retry after deleting our own route. */
+static struct pending retry[BATCH];
+static uint32_t retry_index[BATCH];
+static int retries;
 
 static void add_attr(struct nlmsghdr *n, unsigned short type, const void *data, unsigned short len) {
   struct rtattr *rta = (struct rtattr *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
@@ -54,11 +67,23 @@ static void add_attr(struct nlmsghdr *n, unsigned short type, const void *data, 
 static void report(uint32_t seq, int error) {
   uint32_t idx = seq - seq_base;
   if (error == 0 || idx >= (uint32_t)count) return;
+  struct pending *p = &sent[idx];
   // A delete of a route that is already gone is not worth reporting.
-  if (sent[idx].op == 'D' && error == -ESRCH) return;
-  struct in_addr a = { .s_addr = htonl(sent[idx].dst) };
-  fprintf(stderr, "error %s: %c %s/%u\n", strerror(-error), sent[idx].op, inet_ntoa(a), sent[idx].len);
+  if ((p->op == 'D' || p->op == 'd') && error == -ESRCH) return;
+  if (p->op == 'A' && error == -EEXIST) {
+    retry_index[retries] = idx;
+    retry[retries++] = *p;
+    return;
+  }
+  struct in_addr a = { .s_addr = htonl(p->dst) };
+  if (p->op == 'R' && error == -EEXIST) {
+    fprintf(stderr, "error %s: A %s/%u (a route of another protocol is there: left as it is)\n", strerror(-error), inet_ntoa(a), p->len);
+    return;
+  }
+  fprintf(stderr, "error %s: %c %s/%u\n", strerror(-error), p->op == 'R' ? 'A' : p->op == 'd' ? 'D' : p->op, inet_ntoa(a), p->len);
 }
+
+static int queue_request(char op, uint32_t address, unsigned len, uint32_t gw);
 
 /** Sends the batch (the last request asks for an acknowledgement) and reads the answers up to it. */
 static void flush_batch(void) {
@@ -85,13 +110,65 @@ static void flush_batch(void) {
       if (h->nlmsg_seq == last_seq) done = 1;
     }
   }
+  // A refused add that a later request of the batch superseded (a delete, another next hop) is not retried.
+  struct pending again[BATCH];
+  int n = 0;
+  for (int r = 0; r < retries; r++) {
+    int later = 0;
+    for (int j = (int)retry_index[r] + 1; j < count && !later; j++) later = sent[j].dst == retry[r].dst && sent[j].len == retry[r].len;
+    if (!later) again[n++] = retry[r];
+  }
+  retries = 0;
   seq_base += (uint32_t)count;
   count = 0;
   out_used = 0;
   fflush(stderr);
+  if (n == 0) return;
+  // Each refused add again, after deleting our protocol's route for the prefix: two requests each.
+  for (int i = 0; i < n; i++) {
+    queue_request('d', again[i].dst, again[i].len, 0);
+    queue_request('R', again[i].dst, again[i].len, again[i].gw);
+    if (count >= BATCH - 1) flush_batch();
+  }
+  flush_batch();
 }
 
-/** Adds one request to the batch; false (and a message) when the record is bad. */
+/** Adds one request to the batch: an exclusive add (A, R) or a delete of our protocol's route (D, d). */
+static int queue_request(char op, uint32_t address, unsigned len, uint32_t gateway) {
+  int del = op == 'D' || op == 'd';
+  struct nlmsghdr *h = (struct nlmsghdr *)(out + out_used);
+  memset(h, 0, MSG_SPACE);
+  h->nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+  h->nlmsg_type = del ? RTM_DELROUTE : RTM_NEWROUTE;
+  h->nlmsg_flags = NLM_F_REQUEST | (del ? 0 : NLM_F_CREATE | NLM_F_EXCL);
+  h->nlmsg_seq = seq_base + (uint32_t)count;
+  struct rtmsg *rt = NLMSG_DATA(h);
+  rt->rtm_family = AF_INET;
+  rt->rtm_dst_len = (unsigned char)len;
+  rt->rtm_table = table < 256 ? (unsigned char)table : RT_TABLE_UNSPEC;
+  rt->rtm_protocol = (unsigned char)proto;
+  rt->rtm_scope = del ? RT_SCOPE_NOWHERE : RT_SCOPE_UNIVERSE;
+  rt->rtm_type = del ? RTN_UNSPEC : RTN_UNICAST;
+  if (ifindex && !del) rt->rtm_flags |= RTNH_F_ONLINK;
+  uint32_t dst = htonl(address);
+  add_attr(h, RTA_DST, &dst, 4);
+  if (table >= 256) add_attr(h, RTA_TABLE, &table, 4);
+  if (!del) {
+    uint32_t gw = htonl(gateway);
+    add_attr(h, RTA_GATEWAY, &gw, 4);
+    if (ifindex) add_attr(h, RTA_OIF, &ifindex, 4);
+  }
+  last_off = out_used;
+  sent[count].op = op;
+  sent[count].dst = address;
+  sent[count].len = (unsigned char)len;
+  sent[count].gw = gateway;
+  out_used += NLMSG_ALIGN(h->nlmsg_len);
+  count++;
+  return 1;
+}
+
+/** Adds one record's request to the batch; false (and a message) when the record is bad. */
 static int queue_record(uint32_t address, uint32_t word) {
   unsigned len = (word >> LENGTH_SHIFT) & 63;
   uint32_t index = word & NEXT_HOP_MASK;
@@ -106,35 +183,7 @@ static int queue_record(uint32_t address, uint32_t word) {
     fprintf(stderr, "error bad record: %08x %08x\n", address, word);
     return 0;
   }
-  struct nlmsghdr *h = (struct nlmsghdr *)(out + out_used);
-  memset(h, 0, MSG_SPACE);
-  h->nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-  h->nlmsg_type = del ? RTM_DELROUTE : RTM_NEWROUTE;
-  h->nlmsg_flags = NLM_F_REQUEST | (del ? 0 : NLM_F_CREATE | NLM_F_REPLACE);
-  h->nlmsg_seq = seq_base + (uint32_t)count;
-  struct rtmsg *rt = NLMSG_DATA(h);
-  rt->rtm_family = AF_INET;
-  rt->rtm_dst_len = (unsigned char)len;
-  rt->rtm_table = table < 256 ? (unsigned char)table : RT_TABLE_UNSPEC;
-  rt->rtm_protocol = (unsigned char)proto;
-  rt->rtm_scope = del ? RT_SCOPE_NOWHERE : RT_SCOPE_UNIVERSE;
-  rt->rtm_type = del ? RTN_UNSPEC : RTN_UNICAST;
-  if (ifindex && !del) rt->rtm_flags |= RTNH_F_ONLINK;
-  uint32_t dst = htonl(address);
-  add_attr(h, RTA_DST, &dst, 4);
-  if (table >= 256) add_attr(h, RTA_TABLE, &table, 4);
-  if (!del) {
-    uint32_t gw = htonl(next_hops[index]);
-    add_attr(h, RTA_GATEWAY, &gw, 4);
-    if (ifindex) add_attr(h, RTA_OIF, &ifindex, 4);
-  }
-  last_off = out_used;
-  sent[count].op = del ? 'D' : 'A';
-  sent[count].dst = address;
-  sent[count].len = (unsigned char)len;
-  out_used += NLMSG_ALIGN(h->nlmsg_len);
-  count++;
-  return 1;
+  return queue_request(del ? 'D' : 'A', address, len, del ? 0 : next_hops[index]);
 }
 
 int main(int argc, char **argv) {
