@@ -71,6 +71,24 @@ export interface RibRoute {
 
 const ORIGIN_NAMES = ['IGP', 'EGP', 'incomplete'];
 
+/** A best path a peer sent, as the dataplane takes it. */
+export interface LearnedRoute {
+  cidr: string;
+  nextHop: string;
+}
+
+/** Every prefix whose best path came from a peer (not our own), sorted by prefix, with no limit. */
+export function learnedRoutes(rib: Rib): LearnedRoute[] {
+  const found: Array<[number, number, number]> = [];
+  rib.forEachPrefix((address, length) => {
+    const best = rib.best(address, length);
+    const a = best >= 0 ? rib.attributes[best]! : undefined;
+    if (a && a.source.index !== LOCAL_PEER) found.push([address, length, a.nextHop]);
+  });
+  found.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  return found.map(([address, length, nextHop]) => ({ cidr: `${formatIPv4(address)}/${length}`, nextHop: formatIPv4(nextHop) }));
+}
+
 /** What the speaker status is made from. */
 export interface StatusSource {
   readonly config: SpeakerConfigFile;

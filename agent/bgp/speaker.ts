@@ -19,12 +19,12 @@ import { importRefusal } from './import-policy.ts';
 import { KernelRoutes } from './kernel-routes.ts';
 import { Peer, type PeerSettings } from './peer.ts';
 import { type PendingUpdates, RouteExport, noUpdates } from './route-export.ts';
-import { type PeerStatus, type RibRoute, type SpeakerStatus, peerStatus, ribRoutes, speakerStatus } from './speaker-status.ts';
+import { type LearnedRoute, type PeerStatus, type RibRoute, type SpeakerStatus, learnedRoutes, peerStatus, ribRoutes, speakerStatus } from './speaker-status.ts';
 import { dialMd5, setListenPassword } from './tcp-md5.ts';
 import { Rib } from './rib/rib.ts';
 import { LOCAL_PEER, RouteAttributes, type RouteSource } from './rib/route-attributes.ts';
 
-export type { PeerStatus, RibRoute, SpeakerStatus } from './speaker-status.ts';
+export type { LearnedRoute, PeerStatus, RibRoute, SpeakerStatus } from './speaker-status.ts';
 
 export interface SpeakerHooks {
   /** Opens an outgoing connection; with a password, TCP-MD5 is set before the SYN. Default: tcp-md5.ts's dialMd5. */
@@ -62,6 +62,8 @@ export class Speaker {
   private readonly export: RouteExport;
   private readonly restart: GracefulRestart;
   readonly started = new Date();
+  private readonly changeListeners = new Set<() => void>();
+  private changeScheduled = false;
 
   constructor(readonly config: SpeakerConfigFile, private readonly log: Logger, hooks: SpeakerHooks = {}) {
     this.routerId = parseIPv4(config.routerId);
@@ -190,6 +192,7 @@ export class Speaker {
     // During our own restart, a peer that is gone no longer holds back the end of it.
     if (this.restarting) this.restart.checkDone();
     this.scheduleFlush();
+    this.changed();
   }
 
   /**
@@ -362,7 +365,10 @@ export class Speaker {
     const mpNlri = mpReach && mpReach.afi === Afi.Ipv4 && mpReach.safi === Safi.Unicast ? mpReach.nlri : [];
     const announced = update.nlri.length + mpNlri.length;
     if (announced === 0) {
-      if (isEndOfRib(update)) this.restart.endOfRib(peer);
+      if (isEndOfRib(update)) {
+        this.restart.endOfRib(peer);
+        this.changed();
+      }
       this.scheduleFlush();
       return;
     }
@@ -416,6 +422,7 @@ export class Speaker {
   private onEstablished(peer: Peer): void {
     this.restart.peerEstablished(peer);
     this.export.release(peer);
+    this.changed();
     const local = peer.established?.socket?.localAddress?.replace(/^::ffff:/, '');
     peer.localAddress = local ? parseIPv4(local) : this.routerId;
     // RFC 4724 4.1: while we restart, our routes and End-of-RIB wait for endDeferral().
@@ -440,6 +447,7 @@ export class Speaker {
 
   private onDown(peer: Peer, wasEstablished: boolean, byNotification: boolean): void {
     if (!wasEstablished || this.stopping) return;
+    this.changed();
     this.export.release(peer);
     this.restart.peerDown(peer, byNotification);
     peer.rejected.clear();
@@ -491,7 +499,9 @@ export class Speaker {
     // A peer we export nothing to (export: none, as towards a full-table feed) needs no look at each change.
     const outPeers = this.peers.filter((p) => p.established && (p.settings.exportPolicy !== 'none' || p.adjRibOut.size > 0));
     const pending: PendingUpdates[] = outPeers.map(() => noUpdates());
+    let drained = false;
     rib.drainDirty((address, length, wasInstalled) => {
+      drained = true;
       const best = rib.best(address, length);
       if (kernel) {
         const a = best >= 0 ? rib.attributes[best]! : undefined;
@@ -510,6 +520,31 @@ export class Speaker {
     });
     kernel?.flush();
     outPeers.forEach((peer, i) => this.export.send(peer, pending[i]!));
+    if (drained) this.changed();
+  }
+
+  /**
+   * Calls `listener` after best paths may have changed (once per flush, however many prefixes),
+   * and when a session comes up, goes down or sends End-of-RIB: the agent's dataplane follows
+   * the RIB through this, with no polling. Returns a function that removes the listener.
+   */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(): void {
+    if (this.changeScheduled || this.changeListeners.size === 0) return;
+    this.changeScheduled = true;
+    setImmediate(() => {
+      this.changeScheduled = false;
+      for (const listener of this.changeListeners) listener();
+    });
+  }
+
+  /** Every prefix whose best path a peer sent, with its next hop, sorted by prefix: no limit. */
+  learnedRoutes(): LearnedRoute[] {
+    return learnedRoutes(this.rib);
   }
 
   // ---- reading ----

@@ -22,6 +22,7 @@ import { RpcServer } from '../rpc/server.ts';
 import type { HostAddress } from './autodetect.ts';
 import { borrowedRoutes, desiredDataplane, type BgpRoute, type LocalFacts } from '../../shared/dataplane-plan/desired-state.ts';
 import { bgpWanted, desiredBgp } from './desired-bgp.ts';
+import { LearnedRoutes } from './learned-routes.ts';
 import { PeerPasswords } from './peer-passwords.ts';
 import { reconcileTunnelAddresses, type TunnelAddresses } from './tunnel-addresses.ts';
 
@@ -52,8 +53,8 @@ export class NodeAgent {
   private tunnelTask: Promise<void> | undefined;
   private tunnelsAgain = false;
   private again = false;
-  private ribTimer: NodeJS.Timeout | undefined;
-  private ribText = '';
+  /** The speaker's learned routes; its change events cause the recomputations. */
+  private learned: LearnedRoutes | undefined;
   private stopped = false;
   readonly log: Logger;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -100,10 +101,6 @@ export class NodeAgent {
     });
     this.reconciler.options.onNeedsPass = () => this.loop?.trigger(0);
     this.loop.start();
-    // BGP-learned routes feed the desired state: look for RIB changes often (it is a small read).
-    this.ribTimer = setInterval(() => {
-      if (this.ribKey() !== this.ribText) this.recompute();
-    }, 100);
     if (this.options.control) {
       // `bgp.status` and `bgp.routes` as the standalone speaker names them, so `gingham-agent bgp status` works here too.
       this.rpc = new RpcServer(this.options.control)
@@ -136,7 +133,7 @@ export class NodeAgent {
   /** Stops everything; with `cleanup`, removes the routes and devices it made (a node leaving). */
   async stop(options: { cleanup?: boolean } = {}): Promise<void> {
     this.stopped = true;
-    clearInterval(this.ribTimer);
+    this.learned?.stop();
     await this.computing;
     await this.tunnelTask;
     await this.rpc?.close();
@@ -183,7 +180,6 @@ export class NodeAgent {
     await this.applyBgp(bgp);
     const bgpMs = Math.round(performance.now() - started);
     this.publish(snapshot, this.speaker ? this.bgpRoutes(snapshot) : undefined, started, bgpMs);
-    this.ribText = this.ribKey();
     if (this.datastore.status().connected) this.scheduleTunnels();
   }
 
@@ -253,15 +249,12 @@ export class NodeAgent {
    * a switch back from VXLAN does not leave the node without routes while sessions come up.
    */
   private bgpRoutes(snapshot?: ClusterSnapshot): BgpRoute[] {
-    if (!this.speaker) return [];
-    const learned = this.speaker.routes().routes.flatMap((route) => {
-      const best = route.paths[0];
-      return best && best.from !== 'local' ? [{ cidr: route.prefix, nextHop: best.nextHop }] : [];
-    });
+    if (!this.learned) return [];
+    const learned: BgpRoute[] = this.learned.routes();
     if (!snapshot) return learned;
     // A session's routes are complete at its End-of-RIB (RFC 4724), not when it comes up: until
     // then (or 10 s for a peer that sends none) its node's blocks stay routed from IPAM.
-    const up = new Set(this.completePeers());
+    const up = new Set(this.learned.completePeers());
     const have = new Set(learned.map((r) => r.cidr));
     for (const node of snapshot.nodes) {
       if (node.name === this.options.nodeName || !node.ipv4Address) continue;
@@ -286,25 +279,12 @@ export class NodeAgent {
    * BGPPeer changes) without touching the other sessions; only a change of the speaker's own
    * settings (AS, router ID, listen address, timers) restarts it, gracefully.
    */
-  /** Peers whose routes are all in: up, and End-of-RIB received (or up for 10 s). */
-  private completePeers(): string[] {
-    if (!this.speaker) return [];
-    const now = Date.now();
-    return this.speaker
-      .status()
-      .peers.filter((p) => p.state === 'up' && (p.statistics.endOfRibReceived || now - Date.parse(p.since) > 10_000))
-      .map((p) => p.address);
-  }
-
-  /** What the BGP side of the desired state depends on: learned routes and complete peers. */
-  private ribKey(): string {
-    return JSON.stringify([this.bgpRoutes(), this.completePeers()]);
-  }
-
   private async applyBgp(config: SpeakerConfigFile | undefined): Promise<void> {
     if (this.speakerReplaced(config)) {
       if (this.speaker) {
         this.log.info({ part: 'bgp' }, config ? 'BGP settings changed: restarting the speaker' : 'only VXLAN pools: BGP off');
+        this.learned?.stop();
+        this.learned = undefined;
         await this.speaker.stop({ withdraw: !config });
         this.speaker = undefined;
       }
@@ -312,6 +292,7 @@ export class NodeAgent {
       this.announced = new Set();
       if (config) {
         this.speaker = new Speaker(config, this.log.child({ part: 'bgp' }));
+        this.learned = new LearnedRoutes(this.speaker, () => this.recompute());
         await this.speaker.start();
         this.speakerConfig = config;
         this.announced = new Set(config.announce);

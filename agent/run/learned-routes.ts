@@ -1,0 +1,61 @@
+// The speaker's learned routes as the agent's desired state takes them, pushed by the speaker's
+// change events (after each RIB flush, session change and End-of-RIB) instead of polling its
+// RIB, and every one of them (the RIB view for `status` stops at 10,000 prefixes).
+import type { LearnedRoute, Speaker } from '../bgp/speaker.ts';
+
+/** A peer that sends no End-of-RIB counts as complete this long after its session came up. */
+export const END_OF_RIB_GRACE_MS = 10_000;
+
+export class LearnedRoutes {
+  private readonly unsubscribe: () => void;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+
+  constructor(private readonly speaker: Speaker, private readonly onChange: () => void, private readonly graceMs = END_OF_RIB_GRACE_MS) {
+    this.unsubscribe = speaker.onChange(() => {
+      this.armGrace();
+      onChange();
+    });
+  }
+
+  /** Best paths from peers, sorted by prefix. */
+  routes(): LearnedRoute[] {
+    return this.speaker.learnedRoutes();
+  }
+
+  /**
+   * Peers whose routes are all in: up, and End-of-RIB received (RFC 4724), or up for the grace
+   * time (a peer without graceful restart may send none).
+   */
+  completePeers(now = Date.now()): string[] {
+    return this.speaker.status().peers
+      .filter((p) => p.state === 'up' && (p.statistics.endOfRibReceived || now - Date.parse(p.since) >= this.graceMs))
+      .map((p) => p.address);
+  }
+
+  /** The earliest moment an up peer without End-of-RIB becomes complete: a change then too. */
+  private armGrace(): void {
+    const now = Date.now();
+    let at = Infinity;
+    for (const p of this.speaker.status().peers) {
+      if (p.state !== 'up' || p.statistics.endOfRibReceived) continue;
+      const due = Date.parse(p.since) + this.graceMs;
+      if (due > now) at = Math.min(at, due);
+    }
+    if (at === Infinity || at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.armGrace();
+      this.onChange();
+    }, at - now);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.unsubscribe();
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
