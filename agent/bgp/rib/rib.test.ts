@@ -148,6 +148,60 @@ describe('Rib best-path selection', () => {
     expect(rib.paths(P, 24)[0]!.stale).toBe(false);
   });
 
+  it('MED: compared only within a neighbour AS, and the best path does not depend on arrival order (deterministic MED)', () => {
+    // The classic cycle: b beats a (same AS, lower MED), a beats c (other AS: MED ignored, lower
+    // identifier), c beats b (lower identifier). Grouped by neighbour AS, as BIRD's
+    // `deterministic med` and GoBGP do: AS 65001's best is b, which c beats: c, in any order.
+    const paths = [
+      { peer: 1, a: { origin: 0, asPath: [{ type: 2, asns: [65001] }], med: 100 }, id: 1 },
+      { peer: 2, a: { origin: 0, asPath: [{ type: 2, asns: [65001] }], med: 50 }, id: 3 },
+      { peer: 3, a: { origin: 0, asPath: [{ type: 2, asns: [65002] }], med: 0 }, id: 2 },
+    ];
+    const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+    for (const order of orders) {
+      const rib = new Rib();
+      for (const i of order) {
+        const p = paths[i]!;
+        rib.update(p.peer, P, 24, 0, attrs(rib, source(p.peer, { routerId: p.id }), p.a));
+      }
+      expect(rib.attributes[rib.best(P, 24)]!.source.index, `arrival order ${order.join(',')}`).toBe(3);
+      expect(rib.paths(P, 24).map((x) => x.peer), `order ${order.join(',')}`).toEqual([3, 2, 1]);
+      // Without c, AS 65001's MED decides: b.
+      rib.withdraw(3, P, 24, 0);
+      expect(rib.attributes[rib.best(P, 24)]!.source.index).toBe(2);
+      // Without b, a against c on identifiers: a.
+      rib.update(3, P, 24, 0, attrs(rib, source(3, { routerId: 2 }), paths[2]!.a));
+      rib.withdraw(2, P, 24, 0);
+      expect(rib.attributes[rib.best(P, 24)]!.source.index).toBe(1);
+    }
+  });
+
+  it('the best path is the same for any arrival order of random paths', () => {
+    const path = fc.record({
+      as: fc.constantFrom(65001, 65002, 65003),
+      med: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+      lp: fc.constantFrom(100, 200),
+      len: fc.integer({ min: 1, max: 2 }),
+      id: fc.integer({ min: 1, max: 5 }),
+      ebgp: fc.boolean(),
+    });
+    fc.assert(fc.property(fc.array(path, { minLength: 2, maxLength: 6 }), fc.integer({ min: 0, max: 1000 }), (ps, seed) => {
+      const build = (order: number[]) => {
+        const rib = new Rib();
+        for (const i of order) {
+          const p = ps[i]!;
+          const src = source(i + 1, { routerId: p.id, ebgp: p.ebgp });
+          rib.update(i + 1, P, 24, 0, attrs(rib, src, { origin: 0, asPath: [{ type: 2, asns: Array.from({ length: p.len }, () => p.as) }], localPref: p.lp, ...(p.med !== undefined ? { med: p.med } : {}) }));
+        }
+        return rib.paths(P, 24).map((x) => x.peer);
+      };
+      const forward = ps.map((_, i) => i);
+      const shuffled = [...forward].sort((x, y) => ((x * 7919 + seed) % 13) - ((y * 7919 + seed) % 13) || x - y);
+      expect(build(shuffled)).toEqual(build(forward));
+      expect(build([...forward].reverse())).toEqual(build(forward));
+    }), { numRuns: 300 });
+  });
+
   it('matches a plain model under random updates, withdrawals, ADD-PATH ids, stale marks and peer removals', () => {
     // Prefixes spread over all 64 partitions, few enough to share lists (several paths per prefix).
     const op = fc.oneof(

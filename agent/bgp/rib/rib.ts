@@ -91,6 +91,9 @@ class PathPool {
   }
 }
 
+/** The paths of the prefix being ordered (one prefix at a time: no allocation per update). */
+const orderScratch: number[] = [];
+
 export class Rib {
   /** prefix -> first path (the best), with the INSTALLED bit. */
   private readonly heads = new PrefixTable(1 << 12);
@@ -145,28 +148,47 @@ export class Rib {
 
   // ---- paths ----
 
-  /** Inserts path p into the prefix's list at its place by preference; returns the new head. */
+  /** Puts path p into the prefix's list (`head`, maybe NONE) and orders it; returns the new head. */
   private insertSorted(head: number, p: number): number {
-    const pool = this.pool;
-    const mine = this.attributes[pool.getAttr(p)]!;
-    if (head === NONE || this.better(p, mine, head)) {
-      pool.setNext(p, head);
-      return p;
-    }
-    let prev = head;
-    let cur = pool.getNext(head);
-    while (cur !== NONE && !this.better(p, mine, cur)) {
-      prev = cur;
-      cur = pool.getNext(cur);
-    }
-    pool.setNext(p, cur);
-    pool.setNext(prev, p);
-    return head;
+    this.pool.setNext(p, head);
+    return this.order(p);
   }
 
-  private better(p: number, mine: RouteAttributes, q: number): boolean {
-    const c = compareRoutes(mine, this.attributes[this.pool.getAttr(q)]!);
-    return c < 0 || (c === 0 && this.pool.getId(p) < this.pool.getId(q));
+  /**
+   * Orders a prefix's paths, best first, the same whatever order they arrived in. MED counts
+   * only between paths from the same neighbour AS (RFC 4271 9.1.2.2), which makes a plain
+   * pairwise comparison cyclic (a beats b on MED, b beats c, c beats a); so, as BIRD's
+   * `deterministic med` and GoBGP do, each neighbour AS's paths are ordered among themselves
+   * (MED included), and the groups by their best paths (MED is not compared across ASes).
+   * Remaining ties: the lower ADD-PATH id, then the lower peer index.
+   */
+  private order(head: number): number {
+    const pool = this.pool;
+    if (head === NONE || pool.getNext(head) === NONE) return head;
+    const list = orderScratch;
+    list.length = 0;
+    for (let p = head; p !== NONE; p = pool.getNext(p)) list.push(p);
+    const attrs = this.attributes;
+    const cmp = (p: number, q: number) => compareRoutes(attrs[pool.getAttr(p)]!, attrs[pool.getAttr(q)]!) || pool.getId(p) - pool.getId(q) || pool.getPeer(p) - pool.getPeer(q);
+    list.sort((p, q) => (attrs[pool.getAttr(p)]!.neighborAs - attrs[pool.getAttr(q)]!.neighborAs) || cmp(p, q));
+    // Groups are runs of one neighbour AS, each best first: order the runs by their first paths.
+    const starts: number[] = [];
+    for (let i = 0; i < list.length; i++) {
+      if (i === 0 || attrs[pool.getAttr(list[i]!)]!.neighborAs !== attrs[pool.getAttr(list[i - 1]!)]!.neighborAs) starts.push(i);
+    }
+    if (starts.length > 1) starts.sort((x, y) => cmp(list[x]!, list[y]!));
+    let first = NONE, last = NONE;
+    for (const start of starts) {
+      const as = attrs[pool.getAttr(list[start]!)]!.neighborAs;
+      for (let i = start; i < list.length && attrs[pool.getAttr(list[i]!)]!.neighborAs === as; i++) {
+        const p = list[i]!;
+        if (last === NONE) first = p;
+        else pool.setNext(last, p);
+        last = p;
+      }
+    }
+    pool.setNext(last, NONE);
+    return first;
   }
 
   /** Unlinks the path of (peer, pathId) from the list; returns [newHead, removedIndex]. */
@@ -244,7 +266,7 @@ export class Rib {
     pool.setFlags(p, 0);
     const newHead = this.insertSorted(rest, p);
     this.heads.set(address, length, newHead | mark);
-    if (newHead === p || head === old) this.markDirty(address, length);
+    if (newHead !== head || head === old) this.markDirty(address, length);
   }
 
   /** Removes the path from `peer` for a prefix; true when there was one. */
@@ -264,8 +286,10 @@ export class Rib {
       this.markDirty(address, length, mark ? WAS_INSTALLED : 0);
       return true;
     }
-    this.heads.set(address, length, rest | mark);
-    if (old === head) this.markDirty(address, length);
+    // A path gone can change which neighbour AS's group is best: order the rest again.
+    const newHead = this.order(rest);
+    this.heads.set(address, length, newHead | mark);
+    if (old === head || newHead !== rest) this.markDirty(address, length);
     return true;
   }
 
