@@ -1,21 +1,53 @@
-// Keeps the kernel at the desired state: a pass whenever the kernel reports a change (ip monitor,
-// bridge monitor, nft monitor), whenever the desired state changes, and once a second regardless, so that a
-// deleted route, a flapping link or a removed device is repaired well within a second. The
-// nftables table is read back when nft monitor reports a change and every 10 s (each read is an
-// `nft` process); routes, links and entries every pass (a round trip to a running `ip`).
+// Keeps the kernel at the desired state, driven by events as Felix is: a pass whenever the kernel
+// reports a change that concerns Gingham (ip monitor, bridge monitor, nft monitor), whenever the
+// desired state changes, and a full resync every 90 s regardless (Felix's route refresh interval),
+// which also reads the nftables table back. A deleted route, a flapping link or a removed device is
+// one event, so it is repaired within a second without a pass every second. What the monitors say
+// about others' business (ARP on the host's interfaces and the pods' veths, FDB entries of other
+// bridges) starts no pass. A pass the kernel refused part of is retried a second later; while a
+// monitor is down, passes run every second until it is back.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { DataplaneState } from '../../shared/model/dataplane-state.ts';
+import { vxlanDeviceName } from '../../shared/dataplane-plan/index.ts';
 import type { PassReport, Reconciler } from './reconciler.ts';
 
 export interface LoopOptions {
+  /** The full resync's period (90 s). */
   periodMs?: number;
-  /** How often the periodic pass also reads the nftables table back (nft monitor reports changes sooner). */
-  natPeriodMs?: number;
+  /** The period while a monitor is down, and the retry after a refusal (1 s). */
+  fallbackMs?: number;
   /** Coalesces a burst of kernel events (our own batches make thousands) into one pass. */
   debounceMs?: number;
   onPass?: (report: PassReport) => void;
 }
+
+interface Monitor {
+  tool: string;
+  args: string[];
+  /** Its events may concern nftables (so the pass reads the table back). */
+  nat: boolean;
+  /** Whether an event line (or a continuation line of one) can change what a pass would do. */
+  concernsUs: (line: string) => boolean;
+}
+
+/** IPv4 only (`ip -4 monitor`: Gingham routes no IPv6). Neighbours are Gingham's only on vxlan.calico; every other neighbour event is ARP traffic. */
+export function ipEventConcernsUs(line: string): boolean {
+  if (!line.startsWith('[')) return false;
+  if (line.startsWith('[NEIGH]')) return line.includes(` dev ${vxlanDeviceName} `);
+  return true;
+}
+
+/** FDB entries are Gingham's only on vxlan.calico (a bridge's learned MACs are not). */
+export function fdbEventConcernsUs(line: string): boolean {
+  return line.includes(` dev ${vxlanDeviceName} `);
+}
+
+const monitors: Monitor[] = [
+  { tool: 'ip', args: ['-4', 'monitor', 'label', 'link', 'route', 'neigh', 'address'], nat: false, concernsUs: ipEventConcernsUs },
+  { tool: 'bridge', args: ['monitor', 'fdb'], nat: false, concernsUs: fdbEventConcernsUs },
+  { tool: 'nft', args: ['monitor'], nat: true, concernsUs: (line) => line.trim() !== '' },
+];
 
 export class ReconcileLoop {
   private monitors: ChildProcess[] = [];
@@ -27,7 +59,9 @@ export class ReconcileLoop {
   private full = true;
   private stopped = false;
   private lastWarnings = '';
-  private lastNatCheck = 0;
+  private monitorsDown = 0;
+  private retry: NodeJS.Timeout | undefined;
+  private fallback: NodeJS.Timeout | undefined;
   /** A new desired state arrived during a pass: the next one starts at once, not after the debounce. */
   private urgent = false;
 
@@ -39,19 +73,47 @@ export class ReconcileLoop {
   ) {}
 
   start(): void {
-    const monitors = [
-      { tool: 'ip', args: ['monitor', 'link', 'route', 'neigh', 'address'], nat: false },
-      { tool: 'bridge', args: ['monitor', 'fdb'], nat: false },
-      { tool: 'nft', args: ['monitor'], nat: true },
-    ];
-    for (const { tool, args, nat } of monitors) {
-      const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-      child.stdout.on('data', () => this.trigger(undefined, nat));
-      child.on('error', (error) => this.log.warn({ err: error }, `${tool} monitor failed; relying on the periodic pass`));
-      this.monitors.push(child);
-    }
-    this.timer = setInterval(() => this.trigger(0, Date.now() - this.lastNatCheck >= (this.options.natPeriodMs ?? 10_000)), this.options.periodMs ?? 1000);
+    for (const monitor of monitors) this.startMonitor(monitor);
+    this.timer = setInterval(() => this.trigger(0, true), this.options.periodMs ?? 90_000);
     this.trigger(0);
+  }
+
+  private startMonitor(monitor: Monitor): void {
+    if (this.stopped) return;
+    const child = spawn(monitor.tool, monitor.args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let partial = '';
+    let down = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      if (lines.some(monitor.concernsUs)) this.trigger(undefined, monitor.nat);
+    });
+    const lost = (why: string) => {
+      if (down || this.stopped) return;
+      down = true;
+      this.monitors = this.monitors.filter((c) => c !== child);
+      this.log.warn(`${monitor.tool} monitor ${why}; passes every second until it is back`);
+      this.monitorDown(+1);
+      setTimeout(() => {
+        this.monitorDown(-1);
+        this.trigger(0);
+        this.startMonitor(monitor);
+      }, this.options.fallbackMs ?? 1000);
+    };
+    child.on('error', (error) => lost(`failed (${error.message})`));
+    child.on('exit', (code) => lost(`exited (${code ?? 'signal'})`));
+    this.monitors.push(child);
+  }
+
+  /** While any monitor is down, a pass every second stands in for its events. */
+  private monitorDown(delta: number): void {
+    this.monitorsDown += delta;
+    if (this.monitorsDown > 0 && !this.fallback) {
+      this.fallback = setInterval(() => this.trigger(0, true), this.options.fallbackMs ?? 1000);
+    } else if (this.monitorsDown === 0 && this.fallback) {
+      clearInterval(this.fallback);
+      this.fallback = undefined;
+    }
   }
 
   setState(state: DataplaneState): void {
@@ -87,8 +149,14 @@ export class ReconcileLoop {
       const nat = this.full;
       this.full = false;
       this.urgent = false;
-      if (nat) this.lastNatCheck = Date.now();
       const report = await this.reconciler.pass(this.state, { nat });
+      // The kernel refused part of it: try again shortly rather than at the next resync.
+      if (report.failures.length > 0 && !this.retry) {
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          this.trigger(0, true);
+        }, this.options.fallbackMs ?? 1000);
+      }
       if (report.changes > 0) this.log.info({ changes: report.changes, ms: Math.round(report.ms), timings: report.timings, ...(report.changes <= 12 ? { commands: report.commands } : {}) }, 'dataplane reconciled');
       for (const failure of report.failures) this.log.warn({ command: failure.command }, `kernel refused: ${failure.error}`);
       const warnings = report.warnings.join('\n');
@@ -108,6 +176,8 @@ export class ReconcileLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.fallback) clearInterval(this.fallback);
+    if (this.retry) clearTimeout(this.retry);
     if (this.pending) clearTimeout(this.pending);
     this.pending = undefined;
     for (const child of this.monitors) child.kill();
