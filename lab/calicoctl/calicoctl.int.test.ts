@@ -10,6 +10,7 @@ import { NodeNetwork } from '../../agent/datastore/testing/node-network.ts';
 import { Ipam } from '../../agent/ipam/ipam.ts';
 import { agentManifests } from '../../agent/manifests/manifests.ts';
 import { reconcileTunnelAddresses } from '../../agent/run/tunnel-addresses.ts';
+import { calicoKinds } from '../../shared/model/calico-kinds.ts';
 import { parseIPPool } from '../../shared/model/ippool.ts';
 import { calicoctl } from './calicoctl.ts';
 
@@ -42,9 +43,18 @@ afterAll(async () => {
 });
 
 describe('calicoctl on what Gingham wrote', () => {
-  it('the manifests leave a cluster’s existing Calico CRDs alone', () => {
-    const existing = new Set(['ippools', 'bgpconfigurations', 'bgppeers', 'ipamblocks', 'blockaffinities', 'ipamhandles', 'ipamconfigs'].map((p) => `${p}.crd.projectcalico.org`));
-    expect(agentManifests({ existingCrds: existing }).some((o) => (o as { kind: string }).kind === 'CustomResourceDefinition')).toBe(false);
+  it('the manifests leave a cluster’s existing Calico CRDs alone, and add only the missing ones', () => {
+    const crdNames = (existing: ReadonlySet<string>) =>
+      agentManifests({ existingCrds: existing })
+        .filter((o) => (o as { kind: string }).kind === 'CustomResourceDefinition')
+        .map((o) => (o as { metadata: { name: string } }).metadata.name);
+    const all = new Set(calicoKinds.map((k) => `${k.plural}.crd.projectcalico.org`));
+    expect(crdNames(all)).toEqual([]);
+    // A cluster with an older, partial set (IPAM and BGP only) gets the rest, and none of its own replaced.
+    const partial = new Set(['ippools', 'bgpconfigurations', 'bgppeers', 'ipamblocks', 'blockaffinities', 'ipamhandles', 'ipamconfigs'].map((p) => `${p}.crd.projectcalico.org`));
+    const added = crdNames(partial);
+    expect(added.filter((name) => partial.has(name))).toEqual([]);
+    expect(new Set([...added, ...partial])).toEqual(all);
   });
 
   it('reads the blocks, tunnel addresses and pod addresses as Calico’s, with 0 problems', async () => {
