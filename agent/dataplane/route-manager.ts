@@ -47,7 +47,8 @@ const podDevice = /^cali[0-9a-f]{11}$/;
  * The CNI plugin adds a new pod's /32 before the pod's allocation reaches the agent through the
  * API server; until it does, the route is Gingham's but not in the plan. As Felix gives routes on
  * interfaces it has not been told about a grace period, such a route is kept for `graceMs` from
- * the pass that first found it unwanted, and deleted only after.
+ * the pass that first found it unwanted, and deleted only after. The same keeps a running pod's
+ * route when the agent stops (removeAll): it goes with the pod's veth (CNI DEL), not with the agent.
  */
 export class PodRouteGrace {
   private readonly firstUnwanted = new Map<string, number>();

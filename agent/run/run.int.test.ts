@@ -51,11 +51,11 @@ async function routesOf(netns: string): Promise<Route[]> {
   return (await reader.read([`route show proto ${ginghamRouteProtocol}`]))[0] as Route[];
 }
 
-/** Every node's Gingham routes to other nodes' blocks, as `owner dev` (blackholes, which have no device, and pods aside). */
+/** Every node's Gingham routes to other nodes' blocks, as `owner dev` (blackholes, which have no device, and local pods' /32s on their veths aside). */
 async function remoteRoutes(): Promise<string[][]> {
   return Promise.all(
     network.nodes.map(async (node) =>
-      (await routesOf(node.netns)).filter((r) => r.dev !== undefined && !r.dst.endsWith('/32')).map((r) => `${owner.get(r.dst) ?? r.dst} ${r.dev}`).sort(),
+      (await routesOf(node.netns)).filter((r) => r.dev !== undefined && !r.dev.startsWith('cali') && !r.dst.endsWith('/32')).map((r) => `${owner.get(r.dst) ?? r.dst} ${r.dev}`).sort(),
     ),
   );
 }
