@@ -2,6 +2,7 @@
 // difference in a few batches ordered so that the new path is in before the old one goes.
 // Felix's shape: desired state is data, the kernel is read back every time, so restarts and
 // drift heal themselves.
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { DataplaneState } from '../../shared/model/dataplane-state.ts';
 import {
@@ -20,7 +21,7 @@ import { readSnapshotThrough, type KernelSnapshot } from './kernel/snapshot.ts';
 import { NatManager } from './nat-manager.ts';
 import { TunnelAdmissionManager } from './tunnel-admission.ts';
 import { diffRoutes, PodRouteGrace } from './route-manager.ts';
-import { removeOwners, writeOwners } from './route-owners.ts';
+import { ownersFile, removeOwners, writeOwners } from './route-owners.ts';
 import { diffVxlan } from './vxlan-manager.ts';
 
 export interface PassReport {
@@ -139,7 +140,10 @@ export class Reconciler {
     if (changes.lines.teardown.some((c) => c === `link del ${vxlanDeviceName}`)) this.restartBridge({ eager: true });
     const finish = lap();
 
-    if (this.options.recordOwners ?? true) this.recordOwners(plan);
+    if (this.options.recordOwners ?? true) {
+      const unrecorded = this.recordOwners(plan);
+      if (unrecorded) warnings.push(unrecorded);
+    }
     return { plan, changes: changes.size, commands: changes.batches().flatMap((b) => b.commands.map((c) => `${b.tool} ${c}`)), failures, warnings, ms: performance.now() - started, timings: { read, tunnel, apply, nat, finish } };
   }
 
@@ -190,12 +194,22 @@ export class Reconciler {
     return report;
   }
 
-  private recordOwners(plan: DataplanePlan): void {
+  /**
+   * Writes who made each route for `gingham-agent routes`; a failure (a full /run, ENOSPC) is a
+   * warning, not a failed pass: the kernel is already as planned, and the write is tried again
+   * on every pass (the loop logs a warning only when it changes, so a full disk is said once).
+   */
+  private recordOwners(plan: DataplanePlan): string | undefined {
     const owners: Record<string, RouteOwner> = {};
     for (const route of plan.routes) owners[route.dst] = route.owner;
     const text = JSON.stringify(owners);
-    if (text === this.lastOwners) return;
-    writeOwners(owners);
+    if (text === this.lastOwners) return undefined;
+    try {
+      writeOwners(owners);
+    } catch (error) {
+      return `cannot record the routes' owners (${(error as Error).message}): routing is unaffected, \`gingham-agent routes\` shows the owners last recorded; free space under ${path.dirname(ownersFile())} and they are written on the next pass`;
+    }
     this.lastOwners = text;
+    return undefined;
   }
 }

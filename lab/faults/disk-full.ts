@@ -1,7 +1,8 @@
 // disk-full: the node's /var/lib/gingham and /run/gingham full. Each becomes a small tmpfs in the
-// node's mount namespace (what was there copied in, so the agent finds its files), then filled
-// to the last byte; heal deletes the filler, so space returns while the agent runs. The tmpfs
-// mounts stay until the node goes (lab down): they are part of what the fault leaves.
+// node's mount namespace (what was there copied in or bind-mounted, so the agent finds its files
+// and sockets), then filled to the last byte; heal deletes the filler, so space returns while
+// the agent runs. The tmpfs mounts stay until the node goes (lab down): they are the fault's own
+// leftovers, and leftBehind names them apart from anything the agent left.
 // The lab's agent log is the supervisor's stdout, opened on the node's /var/lib before the
 // mount, so what the agent says about the full disk can still be read (as journald keeps a
 // host's service output elsewhere).
@@ -24,16 +25,21 @@ export const diskFull: FaultKind = {
   async inject(context, options) {
     const node = nodeOf(context, options.node, 'disk-full');
     for (const dir of fullDirs) {
-      const staging = `/tmp/lab-fault-staging${dir.replaceAll('/', '-')}`;
-      // Mounted once: a second injection fills the same tmpfs again.
+      const under = `/tmp/lab-fault-under${dir.replaceAll('/', '-')}`;
+      // Mounted once: a second injection fills the same tmpfs again. What was there is copied
+      // in, except what must stay the same file: sockets (the agent's control socket, the
+      // tunl0 helper's) and the log are bind-mounted from underneath, as a full disk leaves
+      // them reachable.
       await sh(
         node.name,
         [
           'set -e',
           `if ! grep -q " ${dir} tmpfs " /proc/self/mounts; then`,
-          `  rm -rf ${staging}; mkdir -p ${staging}; cp -a ${dir}/. ${staging}/`,
-          `  mount -t tmpfs -o size=1m,mode=0755 lab-fault-full ${dir}`,
-          `  cp -a ${staging}/. ${dir}/; rm -rf ${staging}`,
+          `  mkdir -p ${under}; mount --bind ${dir} ${under}`,
+          `  mount -t tmpfs -o size=1m,mode=$(stat -c %a ${dir}) lab-fault-full ${dir}`,
+          `  (cd ${under} && find . -mindepth 1 -type d) | while read -r d; do mkdir -p "${dir}/$d"; done`,
+          `  (cd ${under} && find . -type f ! -name agent.log -size -64k) | while read -r f; do cp -a "${under}/$f" "${dir}/$f"; done`,
+          `  (cd ${under} && find . -type s -o -name agent.log) | while read -r f; do touch "${dir}/$f"; mount --bind "${under}/$f" "${dir}/$f"; done`,
           'fi',
           `dd if=/dev/zero of=${dir}/${filler} bs=4k 2>/dev/null || true`,
           `dd if=/dev/zero of=${dir}/${filler}2 bs=1 2>/dev/null || true`,

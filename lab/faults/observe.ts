@@ -61,6 +61,8 @@ export interface LogFigures {
   warnings: number;
   /** The distinct messages of those, with how often each came. */
   messages: Record<string, number>;
+  /** What the dataplane changed meanwhile (its `dataplane reconciled` lines' commands), with the time. */
+  dataplane: string[];
 }
 
 /** What each node's agent logged from now until `read` is called. */
@@ -75,15 +77,18 @@ function watchLogs(context: FaultContext) {
       for (const n of context.state.topology.nodes) {
         const file = agentLogFile(context, n.name);
         const text = existsSync(file) ? readFileSync(file).subarray(from[n.name]).toString() : '';
-        const figures: LogFigures = { lines: 0, warnings: 0, messages: {} };
+        const figures: LogFigures = { lines: 0, warnings: 0, messages: {}, dataplane: [] };
         for (const line of text.split('\n')) {
           if (!line.trim()) continue;
           figures.lines++;
           try {
-            const entry = JSON.parse(line) as { level?: number; msg?: string };
+            const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string }; time?: number; commands?: string[]; changes?: number };
+            if (entry.msg === 'dataplane reconciled') {
+              figures.dataplane.push(`${new Date(entry.time ?? 0).toISOString().slice(11, 23)} ${entry.commands?.join('; ') ?? `${entry.changes} changes`}`);
+            }
             if ((entry.level ?? 0) >= 40) {
               figures.warnings++;
-              const msg = `${entry.level! >= 50 ? 'error' : 'warn'}: ${entry.msg ?? ''}`.slice(0, 160);
+              const msg = `${entry.level! >= 50 ? 'error' : 'warn'}: ${entry.msg ?? ''}${entry.err?.message ? ` (${entry.err.message})` : ''}`.slice(0, 200);
               figures.messages[msg] = (figures.messages[msg] ?? 0) + 1;
             }
           } catch {
@@ -197,6 +202,8 @@ export interface FaultMeasure {
   sessions: Record<string, Record<string, SessionSample>>;
   /** What differs from before once recovered (routes, what the fault says it left), empty when nothing. */
   leftBehind: string[];
+  /** What recovery waited on, as it changed (ms after the fault ended). */
+  waited: string[];
   /** What each agent logged from the injection until 2 s after recovery. */
   logs: Record<string, LogFigures>;
   /** Lines the fault's own checks add (what the agent logged, processes it found). */
@@ -214,12 +221,14 @@ export interface MeasureOptions {
   pairs: Array<[Pod, Pod]>;
   /** Done while the fault is held (changes made while the API server is away...). */
   during?: () => Promise<void>;
+  /** Take the routes to come back to after `during` (which changes them on purpose), not before the fault. */
+  rebaseline?: boolean;
   /** How long to wait for the cluster to be back (default 180 s). */
   recoverTimeoutMs?: number;
 }
 
 export async function measureFault(context: FaultContext, o: MeasureOptions): Promise<FaultMeasure> {
-  const before = await allPodRoutes(context);
+  let before = await allPodRoutes(context);
   const watchers = context.state.topology.nodes.map((n) => ({ node: n.name, watch: watchDeletions(context, n.name) }));
   const traffic = await startTraffic(o.pods, o.pairs);
   const sampler = sampleSessions(context);
@@ -239,6 +248,8 @@ export async function measureFault(context: FaultContext, o: MeasureOptions): Pr
     let healStarted = 0;
     try {
       await o.during?.();
+      // What `during` changed on purpose (a pod added) is part of what the cluster must be after.
+      if (o.rebaseline) before = await allPodRoutes(context);
       const until = injectedAt + o.holdMs;
       if (Date.now() < until) await sleep(until - Date.now());
     } finally {
@@ -248,8 +259,12 @@ export async function measureFault(context: FaultContext, o: MeasureOptions): Pr
     const endedAt = injected.endedAt ?? healStarted;
     const deadline = Date.now() + (o.recoverTimeoutMs ?? 180_000);
     let why: string | undefined = 'not checked';
+    // What recovery waited on, and from when (ms after the fault ended): where the time went.
+    const waited: string[] = [];
     while (Date.now() < deadline) {
-      why = await notBack(context, before, o.bgp).catch((error: Error) => error.message);
+      const now = await notBack(context, before, o.bgp).catch((error: Error) => error.message);
+      if (now && now.split(':')[1] !== why?.split(':')[1]) waited.push(`+${Date.now() - endedAt} ms ${now.slice(0, 120)}`);
+      why = now;
       if (!why) break;
       await sleep(200);
     }
@@ -276,6 +291,7 @@ export async function measureFault(context: FaultContext, o: MeasureOptions): Pr
       deletedRoutes: Object.fromEntries(watchers.map((w) => [w.node, w.watch.deleted])),
       sessions: sampler.sessions,
       leftBehind,
+      waited,
       logs: logs.read(),
       notes: injected.notes ?? [],
     };
