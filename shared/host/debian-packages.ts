@@ -27,6 +27,7 @@ const all: PackageUse[] = ['lab', 'integration', 'e2e'];
 
 export const debianPackages: DebianPackage[] = [
   { name: 'iproute2', provides: 'ip', why: 'network namespaces, veth, bridges, routes (the lab, the agent)', uses: all },
+  { name: 'iproute2', provides: 'bridge', why: "vxlan.calico's FDB entries (the agent's VXLAN mode) and their monitor", uses: all },
   { name: 'procps', provides: 'sysctl', why: "the lab namespaces' forwarding and rp_filter settings", uses: all },
   { name: 'util-linux', provides: 'nsenter', why: "entering a lab node's namespaces (lab exec, CNI calls, probes)", uses: all },
   { name: 'util-linux', provides: 'unshare', why: "each lab node's private mount namespace", uses: all },
