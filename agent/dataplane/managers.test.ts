@@ -190,8 +190,9 @@ describe('vxlan manager', () => {
     expect(changes.lines.retire).toHaveLength(count / 2);
     expect(changes.lines.prepareFdb).toHaveLength(count / 2);
     expect(changes.lines.retireFdb).toHaveLength(count / 2);
-    // A scan per entry is 4 x 10^8 comparisons here (seconds); keyed lookups take milliseconds.
-    expect(ms).toBeLessThan(300);
+    // A scan per entry is 4 x 10^8 comparisons here: 34 s measured on the old code. Keyed lookups
+    // take 30-60 ms alone and about 550 ms with the whole unit tier running beside them.
+    expect(ms).toBeLessThan(3000);
   });
 
   it('tears the device down last when no pool needs it', () => {
