@@ -6,7 +6,7 @@ import { AsPathSegmentType } from './codec/constants.ts';
 import { type Nlri, type PathAttributes, encodeAttributes, packUpdates } from './codec/update.ts';
 import type { Peer } from './peer.ts';
 import type { Rib } from './rib/rib.ts';
-import { LOCAL_PEER } from './rib/route-attributes.ts';
+import { LOCAL_PEER, type RouteAttributes } from './rib/route-attributes.ts';
 
 /** UPDATEs owed to one peer, gathered over a flush: withdrawals, and announcements by attribute set. */
 export interface PendingUpdates {
@@ -38,7 +38,25 @@ export interface ExportContext {
 }
 
 export class RouteExport {
+  /**
+   * Encoded attributes by attribute set and by what of a peer their rendering depends on (eBGP,
+   * next hop mode, our address, 4-octet AS): a reflector sends one set to hundreds of clients
+   * alike, and encoded it once for each. Goes with its attribute set (weakly held).
+   */
+  private readonly encoded = new WeakMap<RouteAttributes, Map<string, Buffer>>();
+
   constructor(private readonly ctx: ExportContext) {}
+
+  /** The attributes `peer` is sent for this attribute set, encoded for its session. */
+  private encodedFor(peer: Peer, attrIndex: number, encodeCtx: Parameters<typeof encodeAttributes>[1]): Buffer {
+    const set = this.ctx.rib.attributes[attrIndex]!;
+    const key = `${peer.ebgp ? 'e' : 'i'}${peer.settings.nextHop}${peer.localAddress ?? this.ctx.routerId}${encodeCtx.as4 ? '4' : '2'}${encodeCtx.addPath ? 'p' : ''}`;
+    let byPeerKind = this.encoded.get(set);
+    if (!byPeerKind) this.encoded.set(set, (byPeerKind = new Map()));
+    let bytes = byPeerKind.get(key);
+    if (!bytes) byPeerKind.set(key, (bytes = encodeAttributes(this.render(peer, attrIndex), encodeCtx)));
+    return bytes;
+  }
 
   /** Whether the best path with these attributes goes to `peer` (iBGP rules, RFC 4456, RFC 8212). */
   exportable(peer: Peer, attrIndex: number): boolean {
@@ -157,27 +175,48 @@ export class RouteExport {
   send(peer: Peer, pending: PendingUpdates): void {
     const conn = peer.established;
     if (!conn) return;
-    // Something already waits: this goes behind it (a drain is due, which pumps).
-    const full = () => peer.unsent.size > 0 || conn.writableLength >= SEND_BUFFER_LIMIT;
-    const write = (messages: Buffer[]) => {
-      for (const m of messages) conn.send(m);
-      peer.stats.updatesSent += messages.length;
+    // UPDATEs are gathered and written 64 KB at a time, not one write each: a reflector sends
+    // hundreds of thousands of small ones, and each write costs the socket a request object.
+    let out: Buffer[] = [];
+    let outBytes = 0;
+    const emit = () => {
+      if (out.length === 0) return;
+      conn.send(out.length === 1 ? out[0]! : Buffer.concat(out, outBytes));
+      out = [];
+      outBytes = 0;
     };
+    const write = (messages: Buffer[]) => {
+      for (const m of messages) {
+        out.push(m);
+        outBytes += m.length;
+      }
+      peer.stats.updatesSent += messages.length;
+      if (outBytes >= WRITE_SIZE) emit();
+    };
+    // Something already waits: this goes behind it (a drain is due, which pumps).
+    const full = () => peer.unsent.size > 0 || conn.writableLength + outBytes >= SEND_BUFFER_LIMIT;
     const rendered = this.fit(peer, pending, conn.maxLength, conn.encodeCtx);
     const w = pending.withdrawn;
     for (let i = 0; i < w.length; i += CHUNK) {
-      if (full()) return this.defer(peer, w, i, pending, 0);
+      if (full()) {
+        emit();
+        return this.defer(peer, w, i, pending, 0);
+      }
       write(packUpdates(w.slice(i, i + CHUNK), undefined, [], conn.encodeCtx, conn.maxLength));
     }
     let group = 0;
     for (const [attrIndex, nlri] of pending.announce) {
       const attributes = rendered.get(attrIndex)!;
       for (let i = 0; i < nlri.length; i += CHUNK) {
-        if (full()) return this.defer(peer, nlri, i, pending, group + 1);
+        if (full()) {
+          emit();
+          return this.defer(peer, nlri, i, pending, group + 1);
+        }
         write(packUpdates([], attributes, nlri.slice(i, i + CHUNK), conn.encodeCtx, conn.maxLength));
       }
       group++;
     }
+    emit();
   }
 
   /**
@@ -186,12 +225,12 @@ export class RouteExport {
    * its prefixes leave the Adj-RIB-Out and are withdrawn instead, so that the peer does not keep
    * an older path of ours for them.
    */
-  private fit(peer: Peer, pending: PendingUpdates, maxLength: number, ctx: Parameters<typeof encodeAttributes>[1]): Map<number, PathAttributes> {
-    const rendered = new Map<number, PathAttributes>();
+  private fit(peer: Peer, pending: PendingUpdates, maxLength: number, ctx: Parameters<typeof encodeAttributes>[1]): Map<number, Buffer> {
+    const rendered = new Map<number, Buffer>();
     for (const [attrIndex, nlri] of pending.announce) {
-      const attributes = this.render(peer, attrIndex);
+      const attributes = this.encodedFor(peer, attrIndex, ctx);
       // Header, the two length fields, the attributes and one /32 (with a path id).
-      if (19 + 4 + encodeAttributes(attributes, ctx).length + 9 <= maxLength) {
+      if (19 + 4 + attributes.length + 9 <= maxLength) {
         rendered.set(attrIndex, attributes);
         continue;
       }
@@ -241,3 +280,5 @@ export class RouteExport {
 
 /** Prefixes encoded at a time before the send buffer is looked at again (a few UPDATEs' worth). */
 const CHUNK = 1024;
+/** Bytes of UPDATEs gathered before one write. */
+const WRITE_SIZE = 65536;

@@ -486,9 +486,13 @@ export function encodeAttributes(a: PathAttributes, ctx: UpdateContext): Buffer 
 
 /** Encodes one UPDATE; the caller keeps it within the negotiated message size (see packUpdates). */
 export function encodeUpdate(update: UpdateMessage, ctx: UpdateContext): Buffer {
-  const withdrawn = prefixBytes(update.withdrawn, ctx.addPath);
-  const attrs = encodeAttributes(update.attributes, ctx);
-  const nlri = prefixBytes(update.nlri, ctx.addPath);
+  return encodeUpdateWith(update.withdrawn, encodeAttributes(update.attributes, ctx), update.nlri, ctx);
+}
+
+/** encodeUpdate with the path attributes already encoded (shared by every UPDATE that carries them). */
+function encodeUpdateWith(withdrawnNlri: readonly Nlri[], attrs: Buffer, nlriList: readonly Nlri[], ctx: UpdateContext): Buffer {
+  const withdrawn = prefixBytes(withdrawnNlri, ctx.addPath);
+  const nlri = prefixBytes(nlriList, ctx.addPath);
   const body = Buffer.allocUnsafe(4 + withdrawn.length + attrs.length + nlri.length);
   body.writeUInt16BE(withdrawn.length, 0);
   withdrawn.copy(body, 2);
@@ -505,9 +509,10 @@ export function encodeEndOfRib(): Buffer {
 
 /**
  * Splits withdrawals and announcements sharing one attribute set into as few UPDATEs as the
- * message size allows.
+ * message size allows. `attributes` may come encoded already (encodeAttributes), as when one
+ * set goes to many peers alike.
  */
-export function packUpdates(withdrawn: readonly Nlri[], attributes: PathAttributes | undefined, nlri: readonly Nlri[], ctx: UpdateContext, maxLength: number): Buffer[] {
+export function packUpdates(withdrawn: readonly Nlri[], attributes: PathAttributes | Buffer | undefined, nlri: readonly Nlri[], ctx: UpdateContext, maxLength: number): Buffer[] {
   const out: Buffer[] = [];
   const room = maxLength - 19 - 4;
   let batch: Nlri[] = [];
@@ -520,17 +525,17 @@ export function packUpdates(withdrawn: readonly Nlri[], attributes: PathAttribut
   }
   if (batch.length > 0) out.push(encodeUpdate({ withdrawn: batch, attributes: {}, nlri: [] }, ctx));
   if (attributes && nlri.length > 0) {
-    const attrSize = encodeAttributes(attributes, ctx).length;
-    const nlriRoom = room - attrSize;
+    const attrs = Buffer.isBuffer(attributes) ? attributes : encodeAttributes(attributes, ctx);
+    const nlriRoom = room - attrs.length;
     batch = [];
     used = 0;
     for (const p of nlri) {
       const size = prefixSize(p, ctx.addPath);
-      if (used + size > nlriRoom) { out.push(encodeUpdate({ withdrawn: [], attributes, nlri: batch }, ctx)); batch = []; used = 0; }
+      if (used + size > nlriRoom) { out.push(encodeUpdateWith([], attrs, batch, ctx)); batch = []; used = 0; }
       batch.push(p);
       used += size;
     }
-    if (batch.length > 0) out.push(encodeUpdate({ withdrawn: [], attributes, nlri: batch }, ctx));
+    if (batch.length > 0) out.push(encodeUpdateWith([], attrs, batch, ctx));
   }
   return out;
 }

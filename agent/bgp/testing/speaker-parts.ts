@@ -54,7 +54,12 @@ export function establish(peer: Peer, maxLength = MAX_MESSAGE_LENGTH): Recording
   peer.established = session as unknown as Connection;
   return {
     sent,
-    updates: () => sent.map((m) => {
+    // A write may carry several messages: cut them apart by their headers' lengths.
+    updates: () => sent.flatMap((w) => {
+      const messages: Buffer[] = [];
+      for (let at = 0; at < w.length; at += w.readUInt16BE(at + 16)) messages.push(w.subarray(at, at + w.readUInt16BE(at + 16)));
+      return messages;
+    }).map((m) => {
       if (m.length > maxLength) throw new Error(`a message of ${m.length} bytes, over the session's ${maxLength}`);
       const d = decodeMessage(m, { ...encodeCtx, ebgp: false, maxLength });
       if (!d.ok || d.value.type !== MessageType.Update) throw new Error('not an UPDATE');
