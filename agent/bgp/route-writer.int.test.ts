@@ -2,8 +2,11 @@
 // not ours: it must leave a connected route and the dataplane's proto 71 route as they are (it
 // used NLM_F_REPLACE, which takes the place of any route with the same key), report each refusal
 // and go on, and still replace its own routes (a next hop change, the previous run's routes).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseIPv4 } from '../../shared/net/index.ts';
 import { nativeFile } from './native-path.ts';
@@ -45,9 +48,12 @@ function records(ops: Array<['hop', string, number] | ['add', string, number] | 
   return Buffer.from(words.buffer);
 }
 
-function runWriter(input: Buffer): Promise<{ code: number | null; stderr: string }> {
+function runWriter(input: Buffer, writer = WRITER, args = ['254', String(PROTO)]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', node.ns, WRITER, '254', String(PROTO)], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', node.ns, writer, ...args], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', UBSAN_OPTIONS: 'print_stacktrace=1' },
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
     child.on('error', reject);
@@ -103,4 +109,37 @@ describe('native route writer', () => {
     expect(last.filter((r) => r.dst === '10.98.0.0/24').map((r) => r.protocol)).toEqual(['71']);
     expect(last.filter((r) => r.dst === subnet).map((r) => r.protocol)).toEqual(['kernel']);
   });
+
+  it('takes any input without a memory error (AddressSanitizer and UBSan): bad records, next hop indices at the limits, refusals and retries', async () => {
+    // Built here with the sanitizers; it runs as root, fed by the speaker.
+    const source = path.join(path.dirname(fileURLToPath(import.meta.url)), 'native', 'route_writer.c');
+    const asan = path.join(lab.dir, 'route-writer-asan');
+    execFileSync('gcc', ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-Wall', '-Wextra', '-o', asan, source]);
+    // Foreign and own routes for the retry paths.
+    await node.exec('ip', ['route', 'replace', '10.50.0.0/24', 'via', lab.address(253), 'proto', '71']);
+    await node.exec('ip', ['route', 'replace', '10.50.1.0/24', 'via', lab.address(253), 'proto', String(PROTO)]);
+    const hopIndex = fc.oneof(fc.constantFrom(0, 1, 2, 65535, 65536, (1 << 25) - 1), fc.integer({ min: 0, max: (1 << 25) - 1 }));
+    const address = fc.oneof(fc.constantFrom(parseIPv4('10.50.0.0'), parseIPv4('10.50.1.0'), parseIPv4(lab.address(254)), parseIPv4(lab.address(0))), fc.integer({ min: 0, max: 0xffffffff }));
+    const record = fc.oneof(
+      // A next hop definition (length 63), mostly reachable ones.
+      fc.tuple(fc.oneof(fc.constantFrom(parseIPv4(lab.address(254)), parseIPv4(lab.address(253))), fc.integer({ min: 0, max: 0xffffffff })), hopIndex)
+        .map(([a, i]) => [a, ((63 << 25) | (i & ((1 << 25) - 1))) >>> 0] as const),
+      // An add or a delete of any length 0..62 (over 32 is a bad record).
+      fc.tuple(address, fc.integer({ min: 0, max: 62 }), fc.boolean(), hopIndex)
+        .map(([a, len, del, i]) => [a, ((del ? 0x80000000 : 0) | (len << 25) | (i & ((1 << 25) - 1))) >>> 0] as const),
+      // Raw words.
+      fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff })).map(([a, w]) => [a >>> 0, w >>> 0] as const),
+    );
+    await fc.assert(fc.asyncProperty(fc.array(record, { maxLength: 3000 }), fc.integer({ min: 0, max: 7 }), async (records, cut) => {
+      const words = new Uint32Array(records.length * 2);
+      records.forEach(([a, w], i) => { words[i * 2] = a; words[i * 2 + 1] = w; });
+      // A torn last record too (the speaker never writes one; the writer must not mind).
+      const input = Buffer.concat([Buffer.from(words.buffer), Buffer.alloc(cut, 0xab)]);
+      const { code, stderr } = await runWriter(input, asan, ['254', String(PROTO), ...(cut % 2 ? ['1'] : [])]);
+      expect(stderr).not.toMatch(/AddressSanitizer|runtime error|LeakSanitizer/);
+      expect(code).toBe(0);
+    }), { numRuns: 40 });
+    // Whatever it was given, the other protocol's route is as it was.
+    expect((await routes()).filter((r) => r.dst === '10.50.0.0/24').map((r) => `${r.protocol} ${r.gateway}`)).toEqual([`71 ${lab.address(253)}`]);
+  }, 120_000);
 });
