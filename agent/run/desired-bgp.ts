@@ -3,7 +3,7 @@
 // with the lexical passive rule, explicit BGPPeers, own blocks announced). The dataplane's half of
 // the desired state is shared/dataplane-plan/desired-state.ts. Pure functions, tested without a cluster.
 import type { PeerConfigInput, SpeakerConfigFile } from '../bgp/config.ts';
-import { configSchema as speakerConfigSchema } from '../bgp/config.ts';
+import { DEFAULT_HOLD_TIME, configSchema as speakerConfigSchema } from '../bgp/config.ts';
 import { bgpWanted as sharedBgpWanted } from '../../shared/dataplane-plan/bgp-wanted.ts';
 import { blocksOf, borrowedRoutes, type LocalFacts } from '../../shared/dataplane-plan/desired-state.ts';
 import { effectiveBgpSettings } from '../../shared/model/bgp-configuration.ts';
@@ -96,9 +96,13 @@ export function peerSettings(peer: BGPPeer, ourAsn: number): Omit<PeerConfigInpu
   const spec = peer.spec;
   const asn = spec.asNumber ?? ourAsn;
   const nextHop = spec.nextHopMode ? (spec.nextHopMode.toLowerCase() as 'auto' | 'self' | 'keep') : spec.keepOriginalNextHop ? 'keep' : undefined;
+  const keepalive = spec.keepaliveTime ? Math.min(21845, durationSeconds(spec.keepaliveTime)) : undefined;
   return {
     asn,
-    ...(spec.keepaliveTime ? { keepaliveTime: Math.min(21845, durationSeconds(spec.keepaliveTime)) } : {}),
+    ...(keepalive !== undefined ? { keepaliveTime: keepalive } : {}),
+    // The speaker refuses a keepalive not below the hold time; BIRD, holding 240 s, takes up to
+    // that: such a peer gets three keepalives' worth of hold time instead of our 90 s.
+    ...(keepalive !== undefined && keepalive >= DEFAULT_HOLD_TIME ? { holdTime: Math.min(65535, keepalive * 3) } : {}),
     ...(spec.maxRestartTime ? { restartTime: Math.min(4095, durationSeconds(spec.maxRestartTime)) } : {}),
     ...(spec.sourceAddress === 'None' ? { sourceAddress: 'none' as const } : {}),
     ...(nextHop ? { nextHop } : {}),

@@ -106,6 +106,13 @@ describe('the desired state', () => {
     expect(plain.nextHop).toBe('auto');
   });
 
+  it('a BGPPeer keepaliveTime at or over our 90 s hold time raises that peer\'s hold time to three of them (BIRD holds 240 s), not refused', () => {
+    const s = snapshot();
+    s.bgpPeers = [parseBGPPeer({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'slow' }, spec: { peerIP: '10.240.1.5', keepaliveTime: '100s' } })];
+    const peer = desiredBgp(s, local)!.peers.find((p) => p.address === '10.240.1.5')!;
+    expect(peer).toMatchObject({ keepaliveTime: 100, holdTime: 300 });
+  });
+
   it('gives a BGPPeer its password from the Secret, and leaves it out while the password is not known', () => {
     const s = snapshot();
     const withSecret = (name: string, peerIP: string, optional?: boolean) =>
