@@ -101,6 +101,21 @@ describe('traces of the lab in each mode', () => {
   });
 });
 
+describe('destinations that are no pod', () => {
+  it("a node's address: traced to where the packet leaves the source's node, then said to be beyond the trace", () => {
+    const result = traceFromEvidence(fixture('always-pod1-worker3'));
+    expect(kinds(result)).toEqual(['source-pod:ok:route-ok', 'source-node:ok:route-ok', 'underlay:unknown:destination-outside-cluster']);
+    expect(result.verdict.message).toBe("10.240.2.13 is not a pod of the cluster (it is worker-3's address): the trace ends where the packet leaves worker-1, masqueraded; what the fabric does next is not known.");
+  });
+
+  it('an address outside the cluster: the default route, and natOutgoing masquerading it', () => {
+    const result = traceFromEvidence(fixture('always-pod1-outside'));
+    expect(hop(result, 'source-node').evidence[0]).toMatch(/-> 198\.51\.100\.7 via 10\.240\.1\.1 dev ens5/);
+    expect(hop(result, 'underlay').evidence).toContain('pool default-ipv4-ippool: natOutgoing true: worker-1 masquerades the source to its own address');
+    expect(result.verdict).toMatchObject({ ok: false, code: 'destination-outside-cluster' });
+  });
+});
+
 describe('the same evidence with one fact changed', () => {
   it('a node registered as /32 (calico#2375): CrossSubnet encapsulates to every node, so a direct route disagrees', () => {
     const evidence = fixture('crosssubnet-pod1-pod2');

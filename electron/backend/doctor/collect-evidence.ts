@@ -140,7 +140,7 @@ export async function collectTraceEvidence(request: TraceRequest, options: Colle
     }
   };
   const [src, dst] = await Promise.all([
-    read(source.pod, destination.ip, destination.pod ? nodeAddress(cluster, destination.pod.node) : undefined),
+    read(source.pod, destination.ip, destination.pod ? nodeAddress(cluster, destination.pod.node) : destination.node ? nodeAddress(cluster, destination.node) : undefined),
     destination.pod ? read(destination.pod, source.ip, nodeAddress(cluster, source.pod.node)) : Promise.resolve(undefined),
   ]);
   return {

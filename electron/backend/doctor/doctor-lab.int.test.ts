@@ -79,6 +79,13 @@ describe('doctor trace on the lab', () => {
     expect(result.ms).toBeLessThan(2000);
     const same = await doctor('always-pod1-pod2', 'pod-1', 'pod-2');
     expect(same.result.verdict.code).toBe('reachable');
+    // Not a pod: the trace ends where the packet leaves worker-1, and says so.
+    const host = await doctor('always-pod1-worker3', 'pod-1', '10.240.2.13');
+    expect(host.result.verdict.code).toBe('destination-outside-cluster');
+    expect(host.code).toBe(1);
+    const outside = await doctor('always-pod1-outside', 'pod-1', '198.51.100.7');
+    expect(outside.result.verdict.code).toBe('destination-outside-cluster');
+    expect(hop(outside.result, 'underlay').evidence).toContain('pool default-ipv4-ippool: natOutgoing true: worker-1 masquerades the source to its own address');
     // The live probe agrees: the echoes seen at every capture point, inner addresses inside protocol 4.
     const probed = await doctor('always-pod1-pod3-probe', 'pod-1', 'pod-3', '--probe');
     expect(probed.result.probe, JSON.stringify(probed.result.hops.at(-1))).toMatchObject({ ok: true, where: 'requests and replies were seen at every point' });
