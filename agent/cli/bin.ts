@@ -21,6 +21,7 @@ const groups: Record<string, () => Promise<Register>> = {
   run: () => import('./commands/run.ts').then((m) => m.registerRunCommands),
   dataplane: () => import('./commands/dataplane.ts').then((m) => m.registerDataplaneCommands),
   probe: () => import('./commands/probe.ts').then((m) => m.registerProbeCommands),
+  measure: () => import('./commands/measure.ts').then((m) => m.registerMeasureCommands),
 };
 
 async function main(): Promise<void> {

@@ -1,46 +1,17 @@
 // `gingham-agent probe --from POD_IP --to IP[,IP...]`: reachability as a pod sees it, for the
-// console's connectivity matrix. The pod's network namespace is found among the named ones
-// (/var/run/netns, where container runtimes and the lab put them) by the pod's address; from
-// inside it, one ping and one HTTP GET per target (iputils ping and curl, through nsenter).
+// console's connectivity matrix. The pod's network namespace is found by the pod's address
+// (pods/pod-netns.ts); from inside it, one ping and one HTTP GET per target (iputils ping and
+// curl, through nsenter).
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
+import { netnsOf } from '../../pods/pod-netns.ts';
 
 const run = promisify(execFile);
-const netnsDirs = ['/var/run/netns', '/run/netns'];
-
 export interface ProbeResult {
   to: string;
   ping: { ok: boolean; ms?: number; error?: string };
   http: { ok: boolean; status?: number; ms?: number; error?: string };
-}
-
-/** Whether the namespace at `file` has `ip` on one of its interfaces. */
-async function hasAddress(file: string, ip: string): Promise<boolean> {
-  try {
-    const { stdout } = await run('nsenter', [`--net=${file}`, '--', 'ip', '-4', '-o', 'addr', 'show']);
-    return stdout.split('\n').some((line) => line.includes(` ${ip}/`));
-  } catch {
-    return false; // not a namespace we can enter
-  }
-}
-
-/** All named namespaces are looked at side by side: a node can have dozens (a pod each), and each look starts two processes. */
-async function netnsOf(ip: string): Promise<string> {
-  for (const dir of netnsDirs) {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    const files = names.map((name) => path.join(dir, name));
-    const found = (await Promise.all(files.map(async (file) => ((await hasAddress(file, ip)) ? file : undefined)))).find(Boolean);
-    if (found) return found;
-  }
-  throw new Error(`no network namespace in ${netnsDirs.join(' or ')} has the address ${ip}: is that a pod on this node?`);
 }
 
 async function probeOne(netns: string, to: string, port: number, timeoutSeconds: number): Promise<ProbeResult> {

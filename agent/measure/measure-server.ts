@@ -1,0 +1,45 @@
+// The measuring server (measure-protocol.ts), run in a pod's namespace (or the host's) by
+// `gingham-agent measure serve`. It stops after `lifetimeMs`, so a console that goes away while
+// measuring leaves nothing running on the node.
+import { createServer, type Server, type Socket } from 'node:net';
+import { requestResponseMode, streamMode, type StreamReport } from './measure-protocol.ts';
+
+function serveStream(socket: Socket, first: Buffer): void {
+  let bytes = first.length;
+  const started = process.hrtime.bigint();
+  socket.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+  });
+  socket.on('end', () => {
+    const report: StreamReport = { bytes, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+    socket.end(JSON.stringify(report));
+  });
+}
+
+function serveRequestResponse(socket: Socket, first: Buffer): void {
+  socket.setNoDelay(true);
+  // One answer byte per request byte, whatever the chunking.
+  const answer = (chunk: Buffer) => socket.write(Buffer.alloc(chunk.length, 1));
+  if (first.length > 0) answer(first);
+  socket.on('data', answer);
+  socket.on('end', () => socket.end());
+}
+
+export function startMeasureServer(host: string, port: number, lifetimeMs: number): Promise<Server> {
+  const server = createServer((socket) => {
+    socket.on('error', () => socket.destroy());
+    socket.once('data', (chunk: Buffer) => {
+      const rest = chunk.subarray(1);
+      if (chunk[0] === streamMode) serveStream(socket, rest);
+      else if (chunk[0] === requestResponseMode) serveRequestResponse(socket, rest);
+      else socket.destroy();
+    });
+  });
+  const timer = setTimeout(() => server.close(), lifetimeMs);
+  timer.unref();
+  server.on('close', () => clearTimeout(timer));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
