@@ -92,6 +92,23 @@ describe('Gingham as route reflector', () => {
     expect(atBird).toContain(`BGP.next_hop: ${goNode.address}`);
   });
 
+  it('honours GoBGP\'s well-known communities (RFC 1997): NO_EXPORT is reflected inside the AS, NO_ADVERTISE goes to no one', async () => {
+    await gobgp.cli(['global', 'rib', 'add', '192.168.31.0/26', 'community', 'no-advertise', '-a', 'ipv4']);
+    await gobgp.cli(['global', 'rib', 'add', '192.168.32.0/26', 'community', 'no-export', '-a', 'ipv4']);
+    await waitFor('both at the reflector', async () => {
+      const have = await rr.prefixes();
+      return have.includes('192.168.31.0/26') && have.includes('192.168.32.0/26');
+    }, 30_000);
+    await waitFor('the NO_EXPORT route reflected to BIRD', async () => (await bird.prefixes('reflector')).includes('192.168.32.0/26'), 30_000);
+    expect(await bird.birdc('show route 192.168.32.0/26 all')).toMatch(/BGP\.community: \(65535,65281\)/);
+    // Sent in the same flush as the other, had it been sent at all.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await bird.prefixes('reflector')).not.toContain('192.168.31.0/26');
+    expect((await rr.routes()).find((r) => r.prefix === '192.168.31.0/26')!.paths[0]!.communities).toEqual(['65535:65282']);
+    await gobgp.cli(['global', 'rib', 'del', '192.168.31.0/26', '-a', 'ipv4']);
+    await gobgp.cli(['global', 'rib', 'del', '192.168.32.0/26', '-a', 'ipv4']);
+  });
+
   it('withdrawals are reflected too', async () => {
     await gobgp.cli(['global', 'rib', 'del', '192.168.30.0/26', '-a', 'ipv4']);
     await waitFor('withdrawal reflected to BIRD', async () => !(await bird.prefixes('reflector')).includes('192.168.30.0/26'));
