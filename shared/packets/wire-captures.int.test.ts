@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../lab/sh.ts';
+import { removeNamespace, run } from '../../lab/sh.ts';
 import { CaptureReader } from './capture-reader.ts';
 import { dissect, PacketFacts } from './dissect.ts';
 import { packetRecord, type PacketRecord } from './packet-record.ts';
@@ -98,11 +98,7 @@ class WireLab {
   }
 
   private async clear(): Promise<void> {
-    for (const ns of [this.a, this.b]) {
-      const pids = await run('ip', ['netns', 'pids', ns], { allowFail: true });
-      for (const pid of pids.split('\n').filter(Boolean)) await run('kill', ['-9', pid], { allowFail: true });
-      await run('ip', ['netns', 'del', ns], { allowFail: true });
-    }
+    for (const ns of [this.a, this.b]) await removeNamespace(ns, 0);
   }
 }
 

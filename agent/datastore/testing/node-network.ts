@@ -9,7 +9,7 @@
 // router also stands for "the outside" (198.51.100.1 on its loopback, where natOutgoing shows),
 // and masquerades subnet B's traffic to the API server, so the root namespace needs no route.
 import { execFile } from 'node:child_process';
-import { run } from '../../../lab/sh.ts';
+import { removeNamespace, run } from '../../../lab/sh.ts';
 
 export interface TestNode {
   name: string;
@@ -128,18 +128,8 @@ export class NodeNetwork {
       .split('\n')
       .map((line) => line.split(' ')[0] ?? '')
       .filter((ns) => ns.startsWith(`gk8s${this.id}-`));
-    for (const ns of new Set([...this.namespaces, ...listed])) {
-      // Processes left in a namespace would keep its interfaces alive: end them first.
-      const pids = (await run('ip', ['netns', 'pids', ns], { allowFail: true })).split('\n').filter(Boolean);
-      for (const pid of pids) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      await run('ip', ['netns', 'del', ns], { allowFail: true });
-    }
+    // Processes left in a namespace would keep its interfaces alive: removeNamespace ends them first.
+    for (const ns of new Set([...this.namespaces, ...listed])) await removeNamespace(ns, 0);
     this.namespaces.length = 0;
     await run('ip', ['link', 'del', this.bridge], { allowFail: true });
     await run('ip', ['link', 'del', this.bridgeB], { allowFail: true });
