@@ -5,7 +5,8 @@
 // each line keeping its file and line number for the messages), host names matched without regard
 // to case as OpenSSH does, no `Match exec` (it would run a shell from a config file), and settings
 // checked (a Port that is not a TCP port, a ProxyJump that is not a host) with an error naming the
-// file and line.
+// file and line. One difference from OpenSSH remains, ssh-config's: its `?` also matches no
+// character (OpenSSH's matches exactly one), so `Host node?` applies to `node` too.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
