@@ -59,6 +59,8 @@ export class KernelRoutes {
   private waitingForDrain = false;
   private errors = 0;
   private lastError = '';
+  /** Adds the kernel refused (by "address/length"), for the speaker to try again (takeRefused). */
+  private readonly refused = new Map<string, [number, number]>();
   installs = 0;
   removals = 0;
 
@@ -94,6 +96,8 @@ export class KernelRoutes {
         if (!this.native && line.startsWith('Command failed')) continue;
         this.errors++;
         this.lastError = line.trim();
+        const add = /^error .*: A (\d+\.\d+\.\d+\.\d+)\/(\d+)/.exec(line);
+        if (add) this.refused.set(`${add[1]}/${add[2]}`, [parseIPv4(add[1]!), Number(add[2])]);
         if (this.errors <= 5 || this.errors % 1000 === 0) this.log.warn({ errors: this.errors }, `kernel route programming: ${this.lastError}`);
       }
     });
@@ -131,8 +135,16 @@ export class KernelRoutes {
     this.removals++;
   }
 
-  get status(): { errors: number; lastError: string } {
-    return { errors: this.errors, lastError: this.lastError };
+  /** Refusals so far, the last one, and how many refused adds wait to be tried again. */
+  get status(): { errors: number; lastError: string; refused: number } {
+    return { errors: this.errors, lastError: this.lastError, refused: this.refused.size };
+  }
+
+  /** The prefixes whose add the kernel refused since the last call (to try again). */
+  takeRefused(): Array<[number, number]> {
+    const taken = [...this.refused.values()];
+    this.refused.clear();
+    return taken;
   }
 
   private push(address: number, word: number): void {

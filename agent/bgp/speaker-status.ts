@@ -48,7 +48,7 @@ export interface SpeakerStatus {
   rib: { prefixes: number; paths: number; attributeSets: number; bytes: number };
   /** The process's memory in bytes (Node's process.memoryUsage), to see what a table costs. */
   memory: { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
-  kernel?: { installed: number; errors: number; lastError: string; protocol: number; table: string | number };
+  kernel?: { installed: number; errors: number; lastError: string; refused: number; protocol: number; table: string | number };
 }
 
 export interface RibRoute {

@@ -26,6 +26,9 @@ import { LOCAL_PEER, RouteAttributes, type RouteSource } from './rib/route-attri
 
 export type { LearnedRoute, PeerStatus, RibRoute, SpeakerStatus } from './speaker-status.ts';
 
+/** How often adds the kernel refused are tried again (Calico's BIRD scans the kernel every 2 s). */
+const KERNEL_RETRY_MS = 2000;
+
 export interface SpeakerHooks {
   /** Opens an outgoing connection; with a password, TCP-MD5 is set before the SYN. Default: tcp-md5.ts's dialMd5. */
   dial?(settings: PeerSettings): Socket | Promise<Socket>;
@@ -62,6 +65,7 @@ export class Speaker {
   private readonly export: RouteExport;
   private readonly restart: GracefulRestart;
   readonly started = new Date();
+  private kernelRetry: NodeJS.Timeout | undefined;
   private readonly changeListeners = new Set<() => void>();
   private changeScheduled = false;
 
@@ -310,6 +314,10 @@ export class Speaker {
     this.running = true;
     for (const peer of this.peers) peer.start();
     this.scheduleFlush();
+    if (this.kernel) {
+      this.kernelRetry = setInterval(() => this.retryKernel(), KERNEL_RETRY_MS);
+      this.kernelRetry.unref();
+    }
   }
 
   /** Originates a prefix (next hop self towards every peer). */
@@ -337,6 +345,7 @@ export class Speaker {
     this.running = false;
     for (const peer of this.peers) peer.stop(!options.withdraw);
     this.restart.stop();
+    clearInterval(this.kernelRetry);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     if (this.kernel) {
       await this.restart.sweeping;
@@ -541,6 +550,22 @@ export class Speaker {
     kernel?.flush();
     outPeers.forEach((peer, i) => this.export.send(peer, pending[i]!));
     if (drained) this.changed();
+  }
+
+  /**
+   * Adds the kernel refused (a next hop not reachable yet, a route of another protocol in the
+   * way) go again, as their best paths are now; a route that is still refused is counted again.
+   */
+  private retryKernel(): void {
+    const kernel = this.kernel;
+    if (!kernel || this.stopping || this.restarting) return;
+    const rib = this.rib;
+    for (const [address, length] of kernel.takeRefused()) {
+      const best = rib.best(address, length);
+      const a = best >= 0 ? rib.attributes[best]! : undefined;
+      if (a && a.source.index !== LOCAL_PEER && a.nextHop !== 0) kernel.set(address, length, a.nextHop);
+    }
+    kernel.flush();
   }
 
   /**
