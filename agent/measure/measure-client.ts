@@ -4,21 +4,29 @@ import { connect, type Socket } from 'node:net';
 import type { RequestResponseResult, StreamResult } from '../../shared/api/measurement.ts';
 import { requestResponseMode, streamMode, type StreamReport } from './measure-protocol.ts';
 
+/** A connection to the server, waiting up to `timeoutMs` for it to start listening (it is started beside the client). */
 function connected(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  const deadline = Date.now() + timeoutMs;
+  const noServer = () => new Error(`no measuring server answered on ${host}:${port} within ${timeoutMs / 1000} s (is \`gingham-agent measure serve\` running there, and does the path let TCP through?)`);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no measuring server answered on ${host}:${port} within ${timeoutMs / 1000} s (is \`gingham-agent measure serve\` running there, and does the path let TCP through?)`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      resolve(socket);
-    });
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot reach the measuring server on ${host}:${port}: ${error.message}`));
-    });
+    const attempt = () => {
+      const socket = connect({ host, port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(noServer());
+      }, Math.max(0, deadline - Date.now()));
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(socket);
+      });
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        if (error.code !== 'ECONNREFUSED') reject(new Error(`cannot reach the measuring server on ${host}:${port}: ${error.message}`));
+        else if (Date.now() + 100 < deadline) setTimeout(attempt, 100);
+        else reject(noServer());
+      });
+    };
+    attempt();
   });
 }
 

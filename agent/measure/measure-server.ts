@@ -1,6 +1,7 @@
 // The measuring server (measure-protocol.ts), run in a pod's namespace (or the host's) by
 // `gingham-agent measure serve`. It stops after `lifetimeMs`, so a console that goes away while
-// measuring leaves nothing running on the node.
+// measuring leaves nothing running on the node, and sooner once it has served and then sat idle
+// for `idleMs` (the client's tests follow each other with no gap).
 import { createServer, type Server, type Socket } from 'node:net';
 import { requestResponseMode, streamMode, type StreamReport } from './measure-protocol.ts';
 
@@ -25,8 +26,15 @@ function serveRequestResponse(socket: Socket, first: Buffer): void {
   socket.on('end', () => socket.end());
 }
 
-export function startMeasureServer(host: string, port: number, lifetimeMs: number): Promise<Server> {
+export function startMeasureServer(host: string, port: number, lifetimeMs: number, idleMs = lifetimeMs): Promise<Server> {
+  let open = 0;
+  let idle: NodeJS.Timeout | undefined;
   const server = createServer((socket) => {
+    open++;
+    if (idle) clearTimeout(idle);
+    socket.on('close', () => {
+      if (--open === 0) idle = setTimeout(() => server.close(), idleMs).unref();
+    });
     socket.on('error', () => socket.destroy());
     socket.once('data', (chunk: Buffer) => {
       const rest = chunk.subarray(1);
@@ -37,7 +45,10 @@ export function startMeasureServer(host: string, port: number, lifetimeMs: numbe
   });
   const timer = setTimeout(() => server.close(), lifetimeMs);
   timer.unref();
-  server.on('close', () => clearTimeout(timer));
+  server.on('close', () => {
+    clearTimeout(timer);
+    if (idle) clearTimeout(idle);
+  });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve(server));

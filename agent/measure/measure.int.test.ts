@@ -99,9 +99,10 @@ describe('gingham-agent measure', () => {
     const after = iperf(1, 2) / 1e9;
     const [low, high] = [Math.min(before, after), Math.max(before, after)];
     console.log(`pod a -> pod b, one stream: gingham-agent measure ${ours.toFixed(2)} Gbit/s, iperf3 ${before.toFixed(2)} before and ${after.toFixed(2)} after (${(ours / ((before + after) / 2)).toFixed(2)}x)`);
-    // Node's sockets carried 0.67x iperf3's figure on one veth pair here; a figure counted wrong
-    // (bytes as bits, one stream's share, the sender's buffer) falls outside by far.
-    expect(ours).toBeGreaterThan(0.3 * low);
+    // A check of the counting, not a race: Node's sockets carried 0.2-0.8x iperf3's figure here
+    // (CPU-bound, so more hurt by a loaded machine than iperf3); a figure counted wrong (bytes as
+    // bits, the sender's buffered bytes, a wrong clock) falls outside by 8x or more.
+    expect(ours).toBeGreaterThan(0.15 * low);
     expect(ours).toBeLessThan(1.3 * high);
   }, 90_000);
 
@@ -109,6 +110,6 @@ describe('gingham-agent measure', () => {
     const [command, ...args] = agent('measure', 'run', '--pod', pod.a, '--to', pod.b, '--port', '40999', '--seconds', '1');
     const result = spawnSync(command!, args, { encoding: 'utf8', timeout: 60_000 });
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/cannot reach the measuring server on 10\.77\.2\.2:40999: connect ECONNREFUSED/);
+    expect(result.stderr).toMatch(/no measuring server answered on 10\.77\.2\.2:40999 within 5 s \(is `gingham-agent measure serve` running there/);
   });
 });

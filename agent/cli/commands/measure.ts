@@ -30,12 +30,12 @@ function fail(error: unknown): void {
   process.exitCode = 2;
 }
 
-async function serve(options: Where & { port: number; lifetime: number }): Promise<void> {
+async function serve(options: Where & { port: number; lifetime: number; idle: number }): Promise<void> {
   if (options.pod && !options.here) {
-    process.exitCode = await inPodNamespace(options.pod, ['measure', 'serve', '--pod', options.pod, '--port', String(options.port), '--lifetime', String(options.lifetime)]);
+    process.exitCode = await inPodNamespace(options.pod, ['measure', 'serve', '--pod', options.pod, '--port', String(options.port), '--lifetime', String(options.lifetime), '--idle', String(options.idle)]);
     return;
   }
-  const server = await startMeasureServer('0.0.0.0', options.port, options.lifetime * 1000);
+  const server = await startMeasureServer('0.0.0.0', options.port, options.lifetime * 1000, options.idle * 1000);
   // The line a caller waits for before it starts the client.
   console.log(`measuring server on port ${options.port} for ${options.lifetime} s`);
   await new Promise((resolve) => server.on('close', resolve));
@@ -81,8 +81,9 @@ export function registerMeasureCommands(program: Command): void {
     .option('--pod <ip>', "in this pod's network namespace (a pod on this node)")
     .option('--port <port>', 'TCP port', port, measurePort)
     .option('--lifetime <seconds>', 'stop after this long', (v) => Number(v), 60)
+    .option('--idle <seconds>', 'stop this long after the last client left', (v) => Number(v), 60)
     .option('--here', 'already inside the namespace (set when the agent starts itself there)')
-    .action((options: Where & { port: number; lifetime: number }) => serve(options).catch(fail));
+    .action((options: Where & { port: number; lifetime: number; idle: number }) => serve(options).catch(fail));
   group
     .command('run')
     .description('measure the path to a measuring server: TCP throughput, request/response latency, path MTU')
