@@ -28,18 +28,23 @@ export class LearnedRoutes {
    * time (a peer without graceful restart may send none).
    */
   completePeers(now = Date.now()): string[] {
-    return this.speaker.status().peers
-      .filter((p) => p.state === 'up' && (p.statistics.endOfRibReceived || now - Date.parse(p.since) >= this.graceMs))
-      .map((p) => p.address);
+    return this.upPeers()
+      .filter((p) => p.stats.endOfRibReceived || now - p.since.getTime() >= this.graceMs)
+      .map((p) => p.settings.address);
+  }
+
+  /** Sessions up (read from the peers themselves: the status view formats much more, per event). */
+  private upPeers() {
+    return this.speaker.peers.filter((p) => p.enabled && p.established !== undefined && p.state === 'Established');
   }
 
   /** The earliest moment an up peer without End-of-RIB becomes complete: a change then too. */
   private armGrace(): void {
     const now = Date.now();
     let at = Infinity;
-    for (const p of this.speaker.status().peers) {
-      if (p.state !== 'up' || p.statistics.endOfRibReceived) continue;
-      const due = Date.parse(p.since) + this.graceMs;
+    for (const p of this.upPeers()) {
+      if (p.stats.endOfRibReceived) continue;
+      const due = p.since.getTime() + this.graceMs;
       if (due > now) at = Math.min(at, due);
     }
     if (at === Infinity || at >= this.timerAt) return;
