@@ -17,6 +17,8 @@ import type { FlowWindowOptions } from '../../shared/api/flow-control.ts';
 import { CaptureService, type CaptureServiceOptions } from './capture/capture-service.ts';
 import { ClusterOpsService } from './cluster-ops/cluster-ops-service.ts';
 import { DoctorService } from './doctor/doctor-service.ts';
+import { MeasureService } from './measure/measure-service.ts';
+import { clusterNodeClient } from './ssh/cluster-node-client.ts';
 import { InstallerService, type InstallerServiceOptions } from './installer/installer-service.ts';
 
 export interface ConsoleBackendOptions {
@@ -82,6 +84,7 @@ export class ConsoleBackend {
     const installer = new InstallerService(this.ssh, this.nodes, kubeConfigFor, this.options.installer).handlers(emit);
     const clusterOps = new ClusterOpsService(this.ssh, this.nodes, kubeConfigFor).handlers();
     const doctor = new DoctorService(this.ssh, this.nodes, kubeConfigFor).handlers();
+    const measure = new MeasureService(kubeConfigFor, (_context, nodeName) => clusterNodeClient(this.ssh, this.nodes, nodeName), this.paths.measurements).handlers();
     const terminal = (id: string) => {
       const session = terminals.get(id);
       if (!session) throw new ConsoleError('not-found', `Terminal ${id} is closed.`);
@@ -130,6 +133,7 @@ export class ConsoleBackend {
       ...installer,
       ...clusterOps,
       ...doctor,
+      ...measure,
     };
 
     const notifications: NotificationHandlers = {

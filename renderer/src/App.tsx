@@ -11,6 +11,7 @@ import { PeersPage } from './cluster/PeersPage.tsx';
 import { RoutesPage } from './cluster/RoutesPage.tsx';
 import { Sidebar } from './components/Sidebar.tsx';
 import { DoctorPage } from './doctor/DoctorPage.tsx';
+import { MeasurePage } from './measure/MeasurePage.tsx';
 import { LabLanding } from './lab/LabLanding.tsx';
 import { ClustersPage } from './pages/ClustersPage.tsx';
 import { NodesPage } from './pages/NodesPage.tsx';
@@ -72,6 +73,7 @@ export function App({ backend }: { backend: Backend }) {
             {section === 'bgp' && <PeersPage active={section === 'bgp'} />}
             {section === 'connectivity' && <ConnectivityPage cluster={cluster} active={section === 'connectivity'} />}
             {section === 'doctor' && <DoctorPage cluster={cluster} active={section === 'doctor'} />}
+            {section === 'measure' && <MeasurePage cluster={cluster} active={section === 'measure'} />}
             {/* Kept mounted while hidden, so that live captures keep streaming during a visit elsewhere. */}
             <div hidden={section !== 'captures'}>
               <CapturesPage active={section === 'captures'} />

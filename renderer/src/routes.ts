@@ -8,6 +8,7 @@ export const sections = [
   { id: 'bgp', label: 'BGP peers' },
   { id: 'connectivity', label: 'Connectivity' },
   { id: 'doctor', label: 'Doctor' },
+  { id: 'measure', label: 'Measure' },
   { id: 'captures', label: 'Captures' },
   { id: 'terminal', label: 'Terminal' },
 ] as const;

@@ -6,6 +6,7 @@ import { agentInstallEvents, agentInstallRequests } from './agent-install.ts';
 import { captureEvents, captureNotifications, captureRequests } from './capture-contract.ts';
 import { clusterOpsRequests } from './cluster-ops-contract.ts';
 import { doctorRequests } from './doctor-contract.ts';
+import { measureRequests } from './measure-contract.ts';
 
 const name = z.string().min(1).max(253);
 const hostName = z.string().min(1).max(255).regex(/^[^\s@]+$/, 'a host name or address without spaces or @');
@@ -145,6 +146,7 @@ export const requests = {
   ...agentInstallRequests,
   ...clusterOpsRequests,
   ...doctorRequests,
+  ...measureRequests,
 } as const;
 
 /** One-way messages from the renderer: high-rate, so no answer. */

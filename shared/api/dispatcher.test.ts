@@ -39,6 +39,8 @@ function handlers(overrides: Partial<RequestHandlers> = {}): RequestHandlers {
     'ippools.preview': unused,
     'ippools.convergence': unused,
     'doctor.trace': unused,
+    'measure.run': unused,
+    'measure.history': unused,
     'connectivity.matrix': unused,
     ...overrides,
   };
