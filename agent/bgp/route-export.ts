@@ -48,9 +48,8 @@ export class RouteExport {
   constructor(private readonly ctx: ExportContext) {}
 
   /** The attributes `peer` is sent for this attribute set, encoded for its session. */
-  private encodedFor(peer: Peer, attrIndex: number, encodeCtx: Parameters<typeof encodeAttributes>[1]): Buffer {
+  private encodedFor(peer: Peer, key: string, attrIndex: number, encodeCtx: Parameters<typeof encodeAttributes>[1]): Buffer {
     const set = this.ctx.rib.attributes[attrIndex]!;
-    const key = `${peer.ebgp ? 'e' : 'i'}${peer.settings.nextHop}${peer.localAddress ?? this.ctx.routerId}${encodeCtx.as4 ? '4' : '2'}${encodeCtx.addPath ? 'p' : ''}`;
     let byPeerKind = this.encoded.get(set);
     if (!byPeerKind) this.encoded.set(set, (byPeerKind = new Map()));
     let bytes = byPeerKind.get(key);
@@ -227,8 +226,10 @@ export class RouteExport {
    */
   private fit(peer: Peer, pending: PendingUpdates, maxLength: number, ctx: Parameters<typeof encodeAttributes>[1]): Map<number, Buffer> {
     const rendered = new Map<number, Buffer>();
+    // What of the peer its rendering depends on (see `encoded`).
+    const key = `${peer.ebgp ? 'e' : 'i'}${peer.settings.nextHop}${peer.localAddress ?? this.ctx.routerId}${ctx.as4 ? '4' : '2'}${ctx.addPath ? 'p' : ''}`;
     for (const [attrIndex, nlri] of pending.announce) {
-      const attributes = this.encodedFor(peer, attrIndex, ctx);
+      const attributes = this.encodedFor(peer, key, attrIndex, ctx);
       // Header, the two length fields, the attributes and one /32 (with a path id).
       if (19 + 4 + attributes.length + 9 <= maxLength) {
         rendered.set(attrIndex, attributes);
