@@ -8,7 +8,8 @@
 // including the changes made while it was away and one made after the restore.
 // The outage is 20 s here; bench/faults.ts holds it for 60 s.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubectlOk, poolName } from '../cluster/objects.ts';
+import { applyObjects, kubectlOk, podNamespace, podObject, poolName } from '../cluster/objects.ts';
+import { cniCall, podDown, podUp, type StartedPod } from '../pods/pods.ts';
 import { sleep } from '../sh.ts';
 import { useLab, type LabLease } from '../testing/lab-fixture.ts';
 import { agentStatus, labExec } from '../testing/probes.ts';
@@ -79,14 +80,49 @@ function expectNothingLost(m: FaultMeasure, restarts = 1) {
 }
 
 describe('the API server away, with traffic running (ipipMode Always)', () => {
-  it('refused (kube-apiserver killed, started again): nothing lost, no route removed, backoff, every agent reconnected', async () => {
+  it('refused (kube-apiserver killed, started again): nothing lost, no route removed, backoff, every agent reconnected; a pod scheduled meanwhile gets its network once the server is back', async () => {
     const pairs = await setLabMode(context, 'ipip-always');
-    const m = await measureFault(context, { kind: 'api-refused', holdMs: outageMs, mode: 'ipip-always', bgp: true, pods: labPods(context), pairs });
-    measured.push(m);
-    console.log(`api-refused: ${m.traffic.sent} sent, ${m.traffic.lost} lost, back ${m.recoverMs} ms after the restart; logs ${JSON.stringify(m.logs)}\n${trafficText(m.traffic)}`);
-    expectNothingLost(m);
-    // Reconnected within the backoff's longest pause (2 s) and a list, not after a watch timeout.
-    expect(m.recoverMs).toBeLessThan(15_000);
+    const kubeconfig = kubeconfigOf(context);
+    const name = 'pod-while-down';
+    const sshdPid = context.state.nodes['worker-2']!.sshdPid;
+    await applyObjects(kubeconfig, [podObject(name, 'worker-2')]);
+    let refusedAdd = '';
+    let added: StartedPod | undefined;
+    try {
+      const m = await measureFault(context, {
+        kind: 'api-refused',
+        holdMs: outageMs,
+        mode: 'ipip-always',
+        bgp: true,
+        pods: labPods(context),
+        pairs,
+        // The runtime's first CNI ADD, while the server is away: IPAM needs it, so it must fail, at once and saying why.
+        during: async () => {
+          const started = Date.now();
+          refusedAdd = await podUp(context.stateDir, { name, node: 'worker-2' }, sshdPid).then(
+            () => 'succeeded',
+            (error: Error) => `${error.message} (after ${Date.now() - started} ms)`,
+          );
+        },
+      });
+      measured.push(m);
+      console.log(`api-refused: ${m.traffic.sent} sent, ${m.traffic.lost} lost, back ${m.recoverMs} ms after the restart; CNI ADD meanwhile: ${refusedAdd}; logs ${JSON.stringify(m.logs)}\n${trafficText(m.traffic)}`);
+      expectNothingLost(m);
+      // Reconnected within the backoff's longest pause (2 s) and a list, not after a watch timeout.
+      expect(m.recoverMs).toBeLessThan(15_000);
+      expect(refusedAdd).toMatch(/CNI ADD for pod-while-down on worker-2 failed/);
+      expect(refusedAdd).toMatch(/ECONNREFUSED|API server|unreachable/i);
+      // The runtime tries again once the server is back: the pod gets an address and every pod reaches it.
+      added = await podUp(context.stateDir, { name, node: 'worker-2' }, sshdPid);
+      for (const from of ['pod-1', 'pod-3']) {
+        const reach = await labExec(from, ['ping', '-c', '3', '-i', '0.2', '-W', '1', added.ip]);
+        expect(reach.code, `${from} -> ${name} (${added.ip}): ${reach.stdout}`).toBe(0);
+      }
+    } finally {
+      if (added) await cniCall(sshdPid, 'DEL', { name, netns: name, containerId: added.containerId });
+      await podDown(name);
+      await kubectlOk(kubeconfig, ['delete', 'pod', '-n', podNamespace, name, '--ignore-not-found', '--wait=false']);
+    }
   }, 300_000);
 
   it('partitioned (packets dropped both ways) while an admin edits the pool and adds one: nothing lost, then every agent holds both changes', async () => {
