@@ -80,6 +80,19 @@ describe('the Doctor page on the lab', () => {
     await harness.screenshot('1-trace-pod-1-pod-3');
   }, 180_000);
 
+  it('probes live: a ping from pod-1 with a capture at each hop agrees with the prediction', async () => {
+    await page.getByRole('checkbox', { name: /Probe live/ }).check();
+    await page.getByRole('button', { name: 'Trace' }).click();
+    const probe = page.locator('ol.hops > li[data-kind="probe"]');
+    await probe.waitFor({ timeout: 60_000 });
+    expect(await probe.getAttribute('data-code')).toBe('probe-agrees');
+    await probe.getByText('Evidence').click();
+    await probe.getByText(/tcpdump on worker-3 ens5 \(destination underlay\): [1-9]\d* echo request/).waitFor();
+    await probe.scrollIntoViewIfNeeded();
+    await harness.screenshot('1b-probe');
+    await page.getByRole('checkbox', { name: /Probe live/ }).uncheck();
+  }, 120_000);
+
   it('says what is wrong with a name that is no pod', async () => {
     await page.getByRole('textbox', { name: 'Destination' }).fill('pod-9');
     await page.getByRole('button', { name: 'Trace' }).click();
