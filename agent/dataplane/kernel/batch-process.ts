@@ -38,7 +38,8 @@ interface Pending {
 export class BatchProcess {
   private child: ChildProcessWithoutNullStreams | undefined;
   private lines = 0;
-  private stdoutRest = '';
+  /** The pieces of the stdout line not yet ended. */
+  private stdoutPieces: string[] = [];
   private stderrRest = '';
   private errorText: string[] = [];
   private current: Pending | undefined;
@@ -120,16 +121,25 @@ export class BatchProcess {
     this.starts++;
     this.child = child;
     this.lines = 0;
-    this.stdoutRest = '';
+    this.stdoutPieces = [];
     this.stderrRest = '';
     this.errorText = [];
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       if (this.child !== child) return;
-      const parts = (this.stdoutRest + chunk).split('\n');
-      this.stdoutRest = parts.pop() ?? '';
-      for (const line of parts) if (line.trim() !== '') this.current?.outputs.push(line);
+      // A route dump is one JSON line of megabytes in 64 KiB chunks: only the new chunk is
+      // searched for line ends, and a line's pieces are joined once at its end (re-splitting
+      // the whole unfinished line on every chunk took seconds at 100k routes).
+      let start = 0;
+      for (let end = chunk.indexOf('\n'); end !== -1; end = chunk.indexOf('\n', start)) {
+        this.stdoutPieces.push(chunk.slice(start, end));
+        const line = this.stdoutPieces.join('');
+        this.stdoutPieces = [];
+        start = end + 1;
+        if (line.trim() !== '') this.current?.outputs.push(line);
+      }
+      if (start < chunk.length) this.stdoutPieces.push(chunk.slice(start));
       this.maybeDone();
     });
     child.stderr.on('data', (chunk: string) => {
