@@ -1,47 +1,30 @@
 // The connectivity matrix on the lab with its own agents and pods (ipipMode Always, the seed's
 // start): every pod reaches every other by ping and HTTP, as the first row of docs/lab.md's table says, measured by
 // the agents from the pods' namespaces. Also worker-1's routes read live from its agent.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import { useLab, type LabLease } from '../lab/testing/lab-fixture.ts';
-import { matrixVerdicts, openConsole, type ConsoleHarness } from './console-harness.ts';
+import { matrixVerdicts, type ConsoleHarness } from './console-harness.ts';
+import { openLabConsole, type LabConsole } from './lab-console.ts';
 
-let lab: LabLease;
+let lab: LabConsole;
 let harness: ConsoleHarness;
 let page: Page;
-let dir: string;
-let context: string;
 
 beforeAll(async () => {
-  lab = await useLab({ progress: (line) => console.log(`lab: ${line}`) });
-  dir = mkdtempSync(path.join(tmpdir(), 'gops-matrix-'));
-  const status = lab.status;
-  context = (parse(readFileSync(status.kubeconfig!, 'utf8')) as { 'current-context': string })['current-context'];
-  const configDir = path.join(dir, 'config');
-  mkdirSync(configDir);
-  copyFileSync(status.knownHosts!, path.join(configDir, 'known_hosts'));
-  writeFileSync(path.join(configDir, 'nodes.json'), JSON.stringify({ nodes: status.nodes.map((n) => ({ id: `node-${n.name}`, name: n.name, host: n.address, user: 'root', identityFile: status.sshKey })) }));
-  harness = await openConsole('connectivity', { configDir, clusters: { paths: () => [status.kubeconfig!] } });
-  page = harness.page;
+  lab = await openLabConsole('connectivity');
+  harness = lab.harness;
+  page = lab.page;
 }, 900_000);
 
 afterAll(async () => {
-  await harness?.close();
-  await lab?.release();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await lab?.close();
 });
 
-const nav = (name: string) => page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name }).click();
+const nav = (name: string) => lab.nav(name);
 
 describe('connectivity matrix on the lab', () => {
   it('shows every pod reaching every other in ipipMode Always, probed by the agents', async () => {
-    await nav('Clusters');
-    await page.getByRole('button', { name: `Connect to ${context}` }).click();
-    await page.getByRole('status').filter({ hasText: `Connected to ${context}` }).waitFor();
+    await lab.connect();
     await nav('Connectivity');
     const matrix = page.getByRole('table', { name: 'From (rows) to (columns)' });
     await matrix.waitFor({ timeout: 120_000 });

@@ -2,48 +2,28 @@
 // (worker-3, the other subnet) in the seed's ipipMode Always, measured by the agents from the
 // pods' namespaces and host to host; the charts and the table show the run, the path MTU shows
 // the tunnel's 20 bytes, and the run is still there after a reload (kept per cluster).
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import { useLab, type LabLease } from '../lab/testing/lab-fixture.ts';
-import { openConsole, type ConsoleHarness } from './console-harness.ts';
+import { openLabConsole, type LabConsole } from './lab-console.ts';
 
-let lab: LabLease;
-let harness: ConsoleHarness;
+let lab: LabConsole;
 let page: Page;
-let dir: string;
-let context: string;
 
 beforeAll(async () => {
-  lab = await useLab({ waitMs: 1_200_000, progress: (line) => console.log(`lab: ${line}`) });
-  dir = mkdtempSync(path.join(tmpdir(), 'gmeasure-e2e-'));
-  const status = lab.status;
-  context = (parse(readFileSync(status.kubeconfig!, 'utf8')) as { 'current-context': string })['current-context'];
-  const configDir = path.join(dir, 'config');
-  mkdirSync(configDir);
-  copyFileSync(status.knownHosts!, path.join(configDir, 'known_hosts'));
-  writeFileSync(path.join(configDir, 'nodes.json'), JSON.stringify({ nodes: status.nodes.map((n) => ({ id: `node-${n.name}`, name: n.name, host: n.address, user: 'root', identityFile: status.sshKey })) }));
-  harness = await openConsole('measure', { configDir, clusters: { paths: () => [status.kubeconfig!] } });
-  page = harness.page;
+  lab = await openLabConsole('measure', { waitMs: 1_200_000 });
+  page = lab.page;
 }, 900_000);
 
 afterAll(async () => {
-  await harness?.close();
-  await lab?.release();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await lab?.close();
 });
-
-const nav = (name: string) => page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name }).click();
 
 describe('the Measure page on the lab', () => {
   it('measures pod-1 -> pod-3 and the nodes host to host, and charts them', async () => {
-    await nav('Clusters');
-    await page.getByRole('button', { name: `Connect to ${context}` }).click();
-    await page.getByRole('status').filter({ hasText: `Connected to ${context}` }).waitFor();
-    await nav('Measure');
+    await lab.connect();
+    await lab.nav('Measure');
     await page.getByText('No measurement on this cluster yet.').waitFor();
     const form = page.getByRole('form', { name: 'Measure' });
     await form.getByRole('textbox', { name: 'Source pod' }).fill('pod-1');
@@ -66,10 +46,8 @@ describe('the Measure page on the lab', () => {
 
   it('keeps the run for this cluster: it is there after a reload', async () => {
     await page.reload();
-    await nav('Clusters');
-    await page.getByRole('button', { name: `Connect to ${context}` }).click();
-    await page.getByRole('status').filter({ hasText: `Connected to ${context}` }).waitFor();
-    await nav('Measure');
+    await lab.connect();
+    await lab.nav('Measure');
     await page.getByRole('table', { name: 'Measurements' }).getByRole('row').nth(1).waitFor();
   }, 60_000);
 
