@@ -3,52 +3,35 @@
 // verdicts and the final verdict; an unknown pod is refused with the names that exist. Then in
 // ipipMode Never (the seed's second failure): the matrix's red cell pod-1 -> pod-3 opens its
 // trace, which names the hop (the gateway) and the fix.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { kubectlOk, poolName } from '../lab/cluster/objects.ts';
-import { useLab, type LabLease } from '../lab/testing/lab-fixture.ts';
-import { openConsole, type ConsoleHarness } from './console-harness.ts';
+import type { ConsoleHarness } from './console-harness.ts';
+import { openLabConsole, type LabConsole } from './lab-console.ts';
 
-let lab: LabLease;
+let lab: LabConsole;
 let harness: ConsoleHarness;
 let page: Page;
-let dir: string;
-let context: string;
 
 beforeAll(async () => {
   // Exclusive: the last test switches the pool's mode.
-  lab = await useLab({ exclusive: true, waitMs: 1_200_000, progress: (line) => console.log(`lab: ${line}`) });
-  dir = mkdtempSync(path.join(tmpdir(), 'gdoctor-e2e-'));
-  const status = lab.status;
-  context = (parse(readFileSync(status.kubeconfig!, 'utf8')) as { 'current-context': string })['current-context'];
-  const configDir = path.join(dir, 'config');
-  mkdirSync(configDir);
-  copyFileSync(status.knownHosts!, path.join(configDir, 'known_hosts'));
-  writeFileSync(path.join(configDir, 'nodes.json'), JSON.stringify({ nodes: status.nodes.map((n) => ({ id: `node-${n.name}`, name: n.name, host: n.address, user: 'root', identityFile: status.sshKey })) }));
-  harness = await openConsole('doctor', { configDir, clusters: { paths: () => [status.kubeconfig!] } });
-  page = harness.page;
+  lab = await openLabConsole('doctor', { exclusive: true, waitMs: 1_200_000 });
+  harness = lab.harness;
+  page = lab.page;
 }, 900_000);
 
-const patchPool = (spec: Record<string, unknown>) => kubectlOk(lab.status.kubeconfig!, ['patch', 'ippools.crd.projectcalico.org', poolName, '--type=merge', '-p', JSON.stringify({ spec })]);
+const patchPool = (spec: Record<string, unknown>) => kubectlOk(lab.lab.status.kubeconfig!, ['patch', 'ippools.crd.projectcalico.org', poolName, '--type=merge', '-p', JSON.stringify({ spec })]);
 
 afterAll(async () => {
   if (lab) await patchPool({ ipipMode: 'Always', vxlanMode: 'Never' }).catch(() => {});
-  await harness?.close();
-  await lab?.release();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await lab?.close();
 });
 
-const nav = (name: string) => page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name }).click();
+const nav = (name: string) => lab.nav(name);
 
 describe('the Doctor page on the lab', () => {
   it('traces pod-1 -> pod-3: every hop with its evidence, IP-in-IP, reachable', async () => {
-    await nav('Clusters');
-    await page.getByRole('button', { name: `Connect to ${context}` }).click();
-    await page.getByRole('status').filter({ hasText: `Connected to ${context}` }).waitFor();
+    await lab.connect();
     await nav('Doctor');
     const form = page.getByRole('form', { name: 'Trace' });
     await form.getByRole('textbox', { name: 'Source' }).fill('pod-1');

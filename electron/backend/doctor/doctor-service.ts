@@ -4,11 +4,11 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Client } from 'ssh2';
 import type { RequestHandlers } from '../../../shared/api/console-contract.ts';
-import { ConsoleError } from '../../../shared/api/errors.ts';
 import type { TraceEvidence, TraceRequest } from '../../../shared/doctor/evidence.ts';
 import { traceFromEvidence } from '../../../shared/doctor/trace.ts';
 import type { TraceResult } from '../../../shared/doctor/trace-result.ts';
 import type { NodeStore } from '../nodes/node-store.ts';
+import { clusterNodeClient } from '../ssh/cluster-node-client.ts';
 import type { SshManager } from '../ssh/ssh-manager.ts';
 import { judgeProbe } from '../../../shared/doctor/probe.ts';
 import { collectTraceEvidence } from './collect-evidence.ts';
@@ -22,13 +22,8 @@ export class DoctorService {
   ) {}
 
   /** The SSH connection to a cluster node: the SSH node of the same name, or whose host is one of its addresses. */
-  private async clientFor(nodeName: string, addresses: string[]): Promise<Client> {
-    const list = this.nodes.list();
-    const node = list.find((n) => n.name === nodeName) ?? list.find((n) => addresses.includes(n.host));
-    if (!node) throw new ConsoleError('not-found', `no SSH node matches ${nodeName}: add one (Nodes) with its name or address`);
-    const result = await this.ssh.connect(node.id);
-    if (result.state !== 'connected') throw new ConsoleError('ssh-disconnected', `accept ${node.name}'s host key first (Nodes, Connect)`);
-    return this.ssh.client(node.id);
+  private clientFor(nodeName: string, addresses: string[]): Promise<Client> {
+    return clusterNodeClient(this.ssh, this.nodes, nodeName, addresses);
   }
 
   private addresses = new Map<string, string[]>();
