@@ -19,27 +19,41 @@ import { sleep } from '../lab/sh.ts';
 import { useLab } from '../lab/testing/lab-fixture.ts';
 import { agentStatus } from '../lab/testing/probes.ts';
 import { trafficText } from '../lab/testing/traffic.ts';
+import { benchArgs } from './support/options.ts';
 import { loadText } from './support/summary.ts';
 
+const allFaults = ['agent-kill', 'api-refused', 'api-partition', 'api-restore', 'node-cut', 'bgp-flap', 'disk-full'];
+const args = benchArgs(
+  {
+    only: { type: 'string', default: allFaults.join(',') },
+    modes: { type: 'string', default: modeNames.join(',') },
+    'api-outage-s': { type: 'string', default: '60' },
+    'cut-s': { type: 'string', default: '30' },
+    'flap-s': { type: 'string', default: '60' },
+    'disk-s': { type: 'string', default: '30' },
+  },
+  `npm run -s bench -- faults [--only ${allFaults.join(',')}] [--modes ${modeNames.join(',')}] [--api-outage-s 60] [--cut-s 30] [--flap-s 60] [--disk-s 30]`,
+);
+const only = args.values.only.split(',');
+const refuse = (message: string): never => {
+  console.error(`faults: ${message}`);
+  process.exit(2);
+};
+for (const f of only) if (!allFaults.includes(f)) refuse(`--only: there is no fault ${f} (faults: ${allFaults.join(', ')})`);
+const modes = args.values.modes.split(',') as LabMode[];
+for (const m of modes) if (!modeNames.includes(m)) refuse(`--modes: there is no mode ${m} (modes: ${modeNames.join(', ')})`);
+const apiOutageMs = args.number('api-outage-s') * 1000;
+const cutMs = args.number('cut-s') * 1000;
+const flapMs = args.number('flap-s') * 1000;
+const diskMs = args.number('disk-s') * 1000;
+
+// The command line is checked before waiting for the lab.
 const lockFile = '/tmp/gingham-lab.lock';
 if (!process.env.GINGHAM_LAB_LOCK_HELD) {
   console.error(`faults: waiting for ${lockFile} (another lab user may hold it)`);
   const result = spawnSync('flock', [lockFile, process.execPath, '--import', 'tsx', ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, GINGHAM_LAB_LOCK_HELD: '1' } });
   process.exit(result.status ?? 1);
 }
-
-const args = process.argv.slice(2);
-const option = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const allFaults = ['agent-kill', 'api-refused', 'api-partition', 'api-restore', 'node-cut', 'bgp-flap', 'disk-full'];
-const only = option('only')?.split(',') ?? allFaults;
-const modes = (option('modes')?.split(',') ?? modeNames) as LabMode[];
-const apiOutageMs = Number(option('api-outage-s') ?? 60) * 1000;
-const cutMs = Number(option('cut-s') ?? 30) * 1000;
-const flapMs = Number(option('flap-s') ?? 60) * 1000;
-const diskMs = Number(option('disk-s') ?? 30) * 1000;
 
 const rows: FaultMeasure[] = [];
 const notes: string[] = [];
