@@ -36,6 +36,13 @@ export interface NodeAgentOptions {
   watchTimeoutSeconds?: number;
 }
 
+function sameRoutes(a: readonly BgpRoute[] | undefined, b: readonly BgpRoute[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.cidr !== b[i]!.cidr || a[i]!.nextHop !== b[i]!.nextHop) return false;
+  return true;
+}
+
 export class NodeAgent {
   readonly datastore: Datastore;
   readonly ipam: Ipam;
@@ -186,8 +193,11 @@ export class NodeAgent {
   /** Hands a new desired state to the dataplane, when it differs from the last. */
   private publish(snapshot: ClusterSnapshot, routes: BgpRoute[] | undefined, started: number, bgpMs: number): void {
     const state = desiredDataplane(snapshot, this.local, routes);
-    const text = JSON.stringify(state);
-    if (text === this.stateText) return;
+    // The learned routes compared one by one, the rest as text: serialising 100k routes on every
+    // change event cost more than the comparison it served.
+    const { bgpRoutes, ...rest } = state;
+    const text = JSON.stringify(rest);
+    if (text === this.stateText && sameRoutes(bgpRoutes, this.state?.bgpRoutes)) return;
     this.state = state;
     this.stateText = text;
     this.loop?.setState(state);
@@ -255,11 +265,13 @@ export class NodeAgent {
     // A session's routes are complete at its End-of-RIB (RFC 4724), not when it comes up: until
     // then (or 10 s for a peer that sends none) its node's blocks stay routed from IPAM.
     const up = new Set(this.learned.completePeers());
-    const have = new Set(learned.map((r) => r.cidr));
+    // Made only when some node's blocks stand in (a set of 100k prefixes per change event otherwise).
+    let known: Set<string> | undefined;
     for (const node of snapshot.nodes) {
       if (node.name === this.options.nodeName || !node.ipv4Address) continue;
       const ip = formatIPv4(node.ipv4Address.address);
       if (up.has(ip)) continue;
+      const have = (known ??= new Set(learned.map((r) => r.cidr)));
       for (const block of snapshot.blocks) {
         if (block.spec.affinity === `host:${node.name}` && !have.has(block.spec.cidr)) learned.push({ cidr: block.spec.cidr, nextHop: ip });
       }
