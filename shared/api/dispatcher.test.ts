@@ -39,6 +39,7 @@ function handlers(overrides: Partial<RequestHandlers> = {}): RequestHandlers {
     'ippools.preview': unused,
     'ippools.convergence': unused,
     'doctor.trace': unused,
+    'doctor.pairs': unused,
     'measure.run': unused,
     'measure.history': unused,
     'connectivity.matrix': unused,

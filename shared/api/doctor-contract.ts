@@ -1,6 +1,7 @@
 // The console API's part for the doctor: a path trace between two pods (or a pod and an address),
 // answered hop by hop from what the nodes and the Kubernetes API say (shared/doctor/).
 import { z } from 'zod';
+import { NodePairTable } from '../doctor/pairs.ts';
 import { TraceResult } from '../doctor/trace-result.ts';
 
 const name = z.string().min(1).max(253);
@@ -19,5 +20,10 @@ export const doctorRequests = {
       probe: z.boolean().optional(),
     }),
     result: TraceResult,
+  },
+  /** For every ordered pair of nodes and pool: encapsulated or direct, and why; subnet crossings and asymmetric pairs. */
+  'doctor.pairs': {
+    params: z.object({ context: name }),
+    result: NodePairTable,
   },
 } as const;

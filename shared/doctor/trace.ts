@@ -4,16 +4,13 @@
 // destination pod), then the way back, each hop judged on its evidence; and one final verdict,
 // the first hop that fails (or cannot be judged), in a sentence an admin can act on. Pure: the
 // same evidence always gives the same answer, so a saved evidence file replays a trace.
-import { containsAddress, parseCidr, parseInterfaceAddress, parseIPv4 } from '../net/index.ts';
-import { sameSubnet } from '../net/cross-subnet.ts';
 import { ipipOverhead, vxlanOverhead } from '../net/mtu.ts';
 import { podLabel, resolveEndpoint, type Endpoint } from './endpoints.ts';
-import type { ClusterFacts, ClusterNodeFacts, NodeEvidence, PoolFacts, TraceEvidence } from './evidence.ts';
+import { encapName, expectedEncap, nodeAddress, poolOf, type Encap } from './encapsulation.ts';
+import type { ClusterFacts, ClusterNodeFacts, NodeEvidence, TraceEvidence } from './evidence.ts';
 import { addressesOf, isUp, listOf, longestMatch, parseJsonArray, routeLine, type FdbEntry, type IpAddr, type IpLink, type IpNeigh, type IpRoute } from './ip-json.ts';
 import type { HopKind, HopVerdict, ReasonCode, TraceHop, TraceResult, TraceVerdict } from './trace-result.ts';
 
-type Encap = 'ipip' | 'vxlan' | 'direct' | 'local';
-const encapName: Record<Encap, string> = { ipip: 'IP-in-IP', vxlan: 'VXLAN', direct: 'direct (unencapsulated)', local: 'local (same node)' };
 
 /** One end with what its node said (local = this end's address). */
 interface Side {
@@ -40,30 +37,6 @@ const hop = (node: string, kind: HopKind, title: string, evidence: string[], sta
   verdict: { status, code, message },
 });
 
-function nodeAddress(node: ClusterNodeFacts | undefined): string | undefined {
-  return node?.ipv4Address?.split('/')[0] ?? node?.internalIp;
-}
-
-function tryAddress(text: string): number | undefined {
-  try {
-    return parseIPv4(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function poolOf(cluster: ClusterFacts, ip: string): PoolFacts | undefined {
-  const address = tryAddress(ip);
-  if (address === undefined) return undefined;
-  return cluster.pools.find((p) => {
-    try {
-      return containsAddress(parseCidr(p.cidr), address);
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** `ip route get` as one evidence line, or the kernel's refusal. */
 function lookupLine(where: string, command: string, text: string | undefined): string {
   const parsed = parseJsonArray<IpRoute>(text);
@@ -72,31 +45,6 @@ function lookupLine(where: string, command: string, text: string | undefined): s
   return `${where}: ${command} -> ${parsed.value.map(({ from: _from, iif: _iif, ...route }) => routeLine(route)).join('; ') || '(nothing)'}`;
 }
 
-/** What Calico decides for traffic from `local` to a pod of `pool` on `remote`, and why, in words. */
-function expectedEncap(pool: PoolFacts | undefined, local: ClusterNodeFacts | undefined, remote: ClusterNodeFacts | undefined): { encap: Encap; why: string[] } {
-  if (!pool) return { encap: 'direct', why: ['the destination is in no IP pool: no encapsulation applies'] };
-  const modes = `pool ${pool.name} (${pool.cidr}): ipipMode ${pool.ipipMode}, vxlanMode ${pool.vxlanMode}`;
-  const mode = pool.vxlanMode !== 'Never' ? { kind: 'vxlan' as const, value: pool.vxlanMode } : pool.ipipMode !== 'Never' ? { kind: 'ipip' as const, value: pool.ipipMode } : undefined;
-  if (!mode) return { encap: 'direct', why: [`${modes}: no encapsulation`] };
-  if (mode.value === 'Always') return { encap: mode.kind, why: [`${modes}: always ${encapName[mode.kind]}`] };
-  // CrossSubnet: the remote node's address compared with this node's subnet, as Calico does.
-  const localText = local?.ipv4Address;
-  const remoteText = nodeAddress(remote);
-  if (!localText || !remoteText || tryAddress(remoteText) === undefined) {
-    return { encap: mode.kind, why: [`${modes}; the nodes' addresses are not known (no projectcalico.org/IPv4Address), so the subnets cannot be compared`] };
-  }
-  let localAddress;
-  try {
-    localAddress = parseInterfaceAddress(localText);
-  } catch {
-    return { encap: mode.kind, why: [`${modes}; ${local?.name}'s projectcalico.org/IPv4Address ${localText} has no prefix length, so its subnet is unknown`] };
-  }
-  const same = sameSubnet(localAddress, tryAddress(remoteText)!);
-  const compared = localAddress.prefixLength === 32
-    ? `${local?.name} is registered as ${localText}, a subnet of one address (calico#2375): every other node counts as another subnet`
-    : `${local?.name} ${localText} and ${remote?.name} ${remoteText}: ${same ? 'same subnet' : 'different subnets'}`;
-  return { encap: same ? 'direct' : mode.kind, why: [`${modes}; subnets compared: ${compared} -> ${same ? 'direct' : encapName[mode.kind]}`] };
-}
 
 function sourcePodHop(side: Side, remote: string): TraceHop {
   const node = side.end.pod!.node;

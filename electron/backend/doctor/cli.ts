@@ -1,4 +1,5 @@
-// `npm run -s doctor -- [--lab | --kubeconfig FILE --context NAME] trace SRC DST [--port N] [--probe] [--json]`:
+// `npm run -s doctor -- [--lab | --kubeconfig FILE --context NAME] trace SRC DST [--port N] [--probe] [--json]`
+// and `... pairs [--json]`:
 // the console's doctor for scripts, the same backend code the GUI calls. Exit 0 when the path
 // works, 1 when it does not (or cannot be judged), 2 on bad input.
 import { spawnSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import { ConsoleError } from '../../../shared/api/errors.ts';
 import { TraceEvidence } from '../../../shared/doctor/evidence.ts';
 import { judgeProbe } from '../../../shared/doctor/probe.ts';
 import { traceFromEvidence } from '../../../shared/doctor/trace.ts';
+import type { NodePairTable } from '../../../shared/doctor/pairs.ts';
 import type { TraceResult } from '../../../shared/doctor/trace-result.ts';
 import { ConsoleBackend } from '../console-backend.ts';
 import { labDefaultsFrom, type LabDefaults } from '../lab/lab-defaults.ts';
@@ -57,6 +59,45 @@ interface GlobalOptions {
   context?: string;
 }
 
+/** The doctor on the cluster the options name, for the length of `use`. */
+async function withDoctor<T>(global: GlobalOptions, use: (doctor: DoctorService, context: string) => Promise<T>): Promise<T> {
+  if (!global.lab && !(global.kubeconfig && global.context)) throw new BadInput('Say which cluster: --lab, or --kubeconfig FILE --context NAME.');
+  const lab = global.lab ? labDefaults() : undefined;
+  const configDir = mkdtempSync(path.join(os.tmpdir(), 'gingham-doctor-'));
+  const backend = new ConsoleBackend({
+    // The user's own nodes and known hosts unless --lab (whose are given): read, never written.
+    ...(lab ? { configDir, lab } : { lab: { nodes: [] } }),
+    clusters: { paths: () => (global.kubeconfig ? [global.kubeconfig] : []) },
+  });
+  try {
+    return await use(new DoctorService(backend.ssh, backend.nodes, (context) => backend.clusters.kubeConfig(context)), lab?.context ?? global.context!);
+  } finally {
+    backend.close();
+    rmSync(configDir, { recursive: true, force: true });
+  }
+}
+
+const encapText = { ipip: 'IP-in-IP', vxlan: 'VXLAN', direct: 'direct', local: 'local' } as const;
+
+export function formatPairs(table: NodePairTable): string {
+  const width = Math.max(4, ...table.nodes.map((n) => n.length));
+  const lines = [`${'from'.padEnd(width)}  ${'to'.padEnd(width)}  ${'pool'.padEnd(20)}  ${'encapsulation'.padEnd(13)}  subnets     why`];
+  for (const p of table.pairs) {
+    const subnets = p.crossesSubnet === undefined ? 'unknown' : p.crossesSubnet ? 'crossed' : 'same';
+    lines.push(`${p.from.padEnd(width)}  ${p.to.padEnd(width)}  ${p.pool.padEnd(20)}  ${encapText[p.encapsulation].padEnd(13)}  ${(subnets + (p.asymmetric ? ' ASYM' : '')).padEnd(10)}  ${p.why}`);
+  }
+  const asymmetric = table.pairs.filter((p) => p.asymmetric);
+  if (asymmetric.length > 0) lines.push('', `ASYM: the way back is decided differently (${asymmetric.map((p) => `${p.from}->${p.to}`).join(', ')}): a node registered with a /32 address counts every other node as another subnet (calico#2375).`);
+  for (const gap of table.gaps) lines.push(`not read: ${gap}`);
+  return lines.join('\n');
+}
+
+async function pairs(global: GlobalOptions, options: { json?: boolean }): Promise<number> {
+  const table = await withDoctor(global, (doctor, context) => doctor.pairs(context));
+  process.stdout.write(options.json ? `${JSON.stringify(table, null, 2)}\n` : `${formatPairs(table)}\n`);
+  return table.pairs.some((p) => p.asymmetric) || table.gaps.length > 0 ? 1 : 0;
+}
+
 async function trace(global: GlobalOptions, source: string, destination: string, options: { port?: number; json?: boolean; probe?: boolean; evidence?: string; saveEvidence?: string }): Promise<number> {
   const request = { source, destination, ...(options.port ? { port: options.port } : {}) };
   let result: TraceResult;
@@ -67,25 +108,13 @@ async function trace(global: GlobalOptions, source: string, destination: string,
     const predicted = traceFromEvidence({ ...parsed.data, request: { ...parsed.data.request, ...request } });
     result = parsed.data.probe ? judgeProbe(predicted, parsed.data.probe) : predicted;
   } else {
-    if (!global.lab && !(global.kubeconfig && global.context)) throw new BadInput('Say which cluster: --lab, or --kubeconfig FILE --context NAME.');
-    const lab = global.lab ? labDefaults() : undefined;
-    const configDir = mkdtempSync(path.join(os.tmpdir(), 'gingham-doctor-'));
-    const backend = new ConsoleBackend({
-      // The user's own nodes and known hosts unless --lab (whose are given): read, never written.
-      ...(lab ? { configDir, lab } : { lab: { nodes: [] } }),
-      clusters: { paths: () => (global.kubeconfig ? [global.kubeconfig] : []) },
-    });
-    try {
-      const doctor = new DoctorService(backend.ssh, backend.nodes, (context) => backend.clusters.kubeConfig(context));
-      const context = lab?.context ?? global.context!;
+    result = await withDoctor(global, async (doctor, context) => {
       const started = Date.now();
       const evidence = await doctor.evidence(context, request);
-      result = { ...(await doctor.judge(evidence, options.probe ?? false)), ms: Date.now() - started };
+      const judged = { ...(await doctor.judge(evidence, options.probe ?? false)), ms: Date.now() - started };
       if (options.saveEvidence) writeFileSync(options.saveEvidence, `${JSON.stringify(evidence, null, 1)}\n`);
-    } finally {
-      backend.close();
-      rmSync(configDir, { recursive: true, force: true });
-    }
+      return judged;
+    });
   }
   process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatTrace(result)}\n`);
   return result.verdict.ok ? 0 : 1;
@@ -112,6 +141,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('--save-evidence <file>', 'also write the evidence read from the cluster to FILE')
     .action(async (source: string, destination: string, options: { port?: number; json?: boolean; probe?: boolean; evidence?: string; saveEvidence?: string }) => {
       status = await trace(program.opts<GlobalOptions>(), source, destination, options);
+    });
+  program
+    .command('pairs')
+    .description('every ordered pair of nodes: encapsulated (IP-in-IP, VXLAN) or direct, and why; subnet crossings; asymmetric pairs (exit 1 when there are any)')
+    .option('--json', 'the table as JSON: {nodes, pools, pairs: [{from, to, pool, encapsulation, crossesSubnet, asymmetric, why}], gaps}')
+    .action(async (options: { json?: boolean }) => {
+      status = await pairs(program.opts<GlobalOptions>(), options);
     });
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -11,7 +11,8 @@ import type { NodeStore } from '../nodes/node-store.ts';
 import { clusterNodeClient } from '../ssh/cluster-node-client.ts';
 import type { SshManager } from '../ssh/ssh-manager.ts';
 import { judgeProbe } from '../../../shared/doctor/probe.ts';
-import { collectTraceEvidence } from './collect-evidence.ts';
+import { collectTraceEvidence, readClusterFacts } from './collect-evidence.ts';
+import { nodePairs, type NodePairTable } from '../../../shared/doctor/pairs.ts';
 import { liveProbe } from './live-probe.ts';
 
 export class DoctorService {
@@ -57,8 +58,14 @@ export class DoctorService {
     return { ...(await this.judge(evidence, probe)), ms: Date.now() - started };
   }
 
-  handlers(): Pick<RequestHandlers, 'doctor.trace'> {
+  /** The node-pair table from the cluster's objects (no SSH needed). */
+  async pairs(context: string): Promise<NodePairTable> {
+    return nodePairs(await readClusterFacts(this.kubeConfigFor(context)));
+  }
+
+  handlers(): Pick<RequestHandlers, 'doctor.trace' | 'doctor.pairs'> {
     return {
+      'doctor.pairs': async ({ context }) => this.pairs(context),
       'doctor.trace': async ({ context, source, destination, port, probe }) => this.trace(context, { source, destination, ...(port ? { port } : {}) }, probe ?? false),
     };
   }

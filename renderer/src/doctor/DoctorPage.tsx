@@ -3,6 +3,7 @@
 // hop with the evidence it was judged on and its verdict, and one final verdict with its code.
 // `#/doctor?from=pod-1&to=pod-3` opens a trace directly (the connectivity matrix links its cells here).
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import type { NodePairTable } from '../../../shared/doctor/pairs.ts';
 import type { TraceHop, TraceResult } from '../../../shared/doctor/trace-result.ts';
 import type { ConnectedCluster } from '../App.tsx';
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
@@ -40,6 +41,54 @@ function Hop({ hop, index }: { hop: TraceHop; index: number }) {
   );
 }
 
+const encapText = { ipip: 'IP-in-IP', vxlan: 'VXLAN', direct: 'direct', local: 'local' } as const;
+
+/** Every ordered pair of nodes: encapsulated or direct, and why (the pool's modes, the subnets compared). */
+function NodePairs({ table }: { table: NodePairTable }) {
+  const asymmetric = table.pairs.filter((p) => p.asymmetric);
+  return (
+    <div className="node-pairs">
+      <table aria-label="Node pairs">
+        <thead>
+          <tr>
+            <th>From</th>
+            <th>To</th>
+            <th>Pool</th>
+            <th>Encapsulation</th>
+            <th>Subnets</th>
+            <th>Why</th>
+          </tr>
+        </thead>
+        <tbody>
+          {table.pairs.map((p) => (
+            <tr key={`${p.pool} ${p.from} ${p.to}`} data-encapsulation={p.encapsulation} className={p.asymmetric ? 'asymmetric' : undefined}>
+              <td>{p.from}</td>
+              <td>{p.to}</td>
+              <td>{p.pool}</td>
+              <td className={`encap encap-${p.encapsulation}`}>{encapText[p.encapsulation]}</td>
+              <td>
+                {p.crossesSubnet === undefined ? 'unknown' : p.crossesSubnet ? 'crossed' : 'same'}
+                {p.asymmetric ? ' · asymmetric' : ''}
+              </td>
+              <td className="why">{p.why}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {asymmetric.length > 0 && (
+        <p role="alert" className="warning">
+          The way back is decided differently for {asymmetric.map((p) => `${p.from}→${p.to}`).join(', ')}: a node registered with a /32 address counts every other node as another subnet (calico#2375). Register it with its subnet&apos;s prefix length.
+        </p>
+      )}
+      {table.gaps.map((g) => (
+        <p key={g} className="hint">
+          Not read: {g}
+        </p>
+      ))}
+    </div>
+  );
+}
+
 export function DoctorPage({ cluster, active }: { cluster?: ConnectedCluster; active: boolean }) {
   const client = useClient();
   const context = cluster?.context;
@@ -50,6 +99,16 @@ export function DoctorPage({ cluster, active }: { cluster?: ConnectedCluster; ac
   const [result, setResult] = useState<TraceResult | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [running, setRunning] = useState(false);
+  const [pairs, setPairs] = useState<NodePairTable | undefined>();
+  const showPairs = async () => {
+    if (!context) return;
+    setError(undefined);
+    try {
+      setPairs(await client.request('doctor.pairs', { context }));
+    } catch (e) {
+      if (!isTransportLoss(e)) setError(messageOf(e));
+    }
+  };
 
   const trace = useCallback(
     async (from: string, to: string, portText: string, live = false) => {
@@ -124,8 +183,12 @@ export function DoctorPage({ cluster, active }: { cluster?: ConnectedCluster; ac
           <button type="button" disabled={running || !source.trim() || !destination.trim()} onClick={reverse} title="Trace from the destination back to the source">
             Reverse
           </button>
+          <button type="button" onClick={() => void showPairs()} title="For every pair of nodes: encapsulated or direct, and why">
+            Node pairs
+          </button>
         </form>
       )}
+      {pairs && <NodePairs table={pairs} />}
       {error && (
         <p role="alert" className="error">
           {error}
