@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodePairTable } from '../../../shared/doctor/pairs.ts';
 import type { TraceResult } from '../../../shared/doctor/trace-result.ts';
 import { kubectlOk, poolName } from '../../../lab/cluster/objects.ts';
 import { labSrcdst } from '../../../lab/lab.ts';
@@ -126,6 +127,13 @@ describe('doctor trace on the lab', () => {
     expect((await curlFrom('pod-1', podIp('pod-3'), 5)).code).toBe(0);
     const near = await traceOnceConverged('crosssubnet-pod1-pod2', 'direct (unencapsulated)', 'pod-1', 'pod-2');
     expect(hop(near.result, 'source-node').evidence.join('\n')).toContain('worker-1 10.240.1.11/24 and worker-2 10.240.1.12: same subnet -> direct');
+    // The node-pair table agrees with what the traces found on the wire side.
+    const out = await runResult(process.execPath, ['--import', 'tsx', path.join(repo, 'electron/backend/doctor/cli.ts'), '--lab', 'pairs', '--json'], { timeoutMs: 60_000 });
+    const table = JSON.parse(out.stdout) as NodePairTable;
+    const encap = (from: string, to: string) => table.pairs.find((p) => p.from === from && p.to === to)?.encapsulation;
+    expect([encap('worker-1', 'worker-2'), encap('worker-2', 'worker-1'), encap('worker-1', 'worker-3'), encap('worker-3', 'worker-1')]).toEqual(['direct', 'direct', 'ipip', 'ipip']);
+    expect(table.pairs.find((p) => p.from === 'worker-1' && p.to === 'worker-3')?.crossesSubnet).toBe(true);
+    expect(out.code, out.stdout).toBe(0);
   }, 180_000);
 
   it('vxlanMode Always: pod-1 -> pod-3 through vxlan.calico, the VTEP found by its neighbour and FDB entries', async () => {
