@@ -149,7 +149,9 @@ export class ReconcileLoop {
       const nat = this.full;
       this.full = false;
       this.urgent = false;
-      const report = await this.reconciler.pass(this.state, { nat });
+      // A state set while the kernel is read is planned in this pass (and, as the pass was
+      // running, causes one more): a burst of BGP routes needs no extra pass for its tail.
+      const report = await this.reconciler.pass(this.state, { nat, latest: () => this.state });
       // The kernel refused part of it: try again shortly rather than at the next resync.
       if (report.failures.length > 0 && !this.retry) {
         this.retry = setTimeout(() => {

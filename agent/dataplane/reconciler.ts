@@ -97,11 +97,13 @@ export class Reconciler {
   }
 
   /**
-   * Brings the kernel to `state` (or removes everything Gingham made, for undefined). `nat: false`
+   * Brings the kernel to `given` (or removes everything Gingham made, for undefined). `nat: false`
    * skips reading the nftables table back, for passes that nothing in nftables started (`ip
-   * monitor` events, a new desired state): a changed NAT plan is still written.
+   * monitor` events, a new desired state): a changed NAT plan is still written. `latest`, when
+   * given, is asked for the desired state once the kernel has been read: a state that arrived
+   * during the read (routes streaming in from BGP) goes into this pass, not only into the next.
    */
-  async pass(state: DataplaneState | undefined, options: { nat?: boolean } = {}): Promise<PassReport> {
+  async pass(given: DataplaneState | undefined, options: { nat?: boolean; latest?: () => DataplaneState | undefined } = {}): Promise<PassReport> {
     const started = performance.now();
     let mark = started;
     const lap = () => {
@@ -116,6 +118,7 @@ export class Reconciler {
     if (snapshot.links.has(ipipDeviceName)) this.ipSawTunl0 = true;
     if (snapshot.links.has(vxlanDeviceName)) this.bridgeSawVxlan = true;
     const read = lap();
+    const state = options.latest ? options.latest() : given;
     const plan: DataplanePlan = state
       ? planDataplane(state, hostFacts(state, snapshot, warnings))
       : { routes: [], neighbours: [], fdb: [], warnings: [] };
