@@ -156,7 +156,8 @@ async function measureAgent(cluster: TestCluster, node: LabNode, sender: LabNode
     // agent removing a million routes one by one, which the next measurement would wait for.
     await agent.stop('SIGTERM');
     await cluster.kubectl(['delete', 'bgppeers.crd.projectcalico.org', 'bench-sender', '--ignore-not-found']).catch(() => '');
-    if (process.env.BENCH_DEBUG) console.error(agent.log.slice(-20_000));
+    // BENCH_DEBUG: the agent's recomputations and passes (how many, and what each cost), then its last lines.
+    if (process.env.BENCH_DEBUG) console.error(agent.log.split('\n').filter((l) => /desired state changed|dataplane reconciled/.test(l)).map((l) => l.replace(/"commands":\[[^\]]*\],?/, '')).join('\n'), agent.log.slice(-5_000));
     if (agent.log.includes('"level":50')) console.error(`  agent errors:\n${agent.log.split('\n').filter((l) => l.includes('"level":50')).slice(-5).join('\n')}`);
     await cleanTable(node);
   }
