@@ -80,6 +80,8 @@ export class Peer {
   connectRetryCounter = 0;
   /** When the current session reached Established (to forget old failures after a stable session). */
   private establishedAt = 0;
+  /** When the last established session went down (0: none has yet); the agent withdraws the node's routes a restart time after. */
+  downAt = 0;
   /** The wait before the last reconnect after a failed session, in ms (for `status` and tests). */
   lastRetryDelayMs = 0;
   /** Description from the configuration (Calico: which node or BGPPeer made this peer). */
@@ -268,6 +270,7 @@ export class Peer {
     if (!reason.startsWith('connection collision') && reason !== 'stopped') this.lastError = reason;
     if (conn === this.established) {
       this.established = undefined;
+      this.downAt = Date.now();
       this.log.warn({ peer: this.name, reason }, 'session down');
       this.events.onDown(this, wasEstablished, byNotification);
       this.negotiated = undefined;

@@ -79,4 +79,25 @@ describe('learned routes for the desired state', () => {
     const seen = events;
     await until('complete after the grace time', () => events > seen && feed.completePeers().includes('127.0.0.3'), 2000);
   });
+
+  it("a peer whose session went down is stood in for its restart time, then no longer: its node's routes are withdrawn, by an event", async () => {
+    const pa = basePort++;
+    const a = await speaker({ routerId: '127.0.0.1', listen: `127.0.0.1:${pa}`, peers: [{ address: '127.0.0.4', passive: true, restartTime: 1 }] });
+    let events = 0;
+    const feed = new LearnedRoutes(a, () => events++, 300);
+    feeds.push(feed);
+    // Never up since the start: stood in (its blocks routed from IPAM while the session comes up).
+    expect(feed.completePeers()).toEqual([]);
+    const raw = await RawConnection.dial('127.0.0.1', pa, '127.0.0.4');
+    raws.push(raw);
+    await raw.establish('127.0.0.4');
+    await until('complete', () => feed.completePeers().includes('127.0.0.4'), 2000);
+    raw.close();
+    await until('down', () => a.status().peers[0]!.state !== 'up');
+    const downAt = Date.now();
+    expect(feed.completePeers()).toEqual([]); // within its restart time: stood in, as its routes are kept stale
+    const seen = events;
+    await until('withdrawn after the restart time, announced by an event', () => events > seen && feed.completePeers().includes('127.0.0.4'), 3000);
+    expect(Date.now() - downAt).toBeGreaterThanOrEqual(900);
+  });
 });

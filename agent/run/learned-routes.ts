@@ -24,13 +24,22 @@ export class LearnedRoutes {
   }
 
   /**
-   * Peers whose routes are all in: up, and End-of-RIB received (RFC 4724), or up for the grace
-   * time (a peer without graceful restart may send none).
+   * Peers whose BGP routes are the whole truth, so that the agent stands in none of their node's
+   * IPAM blocks: up, and End-of-RIB received (RFC 4724) or up for the grace time (a peer without
+   * graceful restart may send none); and peers whose established session went down longer than
+   * their graceful-restart time ago, whose node's routes are withdrawn then, as BIRD withdraws a
+   * restarting peer's stale routes when its restart time runs out (a node cut off for good is no
+   * longer routed to). A peer that has not been up since the agent started is not among them: its
+   * node's blocks are routed from IPAM while its session comes up.
    */
   completePeers(now = Date.now()): string[] {
-    return this.upPeers()
-      .filter((p) => p.stats.endOfRibReceived || now - p.since.getTime() >= this.graceMs)
-      .map((p) => p.settings.address);
+    const up = this.upPeers().filter((p) => p.stats.endOfRibReceived || now - p.since.getTime() >= this.graceMs);
+    return [...up, ...this.expiredPeers(now)].map((p) => p.settings.address);
+  }
+
+  /** Down, after having been up, for longer than the restart time they were given. */
+  private expiredPeers(now: number) {
+    return this.speaker.peers.filter((p) => p.enabled && p.established === undefined && p.downAt > 0 && now - p.downAt >= p.settings.restartTime * 1000);
   }
 
   /** Sessions up (read from the peers themselves: the status view formats much more, per event). */
@@ -38,13 +47,18 @@ export class LearnedRoutes {
     return this.speaker.peers.filter((p) => p.enabled && p.established !== undefined && p.state === 'Established');
   }
 
-  /** The earliest moment an up peer without End-of-RIB becomes complete: a change then too. */
+  /** The earliest moment an up peer without End-of-RIB becomes complete, or a down peer's restart time runs out: a change then too. */
   private armGrace(): void {
     const now = Date.now();
     let at = Infinity;
     for (const p of this.upPeers()) {
       if (p.stats.endOfRibReceived) continue;
       const due = p.since.getTime() + this.graceMs;
+      if (due > now) at = Math.min(at, due);
+    }
+    for (const p of this.speaker.peers) {
+      if (!p.enabled || p.established !== undefined || p.downAt === 0) continue;
+      const due = p.downAt + p.settings.restartTime * 1000;
       if (due > now) at = Math.min(at, due);
     }
     if (at === Infinity || at >= this.timerAt) return;
