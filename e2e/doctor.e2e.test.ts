@@ -76,6 +76,18 @@ describe('the Doctor page on the lab', () => {
     await page.getByRole('checkbox', { name: /Probe live/ }).uncheck();
   }, 120_000);
 
+  it('shows the node-pair table: in ipipMode Always every pair of nodes by IP-in-IP, and why', async () => {
+    await page.getByRole('button', { name: 'Node pairs' }).click();
+    const table = page.getByRole('table', { name: 'Node pairs' });
+    await table.waitFor();
+    const encapsulations = await Promise.all((await table.locator('tbody tr').all()).map((row) => row.getAttribute('data-encapsulation')));
+    // The lab's four nodes: 4 x 3 ordered pairs, one pool.
+    expect(encapsulations).toHaveLength(12);
+    expect(new Set(encapsulations)).toEqual(new Set(['ipip']));
+    await table.getByText('ipipMode Always, vxlanMode Never: always IP-in-IP').first().waitFor();
+    await harness.screenshot('1c-node-pairs');
+  });
+
   it('says what is wrong with a name that is no pod', async () => {
     await page.getByRole('textbox', { name: 'Destination' }).fill('pod-9');
     await page.getByRole('button', { name: 'Trace' }).click();
