@@ -2,6 +2,7 @@
 // socket through the SSH connection, for a stock Calico node where no Gingham agent runs.
 import type { Client } from 'ssh2';
 import type { BgpPathFacts } from '../../../shared/doctor/evidence.ts';
+import { askBird } from '../peers/bird-socket.ts';
 
 /**
  * BIRD 2's reply: after `1007-Table master4:`, a route line
@@ -40,36 +41,10 @@ export function parseBirdRoutes(reply: string): BgpPathFacts[] {
   return paths.filter((p) => p.bgp || /^(Mesh|Node|Global)_/.test(p.protocol ?? '')).map(({ bgp: _bgp, ...path }) => path);
 }
 
-export function birdRoutesFor(client: Client, socket: string, address: string, timeoutMs = 5000): Promise<BgpPathFacts[]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`BIRD at ${socket} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
-    client.openssh_forwardOutStreamLocal(socket, (error, stream) => {
-      if (error) {
-        clearTimeout(timer);
-        reject(new Error(`no BIRD socket at ${socket}`));
-        return;
-      }
-      let text = '';
-      let asked = false;
-      stream.on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-        if (!asked && /^0001 /m.test(text)) {
-          asked = true;
-          text = '';
-          stream.write(`show route for ${address} all\n`);
-        } else if (asked && /^0000 ?/m.test(text)) {
-          clearTimeout(timer);
-          stream.close();
-          resolve(parseBirdRoutes(text));
-        } else if (asked && /^(8|9)\d{3} /m.test(text)) {
-          clearTimeout(timer);
-          stream.close();
-          // 8001 Network not found: BIRD has no route for it, which is evidence, not a failure.
-          if (/^8001 /m.test(text)) resolve([]);
-          else reject(new Error(`BIRD refused: ${text.trim()}`));
-        }
-      });
-      stream.on('close', () => clearTimeout(timer));
-    });
-  });
+export async function birdRoutesFor(client: Client, socket: string, address: string, timeoutMs = 5000): Promise<BgpPathFacts[]> {
+  const reply = await askBird(client, socket, `show route for ${address} all`, timeoutMs);
+  if (reply.code === '0000') return parseBirdRoutes(reply.text);
+  // 8001 Network not found: BIRD has no route for it, which is evidence, not a failure.
+  if (reply.code === '8001') return [];
+  throw new Error(`BIRD refused: ${reply.text.trim()}`);
 }

@@ -40,7 +40,14 @@ export function parseBirdProtocols(reply: string): BgpPeerRow[] {
   return peers;
 }
 
-export function readBirdProtocols(client: Client, socket: string, timeoutMs = 5000): Promise<BgpPeerRow[]> {
+/** BIRD's answer to one command on its control socket: the reply's text, and its final code (0000 when it succeeded). */
+export interface BirdReply {
+  code: string;
+  text: string;
+}
+
+/** Sends one command to BIRD's control socket over the SSH connection (birdc's protocol: a greeting, then the reply up to a final code). */
+export function askBird(client: Client, socket: string, command: string, timeoutMs = 5000): Promise<BirdReply> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`BIRD at ${socket} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
     client.openssh_forwardOutStreamLocal(socket, (error, stream) => {
@@ -56,18 +63,24 @@ export function readBirdProtocols(client: Client, socket: string, timeoutMs = 50
         if (!asked && /^0001 /m.test(text)) {
           asked = true;
           text = '';
-          stream.write('show protocols all\n');
-        } else if (asked && /^0000 ?/m.test(text)) {
+          stream.write(`${command}\n`);
+          return;
+        }
+        // 0000 ends a reply; an 8xxx or 9xxx code (run-time or parse error) ends it too.
+        const final = asked ? /^(?:(0000) ?|([89]\d{3}) )/m.exec(text) : null;
+        if (final) {
           clearTimeout(timer);
           stream.close();
-          resolve(parseBirdProtocols(text));
-        } else if (asked && /^(8|9)\d{3} /m.test(text)) {
-          clearTimeout(timer);
-          stream.close();
-          reject(new Error(`BIRD refused: ${text.trim()}`));
+          resolve({ code: final[1] ?? final[2]!, text });
         }
       });
       stream.on('close', () => clearTimeout(timer));
     });
   });
+}
+
+export async function readBirdProtocols(client: Client, socket: string, timeoutMs = 5000): Promise<BgpPeerRow[]> {
+  const reply = await askBird(client, socket, 'show protocols all', timeoutMs);
+  if (reply.code !== '0000') throw new Error(`BIRD refused: ${reply.text.trim()}`);
+  return parseBirdProtocols(reply.text);
 }
