@@ -112,4 +112,15 @@ describe('gingham-agent measure', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/no measuring server answered on 10\.77\.2\.2:40999 within 5 s \(is `gingham-agent measure serve` running there/);
   });
+
+  it('refuses a bad option before it measures anything, naming the option', () => {
+    for (const [option, value, says] of [['--seconds', 'abc', 'a number of seconds'], ['--to', 'pod-b', 'an IPv4 address'], ['--port', '70000', 'a TCP port']] as const) {
+      const args = ['measure', 'run', '--to', pod.b, option, value];
+      const [command, ...rest] = agent(...args);
+      const result = spawnSync(command!, rest, { encoding: 'utf8', timeout: 30_000 });
+      expect(result.status, `${option} ${value}`).not.toBe(0);
+      expect(result.stderr).toContain(`option '${option}`);
+      expect(result.stderr).toContain(says);
+    }
+  });
 });

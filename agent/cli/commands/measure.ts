@@ -3,7 +3,8 @@
 // in pods. `--pod IP` runs the command inside that pod's network namespace (the agent starts
 // itself there through nsenter); without it, in the node's own (the host-to-host reference).
 import { spawn } from 'node:child_process';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { isIPv4 } from '../../../shared/net/index.ts';
 import { measurePort, measurementSchema, type Measurement } from '../../../shared/api/measurement.ts';
 import { requestResponseTest, streamTest } from '../../measure/measure-client.ts';
 import { startMeasureServer } from '../../measure/measure-server.ts';
@@ -70,27 +71,37 @@ async function measure(options: Where & { to: string; port: number; seconds: num
 
 export function registerMeasureCommands(program: Command): void {
   const group = program.command('measure').description("throughput, latency and path MTU as a pod sees them, with the agent's own client and server");
+  // Refused before anything starts, naming the option: a typo must not run a test of NaN seconds.
   const port = (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`--port ${v}: give a TCP port from 1 to 65535`);
+    if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new InvalidArgumentError('give a TCP port from 1 to 65535');
     return n;
+  };
+  const seconds = (max: number) => (v: string) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max) throw new InvalidArgumentError(`give a number of seconds above 0 and at most ${max}`);
+    return n;
+  };
+  const address = (v: string) => {
+    if (!isIPv4(v)) throw new InvalidArgumentError('give an IPv4 address, such as 192.168.0.65');
+    return v;
   };
   group
     .command('serve')
     .description('the measuring server, for `--lifetime` seconds (then it stops on its own)')
-    .option('--pod <ip>', "in this pod's network namespace (a pod on this node)")
+    .option('--pod <ip>', "in this pod's network namespace (a pod on this node)", address)
     .option('--port <port>', 'TCP port', port, measurePort)
-    .option('--lifetime <seconds>', 'stop after this long', (v) => Number(v), 60)
-    .option('--idle <seconds>', 'stop this long after the last client left', (v) => Number(v), 60)
+    .option('--lifetime <seconds>', 'stop after this long', seconds(3600), 60)
+    .option('--idle <seconds>', 'stop this long after the last client left', seconds(3600), 60)
     .option('--here', 'already inside the namespace (set when the agent starts itself there)')
     .action((options: Where & { port: number; lifetime: number; idle: number }) => serve(options).catch(fail));
   group
     .command('run')
     .description('measure the path to a measuring server: TCP throughput, request/response latency, path MTU')
-    .requiredOption('--to <ip>', 'the address the server listens on')
-    .option('--pod <ip>', "from this pod's network namespace (a pod on this node)")
+    .requiredOption('--to <ip>', 'the address the server listens on', address)
+    .option('--pod <ip>', "from this pod's network namespace (a pod on this node)", address)
     .option('--port <port>', 'TCP port', port, measurePort)
-    .option('--seconds <n>', 'per test', (v) => Number(v), 3)
+    .option('--seconds <n>', 'per test', seconds(60), 3)
     .option('--streams <list>', 'stream counts to measure, comma-separated', '1,4')
     .option('--json', 'one JSON line (shared/api/measurement.ts)')
     .option('--here', 'already inside the namespace (set when the agent starts itself there)')
