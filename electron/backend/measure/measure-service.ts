@@ -2,19 +2,18 @@
 // (`gingham-agent measure serve` on the destination's node, `measure run` on the source's, over
 // SSH); the console only starts them, reads the JSON and keeps the run. The same two nodes host to
 // host are measured right after, as the reference: what the pod network's path costs.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Client } from 'ssh2';
 import type { RequestHandlers } from '../../../shared/api/console-contract.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
-import { measureRunSchema, type MeasureRun } from '../../../shared/api/measure-contract.ts';
+import { type MeasureRun } from '../../../shared/api/measure-contract.ts';
 import { measurementSchema, type Measurement } from '../../../shared/api/measurement.ts';
 import { podLabel, resolveEndpoint } from '../../../shared/doctor/endpoints.ts';
 import type { ClusterFacts, PoolFacts } from '../../../shared/doctor/evidence.ts';
 import { containsAddress, parseCidr, parseIPv4 } from '../../../shared/net/index.ts';
 import { readClusterFacts } from '../doctor/collect-evidence.ts';
 import { runScript } from '../installer/remote.ts';
+import { MeasureHistory } from './measure-history.ts';
 
 /** The console's install first, then a lab's or a packaged install, then PATH (as the connectivity matrix runs it). */
 const agentExecutable = 'for a in /opt/gingham/current/gingham-agent /opt/gingham/bin/gingham-agent /usr/local/bin/gingham-agent; do [ -x "$a" ] && exec "$a" "$@"; done; exec gingham-agent "$@"';
@@ -32,30 +31,12 @@ export class MeasureService {
     private readonly kubeConfigFor: (context: string) => KubeConfig,
     private readonly clientFor: (context: string, nodeName: string) => Promise<Client>,
     /** Where runs are kept, a file per cluster context. */
-    private readonly historyDir: string,
-  ) {}
-
-  private historyFile(context: string): string {
-    return path.join(this.historyDir, `${encodeURIComponent(context)}.json`);
+    historyDir: string,
+  ) {
+    this.kept = new MeasureHistory(historyDir);
   }
 
-  history(context: string): MeasureRun[] {
-    try {
-      const parsed = measureRunSchema.array().safeParse(JSON.parse(readFileSync(this.historyFile(context), 'utf8')));
-      return parsed.success ? parsed.data : [];
-    } catch {
-      return [];
-    }
-  }
-
-  private keep(context: string, run: MeasureRun): void {
-    mkdirSync(this.historyDir, { recursive: true });
-    const file = this.historyFile(context);
-    // The last 200 runs: enough to compare modes and days, small enough to read at once.
-    const runs = [...this.history(context), run].slice(-200);
-    writeFileSync(`${file}.tmp`, JSON.stringify(runs, null, 1));
-    renameSync(`${file}.tmp`, file);
-  }
+  private readonly kept: MeasureHistory;
 
   /** One measurement: the server on `serverNode` (in `serverPod`'s namespace, or the node's), the client on `clientNode`. */
   private async measureOnce(
@@ -101,14 +82,14 @@ export class MeasureService {
       pods,
       hosts,
     };
-    this.keep(context, run);
+    this.kept.append(context, run);
     return run;
   }
 
   handlers(): Pick<RequestHandlers, 'measure.run' | 'measure.history'> {
     return {
       'measure.run': async ({ context, source, destination, seconds }) => this.run(context, source, destination, seconds),
-      'measure.history': async ({ context }) => ({ runs: this.history(context) }),
+      'measure.history': async ({ context }) => ({ runs: this.kept.read(context) }),
     };
   }
 }
