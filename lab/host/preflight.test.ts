@@ -26,7 +26,7 @@ function binWith(programs: string[]): string {
 
 describe('lab preflight', () => {
   it('names every program the lab runs that is missing, with its package, why, and the install command', () => {
-    const bin = binWith(['ip', 'bridge', 'sysctl', 'unshare', 'mount', 'ssh-keygen', 'ssh', 'openssl', 'flock', 'nsenter', 'ping', 'curl', 'python3']);
+    const bin = binWith(['ip', 'bridge', 'ss', 'sysctl', 'unshare', 'mount', 'ssh-keygen', 'ssh', 'openssl', 'flock', 'nsenter', 'ping', 'curl', 'python3']);
     let caught: unknown;
     try {
       preflight(allLabSteps, bin);
@@ -61,7 +61,7 @@ describe('lab preflight', () => {
   });
 
   it('without apt-get, says which packages to install and why, and installs nothing', () => {
-    const bin = binWith(['ip', 'bridge']);
+    const bin = binWith(['ip', 'bridge', 'ss']);
     const said: string[] = [];
     expect(ensureDebianPackages(['lab'], { searchPath: bin, progress: (line) => said.push(line) })).toBe(false);
     const text = said.join('\n');
@@ -74,7 +74,7 @@ describe('lab preflight', () => {
 
   // Installing is for root; run as another user, ensureDebianPackages says `sudo apt-get install ...` instead.
   it.skipIf(process.getuid?.() !== 0)('with apt-get, updates the lists, installs what is missing (no daemon started), says which and why, then finds them', () => {
-    const bin = binWith(['ip', 'bridge', 'sysctl', 'unshare', 'mount', 'ssh-keygen', 'ssh', 'openssl', 'flock', 'nsenter', 'ping', 'curl', 'python3']);
+    const bin = binWith(['ip', 'bridge', 'ss', 'sysctl', 'unshare', 'mount', 'ssh-keygen', 'ssh', 'openssl', 'flock', 'nsenter', 'ping', 'curl', 'python3']);
     const log = path.join(bin, 'apt.log');
     const policy = path.join(bin, 'policy-rc.d');
     // A stand-in apt-get: records its arguments and whether the policy was in place, and on install

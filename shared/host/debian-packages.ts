@@ -28,6 +28,8 @@ const all: PackageUse[] = ['lab', 'integration', 'e2e'];
 export const debianPackages: DebianPackage[] = [
   { name: 'iproute2', provides: 'ip', why: 'network namespaces, veth, bridges, routes (the lab, the agent)', uses: all },
   { name: 'iproute2', provides: 'bridge', why: "vxlan.calico's FDB entries (the agent's VXLAN mode) and their monitor", uses: all },
+  { name: 'procps', provides: 'pgrep', why: "the reconcile-loop test finds its own monitor process to kill it", uses: ['integration'] },
+  { name: 'iproute2', provides: 'ss', why: "the doctor's check that a destination pod listens on the port; the measure test's wait for iperf3's server", uses: all },
   { name: 'procps', provides: 'sysctl', why: "the lab namespaces' forwarding and rp_filter settings", uses: all },
   { name: 'util-linux', provides: 'nsenter', why: "entering a lab node's namespaces (lab exec, CNI calls, probes)", uses: all },
   { name: 'util-linux', provides: 'unshare', why: "each lab node's private mount namespace", uses: all },
@@ -44,7 +46,7 @@ export const debianPackages: DebianPackage[] = [
   { name: 'dash', provides: 'dash', why: "the installer's node scripts are checked as POSIX sh by Debian's /bin/sh", uses: ['integration'] },
   { name: 'openssl', provides: 'openssl', why: "certificates of the lab's control plane and the tests'", uses: all },
   { name: 'python3', provides: 'python3', why: "the lab pods' HTTP server (python3 -m http.server 80), which the seed curls", uses: all },
-  { name: 'iputils-ping', provides: 'ping', why: "the console's connectivity matrix pings between pods", uses: all },
+  { name: 'iputils-ping', provides: 'ping', why: "the console's connectivity matrix pings between pods; the agent's path-MTU probe (measure)", uses: all },
   { name: 'curl', provides: 'curl', why: "the console's connectivity matrix fetches HTTP between pods, as the seed does", uses: all },
   { name: 'tcpdump', provides: 'tcpdump', why: "the console's captures: what is on the wire in each routing mode", uses: all },
   { name: 'tshark', provides: 'tshark', why: 'reference decoder for the packet decoders', uses: ['integration'] },
