@@ -21,7 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { BirdDaemon } from '../agent/bgp/testing/daemons.ts';
-import { type LabNode, NetnsLab, waitFor } from '../agent/bgp/testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../lab/testing/netns-lab.ts';
 import { mintAgentCredential } from '../agent/manifests/credential.ts';
 import { agentManifests } from '../agent/manifests/manifests.ts';
 import { ipPool, startTestCluster, type TestCluster } from '../lab/testing/test-cluster.ts';

@@ -15,7 +15,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BirdDaemon, FrrDaemon, GinghamDaemon } from '../agent/bgp/testing/daemons.ts';
-import { type LabNode, NetnsLab, waitFor } from '../agent/bgp/testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../lab/testing/netns-lab.ts';
 import { run } from '../lab/sh.ts';
 import { frrConfig } from '../agent/bgp/testing/peer-configs.ts';
 import { birdEstablishedAt, birdImported, birdReceiverConfig, senderConfig } from './support/bird-configs.ts';

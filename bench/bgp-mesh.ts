@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BirdDaemon, GinghamDaemon } from '../agent/bgp/testing/daemons.ts';
-import { type LabNode, NetnsLab, waitFor } from '../agent/bgp/testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../lab/testing/netns-lab.ts';
 import { run } from '../lab/sh.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { mintAgentCredential } from '../agent/manifests/credential.ts';

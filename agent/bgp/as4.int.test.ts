@@ -4,7 +4,7 @@
 // on untouched; g2 rebuilds the real path from the two.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BirdDaemon, GinghamDaemon } from './testing/daemons.ts';
-import { type LabNode, NetnsLab, waitFor } from './testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../../lab/testing/netns-lab.ts';
 
 let lab: NetnsLab;
 let birdNode: LabNode, g0Node: LabNode, g1Node: LabNode, g2Node: LabNode;

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRpc } from '../rpc/client.ts';
 import { BirdDaemon, GinghamDaemon, kernelRoutes } from './testing/daemons.ts';
-import { type LabNode, NetnsLab, waitFor } from './testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../../lab/testing/netns-lab.ts';
 
 const PROTO = 72;
 let lab: NetnsLab;

@@ -4,7 +4,7 @@
 // address). Every pair meshes, blocks flow, and each side programs the others' blocks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BirdDaemon, GinghamDaemon, kernelRoutes } from './testing/daemons.ts';
-import { type LabNode, NetnsLab, waitFor } from './testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../../lab/testing/netns-lab.ts';
 
 let lab: NetnsLab;
 let calicoNode: LabNode, g1Node: LabNode, g2Node: LabNode;

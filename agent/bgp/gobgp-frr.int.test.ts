@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRpc } from '../rpc/client.ts';
 import { FrrDaemon, GinghamDaemon, GobgpDaemon } from './testing/daemons.ts';
-import { type LabNode, NetnsLab, waitFor } from './testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../../lab/testing/netns-lab.ts';
 import { frrConfig, gobgpConfig } from './testing/peer-configs.ts';
 
 let lab: NetnsLab;

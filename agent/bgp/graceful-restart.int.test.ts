@@ -4,7 +4,7 @@
 // route reflector deferring End-of-RIB until every client is back (4.1).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BirdDaemon, GinghamDaemon, kernelRoutes } from './testing/daemons.ts';
-import { type LabNode, NetnsLab, waitFor } from './testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../../lab/testing/netns-lab.ts';
 
 let lab: NetnsLab;
 let gNode: LabNode;

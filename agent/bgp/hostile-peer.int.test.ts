@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessageType } from './codec/constants.ts';
 import { BirdDaemon, GinghamDaemon } from './testing/daemons.ts';
-import { type LabNode, NetnsLab, waitFor } from './testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../../lab/testing/netns-lab.ts';
 import { RawConnection, rawFrame, rawListener } from './testing/raw-peer.ts';
 
 let lab: NetnsLab;

@@ -3,7 +3,7 @@
 // installed without any BGP change, as BIRD's kernel protocol does on its next scan.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BirdDaemon, GinghamDaemon, kernelRoutes } from './testing/daemons.ts';
-import { type LabNode, NetnsLab, waitFor } from './testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../../lab/testing/netns-lab.ts';
 
 let lab: NetnsLab;
 let gNode: LabNode;

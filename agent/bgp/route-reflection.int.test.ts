@@ -2,7 +2,7 @@
 // Gingham as a client of a BIRD reflector. Each speaker in its own namespace.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BirdDaemon, GinghamDaemon, GobgpDaemon } from './testing/daemons.ts';
-import { type LabNode, NetnsLab, waitFor } from './testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../../lab/testing/netns-lab.ts';
 import { gobgpConfig } from './testing/peer-configs.ts';
 
 let lab: NetnsLab;

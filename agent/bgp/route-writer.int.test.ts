@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseIPv4 } from '../../shared/net/index.ts';
 import { nativeFile } from './native-path.ts';
-import { type LabNode, NetnsLab } from './testing/netns-lab.ts';
+import { type LabNode, NetnsLab } from '../../lab/testing/netns-lab.ts';
 
 const WRITER = nativeFile('gingham-route-writer');
 const PROTO = 72;

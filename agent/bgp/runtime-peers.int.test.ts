@@ -7,7 +7,7 @@ import type { AgentMethod } from '../../shared/api/agent-contract.ts';
 import { callRpc } from '../rpc/client.ts';
 import type { PeerStatus } from './speaker.ts';
 import { BirdDaemon, GinghamDaemon, GobgpDaemon, kernelRoutes } from './testing/daemons.ts';
-import { type LabNode, NetnsLab, waitFor } from './testing/netns-lab.ts';
+import { type LabNode, NetnsLab, waitFor } from '../../lab/testing/netns-lab.ts';
 import { gobgpConfig } from './testing/peer-configs.ts';
 
 const PROTO = 72;

@@ -7,7 +7,7 @@ import { handleIds } from '../../shared/model/ipam.ts';
 import { caliInterfaceName } from '../../shared/net/index.ts';
 import { KubeClient } from '../datastore/kube-client.ts';
 import { ipPool, nodeObject, startTestCluster, type TestCluster } from '../../lab/testing/test-cluster.ts';
-import { NodeNetwork } from '../datastore/testing/node-network.ts';
+import { NodeNetwork } from '../../lab/testing/node-network.ts';
 import { handleObjectName } from '../ipam/ipam.ts';
 import { runPlugin } from './testing/runtime.ts';
 

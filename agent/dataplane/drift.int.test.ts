@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { converged, kernelRoutes } from './testing/convergence.ts';
-import { SeedTopology, inNs, waitFor, type PoolMode } from './testing/seed-topology.ts';
+import { SeedTopology, inNs, waitFor, type PoolMode } from '../../lab/testing/seed-topology.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const topology = new SeedTopology('d');

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kernelRoutes, plannedRoutes } from './testing/convergence.ts';
 import { captureState, type NamespaceState } from './testing/kernel-state.ts';
-import { SeedTopology, inNs, poolModes, waitFor, type PoolMode, type SeedNode } from './testing/seed-topology.ts';
+import { SeedTopology, inNs, poolModes, waitFor, type PoolMode, type SeedNode } from '../../lab/testing/seed-topology.ts';
 
 /** A walk through the complete directed graph of modes that takes every ordered pair exactly once (Hierholzer). */
 export function everyOrderedPair<T>(items: readonly T[]): T[] {

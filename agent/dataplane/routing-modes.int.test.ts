@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { converged } from './testing/convergence.ts';
-import { SeedTopology, inNs, waitFor, type PoolMode } from './testing/seed-topology.ts';
+import { SeedTopology, inNs, waitFor, type PoolMode } from '../../lab/testing/seed-topology.ts';
 
 const topology = new SeedTopology('t');
 const [worker1, worker2, worker3] = topology.nodes as [typeof topology.nodes[0], typeof topology.nodes[0], typeof topology.nodes[0]];

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vxlanMacForNode } from '../../shared/net/index.ts';
 import { converged } from './testing/convergence.ts';
 import { runSync } from '../../lab/sh.ts';
-import { SeedTopology, inNs, waitFor, type PoolMode } from './testing/seed-topology.ts';
+import { SeedTopology, inNs, waitFor, type PoolMode } from '../../lab/testing/seed-topology.ts';
 import { helperPath } from './userspace-tunnel.ts';
 
 const topology = new SeedTopology('u', { mtu: 9001 });

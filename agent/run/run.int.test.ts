@@ -18,7 +18,7 @@ import { ginghamRouteProtocol } from '../../shared/dataplane-plan/index.ts';
 import { runPlugin } from '../cni/testing/runtime.ts';
 import { BatchProcess } from '../dataplane/kernel/batch-process.ts';
 import { eventually, ipPool, startTestCluster, type TestCluster } from '../../lab/testing/test-cluster.ts';
-import { NodeNetwork } from '../datastore/testing/node-network.ts';
+import { NodeNetwork } from '../../lab/testing/node-network.ts';
 import { mintAgentCredential } from '../manifests/credential.ts';
 import { agentManifests } from '../manifests/manifests.ts';
 import { callRpc } from '../rpc/client.ts';

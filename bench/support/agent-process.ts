@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SpeakerStatus } from '../../agent/bgp/speaker.ts';
-import type { LabNode } from '../../agent/bgp/testing/netns-lab.ts';
+import type { LabNode } from '../../lab/testing/netns-lab.ts';
 import { callRpc } from '../../agent/rpc/client.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPlugin } from '../../agent/cni/testing/runtime.ts';
 import { KubeClient } from '../../agent/datastore/kube-client.ts';
 import { ipPool, nodeObject, startCalicoTestCluster, type TestCluster } from '../testing/test-cluster.ts';
-import { NodeNetwork } from '../../agent/datastore/testing/node-network.ts';
+import { NodeNetwork } from '../testing/node-network.ts';
 import { Ipam } from '../../agent/ipam/ipam.ts';
 import { agentManifests } from '../../agent/manifests/manifests.ts';
 import { reconcileTunnelAddresses } from '../../agent/run/tunnel-addresses.ts';

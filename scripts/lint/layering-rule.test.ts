@@ -57,7 +57,7 @@ describe('the layering lint rule', () => {
     ['electron/backend/installer/testing/fine.ts', "import type { SshdNode } from '../../../../lab/testing/sshd-node.ts';\nexport type Y = SshdNode;"],
     ['electron/backend/ssh/fine.int.test.ts', "import { startSshdNode } from '../../../lab/testing/sshd-node.ts';\nexport const y = startSshdNode;"],
     ['agent/bgp/fine.int.test.ts', "import { BirdDaemon } from './testing/daemons.ts';\nexport const y = BirdDaemon;"],
-    ['bench/fine.ts', "import { NetnsLab } from '../agent/bgp/testing/netns-lab.ts';\nexport const y = NetnsLab;"],
+    ['bench/fine.ts', "import { BirdDaemon } from '../agent/bgp/testing/daemons.ts';\nexport const y = BirdDaemon;"],
   ])('allows %s its own directions', async (filePath, code) => {
     expect(await layeringErrors(filePath, code)).toEqual([]);
   });

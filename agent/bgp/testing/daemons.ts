@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { callRpc } from '../../rpc/client.ts';
 import type { RibRoute, SpeakerStatus } from '../speaker.ts';
 import { run } from '../../../lab/sh.ts';
-import { type LabNode, waitFor } from './netns-lab.ts';
+import { type LabNode, waitFor } from '../../../lab/testing/netns-lab.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 

@@ -1,5 +1,5 @@
 // Configuration text for the peer daemons the tests and benchmarks start.
-import type { LabNode } from './netns-lab.ts';
+import type { LabNode } from '../../../lab/testing/netns-lab.ts';
 
 export function gobgpConfig(node: LabNode, neighbors: Array<{ address: string; asn?: number; addPathSend?: number }>, options: { asn?: number } = {}): string {
   return `[global.config]

@@ -1,7 +1,7 @@
 // Waiting for the agents: a node has converged when its Gingham routes are exactly the plan's.
 import { parseDataplaneState } from '../../../shared/model/dataplane-state.ts';
 import { ginghamRouteProtocol, planDataplane } from '../../../shared/dataplane-plan/index.ts';
-import { inNs, waitFor, type PoolMode, type SeedNode, type SeedTopology } from './seed-topology.ts';
+import { inNs, waitFor, type PoolMode, type SeedNode, type SeedTopology } from '../../../lab/testing/seed-topology.ts';
 
 export function plannedRoutes(topology: SeedTopology, node: SeedNode, mode: PoolMode): string[] {
   const state = parseDataplaneState(topology.stateFor(node, mode));

@@ -1,7 +1,7 @@
 // A namespace's whole networking state as `ip -json route/link/addr/neigh` and `bridge -json fdb`
 // print it, minus what the kernel changes on its own (interface indexes, counters, learned ARP
 // cache entries, IPv6 link-local addresses), so that two states can be compared whole.
-import { inNs } from './seed-topology.ts';
+import { inNs } from '../../../lab/testing/seed-topology.ts';
 
 export interface NamespaceState {
   routes: unknown[];

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { callRpc } from '../../rpc/client.ts';
-import type { TestNode } from '../../datastore/testing/node-network.ts';
+import type { TestNode } from '../../../lab/testing/node-network.ts';
 import type { NodeAgent } from '../node-agent.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -9,7 +9,7 @@
 // router also stands for "the outside" (198.51.100.1 on its loopback, where natOutgoing shows),
 // and masquerades subnet B's traffic to the API server, so the root namespace needs no route.
 import { execFile } from 'node:child_process';
-import { removeNamespace, run } from '../../../lab/sh.ts';
+import { removeNamespace, run } from '../sh.ts';
 
 export interface TestNode {
   name: string;

@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runSync } from '../../../lab/sh.ts';
-import { caliInterfaceName } from '../../../shared/net/index.ts';
+import { runSync } from '../sh.ts';
+import { caliInterfaceName } from '../../shared/net/index.ts';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export type PoolMode = 'IPIP Always' | 'IPIP CrossSubnet' | 'Never' | 'VXLAN Always' | 'VXLAN CrossSubnet';
 export const poolModes: PoolMode[] = ['IPIP Always', 'IPIP CrossSubnet', 'Never', 'VXLAN Always', 'VXLAN CrossSubnet'];

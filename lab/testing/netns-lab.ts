@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { run } from '../../../lab/sh.ts';
+import { run } from '../sh.ts';
 
 const PREFIX = process.env.GINGHAM_NETNS_PREFIX || 'gbgp';
 const NET = Number(process.env.GINGHAM_NETNS_NET || 177);
