@@ -71,7 +71,7 @@ describe('calicoctl on what Gingham wrote', () => {
       expect(add.code, add.stdout + add.stderr).toBe(0);
     }
     // One pod goes away again: DEL frees its address, the Pod object is deleted.
-    const del = await runPlugin(network.nodes[0]!.netns, { command: 'DEL', containerId: 'c20000', netns: `/var/run/netns/gk8s3-pod-pod-gone`, pod: 'pod-gone' }, config('worker-1'));
+    const del = await runPlugin(network.nodes[0]!.netns, { command: 'DEL', containerId: 'c20000', netns: `/var/run/netns/gk8s${network.id}-pod-pod-gone`, pod: 'pod-gone' }, config('worker-1'));
     expect(del.code, del.stdout).toBe(0);
     await cluster.kubectl(['delete', 'pod', 'pod-gone', '--grace-period=0', '--force']);
 

@@ -1,7 +1,8 @@
 // A throwaway network for BGP tests and benchmarks: one bridge in the root namespace
 // (gbgp<id>br, 10.177.<id>.254/24, so the test process itself can act as a raw BGP peer) and one
 // network namespace per daemon (gbgp<id>-<name>, eth0 = 10.177.<id>.<host>). destroy() removes
-// everything, processes included; create() first clears what an aborted run left behind.
+// everything, processes included. create() claims the bed's number (network-claim.ts): the one asked
+// for unless another running test holds it, clearing what an aborted run left behind.
 // GINGHAM_NETNS_PREFIX (default gbgp) and GINGHAM_NETNS_NET (the second octet, default 177) let two
 // runs of the same test file share a machine (one engineer's CI beside another's benchmark).
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -9,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from '../sh.ts';
+import { claimBed, releaseBed } from './network-claim.ts';
 
 const PREFIX = process.env.GINGHAM_NETNS_PREFIX || 'gbgp';
 const NET = Number(process.env.GINGHAM_NETNS_NET || 177);
@@ -52,12 +54,17 @@ export class NetnsLab {
     return `10.${NET}.${this.id}.${host}`;
   }
 
-  /** `id` (1..250) keeps labs of different test files apart. */
-  static async create(id: number): Promise<NetnsLab> {
+  /** `preferred` (1..250) is the test file's own number; another is taken if a running test holds it. */
+  static async create(preferred: number): Promise<NetnsLab> {
+    const id = await claimBed({
+      bridge: (n) => `${PREFIX}${n}br`,
+      preferred,
+      range: [1, 250],
+      clear: (n) => new NetnsLab(n, '').clearLeftovers(),
+    });
     const dir = await mkdtemp(path.join(tmpdir(), `${PREFIX}${id}-`));
     const lab = new NetnsLab(id, dir);
-    await lab.clearLeftovers();
-    await run('ip', ['link', 'add', lab.bridge, 'type', 'bridge']);
+    await lab.clearNamespaces();
     await run('ip', ['addr', 'add', `${lab.hostAddress}/24`, 'dev', lab.bridge]);
     await run('ip', ['link', 'set', lab.bridge, 'up']);
     return lab;
@@ -81,10 +88,16 @@ export class NetnsLab {
     for (const p of this.processes) p.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
     await this.clearLeftovers();
+    releaseBed(this.bridge);
     await rm(this.dir, { recursive: true, force: true });
   }
 
   private async clearLeftovers(): Promise<void> {
+    await this.clearNamespaces();
+    await run('ip', ['link', 'del', this.bridge], { allowFail: true });
+  }
+
+  private async clearNamespaces(): Promise<void> {
     const list = await run('ip', ['netns', 'list'], { allowFail: true });
     for (const line of list.split('\n')) {
       const ns = line.split(' ')[0];
@@ -95,7 +108,6 @@ export class NetnsLab {
         await run('ip', ['netns', 'del', ns], { allowFail: true });
       }
     }
-    await run('ip', ['link', 'del', this.bridge], { allowFail: true });
     // A veth whose namespace went while a process still held it can outlive it in the root namespace.
     const links = await run('ip', ['-o', 'link', 'show'], { allowFail: true });
     for (const [, veth] of links.matchAll(new RegExp(`^\\d+: (${PREFIX}${this.id}n\\d+)[@:]`, 'gm'))) await run('ip', ['link', 'del', veth!], { allowFail: true });

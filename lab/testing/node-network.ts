@@ -1,7 +1,8 @@
 // Nodes in network namespaces for the CNI and `run` tests: one bridge in the root namespace
 // (gk8s<id>br, 10.178.<id>.254/24: the API server listens there, so every node reaches it) and one
 // namespace per node (gk8s<id>-<node>, eth0 = 10.178.<id>.<n>/24), plus pod namespaces. destroy()
-// removes all of it; create() first clears what an aborted run with the same id left behind.
+// removes all of it. create() claims the bed's number (network-claim.ts): the one asked for unless
+// another running test holds it, clearing what an aborted run left behind.
 //
 // With `subnetB`, those nodes sit in a second subnet instead (bridge gk8s<id>bb, 10.179.<id>.0/24)
 // and a router namespace (gk8s<id>-router: 10.178.<id>.1 and 10.179.<id>.1) joins the two: every
@@ -10,6 +11,7 @@
 // and masquerades subnet B's traffic to the API server, so the root namespace needs no route.
 import { execFile } from 'node:child_process';
 import { removeNamespace, run } from '../sh.ts';
+import { claimBed, releaseBed } from './network-claim.ts';
 
 export interface TestNode {
   name: string;
@@ -47,12 +49,19 @@ export class NodeNetwork {
   /** An address outside the cluster (on the router's loopback, with `subnetB`). */
   readonly outsideIp = '198.51.100.1';
 
-  static async create(id: number, nodeNames: string[], options: { subnetB?: string[] } = {}): Promise<NodeNetwork> {
+  /** `preferred` (1..250) is the test file's own number; another is taken if a running test holds it. */
+  static async create(preferred: number, nodeNames: string[], options: { subnetB?: string[] } = {}): Promise<NodeNetwork> {
+    const id = await claimBed({
+      bridge: (n) => new NodeNetwork(n).bridge,
+      preferred,
+      range: [1, 250],
+      clear: (n) => new NodeNetwork(n).removeAll(),
+    });
     const network = new NodeNetwork(id);
-    await network.destroy();
+    await network.removeNamespaces();
+    await run('ip', ['link', 'del', network.bridgeB], { allowFail: true });
     const subnetB = options.subnetB ?? [];
     const routed = subnetB.length > 0;
-    await run('ip', ['link', 'add', network.bridge, 'type', 'bridge']);
     await run('ip', ['addr', 'add', `${network.hostIp}/24`, 'dev', network.bridge]);
     await run('ip', ['link', 'set', network.bridge, 'up']);
     if (routed) await network.addRouter();
@@ -124,6 +133,17 @@ export class NodeNetwork {
   }
 
   async destroy(): Promise<void> {
+    await this.removeAll();
+    releaseBed(this.bridge);
+  }
+
+  private async removeAll(): Promise<void> {
+    await this.removeNamespaces();
+    await run('ip', ['link', 'del', this.bridge], { allowFail: true });
+    await run('ip', ['link', 'del', this.bridgeB], { allowFail: true });
+  }
+
+  private async removeNamespaces(): Promise<void> {
     const listed = (await run('ip', ['netns', 'list'], { allowFail: true }))
       .split('\n')
       .map((line) => line.split(' ')[0] ?? '')
@@ -131,7 +151,5 @@ export class NodeNetwork {
     // Processes left in a namespace would keep its interfaces alive: removeNamespace ends them first.
     for (const ns of new Set([...this.namespaces, ...listed])) await removeNamespace(ns, 0);
     this.namespaces.length = 0;
-    await run('ip', ['link', 'del', this.bridge], { allowFail: true });
-    await run('ip', ['link', 'del', this.bridgeB], { allowFail: true });
   }
 }
