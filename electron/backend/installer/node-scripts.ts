@@ -46,7 +46,7 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   mp=$(systemctl show -p MainPID --value gingham-agent 2>/dev/null || true)
   if [ -n "$mp" ] && [ "$mp" != 0 ]; then echo "agentPid=$mp"; echo "agentExe=$(readlink /proc/$mp/exe 2>/dev/null)"; fi
 fi
-if [ -S "$RUN/agent.sock" ] && [ -n "$cur" ] && "$P/current/gingham-agent" node-status --control "$RUN/agent.sock" >/dev/null 2>&1; then echo "healthy=yes"; else echo "healthy=no"; fi
+if [ -S "${nodePaths.control}" ] && [ -n "$cur" ] && "$P/current/gingham-agent" node-status --control "${nodePaths.control}" >/dev/null 2>&1; then echo "healthy=yes"; else echo "healthy=no"; fi
 for f in ${nodePaths.config} ${nodePaths.kubeconfig} ${nodePaths.cniPlugin} ${nodePaths.cniConfig}; do [ -f "$f" ] && echo "sha:$f=$(sha256sum < "$f" | cut -d' ' -f1)"; done
 for d in "$P"/releases/.incoming-*; do [ -e "$d" ] && echo "incoming=\${d##*/}"; done
 echo "--- state"
@@ -174,8 +174,8 @@ healthy() {
   while [ $i -lt $((WAIT * 2)) ]; do
     pid=$(agent_pid || true)
     # Asking costs a start of the executable: only once the agent has made its socket.
-    if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$(readlink /proc/$pid/exe 2>/dev/null)" = "$P/releases/$1/gingham-agent" ] && [ -S "$RUN/agent.sock" ] \\
-      && "$P/releases/$1/gingham-agent" node-status --control "$RUN/agent.sock" >/dev/null 2>&1; then return 0; fi
+    if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$(readlink /proc/$pid/exe 2>/dev/null)" = "$P/releases/$1/gingham-agent" ] && [ -S "${nodePaths.control}" ] \\
+      && "$P/releases/$1/gingham-agent" node-status --control "${nodePaths.control}" >/dev/null 2>&1; then return 0; fi
     sleep 0.5; i=$((i+1))
   done
   return 1
