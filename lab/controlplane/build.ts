@@ -160,7 +160,7 @@ export function processAlive(pid: number): boolean {
  * into the same folder would overwrite each other's files. The lock is a folder holding the
  * builder's pid; a lock whose builder died is taken over.
  */
-async function withBuildLock<T>(lockDir: string, progress: Progress, work: () => Promise<T>): Promise<T> {
+export async function withBuildLock<T>(lockDir: string, progress: Progress, work: () => Promise<T>): Promise<T> {
   let told = false;
   for (;;) {
     try {
