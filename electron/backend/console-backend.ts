@@ -18,6 +18,7 @@ import { CaptureService, type CaptureServiceOptions } from './capture/capture-se
 import { ClusterOpsService } from './cluster-ops/cluster-ops-service.ts';
 import { DoctorService } from './doctor/doctor-service.ts';
 import { MeasureService } from './measure/measure-service.ts';
+import { routingConfigHandlers } from './routing-config/routing-config-service.ts';
 import { clusterNodeClient } from './ssh/cluster-node-client.ts';
 import { InstallerService, type InstallerServiceOptions } from './installer/installer-service.ts';
 
@@ -134,6 +135,7 @@ export class ConsoleBackend {
       ...clusterOps,
       ...doctor,
       ...measure,
+      ...routingConfigHandlers(kubeConfigFor),
     };
 
     const notifications: NotificationHandlers = {

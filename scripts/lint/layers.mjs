@@ -34,7 +34,7 @@ export const layers = [
 ];
 
 /** Packages that only test files may import, whatever their layer (tests run under Node). */
-export const testOnlyPackages = ['vitest', 'fast-check', 'ajv', 'ajv-formats', '@marcbachmann/cel-js', 'playwright-core', 'eslint'];
+export const testOnlyPackages = ['vitest', 'fast-check', 'ajv-formats', '@marcbachmann/cel-js', 'playwright-core', 'eslint'];
 
 /** The layer a repository-relative path belongs to, or undefined for files outside every layer. */
 export function layerOf(relativePath) {

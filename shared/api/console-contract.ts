@@ -7,6 +7,7 @@ import { captureEvents, captureNotifications, captureRequests } from './capture-
 import { clusterOpsRequests } from './cluster-ops-contract.ts';
 import { doctorRequests } from './doctor-contract.ts';
 import { measureRequests } from './measure-contract.ts';
+import { routingConfigRequests } from './routing-config-contract.ts';
 
 const name = z.string().min(1).max(253);
 const hostName = z.string().min(1).max(255).regex(/^[^\s@]+$/, 'a host name or address without spaces or @');
@@ -147,6 +148,7 @@ export const requests = {
   ...clusterOpsRequests,
   ...doctorRequests,
   ...measureRequests,
+  ...routingConfigRequests,
 } as const;
 
 /** One-way messages from the renderer: high-rate, so no answer. */

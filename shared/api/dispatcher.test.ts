@@ -43,6 +43,10 @@ function handlers(overrides: Partial<RequestHandlers> = {}): RequestHandlers {
     'measure.run': unused,
     'measure.history': unused,
     'connectivity.matrix': unused,
+    'routingConfig.list': unused,
+    'routingConfig.validate': unused,
+    'routingConfig.dryRun': unused,
+    'routingConfig.apply': unused,
     ...overrides,
   };
 }

@@ -1,13 +1,15 @@
 // The cluster's IPPools (crd.projectcalico.org/v1, as calico-node and the agent read them):
 // listed, created, updated with optimistic concurrency on resourceVersion (a conflict carries the
 // newer object so that the user sees what changed), deleted with a resourceVersion precondition.
-// Every write is validated first with shared/model's rules, the same as the CRD's.
+// Every write is validated first with shared/model's rules, the same as the CRD's, then against
+// the cluster's live CRD schema (routing-config/live-crd-schema.ts).
 import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { PoolDryRun, PoolFields, PoolRow, SpecChange } from '../../../shared/api/cluster-ops-contract.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import { pluralOfCalicoKind } from '../../../shared/model/calico-kinds.ts';
 import { parseIPPool, validateIPPoolUpdate } from '../../../shared/model/ippool.ts';
 import { ValidationError } from '../../../shared/model/validation.ts';
+import { checkAgainstLiveCrd } from '../routing-config/live-crd-schema.ts';
 
 const group = 'crd.projectcalico.org';
 const version = 'v1';
@@ -75,7 +77,7 @@ function invalid(error: ValidationError): ConsoleError {
 export class IPPoolStore {
   private readonly api: CustomObjectsApi;
 
-  constructor(config: KubeConfig) {
+  constructor(private readonly config: KubeConfig) {
     this.api = config.makeApiClient(CustomObjectsApi);
   }
 
@@ -122,6 +124,8 @@ export class IPPoolStore {
       throw error;
     }
     if (current && current.metadata.resourceVersion !== resourceVersion) throw this.conflict(name, current);
+    // The cluster's own CRD next (it may be a newer Calico's than the model above): named field by field.
+    await checkAgainstLiveCrd(this.config, 'IPPool', object as unknown as Record<string, unknown>);
     const options = { fieldManager: 'gingham-console', ...(dryRun ? { dryRun: 'All' } : {}) };
     try {
       const saved = current
