@@ -6,7 +6,9 @@
 import { addressAt } from '../model/block-allocations.ts';
 import type { ClusterNode, ClusterSnapshot } from '../model/cluster-snapshot.ts';
 import { dataplaneStateSchema, type DataplaneState } from '../model/dataplane-state.ts';
+import type { Encapsulation } from '../model/node-encapsulation.ts';
 import { caliInterfaceName, formatIPv4, formatInterfaceAddress, isIPv4, type InterfaceAddress } from '../net/index.ts';
+import { effectivePools, encapsulationsFromPeers } from './mode-switch.ts';
 
 export interface LocalFacts {
   nodeName: string;
@@ -16,6 +18,11 @@ export interface LocalFacts {
   address: InterfaceAddress;
   ipipTunnelAddress?: string;
   vxlanTunnelAddress?: string;
+  /**
+   * Encapsulations to keep receiving for peers that still send them during a mode switch; absent:
+   * every one they may send (encapsulationsFromPeers). The agent passes its own, bounded in time.
+   */
+  keepAccepting?: Encapsulation[];
 }
 
 export interface BgpRoute {
@@ -93,7 +100,12 @@ export function desiredDataplane(snapshot: ClusterSnapshot, local: LocalFacts, b
       borrowed: borrowedRoutes(snapshot, n.name),
       ...(n.vxlanTunnelAddress ? { vxlanTunnelAddress: n.vxlanTunnelAddress } : {}),
       ...(n.vxlanTunnelMac ? { vxlanMac: n.vxlanTunnelMac } : {}),
+      ...(n.encapsulations ? { accepts: n.encapsulations.accepts } : {}),
     }));
+  // A staged rollout's override for this node: its pools' modes, for this node only.
+  const me = snapshot.nodes.find((n) => n.name === local.nodeName);
+  const pools = effectivePools(snapshot.pools, me?.poolModes);
+  const keepAccepting = local.keepAccepting ?? [...encapsulationsFromPeers(snapshot, local.nodeName)].sort();
   const document = dataplaneStateSchema.parse({
     node: {
       name: local.nodeName,
@@ -101,8 +113,9 @@ export function desiredDataplane(snapshot: ClusterSnapshot, local: LocalFacts, b
       address: formatInterfaceAddress(local.address),
       ...(local.ipipTunnelAddress ? { ipipTunnelAddress: local.ipipTunnelAddress } : {}),
       ...(local.vxlanTunnelAddress ? { vxlanTunnelAddress: local.vxlanTunnelAddress } : {}),
+      ...(keepAccepting.length > 0 ? { keepAccepting } : {}),
     },
-    pools: snapshot.pools.map((p) => ({
+    pools: pools.map((p) => ({
       name: p.metadata.name,
       cidr: p.spec.cidr,
       blockSize: p.spec.blockSize,

@@ -97,6 +97,8 @@ export interface DataplanePlan {
   tunnelAdmission?: DesiredTunnelAdmission;
   /** Things the planner could not do, in words a user can act on. */
   warnings: string[];
+  /** Per enabled pool, the mode planned (the pool's, or a staged rollout's override): what the agent publishes it applied. */
+  modes?: Record<string, RouteMode>;
 }
 
 /** What the planner needs to know about the host that the document may leave out. */

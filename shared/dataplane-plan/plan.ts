@@ -16,6 +16,7 @@ import {
   type InterfaceAddress,
 } from '../net/index.ts';
 import type { DataplaneState, PeerState, PoolState } from '../model/dataplane-state.ts';
+import type { Encapsulation } from '../model/node-encapsulation.ts';
 import {
   ipipDeviceName,
   vxlanDeviceName,
@@ -39,6 +40,7 @@ interface ParsedPool {
 
 const ipipOn = (pool: PoolState) => pool.ipipMode !== 'Never';
 const vxlanOn = (pool: PoolState) => pool.vxlanMode !== 'Never';
+const encapsulationOfPool = (pool: PoolState): Encapsulation | undefined => (ipipOn(pool) ? 'IPIP' : vxlanOn(pool) ? 'VXLAN' : undefined);
 
 function modeOf(pool: PoolState): RouteMode {
   if (ipipOn(pool)) return `IPIP ${pool.ipipMode}` as RouteMode;
@@ -60,9 +62,13 @@ function firstAddressIn(blocks: readonly string[], pools: readonly ParsedPool[],
   return undefined;
 }
 
-/** The VTEP of a peer: its tunnel address and MAC, or undefined when it has no VXLAN block. */
+/**
+ * The VTEP of a peer: its tunnel address and MAC, or undefined when it has no VXLAN block. While a
+ * switch out of VXLAN is under way (the peer still accepts only VXLAN, and its pool is VXLAN no
+ * more), the first address of its first block stands in when it has given up its tunnel address.
+ */
 function peerVtep(peer: PeerState, pools: readonly ParsedPool[]): { ip: string; mac: string } | undefined {
-  const ip = peer.vxlanTunnelAddress ?? optionalIPv4(firstAddressIn(peer.blocks, pools, vxlanOn));
+  const ip = peer.vxlanTunnelAddress ?? optionalIPv4(firstAddressIn(peer.blocks, pools, vxlanOn) ?? (peer.accepts?.includes('VXLAN') ? firstAddressIn(peer.blocks, pools, () => true) : undefined));
   if (ip === undefined) return undefined;
   return { ip, mac: peer.vxlanMac ?? vxlanMacForNode(peer.name) };
 }
@@ -94,18 +100,36 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
     routes.set(route.dst, { route, key: cidr.address * 64 + cidr.prefixLength });
   };
 
-  // Devices: a tunnel device exists while any pool needs it, and goes when none does.
+  // Make before break (docs/dataplane.md): a route uses a pool's encapsulation only towards a peer
+  // that published it accepts it, and the old way meanwhile; so this node keeps the device of each
+  // encapsulation it sends with, and of each that peers still send it (node.keepAccepting).
+  const fallbackOf = (peer: PeerState | undefined, wanted: Encapsulation): Encapsulation | 'direct' => {
+    if (!peer?.accepts || peer.accepts.includes(wanted)) return wanted;
+    return peer.accepts.find((e) => e !== wanted) ?? 'direct';
+  };
+  const needed = new Set<Encapsulation>(state.node.keepAccepting);
+  for (const p of pools) {
+    if (ipipOn(p.pool)) needed.add('IPIP');
+    if (vxlanOn(p.pool)) needed.add('VXLAN');
+    const wanted = encapsulationOfPool(p.pool);
+    if (!wanted) continue;
+    for (const peer of state.peers) {
+      const way = fallbackOf(peer, wanted);
+      if (way !== 'direct') needed.add(way);
+    }
+  }
+  // Devices: a tunnel device exists while any pool needs it (or a switch in progress), and goes when none does.
   let ipip: DesiredIpipDevice | undefined;
-  if (pools.some((p) => ipipOn(p.pool))) {
+  if (needed.has('IPIP')) {
     const address = state.node.ipipTunnelAddress ?? optionalIPv4(firstAddressIn(state.blocks, pools, ipipOn));
-    if (address === undefined) warnings.push(`${ipipDeviceName} has no address: give node.ipipTunnelAddress or a block in an IPIP pool`);
+    if (address === undefined && pools.some((p) => ipipOn(p.pool))) warnings.push(`${ipipDeviceName} has no address: give node.ipipTunnelAddress or a block in an IPIP pool`);
     ipip = { name: ipipDeviceName, mtu: ipipMtu(hostMtu), local: nodeIp, ...(address ? { address: `${address}/32` } : {}) };
   }
   let vxlan: DesiredVxlanDevice | undefined;
-  if (pools.some((p) => vxlanOn(p.pool))) {
+  if (needed.has('VXLAN')) {
     const ipipAddress = ipip?.address ? parseIPv4(ipip.address.slice(0, -3)) : undefined;
     const address = state.node.vxlanTunnelAddress ?? optionalIPv4(firstAddressIn(state.blocks, pools, vxlanOn, ipipAddress));
-    if (address === undefined) warnings.push(`${vxlanDeviceName} has no address: give node.vxlanTunnelAddress or a block in a VXLAN pool`);
+    if (address === undefined && pools.some((p) => vxlanOn(p.pool))) warnings.push(`${vxlanDeviceName} has no address: give node.vxlanTunnelAddress or a block in a VXLAN pool`);
     vxlan = {
       name: vxlanDeviceName,
       vni: vxlanVni,
@@ -146,6 +170,7 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
 
   const ownBlocks = new Set(state.blocks.map((b) => formatCidr(parseCidr(b))));
   /** `dst` is `block` as text: parseCidr accepts only the canonical form, so the document's own text is it. */
+  const peersByName = new Map(state.peers.map((p) => [p.name, p]));
   const remoteRoute = (block: Cidr, dst: string, nextHop: number, nextHopText: string, peerName: string) => {
     if (ownBlocks.has(dst)) return;
     const owner = poolOf(block);
@@ -157,11 +182,13 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
     const same = sameSubnet(node, nextHop);
     const mode = modeOf(pool);
     const base = { kind: 'remote-block' as const, block: dst, pool: pool.name, mode, node: peerName };
-    if (ipipOn(pool) && (pool.ipipMode === 'Always' || !same)) {
+    const encapsulated = (ipipOn(pool) && (pool.ipipMode === 'Always' || !same)) || (vxlanOn(pool) && (pool.vxlanMode === 'Always' || !same));
+    const way = encapsulated ? fallbackOf(peersByName.get(peerName), ipipOn(pool) ? 'IPIP' : 'VXLAN') : 'direct';
+    if (way === 'IPIP') {
       addRoute({ dst, type: 'unicast', dev: ipipDeviceName, gateway: nextHopText, onlink: true, scope: 'global', mtu: ipipMtu(hostMtu), owner: { ...base, path: 'tunl0' } }, block);
       return;
     }
-    if (vxlanOn(pool) && (pool.vxlanMode === 'Always' || !same)) {
+    if (way === 'VXLAN') {
       const vtep = vteps.get(peerName);
       if (!vtep) {
         warnings.push(`${dst}: ${peerName} has no VXLAN tunnel address (give peers[].vxlanTunnelAddress): no route programmed`);
@@ -170,6 +197,7 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
       addRoute({ dst, type: 'unicast', dev: vxlanDeviceName, gateway: vtep.ip, onlink: true, scope: 'global', mtu: vxlanMtu(hostMtu), owner: { ...base, path: 'vxlan' } }, block);
       return;
     }
+    // Unencapsulated: the pool's mode, or a peer that accepts no encapsulation yet (it has not moved from Never).
     if (same) {
       addRoute({ dst, type: 'unicast', dev: state.node.interface, gateway: nextHopText, onlink: true, scope: 'global', owner: { ...base, path: 'direct' } }, block);
     } else if (gateway) {
@@ -218,5 +246,6 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
     ...(natPools.length > 0 ? { nat: { masqueradeFrom: natPools, allPools: pools.map((p) => formatCidr(p.cidr)) } } : {}),
     ...(tunnelAdmission ? { tunnelAdmission } : {}),
     warnings,
+    modes: Object.fromEntries(state.pools.filter((p) => !p.disabled).map((p) => [p.name, modeOf(p)])),
   };
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { formatInterfaceAddress, isIPv4, parseInterfaceAddress, type InterfaceAddress } from '../net/index.ts';
 import { objectNameSchema } from './meta.ts';
 import { asNumberSchema } from './bgp-fields.ts';
+import { encapsulationsAnnotation, parseNodeEncapsulations, parsePoolModesOverride, poolModesAnnotation, type NodeEncapsulations, type PoolModesOverride } from './node-encapsulation.ts';
 import { addIssue, parseWith } from './validation.ts';
 
 export const calicoAnnotations = {
@@ -27,6 +28,12 @@ export interface CalicoNode {
   routeReflectorClusterId?: string;
   /** The Kubernetes InternalIP, for nodes that have no Calico annotation yet. */
   internalIP?: string;
+  /** What the node's Gingham agent published it accepts and sends (node-encapsulation.ts); absent for stock calico-node. */
+  encapsulations?: NodeEncapsulations;
+  /** A staged rollout's pool modes for this node (node-encapsulation.ts). */
+  poolModes?: PoolModesOverride;
+  /** Gingham's annotations that could not be read, and why: ignored, never a reason to skip the Node. */
+  annotationProblems?: string[];
 }
 
 const ipv4Text = (what: string) =>
@@ -87,6 +94,23 @@ export function parseCalicoNode(k8sNode: unknown): CalicoNode {
   set('asNumber', a[calicoAnnotations.asNumber]);
   set('routeReflectorClusterId', a[calicoAnnotations.routeReflectorClusterId]);
   set('internalIP', node.status?.addresses?.find((address) => address.type === 'InternalIP')?.address);
+  // Gingham's own annotations: one that cannot be read is left out and said, the Node still counts.
+  const raw = a as Record<string, unknown>;
+  const problems: string[] = [];
+  const read = <T>(key: string, parse: (text: string, node: string) => T): T | undefined => {
+    const text = raw[key];
+    if (text === undefined) return undefined;
+    try {
+      if (typeof text !== 'string') throw new Error(`the ${key} annotation of Node ${JSON.stringify(result.name)} is not a string`);
+      return parse(text, `Node ${JSON.stringify(result.name)}`);
+    } catch (error) {
+      problems.push(`${(error as Error).message} (ignored)`);
+      return undefined;
+    }
+  };
+  set('encapsulations', read(encapsulationsAnnotation, parseNodeEncapsulations));
+  set('poolModes', read(poolModesAnnotation, parsePoolModesOverride));
+  if (problems.length > 0) result.annotationProblems = problems;
   return result;
 }
 

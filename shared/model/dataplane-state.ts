@@ -40,6 +40,8 @@ const interfaceName = z
   .string()
   .regex(/^[^\s/]{1,15}$/, { error: 'must be a Linux interface name: 1 to 15 characters, no spaces or slashes' });
 
+const encapsulationList = z.array(z.enum(['IPIP', 'VXLAN'], { error: (issue) => `must be IPIP or VXLAN (got ${JSON.stringify(issue.input)})` }));
+
 const nodeSchema = z.object({
   name: z.string().min(1),
   interface: interfaceName.meta({ description: 'The host interface, such as ens5.' }),
@@ -48,6 +50,7 @@ const nodeSchema = z.object({
   vxlanTunnelAddress: ipv4.optional().meta({ description: "vxlan.calico's address; the first address of the node's first VXLAN block when absent." }),
   gateway: ipv4.optional().meta({ description: "The subnet's gateway, next hop of direct routes to other subnets; read from the kernel's default route when absent." }),
   mtu: z.int().min(576).max(65535).optional().meta({ description: "The host interface's MTU; read from the kernel when absent." }),
+  keepAccepting: encapsulationList.default([]).meta({ description: 'Encapsulations to keep receiving (device and admission) besides what the pools want: during a mode switch, what peers that have not moved yet still send (docs/dataplane.md, make before break).' }),
 });
 
 const poolSchema = z.object({
@@ -73,6 +76,7 @@ const peerSchema = z.object({
   borrowed: z.array(cidr).default([]).meta({ description: "/32s of the addresses the peer's pods borrowed from other nodes' blocks: routed to the peer, not to the block's owner." }),
   vxlanTunnelAddress: ipv4.optional(),
   vxlanMac: mac.optional(),
+  accepts: encapsulationList.optional().meta({ description: "The encapsulations the peer's agent published that it receives now; absent: what the pool's mode says. A route uses a new encapsulation only once the peer accepts it." }),
 });
 
 const bgpRouteSchema = z.object({
