@@ -40,3 +40,26 @@ describe('allocations inside one block', () => {
     expect(ordinalOf('10.0.0.0/30', '10.0.0.4')).toBeUndefined();
   });
 });
+
+describe("a block calico-node made (Calico's sequence numbers are nanosecond times)", () => {
+  // As calico-node v3.31.0 wrote one on the mixed lab: a new block's sequenceNumber is
+  // time.Now().UnixNano(), a uint64 far beyond JavaScript's safe integers.
+  const calicoMade = () => ({ ...emptyIPAMBlock('192.168.133.192/26', 'worker-2').spec, sequenceNumber: 1796287509375604000 });
+
+  it('is read, not refused (Gingham skipped every such block, so it routed to no calico-node pod)', () => {
+    expect(() => parseIPAMBlock({ apiVersion: 'crd.projectcalico.org/v1', kind: 'IPAMBlock', metadata: { name: '192-168-133-192-26' }, spec: calicoMade() })).not.toThrow();
+  });
+
+  it('gets a larger sequence number on every change, though n + 1 is n for such doubles', () => {
+    const first = allocate(calicoMade(), 'a', {})!.spec;
+    expect(first.sequenceNumber!).toBeGreaterThan(1796287509375604000);
+    const second = releaseHandle(first, 'a').spec;
+    expect(second.sequenceNumber!).toBeGreaterThan(first.sequenceNumber!);
+  });
+
+  it('still refuses a negative or fractional sequence number, or one beyond uint64', () => {
+    for (const sequenceNumber of [-1, 1.5, 2 ** 65]) {
+      expect(() => parseIPAMBlock({ apiVersion: 'crd.projectcalico.org/v1', kind: 'IPAMBlock', metadata: { name: '192-168-133-192-26' }, spec: { ...calicoMade(), sequenceNumber } })).toThrow(/sequenceNumber/);
+    }
+  });
+});

@@ -25,6 +25,16 @@ function sameAttributes(a: BlockSpec['attributes'][number], handleId: string, se
   return a.handle_id === handleId && JSON.stringify(a.secondary ?? {}) === JSON.stringify(secondary);
 }
 
+/**
+ * The block's next sequence number. Calico's start at a time in nanoseconds (about 1.8e18), where
+ * a double's step is 256 and n + 1 === n: the step is doubled until the number changes.
+ */
+export function nextSequenceNumber(current = 0): number {
+  let step = 1;
+  while (current + step === current) step *= 2;
+  return current + step;
+}
+
 /** Takes the next free address for `handleId`; undefined when the block is full. */
 export function allocate(spec: BlockSpec, handleId: string, secondary: Record<string, string>): { spec: BlockSpec; ordinal: number } | undefined {
   const [ordinal, ...rest] = spec.unallocated;
@@ -37,7 +47,7 @@ export function allocate(spec: BlockSpec, handleId: string, secondary: Record<st
   }
   const allocations = [...spec.allocations];
   allocations[ordinal] = index;
-  return { spec: { ...spec, allocations, unallocated: rest, attributes, sequenceNumber: (spec.sequenceNumber ?? 0) + 1 }, ordinal };
+  return { spec: { ...spec, allocations, unallocated: rest, attributes, sequenceNumber: nextSequenceNumber(spec.sequenceNumber) }, ordinal };
 }
 
 /** The ordinals held by `handleId`. */
@@ -64,7 +74,7 @@ export function releaseHandle(spec: BlockSpec, handleId: string): { spec: BlockS
       allocations: allocations.map((a) => (a === null ? null : renumber.get(a)!)),
       attributes: used.map((old) => spec.attributes[old]!),
       unallocated: [...spec.unallocated, ...released],
-      sequenceNumber: (spec.sequenceNumber ?? 0) + 1,
+      sequenceNumber: nextSequenceNumber(spec.sequenceNumber),
     },
     released,
   };

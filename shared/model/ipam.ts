@@ -37,7 +37,16 @@ export const ipamBlockSpecSchema = z
       }),
     ),
     deleted: z.boolean().optional(),
-    sequenceNumber: z.int().min(0).optional(),
+    /**
+     * Calico's is a uint64 that starts at the block's creation time in nanoseconds, beyond
+     * JavaScript's safe integers: read as the nearest double, checked as a whole number in uint64's range.
+     */
+    sequenceNumber: z
+      .number()
+      .min(0)
+      .max(2 ** 64)
+      .refine(Number.isInteger, { error: 'must be a whole number' })
+      .optional(),
   })
   .meta({ 'x-kubernetes-preserve-unknown-fields': true })
   .superRefine((spec, ctx) => {
