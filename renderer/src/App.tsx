@@ -9,6 +9,7 @@ import { ConnectivityPage } from './cluster/ConnectivityPage.tsx';
 import { IpPoolsPage } from './cluster/IpPoolsPage.tsx';
 import { PeersPage } from './cluster/PeersPage.tsx';
 import { RoutesPage } from './cluster/RoutesPage.tsx';
+import { RoutingObjectsPage } from './routing-config/RoutingObjectsPage.tsx';
 import { Sidebar } from './components/Sidebar.tsx';
 import { DoctorPage } from './doctor/DoctorPage.tsx';
 import { MeasurePage } from './measure/MeasurePage.tsx';
@@ -69,6 +70,7 @@ export function App({ backend }: { backend: Backend }) {
             {section === 'clusters' && <ClustersPage cluster={cluster} onConnected={setCluster} />}
             {section === 'nodes' && <NodesPage cluster={cluster} onOpenTerminal={openTerminal} />}
             {section === 'ippools' && <IpPoolsPage cluster={cluster} />}
+            {section === 'routing' && <RoutingObjectsPage cluster={cluster} />}
             {section === 'routes' && <RoutesPage active={section === 'routes'} />}
             {section === 'bgp' && <PeersPage active={section === 'bgp'} />}
             {section === 'connectivity' && <ConnectivityPage cluster={cluster} active={section === 'connectivity'} />}

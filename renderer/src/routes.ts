@@ -4,6 +4,7 @@ export const sections = [
   { id: 'clusters', label: 'Clusters' },
   { id: 'nodes', label: 'Nodes' },
   { id: 'ippools', label: 'IP pools' },
+  { id: 'routing', label: 'Routing objects' },
   { id: 'routes', label: 'Routes' },
   { id: 'bgp', label: 'BGP peers' },
   { id: 'connectivity', label: 'Connectivity' },

@@ -28,7 +28,7 @@ interface Convergence {
   allMs?: number;
 }
 
-function Preview({ nodes }: { nodes: NodePreview[] }) {
+export function Preview({ nodes }: { nodes: NodePreview[] }) {
   return (
     <div className="preview" aria-label="Preview per node">
       {nodes.map((n) => (
@@ -172,12 +172,13 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
       // The API server's answer (validated against the live CRD, defaulted, nothing stored) beside
       // what each node's planner would change.
       const resourceVersion = editing.resourceVersion ? { resourceVersion: editing.resourceVersion } : {};
+      // A new pool has no node state to plan from yet: its dry run alone.
       const [server, nodes] = await Promise.all([
         client.request('ippools.dryRun', { context, name: editing.name, fields: editing.fields, ...resourceVersion }),
-        client.request('ippools.preview', { context, name: editing.name, fields: editing.fields }),
+        editing.resourceVersion ? client.request('ippools.preview', { context, name: editing.name, fields: editing.fields }) : Promise.resolve(undefined),
       ]);
       setDryRun(server);
-      setPreview(nodes.nodes);
+      setPreview(nodes?.nodes);
     } catch (e) {
       if (e instanceof ConsoleError && e.code === 'conflict' && e.details?.current) setConflict(JSON.parse(e.details.current) as PoolRow);
       setError(messageOf(e));
@@ -188,7 +189,7 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
 
   const apply = async (event: FormEvent) => {
     event.preventDefault();
-    if (!editing || !valid) return;
+    if (!editing || !valid || !dryRun) return;
     setBusy(true);
     setError(undefined);
     setConflict(undefined);
@@ -312,10 +313,11 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
             </label>
           </div>
           <div className="actions">
-            <button type="button" disabled={!valid || busy || !editing.resourceVersion} onClick={() => void doPreview()}>
+            <button type="button" disabled={!valid || busy} onClick={() => void doPreview()}>
               Preview
             </button>
-            <button type="submit" className="primary" disabled={!valid || busy}>
+            {/* Every change goes through the server's dry run first: Apply follows a Preview of these fields. */}
+            <button type="submit" className="primary" disabled={!valid || busy || !dryRun} title={dryRun ? undefined : 'Preview first: the server-side dry run and the plan per node'}>
               Apply
             </button>
           </div>
