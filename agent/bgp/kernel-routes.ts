@@ -26,13 +26,14 @@ const RECORDS = 16384;
 /** Bytes handed to the writer per write (the writer asks for a 1 MB pipe). */
 const WRITE = 131072;
 /**
- * Record word 2: bit 31 = delete, bits 25-30 = prefix length, bits 0-24 = next hop's index.
+ * Record word 2: bit 31 = delete, bits 25-30 = prefix length, bits 0-23 = next hop's index.
  * Length 63 defines a next hop: word 1 is its address, the index is the one later records use.
  * The writer reads the records as they are in memory (host byte order: it runs on this host).
  */
 const DELETE = 0x80000000;
 const LENGTH_SHIFT = 25;
-const NEXT_HOP_MASK = (1 << LENGTH_SHIFT) - 1;
+// Bit 24 is the writer's replace flag, which the speaker never sets.
+const NEXT_HOP_MASK = (1 << 24) - 1;
 const DEFINE_NEXT_HOP = 63;
 
 export class KernelRoutes {

@@ -110,7 +110,7 @@ describe('native route writer', () => {
     expect(last.filter((r) => r.dst === subnet).map((r) => r.protocol)).toEqual(['kernel']);
   });
 
-  it('takes any input without a memory error (AddressSanitizer and UBSan): bad records, next hop indices at the limits, refusals and retries', async () => {
+  it('takes any input without a memory error (AddressSanitizer and UBSan): bad records, next hop indices at the limits, next hop devices and forms, replaces, syncs, refusals and retries', async () => {
     // Built here with the sanitizers; it runs as root, fed by the speaker.
     const source = path.join(path.dirname(fileURLToPath(import.meta.url)), 'native', 'route_writer.c');
     const asan = path.join(lab.dir, 'route-writer-asan');
@@ -124,7 +124,11 @@ describe('native route writer', () => {
       // A next hop definition (length 63), mostly reachable ones.
       fc.tuple(fc.oneof(fc.constantFrom(parseIPv4(lab.address(254)), parseIPv4(lab.address(253))), fc.integer({ min: 0, max: 0xffffffff })), hopIndex)
         .map(([a, i]) => [a, ((63 << 25) | (i & ((1 << 25) - 1))) >>> 0] as const),
-      // An add or a delete of any length 0..62 (over 32 is a bad record).
+      // A next hop's device or form amended (62, 61: an MTU, onlink, scope link, blackhole, no
+      // gateway, any bits), or a sync (60), for an index defined or not.
+      fc.tuple(fc.oneof(fc.constantFrom(0, 1, 1480 | (1 << 16), 1 << 17, 1 << 18, 1 << 19, 0xffff, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff })), fc.constantFrom(60, 61, 62), hopIndex)
+        .map(([a, len, i]) => [a >>> 0, ((len << 25) | (i & ((1 << 25) - 1))) >>> 0] as const),
+      // An add (bit 24 set: a replace) or a delete of any length 0..62 (over 32 is a bad record).
       fc.tuple(address, fc.integer({ min: 0, max: 62 }), fc.boolean(), hopIndex)
         .map(([a, len, del, i]) => [a, ((del ? 0x80000000 : 0) | (len << 25) | (i & ((1 << 25) - 1))) >>> 0] as const),
       // Raw words.

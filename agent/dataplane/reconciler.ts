@@ -21,7 +21,8 @@ import type { BatchFailure } from './kernel/iproute.ts';
 import { readSnapshotThrough, type KernelSnapshot } from './kernel/snapshot.ts';
 import { NatManager } from './nat-manager.ts';
 import { TunnelAdmissionManager } from './tunnel-admission.ts';
-import { diffRoutes, PodRouteGrace } from './route-manager.ts';
+import { diffRoutes, PodRouteGrace, routeCommand } from './route-manager.ts';
+import { RouteWriter } from './kernel/route-writer.ts';
 import { ownersFile, removeOwners, writeOwners } from './route-owners.ts';
 import { diffVxlan } from './vxlan-manager.ts';
 
@@ -29,7 +30,7 @@ export interface PassReport {
   plan: DataplanePlan;
   /** Kernel commands sent in this pass. */
   changes: number;
-  /** The commands themselves (`ip ...` / `bridge ...`), for the log. */
+  /** The commands themselves (`ip ...` / `bridge ...`), for the log; empty for a pass of more than 50. */
   commands: string[];
   failures: BatchFailure[];
   warnings: string[];
@@ -44,9 +45,17 @@ export interface ReconcilerOptions {
   forceUserspaceIpip?: boolean;
   /** Record route owners for `gingham-agent routes` (off in benchmarks). */
   recordOwners?: boolean;
+  /**
+   * The network namespace the kernel tools run in, when it is not this process's (a test that
+   * wraps `ip`, `bridge` and `nft` to run there): the route writer is started there too.
+   */
+  netns?: string;
   /** Called when something outside a pass needs a new pass (the tunl0 helper died). */
   onNeedsPass?: (reason: string) => void;
 }
+
+/** A pass's commands are listed in its report (for the log) up to this many. */
+const maxReportedCommands = 50;
 
 export function hostFacts(state: DataplaneState, snapshot: KernelSnapshot, warnings: string[]): HostFacts {
   const link = snapshot.links.get(state.node.interface);
@@ -86,10 +95,13 @@ export class Reconciler {
   /** Long-lived iproute2 processes: a pass costs round trips, not process starts. */
   private readonly ip = new BatchProcess('ip');
   private readonly bridge = new BatchProcess('bridge');
+  /** Routes over netlink: `ip -batch` waited for each line's answer (most of a 100k-route pass). */
+  private readonly routes: RouteWriter;
   /** Every interface index seen, by name: a name with a new index means iproute2's cache is stale. */
   private readonly indexes = new Map<string, number>();
 
   constructor(readonly options: ReconcilerOptions) {
+    this.routes = new RouteWriter(options.netns ? { namespace: options.netns } : {});
     this.ipip = new IpipManager((reason) => {
       options.log.warn(reason);
       options.onNeedsPass?.(reason);
@@ -144,7 +156,13 @@ export class Reconciler {
     const admissionError = await this.admission.reconcile(plan.tunnelAdmission, { check: options.nat ?? true });
     if (admissionError) failures.push({ command: 'nft -f -', error: admissionError });
     const tunnel = lap();
-    for (const batch of changes.batches()) {
+    for (const batch of changes.steps()) {
+      // Routes go over netlink (the native writer), or as `ip -batch` text where it is not built.
+      if ('routes' in batch) {
+        const refused = await (this.routes.available ? this.routes.apply(batch.routes) : this.ip.run(batch.routes.map(routeCommand)));
+        for (const failure of refused) failures.push(failure);
+        continue;
+      }
       // `bridge` caches names too: a vxlan.calico made again under a process that looked up the
       // old one needs a fresh process (one that never saw it does not).
       if (batch.tool === 'bridge' && this.bridgeStale) {
@@ -163,14 +181,14 @@ export class Reconciler {
     await this.ipip.finish(plan.ipip, plan.routes, plan.tunnelAdmission);
     // Devices gone: fresh processes now, while nothing waits, with no stale name in their caches.
     if (tunnelStops) this.restartIp({ eager: true });
-    if (changes.lines.teardown.some((c) => c === `link del ${vxlanDeviceName}`)) this.restartBridge({ eager: true });
+    if (changes.textOf('teardown').some((c) => c === `link del ${vxlanDeviceName}`)) this.restartBridge({ eager: true });
     const finish = lap();
 
     if (this.options.recordOwners ?? true) {
       const unrecorded = this.recordOwners(plan);
       if (unrecorded) warnings.push(unrecorded);
     }
-    return { plan, changes: changes.size, commands: changes.batches().flatMap((b) => b.commands.map((c) => `${b.tool} ${c}`)), failures, warnings, ms: performance.now() - started, timings: { read, tunnel, apply, nat, finish } };
+    return { plan, changes: changes.size, commands: changes.size <= maxReportedCommands ? changes.batches().flatMap((b) => b.commands.map((c) => `${b.tool} ${c}`)) : [], failures, warnings, ms: performance.now() - started, timings: { read, tunnel, apply, nat, finish } };
   }
 
   private bridgeStale = false;
@@ -208,6 +226,7 @@ export class Reconciler {
   close(): void {
     this.ip.close();
     this.bridge.close();
+    this.routes.close();
   }
 
   /** Removes every route, device, entry and table Gingham made. */

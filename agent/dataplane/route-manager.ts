@@ -5,7 +5,7 @@
 // pod), and the agent keeps it from then on; one that an older plugin (or calico-node's) made on
 // the pod's own veth is adopted, not reported.
 import { ginghamRouteProtocol, type DesiredRoute } from '../../shared/dataplane-plan/index.ts';
-import type { ChangeSet } from './changes.ts';
+import type { ChangeSet, RouteChange } from './changes.ts';
 import { scopeLink, type KernelRoute } from './kernel/snapshot.ts';
 
 /** The `ip route` arguments that describe a planned route (after `route replace|add`). */
@@ -19,6 +19,13 @@ export function routeSpec(route: DesiredRoute): string {
   if (route.onlink) words.push('onlink');
   if (route.mtu !== undefined) words.push('mtu', String(route.mtu));
   return words.join(' ');
+}
+
+/** A route change as an `ip -batch` line (the fallback, the log, the tests). */
+export function routeCommand(change: RouteChange): string {
+  if (change.op !== 'del') return `route ${change.op} ${routeSpec(change.route)}`;
+  const type = change.type === 'unicast' ? '' : `${change.type} `;
+  return `route del ${type}${change.dst} proto ${ginghamRouteProtocol} table main`;
 }
 
 export function routeMatches(want: DesiredRoute, have: KernelRoute): boolean {
@@ -96,7 +103,7 @@ export function diffRoutes(desired: readonly DesiredRoute[], kernel: readonly Ke
     const other = foreign.get(route.dst);
     if (!have && other && isPodRouteToAdopt(route, other)) {
       // Replaced in place (same destination and metric): the pod's traffic never misses a route.
-      changes.add('switch', `route replace ${routeSpec(route)}`);
+      changes.addRoute('switch', { op: 'replace', route });
       continue;
     }
     if (!have && other) {
@@ -109,7 +116,7 @@ export function diffRoutes(desired: readonly DesiredRoute[], kernel: readonly Ke
     }
     // Replace only a route of ours; a new one is added, so that a route someone else makes to the
     // same destination between our read and our write is refused by the kernel, not overwritten.
-    changes.add('switch', `route ${have ? 'replace' : 'add'} ${routeSpec(route)}`);
+    changes.addRoute('switch', { op: have ? 'replace' : 'add', route });
   }
   const kept = new Set<string>();
   for (const route of ours.values()) {
@@ -118,8 +125,7 @@ export function diffRoutes(desired: readonly DesiredRoute[], kernel: readonly Ke
       kept.add(`${route.dst} ${route.dev ?? ''}`);
       continue;
     }
-    const type = route.type === 'unicast' ? '' : `${route.type} `;
-    changes.add('retire', `route del ${type}${route.dst} proto ${ginghamRouteProtocol} table main`);
+    changes.addRoute('retire', { op: 'del', dst: route.dst, type: route.type });
   }
   context.podRoutes?.retain(kept);
   return warnings;

@@ -1,9 +1,16 @@
 // gingham-route-writer: programs IPv4 routes over rtnetlink, many per sendmsg, without waiting for
 // each acknowledgement as `ip -batch` does (which makes a million routes take minutes).
 // Usage: gingham-route-writer TABLE PROTOCOL [IFINDEX]   (IFINDEX > 0: routes are `dev IF onlink`)
-// stdin: 8-byte records, two 32-bit words in host byte order (kernel-routes.ts writes them):
+// stdin: 8-byte records, two 32-bit words in host byte order (kernel-routes.ts and the dataplane's
+// kernel/route-writer.ts write them):
 //   word 1: IPv4 address (as a number); word 2: bit 31 delete, bits 25-30 prefix length,
-//   bits 0-24 next hop index. Prefix length 63 defines next hop `index` as the address in word 1.
+//   bit 24 replace (an add that takes the place of the route with the same key, whoever's it is),
+//   bits 0-23 next hop index. Prefix length 63 defines next hop `index` as the gateway in word 1
+//   (with the default device and flags: IFINDEX, onlink when given). Lengths 62 and 61 then amend
+//   that next hop: 62 sets its device (word 1 an interface index, 0 for none), 61 its form
+//   (word 1: bits 0-15 MTU, 0 for none; bit 16 onlink; bit 17 scope link; bit 18 blackhole;
+//   bit 19 no gateway). Length 60 is a sync: everything before it is sent and answered, then
+//   "sync WORD1" is printed on stderr (after every refusal before it).
 // stderr: one line per route the kernel refused: "error ERRNO-TEXT: A|D a.b.c.d/LEN".
 //
 // Only the last request of each batch asks for an acknowledgement: the kernel answers requests
@@ -11,13 +18,15 @@
 // errors of the batch have too. An acknowledgement per route cost about a third of the kernel's
 // time for a full table.
 //
-// Only routes of our protocol are touched. A delete names the protocol (the kernel then deletes
-// only a route of it). An add is exclusive (NLM_F_EXCL), never NLM_F_REPLACE, which would take
-// the place of whatever route has the same key: a connected route, the dataplane's proto 71
-// route, an admin's. An add the kernel refuses with EEXIST is tried once more, after a delete of
-// our protocol's route for the prefix (ours from before: a next hop change, or our previous run's
-// route kept over a graceful restart); refused again, the route there is not ours, and it stays:
-// the refusal is reported ("error File exists: A a.b.c.d/LEN ...") and the writer goes on.
+// Only routes of our protocol are touched, unless a record says replace. A delete names the
+// protocol (the kernel then deletes only a route of it). An add is exclusive (NLM_F_EXCL), never
+// NLM_F_REPLACE, which would take the place of whatever route has the same key: a connected
+// route, the dataplane's proto 71 route, an admin's. An add the kernel refuses with EEXIST is
+// tried once more, after a delete of our protocol's route for the prefix (ours from before: a
+// next hop change, or our previous run's route kept over a graceful restart); refused again, the
+// route there is not ours, and it stays: the refusal is reported ("error File exists: A
+// a.b.c.d/LEN ...") and the writer goes on. A replace is for a caller that has just read the
+// route there (the dataplane replacing its own route in place, or adopting a pod's /32).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,15 +41,27 @@
 #include <unistd.h>
 
 #define BATCH 1024
-#define MSG_SPACE 64
+#define MSG_SPACE 96
 #define DELETE 0x80000000u
+#define REPLACE 0x01000000u
 #define LENGTH_SHIFT 25
-#define NEXT_HOP_MASK ((1u << LENGTH_SHIFT) - 1)
+#define NEXT_HOP_MASK ((1u << 24) - 1)
 #define DEFINE_NEXT_HOP 63
+#define NEXT_HOP_DEVICE 62
+#define NEXT_HOP_FORM 61
+#define SYNC 60
 #define MAX_NEXT_HOPS 65536
+#define FORM_MTU 0xffffu
+#define FORM_ONLINK (1u << 16)
+#define FORM_SCOPE_LINK (1u << 17)
+#define FORM_BLACKHOLE (1u << 18)
+#define FORM_NO_GATEWAY (1u << 19)
 
-/** op: 'A' add, 'D' delete, 'R' the retried add (after deleting ours), 'd' the delete before it. */
-struct pending { char op; uint32_t dst; unsigned char len; uint32_t gw; };
+/** Where and how a route goes: gateway, device (0: none), form bits (FORM_*). */
+struct hop { uint32_t gw; uint32_t oif; uint32_t form; };
+
+/** op: 'A' add, 'P' replace, 'D' delete, 'R' the retried add (after deleting ours), 'd' the delete before it. */
+struct pending { char op; uint32_t dst; unsigned char len; struct hop hop; };
 
 static int fd;
 static unsigned table, proto, ifindex;
@@ -49,7 +70,7 @@ static size_t out_used, last_off;
 static struct pending sent[BATCH];
 static int count;
 static uint32_t seq_base = 1;
-static uint32_t next_hops[MAX_NEXT_HOPS];
+static struct hop next_hops[MAX_NEXT_HOPS];
 static unsigned char next_hop_known[MAX_NEXT_HOPS];
 /** Adds refused with EEXIST in the last batch, to retry after deleting our own route. */
 static struct pending retry[BATCH];
@@ -80,10 +101,11 @@ static void report(uint32_t seq, int error) {
     fprintf(stderr, "error %s: A %s/%u (a route of another protocol is there: left as it is)\n", strerror(-error), inet_ntoa(a), p->len);
     return;
   }
-  fprintf(stderr, "error %s: %c %s/%u\n", strerror(-error), p->op == 'R' ? 'A' : p->op == 'd' ? 'D' : p->op, inet_ntoa(a), p->len);
+  fprintf(stderr, "error %s: %c %s/%u\n", strerror(-error), p->op == 'R' || p->op == 'P' ? 'A' : p->op == 'd' ? 'D' : p->op, inet_ntoa(a), p->len);
 }
 
-static int queue_request(char op, uint32_t address, unsigned len, uint32_t gw);
+static const struct hop no_hop;
+static int queue_request(char op, uint32_t address, unsigned len, const struct hop *hop);
 
 /** Sends the batch (the last request asks for an acknowledgement) and reads the answers up to it. */
 static void flush_batch(void) {
@@ -126,56 +148,86 @@ static void flush_batch(void) {
   if (n == 0) return;
   // Each refused add again, after deleting our protocol's route for the prefix: two requests each.
   for (int i = 0; i < n; i++) {
-    queue_request('d', again[i].dst, again[i].len, 0);
-    queue_request('R', again[i].dst, again[i].len, again[i].gw);
+    queue_request('d', again[i].dst, again[i].len, &no_hop);
+    queue_request('R', again[i].dst, again[i].len, &again[i].hop);
     if (count >= BATCH - 1) flush_batch();
   }
   flush_batch();
 }
 
-/** Adds one request to the batch: an exclusive add (A, R) or a delete of our protocol's route (D, d). */
-static int queue_request(char op, uint32_t address, unsigned len, uint32_t gateway) {
+/** Adds one request to the batch: an exclusive add (A, R), a replace (P) or a delete of our protocol's route (D, d). */
+static int queue_request(char op, uint32_t address, unsigned len, const struct hop *hop) {
   int del = op == 'D' || op == 'd';
   struct nlmsghdr *h = (struct nlmsghdr *)(out + out_used);
   memset(h, 0, MSG_SPACE);
   h->nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
   h->nlmsg_type = del ? RTM_DELROUTE : RTM_NEWROUTE;
-  h->nlmsg_flags = NLM_F_REQUEST | (del ? 0 : NLM_F_CREATE | NLM_F_EXCL);
+  h->nlmsg_flags = NLM_F_REQUEST | (del ? 0 : op == 'P' ? NLM_F_CREATE | NLM_F_REPLACE : NLM_F_CREATE | NLM_F_EXCL);
   h->nlmsg_seq = seq_base + (uint32_t)count;
   struct rtmsg *rt = NLMSG_DATA(h);
   rt->rtm_family = AF_INET;
   rt->rtm_dst_len = (unsigned char)len;
   rt->rtm_table = table < 256 ? (unsigned char)table : RT_TABLE_UNSPEC;
   rt->rtm_protocol = (unsigned char)proto;
-  rt->rtm_scope = del ? RT_SCOPE_NOWHERE : RT_SCOPE_UNIVERSE;
-  rt->rtm_type = del ? RTN_UNSPEC : RTN_UNICAST;
-  if (ifindex && !del) rt->rtm_flags |= RTNH_F_ONLINK;
+  int blackhole = !del && (hop->form & FORM_BLACKHOLE);
+  rt->rtm_scope = del ? RT_SCOPE_NOWHERE : (hop->form & FORM_SCOPE_LINK) ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+  rt->rtm_type = del ? RTN_UNSPEC : blackhole ? RTN_BLACKHOLE : RTN_UNICAST;
+  if (!del && !blackhole && (hop->form & FORM_ONLINK)) rt->rtm_flags |= RTNH_F_ONLINK;
   uint32_t dst = htonl(address);
   add_attr(h, RTA_DST, &dst, 4);
   if (table >= 256) add_attr(h, RTA_TABLE, &table, 4);
-  if (!del) {
-    uint32_t gw = htonl(gateway);
-    add_attr(h, RTA_GATEWAY, &gw, 4);
-    if (ifindex) add_attr(h, RTA_OIF, &ifindex, 4);
+  if (!del && !blackhole) {
+    uint32_t gw = htonl(hop->gw);
+    if (!(hop->form & FORM_NO_GATEWAY)) add_attr(h, RTA_GATEWAY, &gw, 4);
+    if (hop->oif) add_attr(h, RTA_OIF, &hop->oif, 4);
+    uint32_t mtu = hop->form & FORM_MTU;
+    if (mtu) {
+      // RTA_METRICS holds RTAX_MTU: a nested attribute of 8 bytes inside one of 4.
+      struct rtattr *metrics = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
+      metrics->rta_type = RTA_METRICS;
+      metrics->rta_len = RTA_LENGTH(RTA_LENGTH(4));
+      struct rtattr *m = RTA_DATA(metrics);
+      m->rta_type = RTAX_MTU;
+      m->rta_len = RTA_LENGTH(4);
+      memcpy(RTA_DATA(m), &mtu, 4);
+      h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(metrics->rta_len);
+    }
   }
   last_off = out_used;
   sent[count].op = op;
   sent[count].dst = address;
   sent[count].len = (unsigned char)len;
-  sent[count].gw = gateway;
+  sent[count].hop = del ? no_hop : *hop;
   out_used += NLMSG_ALIGN(h->nlmsg_len);
   count++;
   return 1;
 }
 
-/** Adds one record's request to the batch; false (and a message) when the record is bad. */
+/** Adds one record's request to the batch; false (and a message) when the record is bad or defines a next hop. */
 static int queue_record(uint32_t address, uint32_t word) {
   unsigned len = (word >> LENGTH_SHIFT) & 63;
   uint32_t index = word & NEXT_HOP_MASK;
-  if (len == DEFINE_NEXT_HOP) {
+  if (len == SYNC) {
+    flush_batch();
+    fprintf(stderr, "sync %u\n", address);
+    fflush(stderr);
+    return 0;
+  }
+  if (len == DEFINE_NEXT_HOP || len == NEXT_HOP_DEVICE || len == NEXT_HOP_FORM) {
     if (index >= MAX_NEXT_HOPS) { fprintf(stderr, "error next hop index %u too large\n", index); return 0; }
-    next_hops[index] = address;
-    next_hop_known[index] = 1;
+    struct hop *hop = &next_hops[index];
+    if (len == DEFINE_NEXT_HOP) {
+      hop->gw = address;
+      hop->oif = ifindex;
+      hop->form = ifindex ? FORM_ONLINK : 0;
+      next_hop_known[index] = 1;
+    } else if (!next_hop_known[index]) {
+      fprintf(stderr, "error next hop %u amended before it was defined\n", index);
+    } else if (len == NEXT_HOP_DEVICE) {
+      hop->oif = address;
+    } else {
+      hop->form = address;
+    }
     return 0;
   }
   int del = (word & DELETE) != 0;
@@ -183,7 +235,7 @@ static int queue_record(uint32_t address, uint32_t word) {
     fprintf(stderr, "error bad record: %08x %08x\n", address, word);
     return 0;
   }
-  return queue_request(del ? 'D' : 'A', address, len, del ? 0 : next_hops[index]);
+  return queue_request(del ? 'D' : (word & REPLACE) ? 'P' : 'A', address, len, del ? &no_hop : &next_hops[index]);
 }
 
 int main(int argc, char **argv) {
