@@ -17,6 +17,9 @@ export const podLabel = (pod: PodFacts) => (pod.namespace === 'default' ? pod.na
 
 export function resolveEndpoint(cluster: ClusterFacts, text: string, role: 'source' | 'destination'): Endpoint {
   const trimmed = text.trim();
+  if (/^[0-9a-f:.]+$/i.test(trimmed) && trimmed.includes(':')) {
+    throw new ConsoleError('invalid-field', `The ${role} ${trimmed} is an IPv6 address: the doctor traces IPv4 only for now (as the agent handles IPv4 pools only); give the pod's IPv4 address or its name.`);
+  }
   if (isIPv4(trimmed)) {
     const pod = cluster.pods.find((p) => p.ip === trimmed);
     const node = cluster.nodes.find((n) => n.internalIp === trimmed || n.ipv4Address?.split('/')[0] === trimmed);

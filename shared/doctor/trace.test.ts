@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ConsoleError } from '../api/errors.ts';
 import { TraceEvidence } from './evidence.ts';
 import { judgeProbe } from './probe.ts';
+import { resolveEndpoint } from './endpoints.ts';
 import { reasonCodes } from './reason-codes.ts';
 import { traceFromEvidence } from './trace.ts';
 import type { TraceResult } from './trace-result.ts';
@@ -113,6 +114,11 @@ describe('destinations that are no pod', () => {
     expect(hop(result, 'source-node').evidence[0]).toMatch(/-> 198\.51\.100\.7 via 10\.240\.1\.1 dev ens5/);
     expect(hop(result, 'underlay').evidence).toContain('pool default-ipv4-ippool: natOutgoing true: worker-1 masquerades the source to its own address');
     expect(result.verdict).toMatchObject({ ok: false, code: 'destination-outside-cluster' });
+  });
+
+  it('an IPv6 address is refused, saying that IPv6 is not traced yet', () => {
+    const evidence = fixture('always-pod1-pod3');
+    expect(() => resolveEndpoint(evidence.cluster, 'fd00:10::5', 'destination')).toThrow(/is an IPv6 address: the doctor traces IPv4 only for now/);
   });
 });
 
@@ -264,7 +270,9 @@ describe('the live probe beside the prediction (pings and tcpdump at each point,
 
 describe('docs/doctor.md', () => {
   it('documents every reason code', () => {
-    const doc = readFileSync(new URL('../../docs/doctor.md', import.meta.url), 'utf8');
+    const whole = readFileSync(new URL('../../docs/doctor.md', import.meta.url), 'utf8');
+    // The trace's codes; the scan's have their own section (scan.test.ts checks those).
+    const doc = whole.slice(whole.indexOf('## Reason codes'), whole.indexOf('## Scan codes'));
     const documented = new Set([...doc.matchAll(/^### (\S+)$/gm)].map((m) => m[1]));
     expect(reasonCodes.filter((c) => !documented.has(c))).toEqual([]);
     expect([...documented].filter((c) => !(reasonCodes as readonly string[]).includes(c!))).toEqual([]);

@@ -52,7 +52,7 @@ function sourcePodHop(side: Side, remote: string): TraceHop {
   const title = `${side.label}: route and veth`;
   const ns = s['podns']?.trim();
   if (!ns) {
-    return hop(node, 'source-pod', title, [`${node}: no network namespace under /var/run/netns holds ${side.end.ip}`], 'fail', 'source-netns-not-found', `No network namespace on ${node} holds ${side.label}'s address ${side.end.ip}: the pod is gone or its sandbox was recreated; check the Pod (kubectl describe pod) and its node's container runtime.`);
+    return hop(node, 'source-pod', title, [`${node}: no network namespace (under /var/run/netns, /var/run/docker/netns or held by a process) holds ${side.end.ip}`], 'fail', 'source-netns-not-found', `No network namespace on ${node} holds ${side.label}'s address ${side.end.ip}: the pod is gone or its sandbox was recreated; check the Pod (kubectl describe pod) and its node's container runtime.`);
   }
   const evidence = [`${node}: ${side.label} is network namespace ${ns}`];
   const podRoutes = listOf<IpRoute>(s['pod-routes']);
@@ -243,7 +243,7 @@ function destinationPodHop(side: Side, remote: string, port: number | undefined)
   const title = `${side.label}: endpoint${port ? ` (TCP ${port})` : ''}`;
   const ns = s['podns']?.trim();
   if (!ns) {
-    return hop(node, 'destination-pod', title, [`${node}: no network namespace under /var/run/netns holds ${side.end.ip}`], 'fail', 'destination-netns-not-found', `No network namespace on ${node} holds ${side.label}'s address ${side.end.ip}: the pod is gone or was recreated with another address; check the Pod's status.`);
+    return hop(node, 'destination-pod', title, [`${node}: no network namespace (under /var/run/netns, /var/run/docker/netns or held by a process) holds ${side.end.ip}`], 'fail', 'destination-netns-not-found', `No network namespace on ${node} holds ${side.label}'s address ${side.end.ip}: the pod is gone or was recreated with another address; check the Pod's status.`);
   }
   const addrs = listOf<IpAddr>(s['pod-addrs']);
   const evidence = [`${side.label} (namespace ${ns}): ${addrs.filter((a) => a.ifname !== 'lo').map((a) => `${a.ifname} ${addressesOf(addrs, a.ifname).join(' ')}`).join('; ')}`];

@@ -1,5 +1,5 @@
 // `npm run -s doctor -- [--lab | --kubeconfig FILE --context NAME] trace SRC DST [--port N] [--probe] [--json]`
-// and `... pairs [--json]`:
+// and `... pairs [--json]` (and scan, fix, bundle: cli-scan.ts):
 // the console's doctor for scripts, the same backend code the GUI calls. Exit 0 when the path
 // works, 1 when it does not (or cannot be judged), 2 on bad input.
 import { spawnSync } from 'node:child_process';
@@ -16,6 +16,7 @@ import type { NodePairTable } from '../../../shared/doctor/pairs.ts';
 import type { TraceResult } from '../../../shared/doctor/trace-result.ts';
 import { ConsoleBackend } from '../console-backend.ts';
 import { labDefaultsFrom, type LabDefaults } from '../lab/lab-defaults.ts';
+import { registerScanCommands } from './cli-scan.ts';
 import { DoctorService } from './doctor-service.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -149,6 +150,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (options: { json?: boolean }) => {
       status = await pairs(program.opts<GlobalOptions>(), options);
     });
+  registerScanCommands(program, withDoctor, (code) => (status = code), (message) => new BadInput(message));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return status;

@@ -14,6 +14,17 @@ import { judgeProbe } from '../../../shared/doctor/probe.ts';
 import { collectTraceEvidence, readClusterFacts } from './collect-evidence.ts';
 import { nodePairs, type NodePairTable } from '../../../shared/doctor/pairs.ts';
 import { liveProbe } from './live-probe.ts';
+import { ConsoleError } from '../../../shared/api/errors.ts';
+import type { BundleResult } from '../../../shared/doctor/bundle-contents.ts';
+import type { ScanEvidence } from '../../../shared/doctor/scan-evidence.ts';
+import type { FixResult, ScanResult } from '../../../shared/doctor/scan-result.ts';
+import { scanFromEvidence } from '../../../shared/doctor/scan.ts';
+import { runScript } from '../installer/remote.ts';
+import { makeBundle } from './bundle.ts';
+import { collectScanEvidence } from './collect-scan.ts';
+
+/** A fix's command is one of the scan's own (ip, bridge, ethtool with plain arguments): nothing else is run. */
+const fixCommand = /^(ip (route|addr|link|neigh) del|bridge fdb del|ethtool -K) [\w .:/@>-]+$/;
 
 export class DoctorService {
   constructor(
@@ -63,8 +74,56 @@ export class DoctorService {
     return nodePairs(await readClusterFacts(this.kubeConfigFor(context)));
   }
 
-  handlers(): Pick<RequestHandlers, 'doctor.trace' | 'doctor.pairs'> {
+  async scanEvidence(context: string, nodes?: string[]): Promise<ScanEvidence> {
+    return collectScanEvidence({ kubeConfig: this.kubeConfigFor(context), clientFor: (name, addresses) => this.clientFor(name, addresses), ...(nodes ? { nodes } : {}) });
+  }
+
+  /** Every node (or those named): the plan against the kernel, leftovers, BGP, MTU, offloads, health. */
+  async scan(context: string, nodes?: string[]): Promise<ScanResult> {
+    const started = Date.now();
+    return { ...scanFromEvidence(await this.scanEvidence(context, nodes)), ms: Date.now() - started };
+  }
+
+  /**
+   * Runs the safe fix of finding `id`: the node is scanned again first and the fix taken from that
+   * scan (never from the caller), run as it was shown, then the node is scanned once more.
+   */
+  async fix(context: string, id: string): Promise<FixResult> {
+    const node = /^[a-z0-9-]+@([^:]+):/.exec(id)?.[1];
+    if (!node) throw new ConsoleError('invalid-field', `${id} is not a finding's id (code@node:subject): take it from a scan.`);
+    const before = await this.scan(context, [node]);
+    const found = before.findings.find((f) => f.id === id);
+    if (!found) throw new ConsoleError('not-found', `${node} no longer shows ${id}: it was fixed or changed meanwhile. Scan again.`);
+    if (!found.fix?.safe || found.fix.commands.length === 0) throw new ConsoleError('invalid-field', `${id} has no fix the console runs: ${found.fix?.description ?? 'none is known'}`);
+    const unsafe = found.fix.commands.find((c) => !fixCommand.test(c));
+    if (unsafe) throw new ConsoleError('internal', `the fix's command ${JSON.stringify(unsafe)} is not one the doctor runs: nothing was run.`);
+    const client = await this.clientFor(node, this.addresses.get(node) ?? []);
+    const ran: FixResult['ran'] = [];
+    for (const command of found.fix.commands) {
+      const result = await runScript(client, `fixing ${id}`, `S=''; [ "$(id -u)" = 0 ] || S='sudo -n'\n$S sh -c "$1" 2>&1\n`, [command], 20_000);
+      ran.push({ command, code: result.code ?? -1, output: `${result.stdout}${result.stderr}`.trim() });
+      if (result.code !== 0) break;
+    }
+    const after = await this.scan(context, [node]);
+    return { finding: found, ran, verified: !after.findings.some((f) => f.id === id), after: after.findings.filter((f) => f.node === node) };
+  }
+
+  async bundle(context: string, nodes: string[], trace?: { source: string; destination: string }): Promise<BundleResult> {
+    return makeBundle({
+      context,
+      kubeConfig: this.kubeConfigFor(context),
+      nodes,
+      clientFor: (name) => this.clientFor(name, this.addresses.get(name) ?? []),
+      scan: () => this.scan(context),
+      ...(trace ? { trace: () => this.trace(context, trace) } : {}),
+    });
+  }
+
+  handlers(): Pick<RequestHandlers, 'doctor.trace' | 'doctor.pairs' | 'doctor.scan' | 'doctor.fix' | 'doctor.bundle'> {
     return {
+      'doctor.scan': async ({ context, nodes }) => this.scan(context, nodes),
+      'doctor.fix': async ({ context, id }) => this.fix(context, id),
+      'doctor.bundle': async ({ context, nodes, trace }) => this.bundle(context, nodes, trace),
       'doctor.pairs': async ({ context }) => this.pairs(context),
       'doctor.trace': async ({ context, source, destination, port, probe }) => this.trace(context, { source, destination, ...(port ? { port } : {}) }, probe ?? false),
     };

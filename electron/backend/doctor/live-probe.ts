@@ -13,7 +13,7 @@ const settleMs = 800;
 
 const sudo = `S=''; [ "$(id -u)" = 0 ] || S='sudo -n'`;
 const captureScript = `${sudo}\n$S timeout ${captureSeconds} tcpdump -nn -l -c 60 -i "$1" "$2" 2>&1\nexit 0\n`;
-const pingScript = `${sudo}\n$S ip netns exec "$1" ping -c 3 -i 0.2 -W 1 "$2" 2>&1\n`;
+const pingScript = `${sudo}\n$S nsenter --net="$1" ping -c 3 -i 0.2 -W 1 "$2" 2>&1\n`;
 
 const devOf = (text: string | undefined) => {
   const parsed = parseJsonArray<IpRoute>(text);
@@ -48,7 +48,7 @@ export async function liveProbe(evidence: TraceEvidence, clientFor: (node: strin
   await new Promise((resolve) => setTimeout(resolve, settleMs));
   const ping = await runScript(await clientFor(src.node), `pinging from ${src.node}`, pingScript, [ns, src.remote], 15_000);
   return {
-    command: `ip netns exec ${ns} ping -c 3 -i 0.2 -W 1 ${src.remote} (on ${src.node})`,
+    command: `nsenter --net=${ns} ping -c 3 -i 0.2 -W 1 ${src.remote} (on ${src.node})`,
     output: ping.stdout,
     exitCode: ping.code,
     points: await Promise.all(captures),

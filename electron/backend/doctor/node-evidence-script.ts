@@ -2,7 +2,9 @@
 // for one local address (a pod on the node) and one remote address (the other end): the node's
 // tables, the pod's own namespace, and the kernel's forwarding decisions both ways, asked with
 // `ip route get ... iif DEV` so that the kernel answers as it will forward (rp_filter included).
+// The pod's namespace is found wherever its runtime keeps it (netns-lookup-script.ts).
 // Each section starts with a line `@@@ NAME`; stderr is folded in so that a refusal is evidence too.
+import { netnsLookupFunctions } from './netns-lookup-script.ts';
 
 export const sectionMarker = '@@@ ';
 
@@ -10,25 +12,22 @@ export const sectionMarker = '@@@ ';
 export const nodeEvidenceScript = String.raw`
 L="$1"; R="$2"; P="$3"; PORT="$4"
 S=''; [ "$(id -u)" = 0 ] || S='sudo -n'
+` + netnsLookupFunctions + String.raw`
 sec() { printf '\n@@@ %s\n' "$1"; }
 sec routes; ip -json route show 2>&1
 sec links; ip -json -d link show 2>&1
 sec addrs; ip -json addr show 2>&1
 sec neigh; ip -json neigh show 2>&1
 if ip link show vxlan.calico >/dev/null 2>&1; then sec fdb; bridge -json fdb show dev vxlan.calico 2>&1; fi
-ns=''
-for f in /var/run/netns/* /run/netns/*; do
-  [ -e "$f" ] || continue
-  n=$(basename "$f")
-  if $S ip -n "$n" -o -4 addr show 2>/dev/null | grep -qF " inet $L/"; then ns="$n"; break; fi
-done
+ns=$(netns_of "$L")
 sec podns; echo "$ns"
 if [ -n "$ns" ]; then
-  sec pod-links; $S ip -n "$ns" -json link show 2>&1
-  sec pod-addrs; $S ip -n "$ns" -json addr show 2>&1
-  sec pod-routes; $S ip -n "$ns" -json route show 2>&1
-  sec pod-get; $S ip -n "$ns" -json route get "$R" 2>&1
-  if [ -n "$PORT" ]; then sec pod-listen; $S ip netns exec "$ns" ss -Hltn 2>&1; fi
+  inns() { $S nsenter --net="$ns" "$@"; }
+  sec pod-links; inns ip -json link show 2>&1
+  sec pod-addrs; inns ip -json addr show 2>&1
+  sec pod-routes; inns ip -json route show 2>&1
+  sec pod-get; inns ip -json route get "$R" 2>&1
+  if [ -n "$PORT" ]; then sec pod-listen; inns ss -Hltn 2>&1; fi
 fi
 sec local-get; ip -json route get "$L" 2>&1
 dev=$(ip -o route get "$L" 2>/dev/null | sed -n 's/.* dev \([^ ]*\).*/\1/p')

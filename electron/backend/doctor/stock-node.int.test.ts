@@ -87,7 +87,8 @@ describe('doctor evidence from a stock Calico node (BIRD, no Gingham agent)', ()
       paths: [{ prefix: '192.168.2.0/26', from: peerAddress, nextHop: peerAddress, best: true, asPath: '', protocol: 'Mesh_10_240_1_12' }],
     });
     const s = evidence.sections;
-    expect(s['podns']).toBe(podNs);
+    // A path nsenter enters: the runtime's name under /var/run/netns (or /run/netns), found by its veth's peer.
+    expect(s['podns']).toMatch(new RegExp(`^(/var)?/run/netns/${podNs}$`));
     expect(s['local-dev']).toBe(veth);
     expect(listOf<IpRoute>(s['pod-routes']).map((r) => `${r.dst} ${r.gateway ?? ''} ${r.dev}`)).toEqual(['default 169.254.1.1 eth0', '169.254.1.1  eth0']);
     expect(listOf<IpRoute>(s['pod-get'])[0]).toMatchObject({ dst: '192.168.2.10', gateway: '169.254.1.1', dev: 'eth0' });
