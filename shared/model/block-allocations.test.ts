@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { emptyIPAMBlock, parseIPAMBlock } from './ipam.ts';
 import { addressAt, allocate, inUse, ordinalOf, releaseHandle } from './block-allocations.ts';
+import { calicoCrds } from './crds.ts';
 
 const fresh = () => emptyIPAMBlock('192.168.1.64/26', 'worker-1').spec;
 
@@ -55,6 +56,13 @@ describe("a block calico-node made (Calico's sequence numbers are nanosecond tim
     expect(first.sequenceNumber!).toBeGreaterThan(1796287509375604000);
     const second = releaseHandle(first, 'a').spec;
     expect(second.sequenceNumber!).toBeGreaterThan(first.sequenceNumber!);
+  });
+
+  it("leaves the generated CRD's sequenceNumber without a bound the API server cannot hold (2^64 overflowed its int64 and refused every block)", () => {
+    const crd = calicoCrds().find((c) => c.spec.names.kind === 'IPAMBlock')!;
+    const field = (crd.spec.versions[0]!.schema.openAPIV3Schema as { properties: { spec: { properties: Record<string, Record<string, unknown>> } } }).properties.spec.properties.sequenceNumber!;
+    expect(field.maximum).toBeUndefined();
+    expect(field.minimum).toBe(0);
   });
 
   it('still refuses a negative or fractional sequence number, or one beyond uint64', () => {

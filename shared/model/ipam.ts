@@ -44,8 +44,8 @@ export const ipamBlockSpecSchema = z
     sequenceNumber: z
       .number()
       .min(0)
-      .max(2 ** 64)
-      .refine(Number.isInteger, { error: 'must be a whole number' })
+      // Not .max(): the generated CRD would carry 2^64 as its maximum, which the API server reads as an overflowed int64.
+      .refine((n) => Number.isInteger(n) && n < 2 ** 64, { error: "must be a whole number in uint64's range" })
       .optional(),
   })
   .meta({ 'x-kubernetes-preserve-unknown-fields': true })
