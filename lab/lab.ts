@@ -7,6 +7,9 @@ import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { mintAgentCredential } from '../agent/manifests/credential.ts';
 import { callRpc } from '../agent/rpc/client.ts';
+import { ensureCalicoNode } from './calico-node/build.ts';
+import { calicoNodeHealth, installCalicoNode, waitForCalicoNode } from './calico-node/node-install.ts';
+import { checkCalicoNodePrograms } from './calico-node/programs.ts';
 import { applyCluster, applyObjects, markPodRunning, podObject } from './cluster/objects.ts';
 import { stateDir as labStateRoot } from './controlplane/cache.ts';
 import { controlPlaneDown, controlPlaneStatus, controlPlaneUp } from './controlplane/controlplane.ts';
@@ -18,7 +21,7 @@ import { preflight, systemPath, type LabStep } from './host/preflight.ts';
 import { ensureAdminKey, writeKnownHosts, type LabKeys } from './nodes/ssh-keys.ts';
 import { podDown, podUp, type StartedPod } from './pods/pods.ts';
 import { namespaces, processAlive, sleep } from './sh.ts';
-import { defaultTopologyFile, loadTopology, resolved, subnetOfNode, type Topology } from './topology/topology.ts';
+import { defaultTopologyFile, loadTopology, resolved, subnetOfNode, topologyFileFor, type Topology } from './topology/topology.ts';
 
 export const apiPort = 6443;
 
@@ -108,10 +111,17 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
   preflight(undefined, options.searchPath);
   const step = timed(progress, options.searchPath);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const topologyFile = path.resolve(options.topologyFile ? topologyFileFor(options.topologyFile) : (readLabState(dir)?.topologyFile ?? defaultTopologyFile));
+  const topology = loadTopology(topologyFile);
+  // Built (minutes, the first time) before the lab's lock is taken, so that nobody waits on a compiler.
+  const calicoBuild = topology.nodes.some((n) => n.calico)
+    ? await step('calico-node (built on first use, then cached)', () => {
+        checkCalicoNodePrograms(options.searchPath);
+        return ensureCalicoNode((line) => progress(`  ${line}`));
+      })
+    : undefined;
   const unlock = lock(dir);
   try {
-    const topologyFile = path.resolve(options.topologyFile ?? readLabState(dir)?.topologyFile ?? defaultTopologyFile);
-    const topology = loadTopology(topologyFile);
     const previous = readLabState(dir);
     if (previous && JSON.stringify(previous.topology) !== JSON.stringify(topology)) {
       throw new Error(`a lab with another topology (${previous.topologyFile}) is up: run \`npm run lab -- down\` first`);
@@ -173,11 +183,18 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
       admin.loadFromFile(plane.kubeconfig);
       return (await mintAgentCredential(admin, 30 * 24 * 3600)).kubeconfig;
     });
-    await step('the agent on every node, over SSH', () =>
-      Promise.all(topology.nodes.map(async (n) => progress(`  ${n.name}: ${await installAgent(state.keys!, n, credential)}`))),
+    const [gingham, calico] = [topology.nodes.filter((n) => !n.calico), topology.nodes.filter((n) => n.calico)];
+    await step(`the agent on ${calico.length > 0 ? gingham.map((n) => n.name).join(', ') : 'every node'}, over SSH`, () =>
+      Promise.all(gingham.map(async (n) => progress(`  ${n.name}: ${await installAgent(state.keys!, n, credential)}`))),
       'agents',
     );
-    await step('the agents answering on their control sockets', () => Promise.all(topology.nodes.map((n) => waitForAgent(dir, n.name, 180_000))));
+    if (calico.length > 0) {
+      await step(`calico-node on ${calico.map((n) => n.name).join(', ')}, over SSH`, () =>
+        Promise.all(calico.map(async (n) => progress(`  ${n.name}: ${await installCalicoNode(state.keys!, topology, n, calicoBuild!, readFileSync(plane.kubeconfig, 'utf8'))}`))),
+      );
+    }
+    await step('the agents answering on their control sockets', () => Promise.all(gingham.map((n) => waitForAgent(dir, n.name, 180_000))));
+    if (calico.length > 0) await step('calico-node ready (Felix healthy, BIRD up)', () => Promise.all(calico.map((n) => waitForCalicoNode(state.keys!, n, 180_000))));
     await startPods(dir, state, plane.kubeconfig, step, progress);
     progress(`the lab is up. kubeconfig: ${plane.kubeconfig}  ssh key: ${adminKey}`);
     return state;
@@ -283,6 +300,12 @@ async function agentState(dir: string, node: string): Promise<AgentState> {
   }
 }
 
+/** A calico-node node's "agent": Felix's health and BIRD's socket. */
+async function calicoState(keys: LabKeys, address: string): Promise<AgentState> {
+  const health = await calicoNodeHealth(keys, address).catch((error: Error) => ({ felixReady: false, birdSocket: false, detail: error.message }));
+  return { state: health.felixReady ? 'running' : 'not answering', detail: `calico-node: ${health.detail}` };
+}
+
 async function waitForAgent(dir: string, node: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: AgentState = { state: 'not installed' };
@@ -313,7 +336,7 @@ export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
         netns: n.name,
         ...(state.nodes[n.name] ? { sshdPid: state.nodes[n.name]!.sshdPid } : {}),
         srcdstChecks: state.srcdst[n.name] ?? true,
-        agent: await agentState(dir, n.name),
+        agent: n.calico && state.keys ? await calicoState(state.keys, n.address) : await agentState(dir, n.name),
       })),
     ),
     // In the topology's order, whatever order they were made in.

@@ -4,7 +4,7 @@
 // configuration on stdin, inside the node's network and mount namespaces), and an HTTP server on
 // port 80 in the pod (Python's http.server: the seed curls its pods), then the Pod's status.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sysctls } from '../fabric/fabric.ts';
 import { programPath } from '../host/preflight.ts';
@@ -22,9 +22,15 @@ export interface StartedPod {
 
 export const podDir = (stateDir: string, pod: string) => path.join(stateDir, 'pods', pod);
 
-/** The network configuration a runtime would read on the node, with the conflist's name and version given to the plugin. */
+/**
+ * The network configuration a runtime would read on the node (the lowest-sorting conflist in
+ * net.d: Gingham's, or Calico's on a calico-node node), with the conflist's name and version given to the plugin.
+ */
 function pluginConfig(nodeSshdPid: number): { config: Record<string, unknown>; type: string } {
-  const conflist = JSON.parse(readFileSync(`/proc/${nodeSshdPid}/root${agentPaths.cniConfig}`, 'utf8')) as {
+  const netd = `/proc/${nodeSshdPid}/root${path.dirname(agentPaths.cniConfig)}`;
+  const first = readdirSync(netd).filter((name) => name.endsWith('.conflist')).sort()[0];
+  if (!first) throw new Error(`the node has no CNI network configuration in ${path.dirname(agentPaths.cniConfig)}: install the agent (or calico-node) there first`);
+  const conflist = JSON.parse(readFileSync(path.join(netd, first), 'utf8')) as {
     cniVersion: string;
     name: string;
     plugins: Array<Record<string, unknown> & { type: string }>;

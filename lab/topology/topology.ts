@@ -2,7 +2,7 @@
 // positions kept, so that every mistake is reported at its line (`topology.yaml:12:5: nodes[2].address:
 // 10.240.3.4 is not inside subnet-1 (10.240.1.0/24)`), then checked as a whole (unique names,
 // addresses inside their subnets, no overlaps with the pod pool or the admin link).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument, isNode, visit } from 'yaml';
@@ -35,6 +35,7 @@ const schema = z.strictObject({
         subnet: z.string(),
         address: ipv4,
         controlPlane: z.boolean().default(false).meta({ description: 'runs etcd and kube-apiserver on :6443' }),
+        calico: z.boolean().optional().meta({ description: "runs Project Calico's calico-node (Felix, confd, BIRD) instead of the Gingham agent (lab/calico-node)" }),
       }),
     )
     .min(1),
@@ -196,11 +197,17 @@ function allowedKeys(at: (string | number)[]): string[] {
   const shapes: Record<string, string[]> = {
     '': ['subnets', 'nodes', 'pods', 'pool'],
     subnets: ['name', 'cidr', 'gateway'],
-    nodes: ['name', 'subnet', 'address', 'controlPlane'],
+    nodes: ['name', 'subnet', 'address', 'controlPlane', 'calico'],
     pods: ['name', 'node'],
     pool: ['cidr', 'blockSize', 'ipipMode', 'vxlanMode', 'natOutgoing'],
   };
   return shapes[where.join('.')] ?? [];
+}
+
+/** A topology file given as a path, or by the name of one beside the default (`mixed-calico`). */
+export function topologyFileFor(nameOrPath: string): string {
+  const named = path.join(path.dirname(defaultTopologyFile), `${nameOrPath}.yaml`);
+  return !existsSync(nameOrPath) && /^[a-z0-9-]+$/.test(nameOrPath) && existsSync(named) ? named : nameOrPath;
 }
 
 export function loadTopology(file = defaultTopologyFile): Topology {

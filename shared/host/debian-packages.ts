@@ -57,6 +57,10 @@ export const debianPackages: DebianPackage[] = [
   { name: 'frr', provides: '/usr/lib/frr/bgpd', why: 'BGP interoperability with FRR', uses: ['integration'] },
   { name: 'gcc', provides: 'gcc', why: "builds the native helpers, and the user-space tunnel's fuzz harness with AddressSanitizer (libasan, libubsan come with it)", uses: ['integration'] },
   { name: 'iperf3', provides: 'iperf3', why: 'throughput of the user-space IP-in-IP tunnel', uses: ['integration'] },
+  { name: 'iptables', provides: 'iptables-nft-save', why: "calico-node's Felix on the lab's Calico nodes (calico: true) reads iptables and ip6tables at start, even in nftables mode", uses: ['lab', 'integration'] },
+  { name: 'ipset', provides: 'ipset', why: "calico-node's Felix on the lab's Calico nodes runs ipset at start (an error there stops it)", uses: ['lab', 'integration'] },
+  { name: 'dpkg', provides: 'dpkg-deb', why: "unpacks BIRD 1.6 for the lab's Calico nodes (Debian's bird package conflicts with bird2, so it is not installed)", uses: ['lab', 'integration'] },
+  { name: 'apt', provides: 'apt-get', why: "fetches BIRD 1.6 (apt-get download bird) for the lab's Calico nodes, once, into the cache", uses: ['lab', 'integration'] },
   { name: 'chromium', provides: 'chromium', why: 'the browser the e2e tests drive with Playwright', uses: ['e2e'] },
 ];
 
