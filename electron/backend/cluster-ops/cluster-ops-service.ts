@@ -18,6 +18,7 @@ import { checkConvergence } from '../ippools/convergence-check.ts';
 import type { NodeStore } from '../nodes/node-store.ts';
 import { birdSockets, readBirdProtocols } from '../peers/bird-socket.ts';
 import { kernelRouteRows } from '../routes/kernel-routes.ts';
+import { calicoNodeOverview } from './calico-node-status.ts';
 import type { SshManager } from '../ssh/ssh-manager.ts';
 
 type Handlers = Pick<RequestHandlers, 'cluster.overview' | 'node.routes' | 'node.peers' | 'ippools.list' | 'ippools.save' | 'ippools.dryRun' | 'ippools.delete' | 'ippools.preview' | 'ippools.convergence' | 'connectivity.matrix'>;
@@ -82,6 +83,8 @@ export class ClusterOpsService {
     } catch (error) {
       if (!(error instanceof AgentUnreachable)) throw error;
       const installed = (await runScript(client, 'looking for the agent', `[ -e ${nodePaths.current} ] && echo yes`)).stdout.trim() === 'yes';
+      const calico = installed ? undefined : await calicoNodeOverview(client);
+      if (calico) return { ...base, ...calico };
       return { ...base, agent: installed ? { health: 'not-answering', message: error.message } : { health: 'not-installed' }, bgp: { state: 'unknown' } };
     }
   }

@@ -1,10 +1,11 @@
 // A node's route table read over SSH without the agent (`ip -json route show`), in the same rows
-// the agent's `routes` gives, so that a stock Calico node reads like a Gingham one (minus owners).
+// the agent's `routes` gives, so that a stock Calico node reads like a Gingham one; the owner is
+// named from the route's protocol number (Felix's, BIRD's), not from a record of why it was made.
 import type { RouteRow } from '../../../shared/api/cluster-ops-contract.ts';
 import { formatIPv4, parseCidr, prefixMask } from '../../../shared/net/index.ts';
 
 /** iproute2's names for route protocols (/etc/iproute2/rt_protos). */
-const protocolNumbers: Record<string, number> = { redirect: 1, kernel: 2, boot: 3, static: 4, bird: 12, zebra: 11, dhcp: 16 };
+const protocolNumbers = { redirect: 1, kernel: 2, boot: 3, static: 4, bird: 12, zebra: 11, dhcp: 16 } as Record<string, number> & { kernel: number; boot: number; bird: number };
 
 interface IpRoute {
   dst: string;
@@ -17,6 +18,31 @@ interface IpRoute {
 }
 
 export const ginghamProtocol = 71;
+
+/** Felix's own protocol number for the routes it owns outright (its blocks' blackholes, cross-subnet routes). */
+export const felixProtocol = 80;
+
+/**
+ * Who made a route, from its protocol number alone (read without the agent, there is no better
+ * witness): Felix marks what it owns with 80 and its device routes (to pods, to VTEPs) with boot,
+ * BIRD with bird (12), Gingham with 71.
+ */
+function ownerByProtocol(protocol: number): { kind: string; text: string } {
+  switch (protocol) {
+    case felixProtocol:
+      return { kind: 'felix', text: 'Felix (protocol 80)' };
+    case protocolNumbers.bird:
+      return { kind: 'bird', text: 'BIRD (protocol bird): learned over BGP' };
+    case ginghamProtocol:
+      return { kind: 'gingham', text: 'Gingham (protocol 71)' };
+    case protocolNumbers.kernel:
+      return { kind: 'kernel', text: 'the kernel (a connected subnet)' };
+    case protocolNumbers.boot:
+      return { kind: 'boot', text: "boot: Felix's routes to pods and VTEPs on a calico-node host, or one added by hand" };
+    default:
+      return { kind: 'other', text: `protocol ${protocol}` };
+  }
+}
 
 export function kernelRouteRows(json: string): RouteRow[] {
   const routes = JSON.parse(json || '[]') as IpRoute[];
@@ -38,7 +64,7 @@ export function kernelRouteRows(json: string): RouteRow[] {
         metric: r.metric ?? 0,
         iface: r.dev ?? (type === 'unicast' ? '-' : '*'),
         protocol,
-        owner: null,
+        owner: ownerByProtocol(protocol),
         ginghams: protocol === ginghamProtocol,
       };
     });
