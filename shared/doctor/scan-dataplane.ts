@@ -79,8 +79,12 @@ function routeFindings(n: NodeScan): ScanFinding[] {
       out.push(finding('route-wrong-gateway', n.name, want.dst, 'error', `${n.name} sends ${want.dst} via ${have.gateway ?? 'no gateway'}, the plan via ${want.gateway ?? 'no gateway'} (${ownerText(want)}).`, evidence, advice('A next hop from another node address (a node that changed address) or another program: check the node annotations and the BGP paths.')));
     }
   }
+  // Felix reaches each other node's VTEP by a /32 device route on vxlan.calico (Gingham uses
+  // onlink instead): on a calico-node node those are Felix's way of doing what the plan does.
+  const remoteVteps = new Set(n.snapshot.nodes.filter((node) => node.name !== n.name && node.vxlanTunnelAddress).map((node) => `${node.vxlanTunnelAddress}/32`));
+  const felixVtepRoute = (dst: string, route: IpRoute) => !isOurs(route) && route.dev === vxlanDeviceName && !route.gateway && (route.type ?? 'unicast') === 'unicast' && remoteVteps.has(dst);
   for (const [dst, have] of kernel) {
-    if (plannedDsts.has(dst)) continue;
+    if (plannedDsts.has(dst) || felixVtepRoute(dst, have)) continue;
     // A pod just started: the CNI plugin's route comes before its IPAM record reaches the plan.
     const blackhole = have.type === 'blackhole';
     const evidence = [`kernel: ${routeLine(have)}`, `plan: no route for ${dst} on ${n.name}`];

@@ -118,6 +118,28 @@ describe('scan: the plan against the kernel', () => {
   });
 });
 
+describe('scan: a calico-node node', () => {
+  it("takes Felix's /32 device routes to the other nodes' VTEPs on vxlan.calico as Felix's way, not as extra routes (the mixed lab warned of every one)", () => {
+    // As Felix v3.31.0 programs VXLAN Always on the mixed lab: the VTEP reached by a device
+    // route (protocol boot), the block via the VTEP with onlink, its own block's blackhole as 80.
+    const kernel = healthyKernel();
+    kernel.routes = [
+      { dst: 'default', gateway: '10.240.1.1', dev: 'ens5' },
+      { dst: '10.240.1.0/24', dev: 'ens5', protocol: 'kernel', scope: 'link', prefsrc: '10.240.1.11' },
+      { type: 'blackhole', dst: '192.168.1.0/26', protocol: '80' },
+      { dst: '192.168.1.5', dev: web, scope: 'link' },
+      { dst: '192.168.2.1', dev: 'vxlan.calico', scope: 'link' },
+      { dst: '192.168.2.0/26', gateway: '192.168.2.1', dev: 'vxlan.calico', flags: ['onlink'] },
+      { dst: '192.168.3.1', dev: 'vxlan.calico', scope: 'link' },
+      { dst: '192.168.3.0/26', gateway: '192.168.3.1', dev: 'vxlan.calico', flags: ['onlink'] },
+      // A /32 on vxlan.calico to an address that is no node's VTEP is still named.
+      { dst: '192.168.9.9', dev: 'vxlan.calico', scope: 'link' },
+    ];
+    const result = scan(kernel, cluster('Never', 'Always'));
+    expect(codes(result).filter((c) => c.startsWith('route-'))).toEqual(['route-extra 192.168.9.9/32']);
+  });
+});
+
 describe('scan: BGP', () => {
   it('a session blocked by a firewall rule, a missing session, a route a peer did not send', () => {
     const kernel = healthyKernel();
