@@ -171,6 +171,20 @@ describe('a mixed cluster: Gingham agents and calico-node, one pool', () => {
     expect(worker2.bgp.state).toBe('running');
   }, 120_000);
 
+  it("the doctor across the two kinds: traces both ways reachable, the node-pair table symmetric, the scan without false route findings on calico-node's nodes", async () => {
+    for (const [source, destination] of [['pod-1', 'pod-2'], ['pod-3', 'pod-1'], ['pod-2', 'pod-3']] as const) {
+      const trace = await client.handlers['doctor.trace']({ context, source, destination, port: 80 });
+      expect(trace.verdict, `${source} -> ${destination}: ${trace.verdict.message}`).toMatchObject({ ok: true, code: 'reachable' });
+      expect(trace.encapsulation).toBe('VXLAN');
+    }
+    const pairs = await client.handlers['doctor.pairs']({ context });
+    expect(pairs.pairs).toHaveLength(12);
+    expect(pairs.pairs.filter((p) => p.asymmetric)).toEqual([]);
+    const scan = await client.handlers['doctor.scan']({ context });
+    const wrong = scan.findings.filter((f) => f.severity === 'error' || /^(route|stale)-/.test(f.code));
+    expect(wrong.map((f) => `${f.code} ${f.id}: ${f.message}`)).toEqual([]);
+  }, 180_000);
+
   it('VXLAN CrossSubnet: direct within subnet-1, VXLAN to and from worker-3, pods reach each other both ways', async () => {
     // Direct routes carry pod addresses on the subnet: the fabric's source/destination checks go
     // off, as on a cloud where CrossSubnet and Never are used.
