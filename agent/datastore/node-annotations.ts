@@ -3,6 +3,7 @@
 // tunnel addresses and the VXLAN MAC. A merge patch touches only these keys; `null` removes one
 // (a tunnel address whose encapsulation was switched off).
 import { calicoAnnotations } from '../../shared/model/calico-node.ts';
+import { encapsulationsAnnotation } from '../../shared/model/node-encapsulation.ts';
 import { formatInterfaceAddress, type InterfaceAddress } from '../../shared/net/index.ts';
 import type { KubeApi } from './kube-api.ts';
 
@@ -12,6 +13,8 @@ export interface OwnAnnotations {
   ipipTunnelAddress?: string | null;
   vxlanTunnelAddress?: string | null;
   vxlanTunnelMac?: string | null;
+  /** Gingham's `gingham.dev/Encapsulations` (formatNodeEncapsulations), after each pass that changes it. */
+  encapsulations?: string | null;
 }
 
 export function annotationPatch(values: OwnAnnotations): Record<string, string | null> {
@@ -20,6 +23,7 @@ export function annotationPatch(values: OwnAnnotations): Record<string, string |
   if (values.ipipTunnelAddress !== undefined) patch[calicoAnnotations.ipipTunnelAddress] = values.ipipTunnelAddress;
   if (values.vxlanTunnelAddress !== undefined) patch[calicoAnnotations.vxlanTunnelAddress] = values.vxlanTunnelAddress;
   if (values.vxlanTunnelMac !== undefined) patch[calicoAnnotations.vxlanTunnelMac] = values.vxlanTunnelMac;
+  if (values.encapsulations !== undefined) patch[encapsulationsAnnotation] = values.encapsulations;
   return patch;
 }
 

@@ -34,8 +34,14 @@ export function announcedBlocks(snapshot: ClusterSnapshot, nodeName: string): st
  * a session without it would only be refused (unless the reference is optional and the Secret or
  * key does not exist: then it peers without one, as Calico does).
  */
-export function desiredBgp(snapshot: ClusterSnapshot, local: LocalFacts, secrets: ResolvedPasswords = { passwords: new Map(), problems: new Map() }): SpeakerConfigFile | undefined {
-  if (!bgpWanted(snapshot.pools)) return undefined;
+export function desiredBgp(
+  snapshot: ClusterSnapshot,
+  local: LocalFacts,
+  secrets: ResolvedPasswords = { passwords: new Map(), problems: new Map() },
+  /** Keep BGP running although every pool is VXLAN: peers still route by it during a mode switch (mode-switch.ts). */
+  keep = false,
+): SpeakerConfigFile | undefined {
+  if (!keep && !bgpWanted(snapshot.pools)) return undefined;
   const settings = effectiveBgpSettings(snapshot.bgpConfigurations, local.nodeName);
   const me = snapshot.nodes.find((n) => n.name === local.nodeName);
   const asn = me?.asNumber ?? settings.asNumber;

@@ -21,6 +21,8 @@ import { Ipam, unfitEmptyBlocks } from '../ipam/ipam.ts';
 import { RpcServer } from '../rpc/server.ts';
 import type { HostAddress } from './autodetect.ts';
 import { borrowedRoutes, desiredDataplane, type BgpRoute, type LocalFacts } from '../../shared/dataplane-plan/desired-state.ts';
+import { effectivePools, encapsulationsFromPeers, peersStillOnBgp, publishedEncapsulations } from '../../shared/dataplane-plan/mode-switch.ts';
+import { encapsulations, formatNodeEncapsulations, type Encapsulation } from '../../shared/model/node-encapsulation.ts';
 import { bgpWanted, desiredBgp } from './desired-bgp.ts';
 import { LearnedRoutes } from './learned-routes.ts';
 import { PeerPasswords } from './peer-passwords.ts';
@@ -35,6 +37,12 @@ export interface NodeAgentOptions {
   userspaceIpip?: boolean;
   watchTimeoutSeconds?: number;
 }
+
+/**
+ * How long a node keeps receiving an old encapsulation (and keeps BGP up) for peers that have not
+ * published that they moved: long enough for any live agent, bounded for one that stopped.
+ */
+export const lingerMs = 20_000;
 
 function sameRoutes(a: readonly BgpRoute[] | undefined, b: readonly BgpRoute[] | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
@@ -68,6 +76,17 @@ export class NodeAgent {
   private readonly peerPasswords: PeerPasswords;
   /** BGPPeer name -> why it is left out (its password Secret cannot be read), for status and the log. */
   private peerProblems = new Map<string, string>();
+  /** Make before break (mode-switch.ts): old encapsulations still received, and BGP kept, for peers that have not moved. */
+  private keepAccepting: Encapsulation[] = [];
+  private keepBgp = false;
+  /** Since when each of IPIP, VXLAN, BGP has been kept for peers only (ms): kept for at most lingerMs. */
+  private readonly lingerSince = new Map<string, number>();
+  private lingerTimer: NodeJS.Timeout | undefined;
+  /** The gingham.dev/Encapsulations text wanted (after the last pass) and last written. */
+  private encapsulationsWanted: string | undefined;
+  private encapsulationsWritten: string | undefined;
+  private encapsulationsWriting: Promise<void> | undefined;
+  private readonly saidProblems = new Set<string>();
 
   constructor(private readonly options: NodeAgentOptions) {
     this.log = options.log;
@@ -87,6 +106,7 @@ export class NodeAgent {
       address: this.options.host.address,
       ...(this.tunnels.ipip ? { ipipTunnelAddress: this.tunnels.ipip } : {}),
       ...(this.tunnels.vxlan ? { vxlanTunnelAddress: this.tunnels.vxlan } : {}),
+      keepAccepting: this.keepAccepting,
     };
   }
 
@@ -96,6 +116,8 @@ export class NodeAgent {
     await this.datastore.waitForSync(60_000);
     // The node's own facts first, so that the other nodes can peer with it and route to it.
     await writeOwnAnnotations(this.options.client, this.options.nodeName, { ipv4Address: this.options.host.address });
+    const published = this.datastore.snapshot().nodes.find((n) => n.name === this.options.nodeName)?.encapsulations;
+    this.encapsulationsWritten = published ? formatNodeEncapsulations(published) : undefined;
     await this.keepClusterInformation();
     this.datastore.onChange(() => this.recompute());
     this.recompute();
@@ -104,6 +126,7 @@ export class NodeAgent {
     this.loop = new ReconcileLoop(this.reconciler, this.state!, this.log.child({ part: 'dataplane' }), {
       onPass: (report) => {
         this.lastPass = report;
+        this.announceEncapsulations(report);
       },
     });
     this.reconciler.options.onNeedsPass = () => this.loop?.trigger(0);
@@ -140,6 +163,7 @@ export class NodeAgent {
   /** Stops everything; with `cleanup`, removes the routes and devices it made (a node leaving). */
   async stop(options: { cleanup?: boolean } = {}): Promise<void> {
     this.stopped = true;
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.learned?.stop();
     await this.computing;
     await this.tunnelTask;
@@ -173,6 +197,7 @@ export class NodeAgent {
   private async recomputeNow(): Promise<void> {
     const started = performance.now();
     const snapshot = this.datastore.snapshot();
+    this.followPeers(snapshot);
     // Routes first: a mode switch reaches the kernel without waiting for the API round trips of
     // the tunnel addresses, which follow (and cause one more recomputation when they change).
     const secrets = this.peerPasswords.resolve(snapshot.bgpPeers);
@@ -180,7 +205,8 @@ export class NodeAgent {
       if (this.peerProblems.get(peer) !== problem) this.log.warn({ part: 'bgp', peer }, `BGPPeer ${peer} is left out: ${problem}`);
     }
     this.peerProblems = secrets.problems;
-    const bgp = desiredBgp(snapshot, this.local, secrets);
+    const me = snapshot.nodes.find((n) => n.name === this.options.nodeName);
+    const bgp = desiredBgp({ ...snapshot, pools: effectivePools(snapshot.pools, me?.poolModes) }, this.local, secrets, this.keepBgp);
     // When BGP goes off, or comes back, or must be restarted, the dataplane does not wait for the
     // speaker: other nodes' blocks are routed from IPAM meanwhile (as while sessions come up).
     if (this.speakerReplaced(bgp)) this.publish(snapshot, undefined, started, 0);
@@ -188,6 +214,78 @@ export class NodeAgent {
     const bgpMs = Math.round(performance.now() - started);
     this.publish(snapshot, this.speaker ? this.bgpRoutes(snapshot) : undefined, started, bgpMs);
     if (this.datastore.status().connected) this.scheduleTunnels();
+  }
+
+  /**
+   * What peers still send this node during a mode switch (their published encapsulations, a
+   * canary's override), each kept at most lingerMs; and whether BGP stays up for peers that
+   * still route by it although this node's pools are all VXLAN now.
+   */
+  private followPeers(snapshot: ClusterSnapshot): void {
+    for (const node of snapshot.nodes) {
+      for (const problem of node.annotationProblems ?? []) {
+        if (this.saidProblems.has(problem)) continue;
+        this.saidProblems.add(problem);
+        this.log.warn({ node: node.name }, problem);
+      }
+    }
+    const fromPeers = encapsulationsFromPeers(snapshot, this.options.nodeName);
+    this.keepAccepting = encapsulations.filter((e) => this.linger(e, fromPeers.has(e)));
+    const me = snapshot.nodes.find((n) => n.name === this.options.nodeName);
+    const ownPools = effectivePools(snapshot.pools, me?.poolModes);
+    this.keepBgp = this.linger('BGP', !bgpWanted(ownPools) && peersStillOnBgp(snapshot, this.options.nodeName));
+  }
+
+  /** Whether to keep `what` for peers now; a recomputation is due when its time runs out. */
+  private linger(what: string, wanted: boolean): boolean {
+    if (!wanted) {
+      this.lingerSince.delete(what);
+      return false;
+    }
+    const now = Date.now();
+    const since = this.lingerSince.get(what) ?? now;
+    this.lingerSince.set(what, since);
+    const left = since + lingerMs - now;
+    if (left <= 0) {
+      if (left > -1000) this.log.warn({ part: 'dataplane' }, `${what}: still wanted by peers that have not published that they moved after ${lingerMs / 1000} s; no longer kept for them`);
+      return false;
+    }
+    if (!this.lingerTimer) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = undefined;
+        this.recompute();
+      }, left + 10);
+      this.lingerTimer.unref();
+    }
+    return true;
+  }
+
+  /**
+   * After a pass the kernel took whole, publishes on this node's Node what it accepts and sends
+   * now: peers switch to a new encapsulation towards it, and drop an old one, on that word.
+   */
+  private announceEncapsulations(report: PassReport): void {
+    if (report.failures.length > 0 || this.stopped) return;
+    const plan = report.plan;
+    const vxlanReady = !plan.vxlan || (this.tunnels.vxlan !== undefined && plan.vxlan.address === `${this.tunnels.vxlan}/32`);
+    this.encapsulationsWanted = formatNodeEncapsulations(publishedEncapsulations(plan, vxlanReady));
+    if (this.encapsulationsWriting) return;
+    this.encapsulationsWriting = (async () => {
+      while (!this.stopped && this.encapsulationsWanted !== this.encapsulationsWritten) {
+        const text = this.encapsulationsWanted!;
+        try {
+          await writeOwnAnnotations(this.options.client, this.options.nodeName, { encapsulations: text });
+          this.encapsulationsWritten = text;
+        } catch (error) {
+          // Peers keep the old way meanwhile (nothing is lost); the next pass tries again.
+          this.log.warn({ err: (error as Error).message }, 'cannot publish the encapsulations this node accepts on its Node; peers keep sending the old way until it is published');
+          this.loop?.trigger(1000);
+          break;
+        }
+      }
+    })().finally(() => {
+      this.encapsulationsWriting = undefined;
+    });
   }
 
   /** Hands a new desired state to the dataplane, when it differs from the last. */
@@ -247,7 +345,10 @@ export class NodeAgent {
       ...(me?.vxlanTunnelAddress ? { vxlan: me.vxlanTunnelAddress } : {}),
     };
     try {
-      this.tunnels = await reconcileTunnelAddresses(this.options.client, this.ipam, snapshot.pools, me?.labels ?? {}, current);
+      // A device still up for peers that have not moved keeps its address (peers route to it).
+      const plan = this.lastPass?.plan;
+      const keeping = new Set<keyof TunnelAddresses>([...(plan?.ipip ? ['ipip' as const] : []), ...(plan?.vxlan ? ['vxlan' as const] : [])]);
+      this.tunnels = await reconcileTunnelAddresses(this.options.client, this.ipam, effectivePools(snapshot.pools, me?.poolModes), me?.labels ?? {}, current, keeping);
     } catch (error) {
       this.log.warn({ err: error }, 'could not update the tunnel addresses; keeping the current ones');
     }

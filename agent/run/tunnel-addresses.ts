@@ -27,6 +27,8 @@ export async function reconcileTunnelAddresses(
   pools: IPPool[],
   nodeLabels: Labels,
   current: TunnelAddresses,
+  /** Kinds whose held address stays although no pool wants it: its device still receives during a mode switch. */
+  keeping: ReadonlySet<keyof TunnelAddresses> = new Set(),
 ): Promise<TunnelAddresses> {
   const out: TunnelAddresses = {};
   const usable = ipam.usablePools(pools, nodeLabels, 'Tunnel');
@@ -34,7 +36,7 @@ export async function reconcileTunnelAddresses(
     const wanted = usable.filter(kind.on);
     const handle = kind.handle(ipam.nodeName);
     const held = await ipam.addressesOf(handle);
-    const keep = held.find((a) => wanted.some((p) => containsAddress(p.cidr, parseIPv4(a.address))));
+    const keep = held.find((a) => wanted.some((p) => containsAddress(p.cidr, parseIPv4(a.address)))) ?? (wanted.length === 0 && keeping.has(kind.key) ? held[0] : undefined);
     let address = keep?.address;
     if (!keep && held.length > 0) await ipam.release(handle);
     if (!address && wanted.length > 0) {
