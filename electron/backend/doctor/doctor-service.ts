@@ -19,12 +19,10 @@ import type { BundleResult } from '../../../shared/doctor/bundle-contents.ts';
 import type { ScanEvidence } from '../../../shared/doctor/scan-evidence.ts';
 import type { FixResult, ScanResult } from '../../../shared/doctor/scan-result.ts';
 import { scanFromEvidence } from '../../../shared/doctor/scan.ts';
-import { runScript } from '../installer/remote.ts';
 import { makeBundle } from './bundle.ts';
 import { collectScanEvidence } from './collect-scan.ts';
+import { runFix } from './fix-runner.ts';
 
-/** A fix's command is one of the scan's own (ip, bridge, ethtool with plain arguments): nothing else is run. */
-const fixCommand = /^(ip (route|addr|link|neigh) del|bridge fdb del|ethtool -K) [\w .:/@>-]+$/;
 
 export class DoctorService {
   constructor(
@@ -94,16 +92,7 @@ export class DoctorService {
     const before = await this.scan(context, [node]);
     const found = before.findings.find((f) => f.id === id);
     if (!found) throw new ConsoleError('not-found', `${node} no longer shows ${id}: it was fixed or changed meanwhile. Scan again.`);
-    if (!found.fix?.safe || found.fix.commands.length === 0) throw new ConsoleError('invalid-field', `${id} has no fix the console runs: ${found.fix?.description ?? 'none is known'}`);
-    const unsafe = found.fix.commands.find((c) => !fixCommand.test(c));
-    if (unsafe) throw new ConsoleError('internal', `the fix's command ${JSON.stringify(unsafe)} is not one the doctor runs: nothing was run.`);
-    const client = await this.clientFor(node, this.addresses.get(node) ?? []);
-    const ran: FixResult['ran'] = [];
-    for (const command of found.fix.commands) {
-      const result = await runScript(client, `fixing ${id}`, `S=''; [ "$(id -u)" = 0 ] || S='sudo -n'\n$S sh -c "$1" 2>&1\n`, [command], 20_000);
-      ran.push({ command, code: result.code ?? -1, output: `${result.stdout}${result.stderr}`.trim() });
-      if (result.code !== 0) break;
-    }
+    const ran = await runFix(await this.clientFor(node, this.addresses.get(node) ?? []), found);
     const after = await this.scan(context, [node]);
     return { finding: found, ran, verified: !after.findings.some((f) => f.id === id), after: after.findings.filter((f) => f.node === node) };
   }
