@@ -30,6 +30,8 @@ export const debianPackages: DebianPackage[] = [
   { name: 'iproute2', provides: 'bridge', why: "vxlan.calico's FDB entries (the agent's VXLAN mode) and their monitor", uses: all },
   { name: 'procps', provides: 'pgrep', why: "the reconcile-loop test finds its own monitor process to kill it", uses: ['integration'] },
   { name: 'iproute2', provides: 'ss', why: "the doctor's check that a destination pod listens on the port; the measure test's wait for iperf3's server", uses: all },
+  { name: 'ethtool', provides: 'ethtool', why: "the doctor's scan of vxlan.calico's checksum offload (calico#3145, #11435) and its safe fix", uses: all },
+  { name: 'tar', provides: 'tar', why: "the doctor's test that its diagnostics bundle is an archive GNU tar reads", uses: ['integration'] },
   { name: 'procps', provides: 'sysctl', why: "the lab namespaces' forwarding and rp_filter settings", uses: all },
   { name: 'util-linux', provides: 'nsenter', why: "entering a lab node's namespaces (lab exec, CNI calls, probes)", uses: all },
   { name: 'util-linux', provides: 'unshare', why: "each lab node's private mount namespace", uses: all },
