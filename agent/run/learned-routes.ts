@@ -14,13 +14,43 @@ export class LearnedRoutes {
   constructor(private readonly speaker: Speaker, private readonly onChange: () => void, private readonly graceMs = END_OF_RIB_GRACE_MS) {
     this.unsubscribe = speaker.onChange(() => {
       this.armGrace();
-      onChange();
+      this.notify();
     });
+  }
+
+  /** What the last routes() cost (ms): the size of a recomputation, which paces the next. */
+  private lastCostMs = 0;
+  private lastNotified = -Infinity;
+  private paced: NodeJS.Timeout | undefined;
+
+  /**
+   * Tells the agent of a change at once when it has been quiet, else no sooner than twice what
+   * reading the routes last cost after the last telling (at most a second): during a burst of
+   * 100k routes each recomputation takes hundreds of milliseconds, and back to back they held the
+   * event loop the sessions and the reconcile passes need. A few routes cost microseconds, so a
+   * small cluster is told at once, every time.
+   */
+  private notify(): void {
+    if (this.paced) return;
+    const wait = this.lastNotified + Math.min(1000, 2 * this.lastCostMs) - performance.now();
+    if (wait <= 0) {
+      this.lastNotified = performance.now();
+      this.onChange();
+      return;
+    }
+    this.paced = setTimeout(() => {
+      this.paced = undefined;
+      this.lastNotified = performance.now();
+      this.onChange();
+    }, wait);
   }
 
   /** Best paths from peers, sorted by prefix. */
   routes(): LearnedRoute[] {
-    return this.speaker.learnedRoutes();
+    const started = performance.now();
+    const routes = this.speaker.learnedRoutes();
+    this.lastCostMs = performance.now() - started;
+    return routes;
   }
 
   /**
@@ -76,5 +106,6 @@ export class LearnedRoutes {
   stop(): void {
     this.unsubscribe();
     if (this.timer) clearTimeout(this.timer);
+    if (this.paced) clearTimeout(this.paced);
   }
 }

@@ -62,3 +62,37 @@ describe('prefixMask', () => {
     expect(prefixMask(32)).toBe(0xffffffff);
   });
 });
+
+describe('parseIPv4 fast path', () => {
+  // The rule as the strict parse states it: four dot-separated decimal octets, 0-255, no leading zero.
+  const reference = (input: string): number | undefined => {
+    const parts = input.split('.');
+    if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && !(p.length > 1 && p.startsWith('0')) && Number(p) <= 255)) return undefined;
+    return parts.reduce((v, p) => v * 256 + Number(p), 0);
+  };
+  const attempt = (input: string) => {
+    try {
+      return parseIPv4(input);
+    } catch {
+      return undefined;
+    }
+  };
+
+  it('accepts and refuses exactly what the strict rule does, with the same value', () => {
+    const octet = fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.constantFrom('', '0', '00', '01', '255', '256', '1000', 'a', ' 1', '1 ', '-1', '+1', '１'));
+    const address = fc.oneof(
+      fc.array(octet, { minLength: 1, maxLength: 6 }).map((parts) => parts.join('.')),
+      fc.string({ maxLength: 16 }),
+      fc.stringMatching(/^[0-9.]{0,16}$/),
+    );
+    fc.assert(fc.property(address, (input) => {
+      expect(attempt(input)).toBe(reference(input));
+    }), { numRuns: 20_000 });
+    for (const edge of ['0.0.0.0', '255.255.255.255', '10.240.1.11', '1.2.3.4.', '.1.2.3', '1..2.3', '1.2.3', '256.0.0.0', '01.2.3.4', '1.2.3.04', '1.2.3.4 ']) expect(attempt(edge)).toBe(reference(edge));
+  });
+
+  it('keeps the strict parse’s explanation for a bad address', () => {
+    expect(() => parseIPv4('10.240.01.1')).toThrow(/leading zero/);
+    expect(() => parseIPv4('10.240.1.256')).toThrow(/above 255/);
+  });
+});

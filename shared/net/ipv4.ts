@@ -17,6 +17,39 @@ export class NetParseError extends Error {
  * as octal), no spaces, no shorthand such as `10.1`.
  */
 export function parseIPv4(input: string): number {
+  // The common case (a well-formed address) by character codes: a plan of 100k BGP routes
+  // parses 200k addresses, and splitting and matching each cost most of a second. Anything this
+  // does not accept whole goes to the strict parse below, which explains what is wrong.
+  const fast = parseIPv4Fast(input);
+  return fast >= 0 ? fast : parseIPv4Strict(input);
+}
+
+/** The address, or -1 when `input` is not exactly four octets 0-255 without leading zeros. */
+function parseIPv4Fast(input: string): number {
+  const n = input.length;
+  if (n < 7 || n > 15) return -1;
+  let value = 0, octet = 0, digits = 0, dots = 0, first = 0;
+  for (let i = 0; i < n; i++) {
+    const c = input.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 0) first = c;
+      else if (first === 48 || digits === 3) return -1;
+      octet = octet * 10 + (c - 48);
+      if (octet > 255) return -1;
+      digits++;
+    } else return -1;
+  }
+  if (digits === 0 || dots !== 3) return -1;
+  return value * 256 + octet;
+}
+
+function parseIPv4Strict(input: string): number {
   const parts = input.split('.');
   if (parts.length !== 4) {
     throw new NetParseError(input, 'is not an IPv4 address: expected four decimal octets like 10.240.1.11');
