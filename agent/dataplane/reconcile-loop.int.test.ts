@@ -131,3 +131,58 @@ describe('the reconcile loop', () => {
     }
   });
 });
+
+describe('BGP routes through the loop', () => {
+  const bgpState = (routes: number, nextHop = '10.240.1.12') => ({
+    ...state,
+    pools: [...state.pools, { name: 'bgp', cidr: '10.200.0.0/16', blockSize: 26, ipipMode: 'Never' as const, vxlanMode: 'Never' as const, natOutgoing: false, disabled: false }],
+    bgpRoutes: Array.from({ length: routes }, (_, i) => ({ cidr: `10.200.${i}.0/24`, nextHop })),
+  });
+  const bgpKernelRoutes = () => ns('route', 'show', 'proto', '71').split('\n').filter((l) => l.startsWith('10.200.'));
+
+  it('writes a state that adds, changes or removes BGP routes in a pass that reads nothing, and its own writes start no pass', async () => {
+    loop.setState(bgpState(100));
+    await loop.settled();
+    await sleep(300);
+    await loop.settled();
+    expect(bgpKernelRoutes()).toHaveLength(100);
+    const before = passes.length;
+    // Ten more, one moved to another next hop: written without reading the kernel.
+    const next = bgpState(110);
+    next.bgpRoutes[5] = { cidr: '10.200.5.0/24', nextHop: '10.240.1.13' };
+    loop.setState(next);
+    await loop.settled();
+    const step = passes.at(-1)!.report;
+    expect(passes.length).toBe(before + 1);
+    expect(step.timings.read).toBe(0);
+    expect(step.changes).toBe(11);
+    expect(bgpKernelRoutes()).toHaveLength(110);
+    expect(ns('route', 'show', '10.200.5.0/24')).toContain('via 10.240.1.13');
+    // The kernel's reports of those writes are no news: no pass follows.
+    await sleep(1500);
+    expect(passes.length).toBe(before + 1);
+    // Twenty gone.
+    loop.setState(bgpState(90));
+    await loop.settled();
+    expect(passes.at(-1)!.report.timings.read).toBe(0);
+    expect(bgpKernelRoutes()).toHaveLength(90);
+    // A full pass finds the kernel exactly as planned.
+    loop.trigger(0, true);
+    await sleep(50);
+    await loop.settled();
+    expect(passes.at(-1)!.report.changes).toBe(0);
+  });
+
+  it('still repairs a BGP route deleted by hand within a second (a full pass: the event is news)', async () => {
+    const deleted = Date.now();
+    ns('route', 'del', '10.200.7.0/24');
+    while (!ns('route', 'show', 'proto', '71').includes('10.200.7.0/24')) {
+      if (Date.now() > deleted + 1000) throw new Error('not repaired within 1 s');
+      await sleep(10);
+    }
+    await loop.settled();
+    expect(passes.at(-1)!.report.changes).toBe(1);
+    loop.setState(state);
+    await loop.settled();
+  });
+});

@@ -62,6 +62,8 @@ export class ReconcileLoop {
   private monitorsDown = 0;
   private retry: NodeJS.Timeout | undefined;
   private fallback: NodeJS.Timeout | undefined;
+  /** The kernel reported something since the last pass began (or nothing has been read yet): the next pass reads it. */
+  private kernelChanged = true;
   /** A new desired state arrived during a pass: the next one starts at once, not after the debounce. */
   private urgent = false;
 
@@ -86,7 +88,14 @@ export class ReconcileLoop {
     child.stdout.on('data', (chunk: Buffer) => {
       const lines = (partial + chunk.toString()).split('\n');
       partial = lines.pop() ?? '';
-      if (lines.some(monitor.concernsUs)) this.trigger(undefined, monitor.nat);
+      // Our own route writes come back as events too: they are no news (route-echoes.ts). Every
+      // line is looked at, so that each echo is taken off the list.
+      let news = false;
+      for (const line of lines) if (monitor.concernsUs(line) && !(monitor.tool === 'ip' && this.reconciler.isOwnEcho(line))) news = true;
+      if (news) {
+        this.kernelChanged = true;
+        this.trigger(undefined, monitor.nat);
+      }
     });
     const lost = (why: string) => {
       if (down || this.stopped) return;
@@ -148,10 +157,13 @@ export class ReconcileLoop {
     try {
       const nat = this.full;
       this.full = false;
+      // A new desired state alone, with no news from the kernel: the pass may write only what changed.
+      const quiet = !nat && !this.kernelChanged;
+      this.kernelChanged = false;
       this.urgent = false;
       // A state set while the kernel is read is planned in this pass (and, as the pass was
       // running, causes one more): a burst of BGP routes needs no extra pass for its tail.
-      const report = await this.reconciler.pass(this.state, { nat, latest: () => this.state });
+      const report = await this.reconciler.pass(this.state, { nat, quiet, latest: () => this.state });
       // The kernel refused part of it: try again shortly rather than at the next resync.
       if (report.failures.length > 0 && !this.retry) {
         this.retry = setTimeout(() => {

@@ -23,6 +23,9 @@ import { NatManager } from './nat-manager.ts';
 import { TunnelAdmissionManager } from './tunnel-admission.ts';
 import { diffRoutes, PodRouteGrace, routeCommand } from './route-manager.ts';
 import { RouteWriter } from './kernel/route-writer.ts';
+import { BgpIncrement, type Increment } from './bgp-increment.ts';
+import type { RouteChange } from './changes.ts';
+import { RouteEchoes } from './route-echoes.ts';
 import { ownersFile, removeOwners, writeOwners } from './route-owners.ts';
 import { diffVxlan } from './vxlan-manager.ts';
 
@@ -53,6 +56,9 @@ export interface ReconcilerOptions {
   /** Called when something outside a pass needs a new pass (the tunl0 helper died). */
   onNeedsPass?: (reason: string) => void;
 }
+
+/** The owners of the routes are written at most this often (ms). */
+const ownersInterval = 1000;
 
 /** A pass's commands are listed in its report (for the log) up to this many. */
 const maxReportedCommands = 50;
@@ -97,6 +103,8 @@ export class Reconciler {
   private readonly bridge = new BatchProcess('bridge');
   /** Routes over netlink: `ip -batch` waited for each line's answer (most of a 100k-route pass). */
   private readonly routes: RouteWriter;
+  private readonly echoes = new RouteEchoes();
+  private readonly increment = new BgpIncrement();
   /** Every interface index seen, by name: a name with a new index means iproute2's cache is stale. */
   private readonly indexes = new Map<string, number>();
 
@@ -115,8 +123,15 @@ export class Reconciler {
    * given, is asked for the desired state once the kernel has been read: a state that arrived
    * during the read (routes streaming in from BGP) goes into this pass, not only into the next.
    */
-  async pass(given: DataplaneState | undefined, options: { nat?: boolean; latest?: () => DataplaneState | undefined } = {}): Promise<PassReport> {
+  async pass(given: DataplaneState | undefined, options: { nat?: boolean; latest?: () => DataplaneState | undefined; quiet?: boolean } = {}): Promise<PassReport> {
     const started = performance.now();
+    // `quiet`: the kernel reported nothing but our own writes since the last pass. A state that
+    // differs from that pass's only in BGP routes then needs only those routes written.
+    if (options.quiet && this.ipip.implementation !== 'userspace') {
+      const state = options.latest ? options.latest() : given;
+      const step = state ? this.increment.step(state) : undefined;
+      if (step) return this.passIncrement(step, started);
+    }
     let mark = started;
     const lap = () => {
       const now = performance.now();
@@ -131,9 +146,8 @@ export class Reconciler {
     if (snapshot.links.has(vxlanDeviceName)) this.bridgeSawVxlan = true;
     const read = lap();
     const state = options.latest ? options.latest() : given;
-    const plan: DataplanePlan = state
-      ? planDataplane(state, hostFacts(state, snapshot, warnings))
-      : { routes: [], neighbours: [], fdb: [], warnings: [] };
+    const host: HostFacts = state ? hostFacts(state, snapshot, warnings) : { mtu: 1500 };
+    const plan: DataplanePlan = state ? planDataplane(state, host) : { routes: [], neighbours: [], fdb: [], warnings: [] };
     warnings.push(...plan.warnings);
 
     const tunl0 = await this.ipip.ensureDevice(plan.ipip, snapshot.links);
@@ -148,7 +162,8 @@ export class Reconciler {
     else devices.delete(ipipDeviceName);
     if (vxlan.present) devices.add(vxlanDeviceName);
     else devices.delete(vxlanDeviceName);
-    warnings.push(...diffRoutes(plan.routes, snapshot.routes, { devices, podRoutes: this.podRoutes }, changes));
+    const routeWarnings = diffRoutes(plan.routes, snapshot.routes, { devices, podRoutes: this.podRoutes }, changes);
+    warnings.push(...routeWarnings);
 
     await this.ipip.beforeSwitch(plan.routes, snapshot.routes, plan.tunnelAdmission);
     const failures: BatchFailure[] = [];
@@ -157,10 +172,8 @@ export class Reconciler {
     if (admissionError) failures.push({ command: 'nft -f -', error: admissionError });
     const tunnel = lap();
     for (const batch of changes.steps()) {
-      // Routes go over netlink (the native writer), or as `ip -batch` text where it is not built.
       if ('routes' in batch) {
-        const refused = await (this.routes.available ? this.routes.apply(batch.routes) : this.ip.run(batch.routes.map(routeCommand)));
-        for (const failure of refused) failures.push(failure);
+        for (const failure of await this.applyRoutes(batch.routes)) failures.push(failure);
         continue;
       }
       // `bridge` caches names too: a vxlan.calico made again under a process that looked up the
@@ -183,12 +196,48 @@ export class Reconciler {
     if (tunnelStops) this.restartIp({ eager: true });
     if (changes.textOf('teardown').some((c) => c === `link del ${vxlanDeviceName}`)) this.restartBridge({ eager: true });
     const finish = lap();
+    this.increment.remember(state, plan, host, snapshot.routes, devices, warnings, failures.length === 0 && routeWarnings.length === 0 && this.ipip.implementation !== 'userspace');
 
     if (this.options.recordOwners ?? true) {
       const unrecorded = this.recordOwners(plan);
       if (unrecorded) warnings.push(unrecorded);
     }
     return { plan, changes: changes.size, commands: changes.size <= maxReportedCommands ? changes.batches().flatMap((b) => b.commands.map((c) => `${b.tool} ${c}`)) : [], failures, warnings, ms: performance.now() - started, timings: { read, tunnel, apply, nat, finish } };
+  }
+
+  /** Routes over netlink (the native writer), or as `ip -batch` text where it is not built; their events are expected back. */
+  private async applyRoutes(changes: readonly RouteChange[]): Promise<BatchFailure[]> {
+    this.echoes.expect(changes);
+    return this.routes.available ? this.routes.apply(changes) : this.ip.run(changes.map(routeCommand));
+  }
+
+  /** A pass of BGP routes only (see bgp-increment.ts): no read, only the changed routes planned and written. */
+  private async passIncrement(step: Increment, started: number): Promise<PassReport> {
+    const planned = performance.now();
+    const failures: BatchFailure[] = [];
+    for (const batch of step.changes.steps()) if ('routes' in batch) for (const failure of await this.applyRoutes(batch.routes)) failures.push(failure);
+    // Refused: the kernel is not as the base says; the next pass is a full one.
+    if (failures.length > 0) this.increment.forget();
+    const warnings = [...step.plan.warnings];
+    if (this.options.recordOwners ?? true) {
+      const unrecorded = this.recordOwners(step.plan);
+      if (unrecorded) warnings.push(unrecorded);
+    }
+    const changes = step.changes;
+    return {
+      plan: step.plan,
+      changes: changes.size,
+      commands: changes.size <= maxReportedCommands ? changes.batches().flatMap((b) => b.commands.map((c) => `${b.tool} ${c}`)) : [],
+      failures,
+      warnings,
+      ms: performance.now() - started,
+      timings: { read: 0, tunnel: Math.round(planned - started), apply: Math.round(performance.now() - planned), nat: 0, finish: 0 },
+    };
+  }
+
+  /** Whether an `ip monitor` line reports one of our own route writes (no news for the loop). */
+  isOwnEcho(line: string): boolean {
+    return this.echoes.isEcho(line);
   }
 
   private bridgeStale = false;
@@ -224,6 +273,7 @@ export class Reconciler {
 
   /** Ends the long-lived iproute2 processes (a later pass starts them again). */
   close(): void {
+    this.flushOwners();
     this.ip.close();
     this.bridge.close();
     this.routes.close();
@@ -236,26 +286,65 @@ export class Reconciler {
     this.close();
     if (this.options.recordOwners ?? true) removeOwners();
     this.lastOwners = undefined;
+    this.increment.forget();
+    this.ownersProblem = undefined;
+    this.lastOwnersWrite = -Infinity;
     return report;
   }
 
   /**
-   * Writes who made each route for `gingham-agent routes`; a failure (a full /run, ENOSPC) is a
-   * warning, not a failed pass: the kernel is already as planned, and the write is tried again
-   * on every pass (the loop logs a warning only when it changes, so a full disk is said once).
+   * Records who made each route for `gingham-agent routes`, after the pass and at most once a
+   * second: during a burst
+   * of BGP routes every pass has a new plan, and writing 100k owners each time (comparing,
+   * serialising, writing) cost more than a second of a pass's time. The latest plan is written
+   * then (and at close). A failure (a full /run, ENOSPC) is a warning, not a failed pass: the
+   * kernel is already as planned, and the write is tried again with the next pass's plan (the
+   * loop logs a warning only when it changes, so a full disk is said once).
    */
   private recordOwners(plan: DataplanePlan): string | undefined {
-    // Compared field by field with the last record: serialising 100k owners on every pass, to
-    // find them unchanged, cost a second at 100k BGP routes.
-    if (this.lastOwners && sameOwners(plan.routes, this.lastOwners)) return undefined;
+    this.ownersPlan = plan;
+    // After the pass, never inside it: the kernel does not wait for this file.
+    const wait = Math.max(0, this.lastOwnersWrite + ownersInterval - performance.now());
+    if (!this.ownersTimer) {
+      this.ownersTimer = setTimeout(() => {
+        this.ownersTimer = undefined;
+        this.writeOwnersNow();
+      }, wait);
+      this.ownersTimer.unref();
+    }
+    return this.ownersProblem;
+  }
+
+  private ownersPlan: DataplanePlan | undefined;
+  private ownersTimer: NodeJS.Timeout | undefined;
+  private lastOwnersWrite = -Infinity;
+  /** Why the last write of the owners failed, until one succeeds. */
+  private ownersProblem: string | undefined;
+
+  private writeOwnersNow(): void {
+    const plan = this.ownersPlan;
+    this.ownersPlan = undefined;
+    if (!plan) return;
+    this.lastOwnersWrite = performance.now();
+    // Compared field by field with the last record: serialising 100k owners to find them
+    // unchanged cost a second at 100k BGP routes.
+    if (this.lastOwners && sameOwners(plan.routes, this.lastOwners)) return;
     const owners: Record<string, RouteOwner> = {};
     for (const route of plan.routes) owners[route.dst] = route.owner;
     try {
       writeOwners(owners);
     } catch (error) {
-      return `cannot record the routes' owners (${(error as Error).message}): routing is unaffected, \`gingham-agent routes\` shows the owners last recorded; free space under ${path.dirname(ownersFile())} and they are written on the next pass`;
+      this.ownersProblem = `cannot record the routes' owners (${(error as Error).message}): routing is unaffected, \`gingham-agent routes\` shows the owners last recorded; free space under ${path.dirname(ownersFile())} and they are written on the next pass`;
+      return;
     }
+    this.ownersProblem = undefined;
     this.lastOwners = new Map(plan.routes.map((r) => [r.dst, r.owner]));
-    return undefined;
+  }
+
+  /** Writes the owners a pass left for later, now (before the process ends). */
+  private flushOwners(): void {
+    if (this.ownersTimer) clearTimeout(this.ownersTimer);
+    this.ownersTimer = undefined;
+    this.writeOwnersNow();
   }
 }

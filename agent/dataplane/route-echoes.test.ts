@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import type { DesiredRoute } from '../../shared/dataplane-plan/index.ts';
+import { RouteEchoes } from './route-echoes.ts';
+
+const route = (dst: string): DesiredRoute => ({ dst, type: 'unicast', dev: 'eth0', gateway: '10.0.0.1', onlink: true, scope: 'global', owner: { kind: 'own-block', block: dst, pool: 'p' } });
+
+describe('our own route writes, expected back from ip monitor', () => {
+  it('takes each written route once, in the forms ip monitor prints it', () => {
+    const echoes = new RouteEchoes();
+    echoes.expect([{ op: 'add', route: route('10.1.0.0/24') }, { op: 'replace', route: route('192.168.1.65/32') }, { op: 'del', dst: '10.2.0.0/24', type: 'blackhole' }]);
+    expect(echoes.isEcho('[ROUTE]10.1.0.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(true);
+    // The same again (by hand, later) is news.
+    expect(echoes.isEcho('[ROUTE]10.1.0.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(false);
+    expect(echoes.isEcho('[ROUTE]192.168.1.65 dev cali0123456789a proto 71 scope link ')).toBe(true);
+    // A delete we did not make, an add where we deleted, another protocol: news.
+    expect(echoes.isEcho('[ROUTE]Deleted 10.3.0.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(false);
+    expect(echoes.isEcho('[ROUTE]blackhole 10.2.0.0/24 proto 71 ')).toBe(false);
+    expect(echoes.isEcho('[ROUTE]Deleted 10.2.0.0/24 via 10.0.0.1 dev eth0 proto 12 ')).toBe(false);
+    expect(echoes.isEcho('[ROUTE]Deleted blackhole 10.2.0.0/24 proto 71 ')).toBe(true);
+    expect(echoes.isEcho('[LINK]3: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500')).toBe(false);
+  });
+
+  it('stops expecting them after a while: a late change by hand is news', () => {
+    let now = 0;
+    const echoes = new RouteEchoes(() => now);
+    echoes.expect([{ op: 'del', dst: '10.1.0.0/24', type: 'unicast' }]);
+    now = 11_000;
+    expect(echoes.isEcho('[ROUTE]Deleted 10.1.0.0/24 via 10.0.0.1 dev eth0 proto 71 ')).toBe(false);
+  });
+});
