@@ -68,7 +68,7 @@ describe('the console in a browser', () => {
     const names = await nav.getByRole('link').allTextContents();
     expect(names).toEqual(['Clusters', 'Nodes', 'IP pools', 'Routing objects', 'Routes', 'BGP peers', 'Connectivity', 'Doctor', 'Measure', 'Captures', 'Terminal']);
     await nav.getByRole('link', { name: 'Clusters' }).focus();
-    for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
+    for (let i = 0; i < 4; i++) await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement?.textContent')).toBe('Routes');
     await page.keyboard.press('Enter');
     const heading = page.getByRole('heading', { level: 1, name: 'Routes' });

@@ -74,8 +74,8 @@ describe('lab preflight', () => {
 
   // Installing is for root; run as another user, ensureDebianPackages says `sudo apt-get install ...` instead.
   it.skipIf(process.getuid?.() !== 0)('with apt-get, updates the lists, installs what is missing (no daemon started), says which and why, then finds them', () => {
-    // With what the lab's Calico nodes need (iptables, ipset, dpkg-deb) there: the three below are the ones missing.
-    const bin = binWith(['ip', 'bridge', 'ss', 'sysctl', 'unshare', 'mount', 'ssh-keygen', 'ssh', 'openssl', 'flock', 'nsenter', 'ping', 'curl', 'python3', 'iptables-nft-save', 'ipset', 'dpkg-deb']);
+    // With what the lab's Calico nodes and the doctor need (iptables, ipset, dpkg-deb, ethtool) there: the three below are the ones missing.
+    const bin = binWith(['ip', 'bridge', 'ss', 'sysctl', 'unshare', 'mount', 'ssh-keygen', 'ssh', 'openssl', 'flock', 'nsenter', 'ping', 'curl', 'python3', 'iptables-nft-save', 'ipset', 'dpkg-deb', 'ethtool']);
     const log = path.join(bin, 'apt.log');
     const policy = path.join(bin, 'policy-rc.d');
     // A stand-in apt-get: records its arguments and whether the policy was in place, and on install

@@ -26,6 +26,7 @@ describe('the layering lint rule', () => {
     ['renderer/violation.ts', "import { x } from '../electron/backend/ssh.ts';\nexport const y = x;", 'renderer may not import from electron/backend'],
     ['renderer/violation.ts', "import { x } from '../agent/cli/bin.ts';\nexport const y = x;", 'renderer may not import from agent'],
     ['renderer/violation.ts', "import { Client } from 'ssh2';\nexport const y = Client;", 'renderer may import only these packages'],
+    ['shared/model/violation.ts', "import { Ajv } from 'ajv';\nexport const y = Ajv;", 'shared may import only these packages'],
     ['renderer/violation.ts', "export const load = () => import('node:path');", 'may not import the Node module node:path'],
     ['electron/backend/violation.ts', "import { ipcMain } from 'electron';\nexport const y = ipcMain;", 'only electron/main and electron/preload may import electron'],
     ['electron/backend/violation.ts', "import { x } from '../../agent/rpc/server.ts';\nexport const y = x;", 'electron/backend may not import from agent'],
@@ -58,6 +59,7 @@ describe('the layering lint rule', () => {
     ['electron/backend/ssh/fine.int.test.ts', "import { startSshdNode } from '../../../lab/testing/sshd-node.ts';\nexport const y = startSshdNode;"],
     ['agent/bgp/fine.int.test.ts', "import { BirdDaemon } from './testing/daemons.ts';\nexport const y = BirdDaemon;"],
     ['bench/fine.ts', "import { BirdDaemon } from '../agent/bgp/testing/daemons.ts';\nexport const y = BirdDaemon;"],
+    ['shared/model/testing/fine.ts', "import { Ajv } from 'ajv';\nexport const y = Ajv;"],
   ])('allows %s its own directions', async (filePath, code) => {
     expect(await layeringErrors(filePath, code)).toEqual([]);
   });
