@@ -178,14 +178,15 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
       writeLabState(dir, state);
       return state;
     }
-    const credential = await step("the agent's credential (TokenRequest)", async () => {
+    const [gingham, calico] = [topology.nodes.filter((n) => !n.calico), topology.nodes.filter((n) => n.calico)];
+    // One credential per node, bound to its Node: each agent may write its own node's status only.
+    const credentials = await step("the agents' credentials (TokenRequest, one bound to each Node)", async () => {
       const admin = new KubeConfig();
       admin.loadFromFile(plane.kubeconfig);
-      return (await mintAgentCredential(admin, 30 * 24 * 3600)).kubeconfig;
+      return new Map(await Promise.all(gingham.map(async (n) => [n.name, (await mintAgentCredential(admin, 30 * 24 * 3600, n.name)).kubeconfig] as const)));
     });
-    const [gingham, calico] = [topology.nodes.filter((n) => !n.calico), topology.nodes.filter((n) => n.calico)];
     await step(`the agent on ${calico.length > 0 ? gingham.map((n) => n.name).join(', ') : 'every node'}, over SSH`, () =>
-      Promise.all(gingham.map(async (n) => progress(`  ${n.name}: ${await installAgent(state.keys!, n, credential)}`))),
+      Promise.all(gingham.map(async (n) => progress(`  ${n.name}: ${await installAgent(state.keys!, n, credentials.get(n.name)!)}`))),
       'agents',
     );
     if (calico.length > 0) {

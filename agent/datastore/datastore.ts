@@ -25,13 +25,14 @@ export const kinds = {
 // The snapshot's shape is the model's, so that the console can compute a node's state from it too.
 export type { ClusterSnapshot } from '../../shared/model/cluster-snapshot.ts';
 
-export interface DatastoreStatus {
+// A type, not an interface: it must fit the contract's open AgentStatus (zod's index signature).
+export type DatastoreStatus = {
   /** Every kind has been listed at least once. */
   synced: boolean;
   /** Every reflector reached the server on its last attempt. */
   connected: boolean;
   kinds: Record<string, ReflectorStats & { connected: boolean; objects: number; lastError?: string }>;
-}
+};
 
 type RawObject = { metadata?: { name?: string; labels?: Record<string, string> } };
 

@@ -3,6 +3,7 @@
 // per pod that must answer in well under a second, a small direct HTTPS client
 // (direct-client.ts), because loading client-node alone costs seconds of start-up.
 import { calicoKinds } from '../../shared/model/calico-kinds.ts';
+import { nodeAgentStatusKind } from '../../shared/model/node-agent-status.ts';
 
 export interface ObjectRef {
   apiVersion: string;
@@ -49,6 +50,7 @@ export function collectionPath(apiVersion: string, plural: string, namespace?: s
 /** The plural resource names of the kinds the agent touches: Calico's from the registry, and the core ones it reads. */
 export const pluralOf: Record<string, string> = {
   ...Object.fromEntries(calicoKinds.map((k) => [k.kind, k.plural])),
+  [nodeAgentStatusKind.kind]: nodeAgentStatusKind.plural,
   Node: 'nodes',
   Pod: 'pods',
   Secret: 'secrets',

@@ -2,8 +2,8 @@
 // reads and writes, and its Watch for streams. Errors keep the server's status code, because the
 // IPAM's races are decided by 409 (a create or a resourceVersion conflict) and 404.
 import { readFileSync } from 'node:fs';
-import { ApiException, KubeConfig, KubernetesObjectApi, PatchStrategy, Watch, type KubernetesObject } from '@kubernetes/client-node';
-import { KubeError, describeRef as describe, type KubeApi, type ListResult, type ObjectRef } from './kube-api.ts';
+import { ApiException, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeError, describeRef as describe, pluralOf, type KubeApi, type ListResult, type ObjectRef } from './kube-api.ts';
 
 /** Turns client-node's errors into a KubeError that carries the HTTP status (undefined: unreachable). */
 function explain(error: unknown, what: string): KubeError {
@@ -113,6 +113,22 @@ export class KubeClient implements KubeApi {
       return plain<T>(await retrying(() => this.objects.patch(body as KubernetesObject, undefined, undefined, 'gingham-agent', undefined, PatchStrategy.MergePatch)));
     } catch (error) {
       throw explain(error, `patching ${describe(ref)}`);
+    }
+  }
+
+  /**
+   * Replaces the status of a cluster-scoped custom object whose CRD has a status subresource
+   * (Calico's CalicoNodeStatus): a write to the object itself would leave its status untouched.
+   */
+  async replaceStatus<T>(object: T & ObjectRef & { metadata: { resourceVersion?: string } }): Promise<T> {
+    const [group, version] = object.apiVersion.split('/') as [string, string];
+    const plural = pluralOf[object.kind];
+    if (!plural) throw new Error(`replaceStatus: ${object.kind} is not a kind the agent knows`);
+    try {
+      const api = this.config.makeApiClient(CustomObjectsApi);
+      return plain<T>(await retrying(() => api.replaceClusterCustomObjectStatus({ group, version, plural, name: object.metadata.name, body: object })));
+    } catch (error) {
+      throw explain(error, `updating the status of ${describe(object)}`);
     }
   }
 

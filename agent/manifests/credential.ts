@@ -35,17 +35,32 @@ export function tokenKubeconfig(server: string, caData: string, token: string): 
 
 /**
  * Requests a token for the agent's ServiceAccount with `requester`'s identity (an admin's, or the
- * agent's own when renewing) and returns a kubeconfig that holds only that token.
+ * agent's own when renewing) and returns a kubeconfig that holds only that token. With `node`, the
+ * token is bound to that Node object: the API server then names the node in the token's identity,
+ * which is how the agent's admission policy lets each agent write its own node's status and no
+ * other's (agent/manifests/manifests.ts), and the token dies with the Node.
  */
-export async function mintAgentCredential(requester: KubeConfig, expirationSeconds = 24 * 3600): Promise<AgentCredential> {
+export async function mintAgentCredential(requester: KubeConfig, expirationSeconds = 24 * 3600, node?: string): Promise<AgentCredential> {
   const api = requester.makeApiClient(CoreV1Api);
+  const boundObjectRef = node ? await nodeRef(api, node) : undefined;
   const response = await api.createNamespacedServiceAccountToken({
     name: agentServiceAccount,
     namespace: agentNamespace,
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [], expirationSeconds } },
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [], expirationSeconds, ...(boundObjectRef ? { boundObjectRef } : {}) } },
   });
   const token = response.status?.token;
   if (!token) throw new Error('the API server answered the TokenRequest without a token');
   const { server, caData } = clusterOf(requester);
   return { token, expiresAt: new Date(response.status!.expirationTimestamp as unknown as string).toISOString(), kubeconfig: tokenKubeconfig(server, caData, token) };
+}
+
+async function nodeRef(api: CoreV1Api, name: string): Promise<{ kind: 'Node'; apiVersion: 'v1'; name: string; uid: string }> {
+  let uid: string | undefined;
+  try {
+    uid = (await api.readNode({ name })).metadata?.uid;
+  } catch (error) {
+    throw new Error(`cannot bind the agent's token to Node ${name}: ${(error as Error).message}. Is the node registered (\`kubectl get node ${name}\`)?`);
+  }
+  if (!uid) throw new Error(`Node ${name} has no uid: cannot bind the agent's token to it`);
+  return { kind: 'Node', apiVersion: 'v1', name, uid };
 }

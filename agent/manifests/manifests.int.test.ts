@@ -30,8 +30,8 @@ beforeAll(async () => {
   });
   expect(printed.status, printed.stderr).toBe(0);
   const objects = parseAllDocuments(printed.stdout).map((d) => d.toJS() as { kind: string });
-  // Calico's whole set: the kinds Gingham acts on and those it only stores for Calico's tools.
-  expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(calicoKinds.length);
+  // Calico's whole set (the kinds Gingham acts on and those it only stores for Calico's tools), and Gingham's node status.
+  expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(calicoKinds.length + 1);
   expect(objects.some((o) => o.kind === 'Secret')).toBe(false);
   await cluster.apply(objects);
   await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
@@ -52,8 +52,9 @@ describe('the agent’s manifests and credential', () => {
     const names = agentManifests({ existingCrds: existing })
       .filter((o) => (o as { kind: string }).kind === 'CustomResourceDefinition')
       .map((o) => (o as { metadata: { name: string } }).metadata.name);
-    expect(names).toHaveLength(calicoKinds.length - 2);
+    expect(names).toHaveLength(calicoKinds.length - 2 + 1);
     expect(names).not.toContain('ippools.crd.projectcalico.org');
+    expect(names).toContain('ginghamnodestatuses.gingham.io');
   });
 
   it('is a token kubeconfig with nothing of the admin’s credentials', () => {

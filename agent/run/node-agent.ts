@@ -19,6 +19,7 @@ import type { KubeClient } from '../datastore/kube-client.ts';
 import { writeOwnAnnotations } from '../datastore/node-annotations.ts';
 import { Ipam, unfitEmptyBlocks } from '../ipam/ipam.ts';
 import { RpcServer } from '../rpc/server.ts';
+import { NodeStatusReporting } from '../status/node-status-reporting.ts';
 import type { HostAddress } from './autodetect.ts';
 import { borrowedRoutes, desiredDataplane, type BgpRoute, type LocalFacts } from '../../shared/dataplane-plan/desired-state.ts';
 import { effectivePools, encapsulationsFromPeers, peersStillOnBgp, publishedEncapsulations } from '../../shared/dataplane-plan/mode-switch.ts';
@@ -36,6 +37,10 @@ export interface NodeAgentOptions {
   control?: string;
   userspaceIpip?: boolean;
   watchTimeoutSeconds?: number;
+  /** Published in the node's status objects (GinghamNodeStatus, CalicoNodeStatus). */
+  agentVersion?: string;
+  /** Publish the node's status objects in the API (off in tests that have no such CRD). */
+  publishStatus?: boolean;
 }
 
 /**
@@ -63,6 +68,10 @@ export class NodeAgent {
   private state: DataplaneState | undefined;
   private stateText = '';
   private lastPass: PassReport | undefined;
+  /** The desired state the last pass applied, and when: the status says whether it is the latest. */
+  private passedState: DataplaneState | undefined;
+  private passedAt: string | undefined;
+  private reporting: NodeStatusReporting | undefined;
   private rpc: RpcServer | undefined;
   private computing: Promise<void> | undefined;
   private tunnelTask: Promise<void> | undefined;
@@ -126,7 +135,10 @@ export class NodeAgent {
     this.loop = new ReconcileLoop(this.reconciler, this.state!, this.log.child({ part: 'dataplane' }), {
       onPass: (report) => {
         this.lastPass = report;
+        this.passedState = this.state;
+        this.passedAt = new Date().toISOString();
         this.announceEncapsulations(report);
+        this.reporting?.changed();
       },
     });
     this.reconciler.options.onNeedsPass = () => this.loop?.trigger(0);
@@ -139,6 +151,15 @@ export class NodeAgent {
         .register('bgp.status', () => ({ ...(this.speaker?.status() ?? { peers: [], reason: 'BGP is off: only VXLAN pools' }), leftOut: Object.fromEntries(this.peerProblems) }))
         .register('bgp.routes', () => this.speaker?.routes() ?? { total: 0, routes: [] });
       await this.rpc.listen();
+    }
+    if (this.options.publishStatus ?? true) {
+      this.reporting = new NodeStatusReporting(this.options.client, this.options.nodeName, this.options.agentVersion ?? 'unknown', {
+        status: () => this.status(),
+        pass: () => ({ current: this.passedState !== undefined && this.passedState === this.state, ...(this.passedAt ? { at: this.passedAt } : {}) }),
+        speaker: () => this.speaker,
+        kernelRoutes: () => this.routes(),
+      }, this.log.child({ part: 'status' }));
+      this.reporting.start();
     }
     this.log.info({ node: this.options.nodeName, address: formatInterfaceAddress(this.options.host.address), interface: this.options.host.interface }, 'agent running');
   }
@@ -168,6 +189,7 @@ export class NodeAgent {
     await this.computing;
     await this.tunnelTask;
     await this.rpc?.close();
+    await this.reporting?.stop();
     await this.loop?.stop();
     await this.speaker?.stop({ withdraw: options.cleanup ?? false });
     if (options.cleanup) await this.reconciler.removeAll();
@@ -299,6 +321,7 @@ export class NodeAgent {
     this.state = state;
     this.stateText = text;
     this.loop?.setState(state);
+    this.reporting?.changed();
     this.log.info({ bgpMs, ms: Math.round(performance.now() - started) }, 'desired state changed');
   }
 

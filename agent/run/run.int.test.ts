@@ -20,6 +20,7 @@ import { BatchProcess } from '../dataplane/kernel/batch-process.ts';
 import { eventually, ipPool, startTestCluster, type TestCluster } from '../../lab/testing/test-cluster.ts';
 import { NodeNetwork } from '../../lab/testing/node-network.ts';
 import { mintAgentCredential } from '../manifests/credential.ts';
+import { nodeAgentStatusKind, type NodeAgentStatusObject } from '../../shared/model/node-agent-status.ts';
 import { agentManifests } from '../manifests/manifests.ts';
 import { callRpc } from '../rpc/client.ts';
 import { AgentProcess, type AgentStatus } from './testing/agents.ts';
@@ -120,7 +121,15 @@ beforeAll(async () => {
   admin.loadFromFile(cluster.plane.kubeconfig);
   agentKubeconfig = path.join(dir, 'agent.kubeconfig');
   writeFileSync(agentKubeconfig, (await mintAgentCredential(admin, 3600)).kubeconfig, { mode: 0o600 });
-  agents = network.nodes.map((node) => new AgentProcess(node, dir, agentKubeconfig));
+  // Each agent's own credential is bound to its Node, as the installers mint it: it may write its
+  // own node's GinghamNodeStatus only.
+  agents = await Promise.all(
+    network.nodes.map(async (node) => {
+      const file = path.join(dir, `${node.name}.kubeconfig`);
+      writeFileSync(file, (await mintAgentCredential(admin, 3600, node.name)).kubeconfig, { mode: 0o600 });
+      return new AgentProcess(node, dir, file);
+    }),
+  );
   for (const agent of agents) agent.start();
 }, 600_000);
 
@@ -165,6 +174,24 @@ describe('three agents in two subnets', () => {
     // The own block: a blackhole (no device), so addresses no pod holds go nowhere.
     expect(own.filter((r) => r.dst === blocks[0]![0]).map((r) => r.dev)).toEqual([undefined]);
   }, 200_000);
+
+  it('publishes each node’s state in its GinghamNodeStatus, for the console’s one watch', async () => {
+    const published = await eventually(async () => {
+      const list = (await cluster.admin.list<NodeAgentStatusObject>(nodeAgentStatusKind.apiVersion, nodeAgentStatusKind.kind)).items;
+      const ready = list.filter((o) => o.status.health === 'Ready' && o.status.bgp.established === 2 && o.status.dataplane.inSync);
+      return ready.length === 3 ? list : undefined;
+    }, 30_000, 'three Ready GinghamNodeStatus objects').catch(async (error: Error) => {
+      const list = (await cluster.admin.list<NodeAgentStatusObject>(nodeAgentStatusKind.apiVersion, nodeAgentStatusKind.kind)).items;
+      const said = agents.map((a) => a.log.split('\n').filter((l) => l.includes('"part":"status"')).slice(-3).join('\n'));
+      throw new Error(`${error.message}\npublished: ${JSON.stringify(list.map((o) => ({ name: o.metadata.name, ...o.status })))}\n${said.join('\n')}`);
+    });
+    expect(published.map((o) => o.metadata.name).sort()).toEqual(['node-1', 'node-2', 'node-3']);
+    for (const o of published) {
+      expect(o.status!.pools).toEqual([{ name: 'default-ipv4-ippool', cidr: '192.168.0.0/16', mode: 'IPIP Always' }]);
+      expect(o.status!.bgp).toMatchObject({ running: true, total: 2, listed: 'all' });
+      expect(o.status!.agentVersion).toMatch(/\S/);
+    }
+  }, 60_000);
 
   it('changes the speaker’s peers when a node joins and leaves and a BGPPeer comes and goes, without touching established sessions', async () => {
     const sessions = (s: AgentStatus) => Object.fromEntries((s.bgp.peers ?? []).map((p) => [p.address, `${p.state} since ${p.since}`]));

@@ -47,7 +47,8 @@ describe('calicoctl on what Gingham wrote', () => {
     const crdNames = (existing: ReadonlySet<string>) =>
       agentManifests({ existingCrds: existing })
         .filter((o) => (o as { kind: string }).kind === 'CustomResourceDefinition')
-        .map((o) => (o as { metadata: { name: string } }).metadata.name);
+        .map((o) => (o as { metadata: { name: string } }).metadata.name)
+        .filter((name) => name.endsWith('.crd.projectcalico.org'));
     const all = new Set(calicoKinds.map((k) => `${k.plural}.crd.projectcalico.org`));
     expect(crdNames(all)).toEqual([]);
     // A cluster with an older, partial set (IPAM and BGP only) gets the rest, and none of its own replaced.

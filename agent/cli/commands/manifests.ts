@@ -35,11 +35,12 @@ export function registerManifestCommands(program: Command): void {
     .requiredOption('--kubeconfig <file>', 'whose identity asks for the token (the installer’s, or the agent’s own to renew it)')
     .requiredOption('--out <file>', 'where to write the agent kubeconfig (mode 0600)')
     .option('--duration <seconds>', 'token lifetime in seconds', (v) => Number(v), 86400)
-    .action(async (options: { kubeconfig: string; out: string; duration: number }) => {
+    .option('--node <name>', "bind the token to this Node: the agent may then write that node's status, and no other's")
+    .action(async (options: { kubeconfig: string; out: string; duration: number; node?: string }) => {
       const [{ KubeConfig }, { mintAgentCredential }] = await Promise.all([clientNode(), import('../../manifests/credential.ts')]);
       const config = new KubeConfig();
       config.loadFromFile(options.kubeconfig);
-      const credential = await mintAgentCredential(config, options.duration);
+      const credential = await mintAgentCredential(config, options.duration, options.node);
       writeFileSync(options.out, credential.kubeconfig, { mode: 0o600 });
       console.error(`wrote ${options.out}; the token expires at ${credential.expiresAt}`);
     });

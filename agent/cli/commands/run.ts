@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { agentNodeLayout } from '../../../shared/api/agent-contract.ts';
 import { callRpc } from '../../rpc/client.ts';
+import { agentVersion } from '../version.ts';
 import type { NodeAgent } from '../../run/node-agent.ts';
 
 const defaultControl = agentNodeLayout.control;
@@ -38,6 +39,7 @@ export function registerRunCommands(program: Command): void {
           control: config.control,
           userspaceIpip: config.userspaceIpip,
           watchTimeoutSeconds: config.watchTimeoutSeconds,
+          agentVersion,
         });
         await agent.start();
       } catch (error) {

@@ -55,16 +55,24 @@ export interface AgentToken {
   expiresAt: string;
 }
 
-/** Asks for a bound token of the agent's ServiceAccount; the kubeconfig holds it and nothing of `admin`. */
-export async function requestAgentToken(admin: KubeConfig, expirationSeconds = 365 * 24 * 3600): Promise<AgentToken> {
+/**
+ * Asks for a bound token of the agent's ServiceAccount; the kubeconfig holds it and nothing of
+ * `admin`. With `nodeName`, the token is bound to that Node, which is what lets the agent write its
+ * node's status and no other's (the agent's admission policy); a node not registered yet gets an
+ * unbound token, and the next install binds it.
+ */
+export async function requestAgentToken(admin: KubeConfig, expirationSeconds = 365 * 24 * 3600, nodeName?: string): Promise<AgentToken> {
   const cluster = admin.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster: pick a context first');
   const caData = cluster.caData ?? (cluster.caFile ? readFileSync(cluster.caFile).toString('base64') : undefined);
   if (!caData) throw new Error(`the cluster ${cluster.name} has no certificate-authority in the kubeconfig: the agent must be able to verify the API server`);
-  const response = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+  const core = admin.makeApiClient(CoreV1Api);
+  const uid = nodeName ? await core.readNode({ name: nodeName }).then((n) => n.metadata?.uid, (error: unknown) => (error instanceof ApiException && error.code === 404 ? undefined : Promise.reject(error))) : undefined;
+  const boundObjectRef = nodeName && uid ? { kind: 'Node', apiVersion: 'v1', name: nodeName, uid } : undefined;
+  const response = await core.createNamespacedServiceAccountToken({
     name: agentServiceAccount,
     namespace: agentNamespace,
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [], expirationSeconds } },
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [], expirationSeconds, ...(boundObjectRef ? { boundObjectRef } : {}) } },
   });
   const token = response.status?.token;
   if (!token) throw new Error('the API server answered the TokenRequest without a token');

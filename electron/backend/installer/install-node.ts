@@ -95,8 +95,8 @@ export interface InstallTarget {
 export interface ClusterAccess {
   /** Applies the agent's manifests (YAML printed by the agent being installed). */
   applyManifests(yaml: string): Promise<unknown>;
-  /** A kubeconfig with a fresh token of the agent's ServiceAccount. */
-  agentKubeconfig(): Promise<{ kubeconfig: string; expiresAt: string }>;
+  /** A kubeconfig with a fresh token of the agent's ServiceAccount, bound to Node `nodeName`. */
+  agentKubeconfig(nodeName: string): Promise<{ kubeconfig: string; expiresAt: string }>;
 }
 
 export interface InstallOptions {
@@ -164,8 +164,10 @@ export async function installOnNode(
       { staged: stagedCni.plugin, path: nodePaths.cniPlugin, mode: 0o755, text: cniPluginShim(`${nodePaths.current}/gingham-agent`, 'Written by the Gingham console’s installer') },
       { staged: stagedCni.config, path: nodePaths.cniConfig, mode: 0o644, text: cniConflist({ kubeconfig: nodePaths.kubeconfig, nodeName: target.config.nodeName }) },
     ].filter((file) => before!.fileHashes[file.path] !== sha256(file.text));
-    const expiry = Number((await runScriptOk(client, 'reading the token expiry', tokenExpiryScript)).trim() || 0) * 1000;
-    const tokenNeeded = expiry < Date.now() + (options.renewWithinMs ?? 7 * 24 * 3600_000);
+    const [expiryText = '', boundTo = ''] = (await runScriptOk(client, 'reading the token expiry', tokenExpiryScript)).split('\n');
+    const expiry = Number(expiryText.trim() || 0) * 1000;
+    // A token bound to another Node (or to none, from an older install) cannot write this node's status.
+    const tokenNeeded = expiry < Date.now() + (options.renewWithinMs ?? 7 * 24 * 3600_000) || boundTo.trim() !== target.config.nodeName;
     const releasePresent = (await runScript(client, 'checking the release', `cd ${nodePaths.releases}/${sha} 2>/dev/null && sha256sum --quiet -c .sha256sums`)).code === 0;
 
     if (releasePresent && runsRelease(before, sha) && !configChanged && !tokenNeeded && cniFiles.length === 0) {
@@ -218,7 +220,7 @@ export async function installOnNode(
     const sftp = await openSftp(client);
     if (configChanged) await writeRemoteFile(client, sftp, `${nodePaths.staged}/agent.yaml`, configText, 0o644);
     if (tokenNeeded) {
-      const credential = await cluster.agentKubeconfig();
+      const credential = await cluster.agentKubeconfig(target.config.nodeName);
       await writeRemoteFile(client, sftp, `${nodePaths.staged}/kubeconfig`, credential.kubeconfig, 0o600);
     }
     for (const file of cniFiles) await writeRemoteFile(client, sftp, `${nodePaths.staged}/${file.staged}`, file.text, file.mode);

@@ -53,7 +53,7 @@ export class InstallerService {
         let manifests: Promise<unknown> | undefined;
         const cluster = {
           applyManifests: (yaml: string) => (manifests ??= applyAgentManifests(admin, yaml)),
-          agentKubeconfig: () => requestAgentToken(admin),
+          agentKubeconfig: (nodeName: string) => requestAgentToken(admin, undefined, nodeName),
         };
         const results = await Promise.all(
           nodes.map(({ nodeId, nodeName }) => {

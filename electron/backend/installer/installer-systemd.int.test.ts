@@ -35,7 +35,7 @@ beforeAll(async () => {
   await admin.makeApiClient(CoreV1Api).createNode({
     body: { metadata: { name, annotations: { 'projectcalico.org/IPv4Address': `${node.address}/30` } }, status: { addresses: [{ type: 'InternalIP', address: node.address }] } },
   });
-  cluster = { applyManifests: (yaml) => applyAgentManifests(admin, yaml), agentKubeconfig: () => requestAgentToken(admin) };
+  cluster = { applyManifests: (yaml) => applyAgentManifests(admin, yaml), agentKubeconfig: (nodeName: string) => requestAgentToken(admin, undefined, nodeName) };
 }, 600_000);
 
 afterAll(async () => {

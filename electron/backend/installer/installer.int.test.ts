@@ -51,7 +51,7 @@ beforeAll(async () => {
       body: { metadata: { name: nodeName(node), annotations: { 'projectcalico.org/IPv4Address': `${node.address}/${prefixLength}` } }, status: { addresses: [{ type: 'InternalIP', address: node.address }] } },
     });
   }
-  cluster = { applyManifests: (yaml) => applyAgentManifests(admin, yaml), agentKubeconfig: () => requestAgentToken(admin) };
+  cluster = { applyManifests: (yaml) => applyAgentManifests(admin, yaml), agentKubeconfig: (nodeName: string) => requestAgentToken(admin, undefined, nodeName) };
 }, 600_000);
 
 afterAll(async () => {

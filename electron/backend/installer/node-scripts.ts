@@ -54,12 +54,15 @@ cat ${nodePaths.state} 2>/dev/null || true
 `;
 
 /** Reads the node's kubeconfig token expiry (the JWT's exp); the token itself never leaves the node. */
+/** Prints the agent token's expiry (seconds since 1970) and, on a second line, the Node it is bound to (none: unbound). */
 export const tokenExpiryScript = `
 t=$(sed -n 's/^ *token: *//p' ${nodePaths.kubeconfig} 2>/dev/null | head -1)
 [ -n "$t" ] || exit 0
 p=$(printf '%s' "$t" | cut -d. -f2 | tr '_-' '/+')
 while [ $(( \${#p} % 4 )) -ne 0 ]; do p="$p="; done
-printf '%s' "$p" | base64 -d 2>/dev/null | sed -n 's/.*"exp":\\([0-9]*\\).*/\\1/p'
+c=$(printf '%s' "$p" | base64 -d 2>/dev/null)
+printf '%s\\n' "$c" | sed -n 's/.*"exp":\\([0-9]*\\).*/\\1/p'
+printf '%s\\n' "$c" | sed -n 's/.*"node":{"name":"\\([^"]*\\)".*/\\1/p'
 `;
 
 /**
