@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AgentStatus, RouteRow } from '../../shared/api/agent-contract.ts';
 import type { NodeStatusFacts } from '../../shared/model/calico-node-status.ts';
 import type { RibRoute, SpeakerStatus } from '../bgp/speaker-status.ts';
+import { isIPv4, maskPrefixLength } from '../../shared/net/ipv4.ts';
 import type { KubeClient } from '../datastore/kube-client.ts';
 import { CalicoNodeStatusWriter } from './calico-node-status-writer.ts';
 import { compactStatus, type PassFacts } from './compact-status.ts';
@@ -42,8 +43,6 @@ export class NodeStatusReporting {
   }
 }
 
-const prefixLength = (mask: string) => mask.split('.').reduce((n, octet) => n + (Number(octet) >>> 0).toString(2).replaceAll('0', '').length, 0);
-const isIPv4 = (text: string) => /^\d+\.\d+\.\d+\.\d+$/.test(text);
 
 /**
  * What a CalicoNodeStatus reports, read as BIRD would see it: the RIB's paths (the best one in
@@ -54,7 +53,7 @@ async function nodeStatusFacts(source: StatusSource, agentVersion: string): Prom
   const speaker = source.speaker();
   const status = speaker?.status();
   const kernel = await source.kernelRoutes();
-  const byDestination = new Map(kernel.map((row) => [`${row.destination}/${prefixLength(row.genmask)}`, row]));
+  const byDestination = new Map(kernel.map((row) => [`${row.destination}/${maskPrefixLength(row.genmask)}`, row]));
   const meshPeers = new Set((status?.peers ?? []).filter((p) => p.type === 'node-to-node mesh').map((p) => p.address));
   const routes: NodeStatusFacts['routes'][number][] = [];
   const fromBgp = new Set<string>();

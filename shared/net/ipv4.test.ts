@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { NetParseError, formatIPv4, isIPv4, parseIPv4, prefixMask } from './ipv4.ts';
+import { NetParseError, formatIPv4, isIPv4, maskPrefixLength, parseIPv4, prefixMask } from './ipv4.ts';
 
 describe('parseIPv4', () => {
   it('reads dotted quads as 32-bit numbers', () => {
@@ -94,5 +94,14 @@ describe('parseIPv4 fast path', () => {
   it('keeps the strict parse’s explanation for a bad address', () => {
     expect(() => parseIPv4('10.240.01.1')).toThrow(/leading zero/);
     expect(() => parseIPv4('10.240.1.256')).toThrow(/above 255/);
+  });
+});
+
+describe('maskPrefixLength', () => {
+  it("reads route -n's Genmask back as the prefix length it came from, /0 to /32", () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 32 }), (length) => maskPrefixLength(formatIPv4(prefixMask(length))) === length));
+  });
+  it('refuses what is no address', () => {
+    expect(() => maskPrefixLength('255.255.255')).toThrow(NetParseError);
   });
 });

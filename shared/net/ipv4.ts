@@ -86,6 +86,17 @@ export function formatIPv4(address: number): string {
   return `${address >>> 24}.${(address >>> 16) & 255}.${(address >>> 8) & 255}.${address & 255}`;
 }
 
+/** The prefix length of a dotted network mask (`route -n`'s Genmask): its set bits. */
+export function maskPrefixLength(mask: string): number {
+  let bits = parseIPv4(mask);
+  let length = 0;
+  while (bits) {
+    length += bits & 1;
+    bits >>>= 1;
+  }
+  return length;
+}
+
 /** The network mask of a prefix length as a 32-bit number (/0 is 0). */
 export function prefixMask(prefixLength: number): number {
   return prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;

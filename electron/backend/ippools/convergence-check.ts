@@ -2,10 +2,7 @@
 // agent made is left that the plan no longer has. A planned route counts whoever made it: a local
 // pod's /32 on its cali interface is the CNI plugin's (made when the pod started), not the agent's.
 import type { RouteRow } from '../../../shared/api/cluster-ops-contract.ts';
-
-function prefixLength(genmask: string): number {
-  return genmask.split('.').reduce((bits, octet) => bits + Number(octet).toString(2).replace(/0/g, '').length, 0);
-}
+import { maskPrefixLength } from '../../../shared/net/ipv4.ts';
 
 /** A kernel row in plannedRouteKeys' form: `iface gateway`, or `blackhole`. */
 function shapeOf(row: RouteRow): string {
@@ -15,7 +12,7 @@ function shapeOf(row: RouteRow): string {
 export function checkConvergence(planned: Map<string, string>, kernel: RouteRow[]): { converged: boolean; detail: string } {
   const byDestination = new Map<string, RouteRow[]>();
   for (const row of kernel) {
-    const key = `${row.destination}/${prefixLength(row.genmask)}`;
+    const key = `${row.destination}/${maskPrefixLength(row.genmask)}`;
     byDestination.set(key, [...(byDestination.get(key) ?? []), row]);
   }
   for (const [dst, want] of planned) {
