@@ -39,8 +39,6 @@ export interface NodeAgentOptions {
   watchTimeoutSeconds?: number;
   /** Published in the node's status objects (GinghamNodeStatus, CalicoNodeStatus). */
   agentVersion?: string;
-  /** Publish the node's status objects in the API (off in tests that have no such CRD). */
-  publishStatus?: boolean;
 }
 
 /**
@@ -152,15 +150,13 @@ export class NodeAgent {
         .register('bgp.routes', () => this.speaker?.routes() ?? { total: 0, routes: [] });
       await this.rpc.listen();
     }
-    if (this.options.publishStatus ?? true) {
-      this.reporting = new NodeStatusReporting(this.options.client, this.options.nodeName, this.options.agentVersion ?? 'unknown', {
-        status: () => this.status(),
-        pass: () => ({ current: this.passedState !== undefined && this.passedState === this.state, ...(this.passedAt ? { at: this.passedAt } : {}) }),
-        speaker: () => this.speaker,
-        kernelRoutes: () => this.routes(),
-      }, this.log.child({ part: 'status' }));
-      this.reporting.start();
-    }
+    this.reporting = new NodeStatusReporting(this.options.client, this.options.nodeName, this.options.agentVersion ?? 'unknown', {
+      status: () => this.status(),
+      pass: () => ({ current: this.passedState !== undefined && this.passedState === this.state, ...(this.passedAt ? { at: this.passedAt } : {}) }),
+      speaker: () => this.speaker,
+      kernelRoutes: () => this.routes(),
+    }, this.log.child({ part: 'status' }));
+    this.reporting.start();
     this.log.info({ node: this.options.nodeName, address: formatInterfaceAddress(this.options.host.address), interface: this.options.host.interface }, 'agent running');
   }
 
