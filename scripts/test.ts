@@ -2,6 +2,10 @@
 // The integration and e2e tiers need root (network namespaces, daemons, apt-get); run without it,
 // this says so and fails rather than skipping them silently.
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { failedTestsIn } from './test-failures.ts';
 
 type Tier = 'unit' | 'integration' | 'e2e';
 const allTiers: Tier[] = ['unit', 'integration', 'e2e'];
@@ -37,6 +41,7 @@ function main(): number {
   const blocked = tiers.filter((t) => needsRoot[t] && !root);
   const runnable = tiers.filter((t) => !blocked.includes(t));
   const failures: string[] = [];
+  const failedTests: string[] = [];
 
   if (requested.length === 0) {
     if (!run('lint', 'npx', ['eslint', '--max-warnings', '0', '.'])) failures.push('lint');
@@ -60,8 +65,14 @@ function main(): number {
       failures.push('calico-node build');
     }
     for (const tier of runnable) {
+      const report = join(tmpdir(), `gingham-test-${tier}.json`);
+      rmSync(report, { force: true });
       // An empty tier passes: the issues that bring its tests have not all landed yet.
-      if (!run(`${tier} tests`, 'npx', ['vitest', 'run', '--project', tier, '--passWithNoTests'])) failures.push(tier);
+      const args = ['vitest', 'run', '--project', tier, '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
+      if (!run(`${tier} tests`, 'npx', args)) {
+        failures.push(tier);
+        failedTests.push(...failedTestsIn(report, process.cwd()).map((line) => `${tier}: ${line}`));
+      }
     }
   }
 
@@ -70,6 +81,7 @@ function main(): number {
     failures.push(`${tier} (needs root)`);
   }
   if (failures.length > 0) {
+    if (failedTests.length > 0) console.error(`\nFailed tests:\n${failedTests.map((line) => `  ${line}`).join('\n')}`);
     console.error(`\nFAILED: ${failures.join(', ')}`);
     return 1;
   }
