@@ -7,24 +7,13 @@ import { compileDisplayFilter } from '../../../shared/packets/display-filter.ts'
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
 import { useSsh } from '../ssh/ssh-state.tsx';
 import { NodePicker } from '../components/NodePicker.tsx';
+import { downloadFile } from '../components/download-file.ts';
 import { CaptureFeed, type CaptureInfo } from './capture-feed.ts';
 import { PacketDetail } from './PacketDetail.tsx';
 import { PacketList } from './PacketList.tsx';
 import { capturePresets } from './presets.ts';
 import { TrafficChart } from './TrafficChart.tsx';
 import './captures.css';
-
-function download(fileName: string, base64: string): void {
-  const raw = atob(base64);
-  const bytes = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/vnd.tcpdump.pcap' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = fileName;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 /** Rows passing the display filter, extended incrementally as packets arrive (never refiltering all of them per frame). */
 function useFiltered(rows: PacketRow[] | undefined, filterText: string, version: number): { rows: PacketRow[]; error?: string } {
@@ -132,7 +121,7 @@ export function CapturesPage({ active: visible }: { active: boolean }) {
     try {
       const result = await client.request('capture.export', { captureIds: ids, format });
       if (result.kind === 'download') {
-        download(result.fileName, result.base64);
+        downloadFile(result.fileName, result.base64, 'application/vnd.tcpdump.pcap');
         setNotice(`Exported ${result.packets} packets as ${result.fileName}.`);
       } else if (result.kind === 'saved') setNotice(`Saved ${result.packets} packets to ${result.path}.`);
     } catch (e) {
