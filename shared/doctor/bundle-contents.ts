@@ -4,7 +4,8 @@
 import { z } from 'zod';
 import type { ScanResult } from './scan-result.ts';
 
-export const BundleFile = z.object({ path: z.string(), bytes: z.number() });
+/** A file of the archive, its size after redaction, and what it holds (the command that made it). */
+export const BundleFile = z.object({ path: z.string(), bytes: z.number(), about: z.string() });
 
 export const BundleRedaction = z.object({ file: z.string(), what: z.string(), count: z.number() });
 export type BundleRedaction = z.infer<typeof BundleRedaction>;

@@ -168,7 +168,7 @@ export async function makeBundle(options: BundleOptions): Promise<BundleResult> 
   return {
     fileName: `${dir}.tar.gz`,
     base64: tarGz(archive).toString('base64'),
-    files: [{ path: 'index.html', bytes: Buffer.byteLength(index) }, ...listed.map(({ path, bytes }) => ({ path, bytes }))],
+    files: [{ path: 'index.html', bytes: Buffer.byteLength(index), about: 'the index page: the scan, every file, the redactions' }, ...listed],
     redactions,
     nodes,
     ...(healthyNode ? { healthyNode } : {}),
