@@ -21,6 +21,7 @@ import { MeasureService } from './measure/measure-service.ts';
 import { routingConfigHandlers } from './routing-config/routing-config-service.ts';
 import { clusterNodeClient } from './ssh/cluster-node-client.ts';
 import { InstallerService, type InstallerServiceOptions } from './installer/installer-service.ts';
+import { SwitchService } from './switch/switch-service.ts';
 
 export interface ConsoleBackendOptions {
   configDir?: string;
@@ -84,7 +85,9 @@ export class ConsoleBackend {
     const kubeConfigFor = (context: string) => this.clusters.kubeConfig(context);
     const installer = new InstallerService(this.ssh, this.nodes, kubeConfigFor, this.options.installer).handlers(emit);
     const clusterOps = new ClusterOpsService(this.ssh, this.nodes, kubeConfigFor).handlers();
-    const doctor = new DoctorService(this.ssh, this.nodes, kubeConfigFor).handlers();
+    const doctorService = new DoctorService(this.ssh, this.nodes, kubeConfigFor);
+    const doctor = doctorService.handlers();
+    const switches = new SwitchService(this.ssh, this.nodes, kubeConfigFor, doctorService).handlers(emit);
     const measure = new MeasureService(kubeConfigFor, (_context, nodeName) => clusterNodeClient(this.ssh, this.nodes, nodeName), this.paths.measurements).handlers();
     const terminal = (id: string) => {
       const session = terminals.get(id);
@@ -135,6 +138,7 @@ export class ConsoleBackend {
       ...clusterOps,
       ...doctor,
       ...measure,
+      ...switches,
       ...routingConfigHandlers(kubeConfigFor),
     };
 

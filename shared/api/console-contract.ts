@@ -8,6 +8,7 @@ import { clusterOpsRequests } from './cluster-ops-contract.ts';
 import { doctorRequests } from './doctor-contract.ts';
 import { measureRequests } from './measure-contract.ts';
 import { routingConfigRequests } from './routing-config-contract.ts';
+import { switchEvents, switchRequests } from './switch-contract.ts';
 
 const name = z.string().min(1).max(253);
 const hostName = z.string().min(1).max(255).regex(/^[^\s@]+$/, 'a host name or address without spaces or @');
@@ -149,6 +150,7 @@ export const requests = {
   ...doctorRequests,
   ...measureRequests,
   ...routingConfigRequests,
+  ...switchRequests,
 } as const;
 
 /** One-way messages from the renderer: high-rate, so no answer. */
@@ -172,6 +174,7 @@ export const events = {
   }),
   ...captureEvents,
   ...agentInstallEvents,
+  ...switchEvents,
 } as const;
 
 export type RequestMethod = keyof typeof requests;

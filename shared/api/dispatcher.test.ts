@@ -50,6 +50,8 @@ function handlers(overrides: Partial<RequestHandlers> = {}): RequestHandlers {
     'routingConfig.validate': unused,
     'routingConfig.dryRun': unused,
     'routingConfig.apply': unused,
+    'switch.plan': unused,
+    'switch.run': unused,
     ...overrides,
   };
 }

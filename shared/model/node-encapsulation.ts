@@ -66,6 +66,11 @@ export function parsePoolModesOverride(text: string, node = 'a Node'): PoolModes
   return parseWith(poolModesOverrideSchema, json(text, subject), subject);
 }
 
+/** The annotation's text: pools sorted, so that an unchanged override gives the same text. */
+export function formatPoolModesOverride(value: PoolModesOverride): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))));
+}
+
 export function appliedMode(ipipMode: EncapsulationMode, vxlanMode: EncapsulationMode): AppliedMode {
   if (ipipMode !== 'Never') return `IPIP ${ipipMode}`;
   if (vxlanMode !== 'Never') return `VXLAN ${vxlanMode}`;

@@ -37,6 +37,8 @@ export const SwitchPlan = z.object({
   dryRun: PoolDryRun,
   /** Wave 1's dataplane plan per node (the agents' own planner). */
   preview: z.array(NodePreview),
+  /** Nodes no Gingham agent answers on (a stock calico-node, say): not checked one by one; the pod pairs judge them. */
+  unchecked: z.array(z.string()),
   notes: z.array(z.string()),
 });
 export type SwitchPlan = z.infer<typeof SwitchPlan>;

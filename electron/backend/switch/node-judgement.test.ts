@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { judgeNode, type NodeObservation } from './node-judgement.ts';
+
+const routes = { converged: true, detail: '9 routes as planned' };
+const pool = 'default-ipv4-ippool';
+const seen = (mode: NodeObservation['mode'], accepts: ('IPIP' | 'VXLAN')[], sends: ('IPIP' | 'VXLAN')[]): NodeObservation => ({ node: 'worker-3', mode, routes, published: { accepts, sends, modes: { [pool]: mode! } } });
+
+describe('judgeNode', () => {
+  it('takes a canary that applies the target and sends it only, while it still accepts the old kind from its peers', () => {
+    expect(judgeNode(seen('VXLAN Always', ['IPIP', 'VXLAN'], ['VXLAN']), { pool, mode: 'VXLAN Always', target: 'VXLAN Always', final: false })).toEqual({ converged: true, detail: 'VXLAN Always: 9 routes as planned' });
+    expect(judgeNode(seen('VXLAN Always', ['IPIP', 'VXLAN'], ['IPIP', 'VXLAN']), { pool, mode: 'VXLAN Always', target: 'VXLAN Always', final: false }).detail).toBe('it still sends IPIP to some peer');
+    expect(judgeNode(seen('VXLAN Always', ['IPIP', 'VXLAN'], []), { pool, mode: 'VXLAN Always', target: 'VXLAN Always', final: false }).detail).toBe('it does not send VXLAN yet');
+  });
+
+  it('wants a node not yet switched to accept what the canaries send', () => {
+    expect(judgeNode(seen('IPIP Always', ['IPIP'], ['IPIP']), { pool, mode: 'IPIP Always', target: 'VXLAN Always', final: false }).detail).toBe('it does not accept VXLAN yet (what the switched nodes send)');
+    expect(judgeNode(seen('IPIP Always', ['IPIP', 'VXLAN'], ['IPIP']), { pool, mode: 'IPIP Always', target: 'VXLAN Always', final: false }).converged).toBe(true);
+    expect(judgeNode(seen('IPIP Always', ['IPIP'], ['IPIP']), { pool, mode: 'IPIP Always', target: 'Never', final: false }).converged).toBe(true);
+  });
+
+  it('wants the steady state after the last stage: nothing of the old kind kept', () => {
+    const want = { pool, mode: 'VXLAN Always', target: 'VXLAN Always', final: true } as const;
+    expect(judgeNode(seen('VXLAN Always', ['IPIP', 'VXLAN'], ['VXLAN']), want).detail).toBe('it still accepts IPIP, VXLAN and sends VXLAN (the steady state of VXLAN Always not reached)');
+    expect(judgeNode(seen('VXLAN Always', ['VXLAN'], ['VXLAN']), want).converged).toBe(true);
+    expect(judgeNode(seen('Never', [], []), { ...want, mode: 'Never', target: 'Never' }).converged).toBe(true);
+  });
+
+  it("says why: the agent's mode, its routes, an unreadable node; a node that publishes nothing is judged by its agent and routes", () => {
+    const want = { pool, mode: 'VXLAN Always', target: 'VXLAN Always', final: true } as const;
+    expect(judgeNode({ node: 'w', unreadable: 'the agent did not answer status within 10 s' }, want).detail).toBe('the agent did not answer status within 10 s');
+    expect(judgeNode({ node: 'w', mode: 'IPIP Always', routes }, want).detail).toBe('the agent applies IPIP Always, not VXLAN Always yet');
+    expect(judgeNode({ node: 'w', routes }, want).detail).toBe('the agent has no pool default-ipv4-ippool');
+    expect(judgeNode({ node: 'w', mode: 'VXLAN Always', routes: { converged: false, detail: '192.168.3.0/26: kernel tunl0 10.240.2.13, planned vxlan.calico 192.168.3.0' } }, want).detail).toMatch(/^192\.168\.3\.0\/26: kernel tunl0/);
+    expect(judgeNode({ node: 'w', mode: 'VXLAN Always', routes }, want)).toEqual({ converged: true, detail: 'VXLAN Always: 9 routes as planned' });
+  });
+});

@@ -1,0 +1,145 @@
+// `npm run -s doctor -- [--lab | --kubeconfig FILE --context NAME] switch POOL MODE [--canary NODE,...] [--json]`:
+// the staged mode switch for scripts, the same backend code the console runs. Progress lines on
+// stderr; the report on stdout (text, or with --json the report the console exports). Exit 0 when
+// the switch completed, 1 when it was rolled back (or failed), 2 on bad input.
+//
+// npm's `doctor` script enters here: `switch` is handled here, every other command goes to the
+// doctor's own entry (doctor/cli.ts) unchanged.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { ConsoleError } from '../../../shared/api/errors.ts';
+import type { AppliedMode } from '../../../shared/model/node-encapsulation.ts';
+import { parseSwitchMode } from '../../../shared/switch/modes.ts';
+import type { SwitchReport } from '../../../shared/switch/switch-report.ts';
+import { ConsoleBackend } from '../console-backend.ts';
+import { main as doctorMain } from '../doctor/cli.ts';
+import { DoctorService } from '../doctor/doctor-service.ts';
+import { labDefaultsFrom, type LabDefaults } from '../lab/lab-defaults.ts';
+import { SwitchService } from './switch-service.ts';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+class BadInput extends Error {}
+
+interface GlobalOptions {
+  lab?: boolean;
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** The lab's status as `npm run lab -- status --json` prints it (the backend never imports the lab). */
+function labDefaults(): LabDefaults {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'lab/cli.ts'), 'status', '--json'], { cwd: repo, encoding: 'utf8' });
+  if (result.status !== 0) throw new BadInput(`\`npm run lab -- status --json\` failed: ${(result.stderr || result.stdout).trim()}`);
+  const defaults = labDefaultsFrom(JSON.parse(result.stdout));
+  if (!defaults?.context) throw new BadInput('The lab is not up: start it with `sudo npm run lab -- up`, or give --kubeconfig FILE --context NAME.');
+  return defaults;
+}
+
+/** The first word after the global options: the command. */
+export function commandOf(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--kubeconfig' || arg === '--context') i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`);
+
+export function formatSwitchReport(report: SwitchReport): string {
+  const plan = report.plan;
+  const ended = { switched: 'SWITCHED', 'rolled-back': 'ROLLED BACK', failed: 'FAILED', running: 'RUNNING' }[report.state];
+  const lines = [`switch IP pool ${plan.pool} on ${plan.context}: ${plan.from.mode} -> ${plan.to.mode}: ${ended} in ${seconds(report.ms)}`];
+  const stageLines = (stage: SwitchReport['stages'][number]) => {
+    lines.push('', `stage ${stage.name} (${stage.nodes.join(', ')}): ${stage.verdict}: ${stage.reason}`, `  ${stage.how}`);
+    const width = Math.max(4, ...stage.results.map((r) => r.node.length));
+    for (const r of stage.results) lines.push(`  ${r.node.padEnd(width)}  ${r.converged ? `converged in ${seconds(r.ms)}` : 'NOT converged'}  ${r.detail}`);
+    for (const p of stage.pairs) lines.push(`  ${`${p.from} -> ${p.to}`.padEnd(width + 10)}  ${p.before ? (p.after ? 'answers' : 'STOPPED ANSWERING') : p.after ? 'answers now (not before)' : 'did not answer before either'}${p.error ? `  ${p.error}` : ''}`);
+  };
+  for (const stage of report.stages) stageLines(stage);
+  if (report.rollback) {
+    lines.push('', `rollback: ${report.rollback.verified ? 'verified' : 'NOT verified'}: ${report.rollback.reason}`);
+    if (report.rollback.verification) stageLines(report.rollback.verification);
+  }
+  for (const f of report.failures) lines.push('', `failed pair ${f.from} -> ${f.to}: ${f.why}`);
+  if (report.loss.length > 0) {
+    lines.push('', 'packets lost through the switch (a ping at 100 per second per pair):');
+    for (const l of report.loss) lines.push(`  ${`${l.from} -> ${l.to}`.padEnd(20)}  ${String(l.lost).padStart(5)} of ${String(l.sent).padStart(6)}  longest gap ${l.longestGapMs} ms${l.error ? `  (${l.error})` : ''}`);
+  }
+  if (report.state === 'failed') lines.push('', report.phase);
+  return lines.join('\n');
+}
+
+async function runSwitchCommand(global: GlobalOptions, pool: string, modeText: string, options: { canary?: string[]; json?: boolean }): Promise<number> {
+  let mode: AppliedMode;
+  try {
+    mode = parseSwitchMode(modeText);
+  } catch (error) {
+    throw new BadInput((error as Error).message);
+  }
+  if (!global.lab && !(global.kubeconfig && global.context)) throw new BadInput('Say which cluster: --lab, or --kubeconfig FILE --context NAME.');
+  const lab = global.lab ? labDefaults() : undefined;
+  const configDir = mkdtempSync(path.join(os.tmpdir(), 'gingham-switch-'));
+  const backend = new ConsoleBackend({
+    // The user's own nodes and known hosts unless --lab (whose are given): read, never written.
+    ...(lab ? { configDir, lab } : { lab: { nodes: [] } }),
+    clusters: { paths: () => (global.kubeconfig ? [global.kubeconfig] : []) },
+  });
+  try {
+    const kubeConfigFor = (context: string) => backend.clusters.kubeConfig(context);
+    const service = new SwitchService(backend.ssh, backend.nodes, kubeConfigFor, new DoctorService(backend.ssh, backend.nodes, kubeConfigFor));
+    let printed = 0;
+    const report = await service.run({ context: lab?.context ?? global.context!, pool, mode, ...(options.canary ? { canary: options.canary } : {}), id: `cli-${process.pid}` }, (progress) => {
+      for (const line of progress.log.slice(printed)) process.stderr.write(`switch: ${line}\n`);
+      printed = progress.log.length;
+    });
+    process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatSwitchReport(report)}\n`);
+    return report.state === 'switched' ? 0 : 1;
+  } finally {
+    backend.close();
+    rmSync(configDir, { recursive: true, force: true });
+  }
+}
+
+async function switchMain(argv: string[]): Promise<number> {
+  let status = 0;
+  const program = new Command('doctor')
+    .option('--lab', "the lab's cluster: its kubeconfig, SSH key and known hosts (`npm run lab -- up`)")
+    .option('--kubeconfig <file>', 'a kubeconfig file')
+    .option('--context <name>', 'its context')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  program
+    .command('switch')
+    .description("switch IP pool POOL to MODE in stages (canary nodes by an override, then the pool), each checked per node and per pod pair, rolled back on its own if a pair breaks (docs/mode-switch.md); exit 0 switched, 1 rolled back, 2 bad input")
+    .argument('<pool>', 'the IPPool')
+    .argument('<mode>', 'never, ipip-always, ipip-crosssubnet, vxlan-always or vxlan-crosssubnet (or as the console writes them: "VXLAN Always")')
+    .option('--canary <nodes>', 'comma-separated nodes for the canary stage', (value: string) => value.split(',').map((n) => n.trim()).filter(Boolean))
+    .option('--json', 'the report as JSON (what the console exports)')
+    .action(async (pool: string, mode: string, options: { canary?: string[]; json?: boolean }) => {
+      status = await runSwitchCommand(program.opts<GlobalOptions>(), pool, mode, options);
+    });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return status;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    const bad = error instanceof BadInput || (error instanceof ConsoleError && ['not-found', 'invalid-field', 'context-not-found', 'kubeconfig-unreadable', 'conflict'].includes(error.code));
+    process.stderr.write(`doctor switch: ${(error as Error).message}\n`);
+    return bad ? 2 : 1;
+  }
+}
+
+export function main(argv: string[]): Promise<number> {
+  return commandOf(argv) === 'switch' ? switchMain(argv) : doctorMain(argv);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}
