@@ -38,7 +38,14 @@ export function expectedPeers(n: NodeScan): ExpectedPeer[] {
   return peers;
 }
 
-const established = (s: BgpSessionFacts | undefined) => s !== undefined && /^established$/i.test(s.state);
+/**
+ * Established as the speakers word it: BIRD's `show protocols` (and the agent's status, worded as
+ * BIRD's) says state `up`, info `Established`; a session that is not has state `start` and info
+ * `Active ...`, `Connect`, `Idle`, `Passive`. A speaker that gives the FSM's state itself says `Established`.
+ */
+const established = (s: BgpSessionFacts | undefined) => s !== undefined && (/^established$/i.test(s.state) || (s.state === 'up' && (!s.info || /^established\b/i.test(s.info))));
+/** What the session is doing, in the speaker's words: `Active Socket: Connection refused` rather than `start`. */
+const doing = (s: BgpSessionFacts) => s.info?.trim() || s.state;
 const sessionLine = (s: BgpSessionFacts) => `${s.address}: ${s.state}${s.since ? ` since ${s.since}` : ''}${s.info ? ` (${s.info})` : ''}${s.lastError ? `, last error: ${s.lastError}` : ''}`;
 
 /** Seconds since `since` (an ISO time from the agent, or BIRD's time of day against the node's clock). */
@@ -83,10 +90,10 @@ export function bgpFindings(n: NodeScan, agentDown: boolean): ScanFinding[] {
     const changed = second !== undefined && (second.state !== first.state || second.since !== first.since);
     const age = sessionAge(second?.since ?? first.since, n.clock);
     if (changed) {
-      out.push(finding('bgp-session-flapping', n.name, peer.address, 'error', `${n.name}'s session with ${peer.address} (${peer.what}) changed while it was read (${first.state} -> ${second!.state}): it flaps, and routes from it come and go.`, [...readings, ...firewall], advice('Look at the link between the two nodes (drops, a cut), and at both speakers\' logs for the resets.')));
+      out.push(finding('bgp-session-flapping', n.name, peer.address, 'error', `${n.name}'s session with ${peer.address} (${peer.what}) changed while it was read (${doing(first)} -> ${doing(second!)}): it flaps, and routes from it come and go.`, [...readings, ...firewall], advice('Look at the link between the two nodes (drops, a cut), and at both speakers\' logs for the resets.')));
     } else if (!established(second ?? first)) {
       const fw = firewall.length > 0 ? ' A firewall rule on the node matches BGP\'s port 179.' : '';
-      out.push(finding('bgp-session-down', n.name, peer.address, 'error', `${n.name}'s session with ${peer.address} (${peer.what}) is ${(second ?? first).state}, not Established: no routes are learnt from it.${fw}`, [...readings, ...firewall], advice(firewall.length > 0 ? 'Remove the rule that drops TCP 179 between the nodes.' : 'Check that TCP 179 passes between the two nodes (a firewall, a security group) and that the peer\'s speaker runs.')));
+      out.push(finding('bgp-session-down', n.name, peer.address, 'error', `${n.name}'s session with ${peer.address} (${peer.what}) is ${doing(second ?? first)}, not Established: no routes are learnt from it.${fw}`, [...readings, ...firewall], advice(firewall.length > 0 ? 'Remove the rule that drops TCP 179 between the nodes.' : 'Check that TCP 179 passes between the two nodes (a firewall, a security group) and that the peer\'s speaker runs.')));
     } else if (age !== undefined && age < recentSessionSeconds) {
       out.push(finding('bgp-session-flapping', n.name, peer.address, 'warning', `${n.name}'s session with ${peer.address} (${peer.what}) came up only ${Math.round(age)} s ago: a flap, or a restart of either speaker.`, readings, advice('Scan again in a minute: a session that keeps coming up again flaps.')));
     }

@@ -37,9 +37,10 @@ function healthyKernel(): Required<Pick<KernelFacts, 'routes' | 'links' | 'addrs
   };
 }
 
+// As BIRD's `show protocols` and the agent's bgp.status word an established session: state up, info Established.
 const sessions = [
-  { address: '10.240.1.12', state: 'Established', since: '07:00:00', info: 'Established' },
-  { address: '10.240.2.13', state: 'Established', since: '07:00:00', info: 'Established' },
+  { address: '10.240.1.12', state: 'up', since: '07:00:00', info: 'Established' },
+  { address: '10.240.2.13', state: 'up', since: '07:00:00', info: 'Established' },
 ];
 const rib = [
   { prefix: '192.168.2.0/26', from: '10.240.1.12', nextHop: '10.240.1.12', best: true },
@@ -144,8 +145,9 @@ describe('scan: BGP', () => {
   it('a session blocked by a firewall rule, a missing session, a route a peer did not send', () => {
     const kernel = healthyKernel();
     kernel.extra = { 'nft-bgp': 'tcp dport 179 drop' };
-    const result = scan(kernel, cluster(), { sessions: [{ address: '10.240.1.12', state: 'Active', info: 'Socket: Connection timed out' }], routes: [] }, { sessionsAgain: [{ address: '10.240.1.12', state: 'Active', info: 'Socket: Connection timed out' }] });
+    const result = scan(kernel, cluster(), { sessions: [{ address: '10.240.1.12', state: 'start', info: 'Active Socket: Connection timed out' }], routes: [] }, { sessionsAgain: [{ address: '10.240.1.12', state: 'start', info: 'Active Socket: Connection timed out' }] });
     const down = result.findings.find((f) => f.code === 'bgp-session-down')!;
+    expect(down.message).toContain("worker-1's session with 10.240.1.12 (mesh peer worker-2) is Active Socket: Connection timed out, not Established");
     expect(down.message).toContain('A firewall rule on the node matches BGP');
     expect(down.evidence).toContain('nftables on worker-1: tcp dport 179 drop');
     expect(codes(result).filter((c) => c.startsWith('bgp'))).toEqual(['bgp-session-down 10.240.1.12', 'bgp-session-missing 10.240.2.13']);
@@ -154,13 +156,24 @@ describe('scan: BGP', () => {
   });
 
   it('a session that changed between the two readings flaps; one up for seconds is named as recent', () => {
-    const flapping = scan(healthyKernel(), cluster(), {}, { sessionsAgain: [{ ...sessions[0]!, state: 'Connect', since: '08:19:59' }, sessions[1]!] });
+    const flapping = scan(healthyKernel(), cluster(), {}, { sessionsAgain: [{ ...sessions[0]!, state: 'start', info: 'Connect', since: '08:19:59' }, sessions[1]!] });
     expect(flapping.findings.map((f) => [f.code, f.severity])).toEqual([['bgp-session-flapping', 'error']]);
+    expect(flapping.findings[0]!.message).toContain('changed while it was read (Established -> Connect)');
     const recent = [{ ...sessions[0]!, since: '08:19:50' }, sessions[1]!];
     const young = scan(healthyKernel(), cluster(), { sessions: recent }, { sessionsAgain: recent });
     expect(young.findings.map((f) => [f.code, f.severity, f.message.includes('10 s ago')])).toEqual([['bgp-session-flapping', 'warning', true]]);
     expect(sessionAge('2026-12-03T08:19:00.000Z', Date.parse('2026-12-03T08:20:00Z') / 1000)).toBe(60);
     expect(sessionAge('23:59:50', Date.parse('2026-12-03T00:00:10Z') / 1000)).toBe(20);
+  });
+
+  it("an established session in each speaker's words is up: the agent's and BIRD's `up`/Established, an FSM's Established", () => {
+    // The lab's agents report up/Established: every session of the healthy lab was named down before.
+    for (const words of [{ state: 'up', info: 'Established' }, { state: 'up' }, { state: 'Established' }]) {
+      const up = sessions.map((s) => ({ address: s.address, since: s.since, ...words }));
+      expect(scan(healthyKernel(), cluster(), { sessions: up }, { sessionsAgain: up }).findings, JSON.stringify(words)).toEqual([]);
+    }
+    const starting = sessions.map((s) => ({ ...s, state: 'start', info: 'Passive' }));
+    expect(codes(scan(healthyKernel(), cluster(), { sessions: starting }, { sessionsAgain: starting }))).toEqual(['bgp-session-down 10.240.1.12', 'bgp-session-down 10.240.2.13']);
   });
 
   it('VXLAN-only pools run no BGP: no session is expected', () => {
