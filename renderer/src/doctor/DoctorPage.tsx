@@ -1,7 +1,9 @@
-// The doctor: "why can't pod A reach pod B?" (Trace, with the node-pair table), and what is wrong
-// on the nodes (Scan, with its safe fixes). Tabs, each kept as it was while another is open.
+// The doctor: "why can't pod A reach pod B?" (Trace, with the node-pair table), what is wrong on
+// the nodes (Scan, with its safe fixes), and everything an expert asks for in one archive
+// (Diagnostics bundle). Three tabs, each kept as it was while another is open.
 import { useRef, useState, type KeyboardEvent } from 'react';
 import type { ConnectedCluster } from '../App.tsx';
+import { BundleSection } from './BundleSection.tsx';
 import { ScanSection } from './ScanSection.tsx';
 import { TraceSection } from './TraceSection.tsx';
 import './doctor.css';
@@ -9,6 +11,7 @@ import './doctor.css';
 const tools = [
   { id: 'trace', label: 'Trace' },
   { id: 'scan', label: 'Scan' },
+  { id: 'bundle', label: 'Diagnostics bundle' },
 ] as const;
 type Tool = (typeof tools)[number]['id'];
 
@@ -63,6 +66,9 @@ export function DoctorPage({ cluster, active }: { cluster?: ConnectedCluster; ac
           </div>
           <div role="tabpanel" id="doctor-panel-scan" aria-labelledby="doctor-tab-scan" hidden={tool !== 'scan'}>
             <ScanSection context={context} nodes={nodes} />
+          </div>
+          <div role="tabpanel" id="doctor-panel-bundle" aria-labelledby="doctor-tab-bundle" hidden={tool !== 'bundle'}>
+            <BundleSection context={context} nodes={nodes} />
           </div>
         </div>
       )}
