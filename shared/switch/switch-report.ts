@@ -84,6 +84,8 @@ export const PairLoss = z.object({
   lost: z.number(),
   /** The longest time between two replies, ms. */
   longestGapMs: z.number(),
+  /** When that gap began, ms from the start of the switch (which stage it fell in). */
+  longestGapAtMs: z.number().optional(),
   error: z.string().optional(),
 });
 export type PairLoss = z.infer<typeof PairLoss>;
@@ -99,6 +101,8 @@ export const SwitchReport = z.object({
   startedAt: z.string(),
   ms: z.number(),
   stages: z.array(StageResult),
+  /** While running: the stage (or rollback) being checked, its nodes as the last check found them. */
+  current: StageResult.optional(),
   failures: z.array(PairFailure),
   rollback: z.object({ reason: z.string(), verification: StageResult.optional(), verified: z.boolean() }).optional(),
   loss: z.array(PairLoss),

@@ -6,16 +6,19 @@ const pool = 'default-ipv4-ippool';
 const seen = (mode: NodeObservation['mode'], accepts: ('IPIP' | 'VXLAN')[], sends: ('IPIP' | 'VXLAN')[]): NodeObservation => ({ node: 'worker-3', mode, routes, published: { accepts, sends, modes: { [pool]: mode! } } });
 
 describe('judgeNode', () => {
-  it('takes a canary that applies the target and sends it only, while it still accepts the old kind from its peers', () => {
-    expect(judgeNode(seen('VXLAN Always', ['IPIP', 'VXLAN'], ['VXLAN']), { pool, mode: 'VXLAN Always', target: 'VXLAN Always', final: false })).toEqual({ converged: true, detail: 'VXLAN Always: 9 routes as planned' });
-    expect(judgeNode(seen('VXLAN Always', ['IPIP', 'VXLAN'], ['IPIP', 'VXLAN']), { pool, mode: 'VXLAN Always', target: 'VXLAN Always', final: false }).detail).toBe('it still sends IPIP to some peer');
-    expect(judgeNode(seen('VXLAN Always', ['IPIP', 'VXLAN'], []), { pool, mode: 'VXLAN Always', target: 'VXLAN Always', final: false }).detail).toBe('it does not send VXLAN yet');
+  it('takes a canary that applies the target, and says what it sends: the new way only to peers that accept it', () => {
+    const want = { pool, mode: 'VXLAN Always', target: 'VXLAN Always', final: false } as const;
+    expect(judgeNode(seen('VXLAN Always', ['IPIP', 'VXLAN'], ['VXLAN']), want)).toEqual({ converged: true, detail: 'VXLAN Always: 9 routes as planned; sends VXLAN, accepts IPIP, VXLAN' });
+    expect(judgeNode(seen('VXLAN Always', ['IPIP', 'VXLAN'], ['IPIP']), want)).toEqual({ converged: true, detail: 'VXLAN Always: 9 routes as planned; sends IPIP, accepts IPIP, VXLAN (no peer accepts VXLAN yet, so it sends the old way)' });
+    const late = { ...seen('VXLAN Always', ['IPIP'], ['IPIP']), published: { accepts: ['IPIP' as const], sends: ['IPIP' as const], modes: { [pool]: 'IPIP Always' as const } } };
+    expect(judgeNode(late, want).detail).toBe('it publishes IPIP Always for default-ipv4-ippool, not VXLAN Always yet');
   });
 
-  it('wants a node not yet switched to accept what the canaries send', () => {
-    expect(judgeNode(seen('IPIP Always', ['IPIP'], ['IPIP']), { pool, mode: 'IPIP Always', target: 'VXLAN Always', final: false }).detail).toBe('it does not accept VXLAN yet (what the switched nodes send)');
-    expect(judgeNode(seen('IPIP Always', ['IPIP', 'VXLAN'], ['IPIP']), { pool, mode: 'IPIP Always', target: 'VXLAN Always', final: false }).converged).toBe(true);
-    expect(judgeNode(seen('IPIP Always', ['IPIP'], ['IPIP']), { pool, mode: 'IPIP Always', target: 'Never', final: false }).converged).toBe(true);
+  it('takes a node not yet switched on the old mode, saying whether it accepts what the canaries would send', () => {
+    const want = { pool, mode: 'IPIP Always', target: 'VXLAN Always', final: false } as const;
+    expect(judgeNode(seen('IPIP Always', ['IPIP'], ['IPIP']), want)).toEqual({ converged: true, detail: 'IPIP Always: 9 routes as planned; sends IPIP, accepts IPIP (not VXLAN yet: the switched nodes send it the old way)' });
+    expect(judgeNode(seen('IPIP Always', ['IPIP', 'VXLAN'], ['IPIP']), want).detail).toBe('IPIP Always: 9 routes as planned; sends IPIP, accepts IPIP, VXLAN');
+    expect(judgeNode(seen('IPIP Always', ['IPIP'], ['IPIP']), { ...want, target: 'Never' }).detail).toBe('IPIP Always: 9 routes as planned; sends IPIP, accepts IPIP');
   });
 
   it('wants the steady state after the last stage: nothing of the old kind kept', () => {

@@ -1,10 +1,11 @@
 // Has one node converged on what a stage asks of it? What the runner waits for after each change.
 // A node the stage switched applies the target mode (its agent's desired state, override
-// included) and sends only the target's encapsulation; a node it left alone stays on the old
-// mode and, where it publishes gingham.dev/Encapsulations, accepts what the switched nodes now
-// send it (make before break: they send it the new way only once it accepts it). Either way its
-// kernel routes match its own plan. After the last stage (and after a rollback) every node must
-// be in the steady state of its mode: nothing of the old kind kept for peers (hasConverged).
+// included) and has published that it applied it; a node it left alone stays on the old mode.
+// Either way its kernel routes match its own plan. After the last stage (and after a rollback)
+// every node must be in the steady state of its mode: nothing of the old kind kept for peers
+// (hasConverged). Before that, what a node sends and accepts is said, not required: a canary
+// sends the new way only to peers that accept it (make before break), and whether the nodes not
+// yet switched come to accept it is the agents' business (see docs/mode-switch.md).
 import { encapsulationOf, hasConverged, type AppliedMode, type NodeEncapsulations } from '../../../shared/model/node-encapsulation.ts';
 
 /** What a node says about itself at one moment. */
@@ -35,21 +36,22 @@ export function judgeNode(seen: NodeObservation, want: NodeExpectation): { conve
   if (seen.unreadable) return no(seen.unreadable);
   if (seen.mode !== want.mode) return no(seen.mode ? `the agent applies ${seen.mode}, not ${want.mode} yet` : `the agent has no pool ${want.pool}`);
   const published = seen.published;
-  if (published) {
-    if (published.modes[want.pool] !== undefined && published.modes[want.pool] !== want.mode) return no(`it publishes ${published.modes[want.pool]} for ${want.pool}, not ${want.mode} yet`);
-    if (want.final) {
-      if (!hasConverged(published, { [want.pool]: want.mode })) return no(`it still accepts ${published.accepts.join(', ') || 'nothing'} and sends ${published.sends.join(', ') || 'nothing'} (the steady state of ${want.mode} not reached)`);
-    } else if (want.mode === want.target) {
-      const kind = encapsulationOf(want.mode);
-      const stray = published.sends.filter((e) => e !== kind);
-      if (stray.length > 0) return no(`it still sends ${stray.join(', ')} to some peer`);
-      if (kind && want.mode.endsWith('Always') && !published.sends.includes(kind)) return no(`it does not send ${kind} yet`);
-    } else {
-      const kind = encapsulationOf(want.target);
-      if (kind && !published.accepts.includes(kind)) return no(`it does not accept ${kind} yet (what the switched nodes send)`);
-    }
+  if (published?.modes[want.pool] !== undefined && published.modes[want.pool] !== want.mode) return no(`it publishes ${published.modes[want.pool]} for ${want.pool}, not ${want.mode} yet`);
+  if (published && want.final && !hasConverged(published, { [want.pool]: want.mode })) {
+    return no(`it still accepts ${published.accepts.join(', ') || 'nothing'} and sends ${published.sends.join(', ') || 'nothing'} (the steady state of ${want.mode} not reached)`);
   }
   if (!seen.routes) return no('its routes were not read');
   if (!seen.routes.converged) return no(seen.routes.detail);
-  return { converged: true, detail: `${want.mode}: ${seen.routes.detail}` };
+  return { converged: true, detail: `${want.mode}: ${seen.routes.detail}${published && !want.final ? `; ${wire(published, want)}` : ''}` };
+}
+
+/** What a node sends and accepts during a staged switch, in words. */
+function wire(published: NodeEncapsulations, want: NodeExpectation): string {
+  const kind = encapsulationOf(want.target);
+  const list = (l: string[]) => l.join(', ') || 'nothing';
+  const text = `sends ${list(published.sends)}, accepts ${list(published.accepts)}`;
+  if (!kind) return text;
+  if (want.mode === want.target && !published.sends.includes(kind)) return `${text} (no peer accepts ${kind} yet, so it sends the old way)`;
+  if (want.mode !== want.target && !published.accepts.includes(kind)) return `${text} (not ${kind} yet: the switched nodes send it the old way)`;
+  return text;
 }

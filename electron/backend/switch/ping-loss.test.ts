@@ -6,12 +6,12 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 
 describe('pingLoss', () => {
   it('counts nothing lost when every packet got its reply (the last two may be on their way at the stop)', () => {
-    expect(pingLoss(`${replies(range(1, 498))}\n500 packets transmitted, 498 received, 0.4% packet loss, time 5000ms\n`)).toEqual({ sent: 498, received: 498, lost: 0, longestGapMs: 10 });
+    expect(pingLoss(`${replies(range(1, 498))}\n500 packets transmitted, 498 received, 0.4% packet loss, time 5000ms\n`)).toEqual({ sent: 498, received: 498, lost: 0, longestGapMs: 10, longestGapAt: 1700000000010 });
   });
 
   it('counts every sequence number without a reply, and the gap they made', () => {
     const seqs = [...range(1, 100), ...range(108, 300)];
-    expect(pingLoss(`${replies(seqs)}\n300 packets transmitted, 293 received\n`)).toMatchObject({ lost: 7, longestGapMs: 80 });
+    expect(pingLoss(`${replies(seqs)}\n300 packets transmitted, 293 received\n`)).toMatchObject({ lost: 7, longestGapMs: 80, longestGapAt: 1700000001000 });
   });
 
   it('counts a pair that stopped answering before the end, and one that never answered', () => {

@@ -8,6 +8,8 @@ export interface PingLoss {
   received: number;
   lost: number;
   longestGapMs: number;
+  /** When the longest gap began (the reply before it), epoch ms; absent with fewer than two replies. */
+  longestGapAt?: number;
 }
 
 /** Packets sent just before the stop whose replies are not waited for. */
@@ -37,7 +39,14 @@ export function pingLoss(text: string): PingLoss {
   }
   const tail = Math.max(0, sent - last - stopAllowance);
   let longestGapMs = 0;
-  for (let i = 1; i < seqs.length; i++) longestGapMs = Math.max(longestGapMs, replies.get(seqs[i]!)! - replies.get(seqs[i - 1]!)!);
+  let longestGapAt: number | undefined;
+  for (let i = 1; i < seqs.length; i++) {
+    const gap = replies.get(seqs[i]!)! - replies.get(seqs[i - 1]!)!;
+    if (gap > longestGapMs || longestGapAt === undefined) {
+      longestGapMs = Math.max(longestGapMs, gap);
+      longestGapAt = Math.round(replies.get(seqs[i - 1]!)!);
+    }
+  }
   const counted = Math.max(last, sent - stopAllowance);
-  return { sent: counted, received: Math.min(replies.size, counted), lost: missingInside + tail, longestGapMs: Math.round(longestGapMs) };
+  return { sent: counted, received: Math.min(replies.size, counted), lost: missingInside + tail, longestGapMs: Math.round(longestGapMs), ...(longestGapAt !== undefined ? { longestGapAt } : {}) };
 }

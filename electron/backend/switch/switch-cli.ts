@@ -70,7 +70,7 @@ export function formatSwitchReport(report: SwitchReport): string {
   for (const f of report.failures) lines.push('', `failed pair ${f.from} -> ${f.to}: ${f.why}`);
   if (report.loss.length > 0) {
     lines.push('', 'packets lost through the switch (a ping at 100 per second per pair):');
-    for (const l of report.loss) lines.push(`  ${`${l.from} -> ${l.to}`.padEnd(20)}  ${String(l.lost).padStart(5)} of ${String(l.sent).padStart(6)}  longest gap ${l.longestGapMs} ms${l.error ? `  (${l.error})` : ''}`);
+    for (const l of report.loss) lines.push(`  ${`${l.from} -> ${l.to}`.padEnd(20)}  ${String(l.lost).padStart(5)} of ${String(l.sent).padStart(6)}  longest gap ${l.longestGapMs} ms${l.longestGapAtMs !== undefined ? ` at ${seconds(l.longestGapAtMs)}` : ''}${l.error ? `  (${l.error})` : ''}`);
   }
   if (report.state === 'failed') lines.push('', report.phase);
   return lines.join('\n');

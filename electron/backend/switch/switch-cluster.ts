@@ -54,7 +54,8 @@ function withGateway(state: DataplaneState, routes: { destination: string; genma
   return gateway ? { ...state, node: { ...state.node, gateway } } : state;
 }
 
-const reachText = (what: string, r: { ok: boolean; error?: string; status?: number }) => (r.ok ? undefined : `${what}: ${r.error ?? (r.status ? `status ${r.status}` : 'no answer')}`);
+/** Why a probe did not answer, short: ping's summary line says only that no reply came. */
+const whyNot = (r: { ok: boolean; error?: string; status?: number }) => (r.error === undefined || /100% packet loss/.test(r.error) ? (r.status ? `status ${r.status}` : 'no reply') : r.error);
 
 export class SwitchCluster {
   private readonly core: CoreV1Api;
@@ -188,12 +189,12 @@ export class SwitchCluster {
           const results = await probeFromPod(await this.client(pod.node), pod, mine.map((p) => this.pod(p.to).ip), this.deps.port ?? 80);
           return mine.map((p) => {
             const r = results.find((x) => x.to === this.pod(p.to).ip);
-            if (!r) return { ...p, ping: false, http: false, error: 'the probe gave no answer for it' };
-            const error = [reachText('ping', r.ping), reachText('HTTP', r.http)].filter(Boolean).join('; ');
-            return { ...p, ping: r.ping.ok, http: r.http.ok, ...(error ? { error } : {}) };
+            if (!r) return { ...p, ping: false, http: false, pingError: 'the probe gave no answer for it', httpError: 'the probe gave no answer for it' };
+            return { ...p, ping: r.ping.ok, http: r.http.ok, ...(r.ping.ok ? {} : { pingError: whyNot(r.ping) }), ...(r.http.ok ? {} : { httpError: whyNot(r.http) }) };
           });
         } catch (error) {
-          return mine.map((p) => ({ ...p, ping: false, http: false, error: `the probe from ${from} on ${pod.node} failed: ${(error as Error).message}` }));
+          const why = `the probe from ${from} on ${pod.node} failed: ${(error as Error).message}`;
+          return mine.map((p) => ({ ...p, ping: false, http: false, pingError: why, httpError: why }));
         }
       }),
     );

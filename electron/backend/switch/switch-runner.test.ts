@@ -61,7 +61,7 @@ function simulated(options: { lagMs?: number; stuck?: string; conflictOnPool?: n
     async probePairs(pairs: PodPair[]): Promise<PairAnswer[]> {
       clock += 2000;
       const broken = anyMode('Never');
-      return pairs.map((p) => (broken && (p.from === 'pod-3' || p.to === 'pod-3') ? { ...p, ping: false, http: false, error: 'ping: 100% packet loss' } : { ...p, ping: true, http: true }));
+      return pairs.map((p) => (broken && (p.from === 'pod-3' || p.to === 'pod-3') ? { ...p, ping: false, http: false, pingError: 'no reply', httpError: 'timed out after 2 s' } : { ...p, ping: true, http: true }));
     },
     async startLossProbe(pairs) {
       writes.push('probe started');
@@ -144,7 +144,7 @@ describe('the staged switch runner', () => {
     const stage = report.stages[0]!;
     expect(stage).toMatchObject({ name: 'all', verdict: 'worse' });
     expect(stage.reason).toBe(
-      '4 pairs that answered before no longer answer: pod-2 -> pod-3 (ping and HTTP no longer answer (ping: 100% packet loss)); pod-3 -> pod-1 (ping and HTTP no longer answer (ping: 100% packet loss)); pod-1 -> pod-3 (ping and HTTP no longer answer (ping: 100% packet loss)); pod-3 -> pod-2 (ping and HTTP no longer answer (ping: 100% packet loss))',
+      '4 pairs that answered before no longer answer: pod-2 -> pod-3 (ping: no reply, HTTP: timed out after 2 s); pod-3 -> pod-1 (ping: no reply, HTTP: timed out after 2 s); pod-1 -> pod-3 (ping: no reply, HTTP: timed out after 2 s); pod-3 -> pod-2 (ping: no reply, HTTP: timed out after 2 s)',
     );
     expect(report.failures.map((f) => `${f.from}->${f.to}`)).toEqual(['pod-2->pod-3', 'pod-3->pod-1', 'pod-1->pod-3', 'pod-3->pod-2']);
     expect(report.failures[0]!.why).toContain('the doctor: the gateway drops pod addresses');
@@ -188,7 +188,7 @@ describe('the staged switch runner', () => {
   it('does not count a pair that never answered, and says which', async () => {
     const cluster = simulated();
     const probe = cluster.sides.probePairs.bind(cluster.sides);
-    cluster.sides.probePairs = async (pairs) => (await probe(pairs)).map((a) => (a.from === 'pod-1' && a.to === 'pod-2' ? { ...a, ping: false, http: false, error: 'refused' } : a));
+    cluster.sides.probePairs = async (pairs) => (await probe(pairs)).map((a) => (a.from === 'pod-1' && a.to === 'pod-2' ? { ...a, ping: false, http: false, httpError: 'refused' } : a));
     const report = await run(planFor('VXLAN Always'), cluster.sides);
     expect(report.state).toBe('switched');
     expect(report.log.find((l) => l.includes('before:'))).toMatch(/5 of 6 pairs answer \(not: pod-1 -> pod-2\)/);
@@ -202,7 +202,7 @@ describe('the staged switch runner', () => {
     cluster.sides.probePairs = async (pairs) => {
       calls++;
       // The first probe after the stage loses one ping; the retry answers.
-      return (await probe(pairs)).map((a) => (calls === 2 && a.from === 'pod-1' && a.to === 'pod-3' ? { ...a, ping: false, error: 'ping: no reply' } : a));
+      return (await probe(pairs)).map((a) => (calls === 2 && a.from === 'pod-1' && a.to === 'pod-3' ? { ...a, ping: false } : a));
     };
     const report = await run(planFor('VXLAN Always'), cluster.sides);
     expect(report.state).toBe('switched');

@@ -12,16 +12,17 @@ import type { NodeResult, PairCheck, PairLoss, PodPair, StagePlan, StageResult, 
 import { judgeNode, type NodeExpectation, type NodeObservation } from './node-judgement.ts';
 import { convergeTimeoutMs } from './switch-plan.ts';
 
-/** One pair's answer: each of the two probes. */
+/** One pair's answer: each of the two probes, and why one did not answer. */
 export interface PairAnswer extends PodPair {
   ping: boolean;
   http: boolean;
-  error?: string;
+  pingError?: string;
+  httpError?: string;
 }
 
 export interface LossProbe {
-  /** Stops the pings and counts what each pair lost. */
-  stop(): Promise<PairLoss[]>;
+  /** Stops the pings and counts what each pair lost; `longestGapAt` in the sides' clock (now()). */
+  stop(): Promise<(Omit<PairLoss, 'longestGapAtMs'> & { longestGapAt?: number })[]>;
 }
 
 export type PoolModes = { ipipMode: SwitchPlan['from']['fields']['ipipMode']; vxlanMode: SwitchPlan['from']['fields']['vxlanMode'] };
@@ -58,11 +59,14 @@ function answered(a: PairAnswer): boolean {
   return a.ping || a.http;
 }
 
+const whyNot = (a: PairAnswer) => [...(a.ping ? [] : [`ping: ${a.pingError ?? 'no reply'}`]), ...(a.http ? [] : [`HTTP: ${a.httpError ?? 'no answer'}`])].join(', ');
+
 function pairCheck(before: PairAnswer | undefined, after: PairAnswer): PairCheck {
   const was = before !== undefined && answered(before);
-  if (!was) return { from: after.from, to: after.to, before: false, after: answered(after), ...(after.error ? { error: after.error } : {}) };
-  const lost = [...(before.ping && !after.ping ? ['ping'] : []), ...(before.http && !after.http ? ['HTTP'] : [])];
-  return { from: after.from, to: after.to, before: true, after: lost.length === 0, ...(lost.length > 0 ? { error: `${lost.join(' and ')} no longer ${lost.length > 1 ? 'answer' : 'answers'}${after.error ? ` (${after.error})` : ''}` } : {}) };
+  if (!was) return { from: after.from, to: after.to, before: false, after: answered(after), ...(answered(after) ? {} : { error: whyNot(after) }) };
+  // What answered before must still answer: a ping that still gets through with HTTP broken is worse too.
+  const lost = { ...after, ping: after.ping || !before.ping, http: after.http || !before.http };
+  return { from: after.from, to: after.to, before: true, after: lost.ping && lost.http, ...(lost.ping && lost.http ? {} : { error: whyNot(lost) }) };
 }
 
 export async function runSwitch(plan: SwitchPlan, sides: SwitchSides, options: RunOptions): Promise<SwitchReport> {
@@ -86,10 +90,12 @@ export async function runSwitch(plan: SwitchPlan, sides: SwitchSides, options: R
   const target = plan.to.mode;
 
   /** Polls until every checked node is as `expect` says, or the timeout; each node's time is from `since` to the start of its last converged streak. */
-  const converge = async (since: number, expect: (node: string) => NodeExpectation, label: string): Promise<NodeResult[]> => {
+  const converge = async (since: number, expect: (node: string) => NodeExpectation, stage: Pick<StageResult, 'name' | 'nodes' | 'how'>): Promise<NodeResult[]> => {
+    const label = stage.name;
     const firstSeen = new Map<string, number>();
     let last: NodeResult[] = [];
     let said = '';
+    let toldWaiting = sides.now();
     for (;;) {
       const seen = await sides.observeNodes(checked);
       const at = sides.now() - since;
@@ -104,10 +110,18 @@ export async function runSwitch(plan: SwitchPlan, sides: SwitchSides, options: R
       const words = `${label}: ${done.length}/${checked.length} nodes converged${done.length > 0 ? ` (${done.join(', ')})` : ''}`;
       if (words !== said) {
         said = words;
+        report.current = { ...stage, startedMs: since - t0, results: last, pairs: [], verdict: 'ok', reason: 'converging' };
         say(words);
       }
       if (done.length === checked.length) return last;
-      if (at >= timeout) return last;
+      if (at >= timeout) {
+        say(`${label}: not converged within ${timeout / 1000} s: ${last.filter((r) => !r.converged).map((r) => `${r.node} (${r.detail})`).join('; ')}`);
+        return last;
+      }
+      if (sides.now() - toldWaiting >= 5000) {
+        toldWaiting = sides.now();
+        say(`${label}: waiting for ${last.filter((r) => !r.converged).map((r) => `${r.node} (${r.detail})`).join('; ')}`);
+      }
       await sides.sleep(pollMs);
     }
   };
@@ -209,12 +223,13 @@ export async function runSwitch(plan: SwitchPlan, sides: SwitchSides, options: R
       const switched = nodesUpTo(index);
       const final = index === plan.stages.length - 1;
       report.phase = `stage ${stage.name}: waiting for the nodes to converge`;
-      const results = await converge(changed, (node) => ({ pool: plan.pool, mode: switched.has(node) ? target : from, target, final }), stage.name);
+      const results = await converge(changed, (node) => ({ pool: plan.pool, mode: switched.has(node) ? target : from, target, final }), stage);
       say(`${stage.name}: probing the pairs`, `stage ${stage.name}: probing the pod pairs`);
       const pairs = await checkPairs(before);
       const decision = decideStage(results, pairs);
       const result: StageResult = { name: stage.name, nodes: stage.nodes, how: stage.how, startedMs, results, pairs, verdict: decision.verdict, reason: decision.reason };
       report.stages.push(result);
+      delete report.current;
       say(`${stage.name}: ${decision.verdict === 'ok' ? 'ok' : decision.verdict}: ${decision.reason}`);
       if (decision.verdict === 'ok') continue;
 
@@ -223,17 +238,19 @@ export async function runSwitch(plan: SwitchPlan, sides: SwitchSides, options: R
         await traceFailures(decision.worse);
       }
       const undone = await rollBack(decision.reason);
-      const results2 = await converge(undone.at, () => ({ pool: plan.pool, mode: from, target: from, final: true }), 'rollback');
+      const verifying = { name: 'rollback', nodes: checked, how: `back to ${from}: ${undone.did.join('; ')}` };
+      const results2 = await converge(undone.at, () => ({ pool: plan.pool, mode: from, target: from, final: true }), verifying);
       say('rollback: probing the pairs', 'rollback: probing the pod pairs');
       const pairs2 = await checkPairs(before);
       const check = decideStage(results2, pairs2);
       const verified = rollbackVerified(results2, pairs2);
       report.rollback = {
         reason: decision.reason,
-        verification: { name: 'rollback', nodes: checked, how: `back to ${from}: ${undone.did.join('; ')}`, startedMs: undone.at - t0, results: results2, pairs: pairs2, verdict: check.verdict, reason: check.reason },
+        verification: { ...verifying, startedMs: undone.at - t0, results: results2, pairs: pairs2, verdict: check.verdict, reason: check.reason },
         verified,
       };
       report.state = 'rolled-back';
+      delete report.current;
       say(`rolled back to ${from}: ${verified ? 'verified' : `NOT verified: ${check.reason}`}`, `rolled back to ${from}${verified ? '' : ' (not verified)'}`);
       break;
     }
@@ -255,14 +272,16 @@ export async function runSwitch(plan: SwitchPlan, sides: SwitchSides, options: R
       say(`the rollback failed too: ${(again as Error).message}: set IP pool ${plan.pool} to ${from} and remove gingham.dev/IPPoolModes from ${canaries.join(', ') || 'the nodes'} by hand`);
     }
   } finally {
+    delete report.current;
     if (probe) {
       try {
-        report.loss = (await probe.stop()).map((l) => {
+        report.loss = (await probe.stop()).map(({ longestGapAt, ...l }) => {
           const was = before.get(key(l));
-          return was && !answered(was) && !l.error ? { ...l, error: 'it did not answer before the switch either' } : l;
+          const at = longestGapAt !== undefined && l.longestGapMs > 0 ? { longestGapAtMs: Math.max(0, longestGapAt - t0) } : {};
+          return { ...l, ...at, ...(was && !answered(was) && !l.error ? { error: 'it did not answer before the switch either' } : {}) };
         });
         const lost = report.loss.reduce((sum, l) => sum + l.lost, 0);
-        say(`the continuous ping: ${lost} packets lost in all (${report.loss.map((l) => `${l.from} -> ${l.to} ${l.lost}/${l.sent}`).join(', ')})`);
+        say(`the continuous ping: ${lost} packets lost in all (${report.loss.map((l) => `${l.from} -> ${l.to} ${l.lost}/${l.sent}${l.lost > 0 && l.longestGapAtMs !== undefined ? ` (longest gap ${l.longestGapMs} ms at ${(l.longestGapAtMs / 1000).toFixed(1)} s)` : ''}`).join(', ')})`);
       } catch (error) {
         say(`the continuous ping could not be read: ${(error as Error).message}`);
       }
