@@ -18,6 +18,7 @@ import { CaptureService, type CaptureServiceOptions } from './capture/capture-se
 import { ClusterOpsService } from './cluster-ops/cluster-ops-service.ts';
 import { DoctorService } from './doctor/doctor-service.ts';
 import { MeasureService } from './measure/measure-service.ts';
+import { NodeStatusHub } from './node-status/node-status-hub.ts';
 import { routingConfigHandlers } from './routing-config/routing-config-service.ts';
 import { clusterNodeClient } from './ssh/cluster-node-client.ts';
 import { InstallerService, type InstallerServiceOptions } from './installer/installer-service.ts';
@@ -59,6 +60,8 @@ export class ConsoleBackend {
   readonly knownHosts: KnownHosts;
   readonly ssh: SshManager;
   readonly clusters: ClusterService;
+  /** One watch of the agents' GinghamNodeStatus per context, shared by every client. */
+  readonly nodeStatus: NodeStatusHub;
   private readonly version: string;
   private readonly lab: LabDefaults | undefined;
 
@@ -76,6 +79,7 @@ export class ConsoleBackend {
       // The user's files first: their current context stays current; the lab's context is one more.
       paths: () => [...userPaths(), ...(lab?.kubeconfig ? [lab.kubeconfig] : [])],
     });
+    this.nodeStatus = new NodeStatusHub((context) => this.clusters.kubeConfig(context));
   }
 
   attach(emit: EventEmitter): AttachedClient {
@@ -88,6 +92,7 @@ export class ConsoleBackend {
     const doctorService = new DoctorService(this.ssh, this.nodes, kubeConfigFor);
     const doctor = doctorService.handlers();
     const switches = new SwitchService(this.ssh, this.nodes, kubeConfigFor, doctorService).handlers(emit);
+    const nodeStatus = this.nodeStatus.client(emit);
     const measure = new MeasureService(kubeConfigFor, (_context, nodeName) => clusterNodeClient(this.ssh, this.nodes, nodeName), this.paths.measurements).handlers();
     const terminal = (id: string) => {
       const session = terminals.get(id);
@@ -138,6 +143,7 @@ export class ConsoleBackend {
       ...clusterOps,
       ...doctor,
       ...measure,
+      ...nodeStatus.handlers,
       ...switches,
       ...routingConfigHandlers(kubeConfigFor),
     };
@@ -154,6 +160,7 @@ export class ConsoleBackend {
       notifications,
       detach: () => {
         stopStatus();
+        nodeStatus.close();
         captures.close();
         for (const session of terminals.values()) session.close();
         terminals.clear();
@@ -163,5 +170,6 @@ export class ConsoleBackend {
 
   close(): void {
     this.ssh.disconnectAll();
+    void this.nodeStatus.close();
   }
 }

@@ -49,7 +49,8 @@ export const NodePeers = z.object({
 });
 export type NodePeers = z.infer<typeof NodePeers>;
 
-export const AgentHealth = z.enum(['running', 'not-answering', 'not-installed', 'no-ssh', 'ssh-disconnected']);
+/** As read over SSH; `not-read`: left out of the SSH round (its agent publishes its status, see node-status-contract.ts). */
+export const AgentHealth = z.enum(['running', 'not-answering', 'not-installed', 'no-ssh', 'ssh-disconnected', 'not-read']);
 
 export const NodeOverview = z.object({
   name,
@@ -127,8 +128,13 @@ export const clusterOpsRequests = {
     params: z.object({ context, port: z.number().int().min(1).max(65535).default(80) }),
     result: ConnectivityMatrix,
   },
+  /**
+   * The cluster's nodes (addresses, subnet, matching SSH node) and, for those in `sshFor` (every
+   * node when absent), the agent and BGP state read over SSH; the others are `not-read`: the
+   * renderer has their agents' published status from nodeStatus.subscribe.
+   */
   'cluster.overview': {
-    params: z.object({ context }),
+    params: z.object({ context, sshFor: z.array(name).max(5000).optional() }),
     result: z.object({ nodes: z.array(NodeOverview) }),
   },
   'node.routes': {

@@ -7,6 +7,7 @@ import { captureEvents, captureNotifications, captureRequests } from './capture-
 import { clusterOpsRequests } from './cluster-ops-contract.ts';
 import { doctorRequests } from './doctor-contract.ts';
 import { measureRequests } from './measure-contract.ts';
+import { nodeStatusEvents, nodeStatusRequests } from './node-status-contract.ts';
 import { routingConfigRequests } from './routing-config-contract.ts';
 import { switchEvents, switchRequests } from './switch-contract.ts';
 
@@ -149,6 +150,7 @@ export const requests = {
   ...clusterOpsRequests,
   ...doctorRequests,
   ...measureRequests,
+  ...nodeStatusRequests,
   ...routingConfigRequests,
   ...switchRequests,
 } as const;
@@ -174,6 +176,7 @@ export const events = {
   }),
   ...captureEvents,
   ...agentInstallEvents,
+  ...nodeStatusEvents,
   ...switchEvents,
 } as const;
 

@@ -45,6 +45,8 @@ function handlers(overrides: Partial<RequestHandlers> = {}): RequestHandlers {
     'doctor.bundle': unused,
     'measure.run': unused,
     'measure.history': unused,
+    'nodeStatus.subscribe': unused,
+    'nodeStatus.unsubscribe': unused,
     'connectivity.matrix': unused,
     'routingConfig.list': unused,
     'routingConfig.validate': unused,

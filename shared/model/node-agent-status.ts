@@ -1,8 +1,8 @@
 // The status each node's agent publishes in the Kubernetes API, one object per node, so that the
-// console watches a whole cluster with one watch instead of an SSH round trip per node.
+// console watches a whole cluster with one watch instead of an SSH round trip per node (docs/status.md).
 // Its size is bounded whatever the cluster's size: a node of a 500-node mesh lists its sessions
 // only while they are few or failing, and counts the rest, so 500 nodes keep the API server's
-// store and watch traffic small (its cost at 500 nodes is not yet measured).
+// store and watch traffic small (bench/status-scale.ts measures it).
 import { z } from 'zod';
 
 export const ginghamGroup = 'gingham.io';
@@ -19,6 +19,8 @@ export const listedSessionsMax = 32;
 export const problemsMax = 10;
 /** How often an agent refreshes `heartbeatAt` when nothing else changes. */
 export const heartbeatSeconds = 60;
+/** A status whose heartbeat is older than this is from an agent that stopped or cannot reach the API. */
+export const staleAfterSeconds = 3 * heartbeatSeconds;
 
 const session = z.object({
   address: z.string(),
@@ -74,6 +76,14 @@ export function statusContent(status: NodeAgentStatus): string {
   const { changedAt: _changed, heartbeatAt: _heartbeat, dataplane, ...rest } = status;
   const { lastPassAt: _at, lastPassMs: _ms, ...pass } = dataplane;
   return JSON.stringify({ ...rest, dataplane: pass });
+}
+
+/**
+ * Whether a status is older than its heartbeat allows: the agent has stopped or lost the API.
+ * `heartbeatAt` is the agent's clock and `now` the reader's: three heartbeats leave room for skew.
+ */
+export function isStale(status: Pick<NodeAgentStatus, 'heartbeatAt'>, now = Date.now()): boolean {
+  return now - Date.parse(status.heartbeatAt) > staleAfterSeconds * 1000;
 }
 
 /** The sessions to list: all while few, else those not Established; the counts always cover all. */

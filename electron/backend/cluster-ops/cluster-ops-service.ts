@@ -56,6 +56,11 @@ export class ClusterOpsService {
     });
   }
 
+  /** A node left out of the SSH round: its addresses and SSH node only. */
+  private notRead(node: { name: string; internalIp?: string; subnet?: string; sshNodeId?: string }): NodeOverview {
+    return { ...node, agent: { health: 'not-read' }, bgp: { state: 'unknown' } };
+  }
+
   private async overviewOf(node: { name: string; internalIp?: string; subnet?: string; sshNodeId?: string }): Promise<NodeOverview> {
     const base = { name: node.name, ...(node.internalIp ? { internalIp: node.internalIp } : {}), ...(node.subnet ? { subnet: node.subnet } : {}), ...(node.sshNodeId ? { sshNodeId: node.sshNodeId } : {}) };
     if (!node.sshNodeId) return { ...base, agent: { health: 'no-ssh', message: 'No SSH node matches this node: add one (Nodes) with its name or address.' }, bgp: { state: 'unknown' } };
@@ -169,7 +174,10 @@ export class ClusterOpsService {
 
   handlers(): Handlers {
     return {
-      'cluster.overview': async ({ context }) => ({ nodes: await Promise.all((await this.clusterNodes(context)).map((n) => this.overviewOf(n))) }),
+      'cluster.overview': async ({ context, sshFor }) => {
+        const wanted = sshFor ? new Set(sshFor) : undefined;
+        return { nodes: await Promise.all((await this.clusterNodes(context)).map((n) => (!wanted || wanted.has(n.name) ? this.overviewOf(n) : this.notRead(n)))) };
+      },
       'node.routes': async ({ nodeId }) => this.routes(nodeId),
       'node.peers': async ({ nodeId }) => this.peers(nodeId),
       'ippools.list': async ({ context }) => ({ pools: await new IPPoolStore(this.kubeConfigFor(context)).list() }),
