@@ -34,7 +34,7 @@ export function planStages(input: StageInput): { stages: StagePlan[]; notes: str
     const rest = nodes.filter((n) => !canary.includes(n));
     return [
       { name: 'canary', nodes: canary, how: `annotate ${canary.join(', ')} with gingham.dev/IPPoolModes (${input.targetText} for these nodes only); the pool is unchanged` },
-      { name: 'rest', nodes: rest, how: `patch IPPool ${input.pool} to ${input.targetText} for ${rest.join(', ')}; then remove the canaries' annotations` },
+      { name: 'rest', nodes: rest, how: `patch IPPool ${input.pool} to ${input.targetText} for ${rest.join(', ')}; once every node applies it, remove the canaries' annotations` },
     ];
   };
 

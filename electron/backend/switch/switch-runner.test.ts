@@ -133,6 +133,11 @@ describe('the staged switch runner', () => {
     expect(report.rollback).toBeUndefined();
     expect(seen.at(-1)).toBe('switched to VXLAN Always');
     expect(report.log.some((l) => l.includes('canary: 4/4 nodes converged'))).toBe(true);
+    // The override goes only once every node applies the pool (an agent reading its Node before the pool would flap).
+    const converged = report.log.findIndex((l) => l.includes('rest: 4/4 nodes converged'));
+    const removed = report.log.findIndex((l) => l.includes('rest: the override removed from worker-3'));
+    expect(converged).toBeGreaterThan(0);
+    expect(removed).toBeGreaterThan(converged);
   });
 
   it('rolls a stage that broke pairs back on its own: traces them first, restores the pool, and verifies', async () => {

@@ -156,12 +156,24 @@ export async function runSwitch(plan: SwitchPlan, sides: SwitchSides, options: R
     await sides.writePool(plan.pool, modesOf(plan.to.fields));
     poolWritten = true;
     say(`${stage.name}: IP pool ${plan.pool} patched to ${target}`);
-    if (overridden.length > 0) {
-      // The pool now says what the override said: removing it changes nothing on those nodes.
-      await sides.setOverride(plan.pool, overridden, undefined);
-      say(`${stage.name}: the override removed from ${overridden.join(', ')}`);
-      overridden = [];
-    }
+  };
+
+  /**
+   * After the last stage has converged: the canaries' overrides go. Not with the pool's patch: an
+   * agent that read its Node's change before the pool's would go back to the old mode for a
+   * moment. Now the pool says what the override said, so removing it changes nothing; that is
+   * checked like a stage, and a node that moved is the stage's result.
+   */
+  const removeOverrides = async (stage: StagePlan, results: NodeResult[], expect: (node: string) => NodeExpectation): Promise<NodeResult[]> => {
+    const nodes = overridden;
+    await sides.setOverride(plan.pool, nodes, undefined);
+    overridden = [];
+    say(`${stage.name}: the override removed from ${nodes.join(', ')} (every node applies the pool's ${target} now)`);
+    const again = await converge(sides.now(), expect, stage);
+    return results.map((r) => {
+      const now = again.find((a) => a.node === r.node);
+      return !now || now.converged ? r : { ...now, detail: `after the override was removed: ${now.detail}` };
+    });
   };
 
   /** Undoes what was applied, pool first; returns when it began and what it did. */
@@ -223,7 +235,9 @@ export async function runSwitch(plan: SwitchPlan, sides: SwitchSides, options: R
       const switched = nodesUpTo(index);
       const final = index === plan.stages.length - 1;
       report.phase = `stage ${stage.name}: waiting for the nodes to converge`;
-      const results = await converge(changed, (node) => ({ pool: plan.pool, mode: switched.has(node) ? target : from, target, final }), stage);
+      const expect = (node: string): NodeExpectation => ({ pool: plan.pool, mode: switched.has(node) ? target : from, target, final });
+      let results = await converge(changed, expect, stage);
+      if (stage.name !== 'canary' && overridden.length > 0 && results.every((r) => r.converged)) results = await removeOverrides(stage, results, expect);
       say(`${stage.name}: probing the pairs`, `stage ${stage.name}: probing the pod pairs`);
       const pairs = await checkPairs(before);
       const decision = decideStage(results, pairs);

@@ -11,6 +11,8 @@ import type { ConnectedCluster } from '../App.tsx';
 import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 import { ConnectivityMatrix, useConnectivity } from './ConnectivityMatrix.tsx';
 import { poolFieldErrors } from './pool-field-errors.ts';
+import { Preview, ServerDryRun } from './PoolChangeViews.tsx';
+import { StagedSwitch } from './StagedSwitch.tsx';
 import './cluster.css';
 
 const blank: PoolFields = { cidr: '', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: true, disabled: false };
@@ -26,55 +28,6 @@ interface Convergence {
   startedAt: number;
   nodes: Record<string, { converged: boolean; detail: string; ms?: number }>;
   allMs?: number;
-}
-
-export function Preview({ nodes }: { nodes: NodePreview[] }) {
-  return (
-    <div className="preview" aria-label="Preview per node">
-      {nodes.map((n) => (
-        <article key={n.node} data-node={n.node}>
-          <h3>{n.node}</h3>
-          {!n.available && <p className="hint">No preview: {n.reason}</p>}
-          {n.available && n.routes.added.length + n.routes.removed.length + n.devices.added.length + n.devices.removed.length + n.bgp.added.length + n.bgp.removed.length === 0 && <p>No change.</p>}
-          {n.devices.added.map((d) => <p key={d} className="added">+ device {d}</p>)}
-          {n.devices.removed.map((d) => <p key={d} className="removed">− device {d}</p>)}
-          {n.bgp.added.length > 0 && <p className="added">+ BGP sessions: {n.bgp.added.join(', ')}</p>}
-          {n.bgp.removed.length > 0 && <p className="removed">− BGP sessions: {n.bgp.removed.join(', ')}</p>}
-          {(n.routes.added.length > 0 || n.routes.removed.length > 0) && (
-            <ul>
-              {n.routes.removed.map((r) => <li key={`-${r.dst}${r.via}`} className="removed">− {r.dst} {r.via}</li>)}
-              {n.routes.added.map((r) => <li key={`+${r.dst}${r.via}`} className="added">+ {r.dst} {r.via} ({r.owner})</li>)}
-            </ul>
-          )}
-        </article>
-      ))}
-    </div>
-  );
-}
-
-/** The server-side dry run's answer: each spec field as stored, and as the API server would store it. */
-function ServerDryRun({ result }: { result: PoolDryRun }) {
-  return (
-    <section className="dry-run" aria-label="What the API server would store">
-      <h3>What the API server would store (server-side dry run, nothing stored)</h3>
-      {result.changes.length === 0 ? (
-        <p>No change to the stored object.</p>
-      ) : (
-        <table>
-          <ColumnHeaders columns={['Field', 'Stored', 'After Apply']} />
-          <tbody>
-            {result.changes.map((c) => (
-              <tr key={c.field}>
-                <td>spec.{c.field}</td>
-                <td className="removed">{c.before ?? '(not set)'}</td>
-                <td className="added">{c.after ?? '(removed)'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-    </section>
-  );
 }
 
 /** Once every node has converged: the pod matrix for the new mode, probed by the agents, where the change was made. */
@@ -105,6 +58,8 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
   const [dryRun, setDryRun] = useState<PoolDryRun | undefined>();
   const [convergence, setConvergence] = useState<Convergence | undefined>();
   const [busy, setBusy] = useState(false);
+  /** The pool whose staged switch is open. */
+  const [switching, setSwitching] = useState<string | undefined>();
   const context = cluster?.context;
 
   const load = useCallback(async () => {
@@ -256,11 +211,14 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
               <td>{p.fields.vxlanMode}</td>
               <td>{p.fields.natOutgoing ? 'true' : 'false'}</td>
               <td className="actions">
-                <button type="button" aria-label={`Edit ${p.name}`} onClick={() => { setEditing({ name: p.name, fields: p.fields, resourceVersion: p.resourceVersion }); setPreview(undefined); setDryRun(undefined); setConvergence(undefined); setConflict(undefined); }}>
+                <button type="button" aria-label={`Edit ${p.name}`} onClick={() => { setSwitching(undefined); setEditing({ name: p.name, fields: p.fields, resourceVersion: p.resourceVersion }); setPreview(undefined); setDryRun(undefined); setConvergence(undefined); setConflict(undefined); }}>
                   Edit
                 </button>
                 <button type="button" aria-label={`Delete ${p.name}`} onClick={() => void remove(p)}>
                   Delete
+                </button>
+                <button type="button" aria-label={`Staged switch of ${p.name}`} onClick={() => { setSwitching(p.name); setEditing(undefined); }}>
+                  Staged switch
                 </button>
               </td>
             </tr>
@@ -270,6 +228,9 @@ export function IpPoolsPage({ cluster }: { cluster?: ConnectedCluster }) {
       <button type="button" onClick={() => { setEditing({ name: '', fields: blank }); setPreview(undefined); setDryRun(undefined); setConvergence(undefined); }}>
         New pool
       </button>
+      {switching && pools?.some((p) => p.name === switching) && (
+        <StagedSwitch key={switching} context={context} pool={pools.find((p) => p.name === switching)!} nodes={(cluster?.nodes ?? []).map((n) => n.name)} onEnded={() => void load()} />
+      )}
       {editing && (
         <form aria-label="Pool" onSubmit={(e) => void apply(e)} noValidate>
           <h2>{editing.resourceVersion ? `Edit ${editing.name}` : 'New pool'}</h2>

@@ -12,7 +12,7 @@ import { normalizeMode } from '../../../shared/model/modes.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../App.tsx';
 import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
-import { Preview } from '../cluster/IpPoolsPage.tsx';
+import { Preview } from '../cluster/PoolChangeViews.tsx';
 import '../cluster/cluster.css';
 import './routing-config.css';
 
