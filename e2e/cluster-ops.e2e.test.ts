@@ -180,9 +180,8 @@ describe('the console drives the lab', () => {
     const seconds = (Date.now() - t0) / 1000;
     figures.push(`install on the four lab nodes from the GUI: ${seconds.toFixed(1)} s`);
     await harness.screenshot('2-installed');
-    // The overview reads the agents themselves (refresh after the install).
-    await panel.getByRole('button', { name: 'Refresh' }).click();
-    await panel.locator('td[data-health="running"]').nth(3).waitFor({ timeout: 60_000 });
+    // The new agents publish their status: the console's watch shows them, no Refresh needed.
+    await panel.locator('td[data-source="watch"][data-health="Ready"]').nth(3).waitFor({ timeout: 60_000 });
     await harness.screenshot('3-agents-running');
   }, 900_000);
 

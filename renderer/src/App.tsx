@@ -19,6 +19,7 @@ import { NodesPage } from './pages/NodesPage.tsx';
 import { TerminalPage } from './pages/TerminalPage.tsx';
 import { sectionFromHash, type SectionId } from './routes.ts';
 import { SshProvider } from './ssh/ssh-state.tsx';
+import { NodeStatusProvider } from './node-status/node-status-state.tsx';
 
 export type ConnectedCluster = RequestResult<'contexts.connect'>;
 
@@ -58,34 +59,36 @@ export function App({ backend }: { backend: Backend }) {
   return (
     <ClientContext.Provider value={backend.client}>
       <SshProvider>
-        <div className="frame">
-          <Sidebar current={section} />
-          <main className="content" aria-labelledby="section-heading">
-            {lost && (
-              <p role="alert" className="banner error">
-                {lost}
-              </p>
-            )}
-            <LabLanding cluster={cluster} onConnected={setCluster} />
-            {section === 'clusters' && <ClustersPage cluster={cluster} onConnected={setCluster} />}
-            {section === 'nodes' && <NodesPage cluster={cluster} onOpenTerminal={openTerminal} />}
-            {section === 'ippools' && <IpPoolsPage cluster={cluster} />}
-            {section === 'routing' && <RoutingObjectsPage cluster={cluster} />}
-            {section === 'routes' && <RoutesPage active={section === 'routes'} />}
-            {section === 'bgp' && <PeersPage active={section === 'bgp'} />}
-            {section === 'connectivity' && <ConnectivityPage cluster={cluster} active={section === 'connectivity'} />}
-            {section === 'doctor' && <DoctorPage cluster={cluster} active={section === 'doctor'} />}
-            {section === 'measure' && <MeasurePage cluster={cluster} active={section === 'measure'} />}
-            {/* Kept mounted while hidden, so that live captures keep streaming during a visit elsewhere. */}
-            <div hidden={section !== 'captures'}>
-              <CapturesPage active={section === 'captures'} />
-            </div>
-            {/* Kept mounted while hidden, so that a shell survives a visit to another section. */}
-            <div hidden={section !== 'terminal'}>
-              <TerminalPage initialNode={terminalNode} active={section === 'terminal'} />
-            </div>
-          </main>
-        </div>
+        <NodeStatusProvider context={cluster?.context}>
+          <div className="frame">
+            <Sidebar current={section} />
+            <main className="content" aria-labelledby="section-heading">
+              {lost && (
+                <p role="alert" className="banner error">
+                  {lost}
+                </p>
+              )}
+              <LabLanding cluster={cluster} onConnected={setCluster} />
+              {section === 'clusters' && <ClustersPage cluster={cluster} onConnected={setCluster} />}
+              {section === 'nodes' && <NodesPage cluster={cluster} onOpenTerminal={openTerminal} />}
+              {section === 'ippools' && <IpPoolsPage cluster={cluster} />}
+              {section === 'routing' && <RoutingObjectsPage cluster={cluster} />}
+              {section === 'routes' && <RoutesPage active={section === 'routes'} />}
+              {section === 'bgp' && <PeersPage active={section === 'bgp'} cluster={cluster} />}
+              {section === 'connectivity' && <ConnectivityPage cluster={cluster} active={section === 'connectivity'} />}
+              {section === 'doctor' && <DoctorPage cluster={cluster} active={section === 'doctor'} />}
+              {section === 'measure' && <MeasurePage cluster={cluster} active={section === 'measure'} />}
+              {/* Kept mounted while hidden, so that live captures keep streaming during a visit elsewhere. */}
+              <div hidden={section !== 'captures'}>
+                <CapturesPage active={section === 'captures'} />
+              </div>
+              {/* Kept mounted while hidden, so that a shell survives a visit to another section. */}
+              <div hidden={section !== 'terminal'}>
+                <TerminalPage initialNode={terminalNode} active={section === 'terminal'} />
+              </div>
+            </main>
+          </div>
+        </NodeStatusProvider>
       </SshProvider>
     </ClientContext.Provider>
   );

@@ -1,12 +1,17 @@
 // The cluster's nodes with their agent and BGP state, and the agent installer: pick nodes,
 // install (or upgrade, or remove) on all of them at once, each with its own progress; a node left
-// by a dropped connection says what it runs now and offers a retry.
-import { useCallback, useEffect, useState } from 'react';
+// by a dropped connection says what it runs now and offers a retry. A node whose agent publishes
+// its status (GinghamNodeStatus) is shown from the console's one watch of the cluster, live and
+// without a request; only the others (no agent, an older agent, a stock Calico node) are read
+// over SSH, once when they first appear and again on Refresh. Nothing here polls.
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { InstallProgress } from '../../../shared/api/agent-install.ts';
 import type { NodeOverview } from '../../../shared/api/cluster-ops-contract.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../App.tsx';
 import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
+import { NodeStatusCells, WatchLine, statusColumns } from '../node-status/NodeStatusCells.tsx';
+import { useNodeStatus } from '../node-status/node-status-state.tsx';
 import { formatCidr, parseInterfaceAddress, subnetOf } from '../../../shared/net/cidr.ts';
 import './cluster.css';
 
@@ -16,6 +21,7 @@ const healthWords: Record<NodeOverview['agent']['health'], string> = {
   'not-installed': 'Not installed',
   'no-ssh': 'No SSH node',
   'ssh-disconnected': 'Not connected',
+  'not-read': 'Reading over SSH…',
 };
 
 const nodeStateWords: Record<string, string> = {
@@ -41,6 +47,36 @@ function bgpWords(bgp: NodeOverview['bgp']): string {
   return 'Unknown';
 }
 
+/** The status cells of a node read over SSH (no published status): what the agent's RPC or the node said. */
+function SshCells({ node }: { node: NodeOverview | undefined }) {
+  if (!node) {
+    return (
+      <>
+        <td data-health="not-read" data-source="ssh">{healthWords['not-read']}</td>
+        <td />
+        <td />
+        <td />
+        <td />
+      </>
+    );
+  }
+  const pass = node.agent.lastPass;
+  return (
+    <>
+      <td className={`agent-${node.agent.health}`} data-health={node.agent.health} data-source="ssh">
+        {healthWords[node.agent.health]}
+        {node.agent.version && <span className="tag"> {node.agent.version}</span>}
+        {node.agent.datastoreConnected === false && <span className="error"> (API server unreachable)</span>}
+        {node.agent.health === 'running' && <span className="tag"> (over SSH: it publishes no status)</span>}
+      </td>
+      <td>{bgpWords(node.bgp)}</td>
+      <td>—</td>
+      <td>{pass ? `${pass.changes} changes${pass.failures > 0 ? `, ${pass.failures} kernel failures` : ''} (${pass.ms} ms)` : '—'}</td>
+      <td>{node.agent.message ? <p className="hint">{node.agent.message}</p> : '—'}</td>
+    </>
+  );
+}
+
 function ProgressCell({ progress, onRetry }: { progress: InstallProgress | undefined; onRetry: () => void }) {
   if (!progress) return null;
   const percent = progress.bytesTotal ? Math.round(((progress.bytesSent ?? 0) / progress.bytesTotal) * 100) : undefined;
@@ -62,33 +98,77 @@ function ProgressCell({ progress, onRetry }: { progress: InstallProgress | undef
 
 export function AgentPanel({ cluster }: { cluster: ConnectedCluster }) {
   const client = useClient();
-  const [nodes, setNodes] = useState<NodeOverview[] | undefined>();
+  const { statuses, settled: decided, resync } = useNodeStatus();
+  /** The cluster's nodes as the last overview listed them (addresses, subnet, SSH node), and what SSH said of those it read. */
+  const [overview, setOverview] = useState<Map<string, NodeOverview> | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [progress, setProgress] = useState<Record<string, InstallProgress>>({});
   const [artifact, setArtifact] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
+  /** Nodes asked for over SSH since the last Refresh. */
+  const asked = useRef(new Set<string>());
+  const [generation, setGeneration] = useState(0);
+  const latestGeneration = useRef(0);
+  latestGeneration.current = generation;
 
-  const refresh = useCallback(async () => {
-    try {
-      setNodes((await client.request('cluster.overview', { context: cluster.context })).nodes);
-      setError(undefined);
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, [client, cluster.context]);
+  const names = overview ? [...overview.keys()] : cluster.nodes.map((n) => n.name);
+  const needSsh = decided ? names.filter((n) => !statuses.has(n) && !asked.current.has(n)) : [];
+  const needKey = needSsh.join(' ');
 
   useEffect(() => {
-    void refresh();
+    if (!decided || (overview && needKey === '')) return;
+    const sshFor = needKey === '' ? [] : needKey.split(' ');
+    for (const name of sshFor) asked.current.add(name);
+    // An answer counts unless a Refresh (or another cluster) came since; a later render must not drop it.
+    const round = generation;
+    client.request('cluster.overview', { context: cluster.context, sshFor }).then(
+      (answer) => {
+        if (round !== latestGeneration.current) return;
+        setOverview((before) => {
+          const next = new Map(before);
+          for (const node of answer.nodes) if (!before?.has(node.name) || sshFor.includes(node.name)) next.set(node.name, node);
+          return next;
+        });
+        setError(undefined);
+      },
+      (e: unknown) => round === latestGeneration.current && setError(messageOf(e)),
+    );
+    // `overview` is read, not followed: an answer must not start another round.
+  }, [client, cluster.context, decided, needKey, generation]);
+
+  /** Forgets what SSH said and reads it again; the watch sends its full state again and retries at once if it waits. */
+  const refresh = useCallback(() => {
+    asked.current.clear();
+    setOverview(undefined);
+    setGeneration((g) => g + 1);
+    resync();
+  }, [resync]);
+
+  useEffect(() => {
     client
       .request('agent.artifact', {})
       .then((a) => setArtifact(`agent ${a.version} (${(a.bytes / 1e6).toFixed(0)} MB, sha256 ${a.sha256.slice(0, 12)}…)`))
       .catch((e: unknown) => setArtifact(`no agent build: ${messageOf(e)}`));
     return client.on('agent.installProgress', (p) => setProgress((all) => ({ ...all, [p.nodeId]: p })));
-  }, [client, refresh]);
+  }, [client]);
+
+  const rows = names.map((name) => {
+    const known = overview?.get(name);
+    const fromCluster = cluster.nodes.find((n) => n.name === name);
+    const entry = statuses.get(name);
+    return {
+      name,
+      sshNodeId: known?.sshNodeId,
+      internalIp: known?.internalIp ?? fromCluster?.addresses.find((a) => a.type === 'InternalIP')?.address,
+      subnet: known?.subnet ?? entry?.status?.address,
+      entry,
+      ssh: known && known.agent.health !== 'not-read' ? known : undefined,
+    };
+  });
 
   const run = async (operation: 'install' | 'uninstall', only?: string[]) => {
-    const chosen = (nodes ?? []).filter((n) => n.sshNodeId && (only ? only.includes(n.sshNodeId) : selected.has(n.name)));
+    const chosen = rows.filter((n) => n.sshNodeId && (only ? only.includes(n.sshNodeId) : selected.has(n.name)));
     if (chosen.length === 0) return;
     setBusy(true);
     try {
@@ -98,7 +178,7 @@ export function AgentPanel({ cluster }: { cluster: ConnectedCluster }) {
       setError(messageOf(e));
     } finally {
       setBusy(false);
-      void refresh();
+      refresh();
     }
   };
 
@@ -110,11 +190,13 @@ export function AgentPanel({ cluster }: { cluster: ConnectedCluster }) {
       return next;
     });
 
-  const installable = (nodes ?? []).filter((n) => n.sshNodeId);
+  const installable = rows.filter((n) => n.sshNodeId);
+  const published = rows.filter((r) => r.entry).length;
   return (
     <section aria-labelledby="agents-heading" className="agent-panel">
       <h2 id="agents-heading">Agents</h2>
       <p className="hint">To install: {artifact ?? '…'}</p>
+      <WatchLine published={published} of={rows.length} />
       {error && <p role="alert" className="error">{error}</p>}
       <div className="actions">
         <label className="check">
@@ -132,36 +214,28 @@ export function AgentPanel({ cluster }: { cluster: ConnectedCluster }) {
         <button type="button" disabled={busy || selected.size === 0} onClick={() => void run('uninstall')}>
           Uninstall from selected
         </button>
-        <button type="button" disabled={busy} onClick={() => void refresh()}>
+        <button type="button" disabled={busy} onClick={refresh} title="Read the nodes without a published status over SSH again">
           Refresh
         </button>
       </div>
       <table className="agents">
         <caption>Nodes of {cluster.context}: agent and BGP</caption>
-        <ColumnHeaders columns={[<span className="visually-hidden">Select</span>, 'Node', 'Address', 'Subnet', 'Agent', 'BGP', 'Install']} />
+        <ColumnHeaders columns={[<span className="visually-hidden">Select</span>, 'Node', 'Address', 'Subnet', ...statusColumns, 'Install']} />
         <tbody>
-          {(nodes ?? []).map((node) => (
-            <tr key={node.name} data-node={node.name}>
+          {rows.map((node) => (
+            <tr key={node.name} data-node={node.name} data-source={node.entry ? 'watch' : 'ssh'}>
               <td>
                 <input type="checkbox" aria-label={`Select ${node.name}`} disabled={!node.sshNodeId} checked={selected.has(node.name)} onChange={() => toggle(node.name)} />
               </td>
               <th scope="row">{node.name}</th>
               <td>{node.internalIp ?? '—'}</td>
               <td>{node.subnet ? subnetText(node.subnet) : '—'}</td>
-              <td className={`agent-${node.agent.health}`} data-health={node.agent.health}>
-                {healthWords[node.agent.health]}
-                {node.agent.version && <span className="tag"> {node.agent.version}</span>}
-                {node.agent.datastoreConnected === false && <span className="error"> (API server unreachable)</span>}
-                {node.agent.lastPass && node.agent.lastPass.failures > 0 && <span className="error"> ({node.agent.lastPass.failures} kernel failures)</span>}
-                {node.agent.message && <p className="hint">{node.agent.message}</p>}
-              </td>
-              <td>{bgpWords(node.bgp)}</td>
+              {node.entry ? <NodeStatusCells entry={node.entry} /> : <SshCells node={node.ssh} />}
               <td>{node.sshNodeId && <ProgressCell progress={progress[node.sshNodeId]} onRetry={() => void run('install', [node.sshNodeId!])} />}</td>
             </tr>
           ))}
         </tbody>
       </table>
-      {!nodes && !error && <p>Reading the nodes…</p>}
     </section>
   );
 }

@@ -41,6 +41,8 @@ export function useConnectivity(context: string | undefined, options: { everyMs?
     if (!enabled || !context) return;
     void probe();
     if (!options.everyMs) return;
+    // This poll stays (Connectivity's 15 s): reachability is measured by probing from the pods, not
+    // published by anyone, so no watch can tell when a cell turns red or green.
     const timer = setInterval(() => void probe(), options.everyMs);
     return () => clearInterval(timer);
   }, [enabled, context, probe, options.everyMs]);

@@ -56,6 +56,9 @@ export function RoutesPage({ active }: { active: boolean }) {
       } catch (e) {
         if (!stopped && !isTransportLoss(e)) setError(messageOf(e));
       }
+      // This poll stays, for the one node shown and only while it is: the full route table is not in
+      // the agent's published status (which stays small by carrying counts, not tables), so it is
+      // read on demand over SSH; the watch has nothing to say when a route changes.
       if (!stopped) timer = setTimeout(() => void read(), refreshMs);
       setTick((t) => t + 1);
     };

@@ -150,7 +150,7 @@ export function NodesPage({ cluster, onOpenTerminal }: { cluster?: ConnectedClus
         Nodes
       </h1>
       {/* The agents and their BGP sessions first: on the lab that is what a newcomer comes to see. */}
-      {cluster && <AgentPanel cluster={cluster} />}
+      {cluster && <AgentPanel key={cluster.context} cluster={cluster} />}
       {cluster ? (
         <ClusterNodesTable cluster={cluster} onUseForSsh={(name, host) => setPrefill({ name, host })} />
       ) : (
