@@ -161,7 +161,7 @@ describe('the staged switch on the lab', () => {
   // pod-2) lose 11-13 pings in one gap of 224-244 ms, though worker-3 still sends IP-in-IP (no
   // peer accepts VXLAN yet); at the pool's patch the four other pairs lose 24-35 in one gap of
   // 400-604 ms. The same switch on a lab that had been in VXLAN before lost 0 on every pair
-  // (twice, by hand): the cluster's first VXLAN tunnel addresses and vxlan.calico are what costs.
+  // (once, by hand): the cluster's first VXLAN tunnel addresses and vxlan.calico seem to be what costs.
   it.fails('loses no ping on any pair through IPIP Always -> VXLAN Always (the first on this lab)', () => {
     expect(toVxlan, 'the switch above did not complete').toBeDefined();
     expect(toVxlan!.loss.filter((l) => l.lost > 0).map((l) => `${l.from} -> ${l.to}: ${l.lost} lost (gap ${l.longestGapMs} ms at ${l.longestGapAtMs} ms)`)).toEqual([]);
