@@ -474,7 +474,14 @@ export class NodeAgent {
     };
   }
 
+  /**
+   * The kernel's routes with their owners. The owners come from the last pass's plan in memory:
+   * the owners file (for `gingham-agent routes` in another process) is written up to a second
+   * after a pass, and an answer read from it just after a change named the new routes no one's.
+   */
   async routes() {
-    return routeRows(await readRoutes(), readOwners()?.routes ?? {});
+    const plan = this.lastPass?.plan;
+    const owners = plan ? Object.fromEntries(plan.routes.map((r) => [r.dst, r.owner])) : (readOwners()?.routes ?? {});
+    return routeRows(await readRoutes(), owners);
   }
 }
