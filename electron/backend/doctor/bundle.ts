@@ -12,6 +12,7 @@ import type { ScanResult } from '../../../shared/doctor/scan-result.ts';
 import type { TraceResult } from '../../../shared/doctor/trace-result.ts';
 import { pluralOfCalicoKind, type CalicoKind } from '../../../shared/model/calico-kinds.ts';
 import { AgentUnreachable, callAgent } from '../agent-rpc/agent-rpc.ts';
+import { retryThrottled } from '../kube/retry-throttled.ts';
 import { runScript } from '../installer/remote.ts';
 import { askBird, birdSockets } from '../peers/bird-socket.ts';
 import { parseSections } from './node-evidence-script.ts';
@@ -45,7 +46,7 @@ async function clusterFiles(kubeConfig: KubeConfig, gaps: string[]): Promise<Rec
   await Promise.all(
     calicoKinds.map(async (kind) => {
       try {
-        const list = (await custom.listClusterCustomObject({ group: 'crd.projectcalico.org', version: 'v1', plural: pluralOfCalicoKind(kind) })) as { items: unknown[] };
+        const list = (await retryThrottled(() => custom.listClusterCustomObject({ group: 'crd.projectcalico.org', version: 'v1', plural: pluralOfCalicoKind(kind) }))) as { items: unknown[] };
         files[`cluster/${kind}.json`] = json(list.items.map(withoutManagedFields));
       } catch (error) {
         gaps.push(`${kind}: ${(error as Error).message.split('\n')[0]}`);
@@ -53,9 +54,9 @@ async function clusterFiles(kubeConfig: KubeConfig, gaps: string[]): Promise<Rec
     }),
   );
   try {
-    const nodes = await core.listNode();
+    const nodes = await retryThrottled(() => core.listNode());
     files['cluster/nodes.json'] = json(nodes.items.map((n) => ({ name: n.metadata?.name, labels: n.metadata?.labels, annotations: n.metadata?.annotations, addresses: n.status?.addresses, conditions: n.status?.conditions?.map((c) => ({ type: c.type, status: c.status, reason: c.reason })), podCIDR: n.spec?.podCIDR })));
-    const pods = await core.listPodForAllNamespaces();
+    const pods = await retryThrottled(() => core.listPodForAllNamespaces());
     files['cluster/pods.json'] = json(pods.items.map((p) => ({ namespace: p.metadata?.namespace, name: p.metadata?.name, node: p.spec?.nodeName, ip: p.status?.podIP, phase: p.status?.phase, hostNetwork: p.spec?.hostNetwork ?? false })));
   } catch (error) {
     gaps.push(`nodes and pods: ${(error as Error).message.split('\n')[0]}`);

@@ -13,6 +13,7 @@ import { pluralOfCalicoKind, type CalicoKind } from '../../../shared/model/calic
 import { formatIPv4 } from '../../../shared/net/index.ts';
 import { AgentUnreachable, callAgent } from '../agent-rpc/agent-rpc.ts';
 import { runScript } from '../installer/remote.ts';
+import { retryThrottled } from '../kube/retry-throttled.ts';
 import { askBird, birdSockets, readBirdProtocols } from '../peers/bird-socket.ts';
 import { parseBirdRoutes } from './bird-routes.ts';
 import { parseSections } from './node-evidence-script.ts';
@@ -25,14 +26,14 @@ export async function readClusterObjects(kubeConfig: KubeConfig): Promise<Cluste
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const list = (kind: CalicoKind, optional = false) =>
-    (custom.listClusterCustomObject({ group, version, plural: pluralOfCalicoKind(kind) }) as Promise<{ items: unknown[] }>).then(
+    (retryThrottled(() => custom.listClusterCustomObject({ group, version, plural: pluralOfCalicoKind(kind) })) as Promise<{ items: unknown[] }>).then(
       (r) => r.items,
       (error: unknown) => {
         if (optional) return [];
         throw error;
       },
     );
-  const [nodes, pools, blocks, bgpConfigurations, bgpPeers] = await Promise.all([core.listNode(), list('IPPool'), list('IPAMBlock'), list('BGPConfiguration', true), list('BGPPeer', true)]);
+  const [nodes, pools, blocks, bgpConfigurations, bgpPeers] = await Promise.all([retryThrottled(() => core.listNode()), list('IPPool'), list('IPAMBlock'), list('BGPConfiguration', true), list('BGPPeer', true)]);
   return ClusterObjects.parse({ nodes: nodes.items.map((n) => slimNode(n as Parameters<typeof slimNode>[0])), pools, blocks, bgpConfigurations, bgpPeers });
 }
 

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { retryThrottled } from './retry-throttled.ts';
+
+const throttled = (headers: Record<string, string> = {}) => Object.assign(new Error('HTTP-Code: 429'), { code: 429, headers });
+
+describe('retryThrottled', () => {
+  it('tries a 429 again after Retry-After (1 s without it, at most 5 s), then answers', async () => {
+    const waits: number[] = [];
+    let calls = 0;
+    const answer = await retryThrottled(
+      async () => {
+        calls++;
+        if (calls === 1) throw throttled({ 'retry-after': '2' });
+        if (calls === 2) throw throttled();
+        if (calls === 3) throw throttled({ 'retry-after': '60' });
+        return 'items';
+      },
+      5,
+      async (ms) => void waits.push(ms),
+    );
+    expect(answer).toBe('items');
+    expect(waits).toEqual([2000, 1000, 5000]);
+  });
+
+  it('gives up after the last try, and never retries another error', async () => {
+    let calls = 0;
+    await expect(retryThrottled(async () => (calls++, Promise.reject(throttled())), 3, async () => {})).rejects.toThrow('429');
+    expect(calls).toBe(3);
+    calls = 0;
+    await expect(retryThrottled(async () => (calls++, Promise.reject(Object.assign(new Error('not found'), { code: 404 }))), 3, async () => {})).rejects.toThrow('not found');
+    expect(calls).toBe(1);
+  });
+});
