@@ -12,8 +12,8 @@ export interface ConsoleHarness {
   page: Page;
   server: WebServer;
   backend: ConsoleBackend;
-  /** Where this test's screenshots go (under test-results/, which git ignores). */
-  screenshot(name: string, of?: Page): Promise<void>;
+  /** Where this test's screenshots go (under test-results/, which git ignores); `fullPage` takes the whole scrolled page. */
+  screenshot(name: string, of?: Page, options?: { fullPage?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,8 +41,8 @@ export async function openConsole(name: string, options: ConsoleBackendOptions):
       page,
       server,
       backend,
-      screenshot: async (shot, of = page) => {
-        await of.screenshot({ path: join(shots, `${shot}.png`) });
+      screenshot: async (shot, of = page, shotOptions = {}) => {
+        await of.screenshot({ path: join(shots, `${shot}.png`), ...shotOptions });
       },
       close: async () => {
         await opened.browser.close();
