@@ -47,7 +47,7 @@ export function ScanSection({ context, nodes }: { context: string; nodes: readon
     const node = fix.finding.node;
     setResult({ ...result, findings: [...result.findings.filter((f) => f.node !== node), ...fix.after] });
     setNotice(
-      `${node} was scanned again after the fix: ${fix.verified ? `${fix.finding.code} is gone` : `${fix.finding.code} is still there`}; ${fix.after.length === 0 ? 'nothing found on it now' : `${fix.after.length} finding(s) on it now`}.`,
+      `${node} was scanned again after the fix: ${fix.verified ? `${fix.finding.code} is gone` : `${fix.finding.code} is still there`}; ${fix.after.length === 0 ? 'nothing found on it now' : `${fix.after.length} ${fix.after.length === 1 ? 'finding' : 'findings'} on it now`}.`,
     );
   };
 
