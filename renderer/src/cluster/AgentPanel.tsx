@@ -218,24 +218,26 @@ export function AgentPanel({ cluster }: { cluster: ConnectedCluster }) {
           Refresh
         </button>
       </div>
-      <table className="agents">
-        <caption>Nodes of {cluster.context}: agent and BGP</caption>
-        <ColumnHeaders columns={[<span className="visually-hidden">Select</span>, 'Node', 'Address', 'Subnet', ...statusColumns, 'Install']} />
-        <tbody>
-          {rows.map((node) => (
-            <tr key={node.name} data-node={node.name} data-source={node.entry ? 'watch' : 'ssh'}>
-              <td>
-                <input type="checkbox" aria-label={`Select ${node.name}`} disabled={!node.sshNodeId} checked={selected.has(node.name)} onChange={() => toggle(node.name)} />
-              </td>
-              <th scope="row">{node.name}</th>
-              <td>{node.internalIp ?? '—'}</td>
-              <td>{node.subnet ? subnetText(node.subnet) : '—'}</td>
-              {node.entry ? <NodeStatusCells entry={node.entry} /> : <SshCells node={node.ssh} />}
-              <td>{node.sshNodeId && <ProgressCell progress={progress[node.sshNodeId]} onRetry={() => void run('install', [node.sshNodeId!])} />}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <div className="table-scroll">
+        <table className="agents">
+          <caption>Nodes of {cluster.context}: agent and BGP</caption>
+          <ColumnHeaders columns={[<span className="visually-hidden">Select</span>, 'Node', 'Address', 'Subnet', ...statusColumns, 'Install']} />
+          <tbody>
+            {rows.map((node) => (
+              <tr key={node.name} data-node={node.name} data-source={node.entry ? 'watch' : 'ssh'}>
+                <td>
+                  <input type="checkbox" aria-label={`Select ${node.name}`} disabled={!node.sshNodeId} checked={selected.has(node.name)} onChange={() => toggle(node.name)} />
+                </td>
+                <th scope="row">{node.name}</th>
+                <td>{node.internalIp ?? '—'}</td>
+                <td>{node.subnet ? subnetText(node.subnet) : '—'}</td>
+                {node.entry ? <NodeStatusCells entry={node.entry} /> : <SshCells node={node.ssh} />}
+                <td>{node.sshNodeId && <ProgressCell progress={progress[node.sshNodeId]} onRetry={() => void run('install', [node.sshNodeId!])} />}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </section>
   );
 }

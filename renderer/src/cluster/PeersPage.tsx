@@ -76,8 +76,8 @@ function PublishedSessions({ entry, nodeId }: { entry: NodeStatusEntry; nodeId: 
   return (
     <>
       <p className="hint">
-        <span className="badge live">live from the agent's published status</span> Calico process is running (Gingham agent {status.agentVersion}
-        {status.bgp.asn ? `, AS ${status.bgp.asn}` : ''}): {status.bgp.established} of {status.bgp.total} sessions established.
+        <span className="badge live">live from the agent's published status</span> Calico process is running: Gingham agent {status.agentVersion}
+        {status.bgp.asn ? `, AS ${status.bgp.asn}` : ''}; {status.bgp.established} of {status.bgp.total} sessions established.
         {status.bgp.listed === 'not-established' && ` The status lists only the sessions that are not established (${status.bgp.sessions.length} shown).`}
       </p>
       <div className="toolbar">
@@ -201,6 +201,7 @@ export function PeersPage({ active, cluster }: { active: boolean; cluster?: Conn
         BGP peers
       </h1>
       {cluster && <ClusterSessions cluster={cluster} />}
+      <h2>One node's sessions</h2>
       <div className="toolbar">
         <NodePicker label="Node" value={nodeId} onChange={setNodeId} />
       </div>

@@ -2,7 +2,7 @@
 // version), BGP sessions, the mode it programs, its last pass, its problems.
 import type { NodeStatusEntry } from '../../../shared/api/node-status-contract.ts';
 import { useNodeStatus } from './node-status-state.tsx';
-import { agentWords, healthKey, lastPassWords, modeWords, problemsOf, sessionWords } from './status-words.ts';
+import { agentWords, healthKey, modeWords, passDetail, passWords, problemsOf, sessionWords } from './status-words.ts';
 import './node-status.css';
 
 export const statusColumns = ['Agent', 'BGP', 'Mode', 'Last pass', 'Problems'] as const;
@@ -23,14 +23,19 @@ export function NodeStatusCells({ entry }: { entry: NodeStatusEntry }) {
     <>
       <td className={`status-health health-${healthKey(entry)}`} data-health={healthKey(entry)} data-source="watch">
         {agentWords(entry)}
-        <span className="tag"> {status.agentVersion}</span>
+        <span className="tag version"> {status.agentVersion}</span>
         {!status.datastore.connected && <span className="error"> (API server unreachable)</span>}
       </td>
-      <td data-established={status.bgp.established} data-total={status.bgp.total}>
+      <td className="nowrap" data-established={status.bgp.established} data-total={status.bgp.total}>
         {sessionWords(status)}
       </td>
-      <td title={status.pools.map((p) => `${p.name} ${p.cidr}`).join(', ')}>{modeWords(status)}</td>
-      <td className={status.dataplane.inSync ? undefined : 'error'}>{lastPassWords(status)}</td>
+      <td className="nowrap" title={status.pools.map((p) => `${p.name} ${p.cidr}`).join(', ')}>
+        {modeWords(status)}
+      </td>
+      <td className={status.dataplane.inSync ? 'nowrap' : 'nowrap error'}>
+        {passWords(status)}
+        <span className="tag detail"> {passDetail(status)}</span>
+      </td>
       <td>
         {problems.length === 0 ? (
           '—'

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeStatusEntry } from '../../../shared/api/node-status-contract.ts';
 import type { NodeAgentStatus } from '../../../shared/model/node-agent-status.ts';
-import { agentWords, healthKey, lastPassWords, modeWords, problemsOf, sessionWords, statusFor } from './status-words.ts';
+import { agentWords, healthKey, modeWords, passDetail, passWords, problemsOf, sessionWords, statusFor } from './status-words.ts';
 
 const status: NodeAgentStatus = {
   agentVersion: '1.2.3',
@@ -18,7 +18,7 @@ const status: NodeAgentStatus = {
 describe("an agent's published status in the tables' words", () => {
   it('says health, sessions, mode, last pass and every problem', () => {
     const entry: NodeStatusEntry = { node: 'worker-1', stale: false, status };
-    expect([agentWords(entry), healthKey(entry), sessionWords(status), modeWords(status), lastPassWords(status)]).toEqual(['Degraded', 'Degraded', '2 of 3 sessions up', 'IPIP CrossSubnet', 'Not in sync (12 ms)']);
+    expect([agentWords(entry), healthKey(entry), sessionWords(status), modeWords(status), passWords(status), passDetail(status)]).toEqual(['Degraded', 'Degraded', '2 of 3 sessions up', 'IPIP CrossSubnet', 'Not in sync', '12 ms']);
     expect(problemsOf(status)).toEqual(['1 of 3 BGP sessions are not established', 'route add 192.168.2.0/26: refused']);
   });
 

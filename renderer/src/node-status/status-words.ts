@@ -33,11 +33,15 @@ export function modeWords(status: NodeAgentStatus): string {
   return status.pools.map((p) => `${p.name}: ${p.mode}`).join('; ');
 }
 
-export function lastPassWords(status: NodeAgentStatus): string {
-  const { inSync, lastPassAt, lastPassMs } = status.dataplane;
-  const at = lastPassAt ? `, ${clockTime(lastPassAt)}` : '';
-  const took = lastPassMs !== undefined ? ` (${Math.round(lastPassMs)} ms)` : '';
-  return `${inSync ? 'In sync' : 'Not in sync'}${at}${took}`;
+/** Whether the last pass applied the current desired state. */
+export function passWords(status: NodeAgentStatus): string {
+  return status.dataplane.inSync ? 'In sync' : 'Not in sync';
+}
+
+/** When the last pass ran and what it took, as of the agent's last write. */
+export function passDetail(status: NodeAgentStatus): string {
+  const { lastPassAt, lastPassMs } = status.dataplane;
+  return [lastPassAt ? clockTime(lastPassAt) : '', lastPassMs !== undefined ? `${Math.round(lastPassMs)} ms` : ''].filter(Boolean).join(', ');
 }
 
 /** The agent's problems and its dataplane's, as one list. */
