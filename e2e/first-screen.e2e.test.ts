@@ -53,7 +53,7 @@ describe('first screen on the lab', () => {
     expect(await banner.getByRole('alert').count()).toBe(0);
 
     // The cluster's own node list, from the lab's API server.
-    const clusterNodes = page.getByRole('table', { name: `Nodes of ${context}` });
+    const clusterNodes = page.getByRole('table', { name: `Nodes of ${context}`, exact: true });
     expect(await clusterNodes.locator('tbody th').allTextContents()).toEqual(['master', 'worker-1', 'worker-2', 'worker-3']);
 
     // Each node over SSH, verified against the lab's known_hosts: connected, no host-key question.
