@@ -364,9 +364,12 @@ export class NodeAgent {
       ...(me?.vxlanTunnelAddress ? { vxlan: me.vxlanTunnelAddress } : {}),
     };
     try {
-      // A device still up for peers that have not moved keeps its address (peers route to it).
+      // A device up for peers (that have not moved, or a canary that has) keeps or gets its address.
       const plan = this.lastPass?.plan;
-      const keeping = new Set<keyof TunnelAddresses>([...(plan?.ipip ? ['ipip' as const] : []), ...(plan?.vxlan ? ['vxlan' as const] : [])]);
+      const keeping = new Set<keyof TunnelAddresses>([
+        ...(plan?.ipip || this.keepAccepting.includes('IPIP') ? ['ipip' as const] : []),
+        ...(plan?.vxlan || this.keepAccepting.includes('VXLAN') ? ['vxlan' as const] : []),
+      ]);
       this.tunnels = await reconcileTunnelAddresses(this.options.client, this.ipam, effectivePools(snapshot.pools, me?.poolModes), me?.labels ?? {}, current, keeping);
     } catch (error) {
       this.log.warn({ err: error }, 'could not update the tunnel addresses; keeping the current ones');

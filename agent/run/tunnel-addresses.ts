@@ -27,7 +27,7 @@ export async function reconcileTunnelAddresses(
   pools: IPPool[],
   nodeLabels: Labels,
   current: TunnelAddresses,
-  /** Kinds whose held address stays although no pool wants it: its device still receives during a mode switch. */
+  /** Kinds whose device stays (or comes) although no pool wants it: it receives for peers during a mode switch, so it holds an address. */
   keeping: ReadonlySet<keyof TunnelAddresses> = new Set(),
 ): Promise<TunnelAddresses> {
   const out: TunnelAddresses = {};
@@ -39,8 +39,12 @@ export async function reconcileTunnelAddresses(
     const keep = held.find((a) => wanted.some((p) => containsAddress(p.cidr, parseIPv4(a.address)))) ?? (wanted.length === 0 && keeping.has(kind.key) ? held[0] : undefined);
     let address = keep?.address;
     if (!keep && held.length > 0) await ipam.release(handle);
-    if (!address && wanted.length > 0) {
-      address = (await ipam.assign(handle, { node: ipam.nodeName, type: kind.type }, wanted)).address;
+    // A device kept for peers gets an address too (from any pool the node may use): during a
+    // canary stage the nodes not yet switched receive the canary's VXLAN, and only a device with
+    // its address is one they publish they accept, so without it the canary kept sending IP-in-IP.
+    const from = wanted.length > 0 ? wanted : keeping.has(kind.key) ? usable : [];
+    if (!address && from.length > 0) {
+      address = (await ipam.assign(handle, { node: ipam.nodeName, type: kind.type }, from)).address;
     }
     if (address !== current[kind.key]) {
       await writeOwnAnnotations(client, ipam.nodeName, {

@@ -113,6 +113,7 @@ export function desiredDataplane(snapshot: ClusterSnapshot, local: LocalFacts, b
       address: formatInterfaceAddress(local.address),
       ...(local.ipipTunnelAddress ? { ipipTunnelAddress: local.ipipTunnelAddress } : {}),
       ...(local.vxlanTunnelAddress ? { vxlanTunnelAddress: local.vxlanTunnelAddress } : {}),
+      tunnelAddressesAllocated: true,
       ...(keepAccepting.length > 0 ? { keepAccepting } : {}),
     },
     pools: pools.map((p) => ({

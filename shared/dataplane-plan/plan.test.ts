@@ -133,6 +133,19 @@ describe('planDataplane: inputs and defaults', () => {
     expect(routeLines(plan)).toContain('192.168.2.0/26 via 192.168.2.9 dev vxlan.calico onlink mtu 8951');
   });
 
+  it("guesses no tunnel address in the agent's documents, where IPAM may have given the block's first addresses to pods", () => {
+    // worker-1's block 192.168.1.64/26: tunl0 held .64 and pod-1 .65 when the pool went to VXLAN;
+    // a guessed vxlan.calico address of .65 made the host take pod-1's packets for its own.
+    const switching = seedState({ vxlanMode: 'Always' }, { node: { name: 'worker-1', interface: 'ens5', address: '10.240.1.11/24', ipipTunnelAddress: '192.168.1.64', tunnelAddressesAllocated: true, keepAccepting: ['IPIP'] } });
+    const plan = planDataplane(switching, host);
+    expect(plan.vxlan?.address).toBeUndefined();
+    expect(plan.ipip?.address).toBe('192.168.1.64/32');
+    expect(plan.warnings).toEqual([]);
+    // Without the flag (a document written by hand), the first free address stands in, as before.
+    const byHand = planDataplane(seedState({ vxlanMode: 'Always' }, { node: { name: 'worker-1', interface: 'ens5', address: '10.240.1.11/24', ipipTunnelAddress: '192.168.1.64', keepAccepting: ['IPIP'] } }), host);
+    expect(byHand.vxlan?.address).toBe('192.168.1.65/32');
+  });
+
   it('programs IPIP and direct pools from BGP routes when the document has them, VXLAN pools from the blocks', () => {
     const state = seedState({ ipipMode: 'Always' }, {
       pools: [

@@ -119,17 +119,22 @@ export function planDataplane(state: DataplaneState, host: HostFacts): Dataplane
     }
   }
   // Devices: a tunnel device exists while any pool needs it (or a switch in progress), and goes when none does.
+  // A document without tunnel addresses gets the first addresses of the node's blocks, as a fresh
+  // block gives them; the agent's documents never guess: a guessed vxlan.calico address was a
+  // pod's (IPAM had given the block's first address to tunl0 and the next to pod-1), and made
+  // the host take that pod's packets for its own until IPAM's answer replaced it.
+  const guessAddresses = !state.node.tunnelAddressesAllocated;
   let ipip: DesiredIpipDevice | undefined;
   if (needed.has('IPIP')) {
-    const address = state.node.ipipTunnelAddress ?? optionalIPv4(firstAddressIn(state.blocks, pools, ipipOn));
-    if (address === undefined && pools.some((p) => ipipOn(p.pool))) warnings.push(`${ipipDeviceName} has no address: give node.ipipTunnelAddress or a block in an IPIP pool`);
+    const address = state.node.ipipTunnelAddress ?? (guessAddresses ? optionalIPv4(firstAddressIn(state.blocks, pools, ipipOn)) : undefined);
+    if (address === undefined && guessAddresses && pools.some((p) => ipipOn(p.pool))) warnings.push(`${ipipDeviceName} has no address: give node.ipipTunnelAddress or a block in an IPIP pool`);
     ipip = { name: ipipDeviceName, mtu: ipipMtu(hostMtu), local: nodeIp, ...(address ? { address: `${address}/32` } : {}) };
   }
   let vxlan: DesiredVxlanDevice | undefined;
   if (needed.has('VXLAN')) {
     const ipipAddress = ipip?.address ? parseIPv4(ipip.address.slice(0, -3)) : undefined;
-    const address = state.node.vxlanTunnelAddress ?? optionalIPv4(firstAddressIn(state.blocks, pools, vxlanOn, ipipAddress));
-    if (address === undefined && pools.some((p) => vxlanOn(p.pool))) warnings.push(`${vxlanDeviceName} has no address: give node.vxlanTunnelAddress or a block in a VXLAN pool`);
+    const address = state.node.vxlanTunnelAddress ?? (guessAddresses ? optionalIPv4(firstAddressIn(state.blocks, pools, vxlanOn, ipipAddress)) : undefined);
+    if (address === undefined && guessAddresses && pools.some((p) => vxlanOn(p.pool))) warnings.push(`${vxlanDeviceName} has no address: give node.vxlanTunnelAddress or a block in a VXLAN pool`);
     vxlan = {
       name: vxlanDeviceName,
       vni: vxlanVni,

@@ -48,6 +48,7 @@ const nodeSchema = z.object({
   address: interfaceAddress.meta({ description: "The node's IPv4 address with its subnet's prefix length." }),
   ipipTunnelAddress: ipv4.optional().meta({ description: "tunl0's address; the first address of the node's first IPIP block when absent." }),
   vxlanTunnelAddress: ipv4.optional().meta({ description: "vxlan.calico's address; the first address of the node's first VXLAN block when absent." }),
+  tunnelAddressesAllocated: z.boolean().default(false).meta({ description: "The two tunnel addresses are the ones IPAM gave this node, absent while it has none (the agent's documents): nothing is guessed then, since IPAM may have given a block's first addresses to pods." }),
   gateway: ipv4.optional().meta({ description: "The subnet's gateway, next hop of direct routes to other subnets; read from the kernel's default route when absent." }),
   mtu: z.int().min(576).max(65535).optional().meta({ description: "The host interface's MTU; read from the kernel when absent." }),
   keepAccepting: encapsulationList.default([]).meta({ description: 'Encapsulations to keep receiving (device and admission) besides what the pools want: during a mode switch, what peers that have not moved yet still send (docs/dataplane.md, make before break).' }),
