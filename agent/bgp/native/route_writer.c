@@ -21,12 +21,16 @@
 // Only routes of our protocol are touched, unless a record says replace. A delete names the
 // protocol (the kernel then deletes only a route of it). An add is exclusive (NLM_F_EXCL), never
 // NLM_F_REPLACE, which would take the place of whatever route has the same key: a connected
-// route, the dataplane's proto 71 route, an admin's. An add the kernel refuses with EEXIST is
-// tried once more, after a delete of our protocol's route for the prefix (ours from before: a
-// next hop change, or our previous run's route kept over a graceful restart); refused again, the
-// route there is not ours, and it stays: the refusal is reported ("error File exists: A
-// a.b.c.d/LEN ...") and the writer goes on. A replace is for a caller that has just read the
-// route there (the dataplane replacing its own route in place, or adopting a pod's /32).
+// route, the dataplane's proto 71 route, an admin's. For an add the kernel refuses with EEXIST,
+// the route there is read (RTM_GETROUTE): one of ours exactly as asked is left as it is (the CNI
+// plugin made a pod's /32 between the dataplane's read and its write); one of ours with another
+// next hop (a next hop change, our previous run's route kept over a graceful restart) is replaced
+// in place, atomically, never deleted first (a delete and add left the prefix without a route for
+// a moment: a new pod's packets met its block's blackhole); another protocol's stays, and the
+// refusal is reported ("error File exists: A a.b.c.d/LEN ...") and the writer goes on. When the
+// read does not show that exact route (gone meanwhile), the add is tried once more, exclusively.
+// A replace is for a caller that has just read the route there (the dataplane replacing its own
+// route in place, or adopting a pod's /32).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -60,7 +64,7 @@
 /** Where and how a route goes: gateway, device (0: none), form bits (FORM_*). */
 struct hop { uint32_t gw; uint32_t oif; uint32_t form; };
 
-/** op: 'A' add, 'P' replace, 'D' delete, 'R' the retried add (after deleting ours), 'd' the delete before it. */
+/** op: 'A' add, 'P' replace, 'D' delete, 'R' the retried add (the route that refused it gone), 'O' the replace of our own route that refused it. */
 struct pending { char op; uint32_t dst; unsigned char len; struct hop hop; };
 
 static int fd;
@@ -90,7 +94,7 @@ static void report(uint32_t seq, int error) {
   if (error == 0 || idx >= (uint32_t)count) return;
   struct pending *p = &sent[idx];
   // A delete of a route that is already gone is not worth reporting.
-  if ((p->op == 'D' || p->op == 'd') && error == -ESRCH) return;
+  if (p->op == 'D' && error == -ESRCH) return;
   if (p->op == 'A' && error == -EEXIST) {
     retry_index[retries] = idx;
     retry[retries++] = *p;
@@ -101,11 +105,82 @@ static void report(uint32_t seq, int error) {
     fprintf(stderr, "error %s: A %s/%u (a route of another protocol is there: left as it is)\n", strerror(-error), inet_ntoa(a), p->len);
     return;
   }
-  fprintf(stderr, "error %s: %c %s/%u\n", strerror(-error), p->op == 'R' || p->op == 'P' ? 'A' : p->op == 'd' ? 'D' : p->op, inet_ntoa(a), p->len);
+  fprintf(stderr, "error %s: %c %s/%u\n", strerror(-error), p->op == 'R' || p->op == 'P' || p->op == 'O' ? 'A' : p->op, inet_ntoa(a), p->len);
 }
 
 static const struct hop no_hop;
 static int queue_request(char op, uint32_t address, unsigned len, const struct hop *hop);
+
+/** A route as the kernel reads it back: its protocol and where and how it goes. */
+struct found { unsigned proto; struct hop hop; };
+
+/**
+ * Reads the main-table route for exactly ADDRESS/LEN (RTM_GETROUTE with RTM_F_FIB_MATCH: the
+ * matching FIB entry, not a resolved path). False when the entry the kernel matches is another
+ * prefix or table (the exact one is gone). Called between batches, so the socket has no other
+ * answer pending.
+ */
+static int read_route(uint32_t address, unsigned len, struct found *out) {
+  struct { struct nlmsghdr h; struct rtmsg rt; char attrs[64]; } req;
+  memset(&req, 0, sizeof req);
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+  req.h.nlmsg_type = RTM_GETROUTE;
+  req.h.nlmsg_flags = NLM_F_REQUEST;
+  req.h.nlmsg_seq = seq_base++;
+  req.rt.rtm_family = AF_INET;
+  req.rt.rtm_dst_len = 32;
+  req.rt.rtm_flags = RTM_F_FIB_MATCH;
+  uint32_t dst = htonl(address);
+  add_attr(&req.h, RTA_DST, &dst, 4);
+  struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+  if (sendto(fd, &req, req.h.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof sa) < 0) return 0;
+  static char rbuf[1 << 14];
+  for (;;) {
+    ssize_t r = recv(fd, rbuf, sizeof rbuf, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return 0;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)rbuf; NLMSG_OK(h, (unsigned)r); h = NLMSG_NEXT(h, r)) {
+      if (h->nlmsg_seq != req.h.nlmsg_seq) continue;
+      if (h->nlmsg_type != RTM_NEWROUTE) return 0;
+      struct rtmsg *rt = NLMSG_DATA(h);
+      unsigned rt_table = rt->rtm_table;
+      uint32_t rt_dst = 0;
+      memset(out, 0, sizeof *out);
+      out->proto = rt->rtm_protocol;
+      if (rt->rtm_type == RTN_BLACKHOLE) out->hop.form |= FORM_BLACKHOLE;
+      if (rt->rtm_scope == RT_SCOPE_LINK) out->hop.form |= FORM_SCOPE_LINK;
+      if (rt->rtm_flags & RTNH_F_ONLINK) out->hop.form |= FORM_ONLINK;
+      int has_gw = 0;
+      int left = (int)RTM_PAYLOAD(h);
+      for (struct rtattr *a = RTM_RTA(rt); RTA_OK(a, left); a = RTA_NEXT(a, left)) {
+        if (a->rta_type == RTA_DST && RTA_PAYLOAD(a) == 4) memcpy(&rt_dst, RTA_DATA(a), 4);
+        else if (a->rta_type == RTA_TABLE && RTA_PAYLOAD(a) == 4) memcpy(&rt_table, RTA_DATA(a), 4);
+        else if (a->rta_type == RTA_GATEWAY && RTA_PAYLOAD(a) == 4) { uint32_t gw; memcpy(&gw, RTA_DATA(a), 4); out->hop.gw = ntohl(gw); has_gw = 1; }
+        else if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) == 4) memcpy(&out->hop.oif, RTA_DATA(a), 4);
+        else if (a->rta_type == RTA_METRICS) {
+          int mleft = (int)RTA_PAYLOAD(a);
+          for (struct rtattr *m = RTA_DATA(a); RTA_OK(m, mleft); m = RTA_NEXT(m, mleft)) {
+            if (m->rta_type == RTAX_MTU && RTA_PAYLOAD(m) == 4) { uint32_t mtu; memcpy(&mtu, RTA_DATA(m), 4); out->hop.form |= mtu & FORM_MTU; }
+          }
+        }
+      }
+      if (!has_gw) out->hop.form |= FORM_NO_GATEWAY;
+      unsigned want_table = table ? table : RT_TABLE_MAIN;
+      return rt->rtm_dst_len == len && ntohl(rt_dst) == address && rt_table == want_table;
+    }
+  }
+}
+
+/** Whether the route read back goes where and how `want` says (the forms compared as the kernel keeps them). */
+static int same_hop(const struct found *there, const struct hop *want) {
+  unsigned relevant = FORM_MTU | FORM_ONLINK | FORM_SCOPE_LINK | FORM_BLACKHOLE;
+  if (want->form & FORM_BLACKHOLE) return (there->hop.form & FORM_BLACKHOLE) != 0;
+  int want_gw = !(want->form & FORM_NO_GATEWAY);
+  int there_gw = !(there->hop.form & FORM_NO_GATEWAY);
+  if (want_gw != there_gw || (want_gw && there->hop.gw != want->gw)) return 0;
+  if (want->oif && there->hop.oif != want->oif) return 0;
+  return (there->hop.form & relevant) == (want->form & relevant);
+}
 
 /** Sends the batch (the last request asks for an acknowledgement) and reads the answers up to it. */
 static void flush_batch(void) {
@@ -146,23 +221,30 @@ static void flush_batch(void) {
   out_used = 0;
   fflush(stderr);
   if (n == 0) return;
-  // Each refused add again, after deleting our protocol's route for the prefix: two requests each.
+  // Each refused add: what is there decides (see the top of this file).
   for (int i = 0; i < n; i++) {
-    queue_request('d', again[i].dst, again[i].len, &no_hop);
-    queue_request('R', again[i].dst, again[i].len, &again[i].hop);
-    if (count >= BATCH - 1) flush_batch();
+    struct found there;
+    int known = read_route(again[i].dst, again[i].len, &there);
+    struct in_addr a = { .s_addr = htonl(again[i].dst) };
+    if (known && there.proto != proto) {
+      fprintf(stderr, "error %s: A %s/%u (a route of another protocol is there: left as it is)\n", strerror(EEXIST), inet_ntoa(a), again[i].len);
+      continue;
+    }
+    if (known && same_hop(&there, &again[i].hop)) continue;
+    queue_request(known ? 'O' : 'R', again[i].dst, again[i].len, &again[i].hop);
+    if (count >= BATCH) flush_batch();
   }
   flush_batch();
 }
 
-/** Adds one request to the batch: an exclusive add (A, R), a replace (P) or a delete of our protocol's route (D, d). */
+/** Adds one request to the batch: an exclusive add (A, R), a replace (P, O) or a delete of our protocol's route (D). */
 static int queue_request(char op, uint32_t address, unsigned len, const struct hop *hop) {
-  int del = op == 'D' || op == 'd';
+  int del = op == 'D';
   struct nlmsghdr *h = (struct nlmsghdr *)(out + out_used);
   memset(h, 0, MSG_SPACE);
   h->nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
   h->nlmsg_type = del ? RTM_DELROUTE : RTM_NEWROUTE;
-  h->nlmsg_flags = NLM_F_REQUEST | (del ? 0 : op == 'P' ? NLM_F_CREATE | NLM_F_REPLACE : NLM_F_CREATE | NLM_F_EXCL);
+  h->nlmsg_flags = NLM_F_REQUEST | (del ? 0 : op == 'P' || op == 'O' ? NLM_F_CREATE | NLM_F_REPLACE : NLM_F_CREATE | NLM_F_EXCL);
   h->nlmsg_seq = seq_base + (uint32_t)count;
   struct rtmsg *rt = NLMSG_DATA(h);
   rt->rtm_family = AF_INET;
