@@ -29,10 +29,10 @@ export function NodeStatusCells({ entry }: { entry: NodeStatusEntry }) {
       <td className="nowrap" data-established={status.bgp.established} data-total={status.bgp.total}>
         {sessionWords(status)}
       </td>
-      <td className="nowrap" title={status.pools.map((p) => `${p.name} ${p.cidr}`).join(', ')}>
+      <td title={status.pools.map((p) => `${p.name} ${p.cidr}`).join(', ')}>
         {modeWords(status)}
       </td>
-      <td className={status.dataplane.inSync ? 'nowrap' : 'nowrap error'}>
+      <td className={status.dataplane.inSync ? undefined : 'error'}>
         {passWords(status)}
         <span className="tag detail"> {passDetail(status)}</span>
       </td>
