@@ -4,12 +4,15 @@
 import { defaultLabDir, readLabState } from '../lab.ts';
 import { agentKill } from './agent-kill.ts';
 import { apiPartition, apiRefused, apiRestore } from './api-server.ts';
+import { bgpBlock } from './bgp-block.ts';
 import { bgpFlap } from './bgp-flap.ts';
 import { diskFull } from './disk-full.ts';
+import { fabricMtu } from './fabric-mtu.ts';
 import type { FaultContext, FaultKind } from './fault.ts';
 import { nodeCut } from './node-cut.ts';
+import { podMtu } from './pod-mtu.ts';
 
-export const faultKinds: readonly FaultKind[] = [agentKill, apiPartition, apiRefused, apiRestore, nodeCut, bgpFlap, diskFull];
+export const faultKinds: readonly FaultKind[] = [agentKill, apiPartition, apiRefused, apiRestore, nodeCut, bgpFlap, diskFull, fabricMtu, bgpBlock, podMtu];
 
 export function faultKind(kind: string): FaultKind {
   const found = faultKinds.find((f) => f.kind === kind);
