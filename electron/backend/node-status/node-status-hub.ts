@@ -9,7 +9,11 @@ import type { NodeStatusEntry } from '../../../shared/api/node-status-contract.t
 import type { ListWatchSource } from '../../../shared/kube/list-watch.ts';
 import { nodeAgentStatusKind } from '../../../shared/model/node-agent-status.ts';
 import { clusterError } from '../kube/cluster-errors.ts';
+import { retryThrottled } from '../kube/retry-throttled.ts';
 import { NodeStatusWatch, type NodeStatusListener, type NodeStatusWatchOptions, type RawStatusObject } from './node-status-watch.ts';
+
+/** 429 and 503 tried again every 200 ms for about five seconds: the console was told to look at once (a CRD just established). */
+const quickRetries = { tries: 25, fallbackMs: 200, maxWaitMs: 200 };
 
 const schedule = (fn: () => void, ms: number) => {
   const timer = setTimeout(fn, ms);
@@ -31,7 +35,7 @@ export function statusSource(config: KubeConfig, context: string): ListWatchSour
     watcher: new Watch(config),
     list: async () => {
       try {
-        const list = (await retrying(() => api.listClusterCustomObject({ group, version, plural }))) as { items?: RawStatusObject[]; metadata?: { resourceVersion?: string } };
+        const list = (await retryThrottled(() => api.listClusterCustomObject({ group, version, plural }), quickRetries)) as { items?: RawStatusObject[]; metadata?: { resourceVersion?: string } };
         return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
       } catch (error) {
         if (!(error instanceof ApiException)) throw clusterError(error, context, server, config.getCurrentUser()?.exec?.command);
@@ -46,21 +50,6 @@ export function statusSource(config: KubeConfig, context: string): ListWatchSour
   };
 }
 
-/**
- * Retries what the server asks to be retried for a few seconds: 429 and 503 ("storage is
- * (re)initializing" just after the CRD was established, when the console is told to look at once).
- */
-async function retrying<T>(action: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await action();
-    } catch (error) {
-      const status = error instanceof ApiException ? error.code : undefined;
-      if ((status !== 429 && status !== 503) || attempt >= 25) throw error;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
 
 function safeJson(text: string): unknown {
   try {
