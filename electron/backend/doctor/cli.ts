@@ -2,9 +2,7 @@
 // and `... pairs [--json]` (and scan, fix, bundle: cli-scan.ts):
 // the console's doctor for scripts, the same backend code the GUI calls. Exit 0 when the path
 // works, 1 when it does not (or cannot be judged), 2 on bad input.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -14,23 +12,9 @@ import { judgeProbe } from '../../../shared/doctor/probe.ts';
 import { traceFromEvidence } from '../../../shared/doctor/trace.ts';
 import type { NodePairTable } from '../../../shared/doctor/pairs.ts';
 import type { TraceResult } from '../../../shared/doctor/trace-result.ts';
-import { ConsoleBackend } from '../console-backend.ts';
-import { labDefaultsFrom, type LabDefaults } from '../lab/lab-defaults.ts';
+import { BadInput, withCliBackend, type GlobalOptions } from './cli-cluster.ts';
 import { registerScanCommands } from './cli-scan.ts';
 import { DoctorService } from './doctor-service.ts';
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-class BadInput extends Error {}
-
-/** The lab's status as `npm run lab -- status --json` prints it (the backend never imports the lab). */
-function labDefaults(): LabDefaults {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'lab/cli.ts'), 'status', '--json'], { cwd: repo, encoding: 'utf8' });
-  if (result.status !== 0) throw new BadInput(`\`npm run lab -- status --json\` failed: ${(result.stderr || result.stdout).trim()}`);
-  const defaults = labDefaultsFrom(JSON.parse(result.stdout));
-  if (!defaults?.context) throw new BadInput('The lab is not up: start it with `sudo npm run lab -- up`, or give --kubeconfig FILE --context NAME.');
-  return defaults;
-}
 
 const hopMark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', unknown: '??  ' } as const;
 
@@ -54,28 +38,9 @@ function portOption(value: string): number {
   return port;
 }
 
-interface GlobalOptions {
-  lab?: boolean;
-  kubeconfig?: string;
-  context?: string;
-}
-
 /** The doctor on the cluster the options name, for the length of `use`. */
-async function withDoctor<T>(global: GlobalOptions, use: (doctor: DoctorService, context: string) => Promise<T>): Promise<T> {
-  if (!global.lab && !(global.kubeconfig && global.context)) throw new BadInput('Say which cluster: --lab, or --kubeconfig FILE --context NAME.');
-  const lab = global.lab ? labDefaults() : undefined;
-  const configDir = mkdtempSync(path.join(os.tmpdir(), 'gingham-doctor-'));
-  const backend = new ConsoleBackend({
-    // The user's own nodes and known hosts unless --lab (whose are given): read, never written.
-    ...(lab ? { configDir, lab } : { lab: { nodes: [] } }),
-    clusters: { paths: () => (global.kubeconfig ? [global.kubeconfig] : []) },
-  });
-  try {
-    return await use(new DoctorService(backend.ssh, backend.nodes, (context) => backend.clusters.kubeConfig(context)), lab?.context ?? global.context!);
-  } finally {
-    backend.close();
-    rmSync(configDir, { recursive: true, force: true });
-  }
+function withDoctor<T>(global: GlobalOptions, use: (doctor: DoctorService, context: string) => Promise<T>): Promise<T> {
+  return withCliBackend(global, (backend, context) => use(new DoctorService(backend.ssh, backend.nodes, (c) => backend.clusters.kubeConfig(c)), context));
 }
 
 const encapText = { ipip: 'IP-in-IP', vxlan: 'VXLAN', direct: 'direct', local: 'local' } as const;

@@ -5,9 +5,6 @@
 //
 // npm's `doctor` script enters here: `switch` is handled here, every other command goes to the
 // doctor's own entry (doctor/cli.ts) unchanged.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
@@ -15,30 +12,11 @@ import { ConsoleError } from '../../../shared/api/errors.ts';
 import type { AppliedMode } from '../../../shared/model/node-encapsulation.ts';
 import { parseSwitchMode } from '../../../shared/switch/modes.ts';
 import type { SwitchReport } from '../../../shared/switch/switch-report.ts';
-import { ConsoleBackend } from '../console-backend.ts';
 import { main as doctorMain } from '../doctor/cli.ts';
 import { DoctorService } from '../doctor/doctor-service.ts';
-import { labDefaultsFrom, type LabDefaults } from '../lab/lab-defaults.ts';
+import { BadInput, withCliBackend, type GlobalOptions } from '../doctor/cli-cluster.ts';
 import { SwitchService } from './switch-service.ts';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-class BadInput extends Error {}
-
-interface GlobalOptions {
-  lab?: boolean;
-  kubeconfig?: string;
-  context?: string;
-}
-
-/** The lab's status as `npm run lab -- status --json` prints it (the backend never imports the lab). */
-function labDefaults(): LabDefaults {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'lab/cli.ts'), 'status', '--json'], { cwd: repo, encoding: 'utf8' });
-  if (result.status !== 0) throw new BadInput(`\`npm run lab -- status --json\` failed: ${(result.stderr || result.stdout).trim()}`);
-  const defaults = labDefaultsFrom(JSON.parse(result.stdout));
-  if (!defaults?.context) throw new BadInput('The lab is not up: start it with `sudo npm run lab -- up`, or give --kubeconfig FILE --context NAME.');
-  return defaults;
-}
 
 /** The first word after the global options: the command. */
 export function commandOf(argv: string[]): string | undefined {
@@ -83,28 +61,17 @@ async function runSwitchCommand(global: GlobalOptions, pool: string, modeText: s
   } catch (error) {
     throw new BadInput((error as Error).message);
   }
-  if (!global.lab && !(global.kubeconfig && global.context)) throw new BadInput('Say which cluster: --lab, or --kubeconfig FILE --context NAME.');
-  const lab = global.lab ? labDefaults() : undefined;
-  const configDir = mkdtempSync(path.join(os.tmpdir(), 'gingham-switch-'));
-  const backend = new ConsoleBackend({
-    // The user's own nodes and known hosts unless --lab (whose are given): read, never written.
-    ...(lab ? { configDir, lab } : { lab: { nodes: [] } }),
-    clusters: { paths: () => (global.kubeconfig ? [global.kubeconfig] : []) },
-  });
-  try {
-    const kubeConfigFor = (context: string) => backend.clusters.kubeConfig(context);
+  return withCliBackend(global, async (backend, context) => {
+    const kubeConfigFor = (c: string) => backend.clusters.kubeConfig(c);
     const service = new SwitchService(backend.ssh, backend.nodes, kubeConfigFor, new DoctorService(backend.ssh, backend.nodes, kubeConfigFor));
     let printed = 0;
-    const report = await service.run({ context: lab?.context ?? global.context!, pool, mode, ...(options.canary ? { canary: options.canary } : {}), id: `cli-${process.pid}` }, (progress) => {
+    const report = await service.run({ context, pool, mode, ...(options.canary ? { canary: options.canary } : {}), id: `cli-${process.pid}` }, (progress) => {
       for (const line of progress.log.slice(printed)) process.stderr.write(`switch: ${line}\n`);
       printed = progress.log.length;
     });
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatSwitchReport(report)}\n`);
     return report.state === 'switched' ? 0 : 1;
-  } finally {
-    backend.close();
-    rmSync(configDir, { recursive: true, force: true });
-  }
+  });
 }
 
 async function switchMain(argv: string[]): Promise<number> {
