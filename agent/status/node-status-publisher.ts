@@ -14,6 +14,8 @@ export interface PublisherOptions {
   heartbeatMs?: number;
   /** How often the content is recomputed locally to catch changes without an event (BGP session states). */
   checkMs?: number;
+  /** How long a second, different failure within one outage must last before it is said. */
+  settleMs?: number;
   now?: () => number;
 }
 
@@ -36,7 +38,9 @@ export class NodeStatusPublisher {
   private writing: Promise<void> | undefined;
   private again = false;
   private stopped = false;
-  private lastProblem = '';
+  /** The failure being met, since when, and whether it was said; undefined while writes succeed. */
+  private problem: { message: string; since: number; said: boolean } | undefined;
+  private failing = false;
   private readonly ref;
 
   constructor(
@@ -94,7 +98,8 @@ export class NodeStatusPublisher {
       try {
         await this.put(status);
         this.written = { content: text, changedAt, at: now };
-        this.lastProblem = '';
+        this.problem = undefined;
+        this.failing = false;
       } catch (error) {
         this.stats.failures++;
         this.complain(error);
@@ -136,8 +141,15 @@ export class NodeStatusPublisher {
 
   private complain(error: unknown): void {
     const message = (error as Error).message;
-    if (message === this.lastProblem) return;
-    this.lastProblem = message;
+    const now = this.now();
+    if (this.problem?.message !== message) this.problem = { message, since: now, said: false };
+    if (this.problem.said) return;
+    // The first failure after a success is said at once. Another within the same outage is said
+    // only if it lasts: a restarted API server refuses (403) while its authorizer warms up, and
+    // telling the admin then to fix the agent's credential would send them the wrong way.
+    if (this.failing && now - this.problem.since < (this.options.settleMs ?? 10_000)) return;
+    this.problem.said = true;
+    this.failing = true;
     const hint = isForbidden(error)
       ? `the agent's credential may not write its node's ${nodeAgentStatusKind.kind}: apply the agent's manifests again (\`gingham-agent manifests | kubectl apply -f -\`) and give the node a credential bound to it (\`gingham-agent manifests credential --node NAME\`, or reinstall from the console)`
       : 'retrying on the next change or heartbeat';
