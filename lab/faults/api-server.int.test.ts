@@ -75,8 +75,8 @@ function expectNothingLost(m: FaultMeasure, restarts = 1) {
   expect(m.leftBehind).toEqual([]);
   // Backoff: each of the five watched kinds says once per outage that its watch ended, that it
   // cannot reach the server, and (as the restarted server's authorizer warms up) that it was
-  // refused, then retries without saying it again: about 12 lines however long the outage
-  // (bench/faults.ts holds it 60 s), not one per retry.
+  // refused, then retries without saying it again, and the status publisher says once that it
+  // cannot write: 16 lines however long the outage (bench/faults.ts holds it 60 s), not one per retry.
   for (const [node, logs] of Object.entries(m.logs)) expect(logs.warnings, `${node}'s warnings: ${JSON.stringify(logs.messages)}`).toBeLessThanOrEqual(16 * restarts);
 }
 
