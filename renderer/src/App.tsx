@@ -1,7 +1,8 @@
 // The console's frame: the sidebar, the section on screen, and the state the sections share (the
 // connected cluster, the SSH nodes and their connection states).
 import { useCallback, useEffect, useState } from 'react';
-import type { RequestResult, SshNode } from '../../shared/api/console-contract.ts';
+import type { SshNode } from '../../shared/api/console-contract.ts';
+import type { ConnectedCluster } from './api/connected-cluster.ts';
 import { ClientContext } from './api/client-context.ts';
 import type { Backend } from './api/connect-backend.ts';
 import { CapturesPage } from './captures/CapturesPage.tsx';
@@ -20,8 +21,6 @@ import { TerminalPage } from './pages/TerminalPage.tsx';
 import { sectionFromHash, type SectionId } from './routes.ts';
 import { SshProvider } from './ssh/ssh-state.tsx';
 import { NodeStatusProvider } from './node-status/node-status-state.tsx';
-
-export type ConnectedCluster = RequestResult<'contexts.connect'>;
 
 export function App({ backend }: { backend: Backend }) {
   const [section, setSection] = useState<SectionId>(() => sectionFromHash(window.location.hash));

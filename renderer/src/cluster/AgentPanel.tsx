@@ -8,7 +8,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { InstallProgress } from '../../../shared/api/agent-install.ts';
 import type { NodeOverview } from '../../../shared/api/cluster-ops-contract.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
-import type { ConnectedCluster } from '../App.tsx';
+import type { ConnectedCluster } from '../api/connected-cluster.ts';
 import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 import { NodeStatusCells, WatchLine, statusColumns } from '../node-status/NodeStatusCells.tsx';
 import { useNodeStatus } from '../node-status/node-status-state.tsx';

@@ -1,7 +1,7 @@
 // The pod-to-pod matrix: each pod's agent pings and GETs every other pod from the pod's own
 // namespace. Refreshed on demand and every 15 s while the view is open, so that a change made
 // elsewhere (src/dst checks, kubectl) can be watched turning cells green or red.
-import type { ConnectedCluster } from '../App.tsx';
+import type { ConnectedCluster } from '../api/connected-cluster.ts';
 import { ConnectivityMatrix, useConnectivity } from './ConnectivityMatrix.tsx';
 import './cluster.css';
 

@@ -7,7 +7,7 @@ import type { NodeConvergence, NodePreview, PoolDryRun, PoolFields, PoolRow } fr
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import { encapsulationModes } from '../../../shared/model/modes.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
-import type { ConnectedCluster } from '../App.tsx';
+import type { ConnectedCluster } from '../api/connected-cluster.ts';
 import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 import { ConnectivityMatrix, useConnectivity } from './ConnectivityMatrix.tsx';
 import { poolFieldErrors } from './pool-field-errors.ts';

@@ -9,7 +9,7 @@ import { useEffect, useState } from 'react';
 import type { NodePeers } from '../../../shared/api/cluster-ops-contract.ts';
 import type { NodeStatusEntry } from '../../../shared/api/node-status-contract.ts';
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
-import type { ConnectedCluster } from '../App.tsx';
+import type { ConnectedCluster } from '../api/connected-cluster.ts';
 import { NodePicker } from '../components/NodePicker.tsx';
 import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 import { NodeStatusCells, WatchLine, statusColumns } from '../node-status/NodeStatusCells.tsx';

@@ -1,4 +1,4 @@
-import type { ConnectedCluster } from '../App.tsx';
+import type { ConnectedCluster } from '../api/connected-cluster.ts';
 
 export function ClusterNodesTable({ cluster, onUseForSsh }: { cluster: ConnectedCluster; onUseForSsh?: (name: string, address: string) => void }) {
   return (

@@ -2,7 +2,7 @@
 // the nodes (Scan, with its safe fixes), and everything an expert asks for in one archive
 // (Diagnostics bundle). Three tabs, each kept as it was while another is open.
 import { useRef, useState, type KeyboardEvent } from 'react';
-import type { ConnectedCluster } from '../App.tsx';
+import type { ConnectedCluster } from '../api/connected-cluster.ts';
 import { BundleSection } from './BundleSection.tsx';
 import { ScanSection } from './ScanSection.tsx';
 import { TraceSection } from './TraceSection.tsx';

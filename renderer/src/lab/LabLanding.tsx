@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type { RequestResult } from '../../../shared/api/console-contract.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
-import type { ConnectedCluster } from '../App.tsx';
+import type { ConnectedCluster } from '../api/connected-cluster.ts';
 import { useSsh } from '../ssh/ssh-state.tsx';
 
 type Lab = NonNullable<RequestResult<'app.info'>['lab']>;

@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { RequestResult } from '../../../shared/api/console-contract.ts';
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
-import type { ConnectedCluster } from '../App.tsx';
+import type { ConnectedCluster } from '../api/connected-cluster.ts';
 import { ClusterNodesTable } from '../components/ClusterNodesTable.tsx';
 import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 

@@ -3,7 +3,7 @@
 import { useState, type FormEvent } from 'react';
 import type { SshNode } from '../../../shared/api/console-contract.ts';
 import { messageOf } from '../api/client-context.ts';
-import type { ConnectedCluster } from '../App.tsx';
+import type { ConnectedCluster } from '../api/connected-cluster.ts';
 import { AgentPanel } from '../cluster/AgentPanel.tsx';
 import { ClusterNodesTable } from '../components/ClusterNodesTable.tsx';
 import { useSsh, type NodeConnection } from '../ssh/ssh-state.tsx';

@@ -10,7 +10,7 @@ import { ConsoleError } from '../../../shared/api/errors.ts';
 import { routingKinds, type RoutingDryRun, type RoutingKind, type RoutingObject, type SchemaIssue } from '../../../shared/api/routing-config-contract.ts';
 import { normalizeMode } from '../../../shared/model/modes.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
-import type { ConnectedCluster } from '../App.tsx';
+import type { ConnectedCluster } from '../api/connected-cluster.ts';
 import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
 import { Preview } from '../cluster/PoolChangeViews.tsx';
 import '../cluster/cluster.css';
