@@ -12,7 +12,7 @@ import { formatCidr, formatIPv4, nthBlock, parseCidr, parseIPv4 } from '../share
 import { planDataplane } from '../shared/dataplane-plan/index.ts';
 import { runBatch } from '../agent/dataplane/kernel/iproute.ts';
 import { Reconciler } from '../agent/dataplane/reconciler.ts';
-import { routeSpec } from '../agent/dataplane/route-manager.ts';
+import { routeSpec } from '../agent/dataplane/route-change.ts';
 import { benchArgs } from './support/options.ts';
 import { loadText } from './support/summary.ts';
 

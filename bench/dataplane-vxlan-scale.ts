@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDataplaneState } from '../shared/model/dataplane-state.ts';
 import { planDataplane, vxlanDeviceName } from '../shared/dataplane-plan/index.ts';
 import { formatCidr, formatIPv4, nthBlock, parseCidr, parseIPv4 } from '../shared/net/index.ts';
-import { routeSpec } from '../agent/dataplane/route-manager.ts';
+import { routeSpec } from '../agent/dataplane/route-change.ts';
 import { admissionScript } from '../agent/dataplane/tunnel-admission.ts';
 import { benchArgs } from './support/options.ts';
 import { cpuSeconds } from './support/process-stats.ts';

@@ -4,9 +4,8 @@
 // routes one batch of netlink requests (kernel/route-writer.ts): routes are kept as data, not as
 // `ip route` text, so that a pass of 100k routes builds no text at all; `lines` and `batches()`
 // format them for the tests, the log and the `ip -batch` fallback.
-import type { DesiredRoute } from '../../shared/dataplane-plan/index.ts';
 import type { Tool } from './kernel/iproute.ts';
-import { routeCommand } from './route-manager.ts';
+import { routeCommand, type RouteChange } from './route-change.ts';
 
 export const phases = ['prepare', 'prepareFdb', 'switch', 'retire', 'retireFdb', 'teardown'] as const;
 export type Phase = (typeof phases)[number];
@@ -20,12 +19,6 @@ export const phaseTool: Record<Phase, Tool> = {
   teardown: 'ip',
 };
 
-/**
- * One route to program: `add` (refused when any route has the key: a route someone else made
- * since the kernel was read is not overwritten), `replace` (ours, or a pod's /32 to adopt, read
- * just before) or `del` (our protocol's route for the destination).
- */
-export type RouteChange = { op: 'add' | 'replace'; route: DesiredRoute } | { op: 'del'; dst: string; type: string };
 
 /** What a pass runs, in order: `ip`/`bridge` text, or routes for the netlink writer. */
 export type Step = { tool: Tool; commands: string[] } | { routes: RouteChange[] };

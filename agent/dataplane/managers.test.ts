@@ -7,7 +7,8 @@ import { ChangeSet } from './changes.ts';
 import { parseBatchErrors } from './kernel/iproute.ts';
 import { normaliseRoute, type KernelLink, type KernelRoute } from './kernel/snapshot.ts';
 import { natScript } from './nat-manager.ts';
-import { diffRoutes, PodRouteGrace, routeSpec } from './route-manager.ts';
+import { diffRoutes, PodRouteGrace } from './route-manager.ts';
+import { routeSpec } from './route-change.ts';
 import { formatRouteTable, routeRows } from './route-table.ts';
 import { diffVxlan } from './vxlan-manager.ts';
 

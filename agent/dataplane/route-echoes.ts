@@ -4,7 +4,7 @@
 // back here, and an event that is one of them is not news; any other event (a route deleted by
 // hand, a link gone) still is.
 import { ginghamRouteProtocol } from '../../shared/dataplane-plan/index.ts';
-import type { RouteChange } from './changes.ts';
+import type { RouteChange } from './route-change.ts';
 import { normaliseDst } from './kernel/snapshot.ts';
 
 /** How long after a write its events are expected (a loaded machine reads its monitor late). */

@@ -5,28 +5,8 @@
 // pod), and the agent keeps it from then on; one that an older plugin (or calico-node's) made on
 // the pod's own veth is adopted, not reported.
 import { ginghamRouteProtocol, type DesiredRoute } from '../../shared/dataplane-plan/index.ts';
-import type { ChangeSet, RouteChange } from './changes.ts';
+import type { ChangeSet } from './changes.ts';
 import { scopeLink, type KernelRoute } from './kernel/snapshot.ts';
-
-/** The `ip route` arguments that describe a planned route (after `route replace|add`). */
-export function routeSpec(route: DesiredRoute): string {
-  if (route.type === 'blackhole') return `blackhole ${route.dst} proto ${ginghamRouteProtocol}`;
-  const words = [route.dst];
-  if (route.gateway) words.push('via', route.gateway);
-  if (route.dev) words.push('dev', route.dev);
-  words.push('proto', String(ginghamRouteProtocol));
-  if (route.scope === 'link') words.push('scope', 'link');
-  if (route.onlink) words.push('onlink');
-  if (route.mtu !== undefined) words.push('mtu', String(route.mtu));
-  return words.join(' ');
-}
-
-/** A route change as an `ip -batch` line (the fallback, the log, the tests). */
-export function routeCommand(change: RouteChange): string {
-  if (change.op !== 'del') return `route ${change.op} ${routeSpec(change.route)}`;
-  const type = change.type === 'unicast' ? '' : `${change.type} `;
-  return `route del ${type}${change.dst} proto ${ginghamRouteProtocol} table main`;
-}
 
 export function routeMatches(want: DesiredRoute, have: KernelRoute): boolean {
   return (

@@ -8,8 +8,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ginghamRouteProtocol, type DesiredRoute } from '../../../shared/dataplane-plan/index.ts';
 import { type LabNode, NetnsLab } from '../../../lab/testing/netns-lab.ts';
-import type { RouteChange } from '../changes.ts';
-import { routeCommand } from '../route-manager.ts';
+import { routeCommand, type RouteChange } from '../route-change.ts';
 import { RouteWriter } from './route-writer.ts';
 
 let lab: NetnsLab;

@@ -14,8 +14,7 @@ import type { Readable, Writable } from 'node:stream';
 import { nativeFile } from '../../bgp/native-path.ts';
 import { ginghamRouteProtocol } from '../../../shared/dataplane-plan/index.ts';
 import { parseIPv4 } from '../../../shared/net/index.ts';
-import type { RouteChange } from '../changes.ts';
-import { routeCommand } from '../route-manager.ts';
+import { routeCommand, type RouteChange } from '../route-change.ts';
 import type { BatchFailure } from './iproute.ts';
 
 type WriterProcess = ChildProcessByStdio<Writable, null, Readable>;
