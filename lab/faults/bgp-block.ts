@@ -4,7 +4,7 @@
 // deletes the table and waits until --node's agent has the session Established again.
 import { run, sleep } from '../sh.ts';
 import { nodeOf, type FaultKind } from './fault.ts';
-import { bgpStatus } from './observe.ts';
+import { bgpStatus } from '../testing/probes.ts';
 
 export const bgpBlockTable = 'gingham-fault-bgp-block';
 

@@ -6,10 +6,9 @@
 import { kubectlOk, poolName } from '../cluster/objects.ts';
 import { labSrcdst } from '../lab.ts';
 import { sleep } from '../sh.ts';
-import { agentStatus } from '../testing/probes.ts';
+import { agentStatus, bgpStatus } from '../testing/probes.ts';
 import { reachablePairs, type Pod } from '../testing/traffic.ts';
 import type { FaultContext } from './fault.ts';
-import { bgpStatus } from './observe.ts';
 
 export type LabMode = 'ipip-always' | 'ipip-crosssubnet' | 'never' | 'vxlan-always';
 

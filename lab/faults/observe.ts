@@ -8,25 +8,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { callRpc } from '../../agent/rpc/client.ts';
 import { containsCidr, parseCidr } from '../../shared/net/index.ts';
 import { agentPaths } from '../nodes/agent-install.ts';
-import { nodeDirs, nodeRunDir } from '../nodes/node.ts';
+import { nodeDirs } from '../nodes/node.ts';
 import { sleep } from '../sh.ts';
-import { agentStatus, routesOf, routeText } from '../testing/probes.ts';
+import { agentStatus, bgpStatus, routesOf, routeText } from '../testing/probes.ts';
 import { startTraffic, type Pod, type TrafficFigures } from '../testing/traffic.ts';
 import type { FaultContext, FaultOptions } from './fault.ts';
 import { faultKind } from './faults.ts';
-
-/** What the fault checks read of `bgp.status` (the speaker's status, agent/bgp). */
-export interface BgpSessions {
-  peers: Array<{ address: string; state: string; stale: number }>;
-}
-
-export function bgpStatus(stateDir: string, node: string): Promise<BgpSessions> {
-  const socket = path.join(nodeRunDir(stateDir, node), agentPaths.control.slice('/run/'.length));
-  return callRpc<BgpSessions>(socket, 'bgp.status', undefined, 5000);
-}
 
 /** A node's routes into the pod pool, one line each, sorted. */
 export async function podRoutes(context: FaultContext, node: string): Promise<string[]> {

@@ -186,6 +186,15 @@ export function agentStatus(stateDir: string, node: string): Promise<AgentSummar
   return callRpc<AgentSummary>(`${nodeRunDir(stateDir, node)}${agentPaths.control.slice('/run'.length)}`, 'status', undefined, 10_000);
 }
 
+/** What the fault checks read of `bgp.status` (the speaker's status, agent/bgp). */
+export interface BgpSessions {
+  peers: Array<{ address: string; state: string; stale: number }>;
+}
+
+export function bgpStatus(stateDir: string, node: string): Promise<BgpSessions> {
+  return callRpc<BgpSessions>(`${nodeRunDir(stateDir, node)}${agentPaths.control.slice('/run'.length)}`, 'bgp.status', undefined, 5000);
+}
+
 /** Established TCP connections to or from port 179 in a node. */
 export async function bgpConnections(node: string): Promise<string[]> {
   const result = await labExec(node, ['ss', '-Htn', 'state', 'established', '( sport = :179 or dport = :179 )']);
