@@ -17,6 +17,8 @@ export const ClusterObjects = z.object({
   nodes: z.array(z.unknown()),
   bgpConfigurations: z.array(z.unknown()).default([]),
   bgpPeers: z.array(z.unknown()).default([]),
+  /** Read for Felix's feature overrides (featureDetectOverride); empty when the kind is not installed. */
+  felixConfigurations: z.array(z.unknown()).default([]),
 });
 export type ClusterObjects = z.infer<typeof ClusterObjects>;
 

@@ -2,9 +2,10 @@
 // enabled encapsulations leave (a pod made before a mode change keeps its old MTU, calico#1709,
 // #2831), the path-MTU probes the scan script sent with DF set to every other node (over the
 // underlay, and through the tunnel the pair uses), and vxlan.calico's transmit checksum offload
-// (calico#3145: 63-second stalls through kube-proxy's NAT; calico#11435: 50-300 Mbit/s instead of
-// line rate on kernels 6.12+; turning `tx-checksum-ip-generic` off cures both).
+// where Felix's feature detection says it is broken (kernel 5.7.0 or older, or FelixConfiguration's
+// featureDetectOverride: calico#3145, 63-second stalls through kube-proxy's NAT).
 import { vxlanDeviceName } from '../dataplane-plan/index.ts';
+import { checksumOffloadBroken } from '../model/felix-features.ts';
 import { ipipOverhead, podMtu, vxlanOverhead } from '../net/index.ts';
 import { parseJsonArray, type IpAddr } from './ip-json.ts';
 import { advice, finding, safeFix, type NodeScan } from './scan-node-facts.ts';
@@ -90,17 +91,24 @@ function probeFindings(n: NodeScan): ScanFinding[] {
   return out;
 }
 
-function offloadFindings(n: NodeScan): ScanFinding[] {
+function offloadFindings(n: NodeScan, felixConfigurations: readonly unknown[]): ScanFinding[] {
   const text = n.evidence.sections[`offloads ${vxlanDeviceName}`];
   if (!text) return [];
   const line = text.split('\n').find((l) => /^tx-checksum-ip-generic:/.test(l.trim()));
   if (!line || !/:\s*on\b/.test(line)) return [];
+  // Only where Felix's own rule says the offload is broken: on newer kernels it is Calico's
+  // default and carries VXLAN at line rate (calico#11435 is a slowdown seen on some 6.12+ hosts,
+  // not a fault; FelixConfiguration's featureDetectOverride is how an admin who meets it says so).
+  const kernel = n.evidence.sections['kernel']?.trim();
+  const verdict = checksumOffloadBroken(kernel || undefined, felixConfigurations, n.name);
+  if (!verdict.broken) return [];
   const fixed = /\[fixed\]/.test(line);
+  const who = n.evidence.bgp.source === 'agent' ? 'the Gingham agent does not turn it off itself yet' : 'Felix turns it off when it makes the device, so something made the device again or turned the offload back on';
   return [
-    finding('vxlan-checksum-offload-on', n.name, vxlanDeviceName, 'warning', `${n.name}'s ${vxlanDeviceName} has transmit checksum offload on: connections through kube-proxy's NAT can stall for 63 s (calico#3145), and on kernels 6.12+ VXLAN throughput falls to a few hundred Mbit/s (calico#11435); turning tx-checksum-ip-generic off cures both.`, [`ethtool -k ${vxlanDeviceName}: ${line.trim()}`], fixed ? advice('The driver does not let it change ([fixed]).') : safeFix('Turn the offload off on vxlan.calico (it comes back if the device is made again).', [`ethtool -K ${vxlanDeviceName} tx-checksum-ip-generic off`])),
+    finding('vxlan-checksum-offload-on', n.name, vxlanDeviceName, 'warning', `${n.name}'s ${vxlanDeviceName} has transmit checksum offload on where Felix's rule says it is broken (${verdict.why}): connections through kube-proxy's NAT can stall for 63 s (calico#3145), and on some kernels 6.12+ VXLAN throughput falls to a few hundred Mbit/s (calico#11435). ${who[0]!.toUpperCase()}${who.slice(1)}.`, [`ethtool -k ${vxlanDeviceName}: ${line.trim()}`, `uname -r: ${kernel || '(not read)'}`, verdict.why], fixed ? advice('The driver does not let it change ([fixed]).') : safeFix('Turn the offload off on vxlan.calico (it comes back if the device is made again).', [`ethtool -K ${vxlanDeviceName} tx-checksum-ip-generic off`])),
   ];
 }
 
-export function mtuFindings(n: NodeScan): ScanFinding[] {
-  return [...podFindings(n), ...probeFindings(n), ...offloadFindings(n)];
+export function mtuFindings(n: NodeScan, felixConfigurations: readonly unknown[] = []): ScanFinding[] {
+  return [...podFindings(n), ...probeFindings(n), ...offloadFindings(n, felixConfigurations)];
 }

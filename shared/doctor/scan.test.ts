@@ -51,6 +51,7 @@ function scan(kernel: KernelFacts, objectsOf = cluster(), bgp: Partial<ScanNodeE
   const evidence: ScanEvidence = { collectedAt: '2026-12-03T08:20:00Z', objects: objectsOf, nodes: [nodeEvidence('worker-1', kernel, { sessions, routes: rib, ...bgp }, { sessionsAgain: sessions, ...rest })], unreachable: [], gaps: [], ...extra };
   return scanFromEvidence(evidence);
 }
+const offloadOn = 'Features for vxlan.calico:\ntx-checksumming: on\n\ttx-checksum-ip-generic: on\n';
 const codes = (result: ReturnType<typeof scan>) => result.findings.map((f) => `${f.code} ${f.id.split(':').slice(1).join(':')}`);
 
 describe('scan: the plan against the kernel', () => {
@@ -91,7 +92,7 @@ describe('scan: the plan against the kernel', () => {
     expect(leftovers.every((f) => f.fix?.safe)).toBe(true);
   });
 
-  it('VXLAN: a missing neighbour, a stale FDB entry, the checksum offload on (calico#3145), a tunnel MTU too large', () => {
+  it('VXLAN: a missing neighbour, a stale FDB entry, the checksum offload on a 5.4 kernel (calico#3145), a tunnel MTU too large', () => {
     const kernel = healthyKernel();
     kernel.routes = kernel.routes.filter((r) => (r as { dev?: string }).dev !== 'tunl0');
     kernel.routes.push({ dst: '192.168.2.0/26', gateway: '192.168.2.1', dev: 'vxlan.calico', protocol: '71', flags: ['onlink'] }, { dst: '192.168.3.0/26', gateway: '192.168.3.1', dev: 'vxlan.calico', protocol: '71', flags: ['onlink'] });
@@ -106,7 +107,7 @@ describe('scan: the plan against the kernel', () => {
       { mac: '66:00:00:00:00:03', dst: '10.240.2.13', state: 'permanent' },
       { mac: '66:00:00:00:00:09', dst: '10.240.9.9', state: 'permanent' },
     ];
-    kernel.extra = { 'offloads vxlan.calico': 'Features for vxlan.calico:\ntx-checksumming: on\n\ttx-checksum-ip-generic: on\n' };
+    kernel.extra = { kernel: '5.4.0-150-generic', 'offloads vxlan.calico': offloadOn };
     const result = scan(kernel, cluster('Never', 'Always'));
     expect(codes(result)).toEqual([
       'tunnel-mtu-too-large vxlan.calico',
@@ -116,6 +117,40 @@ describe('scan: the plan against the kernel', () => {
     ]);
     expect(result.findings.find((f) => f.code === 'stale-fdb')!.fix?.commands).toEqual(['bridge fdb del 66:00:00:00:00:09 dev vxlan.calico dst 10.240.9.9']);
     expect(result.findings.find((f) => f.code === 'vxlan-checksum-offload-on')!.fix?.commands).toEqual(['ethtool -K vxlan.calico tx-checksum-ip-generic off']);
+  });
+});
+
+describe("scan: vxlan.calico's checksum offload, by Felix's rule", () => {
+  function vxlanNode(kernelRelease: string) {
+    const kernel = healthyKernel();
+    kernel.routes = kernel.routes.filter((r) => (r as { dev?: string }).dev !== 'tunl0');
+    kernel.routes.push({ dst: '192.168.2.0/26', gateway: '192.168.2.1', dev: 'vxlan.calico', protocol: '71', flags: ['onlink'] }, { dst: '192.168.3.0/26', gateway: '192.168.3.1', dev: 'vxlan.calico', protocol: '71', flags: ['onlink'] });
+    kernel.links = kernel.links.filter((l) => (l as { ifname: string }).ifname !== 'tunl0');
+    kernel.addrs = kernel.addrs.filter((a) => (a as { ifname: string }).ifname !== 'tunl0');
+    kernel.links.push(link('vxlan.calico', 1450, 'vxlan', { id: 4096, port: 4789, local: '10.240.1.11' }));
+    kernel.addrs.push(addr('vxlan.calico', 1450, '192.168.1.1/32'));
+    kernel.extra = { kernel: kernelRelease, 'offloads vxlan.calico': offloadOn };
+    return kernel;
+  }
+  const felix = (name: string, featureDetectOverride: string) => ({ apiVersion: 'crd.projectcalico.org/v1', kind: 'FelixConfiguration', metadata: { name }, spec: { featureDetectOverride } });
+  const offloadCodes = (result: ReturnType<typeof scan>) => codes(result).filter((c) => c.startsWith('vxlan-checksum-offload-on'));
+
+  it('names nothing on a kernel newer than 5.7, where Felix leaves the offload on too (the lab: 6.18)', () => {
+    expect(offloadCodes(scan(vxlanNode('6.18.44-fc-v1300'), cluster('Never', 'Always')))).toEqual([]);
+  });
+
+  it("names it where the cluster's FelixConfiguration says ChecksumOffloadBroken=true, and says which object", () => {
+    const objects = { ...cluster('Never', 'Always'), felixConfigurations: [felix('default', 'ChecksumOffloadBroken=true')] };
+    const result = scan(vxlanNode('6.18.44-fc-v1300'), objects);
+    expect(offloadCodes(result)).toEqual(['vxlan-checksum-offload-on vxlan.calico']);
+    expect(result.findings.find((f) => f.code === 'vxlan-checksum-offload-on')!.evidence).toContain('FelixConfiguration default sets ChecksumOffloadBroken=true');
+  });
+
+  it("takes the node's own FelixConfiguration before the cluster's, as Felix does", () => {
+    const objects = { ...cluster('Never', 'Always'), felixConfigurations: [felix('default', 'ChecksumOffloadBroken=true'), felix('node.worker-1', 'ChecksumOffloadBroken=false')] };
+    expect(offloadCodes(scan(vxlanNode('6.18.44-fc-v1300'), objects))).toEqual([]);
+    const old = { ...cluster('Never', 'Always'), felixConfigurations: [felix('default', 'ChecksumOffloadBroken=false')] };
+    expect(offloadCodes(scan(vxlanNode('5.4.0-150-generic'), old))).toEqual([]);
   });
 });
 

@@ -43,7 +43,7 @@ export function scanFromEvidence(evidence: ScanEvidence): ScanResult {
         continue;
       }
       const agent = agentFindings(n);
-      findings.push(...dataplaneFindings(n), ...bgpFindings(n, agent.some((f) => f.code === 'agent-not-running')), ...mtuFindings(n), ...agent, ...diskFindings(n));
+      findings.push(...dataplaneFindings(n), ...bgpFindings(n, agent.some((f) => f.code === 'agent-not-running')), ...mtuFindings(n, evidence.objects.felixConfigurations), ...agent, ...diskFindings(n));
       gaps.push(...n.plan.warnings.map((w) => `${n.name}'s plan: ${w}`));
     }
   } else {

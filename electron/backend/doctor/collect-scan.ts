@@ -33,8 +33,8 @@ export async function readClusterObjects(kubeConfig: KubeConfig): Promise<Cluste
         throw error;
       },
     );
-  const [nodes, pools, blocks, bgpConfigurations, bgpPeers] = await Promise.all([retryThrottled(() => core.listNode()), list('IPPool'), list('IPAMBlock'), list('BGPConfiguration', true), list('BGPPeer', true)]);
-  return ClusterObjects.parse({ nodes: nodes.items.map((n) => slimNode(n as Parameters<typeof slimNode>[0])), pools, blocks, bgpConfigurations, bgpPeers });
+  const [nodes, pools, blocks, bgpConfigurations, bgpPeers, felixConfigurations] = await Promise.all([retryThrottled(() => core.listNode()), list('IPPool'), list('IPAMBlock'), list('BGPConfiguration', true), list('BGPPeer', true), list('FelixConfiguration', true)]);
+  return ClusterObjects.parse({ nodes: nodes.items.map((n) => slimNode(n as Parameters<typeof slimNode>[0])), pools, blocks, bgpConfigurations, bgpPeers, felixConfigurations });
 }
 
 interface Speaker {

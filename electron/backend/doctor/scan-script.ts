@@ -16,6 +16,7 @@ S=''; [ "$(id -u)" = 0 ] || S='sudo -n'
 ` + netnsLookupFunctions + String.raw`
 sec() { printf '\n@@@ %s\n' "$1"; }
 sec clock; date -u +'%s %H:%M:%S'
+sec kernel; uname -r
 sec routes; ip -json route show 2>&1
 sec links; ip -json -d link show 2>&1
 sec addrs; ip -json addr show 2>&1

@@ -27,7 +27,7 @@ export function node(name: string, address: string, annotations: Record<string, 
 }
 
 export function objects(parts: Partial<ClusterObjects>): ClusterObjects {
-  return { pools: [], blocks: [], nodes: [], bgpConfigurations: [], bgpPeers: [], ...parts };
+  return { pools: [], blocks: [], nodes: [], bgpConfigurations: [], bgpPeers: [], felixConfigurations: [], ...parts };
 }
 
 export interface KernelFacts {
