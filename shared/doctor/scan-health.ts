@@ -22,7 +22,11 @@ export function agentFindings(n: NodeScan): ScanFinding[] {
   const socket = /^socket (\d+)$/m.exec(n.evidence.sections['agent'] ?? '');
   const age = socket && n.clock !== undefined ? n.clock - Number(socket[1]) : undefined;
   if (age !== undefined && age < recentAgentSeconds) {
-    out.push(finding('agent-restarted', n.name, 'agent', 'warning', `${n.name}'s agent started only ${age} s ago${agent.synced === false ? ' and has not synced with the API server yet' : ''}: it restarted (a crash, a kill, an upgrade) and its BGP sessions are coming up again.`, [`control socket made ${age} s ago`, `datastore synced: ${agent.synced ?? '?'}`], advice(`Read the end of its log (/var/lib/gingham/agent.log) for why it stopped.`)));
+    // The socket's age says when the agent started, not why: an install, an upgrade and a crash
+    // look the same from here. A young agent that has synced is information; one that has not is
+    // the state an admin should know about while its sessions come up.
+    const synced = agent.synced !== false;
+    out.push(finding('agent-restarted', n.name, 'agent', synced ? 'info' : 'warning', `${n.name}'s agent started ${age} s ago${synced ? '' : ' and has not synced with the API server yet'}: it was installed, upgraded or restarted (by an admin, or after a crash or kill), and its BGP sessions may still be coming up.`, [`control socket made ${age} s ago`, `datastore synced: ${agent.synced ?? '?'}`], advice('If nobody started it just now, read the end of its log (/var/lib/gingham/agent.log) for why it stopped.')));
   }
   if (agent.connected === false) {
     out.push(finding('agent-datastore-disconnected', n.name, 'agent', 'error', `${n.name}'s agent is not connected to the API server: it keeps the dataplane as it was, but sees no new pod, node or pool until it reconnects.`, [`datastore connected: false, synced: ${agent.synced ?? '?'}`], advice('Check the API server (it is down or unreachable from the node) and the agent\'s credentials (/etc/gingham/kubeconfig).')));

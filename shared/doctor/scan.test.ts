@@ -276,7 +276,11 @@ describe('scan: the node and the cluster', () => {
     expect(codes(down)).toEqual(['agent-not-running agent', 'node-disk-full /run/gingham']);
     kernel.extra = { agent: 'installed\nsocket 1764749990' };
     const restarted = scan(kernel, cluster(), {}, { agent: { answered: true, synced: false, connected: true } });
-    expect(restarted.findings.map((f) => [f.code, f.message.includes('10 s ago')])).toEqual([['agent-restarted', true]]);
+    expect(restarted.findings.map((f) => [f.code, f.severity, f.message.includes('10 s ago')])).toEqual([['agent-restarted', 'warning', true]]);
+    // Synced: an install or an upgrade as much as a crash, so it is told, not warned of.
+    const started = scan(kernel, cluster(), {}, { agent: { answered: true, synced: true, connected: true } });
+    expect(started.findings.map((f) => [f.code, f.severity])).toEqual([['agent-restarted', 'info']]);
+    expect(started.findings[0]!.message).toMatch(/installed, upgraded or restarted/);
   });
 
   it('an API server that does not answer, a node that cannot be read, an IPv6 pool named as not scanned', () => {
