@@ -20,7 +20,7 @@ export const layers = [
     paths: ['renderer/'],
     imports: ['shared', 'renderer'],
     node: false,
-    packages: ['react', 'react-dom', '@xterm/', 'recharts', 'zod', '@noble/hashes', 'yaml'],
+    packages: ['react', 'react-dom', '@xterm/', 'recharts', '@tanstack/react-virtual', '@xyflow/react', 'elkjs', 'zod', '@noble/hashes', 'yaml'],
   },
   { name: 'electron/backend', paths: ['electron/backend/'], imports: ['shared', 'electron/backend'], node: true },
   { name: 'electron/web', paths: ['electron/web/'], imports: ['shared', 'electron/backend', 'electron/web'], node: true },

@@ -4,13 +4,14 @@
 // its status (GinghamNodeStatus) is shown from the console's one watch of the cluster, live and
 // without a request; only the others (no agent, an older agent, a stock Calico node) are read
 // over SSH, once when they first appear and again on Refresh. Nothing here polls.
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { InstallProgress } from '../../../shared/api/agent-install.ts';
 import type { NodeOverview } from '../../../shared/api/cluster-ops-contract.ts';
+import type { NodeStatusEntry } from '../../../shared/api/node-status-contract.ts';
 import { messageOf, useClient } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../api/connected-cluster.ts';
-import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
-import { NodeStatusCells, WatchLine, statusColumns } from '../node-status/NodeStatusCells.tsx';
+import { DataTable, type Column } from '../components/DataTable.tsx';
+import { WatchLine, statusColumns, type OtherCell, type StatusColumnId } from '../node-status/NodeStatusCells.tsx';
 import { useNodeStatus } from '../node-status/node-status-state.tsx';
 import { formatCidr, parseInterfaceAddress, subnetOf } from '../../../shared/net/cidr.ts';
 import './cluster.css';
@@ -47,35 +48,44 @@ function bgpWords(bgp: NodeOverview['bgp']): string {
   return 'Unknown';
 }
 
-/** The status cells of a node read over SSH (no published status): what the agent's RPC or the node said. */
-function SshCells({ node }: { node: NodeOverview | undefined }) {
-  if (!node) {
-    return (
-      <>
-        <td data-health="not-read" data-source="ssh">{healthWords['not-read']}</td>
-        <td />
-        <td />
-        <td />
-        <td />
-      </>
-    );
-  }
-  const pass = node.agent.lastPass;
-  return (
-    <>
-      <td className={`agent-${node.agent.health}`} data-health={node.agent.health} data-source="ssh">
-        {healthWords[node.agent.health]}
-        {node.agent.version && <span className="tag"> {node.agent.version}</span>}
-        {node.agent.datastoreConnected === false && <span className="error"> (API server unreachable)</span>}
-        {node.agent.health === 'running' && <span className="tag"> (over SSH: it publishes no status)</span>}
-      </td>
-      <td>{bgpWords(node.bgp)}</td>
-      <td>—</td>
-      <td>{pass ? `${pass.changes} changes${pass.failures > 0 ? `, ${pass.failures} kernel failures` : ''} (${pass.ms} ms)` : '—'}</td>
-      <td>{node.agent.message ? <p className="hint">{node.agent.message}</p> : '—'}</td>
-    </>
-  );
+/** A row of the table: the node, what the last overview said of it, and its published status if any. */
+interface AgentRow {
+  name: string;
+  sshNodeId: string | undefined;
+  internalIp: string | undefined;
+  subnet: string | undefined;
+  entry: NodeStatusEntry | undefined;
+  /** What SSH said, for a node without a published status; undefined until read. */
+  ssh: NodeOverview | undefined;
 }
+
+function passOverSsh(node: NodeOverview): string {
+  const pass = node.agent.lastPass;
+  return pass ? `${pass.changes} changes${pass.failures > 0 ? `, ${pass.failures} kernel failures` : ''} (${pass.ms} ms)` : '—';
+}
+
+/** The status cells of a node read over SSH (no published status): what the agent's RPC or the node said. */
+const sshCells: Partial<Record<StatusColumnId, OtherCell<AgentRow>>> = {
+  agent: {
+    cell: ({ ssh: node }) =>
+      node ? (
+        <>
+          {healthWords[node.agent.health]}
+          {node.agent.version && <span className="tag"> {node.agent.version}</span>}
+          {node.agent.datastoreConnected === false && <span className="error"> (API server unreachable)</span>}
+          {node.agent.health === 'running' && <span className="tag"> (over SSH: it publishes no status)</span>}
+        </>
+      ) : (
+        healthWords['not-read']
+      ),
+    text: ({ ssh: node }) => healthWords[node?.agent.health ?? 'not-read'],
+    attributes: ({ ssh: node }) => ({ className: node ? `agent-${node.agent.health}` : undefined, 'data-health': node?.agent.health ?? 'not-read', 'data-source': 'ssh' }),
+  },
+  bgp: { cell: ({ ssh: node }) => (node ? bgpWords(node.bgp) : null), text: ({ ssh: node }) => (node ? bgpWords(node.bgp) : '') },
+  mode: { cell: ({ ssh: node }) => (node ? '—' : null) },
+  pass: { cell: ({ ssh: node }) => (node ? passOverSsh(node) : null) },
+  problems: { cell: ({ ssh: node }) => (node ? node.agent.message ? <p className="hint">{node.agent.message}</p> : '—' : null), text: ({ ssh: node }) => node?.agent.message ?? '' },
+};
 
 function ProgressCell({ progress, onRetry }: { progress: InstallProgress | undefined; onRetry: () => void }) {
   if (!progress) return null;
@@ -153,19 +163,32 @@ export function AgentPanel({ cluster }: { cluster: ConnectedCluster }) {
     return client.on('agent.installProgress', (p) => setProgress((all) => ({ ...all, [p.nodeId]: p })));
   }, [client]);
 
-  const rows = names.map((name) => {
-    const known = overview?.get(name);
-    const fromCluster = cluster.nodes.find((n) => n.name === name);
-    const entry = statuses.get(name);
-    return {
-      name,
-      sshNodeId: known?.sshNodeId,
-      internalIp: known?.internalIp ?? fromCluster?.addresses.find((a) => a.type === 'InternalIP')?.address,
-      subnet: known?.subnet ?? entry?.status?.address,
-      entry,
-      ssh: known && known.agent.health !== 'not-read' ? known : undefined,
-    };
-  });
+  // A row keeps its object while nothing of it changed, so that the table redraws (and searches
+  // again) only the nodes an update touched.
+  const kept = useRef(new Map<string, AgentRow>());
+  const nodeKey = names.join(' ');
+  const rows = useMemo(() => {
+    const internal = new Map(cluster.nodes.map((n) => [n.name, n.addresses.find((a) => a.type === 'InternalIP')?.address]));
+    const next = new Map<string, AgentRow>();
+    const list = (nodeKey === '' ? [] : nodeKey.split(' ')).map((name) => {
+      const known = overview?.get(name);
+      const entry = statuses.get(name);
+      const row: AgentRow = {
+        name,
+        sshNodeId: known?.sshNodeId,
+        internalIp: known?.internalIp ?? internal.get(name),
+        subnet: known?.subnet ?? entry?.status?.address,
+        entry,
+        ssh: known && known.agent.health !== 'not-read' ? known : undefined,
+      };
+      const before = kept.current.get(name);
+      const same = before && (Object.keys(row) as Array<keyof AgentRow>).every((k) => before[k] === row[k]);
+      next.set(name, same ? before : row);
+      return same ? before : row;
+    });
+    kept.current = next;
+    return list;
+  }, [nodeKey, overview, statuses, cluster.nodes]);
 
   const run = async (operation: 'install' | 'uninstall', only?: string[]) => {
     const chosen = rows.filter((n) => n.sshNodeId && (only ? only.includes(n.sshNodeId) : selected.has(n.name)));
@@ -182,13 +205,41 @@ export function AgentPanel({ cluster }: { cluster: ConnectedCluster }) {
     }
   };
 
-  const toggle = (name: string) =>
-    setSelected((s) => {
-      const next = new Set(s);
-      if (next.has(name)) next.delete(name);
-      else next.add(name);
-      return next;
-    });
+  const toggle = useCallback(
+    (name: string) =>
+      setSelected((s) => {
+        const next = new Set(s);
+        if (next.has(name)) next.delete(name);
+        else next.add(name);
+        return next;
+      }),
+    [],
+  );
+  // The columns read the latest `run` through a ref, so that they change only with the selection and the progress.
+  const runRef = useRef(run);
+  runRef.current = run;
+  const columns = useMemo<Column<AgentRow>[]>(
+    () => [
+      {
+        id: 'select',
+        header: <span className="visually-hidden">Select</span>,
+        width: '2.5rem',
+        cell: (node) => <input type="checkbox" aria-label={`Select ${node.name}`} disabled={!node.sshNodeId} checked={selected.has(node.name)} onChange={() => toggle(node.name)} />,
+      },
+      { id: 'node', header: 'Node', width: 'minmax(7rem, 1fr)', rowHeader: true, cell: (n) => n.name, text: (n) => n.name, sort: (n) => n.name },
+      { id: 'address', header: 'Address', width: '7.5rem', cell: (n) => n.internalIp ?? '—', text: (n) => n.internalIp ?? '', sort: (n) => n.internalIp ?? '' },
+      { id: 'subnet', header: 'Subnet', width: '8.5rem', cell: (n) => (n.subnet ? subnetText(n.subnet) : '—'), text: (n) => (n.subnet ? subnetText(n.subnet) : ''), sort: (n) => (n.subnet ? subnetText(n.subnet) : '') },
+      ...statusColumns<AgentRow>((n) => n.entry, sshCells),
+      {
+        id: 'install',
+        header: 'Install',
+        width: 'minmax(12rem, 1.2fr)',
+        cell: (n) => n.sshNodeId && <ProgressCell progress={progress[n.sshNodeId]} onRetry={() => void runRef.current('install', [n.sshNodeId!])} />,
+        text: (n) => (n.sshNodeId ? (progress[n.sshNodeId]?.phase ?? '') : ''),
+      },
+    ],
+    [selected, progress, toggle],
+  );
 
   const installable = rows.filter((n) => n.sshNodeId);
   const published = rows.filter((r) => r.entry).length;
@@ -218,26 +269,17 @@ export function AgentPanel({ cluster }: { cluster: ConnectedCluster }) {
           Refresh
         </button>
       </div>
-      <div className="table-scroll">
-        <table className="agents">
-          <caption>Nodes of {cluster.context}: agent and BGP</caption>
-          <ColumnHeaders columns={[<span className="visually-hidden">Select</span>, 'Node', 'Address', 'Subnet', ...statusColumns, 'Install']} />
-          <tbody>
-            {rows.map((node) => (
-              <tr key={node.name} data-node={node.name} data-source={node.entry ? 'watch' : 'ssh'}>
-                <td>
-                  <input type="checkbox" aria-label={`Select ${node.name}`} disabled={!node.sshNodeId} checked={selected.has(node.name)} onChange={() => toggle(node.name)} />
-                </td>
-                <th scope="row">{node.name}</th>
-                <td>{node.internalIp ?? '—'}</td>
-                <td>{node.subnet ? subnetText(node.subnet) : '—'}</td>
-                {node.entry ? <NodeStatusCells entry={node.entry} /> : <SshCells node={node.ssh} />}
-                <td>{node.sshNodeId && <ProgressCell progress={progress[node.sshNodeId]} onRetry={() => void run('install', [node.sshNodeId!])} />}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        className="agents"
+        caption={`Nodes of ${cluster.context}: agent and BGP`}
+        columns={columns}
+        rows={rows}
+        rowKey={(n) => n.name}
+        rowAttributes={(n) => ({ 'data-node': n.name, 'data-source': n.entry ? 'watch' : 'ssh' })}
+        filterLabel="Filter nodes"
+        filterPlaceholder="node, 10.240.1., Degraded, CrossSubnet…"
+        rowHeight={55}
+      />
     </section>
   );
 }

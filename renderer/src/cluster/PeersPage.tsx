@@ -5,14 +5,15 @@
 // carry, read over SSH on demand), in VXLAN-only mode that BGP is off. A node without a published
 // status (no agent, a stock Calico node with BIRD) is read over SSH, read-only, again every 3 s
 // while it is shown: nothing in the API says when its sessions change.
-import { useEffect, useState } from 'react';
+import { useMemo, useEffect, useState } from 'react';
 import type { NodePeers } from '../../../shared/api/cluster-ops-contract.ts';
 import type { NodeStatusEntry } from '../../../shared/api/node-status-contract.ts';
+import { listedSessionsMax } from '../../../shared/model/node-agent-status.ts';
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../api/connected-cluster.ts';
 import { NodePicker } from '../components/NodePicker.tsx';
-import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
-import { NodeStatusCells, WatchLine, statusColumns } from '../node-status/NodeStatusCells.tsx';
+import { DataTable, type Column } from '../components/DataTable.tsx';
+import { WatchLine, statusColumns } from '../node-status/NodeStatusCells.tsx';
 import { useNodeStatus } from '../node-status/node-status-state.tsx';
 import { clockTime, statusFor } from '../node-status/status-words.ts';
 import { useSsh } from '../ssh/ssh-state.tsx';
@@ -20,29 +21,127 @@ import './cluster.css';
 
 const sshRefreshMs = 3000;
 
+const byNode = (entry: NodeStatusEntry) => entry.node;
+const nodeColumns: Column<NodeStatusEntry>[] = [
+  { id: 'node', header: 'Node', width: 'minmax(8rem, 1fr)', rowHeader: true, cell: byNode, text: byNode, sort: byNode },
+  ...statusColumns<NodeStatusEntry>((entry) => entry),
+  { id: 'asn', header: 'AS', width: '5.5rem', cell: (e) => e.status?.bgp.asn ?? '—', text: (e) => String(e.status?.bgp.asn ?? ''), sort: (e) => e.status?.bgp.asn ?? 0 },
+];
+
+/** One BGP session as one node's agent lists it, with the peer's node when the address is one. */
+interface SessionRow {
+  key: string;
+  node: string;
+  address: string;
+  peerNode: string | undefined;
+  type: string;
+  state: string;
+  since: string | undefined;
+  lastError: string | undefined;
+}
+
+const sessionColumns: Column<SessionRow>[] = [
+  { id: 'node', header: 'Node', width: 'minmax(8rem, 1fr)', rowHeader: true, cell: (r) => r.node, text: (r) => r.node, sort: (r) => r.node },
+  { id: 'peer', header: 'Peer address', width: '9rem', cell: (r) => r.address, text: (r) => r.address, sort: (r) => r.address },
+  { id: 'peer-node', header: 'Peer node', width: 'minmax(8rem, 1fr)', cell: (r) => r.peerNode ?? '—', text: (r) => r.peerNode ?? '', sort: (r) => r.peerNode ?? '' },
+  { id: 'type', header: 'Peer type', width: '11rem', cell: (r) => r.type, text: (r) => r.type, sort: (r) => r.type },
+  { id: 'state', header: 'State', width: '7.5rem', cell: (r) => r.state, text: (r) => r.state, sort: (r) => r.state, className: (r) => (r.state === 'Established' ? undefined : 'error') },
+  { id: 'since', header: 'Since', width: '6.5rem', cell: (r) => (r.since ? clockTime(r.since) : '—'), sort: (r) => r.since ?? '' },
+  { id: 'error', header: 'Last error', width: 'minmax(10rem, 2fr)', cell: (r) => r.lastError || '—', text: (r) => r.lastError ?? '', sort: (r) => r.lastError ?? '' },
+];
+
+/** Each status's session rows, kept while its entry is the same object: an update of one node rebuilds only its rows. */
+const sessionRowsOf = new WeakMap<NodeStatusEntry, { nodeAt: Map<string, string>; rows: SessionRow[] }>();
+
+function sessionRows(entry: NodeStatusEntry, nodeAt: Map<string, string>): SessionRow[] {
+  const kept = sessionRowsOf.get(entry);
+  if (kept && kept.nodeAt === nodeAt) return kept.rows;
+  const rows = (entry.status?.bgp.sessions ?? []).map(
+    (s): SessionRow => ({ key: `${entry.node} ${s.address}`, node: entry.node, address: s.address, peerNode: nodeAt.get(s.address), type: s.type, state: s.state, since: s.since, lastError: s.lastError }),
+  );
+  sessionRowsOf.set(entry, { nodeAt, rows });
+  return rows;
+}
+
 function ClusterSessions({ cluster }: { cluster: ConnectedCluster }) {
   const { statuses } = useNodeStatus();
-  const entries = [...statuses.values()].sort((a, b) => a.node.localeCompare(b.node));
+  const entries = useMemo(() => [...statuses.values()].sort((a, b) => a.node.localeCompare(b.node, 'en', { numeric: true })), [statuses]);
+  // A peer's address is a node's when a status (Calico's address annotation) or the node's InternalIP says so.
+  const addresses = entries.map((e) => e.status?.address ?? '').join(' ');
+  const nodeAt = useMemo(() => {
+    const map = new Map<string, string>();
+    for (const node of cluster.nodes) for (const a of node.addresses) if (a.type === 'InternalIP') map.set(a.address, node.name);
+    for (const [i, address] of addresses.split(' ').entries()) if (address) map.set(address.split('/')[0]!, entries[i]!.node);
+    return map;
+    // `entries` is read through `addresses`: the map (and so every session row) changes only when an address does.
+  }, [addresses, cluster.nodes]);
+  const sessions = useMemo(() => entries.flatMap((entry) => sessionRows(entry, nodeAt)), [entries, nodeAt]);
+  const partly = entries.filter((e) => e.status?.bgp.listed === 'not-established').length;
+  const counted = entries.reduce((n, e) => n + (e.status?.bgp.total ?? 0), 0);
   return (
     <>
       <WatchLine published={entries.length} of={Math.max(cluster.nodes.length, entries.length)} />
       {entries.length > 0 && (
-        <table className="node-sessions">
-          <caption>BGP of every node of {cluster.context}, as its agent publishes it</caption>
-          <ColumnHeaders columns={['Node', ...statusColumns, 'AS']} />
-          <tbody>
-            {entries.map((entry) => (
-              <tr key={entry.node} data-node={entry.node}>
-                <th scope="row">{entry.node}</th>
-                <NodeStatusCells entry={entry} />
-                <td>{entry.status?.bgp.asn ?? '—'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <>
+          <DataTable
+            className="node-sessions"
+            caption={`BGP of every node of ${cluster.context}, as its agent publishes it`}
+            columns={nodeColumns}
+            rows={entries}
+            rowKey={byNode}
+            rowAttributes={(e) => ({ 'data-node': e.node })}
+            filterLabel="Filter nodes"
+            filterPlaceholder="node, Degraded, CrossSubnet…"
+            maxHeight="45vh"
+          />
+          <h2>Sessions of every node</h2>
+          <p className="hint">
+            {sessions.length} sessions listed of the {counted} the agents count.
+            {partly > 0 && ` An agent with more than ${listedSessionsMax} sessions lists only those not established (${partly} of ${entries.length} nodes do): the rest are counted above, not listed.`}
+          </p>
+          <DataTable
+            className="peers all-sessions"
+            caption={(shown, total) => `BGP sessions of every node of ${cluster.context} (${shown} of ${total})`}
+            columns={sessionColumns}
+            rows={sessions}
+            rowKey={(r) => r.key}
+            rowAttributes={(r) => ({ 'data-node': r.node, 'data-peer': r.address })}
+            filterLabel="Filter sessions"
+            filterPlaceholder="node, address, Active, error…"
+            maxHeight="45vh"
+          />
+        </>
       )}
     </>
   );
+}
+
+/** One session of one node, as `calicoctl node status` shows it, with the counts when read. */
+interface PeerRow {
+  address: string;
+  type: string;
+  state: string;
+  since: string;
+  info: string;
+  received?: number | undefined;
+  advertised?: number | undefined;
+  lastError?: string | undefined;
+}
+
+const text = (key: keyof PeerRow) => (r: PeerRow) => String(r[key] ?? '');
+const peerColumns: Column<PeerRow>[] = [
+  { id: 'address', header: 'Peer address', width: '9rem', cell: (r) => r.address, text: text('address'), sort: text('address') },
+  { id: 'type', header: 'Peer type', width: '11rem', cell: (r) => r.type, text: text('type'), sort: text('type') },
+  { id: 'state', header: 'State', width: '7.5rem', cell: (r) => r.state, text: text('state'), sort: text('state') },
+  { id: 'since', header: 'Since', width: '6.5rem', cell: (r) => r.since, sort: text('since') },
+  { id: 'info', header: 'Info', width: 'minmax(7rem, 1fr)', cell: (r) => r.info, text: text('info'), sort: text('info') },
+  { id: 'received', header: 'Received', width: '6rem', cell: (r) => r.received ?? '—', sort: (r) => r.received ?? -1 },
+  { id: 'advertised', header: 'Advertised', width: '6.5rem', cell: (r) => r.advertised ?? '—', sort: (r) => r.advertised ?? -1 },
+  { id: 'error', header: 'Last error', width: 'minmax(10rem, 2fr)', cell: (r) => r.lastError || '—', text: text('lastError'), sort: text('lastError') },
+];
+
+function PeerTable({ peers }: { peers: PeerRow[] }) {
+  return <DataTable className="peers" caption="IPv4 BGP status" columns={peerColumns} rows={peers} rowKey={(r) => r.address} rowAttributes={(r) => ({ 'data-peer': r.address })} filterLabel="Filter peers" maxHeight="45vh" />;
 }
 
 /** One node's sessions from its published status, with the prefix counts read over SSH when asked. */
@@ -87,27 +186,12 @@ function PublishedSessions({ entry, nodeId }: { entry: NodeStatusEntry; nodeId: 
         {detail && <span className="hint">Received, advertised and info as the agent said at {clockTime(detail.at)}.</span>}
       </div>
       {error && <p role="alert" className="error">{error}</p>}
-      <table className="peers">
-        <caption>IPv4 BGP status</caption>
-        <ColumnHeaders columns={['Peer address', 'Peer type', 'State', 'Since', 'Info', 'Received', 'Advertised', 'Last error']} />
-        <tbody>
-          {status.bgp.sessions.map((p) => {
-            const more = byAddress.get(p.address);
-            return (
-              <tr key={p.address} data-peer={p.address}>
-                <td>{p.address}</td>
-                <td>{p.type}</td>
-                <td>{p.state}</td>
-                <td>{p.since ? clockTime(p.since) : '—'}</td>
-                <td>{more?.info ?? '—'}</td>
-                <td>{more?.received ?? '—'}</td>
-                <td>{more?.advertised ?? '—'}</td>
-                <td>{p.lastError || '—'}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <PeerTable
+        peers={status.bgp.sessions.map((p) => {
+          const more = byAddress.get(p.address);
+          return { address: p.address, type: p.type, state: p.state, since: p.since ? clockTime(p.since) : '—', info: more?.info ?? '—', received: more?.received, advertised: more?.advertised, lastError: p.lastError };
+        })}
+      />
     </>
   );
 }
@@ -164,24 +248,7 @@ function SshPeers({ nodeId }: { nodeId: string }) {
               ))}
             </ul>
           )}
-          <table className="peers">
-            <caption>IPv4 BGP status</caption>
-            <ColumnHeaders columns={['Peer address', 'Peer type', 'State', 'Since', 'Info', 'Received', 'Advertised', 'Last error']} />
-            <tbody>
-              {peers.peers.map((p) => (
-                <tr key={p.address} data-peer={p.address}>
-                  <td>{p.address}</td>
-                  <td>{p.type}</td>
-                  <td>{p.state}</td>
-                  <td>{p.since}</td>
-                  <td>{p.info}</td>
-                  <td>{p.received ?? '—'}</td>
-                  <td>{p.advertised ?? '—'}</td>
-                  <td>{p.lastError || '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <PeerTable peers={peers.peers.map((p) => ({ address: p.address, type: p.type, state: p.state, since: p.since, info: p.info, received: p.received, advertised: p.advertised, lastError: p.lastError }))} />
         </>
       )}
     </>

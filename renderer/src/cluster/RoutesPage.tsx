@@ -1,11 +1,12 @@
 // One node's route table as its agent reports it (who made each route: pool, mode, block, pod),
 // read again every two seconds; routes that appeared or changed in the last minute are marked.
-// A node without the agent shows the kernel's table over SSH, marked read-only.
-import { useEffect, useState } from 'react';
+// A node without the agent shows the kernel's table over SSH, marked read-only. The table draws
+// only the rows in view (DataTable), so a node with 10,000 routes shows and filters at once.
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { NodeRoutes, RouteRow } from '../../../shared/api/cluster-ops-contract.ts';
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
 import { useSsh } from '../ssh/ssh-state.tsx';
-import { ColumnHeaders } from '../components/ColumnHeaders.tsx';
+import { DataTable, type Column } from '../components/DataTable.tsx';
 import { NodePicker } from '../components/NodePicker.tsx';
 import './cluster.css';
 
@@ -20,6 +21,18 @@ const history = new Map<string, Map<string, { shape: string; changedAt: number }
 
 const key = (r: RouteRow) => `${r.destination}/${r.genmask}`;
 const shape = (r: RouteRow) => `${r.gateway} ${r.flags} ${r.iface} ${r.owner?.text ?? ''}`;
+const owner = (r: RouteRow) => r.owner?.text ?? (r.ginghams ? 'gingham' : '-');
+
+/** `route -n`'s columns, and the owner; every column is searched by the filter and sorts. */
+const columns: Column<RouteRow>[] = [
+  { id: 'destination', header: 'Destination', width: 'minmax(9rem, 1.2fr)', cell: (r) => r.destination, text: (r) => r.destination, sort: (r) => r.destination },
+  { id: 'gateway', header: 'Gateway', width: 'minmax(8rem, 1fr)', cell: (r) => r.gateway, text: (r) => r.gateway, sort: (r) => r.gateway },
+  { id: 'genmask', header: 'Genmask', width: 'minmax(9rem, 1fr)', cell: (r) => r.genmask, text: (r) => r.genmask, sort: (r) => r.genmask },
+  { id: 'flags', header: 'Flags', width: '4.5rem', cell: (r) => r.flags, text: (r) => r.flags, sort: (r) => r.flags },
+  { id: 'metric', header: 'Metric', width: '4.5rem', cell: (r) => r.metric, text: (r) => String(r.metric), sort: (r) => Number(r.metric) },
+  { id: 'iface', header: 'Iface', width: 'minmax(6rem, 0.8fr)', cell: (r) => r.iface, text: (r) => r.iface, sort: (r) => r.iface },
+  { id: 'owner', header: 'Owner', width: 'minmax(12rem, 2fr)', cell: owner, text: owner, sort: owner },
+];
 
 export function RoutesPage({ active }: { active: boolean }) {
   const client = useClient();
@@ -70,11 +83,14 @@ export function RoutesPage({ active }: { active: boolean }) {
     };
   }, [client, nodeId, active]);
 
-  const words = filter.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  const rows = (table?.routes ?? []).filter(
-    (r) => (!ginghamOnly || r.ginghams) && words.every((w) => [r.destination, r.gateway, r.genmask, r.flags, r.iface, r.owner?.text ?? ''].join(' ').toLowerCase().includes(w)),
-  );
+  const routes = table?.routes;
+  const rows = useMemo(() => routes ?? [], [routes]);
+  const gingham = useCallback((r: RouteRow) => r.ginghams, []);
   const now = Date.now();
+  const rowAttributes = (r: RouteRow) => {
+    const changedAt = history.get(nodeId)?.get(key(r))?.changedAt ?? 0;
+    return { className: changedAt > 0 && now - changedAt < recentMs ? 'changed' : undefined, 'data-destination': r.destination };
+  };
   return (
     <section aria-labelledby="section-heading">
       <h1 id="section-heading" tabIndex={-1}>
@@ -82,42 +98,31 @@ export function RoutesPage({ active }: { active: boolean }) {
       </h1>
       <div className="toolbar">
         <NodePicker label="Node" value={nodeId} onChange={setNodeId} />
-        <label>
-          Filter
-          <input type="search" value={filter} onChange={(e) => setFilter(e.target.value)} placeholder="tunl0, 192.168., pool…" />
-        </label>
-        <label className="check">
-          <input type="checkbox" checked={ginghamOnly} onChange={(e) => setGinghamOnly(e.target.checked)} />
-          Gingham's routes only
-        </label>
         {table && (table.readOnly ? <span className="badge read-only">read-only: kernel table over SSH</span> : <span className="badge live">live from the agent</span>)}
       </div>
       {table?.note && <p className="hint">{table.note}</p>}
       {error && <p role="alert" className="error">{error}</p>}
       {table && (
-        <table className="routes">
-          <caption>
-            Kernel IP routing table of {nodeName} ({rows.length} of {table.routes.length} routes)
-          </caption>
-          <ColumnHeaders columns={['Destination', 'Gateway', 'Genmask', 'Flags', 'Metric', 'Iface', 'Owner']} />
-          <tbody>
-            {rows.map((r) => {
-              const changedAt = history.get(nodeId)?.get(key(r))?.changedAt ?? 0;
-              const recent = changedAt > 0 && now - changedAt < recentMs;
-              return (
-                <tr key={key(r)} className={recent ? 'changed' : undefined} data-destination={r.destination}>
-                  <td>{r.destination}</td>
-                  <td>{r.gateway}</td>
-                  <td>{r.genmask}</td>
-                  <td>{r.flags}</td>
-                  <td>{r.metric}</td>
-                  <td>{r.iface}</td>
-                  <td>{r.owner?.text ?? (r.ginghams ? 'gingham' : '-')}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <DataTable
+          className="routes"
+          caption={(shown, total) => `Kernel IP routing table of ${nodeName} (${shown} of ${total} routes)`}
+          columns={columns}
+          rows={rows}
+          rowKey={key}
+          rowAttributes={rowAttributes}
+          filterLabel="Filter routes"
+          filter={filter}
+          onFilterChange={setFilter}
+          filterPlaceholder="tunl0, 192.168., pool…"
+          {...(ginghamOnly ? { where: gingham } : {})}
+          rowHeight={31}
+          toolbar={
+            <label className="check">
+              <input type="checkbox" checked={ginghamOnly} onChange={(e) => setGinghamOnly(e.target.checked)} />
+              Gingham's routes only
+            </label>
+          }
+        />
       )}
     </section>
   );

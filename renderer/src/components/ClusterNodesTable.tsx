@@ -1,40 +1,57 @@
+// The connected cluster's Kubernetes nodes (addresses, Ready, roles), as the API server lists
+// them; on the Nodes page each node with an InternalIP can be taken into the SSH form.
+import { useMemo } from 'react';
+import type { ClusterNode } from '../../../shared/api/console-contract.ts';
 import type { ConnectedCluster } from '../api/connected-cluster.ts';
+import { DataTable, type Column } from './DataTable.tsx';
+
+const addressText = (node: ClusterNode) => node.addresses.map((a) => `${a.address} (${a.type})`).join(', ') || 'none reported';
+const readyText = (node: ClusterNode) => (node.ready ? 'Ready' : 'Not ready');
+const rolesText = (node: ClusterNode) => node.roles.join(', ') || 'none';
+
+const baseColumns: Column<ClusterNode>[] = [
+  { id: 'node', header: 'Node', width: 'minmax(8rem, 1fr)', rowHeader: true, cell: (n) => n.name, text: (n) => n.name, sort: (n) => n.name },
+  { id: 'addresses', header: 'Addresses', width: 'minmax(16rem, 3fr)', cell: addressText, text: addressText, sort: (n) => n.addresses.find((a) => a.type === 'InternalIP')?.address ?? '' },
+  { id: 'ready', header: 'Ready', width: '7rem', cell: readyText, text: readyText, sort: readyText },
+  { id: 'roles', header: 'Roles', width: 'minmax(7rem, 1fr)', cell: rolesText, text: rolesText, sort: rolesText },
+];
 
 export function ClusterNodesTable({ cluster, onUseForSsh }: { cluster: ConnectedCluster; onUseForSsh?: (name: string, address: string) => void }) {
-  return (
-    <table>
-      <caption>Nodes of {cluster.context}</caption>
-      <thead>
-        <tr>
-          <th scope="col">Node</th>
-          <th scope="col">Addresses</th>
-          <th scope="col">Ready</th>
-          <th scope="col">Roles</th>
-          {onUseForSsh && <th scope="col">Actions</th>}
-        </tr>
-      </thead>
-      <tbody>
-        {cluster.nodes.map((node) => {
-          const internal = node.addresses.find((a) => a.type === 'InternalIP')?.address;
-          return (
-            <tr key={node.name}>
-              <th scope="row">{node.name}</th>
-              <td>{node.addresses.map((a) => `${a.address} (${a.type})`).join(', ') || 'none reported'}</td>
-              <td>{node.ready ? 'Ready' : 'Not ready'}</td>
-              <td>{node.roles.join(', ') || 'none'}</td>
-              {onUseForSsh && (
-                <td>
-                  {internal && (
+  const columns = useMemo<Column<ClusterNode>[]>(
+    () =>
+      onUseForSsh
+        ? [
+            ...baseColumns,
+            {
+              id: 'actions',
+              header: 'Actions',
+              width: '9rem',
+              cell: (node) => {
+                const internal = node.addresses.find((a) => a.type === 'InternalIP')?.address;
+                return (
+                  internal && (
                     <button type="button" onClick={() => onUseForSsh(node.name, internal)} aria-label={`Use ${node.name} for SSH`}>
                       Use for SSH
                     </button>
-                  )}
-                </td>
-              )}
-            </tr>
-          );
-        })}
-      </tbody>
-    </table>
+                  )
+                );
+              },
+            },
+          ]
+        : baseColumns,
+    [onUseForSsh],
+  );
+  return (
+    <DataTable
+      caption={`Nodes of ${cluster.context}`}
+      columns={columns}
+      rows={cluster.nodes}
+      rowKey={(n) => n.name}
+      rowAttributes={(n) => ({ 'data-node': n.name })}
+      filterLabel="Filter cluster nodes"
+      filterPlaceholder="node, address, worker…"
+      rowHeight={37}
+      maxHeight="45vh"
+    />
   );
 }

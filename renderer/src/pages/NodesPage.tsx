@@ -1,6 +1,6 @@
 // Nodes: the connected cluster's nodes with their addresses, and the nodes reached by SSH, which
 // can be added by hand (host, user, key) when no cluster is connected.
-import { useState, type FormEvent } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import type { SshNode } from '../../../shared/api/console-contract.ts';
 import { messageOf } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../api/connected-cluster.ts';
@@ -144,6 +144,8 @@ function NodeRow({ node, onOpenTerminal }: { node: SshNode; onOpenTerminal: (nod
 export function NodesPage({ cluster, onOpenTerminal }: { cluster?: ConnectedCluster; onOpenTerminal: (node: SshNode) => void }) {
   const ssh = useSsh();
   const [prefill, setPrefill] = useState<{ name: string; host: string } | undefined>();
+  // Stable, so that the cluster's node table keeps its columns (and what it has measured) across renders.
+  const useForSsh = useCallback((name: string, host: string) => setPrefill({ name, host }), []);
   return (
     <section aria-labelledby="section-heading">
       <h1 id="section-heading" tabIndex={-1}>
@@ -152,7 +154,7 @@ export function NodesPage({ cluster, onOpenTerminal }: { cluster?: ConnectedClus
       {/* The agents and their BGP sessions first: on the lab that is what a newcomer comes to see. */}
       {cluster && <AgentPanel key={cluster.context} cluster={cluster} />}
       {cluster ? (
-        <ClusterNodesTable cluster={cluster} onUseForSsh={(name, host) => setPrefill({ name, host })} />
+        <ClusterNodesTable cluster={cluster} onUseForSsh={useForSsh} />
       ) : (
         <p>No cluster is connected: connect one under Clusters to list its nodes, or add nodes by hand below.</p>
       )}
