@@ -18,6 +18,7 @@ import { LabLanding } from './lab/LabLanding.tsx';
 import { ClustersPage } from './pages/ClustersPage.tsx';
 import { NodesPage } from './pages/NodesPage.tsx';
 import { TerminalPage } from './pages/TerminalPage.tsx';
+import { TopologyPage } from './topology/TopologyPage.tsx';
 import { sectionFromHash, type SectionId } from './routes.ts';
 import { SshProvider } from './ssh/ssh-state.tsx';
 import { NodeStatusProvider } from './node-status/node-status-state.tsx';
@@ -74,6 +75,7 @@ export function App({ backend }: { backend: Backend }) {
               {section === 'routing' && <RoutingObjectsPage cluster={cluster} />}
               {section === 'routes' && <RoutesPage active={section === 'routes'} />}
               {section === 'bgp' && <PeersPage active={section === 'bgp'} cluster={cluster} />}
+              {section === 'topology' && <TopologyPage active={section === 'topology'} cluster={cluster} />}
               {section === 'connectivity' && <ConnectivityPage cluster={cluster} active={section === 'connectivity'} />}
               {section === 'doctor' && <DoctorPage cluster={cluster} active={section === 'doctor'} />}
               {section === 'measure' && <MeasurePage cluster={cluster} active={section === 'measure'} />}

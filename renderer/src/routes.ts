@@ -7,6 +7,7 @@ export const sections = [
   { id: 'routing', label: 'Routing objects' },
   { id: 'routes', label: 'Routes' },
   { id: 'bgp', label: 'BGP peers' },
+  { id: 'topology', label: 'Topology' },
   { id: 'connectivity', label: 'Connectivity' },
   { id: 'doctor', label: 'Doctor' },
   { id: 'measure', label: 'Measure' },

@@ -48,6 +48,8 @@ export const ClusterNode = z.object({
   ready: z.boolean(),
   roles: z.array(z.string()),
   kubeletVersion: z.string().optional(),
+  /** topology.kubernetes.io/zone, for the topology view's groups. */
+  zone: z.string().optional(),
 });
 export type ClusterNode = z.infer<typeof ClusterNode>;
 

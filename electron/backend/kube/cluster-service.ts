@@ -39,6 +39,8 @@ function toClusterNode(node: V1Node): ClusterNode {
     ready: (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
     roles,
     ...(node.status?.nodeInfo?.kubeletVersion ? { kubeletVersion: node.status.nodeInfo.kubeletVersion } : {}),
+    // The well-known label, else its deprecated beta name that older clusters still carry.
+    ...(labels['topology.kubernetes.io/zone'] || labels['failure-domain.beta.kubernetes.io/zone'] ? { zone: labels['topology.kubernetes.io/zone'] || labels['failure-domain.beta.kubernetes.io/zone'] } : {}),
   };
 }
 
