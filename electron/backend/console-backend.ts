@@ -85,11 +85,12 @@ export class ConsoleBackend {
   attach(emit: EventEmitter): AttachedClient {
     const terminals = new Map<string, TerminalSession>();
     const stopStatus = this.ssh.onStatus((status) => emit('ssh.status', status));
-    const captures = new CaptureService(this.ssh, this.nodes, emit, this.options.capture);
     const kubeConfigFor = (context: string) => this.clusters.kubeConfig(context);
+    const doctorService = new DoctorService(this.ssh, this.nodes, kubeConfigFor);
+    // A flow capture listens where the doctor's evidence says the path goes.
+    const captures = new CaptureService(this.ssh, this.nodes, emit, { ...this.options.capture, flowEvidence: (context, request) => doctorService.evidence(context, request) });
     const installer = new InstallerService(this.ssh, this.nodes, kubeConfigFor, this.options.installer).handlers(emit);
     const clusterOps = new ClusterOpsService(this.ssh, this.nodes, kubeConfigFor).handlers();
-    const doctorService = new DoctorService(this.ssh, this.nodes, kubeConfigFor);
     const doctor = doctorService.handlers();
     const switches = new SwitchService(this.ssh, this.nodes, kubeConfigFor, doctorService).handlers(emit);
     const nodeStatus = this.nodeStatus.client(emit);

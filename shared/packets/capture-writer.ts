@@ -83,7 +83,8 @@ const endOfOptions = new Uint8Array(4);
 export class PcapngWriter {
   readonly parts: Uint8Array[] = [];
 
-  constructor(options: { comment?: string; application?: string } = {}) {
+  /** `comment`: the section's opt_comment, or several (pcapng lets the option repeat). */
+  constructor(options: { comment?: string | string[]; application?: string } = {}) {
     const fixed = new Uint8Array(16);
     const view = new DataView(fixed.buffer);
     view.setUint32(0, 0x1a2b3c4d, true);
@@ -92,7 +93,7 @@ export class PcapngWriter {
     view.setInt32(8, -1, true); // section length unknown
     view.setInt32(12, -1, true);
     const opts: Uint8Array[] = [];
-    if (options.comment) opts.push(option(1, utf8Encode(options.comment)));
+    for (const comment of typeof options.comment === 'string' ? [options.comment] : (options.comment ?? [])) if (comment) opts.push(option(1, utf8Encode(comment)));
     if (options.application) opts.push(option(4, utf8Encode(options.application)));
     if (opts.length > 0) opts.push(endOfOptions);
     this.parts.push(block(0x0a0d0d0a, [fixed, ...opts]));
@@ -116,7 +117,8 @@ export class PcapngWriter {
     return this.interfaceCount++;
   }
 
-  add(interfaceIndex: number, p: PacketToWrite): void {
+  /** Adds an enhanced packet block; `comment` becomes its opt_comment (Wireshark's frame.comment). */
+  add(interfaceIndex: number, p: PacketToWrite, comment?: string): void {
     // ts = sec * 1e9 + nsec as two 32-bit halves, without BigInt: sec * 1e9 exceeds 2^53.
     const secHigh = Math.floor(p.tsSec / 65536);
     const secLow = p.tsSec % 65536;
@@ -132,7 +134,7 @@ export class PcapngWriter {
     const fixed = header32([interfaceIndex, tsHigh, tsLow, p.caplen, p.origLen]);
     const data = new Uint8Array((p.caplen + 3) & ~3);
     data.set(p.bytes.subarray(p.offset, p.offset + p.caplen));
-    this.parts.push(block(6, [fixed, data]));
+    this.parts.push(block(6, comment ? [fixed, data, option(1, utf8Encode(comment)), endOfOptions] : [fixed, data]));
   }
 }
 

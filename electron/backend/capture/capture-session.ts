@@ -29,6 +29,13 @@ export interface CaptureOptions {
   batchMs?: number;
   /** Packet bytes kept before the capture stops itself. */
   maxBytes?: number;
+  /**
+   * Whether rows are sent to a view (the Captures list). A flow capture's points send none: their
+   * packets are read from the store when correlated, so no flow window applies and nothing is skipped.
+   */
+  rows?: boolean;
+  /** tcpdump's -s: bytes kept of each packet, 0 for all of it. */
+  snapLen?: number;
 }
 
 export const defaultCaptureFlow: FlowWindowOptions = { highWater: 20_000, lowWater: 5_000 };
@@ -40,9 +47,9 @@ export function shellQuote(word: string): string {
 }
 
 /** What the console shows: tcpdump as the user would type it, with the SSH session's own exclusion. */
-export function tcpdumpInvocation(iface: string, filter: string): string {
+export function tcpdumpInvocation(iface: string, filter: string, snapLen = 0): string {
   const own = 'not (this SSH session)';
-  return `tcpdump -i ${shellQuote(iface)} -U -w - -B 8192 -s 0 -n ${shellQuote(filter.trim() ? `(${filter.trim()}) and ${own}` : own)}`;
+  return `tcpdump -i ${shellQuote(iface)} -U -w - -B 8192 -s ${snapLen} -n ${shellQuote(filter.trim() ? `(${filter.trim()}) and ${own}` : own)}`;
 }
 
 /**
@@ -51,7 +58,8 @@ export function tcpdumpInvocation(iface: string, filter: string): string {
  * node's view of it is in $SSH_CONNECTION), as Wireshark's sshdump does: otherwise every captured
  * packet makes more SSH traffic to capture, and a capture on the node's main interface feeds on itself.
  */
-export function tcpdumpCommand(iface: string, filter: string): string {
+export function tcpdumpCommand(iface: string, filter: string, snapLen = 0): string {
+  if (!Number.isInteger(snapLen) || snapLen < 0 || snapLen > 262144) throw new ConsoleError('invalid-request', `${snapLen} is not a snap length (0 to 262144).`);
   // The contract allows only these characters; checked again because the name goes into a command line unquoted.
   if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(iface)) throw new ConsoleError('invalid-request', `"${iface}" is not an interface name.`);
   const user = filter.trim();
@@ -61,7 +69,7 @@ export function tcpdumpCommand(iface: string, filter: string): string {
     `own="not (host $1 and tcp port $2 and host $3 and tcp port $4)"`,
     `user=${shellQuote(user)}`,
     'if [ -z "$4" ]; then f="$user"; elif [ -n "$user" ]; then f="($user) and $own"; else f="$own"; fi',
-    `args="-i ${iface} -U -w - -B 8192 -s 0 -n"`,
+    `args="-i ${iface} -U -w - -B 8192 -s ${snapLen} -n"`,
     'if [ "$(id -u)" = 0 ]; then exec tcpdump $args "$f"; else exec sudo -n tcpdump $args "$f"; fi',
   ].join('; ');
   return `sh -c ${shellQuote(script)}`;
@@ -85,6 +93,11 @@ export class CaptureSession {
   private readonly pauseMs: number;
   private readonly batchMs: number;
   private readonly maxBytes: number;
+  private readonly sendRows: boolean;
+  private readonly snapLenAsked: number;
+  /** Seconds since the epoch: when tcpdump said it was listening, and when the stop was asked for. */
+  readonly listeningAt = Date.now() / 1000;
+  stopRequestedAt: number | undefined;
   private pending: PacketRow[] = [];
   private tally = emptyTally();
   private batchTimer: NodeJS.Timeout | undefined;
@@ -110,6 +123,8 @@ export class CaptureSession {
     this.pauseMs = options.pauseMs ?? 1000;
     this.batchMs = options.batchMs ?? 50;
     this.maxBytes = options.maxBytes ?? 512 * 1024 * 1024;
+    this.sendRows = options.rows ?? true;
+    this.snapLenAsked = options.snapLen ?? 0;
     const onPacket = (p: CapturedPacket) => this.packet(p);
     channel.on('data', (chunk: Buffer) => {
       this.reader.push(chunk, onPacket);
@@ -133,7 +148,7 @@ export class CaptureSession {
    */
   static start(client: Client, node: string, iface: string, filter: string, sink: CaptureSink, options: CaptureOptions & { startTimeoutMs?: number } = {}): Promise<CaptureSession> {
     return new Promise((resolve, reject) => {
-      client.exec(tcpdumpCommand(iface, filter), (error, channel) => {
+      client.exec(tcpdumpCommand(iface, filter, options.snapLen ?? 0), (error, channel) => {
         if (error) return reject(new ConsoleError('ssh-disconnected', `${node} refused to run tcpdump: ${error.message}`));
         let said = '';
         let settled = false;
@@ -168,7 +183,7 @@ export class CaptureSession {
   }
 
   get command(): string {
-    return tcpdumpInvocation(this.iface, this.filter);
+    return tcpdumpInvocation(this.iface, this.filter, this.snapLenAsked);
   }
 
   private packet(p: CapturedPacket): void {
@@ -181,7 +196,9 @@ export class CaptureSession {
     const t = this.tally[tallyKeys[this.facts.encap] ?? 'direct'];
     t.packets++;
     t.bytes += p.origLen;
-    if (this.viewBehind) this.skipped++;
+    if (!this.sendRows) {
+      // counted in the batch's totals only
+    } else if (this.viewBehind) this.skipped++;
     else {
       this.pending.push(packetRecord(this.store.count, p, this.facts));
       if (this.flow.sent(1)) this.pauseForView();
@@ -225,6 +242,7 @@ export class CaptureSession {
   async stop(reason = 'Stopped.'): Promise<void> {
     if (this.ended) return;
     this.stopping ??= reason;
+    this.stopRequestedAt ??= Date.now() / 1000;
     // tcpdump runs without --immediate-mode: the kernel hands it packets in blocks, at the latest
     // after its 1 s buffer timeout. That costs up to a second of latency in the live list but
     // carries floods (measured: 20,000 packets in 1 s with no kernel drop, against 86% dropped in
