@@ -81,7 +81,7 @@ export function App({ backend }: { backend: Backend }) {
               {section === 'measure' && <MeasurePage cluster={cluster} active={section === 'measure'} />}
               {/* Kept mounted while hidden, so that live captures keep streaming during a visit elsewhere. */}
               <div hidden={section !== 'captures'}>
-                <CapturesPage active={section === 'captures'} />
+                <CapturesPage active={section === 'captures'} cluster={cluster} />
               </div>
               {/* Kept mounted while hidden, so that a shell survives a visit to another section. */}
               <div hidden={section !== 'terminal'}>

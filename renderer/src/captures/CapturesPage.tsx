@@ -1,14 +1,17 @@
-// Captures: start tcpdump on any connected node's interface with a capture filter (or a preset
-// per routing mode), watch the packets decoded live in Wireshark's three panes, filter them,
-// chart them by encapsulation, and export them as pcap or pcapng.
+// Captures: follow one flow between two pods at every hop on both nodes (FlowCapture.tsx); or
+// start tcpdump on any connected node's interface with a capture filter (or a preset per routing
+// mode), watch the packets decoded live in Wireshark's three panes, filter them, chart them by
+// encapsulation, and export them as pcap or pcapng.
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { PacketRow } from '../../../shared/api/capture-contract.ts';
+import type { ConnectedCluster } from '../api/connected-cluster.ts';
 import { compileDisplayFilter } from '../../../shared/packets/display-filter.ts';
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
 import { useSsh } from '../ssh/ssh-state.tsx';
 import { NodePicker } from '../components/NodePicker.tsx';
 import { downloadFile } from '../components/download-file.ts';
 import { CaptureFeed, type CaptureInfo } from './capture-feed.ts';
+import { FlowCaptureSection } from './FlowCapture.tsx';
 import { PacketDetail } from './PacketDetail.tsx';
 import { PacketList } from './PacketList.tsx';
 import { capturePresets } from './presets.ts';
@@ -33,7 +36,7 @@ function useFiltered(rows: PacketRow[] | undefined, filterText: string, version:
   return { rows: now.out.slice() };
 }
 
-export function CapturesPage({ active: visible }: { active: boolean }) {
+export function CapturesPage({ active: visible, cluster }: { active: boolean; cluster?: ConnectedCluster }) {
   const client = useClient();
   const ssh = useSsh();
   const feed = useMemo(() => new CaptureFeed(client), [client]);
@@ -134,6 +137,8 @@ export function CapturesPage({ active: visible }: { active: boolean }) {
       <h1 id={visible ? 'section-heading' : undefined} tabIndex={-1}>
         Captures
       </h1>
+      <FlowCaptureSection {...(cluster ? { cluster } : {})} />
+      <h2>Capture on one interface</h2>
       {ssh.nodes.length === 0 ? (
         <p>No SSH nodes yet: add one under Nodes first. Captures run tcpdump on the node over SSH.</p>
       ) : (
