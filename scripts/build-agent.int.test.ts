@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAgent, type AgentManifest } from './build-agent.ts';
+import type { AgentManifest } from '../shared/api/agent-artifact.ts';
+import { buildAgent } from './build-agent.ts';
 
 let dir: string;
 let outDir: string;
@@ -58,6 +59,11 @@ describe('npm run build:agent', () => {
     const packed = readFileSync(path.join(outDir, gz.path));
     expect(createHash('sha256').update(packed).digest('hex')).toBe(gz.sha256);
     expect(createHash('sha256').update(gunzipSync(packed)).digest('hex')).toBe(manifest.sha256);
+    // The cluster manifests the executable prints, kept for the installer (not uploaded).
+    const kept = readFileSync(path.join(outDir, manifest.clusterManifests!.path), 'utf8');
+    expect(createHash('sha256').update(kept).digest('hex')).toBe(manifest.clusterManifests!.sha256);
+    expect(kept).toBe(agent(['manifests']));
+    expect(kept).toMatch(/kind: ValidatingAdmissionPolicy/);
     expect(gz.size).toBeLessThan(manifest.files[0]!.size / 2);
     expect(JSON.parse(readFileSync(path.join(outDir, 'manifest.json'), 'utf8'))).toEqual(manifest);
   });

@@ -15,22 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Script } from 'node:vm';
 import { build } from 'esbuild';
+import type { AgentManifest } from '../shared/api/agent-artifact.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** What the installer reads (the console's copy of this shape is electron/backend/installer/artifact.ts). */
-export interface AgentManifest {
-  name: 'gingham-agent';
-  version: string;
-  platform: 'linux';
-  arch: string;
-  node: string;
-  /** The executable's SHA-256: the artifact's identity (two builds are the same agent when it matches). */
-  sha256: string;
-  executable: string;
-  /** `gzip`: the same file compressed, beside it, which the installer uploads instead where the node has gzip (a third of the bytes). */
-  files: { path: string; sha256: string; size: number; mode: number; gzip?: { path: string; sha256: string; size: number } }[];
-}
 
 /** The native files the agent loads or runs: executables and addons, not gyp's object files. */
 const nativeFiles = ['agent/bgp/native/build/Release/gingham-route-writer', 'agent/bgp/native/build/Release/tcp_md5.node', 'agent/dataplane/native/build/Release/gingham-tunl0'];
@@ -117,6 +105,10 @@ export async function buildAgent(outDir = path.join(root, 'out', 'agent'), optio
   const packed = gzipSync(readFileSync(executable), { level: 6 });
   writeFileSync(`${executable}.gz`, packed);
   files[files.findIndex((f) => f.path === 'gingham-agent')]!.gzip = { path: 'gingham-agent.gz', sha256: createHash('sha256').update(packed).digest('hex'), size: packed.length };
+  // The built executable prints its own cluster manifests, once, here: an install applies them
+  // without starting the executable on a node (seconds on a loaded one) just to read them.
+  const clusterYaml = execFileSync(executable, ['manifests'], { encoding: 'utf8' });
+  writeFileSync(path.join(outDir, 'cluster-manifests.yaml'), clusterYaml);
   const manifest: AgentManifest = {
     name: 'gingham-agent',
     version,
@@ -126,6 +118,7 @@ export async function buildAgent(outDir = path.join(root, 'out', 'agent'), optio
     sha256: files.find((f) => f.path === 'gingham-agent')!.sha256,
     executable: 'gingham-agent',
     files,
+    clusterManifests: { path: 'cluster-manifests.yaml', sha256: createHash('sha256').update(clusterYaml).digest('hex') },
   };
   writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
@@ -167,7 +160,7 @@ function listFiles(dir: string, prefix = ''): string[] {
     .flatMap((entry) => {
       const rel = path.join(prefix, entry.name);
       if (entry.isDirectory()) return listFiles(dir, rel);
-      return rel === 'manifest.json' || rel.endsWith('.gz') ? [] : [rel];
+      return rel === 'manifest.json' || rel === 'cluster-manifests.yaml' || rel.endsWith('.gz') ? [] : [rel];
     })
     .sort();
 }

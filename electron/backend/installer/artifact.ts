@@ -1,39 +1,11 @@
 // The agent artifact the console installs: the folder `npm run build:agent` writes (out/agent),
-// read through its manifest. The manifest is checked here as untrusted input: the installer
-// builds remote paths from it.
+// read through its manifest (shared/api/agent-artifact.ts), checked here as untrusted input.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import { AgentManifest } from '../../../shared/api/agent-artifact.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
-
-const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
-/** A relative path of plain names: no `..`, no absolute paths, nothing a shell would read twice. */
-const relativePath = z.string().regex(/^[\w.+-]+(\/[\w.+-]+)*$/).refine((p) => !p.split('/').includes('..'), 'no .. in artifact paths');
-
-export const AgentManifest = z.object({
-  name: z.literal('gingham-agent'),
-  version: z.string().min(1).max(100).regex(/^[\w.+-]+$/),
-  platform: z.literal('linux'),
-  arch: z.string(),
-  node: z.string(),
-  sha256,
-  executable: relativePath,
-  files: z
-    .array(
-      z.object({
-        path: relativePath,
-        sha256,
-        size: z.number().int().min(0),
-        mode: z.number().int().min(0).max(0o777),
-        /** The same file gzip-compressed, uploaded instead where the node has gzip. */
-        gzip: z.object({ path: relativePath, sha256, size: z.number().int().min(0) }).optional(),
-      }),
-    )
-    .min(1),
-});
-export type AgentManifest = z.infer<typeof AgentManifest>;
 
 export interface AgentArtifact {
   dir: string;
@@ -70,6 +42,20 @@ export async function verifyArtifact(artifact: AgentArtifact): Promise<void> {
       throw new ConsoleError('invalid-request', `${file.path} in ${artifact.dir} does not match its manifest: rebuild with \`npm run build:agent\`.`);
     }
   }
+}
+
+/**
+ * The agent's cluster manifests as its build printed them, checked against the manifest; undefined
+ * for a build made before they were kept (the installer then has the node's copy print them).
+ */
+export function clusterManifestsOf(artifact: AgentArtifact): string | undefined {
+  const kept = artifact.manifest.clusterManifests;
+  if (!kept) return undefined;
+  const text = readFileSync(path.join(artifact.dir, kept.path));
+  if (createHash('sha256').update(text).digest('hex') !== kept.sha256) {
+    throw new ConsoleError('invalid-request', `${kept.path} in ${artifact.dir} does not match its manifest: rebuild with \`npm run build:agent\`.`);
+  }
+  return text.toString('utf8');
 }
 
 /** uname -m's name for Node's process.arch. */

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Client } from 'ssh2';
 import type { InstallOutcome, InstallPhase, InstallProgress, NodeAgentState } from '../../../shared/api/agent-install.ts';
 import { cniConflist, cniPluginShim } from '../../../shared/model/cni-network.ts';
-import { unameArch, type AgentArtifact } from './artifact.ts';
+import { clusterManifestsOf, unameArch, type AgentArtifact } from './artifact.ts';
 import { agentConfigYaml, type AgentConfigFields } from './agent-credential.ts';
 import { activateScript, nodePaths, probeScript, stagedCni, superviseScript, systemdUnit, tokenExpiryScript, uninstallScript } from './node-scripts.ts';
 import { ConnectionLost, openSftp, runScript, runScriptOk, shellQuote, uploadFile, writeRemoteFile } from './remote.ts';
@@ -76,6 +76,27 @@ export function parseState(text: string): InstallState | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Resolves to the error a promise ends with, or undefined: a step started early is awaited later, and must not reject unheard meanwhile. */
+function settle(work: Promise<unknown>): Promise<Error | undefined> {
+  return work.then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+  );
+}
+
+/**
+ * Prints `token:` lines (the agent token's expiry, the Node it is bound to) and `release=yes|no`:
+ * whether the artifact's release is on the node whole, by SHA-256, or only by the files' sizes
+ * when `quick` (the running agent's own release, hashed when it was installed).
+ */
+function releaseFactsScript(artifact: AgentArtifact, quick: boolean): string {
+  const dir = `${nodePaths.releases}/${artifact.manifest.sha256}`;
+  const check = quick
+    ? artifact.manifest.files.map((f) => `[ "$(stat -c %s ${shellQuote(f.path)} 2>/dev/null)" = ${f.size} ]`).join(' && ')
+    : 'sha256sum --quiet -c .sha256sums';
+  return `( ${tokenExpiryScript} ) | sed 's/^/token:/'\nif cd ${dir} 2>/dev/null && ${check} >/dev/null 2>&1; then echo release=yes; else echo release=no; fi\n`;
 }
 
 /** The agent running from this release, healthy. */
@@ -164,15 +185,23 @@ export async function installOnNode(
       { staged: stagedCni.plugin, path: nodePaths.cniPlugin, mode: 0o755, text: cniPluginShim(`${nodePaths.current}/gingham-agent`, 'Written by the Gingham console’s installer') },
       { staged: stagedCni.config, path: nodePaths.cniConfig, mode: 0o644, text: cniConflist({ kubeconfig: nodePaths.kubeconfig, nodeName: target.config.nodeName }) },
     ].filter((file) => before!.fileHashes[file.path] !== sha256(file.text));
-    const [expiryText = '', boundTo = ''] = (await runScriptOk(client, 'reading the token expiry', tokenExpiryScript)).split('\n');
+    // One round trip for the token's expiry and whether the release is there whole. The release
+    // the running agent was started from was hashed when it was installed: its files' sizes are
+    // checked then, not 100 MB hashed again on every install that changes nothing.
+    const facts = (await runScriptOk(client, 'reading the token and the release', releaseFactsScript(artifact, runsRelease(before, sha)))).split('\n');
+    const [expiryText = '', boundTo = ''] = facts.filter((l) => l.startsWith('token:')).map((l) => l.slice('token:'.length));
     const expiry = Number(expiryText.trim() || 0) * 1000;
     // A token bound to another Node (or to none, from an older install) cannot write this node's status.
     const tokenNeeded = expiry < Date.now() + (options.renewWithinMs ?? 7 * 24 * 3600_000) || boundTo.trim() !== target.config.nodeName;
-    const releasePresent = (await runScript(client, 'checking the release', `cd ${nodePaths.releases}/${sha} 2>/dev/null && sha256sum --quiet -c .sha256sums`)).code === 0;
+    const releasePresent = facts.includes('release=yes');
 
     if (releasePresent && runsRelease(before, sha) && !configChanged && !tokenNeeded && cniFiles.length === 0) {
       return emit({ phase: 'done', outcome: 'unchanged', nodeState: 'new-agent-running', version, message: `${target.label} already runs agent ${version}: nothing to change.` });
     }
+    // The agent's own manifests, as its build kept them, go to the API server while the release
+    // uploads (an older build's are printed by its executable on the node, further on).
+    const kept = clusterManifestsOf(artifact);
+    const applying = kept === undefined ? undefined : settle(cluster.applyManifests(kept));
 
     if (!releasePresent) {
       const packed = (file: AgentArtifact['manifest']['files'][number]) => (before!.gzip ? file.gzip : undefined);
@@ -201,11 +230,16 @@ export async function installOnNode(
       sftp.end();
 
       enter('verifying', 'Checking every file’s SHA-256 on the node');
+      const release = `${nodePaths.releases}/${sha}`;
+      const aside = `${nodePaths.releases}/.damaged-${sha}`;
       const check = await runScript(
         client,
         'verifying the upload',
-        // gzip checks its own CRC as it unpacks; sha256sum then checks the unpacked files.
-        `set -e; cd ${incoming}; ${artifact.manifest.files.filter(packed).map((f) => `gzip -d ${shellQuote(f.path)}.gz`).join('; ') || 'true'}; sha256sum --quiet -c .sha256sums; ${artifact.manifest.files.map((f) => `chmod ${f.mode.toString(8)} ${shellQuote(f.path)}`).join('; ')}; cd /; mv -T ${incoming} ${nodePaths.releases}/${sha}`,
+        // gzip checks its own CRC as it unpacks; sha256sum then checks the unpacked files. A
+        // damaged copy of the same release already there (it failed the check above) is moved
+        // aside for the whole one: a running agent keeps its open executable, and `current`
+        // points at the release's name, which is whole again a rename later.
+        `set -e; cd ${incoming}; ${artifact.manifest.files.filter(packed).map((f) => `gzip -d ${shellQuote(f.path)}.gz`).join('; ') || 'true'}; sha256sum --quiet -c .sha256sums; ${artifact.manifest.files.map((f) => `chmod ${f.mode.toString(8)} ${shellQuote(f.path)}`).join('; ')}; cd /; rm -rf ${aside}; if [ -e ${release} ]; then mv -T ${release} ${aside}; fi; mv -T ${incoming} ${release}; rm -rf ${aside}`,
       );
       if (check.code !== 0) {
         await runScript(client, 'removing a bad upload', `rm -rf ${incoming}`);
@@ -214,8 +248,12 @@ export async function installOnNode(
     }
 
     enter('configuring', 'Writing the agent’s configuration and credential');
-    const manifests = await runScriptOk(client, 'printing the agent’s manifests', `${nodePaths.releases}/${sha}/gingham-agent manifests`);
-    await cluster.applyManifests(manifests);
+    if (applying) {
+      const failed = await applying;
+      if (failed) throw failed;
+    } else {
+      await cluster.applyManifests(await runScriptOk(client, 'printing the agent’s manifests', `${nodePaths.releases}/${sha}/gingham-agent manifests`));
+    }
     await runScriptOk(client, 'preparing the folders', `set -e; mkdir -p ${nodePaths.bin} ${nodePaths.staged} ${nodePaths.lib} ${nodePaths.run}; chmod 0700 ${nodePaths.etc} ${nodePaths.staged} ${nodePaths.run}; rm -f ${nodePaths.staged}/*`);
     const sftp = await openSftp(client);
     if (configChanged) await writeRemoteFile(client, sftp, `${nodePaths.staged}/agent.yaml`, configText, 0o644);

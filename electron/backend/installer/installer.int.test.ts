@@ -93,6 +93,11 @@ function gopsProcesses(node: SshdNode): string[] {
     .filter((exe) => exe.includes('gingham'));
 }
 
+/** When each phase began, from the progress reports: `checking 0 ms, uploading 812 ms, ...`. */
+function phaseTimes(progress: InstallProgress[]): string {
+  return progress.filter((p, i) => i === 0 || p.phase !== progress[i - 1]!.phase).map((p) => `${p.phase} ${p.ms} ms`).join(', ');
+}
+
 const release = (artifact: AgentArtifact) => `${nodePaths.releases}/${artifact.manifest.sha256}/gingham-agent`;
 
 describe('agent installer over SSH', () => {
@@ -103,6 +108,7 @@ describe('agent installer over SSH', () => {
       [a, b].map((node) => installOnNode(target(node), v1, cluster, (p) => seen.set(p.nodeId, [...(seen.get(p.nodeId) ?? []), p]), { startWaitSeconds: 30 })),
     );
     console.log(`installed on two nodes in ${((Date.now() - t0) / 1000).toFixed(1)} s (${results.map((r) => `${r.nodeId} ${r.ms} ms`).join(', ')})`);
+    for (const [node, progress] of seen) console.log(`${node}: ${phaseTimes(progress)}`);
     for (const result of results) expect(result, result.message).toMatchObject({ phase: 'done', outcome: 'installed', nodeState: 'new-agent-running', version: '1.0.0-test' });
     for (const node of [a, b]) {
       const phases = seen.get(nodeName(node))!.map((p) => p.phase);
@@ -154,7 +160,9 @@ describe('agent installer over SSH', () => {
   it('a second install changes nothing: no upload, same process', async () => {
     const before = await probe(a);
     const phases: string[] = [];
-    const result = await installOnNode(target(a), v1, cluster, (p) => phases.push(p.phase));
+    const progress: InstallProgress[] = [];
+    const result = await installOnNode(target(a), v1, cluster, (p) => (phases.push(p.phase), progress.push(p)));
+    console.log(`unchanged reinstall: ${result.ms} ms (${phaseTimes(progress)})`);
     expect(result).toMatchObject({ phase: 'done', outcome: 'unchanged', nodeState: 'new-agent-running' });
     expect(phases).not.toContain('uploading');
     expect(phases).not.toContain('starting');
@@ -171,6 +179,20 @@ describe('agent installer over SSH', () => {
     expect(p.version).toBe('2.0.0-test');
     const releases = (await onNode(a, `ls ${nodePaths.releases}`)).trim().split('\n').sort();
     expect(releases).toEqual([v1.manifest.sha256, v2.manifest.sha256].sort());
+  }, testTimeout);
+
+  it("a release on the node with a file cut short is uploaded again, even the running agent's own (its files' sizes are checked, not trusted)", async () => {
+    const damaged = `${nodePaths.releases}/${v2.manifest.sha256}/native/build/Release/gingham-tunl0`;
+    await onNode(a, `truncate -s 100 ${damaged}`);
+    const phases: string[] = [];
+    const result = await installOnNode(target(a), v2, cluster, (p) => phases.push(p.phase), { startWaitSeconds: 30 });
+    expect(result, result.message).toMatchObject({ phase: 'done', nodeState: 'new-agent-running', version: '2.0.0-test' });
+    expect(phases).toContain('uploading');
+    const file = v2.manifest.files.find((f) => f.path === 'native/build/Release/gingham-tunl0')!;
+    expect((await onNode(a, `sha256sum < ${damaged}`)).split(' ')[0]).toBe(file.sha256);
+    expect((await probe(a)).agentExe).toBe(release(v2));
+    // Nothing left beside the releases: no damaged copy, no unfinished upload.
+    expect((await onNode(a, `ls -A ${nodePaths.releases}`)).trim().split('\n').filter((name) => name.startsWith('.'))).toEqual([]);
   }, testTimeout);
 
   it('the SSH session killed mid-upload leaves the old agent running, says so, and a retry completes', async () => {
