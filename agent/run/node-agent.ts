@@ -22,10 +22,11 @@ import { RpcServer } from '../rpc/server.ts';
 import { NodeStatusReporting } from '../status/node-status-reporting.ts';
 import type { HostAddress } from './autodetect.ts';
 import { borrowedRoutes, desiredDataplane, type BgpRoute, type LocalFacts } from '../../shared/dataplane-plan/desired-state.ts';
-import { effectivePools, encapsulationsFromPeers, peersStillOnBgp, publishedEncapsulations } from '../../shared/dataplane-plan/mode-switch.ts';
-import { encapsulations, formatNodeEncapsulations, type Encapsulation } from '../../shared/model/node-encapsulation.ts';
+import { effectivePools, publishedEncapsulations } from '../../shared/dataplane-plan/mode-switch.ts';
+import { formatNodeEncapsulations, type Encapsulation } from '../../shared/model/node-encapsulation.ts';
 import { bgpWanted, desiredBgp } from './desired-bgp.ts';
 import { LearnedRoutes } from './learned-routes.ts';
+import { lingerMs, PeerLinger } from './peer-linger.ts';
 import { PeerPasswords } from './peer-passwords.ts';
 import { reconcileTunnelAddresses, type TunnelAddresses } from './tunnel-addresses.ts';
 
@@ -40,12 +41,6 @@ export interface NodeAgentOptions {
   /** Published in the node's status objects (GinghamNodeStatus, CalicoNodeStatus). */
   agentVersion?: string;
 }
-
-/**
- * How long a node keeps receiving an old encapsulation (and keeps BGP up) for peers that have not
- * published that they moved: long enough for any live agent, bounded for one that stopped.
- */
-export const lingerMs = 20_000;
 
 function sameRoutes(a: readonly BgpRoute[] | undefined, b: readonly BgpRoute[] | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
@@ -86,9 +81,7 @@ export class NodeAgent {
   /** Make before break (mode-switch.ts): old encapsulations still received, and BGP kept, for peers that have not moved. */
   private keepAccepting: Encapsulation[] = [];
   private keepBgp = false;
-  /** Since when each of IPIP, VXLAN, BGP has been kept for peers only (ms): kept for at most lingerMs. */
-  private readonly lingerSince = new Map<string, number>();
-  private lingerTimer: NodeJS.Timeout | undefined;
+  private readonly linger: PeerLinger;
   /** The gingham.dev/Encapsulations text wanted (after the last pass) and last written. */
   private encapsulationsWanted: string | undefined;
   private encapsulationsWritten: string | undefined;
@@ -104,6 +97,7 @@ export class NodeAgent {
     this.ipam = new Ipam(options.client, options.nodeName, (m) => this.log.info({ part: 'ipam' }, m));
     this.reconciler = new Reconciler({ log: this.log.child({ part: 'dataplane' }), forceUserspaceIpip: options.userspaceIpip ?? false });
     this.peerPasswords = new PeerPasswords(options.client, () => this.recompute());
+    this.linger = new PeerLinger(lingerMs, () => this.recompute(), (m) => this.log.warn({ part: 'dataplane' }, m));
   }
 
   private get local(): LocalFacts {
@@ -180,7 +174,7 @@ export class NodeAgent {
   /** Stops everything; with `cleanup`, removes the routes and devices it made (a node leaving). */
   async stop(options: { cleanup?: boolean } = {}): Promise<void> {
     this.stopped = true;
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.linger.stop();
     this.learned?.stop();
     await this.computing;
     await this.tunnelTask;
@@ -235,9 +229,9 @@ export class NodeAgent {
   }
 
   /**
-   * What peers still send this node during a mode switch (their published encapsulations, a
-   * canary's override), each kept at most lingerMs; and whether BGP stays up for peers that
-   * still route by it although this node's pools are all VXLAN now.
+   * What peers still send this node during a mode switch (their modes, a canary's override, what
+   * they published they still send), and whether BGP stays up for peers that still route by it
+   * although this node's pools are all VXLAN now (peer-linger.ts).
    */
   private followPeers(snapshot: ClusterSnapshot): void {
     for (const node of snapshot.nodes) {
@@ -247,35 +241,10 @@ export class NodeAgent {
         this.log.warn({ node: node.name }, problem);
       }
     }
-    const fromPeers = encapsulationsFromPeers(snapshot, this.options.nodeName);
-    this.keepAccepting = encapsulations.filter((e) => this.linger(e, fromPeers.has(e)));
     const me = snapshot.nodes.find((n) => n.name === this.options.nodeName);
-    const ownPools = effectivePools(snapshot.pools, me?.poolModes);
-    this.keepBgp = this.linger('BGP', !bgpWanted(ownPools) && peersStillOnBgp(snapshot, this.options.nodeName));
-  }
-
-  /** Whether to keep `what` for peers now; a recomputation is due when its time runs out. */
-  private linger(what: string, wanted: boolean): boolean {
-    if (!wanted) {
-      this.lingerSince.delete(what);
-      return false;
-    }
-    const now = Date.now();
-    const since = this.lingerSince.get(what) ?? now;
-    this.lingerSince.set(what, since);
-    const left = since + lingerMs - now;
-    if (left <= 0) {
-      if (left > -1000) this.log.warn({ part: 'dataplane' }, `${what}: still wanted by peers that have not published that they moved after ${lingerMs / 1000} s; no longer kept for them`);
-      return false;
-    }
-    if (!this.lingerTimer) {
-      this.lingerTimer = setTimeout(() => {
-        this.lingerTimer = undefined;
-        this.recompute();
-      }, left + 10);
-      this.lingerTimer.unref();
-    }
-    return true;
+    const kept = this.linger.kept(snapshot, this.options.nodeName, bgpWanted(effectivePools(snapshot.pools, me?.poolModes)));
+    this.keepAccepting = kept.keepAccepting;
+    this.keepBgp = kept.keepBgp;
   }
 
   /**

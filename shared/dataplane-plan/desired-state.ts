@@ -8,7 +8,7 @@ import type { ClusterNode, ClusterSnapshot } from '../model/cluster-snapshot.ts'
 import { dataplaneStateSchema, type DataplaneState } from '../model/dataplane-state.ts';
 import type { Encapsulation } from '../model/node-encapsulation.ts';
 import { caliInterfaceName, formatIPv4, formatInterfaceAddress, isIPv4, type InterfaceAddress } from '../net/index.ts';
-import { effectivePools, encapsulationsFromPeers } from './mode-switch.ts';
+import { allFromPeers, effectivePools } from './mode-switch.ts';
 
 export interface LocalFacts {
   nodeName: string;
@@ -20,7 +20,7 @@ export interface LocalFacts {
   vxlanTunnelAddress?: string;
   /**
    * Encapsulations to keep receiving for peers that still send them during a mode switch; absent:
-   * every one they may send (encapsulationsFromPeers). The agent passes its own, bounded in time.
+   * every one they may send (allFromPeers). The agent passes its own, bounded in time.
    */
   keepAccepting?: Encapsulation[];
 }
@@ -105,7 +105,7 @@ export function desiredDataplane(snapshot: ClusterSnapshot, local: LocalFacts, b
   // A staged rollout's override for this node: its pools' modes, for this node only.
   const me = snapshot.nodes.find((n) => n.name === local.nodeName);
   const pools = effectivePools(snapshot.pools, me?.poolModes);
-  const keepAccepting = local.keepAccepting ?? [...encapsulationsFromPeers(snapshot, local.nodeName)].sort();
+  const keepAccepting = local.keepAccepting ?? allFromPeers(snapshot, local.nodeName);
   const document = dataplaneStateSchema.parse({
     node: {
       name: local.nodeName,

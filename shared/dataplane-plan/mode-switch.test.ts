@@ -6,7 +6,7 @@ import { emptyIPAMBlock, parseIPAMBlock, parseIPPool } from '../model/index.ts';
 import { encapsulationsAnnotation, hasConverged, parsePoolModesOverride, poolModesAnnotation } from '../model/node-encapsulation.ts';
 import { parseInterfaceAddress } from '../net/index.ts';
 import { desiredDataplane } from './desired-state.ts';
-import { encapsulationsFromPeers, peersStillOnBgp, planDataplane, publishedEncapsulations, type DataplanePlan } from './index.ts';
+import { encapsulationsFromPeers, peersOnBgp, planDataplane, publishedEncapsulations, type DataplanePlan } from './index.ts';
 
 // The seed seen from worker-1 (10.240.1.11/24): worker-2 on its subnet, worker-3 across it.
 function state(pool: Record<string, unknown>, accepts: { w2?: string[]; w3?: string[] }, keepAccepting?: string[]) {
@@ -87,17 +87,20 @@ const published = (accepts: string[], sends: string[], mode: string) => ({ [enca
 
 describe('from the cluster: what peers still send, BGP kept for them, a stage override', () => {
   it('keeps receiving what a peer that has not moved still sends, and nothing for a stock node', () => {
-    expect([...encapsulationsFromPeers(cluster({ vxlanMode: 'Always' }, { w2: published(['IPIP'], ['IPIP'], 'IPIP Always') }), 'worker-1')]).toEqual(['IPIP']);
-    expect([...encapsulationsFromPeers(cluster({ vxlanMode: 'Always' }), 'worker-1')]).toEqual([]);
+    // The pool is VXLAN now: worker-2's IP-in-IP is a leftover, which the agent keeps for a while only.
+    const leftover = encapsulationsFromPeers(cluster({ vxlanMode: 'Always' }, { w2: published(['IPIP'], ['IPIP'], 'IPIP Always') }), 'worker-1');
+    expect({ expected: [...leftover.expected], leftover: [...leftover.leftover] }).toEqual({ expected: [], leftover: ['IPIP'] });
+    const stock = encapsulationsFromPeers(cluster({ vxlanMode: 'Always' }), 'worker-1');
+    expect({ expected: [...stock.expected], leftover: [...stock.leftover] }).toEqual({ expected: [], leftover: [] });
     const state = desiredDataplane(cluster({ vxlanMode: 'Always' }, { w2: published(['IPIP'], ['IPIP'], 'IPIP Always') }), local, undefined);
     expect(state.node.keepAccepting).toEqual(['IPIP']);
     expect(state.peers[0]!.accepts).toEqual(['IPIP']);
   });
 
   it('keeps BGP up while a peer still routes by it (its published modes are not VXLAN)', () => {
-    expect(peersStillOnBgp(cluster({ vxlanMode: 'Always' }, { w2: published(['IPIP'], ['IPIP'], 'IPIP Always') }), 'worker-1')).toBe(true);
-    expect(peersStillOnBgp(cluster({ vxlanMode: 'Always' }, { w2: published(['VXLAN'], ['VXLAN'], 'VXLAN Always') }), 'worker-1')).toBe(false);
-    expect(peersStillOnBgp(cluster({ vxlanMode: 'Always' }), 'worker-1')).toBe(false);
+    expect(peersOnBgp(cluster({ vxlanMode: 'Always' }, { w2: published(['IPIP'], ['IPIP'], 'IPIP Always') }), 'worker-1')).toEqual({ expected: false, leftover: true });
+    expect(peersOnBgp(cluster({ vxlanMode: 'Always' }, { w2: published(['VXLAN'], ['VXLAN'], 'VXLAN Always') }), 'worker-1')).toEqual({ expected: false, leftover: false });
+    expect(peersOnBgp(cluster({ vxlanMode: 'Always' }), 'worker-1')).toEqual({ expected: false, leftover: false });
   });
 
   it('a canary override: the canary applies its own modes, and its peers accept what it sends', () => {
@@ -107,6 +110,12 @@ describe('from the cluster: what peers still send, BGP kept for them, a stage ov
     const peer = desiredDataplane(cluster({ ipipMode: 'Always' }, { w2: override }), local, undefined);
     expect(peer.pools[0]).toMatchObject({ ipipMode: 'Always', vxlanMode: 'Never' });
     expect(peer.node.keepAccepting).toEqual(['VXLAN']);
+    // Both for as long as the override stands: the canary's VXLAN is what its modes send, and the
+    // IP-in-IP of the nodes not yet switched is what theirs send (and they route by BGP).
+    expect([...encapsulationsFromPeers(cluster({ ipipMode: 'Always' }, { w2: override }), 'worker-1').expected]).toEqual(['VXLAN']);
+    expect([...encapsulationsFromPeers(cluster({ ipipMode: 'Always' }, { w1: override }), 'worker-1').expected]).toEqual(['IPIP']);
+    expect(canary.node.keepAccepting).toEqual(['IPIP']);
+    expect(peersOnBgp(cluster({ ipipMode: 'Always' }, { w1: override }), 'worker-1')).toEqual({ expected: true, leftover: false });
   });
 
   it('ignores an unreadable annotation with a reason, and keeps the Node', () => {

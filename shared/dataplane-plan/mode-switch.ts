@@ -7,6 +7,7 @@ import type { ClusterNode, ClusterSnapshot } from '../model/cluster-snapshot.ts'
 import type { IPPool } from '../model/ippool.ts';
 import { normalizeMode } from '../model/modes.ts';
 import { appliedMode, encapsulationOf, type AppliedMode, type Encapsulation, type NodeEncapsulations, type PoolModesOverride } from '../model/node-encapsulation.ts';
+import { bgpWanted } from './bgp-wanted.ts';
 import type { DataplanePlan } from './desired.ts';
 
 /** The pools as `node` applies them: a stage override replaces a pool's two modes for that node only. */
@@ -48,31 +49,57 @@ export function publishedEncapsulations(plan: DataplanePlan, vxlanReady = true):
 const others = (snapshot: ClusterSnapshot, nodeName: string): ClusterNode[] => snapshot.nodes.filter((n) => n.name !== nodeName);
 
 /**
- * The encapsulations peers may send `nodeName` beyond what its own pools want: each peer's
- * published `sends` (the old kind, until that peer has moved), and what an overridden peer's
- * modes send (a canary sends the new kind before the pool has it). A peer that published nothing
- * (stock calico-node, an older agent) sends what the pool says, which the node's pools want already.
+ * What peers may send `nodeName` beyond what its own pools want, in two parts:
+ * - `expected`: what peers' own modes send (the pool's, or a canary's override): a live peer sends
+ *   it for as long as those modes stand, so it is kept for as long (a canary stage may last
+ *   minutes; the nodes not yet switched receive the canary's VXLAN and the canary their IP-in-IP).
+ *   A peer that published nothing (stock calico-node, an older agent) counts by its modes too.
+ * - `leftover`: what peers published they still send although their modes no longer do: they
+ *   are between modes and will say so when they have moved; an agent that stopped never will,
+ *   so the agent keeps these only for a bounded time (node-agent.ts).
  */
-export function encapsulationsFromPeers(snapshot: ClusterSnapshot, nodeName: string): Set<Encapsulation> {
+export interface FromPeers {
+  expected: Set<Encapsulation>;
+  leftover: Set<Encapsulation>;
+}
+
+export function encapsulationsFromPeers(snapshot: ClusterSnapshot, nodeName: string): FromPeers {
   const me = snapshot.nodes.find((n) => n.name === nodeName);
   const own = encapsulationsOfPools(effectivePools(snapshot.pools, me?.poolModes));
-  const out = new Set<Encapsulation>();
+  const expected = new Set<Encapsulation>();
+  const published = new Set<Encapsulation>();
   for (const peer of others(snapshot, nodeName)) {
-    for (const e of peer.encapsulations?.sends ?? []) out.add(e);
-    if (peer.poolModes) for (const e of encapsulationsOfPools(effectivePools(snapshot.pools, peer.poolModes))) out.add(e);
+    const modes = encapsulationsOfPools(effectivePools(snapshot.pools, peer.poolModes));
+    for (const e of modes) expected.add(e);
+    for (const e of peer.encapsulations?.sends ?? []) if (!modes.has(e)) published.add(e);
   }
-  for (const e of own) out.delete(e);
-  return out;
+  for (const e of own) {
+    expected.delete(e);
+    published.delete(e);
+  }
+  for (const e of expected) published.delete(e);
+  return { expected, leftover: published };
+}
+
+/** Every encapsulation peers may send this node beyond its own pools' (the console's preview keeps them all). */
+export function allFromPeers(snapshot: ClusterSnapshot, nodeName: string): Encapsulation[] {
+  const { expected, leftover } = encapsulationsFromPeers(snapshot, nodeName);
+  return [...new Set([...expected, ...leftover])].sort();
 }
 
 /**
- * Whether some peer still routes by BGP (its published modes are not all VXLAN) while this node's
- * pools are all VXLAN: the speaker then stays up, so that the peer keeps this node's routes until
- * it has moved (BGP is withdrawn only after the new path exists everywhere).
+ * Whether some peer still routes by BGP while this node's pools are all VXLAN, in the same two
+ * parts: `expected`, a peer whose own modes route by BGP (the nodes not yet switched, while a
+ * canary is in VXLAN); `leftover`, a peer whose modes are all VXLAN now but whose published modes
+ * are not yet. The speaker stays up meanwhile, so that the peer keeps this node's routes until it
+ * has moved (BGP is withdrawn only after the new path exists everywhere).
  */
-export function peersStillOnBgp(snapshot: ClusterSnapshot, nodeName: string): boolean {
-  return others(snapshot, nodeName).some((peer) => {
-    const modes = peer.encapsulations ? Object.values(peer.encapsulations.modes) : [];
-    return modes.some((mode) => !mode.startsWith('VXLAN'));
-  });
+export function peersOnBgp(snapshot: ClusterSnapshot, nodeName: string): { expected: boolean; leftover: boolean } {
+  let expected = false;
+  let leftover = false;
+  for (const peer of others(snapshot, nodeName)) {
+    if (bgpWanted(effectivePools(snapshot.pools, peer.poolModes).map((p) => p.spec))) expected = true;
+    else if (Object.values(peer.encapsulations?.modes ?? {}).some((mode) => !mode.startsWith('VXLAN'))) leftover = true;
+  }
+  return { expected, leftover };
 }
