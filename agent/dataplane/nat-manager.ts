@@ -1,8 +1,8 @@
 // nat-outgoing: one nftables table of Gingham's own, replaced atomically in one `nft -f` run.
 // Masquerade traffic from a natOutgoing pool to destinations outside every pool, as Felix's
 // POSTROUTING rule with its two ipsets does.
-import { execFile } from 'node:child_process';
 import type { DesiredNat } from '../../shared/dataplane-plan/index.ts';
+import { runNft } from './kernel/nft.ts';
 
 export const natTable = 'gingham';
 
@@ -20,12 +20,6 @@ export function natScript(nat: DesiredNat): string {
   );
 }
 
-function nft(args: readonly string[], input?: string): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('nft', args, { encoding: 'utf8' }, (error, stdout, stderr) => resolve({ ok: !error, stdout, stderr }));
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
 
 export class NatManager {
   /** What `nft list table` printed right after the last apply: any difference later is drift. */
@@ -43,22 +37,22 @@ export class NatManager {
       if (!want && this.applied === undefined && this.removed) return undefined;
       if (want && this.applied?.script === natScript(want)) return undefined;
     }
-    const current = await nft(['list', 'table', 'ip', natTable]);
+    const current = await runNft(['list', 'table', 'ip', natTable]);
     const listing = current.ok ? current.stdout : '';
     if (!want) {
       this.applied = undefined;
       this.removed = !current.ok;
       if (!current.ok) return undefined;
-      const removed = await nft(['delete', 'table', 'ip', natTable]);
+      const removed = await runNft(['delete', 'table', 'ip', natTable]);
       this.removed = removed.ok;
       return removed.ok ? undefined : `nft could not remove table ip ${natTable}: ${removed.stderr.trim()}`;
     }
     this.removed = false;
     const script = natScript(want);
     if (this.applied && this.applied.script === script && this.applied.listing === listing && current.ok) return undefined;
-    const result = await nft(['-f', '-'], script);
+    const result = await runNft(['-f', '-'], script);
     if (!result.ok) return `nft refused the nat-outgoing table: ${result.stderr.trim()} (is nftables installed and the nf_tables module available?)`;
-    const after = await nft(['list', 'table', 'ip', natTable]);
+    const after = await runNft(['list', 'table', 'ip', natTable]);
     this.applied = { script, listing: after.stdout };
     return undefined;
   }

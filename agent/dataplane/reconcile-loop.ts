@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { DataplaneState } from '../../shared/model/dataplane-state.ts';
 import { vxlanDeviceName } from '../../shared/dataplane-plan/index.ts';
+import { NftTransactions } from './kernel/nft.ts';
 import type { PassReport, Reconciler } from './reconciler.ts';
 
 export interface LoopOptions {
@@ -46,7 +47,8 @@ export function fdbEventConcernsUs(line: string): boolean {
 const monitors: Monitor[] = [
   { tool: 'ip', args: ['-4', 'monitor', 'label', 'link', 'route', 'neigh', 'address'], nat: false, concernsUs: ipEventConcernsUs },
   { tool: 'bridge', args: ['monitor', 'fdb'], nat: false, concernsUs: fdbEventConcernsUs },
-  { tool: 'nft', args: ['monitor'], nat: true, concernsUs: (line) => line.trim() !== '' },
+  // Read a transaction at a time (kernel/nft.ts): our own writes of the tables are no news.
+  { tool: 'nft', args: ['monitor'], nat: true, concernsUs: () => false },
 ];
 
 export class ReconcileLoop {
@@ -85,9 +87,20 @@ export class ReconcileLoop {
     const child = spawn(monitor.tool, monitor.args, { stdio: ['ignore', 'pipe', 'ignore'] });
     let partial = '';
     let down = false;
+    const transactions =
+      monitor.tool === 'nft'
+        ? new NftTransactions(() => {
+            this.kernelChanged = true;
+            this.trigger(undefined, monitor.nat);
+          })
+        : undefined;
     child.stdout.on('data', (chunk: Buffer) => {
       const lines = (partial + chunk.toString()).split('\n');
       partial = lines.pop() ?? '';
+      if (transactions) {
+        for (const line of lines) transactions.line(line);
+        return;
+      }
       // Our own route writes come back as events too: they are no news (route-echoes.ts). Every
       // line is looked at, so that each echo is taken off the list.
       let news = false;
@@ -98,6 +111,7 @@ export class ReconcileLoop {
       }
     });
     const lost = (why: string) => {
+      transactions?.close();
       if (down || this.stopped) return;
       down = true;
       this.monitors = this.monitors.filter((c) => c !== child);

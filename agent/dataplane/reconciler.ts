@@ -38,8 +38,8 @@ export interface PassReport {
   failures: BatchFailure[];
   warnings: string[];
   ms: number;
-  /** Where the pass spent its time (ms): reading the kernel, tunl0, the batches, nftables, the tunnel's table. */
-  timings: { read: number; tunnel: number; apply: number; nat: number; finish: number };
+  /** Where the pass spent its time (ms): reading the kernel, tunl0 (the user-space helper's tables), the admission table, the batches, nftables' NAT, the tunnel's table. */
+  timings: { read: number; tunnel: number; admission: number; apply: number; nat: number; finish: number };
 }
 
 export interface ReconcilerOptions {
@@ -81,12 +81,15 @@ function sameOwner(a: RouteOwner, b: RouteOwner): boolean {
   }
 }
 
-/** Whether `routes` have exactly the owners in `last`. */
-function sameOwners(routes: readonly DesiredRoute[], last: ReadonlyMap<string, RouteOwner>): boolean {
-  if (routes.length !== last.size) return false;
-  for (const route of routes) {
-    const before = last.get(route.dst);
-    if (!before || !sameOwner(route.owner, before)) return false;
+/**
+ * Whether `routes` have the owners of `last`, in the same order (an unchanged plan keeps its
+ * order and mostly the very objects; one in another order is written again, which is harmless).
+ */
+function sameOwners(routes: readonly DesiredRoute[], last: readonly DesiredRoute[]): boolean {
+  if (routes.length !== last.length) return false;
+  for (let i = 0; i < routes.length; i++) {
+    const route = routes[i]!, before = last[i]!;
+    if (route !== before && (route.dst !== before.dst || !sameOwner(route.owner, before.owner))) return false;
   }
   return true;
 }
@@ -96,8 +99,8 @@ export class Reconciler {
   private readonly nat = new NatManager();
   private readonly admission = new TunnelAdmissionManager();
   private readonly podRoutes = new PodRouteGrace();
-  /** The owners last written, by destination; undefined until written (or after removeAll). */
-  private lastOwners: Map<string, RouteOwner> | undefined;
+  /** The routes whose owners were last written; undefined until written (or after removeAll). */
+  private lastOwners: readonly DesiredRoute[] | undefined;
   /** Long-lived iproute2 processes: a pass costs round trips, not process starts. */
   private readonly ip = new BatchProcess('ip');
   private readonly bridge = new BatchProcess('bridge');
@@ -166,11 +169,12 @@ export class Reconciler {
     warnings.push(...routeWarnings);
 
     await this.ipip.beforeSwitch(plan.routes, snapshot.routes, plan.tunnelAdmission);
+    const tunnel = lap();
     const failures: BatchFailure[] = [];
     // Tunnel packets only from cluster hosts, in place before a new tunnel device is.
     const admissionError = await this.admission.reconcile(plan.tunnelAdmission, { check: options.nat ?? true });
     if (admissionError) failures.push({ command: 'nft -f -', error: admissionError });
-    const tunnel = lap();
+    const admission = lap();
     for (const batch of changes.steps()) {
       if ('routes' in batch) {
         for (const failure of await this.applyRoutes(batch.routes)) failures.push(failure);
@@ -202,7 +206,7 @@ export class Reconciler {
       const unrecorded = this.recordOwners(plan);
       if (unrecorded) warnings.push(unrecorded);
     }
-    return { plan, changes: changes.size, commands: changes.size <= maxReportedCommands ? changes.batches().flatMap((b) => b.commands.map((c) => `${b.tool} ${c}`)) : [], failures, warnings, ms: performance.now() - started, timings: { read, tunnel, apply, nat, finish } };
+    return { plan, changes: changes.size, commands: changes.size <= maxReportedCommands ? changes.batches().flatMap((b) => b.commands.map((c) => `${b.tool} ${c}`)) : [], failures, warnings, ms: performance.now() - started, timings: { read, tunnel, admission, apply, nat, finish } };
   }
 
   /** Routes over netlink (the native writer), or as `ip -batch` text where it is not built; their events are expected back. */
@@ -231,7 +235,7 @@ export class Reconciler {
       failures,
       warnings,
       ms: performance.now() - started,
-      timings: { read: 0, tunnel: Math.round(planned - started), apply: Math.round(performance.now() - planned), nat: 0, finish: 0 },
+      timings: { read: 0, tunnel: Math.round(planned - started), admission: 0, apply: Math.round(performance.now() - planned), nat: 0, finish: 0 },
     };
   }
 
@@ -304,7 +308,9 @@ export class Reconciler {
   private recordOwners(plan: DataplanePlan): string | undefined {
     this.ownersPlan = plan;
     // After the pass, never inside it: the kernel does not wait for this file.
-    const wait = Math.max(0, this.lastOwnersWrite + ownersInterval - performance.now());
+    // No more often than a second, nor than five times what the last write took (a million
+    // routes take seconds to write: a burst of passes would otherwise write them without pause).
+    const wait = Math.max(0, this.lastOwnersWrite + Math.max(ownersInterval, 5 * this.lastOwnersCost) - performance.now());
     if (!this.ownersTimer) {
       this.ownersTimer = setTimeout(() => {
         this.ownersTimer = undefined;
@@ -318,6 +324,8 @@ export class Reconciler {
   private ownersPlan: DataplanePlan | undefined;
   private ownersTimer: NodeJS.Timeout | undefined;
   private lastOwnersWrite = -Infinity;
+  /** What the last write of the owners took (ms). */
+  private lastOwnersCost = 0;
   /** Why the last write of the owners failed, until one succeeds. */
   private ownersProblem: string | undefined;
 
@@ -329,16 +337,15 @@ export class Reconciler {
     // Compared field by field with the last record: serialising 100k owners to find them
     // unchanged cost a second at 100k BGP routes.
     if (this.lastOwners && sameOwners(plan.routes, this.lastOwners)) return;
-    const owners: Record<string, RouteOwner> = {};
-    for (const route of plan.routes) owners[route.dst] = route.owner;
     try {
-      writeOwners(owners);
+      writeOwners(plan.routes);
     } catch (error) {
       this.ownersProblem = `cannot record the routes' owners (${(error as Error).message}): routing is unaffected, \`gingham-agent routes\` shows the owners last recorded; free space under ${path.dirname(ownersFile())} and they are written on the next pass`;
       return;
     }
     this.ownersProblem = undefined;
-    this.lastOwners = new Map(plan.routes.map((r) => [r.dst, r.owner]));
+    this.lastOwners = plan.routes;
+    this.lastOwnersCost = performance.now() - this.lastOwnersWrite;
   }
 
   /** Writes the owners a pass left for later, now (before the process ends). */

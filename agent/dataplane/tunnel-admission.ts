@@ -4,8 +4,8 @@
 // all-hosts ipset do. Without it any host that can reach a node could put a packet, with any
 // inner source, into the pod network. Replaced atomically in one `nft -f` run; removed with the
 // tunnels. The user-space tunl0 helper checks the same set on its own (userspace-tunnel.ts).
-import { execFile } from 'node:child_process';
 import { vxlanPort, type DesiredTunnelAdmission } from '../../shared/dataplane-plan/index.ts';
+import { runNft } from './kernel/nft.ts';
 
 export const admissionTable = 'gingham-tunnels';
 
@@ -27,18 +27,13 @@ export function admissionScript(want: DesiredTunnelAdmission): string {
   );
 }
 
-function nft(args: readonly string[], input?: string): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('nft', args, { encoding: 'utf8' }, (error, stdout, stderr) => resolve({ ok: !error, stdout, stderr }));
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
 
 /** The table as it stands, without counters (which change with every packet dropped). */
-const listTable = () => nft(['-s', 'list', 'table', 'inet', admissionTable]);
+const listTable = () => runNft(['-s', 'list', 'table', 'inet', admissionTable]);
 
 export class TunnelAdmissionManager {
-  private applied: { script: string; listing: string } | undefined;
+  /** The script last written, and the table as listed just after (compared on a check for drift). */
+  private applied: { script: string; listing: Promise<string | undefined> } | undefined;
   private removed = false;
 
   /**
@@ -46,25 +41,34 @@ export class TunnelAdmissionManager {
    * table is as last applied (nothing reported a change) and only writes when the wanted table differs.
    */
   async reconcile(want: DesiredTunnelAdmission | undefined, options: { check?: boolean } = {}): Promise<string | undefined> {
-    if (!(options.check ?? true)) {
-      if (!want && this.applied === undefined && this.removed) return undefined;
-      if (want && this.applied?.script === admissionScript(want)) return undefined;
-    }
-    const current = await listTable();
+    const check = options.check ?? true;
     if (!want) {
+      if (!check && this.applied === undefined && this.removed) return undefined;
+      const current = await listTable();
       this.applied = undefined;
       this.removed = !current.ok;
       if (!current.ok) return undefined;
-      const removed = await nft(['delete', 'table', 'inet', admissionTable]);
+      const removed = await runNft(['delete', 'table', 'inet', admissionTable]);
       this.removed = removed.ok;
       return removed.ok ? undefined : `nft could not remove table inet ${admissionTable}: ${removed.stderr.trim()}`;
     }
     this.removed = false;
     const script = admissionScript(want);
-    if (this.applied && this.applied.script === script && this.applied.listing === current.stdout && current.ok) return undefined;
-    const result = await nft(['-f', '-'], script);
-    if (!result.ok) return `nft refused the tunnel admission table: ${result.stderr.trim()} (is nftables installed and the nf_tables module available?)`;
-    this.applied = { script, listing: (await listTable()).stdout };
+    if (this.applied?.script === script) {
+      if (!check) return undefined;
+      const [current, listing] = await Promise.all([listTable(), this.applied.listing]);
+      if (current.ok && current.stdout === listing) return undefined;
+    }
+    // A table other than the one wanted is replaced whatever it holds (the script deletes it
+    // first), so it is not read before: one nft process on the way of a mode switch, not three
+    // (the pass that makes vxlan.calico spent 160-300 ms here on the loaded lab).
+    const result = await runNft(['-f', '-'], script);
+    if (!result.ok) {
+      this.applied = undefined;
+      return `nft refused the tunnel admission table: ${result.stderr.trim()} (is nftables installed and the nf_tables module available?)`;
+    }
+    // The listing a later check compares with is read beside the next steps, not before them.
+    this.applied = { script, listing: listTable().then((l) => (l.ok ? l.stdout : undefined)) };
     return undefined;
   }
 }
