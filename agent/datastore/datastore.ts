@@ -7,7 +7,7 @@ import { parseBGPPeer } from '../../shared/model/bgp-peer.ts';
 import { calicoKind } from '../../shared/model/calico-kinds.ts';
 import { parseCalicoNode } from '../../shared/model/calico-node.ts';
 import type { ClusterSnapshot } from '../../shared/model/cluster-snapshot.ts';
-import { parseIPAMBlock } from '../../shared/model/ipam.ts';
+import { parseIPAMBlock, type IPAMBlock } from '../../shared/model/ipam.ts';
 import { parseIPPool } from '../../shared/model/ippool.ts';
 import type { KubeClient } from './kube-client.ts';
 import { Reflector, type KindInfo, type ReflectorOptions, type ReflectorStats } from './reflector.ts';
@@ -101,6 +101,11 @@ export class Datastore {
       blocks: this.parsed('ipamBlock', parseIPAMBlock),
       nodes: this.parsed('node', (raw) => ({ ...parseCalicoNode(raw), labels: (raw as RawObject).metadata?.labels ?? {} })),
     };
+  }
+
+  /** The IPAM blocks alone (IPAM reads them often; the whole snapshot parses every kind). */
+  blocks(): IPAMBlock[] {
+    return this.parsed('ipamBlock', parseIPAMBlock);
   }
 
   private parsed<T>(key: keyof typeof kinds, parse: (raw: unknown) => T): T[] {

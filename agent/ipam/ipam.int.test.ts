@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockAffinityName, blockName } from '../../shared/net/index.ts';
 import { handleIds, parseIPPool, type BlockAffinity, type IPAMBlock, type IPAMHandle, type IPPool } from '../../shared/model/index.ts';
+import type { KubeApi } from '../datastore/kube-api.ts';
 import { KubeClient } from '../datastore/kube-client.ts';
 import { ipPool, nodeObject, startTestCluster, type TestCluster } from '../../lab/testing/test-cluster.ts';
 import { Ipam } from './ipam.ts';
@@ -87,6 +88,43 @@ describe('IPAM', () => {
     const ipam = new Ipam(client, 'worker-2');
     for (let i = 0; i < 6; i++) await ipam.release(handleIds.pod(`busy${i}`));
   }, 60_000);
+
+  it('assigns from a watch cache without a list call, and a stale cache costs a conflict, never an address given twice', async () => {
+    const pool = await createPool('cached', { cidr: '10.80.0.0/24', blockSize: 26 });
+    const attrs = (pod: string) => ({ namespace: 'default', node: 'worker-4', pod });
+    const plain = new Ipam(client, 'worker-4');
+    expect((await plain.assign(handleIds.pod('cache0'), attrs('p0'), [pool])).address).toBe('10.80.0.0');
+    // The cache as read now; then another process (a CNI call) takes the next address behind it.
+    const stale = (await list<IPAMBlock>('IPAMBlock')).filter((b) => b.spec.cidr.startsWith('10.80.'));
+    expect((await plain.assign(handleIds.pod('cache1'), attrs('p1'), [pool])).address).toBe('10.80.0.1');
+    const lists: string[] = [];
+    const counting: KubeApi = {
+      get: (ref) => client.get(ref),
+      list: (apiVersion, kind) => (lists.push(kind), client.list(apiVersion, kind)),
+      create: (object) => client.create(object),
+      replace: (object) => client.replace(object),
+      mergePatch: (ref, patch) => client.mergePatch(ref, patch),
+      delete: (ref) => client.delete(ref),
+    };
+    const cached = new Ipam(counting, 'worker-4', () => {}, { cachedBlocks: () => stale });
+    const third = await cached.assign(handleIds.pod('cache2'), attrs('p2'), [pool]);
+    // The stale block said .1 was free: its write was refused (409), the fresh list gave .2.
+    expect(third.address).toBe('10.80.0.2');
+    expect(lists).toEqual(['IPAMBlock']);
+    // A cache that is current needs no list at all.
+    const current = (await list<IPAMBlock>('IPAMBlock')).filter((b) => b.spec.cidr.startsWith('10.80.'));
+    lists.length = 0;
+    const fresh = new Ipam(counting, 'worker-4', () => {}, { cachedBlocks: () => current });
+    expect((await fresh.assign(handleIds.pod('cache3'), attrs('p3'), [pool])).address).toBe('10.80.0.3');
+    expect(lists).toEqual([]);
+    expect(fresh.cacheShowsHeld(handleIds.pod('cache2'), '10.80.0.2')).toBe(true);
+    expect(fresh.cacheShowsHeld(handleIds.pod('cache2'), '10.80.0.3')).toBe(false);
+    const block = (await get<IPAMBlock>('IPAMBlock', blockName('10.80.0.0/26')))!;
+    expect(block.spec.allocations.slice(0, 5)).toEqual([0, 1, 2, 3, null]);
+    const handles = (await list<IPAMHandle>('IPAMHandle')).filter((h) => h.spec.handleID.startsWith('k8s-pod-network.cache'));
+    expect(handles.map((h) => `${h.spec.handleID} ${JSON.stringify(h.spec.block)}`).sort()).toEqual([0, 1, 2, 3].map((i) => `k8s-pod-network.cache${i} {"10.80.0.0/26":1}`));
+    for (let i = 0; i < 4; i++) await plain.release(handleIds.pod(`cache${i}`));
+  });
 
   it('takes a tunnel address only from pools that allow tunnels and select the node', async () => {
     const pool = await createPool('tunnels', { cidr: '10.70.0.0/24', nodeSelector: "kubernetes.io/hostname == 'worker-3'", allowedUses: ['Tunnel'] });

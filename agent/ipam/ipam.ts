@@ -12,7 +12,7 @@
 import { calicoCrdV1 } from '../../shared/model/meta.ts';
 import { emptyIPAMBlock, parseIPAMBlock, parseIPAMHandle, type BlockAffinity, type IPAMBlock, type IPAMHandle } from '../../shared/model/ipam.ts';
 import type { IPPool } from '../../shared/model/ippool.ts';
-import { blockAffinityName, blockName, cidrSize, containsCidr, formatCidr, nthBlock, parseCidr } from '../../shared/net/index.ts';
+import { blockAffinityName, blockName, cidrSize, containsAddress, containsCidr, formatCidr, nthBlock, parseCidr, parseIPv4 } from '../../shared/net/index.ts';
 import { isConflict, isForbidden, isNotFound, type KubeApi } from '../datastore/kube-api.ts';
 import { selects, type Labels } from '../datastore/selector.ts';
 import { addressAt, allocate, freeCount, ordinalsOfHandle, releaseHandle } from '../../shared/model/block-allocations.ts';
@@ -49,10 +49,18 @@ export interface IpamOptions {
    * /var/run/calico/ipam.lock); false for none (several simulated nodes in one test process).
    */
   lockFile?: string | false;
+  /**
+   * The blocks as a watch cache has them (the agent's datastore), read instead of a list call
+   * where a stale block is safe: every write of a block carries the resourceVersion it was read
+   * at, so a block that changed since costs a conflict and a fresh list, never an address given
+   * twice. Without it (the CNI plugin, a process per pod), every read is a call.
+   */
+  cachedBlocks?: () => IPAMBlock[];
 }
 
 export class Ipam {
   private readonly lockFile: string | false;
+  private readonly cachedBlocks: (() => IPAMBlock[]) | undefined;
 
   constructor(
     private readonly client: KubeApi,
@@ -61,6 +69,7 @@ export class Ipam {
     options: IpamOptions = {},
   ) {
     this.lockFile = options.lockFile ?? defaultLockFile(nodeName);
+    this.cachedBlocks = options.cachedBlocks;
   }
 
   /** Claims, assignments and releases of one node never overlap (see host-lock.ts). */
@@ -78,9 +87,9 @@ export class Ipam {
     return items.map(parseIPAMBlock);
   }
 
-  /** This node's blocks (by affinity) inside `pools`. */
-  async ownBlocks(pools: IPPool[]): Promise<IPAMBlock[]> {
-    const blocks = await this.listBlocks();
+  /** This node's blocks (by affinity) inside `pools`; `cached`: from the watch cache, when there is one. */
+  async ownBlocks(pools: IPPool[], options: { cached?: boolean } = {}): Promise<IPAMBlock[]> {
+    const blocks = options.cached && this.cachedBlocks ? this.cachedBlocks() : await this.listBlocks();
     return blocks.filter((b) => b.spec.affinity === `host:${this.nodeName}` && pools.some((p) => poolContains(p, b.spec.cidr)));
   }
 
@@ -183,9 +192,17 @@ export class Ipam {
 
   private async assignNow(handleId: string, secondary: Record<string, string>, pools: IPPool[], options: { strictAffinity?: boolean }): Promise<Assignment> {
     if (pools.length === 0) throw new IpamError(`no IP pool selects node ${this.nodeName} for this use: check the pools' nodeSelector, allowedUses and disabled`);
+    // The watch cache first (no list call), until it has been wrong once.
+    let cached = this.cachedBlocks !== undefined;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const own = await this.ownBlocks(pools);
+      const own = await this.ownBlocks(pools, { cached });
       const withRoom = own.find((b) => freeCount(b.spec) > 0);
+      if (!withRoom && cached) {
+        // The cache may not have an address freed (or a block claimed) a moment ago: a fresh list
+        // before claiming a block the node does not need.
+        cached = false;
+        continue;
+      }
       if (!withRoom) {
         let claimed = false;
         for (const pool of pools) {
@@ -208,7 +225,9 @@ export class Ipam {
         const pool = pools.find((p) => poolContains(p, withRoom.spec.cidr))!;
         return { address: result, block: withRoom.spec.cidr, pool: pool.metadata.name };
       }
-      // Lost a race for the block: back off a little, at random, so the racers spread out.
+      // Lost a race for the block (or the cache was behind it): back off a little, at random, so
+      // the racers spread out, and read the blocks afresh.
+      cached = false;
       await new Promise((r) => setTimeout(r, Math.random() * 20 * (attempt + 1)));
     }
     throw new IpamError(`could not assign an address to ${handleId} after ${maxAttempts} attempts (conflicting writers)`);
@@ -256,8 +275,12 @@ export class Ipam {
 
   private async changeHandle(handleId: string, cidr: string, delta: number): Promise<void> {
     const name = handleObjectName(handleId);
+    // A new handle (a pod's, a tunnel address's after its release) is the common case when
+    // counting up: create it first, and read it only when it exists.
+    let create = delta > 0;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const raw = await this.client.get<IPAMHandle>(ref('IPAMHandle', name));
+      const raw = create ? undefined : await this.client.get<IPAMHandle>(ref('IPAMHandle', name));
+      create = false;
       if (!raw) {
         if (delta < 0) return;
         try {
@@ -282,6 +305,19 @@ export class Ipam {
       }
     }
     throw new IpamError(`could not update IPAM handle ${handleId}: it kept changing under us`);
+  }
+
+  /**
+   * Whether the watch cache shows `address` held by `handleId`: the agent's check that a tunnel
+   * address it gave out itself is still held, without a call. Undefined without a cache. Only a
+   * yes is worth anything (an address assigned a moment ago may not be in the cache yet), and
+   * only about an address this process assigned and has not released since.
+   */
+  cacheShowsHeld(handleId: string, address: string): boolean | undefined {
+    if (!this.cachedBlocks) return undefined;
+    const ip = parseIPv4(address);
+    const block = this.cachedBlocks().find((b) => containsAddress(parseCidr(b.spec.cidr), ip));
+    return block !== undefined && ordinalsOfHandle(block.spec, handleId).some((o) => addressAt(block.spec.cidr, o) === address);
   }
 
   /** The addresses `handleId` holds now (for an idempotent CNI ADD, and for tunnel addresses). */

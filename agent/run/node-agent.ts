@@ -58,6 +58,10 @@ export class NodeAgent {
   private speakerConfig: SpeakerConfigFile | undefined;
   private announced = new Set<string>();
   private tunnels: TunnelAddresses = {};
+  /** `tunnels` as the last successful reconcile left them; undefined before one and after a failed one (then IPAM is read afresh). */
+  private tunnelsEstablished: TunnelAddresses | undefined;
+  /** The VXLAN tunnel address this node's Node annotation gives, as the datastore last saw it: what peers route to. */
+  private vxlanAnnotated: string | undefined;
   private state: DataplaneState | undefined;
   private stateText = '';
   private lastPass: PassReport | undefined;
@@ -94,7 +98,7 @@ export class NodeAgent {
       watchTimeoutSeconds: options.watchTimeoutSeconds ?? 300,
       log: (m) => this.log.warn({ part: 'datastore' }, m),
     });
-    this.ipam = new Ipam(options.client, options.nodeName, (m) => this.log.info({ part: 'ipam' }, m));
+    this.ipam = new Ipam(options.client, options.nodeName, (m) => this.log.info({ part: 'ipam' }, m), { cachedBlocks: () => this.datastore.blocks() });
     this.reconciler = new Reconciler({ log: this.log.child({ part: 'dataplane' }), forceUserspaceIpip: options.userspaceIpip ?? false });
     this.peerPasswords = new PeerPasswords(options.client, () => this.recompute());
     this.linger = new PeerLinger(lingerMs, () => this.recompute(), (m) => this.log.warn({ part: 'dataplane' }, m));
@@ -218,6 +222,11 @@ export class NodeAgent {
     }
     this.peerProblems = secrets.problems;
     const me = snapshot.nodes.find((n) => n.name === this.options.nodeName);
+    const annotated = me?.vxlanTunnelAddress;
+    const annotationCame = annotated !== this.vxlanAnnotated;
+    this.vxlanAnnotated = annotated;
+    // The device may have had its address before peers could read it: VXLAN is accepted now.
+    if (annotationCame && this.lastPass) this.announceEncapsulations(this.lastPass);
     const bgp = desiredBgp({ ...snapshot, pools: effectivePools(snapshot.pools, me?.poolModes) }, this.local, secrets, this.keepBgp);
     // When BGP goes off, or comes back, or must be restarted, the dataplane does not wait for the
     // speaker: other nodes' blocks are routed from IPAM meanwhile (as while sessions come up).
@@ -254,7 +263,9 @@ export class NodeAgent {
   private announceEncapsulations(report: PassReport): void {
     if (report.failures.length > 0 || this.stopped) return;
     const plan = report.plan;
-    const vxlanReady = !plan.vxlan || (this.tunnels.vxlan !== undefined && plan.vxlan.address === `${this.tunnels.vxlan}/32`);
+    // Accepted once the device holds the address and the Node annotation gives it: peers route to
+    // the annotation's address (the device gets IPAM's address before the annotation is written).
+    const vxlanReady = !plan.vxlan || (this.tunnels.vxlan !== undefined && plan.vxlan.address === `${this.tunnels.vxlan}/32` && this.vxlanAnnotated === this.tunnels.vxlan);
     this.encapsulationsWanted = formatNodeEncapsulations(publishedEncapsulations(plan, vxlanReady));
     if (this.encapsulationsWriting) return;
     this.encapsulationsWriting = (async () => {
@@ -305,9 +316,14 @@ export class NodeAgent {
         this.tunnelsAgain = false;
         const before = JSON.stringify(this.tunnels);
         const snapshot = this.datastore.snapshot();
+        const started = performance.now();
         await this.ensureTunnelAddresses(snapshot);
         await this.releaseUnfitBlocks(snapshot);
-        if (JSON.stringify(this.tunnels) !== before) this.recompute();
+        if (JSON.stringify(this.tunnels) !== before) {
+          // IPAM's part of a mode switch, measured (docs/dataplane.md).
+          this.log.info({ part: 'ipam', ...this.tunnels, ms: Math.round(performance.now() - started) }, 'tunnel addresses changed');
+          this.recompute();
+        }
       } while (this.tunnelsAgain && !this.stopped);
     })().finally(() => {
       this.tunnelTask = undefined;
@@ -339,8 +355,18 @@ export class NodeAgent {
         ...(plan?.ipip || this.keepAccepting.includes('IPIP') ? ['ipip' as const] : []),
         ...(plan?.vxlan || this.keepAccepting.includes('VXLAN') ? ['vxlan' as const] : []),
       ]);
-      this.tunnels = await reconcileTunnelAddresses(this.options.client, this.ipam, effectivePools(snapshot.pools, me?.poolModes), me?.labels ?? {}, current, keeping);
+      this.tunnels = await reconcileTunnelAddresses(this.options.client, this.ipam, effectivePools(snapshot.pools, me?.poolModes), me?.labels ?? {}, current, {
+        keeping,
+        established: this.tunnelsEstablished,
+        // The device gets the address at once, while the annotation is written.
+        assigned: (key, address) => {
+          this.tunnels = { ...this.tunnels, [key]: address };
+          this.recompute();
+        },
+      });
+      this.tunnelsEstablished = this.tunnels;
     } catch (error) {
+      this.tunnelsEstablished = undefined;
       this.log.warn({ err: error }, 'could not update the tunnel addresses; keeping the current ones');
     }
   }
