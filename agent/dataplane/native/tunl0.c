@@ -21,7 +21,7 @@
  *     hosts N    + N lines "a.b.c.d"               the cluster's host addresses: IP-in-IP from
  *                                                  any other source is dropped (and counted);
  *                                                  until the first `hosts`, everything is
- *     stats      -> "stats decapsulated D foreign F malformed M"
+ *     stats      -> "stats decapsulated D foreign F malformed M unrouted U"
  *     hello      -> "gingham-tunl0 IFNAME LOCAL PID"
  *     quit       -> "bye", then the helper exits and tunl0 goes with it
  * Each table command is answered "ok COUNT" (or "error ...").
@@ -57,6 +57,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tunl0-packets.h"
@@ -90,7 +91,7 @@ static const char *ifname_arg;
 static const char *local_arg;
 static const char *control_path;
 
-static _Atomic unsigned long decapsulated, foreign, malformed;
+static _Atomic unsigned long decapsulated, foreign, malformed, unrouted;
 
 static void die(const char *what) {
     fprintf(stderr, "gingham-tunl0: %s: %s\n", what, strerror(errno));
@@ -193,7 +194,20 @@ static void *tun_to_wire(void *arg) {
             if ((ip[0] >> 4) != 4) continue; /* IPv4 only */
             uint32_t dst, gateway;
             memcpy(&dst, ip + 16, 4);
-            if (!lookup(ntohl(dst), &gateway)) continue; /* no route: drop, as a tunnel without a peer does */
+            if (!lookup(ntohl(dst), &gateway)) {
+                /* No next hop: drop, as a tunnel without a peer does; counted, and said once a
+                 * second at most, since a packet the kernel routed here is one a pod sent. */
+                unsigned long n = ++unrouted;
+                static time_t said;
+                time_t now = time(NULL);
+                if (now != said) {
+                    said = now;
+                    char text[INET_ADDRSTRLEN];
+                    inet_ntop(AF_INET, &dst, text, sizeof text);
+                    fprintf(stderr, "gingham-tunl0: no next hop for %s: dropped (%lu so far)\n", text, n);
+                }
+                continue;
+            }
             uint8_t gso = h.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
             if (gso == VIRTIO_NET_HDR_GSO_TCPV4 && ip[9] == IPPROTO_TCP) {
                 struct tunl0_segment_sink sink = {reserve_segment, emit_segment, &gateway};
@@ -380,7 +394,7 @@ static void handle_line(struct session *s, char *line) {
     }
     if (strcmp(line, "stats") == 0) {
         char reply[160];
-        snprintf(reply, sizeof reply, "stats decapsulated %lu foreign %lu malformed %lu", decapsulated, foreign, malformed);
+        snprintf(reply, sizeof reply, "stats decapsulated %lu foreign %lu malformed %lu unrouted %lu", decapsulated, foreign, malformed, unrouted);
         s->reply(s, reply);
     } else if (strcmp(line, "hello") == 0) {
         char reply[160];
