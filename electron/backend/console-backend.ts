@@ -23,6 +23,7 @@ import { routingConfigHandlers } from './routing-config/routing-config-service.t
 import { clusterNodeClient } from './ssh/cluster-node-client.ts';
 import { InstallerService, type InstallerServiceOptions } from './installer/installer-service.ts';
 import { SwitchService } from './switch/switch-service.ts';
+import { MigrationService } from './migration/migration-service.ts';
 
 export interface ConsoleBackendOptions {
   configDir?: string;
@@ -93,6 +94,7 @@ export class ConsoleBackend {
     const clusterOps = new ClusterOpsService(this.ssh, this.nodes, kubeConfigFor).handlers();
     const doctor = doctorService.handlers();
     const switches = new SwitchService(this.ssh, this.nodes, kubeConfigFor, doctorService).handlers(emit);
+    const migrations = new MigrationService(this.ssh, this.nodes, kubeConfigFor, this.options.installer).handlers(emit);
     const nodeStatus = this.nodeStatus.client(emit);
     const measure = new MeasureService(kubeConfigFor, (_context, nodeName) => clusterNodeClient(this.ssh, this.nodes, nodeName), this.paths.measurements).handlers();
     const terminal = (id: string) => {
@@ -146,6 +148,7 @@ export class ConsoleBackend {
       ...measure,
       ...nodeStatus.handlers,
       ...switches,
+      ...migrations,
       ...routingConfigHandlers(kubeConfigFor),
     };
 

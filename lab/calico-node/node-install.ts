@@ -24,6 +24,8 @@ export const calicoNodePaths = {
   bin: '/opt/calico/bin',
   supervisor: '/opt/calico/bin/calico-node-supervise',
   supervisorPid: '/var/run/calico/supervisor.pid',
+  /** start | stop | status, as a host's init script: how the console's migration stops and starts calico-node here. */
+  initScript: '/etc/init.d/calico-node',
   logs: '/var/lib/calico/log',
   cniConfig: '/etc/cni/net.d/10-calico.conflist',
   /** Felix's health port on the node's loopback (FELIX_HEALTHHOST, FELIX_HEALTHPORT's default). */
@@ -127,6 +129,40 @@ function supervisorScript(): string {
   ].join('\n');
 }
 
+/**
+ * The init script of a host service (start, stop, status), which is how the console's migration
+ * (electron/backend/migration/) finds and drives calico-node on a node that runs it outside
+ * Kubernetes. `stop` kills the supervisor's whole process group with SIGKILL, as a kubelet ends a
+ * container past its grace period: Felix and BIRD leave the kernel's routes, neighbours and FDB
+ * entries as they are, and BIRD sends its peers no Cease, so with graceful restart they keep its
+ * routes as stale until the next speaker on the node has sent them again.
+ */
+function initScript(): string {
+  const p = calicoNodePaths;
+  return [
+    '#!/bin/sh',
+    "# calico-node as a host service (written by the lab's Calico install).",
+    `P=${p.supervisorPid}`,
+    'running() { [ -f "$P" ] && kill -0 "$(cat "$P")" 2>/dev/null; }',
+    'case "$1" in',
+    '  start)',
+    '    if running; then echo "calico-node is already running"; exit 0; fi',
+    `    setsid ${p.supervisor} >> ${p.logs}/supervisor.log 2>&1 < /dev/null &`,
+    '    echo "calico-node was started";;',
+    '  stop)',
+    '    if ! running; then rm -f "$P"; echo "calico-node is not running"; exit 0; fi',
+    // setsid made the supervisor a process group leader: its group is every process it started.
+    '    pid=$(cat "$P"); kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"',
+    '    i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done',
+    '    rm -f "$P" /var/run/calico/bird.pid',
+    '    echo "calico-node was stopped (SIGKILL: the kernel keeps its routes)";;',
+    '  status)',
+    '    if running; then echo "calico-node is running (supervisor pid $(cat "$P"))"; else echo "calico-node is not running"; exit 3; fi;;',
+    '  *) echo "usage: $0 start|stop|status" >&2; exit 2;;',
+    'esac',
+  ].join('\n');
+}
+
 export function calicoInstallScript(topology: Topology, node: TopologyNode, build: CalicoNodeBuild, kubeconfig: string): string {
   const p = calicoNodePaths;
   const env = Object.entries(calicoNodeEnv(topology, node))
@@ -148,12 +184,10 @@ export function calicoInstallScript(topology: Topology, node: TopologyNode, buil
     heredoc(p.env, env, '0600'),
     heredoc(p.supervisor, supervisorScript(), '0755'),
     heredoc(p.cniConfig, calicoCniConflist(node.name), '0644'),
-    `if [ -f ${p.supervisorPid} ] && kill -0 "$(cat ${p.supervisorPid})" 2>/dev/null; then`,
-    '  echo "calico-node is already running"',
-    'else',
-    `  setsid ${p.supervisor} >> ${p.logs}/supervisor.log 2>&1 < /dev/null &`,
-    `  echo "calico-node ${'v3.31.0'} was started (logs in ${p.logs})"`,
-    'fi',
+    'mkdir -p /etc/init.d',
+    heredoc(p.initScript, initScript(), '0755'),
+    `${p.initScript} start`,
+    `echo "calico-node v3.31.0 (logs in ${p.logs})"`,
     '',
   ].join('\n');
 }

@@ -7,6 +7,7 @@ import { captureEvents, captureNotifications, captureRequests } from './capture-
 import { clusterOpsRequests } from './cluster-ops-contract.ts';
 import { doctorRequests } from './doctor-contract.ts';
 import { measureRequests } from './measure-contract.ts';
+import { migrationEvents, migrationRequests } from './migration-contract.ts';
 import { nodeStatusEvents, nodeStatusRequests } from './node-status-contract.ts';
 import { routingConfigRequests } from './routing-config-contract.ts';
 import { switchEvents, switchRequests } from './switch-contract.ts';
@@ -152,6 +153,7 @@ export const requests = {
   ...clusterOpsRequests,
   ...doctorRequests,
   ...measureRequests,
+  ...migrationRequests,
   ...nodeStatusRequests,
   ...routingConfigRequests,
   ...switchRequests,
@@ -179,6 +181,7 @@ export const events = {
   ...captureEvents,
   ...agentInstallEvents,
   ...nodeStatusEvents,
+  ...migrationEvents,
   ...switchEvents,
 } as const;
 

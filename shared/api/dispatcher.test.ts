@@ -59,6 +59,8 @@ function handlers(overrides: Partial<RequestHandlers> = {}): RequestHandlers {
     'routingConfig.apply': unused,
     'switch.plan': unused,
     'switch.run': unused,
+    'migration.plan': unused,
+    'migration.run': unused,
     ...overrides,
   };
 }

@@ -10,7 +10,7 @@ import { birdSockets, readBirdProtocols } from '../peers/bird-socket.ts';
 const felixHealth = 'http://127.0.0.1:9099';
 
 /** Felix's readiness and liveness as HTTP codes (000: nothing answers). */
-async function felixStatus(client: Client): Promise<{ readiness: string; liveness: string }> {
+export async function felixStatus(client: Client): Promise<{ readiness: string; liveness: string }> {
   const script = ['for p in readiness liveness; do', `  printf '%s=%s\\n' $p "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 ${felixHealth}/$p 2>/dev/null || echo 000)"`, 'done'].join('\n');
   const out = (await runScript(client, "reading Felix's health", script, [], 20_000)).stdout;
   return { readiness: /readiness=(\d+)/.exec(out)?.[1] ?? '000', liveness: /liveness=(\d+)/.exec(out)?.[1] ?? '000' };
