@@ -66,7 +66,7 @@ describe('the console in a browser', () => {
   it('is navigable by keyboard: the sidebar links take focus in order and open their section', async () => {
     const nav = page.getByRole('navigation', { name: 'Console sections' });
     const names = await nav.getByRole('link').allTextContents();
-    expect(names).toEqual(['Clusters', 'Nodes', 'IP pools', 'Routing objects', 'Routes', 'BGP peers', 'Connectivity', 'Doctor', 'Measure', 'Captures', 'Terminal']);
+    expect(names).toEqual(['Clusters', 'Nodes', 'IP pools', 'Routing objects', 'Routes', 'BGP peers', 'Topology', 'Connectivity', 'Migration', 'Doctor', 'Measure', 'Captures', 'Terminal']);
     await nav.getByRole('link', { name: 'Clusters' }).focus();
     for (let i = 0; i < 4; i++) await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement?.textContent')).toBe('Routes');

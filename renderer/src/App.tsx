@@ -14,6 +14,7 @@ import { RoutingObjectsPage } from './routing-config/RoutingObjectsPage.tsx';
 import { Sidebar } from './components/Sidebar.tsx';
 import { DoctorPage } from './doctor/DoctorPage.tsx';
 import { MeasurePage } from './measure/MeasurePage.tsx';
+import { MigrationPage } from './migration/MigrationPage.tsx';
 import { LabLanding } from './lab/LabLanding.tsx';
 import { ClustersPage } from './pages/ClustersPage.tsx';
 import { NodesPage } from './pages/NodesPage.tsx';
@@ -77,6 +78,7 @@ export function App({ backend }: { backend: Backend }) {
               {section === 'bgp' && <PeersPage active={section === 'bgp'} cluster={cluster} />}
               {section === 'topology' && <TopologyPage active={section === 'topology'} cluster={cluster} />}
               {section === 'connectivity' && <ConnectivityPage cluster={cluster} active={section === 'connectivity'} />}
+              {section === 'migration' && <MigrationPage cluster={cluster} />}
               {section === 'doctor' && <DoctorPage cluster={cluster} active={section === 'doctor'} />}
               {section === 'measure' && <MeasurePage cluster={cluster} active={section === 'measure'} />}
               {/* Kept mounted while hidden, so that live captures keep streaming during a visit elsewhere. */}

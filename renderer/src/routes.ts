@@ -9,6 +9,7 @@ export const sections = [
   { id: 'bgp', label: 'BGP peers' },
   { id: 'topology', label: 'Topology' },
   { id: 'connectivity', label: 'Connectivity' },
+  { id: 'migration', label: 'Migration' },
   { id: 'doctor', label: 'Doctor' },
   { id: 'measure', label: 'Measure' },
   { id: 'captures', label: 'Captures' },
