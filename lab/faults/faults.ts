@@ -2,6 +2,7 @@
 // (bench/faults.ts, through observe.ts) and `npm run lab -- fault` use these; a new kind is a
 // file beside this one and a line in `faultKinds`.
 import { defaultLabDir, readLabState } from '../lab.ts';
+import { agentFreeze } from './agent-freeze.ts';
 import { agentKill } from './agent-kill.ts';
 import { apiPartition, apiRefused, apiRestore } from './api-server.ts';
 import { bgpBlock } from './bgp-block.ts';
@@ -12,7 +13,7 @@ import type { FaultContext, FaultKind } from './fault.ts';
 import { nodeCut } from './node-cut.ts';
 import { podMtu } from './pod-mtu.ts';
 
-export const faultKinds: readonly FaultKind[] = [agentKill, apiPartition, apiRefused, apiRestore, nodeCut, bgpFlap, diskFull, fabricMtu, bgpBlock, podMtu];
+export const faultKinds: readonly FaultKind[] = [agentKill, agentFreeze, apiPartition, apiRefused, apiRestore, nodeCut, bgpFlap, diskFull, fabricMtu, bgpBlock, podMtu];
 
 export function faultKind(kind: string): FaultKind {
   const found = faultKinds.find((f) => f.kind === kind);

@@ -4,11 +4,14 @@
 // subject, and nothing else is; healed, the scan is clean again. The faults: worker-2's fabric
 // link at MTU 1400 (path-mtu-too-small, both ways, worker-3's through the router too), TCP 179
 // dropped by an nftables rule between worker-1 and worker-3 (bgp-session-down naming the peer and
-// the rule), pod-1's MTU at 1500 where IP-in-IP leaves 1480 (pod-mtu-too-large). The seed's two
-// failures (source/destination checks with ipipMode Never, Never across subnets) are traced in
-// doctor-lab.int.test.ts; a deleted route and a leftover vxlan.calico, which the agent repairs
-// within a second, are scanned on a stock node in scan-stock-node.int.test.ts. The clean scans'
-// times are printed, and their median bounded.
+// the rule), pod-1's MTU at 1500 where IP-in-IP leaves 1480 (pod-mtu-too-large), and a route
+// deleted and a vxlan.calico made by hand while worker-1's agent hangs (a running agent repairs
+// both within a second; scan-stock-node.int.test.ts scans them on a node with no agent). The
+// seed's two failures (source/destination checks with ipipMode Never, Never across subnets) are
+// traced in doctor-lab.int.test.ts. The clean scans' times are printed, and their median bounded.
+// Last, in vxlanMode Always: no offload finding on the lab (only the pods' MTU left from IP-in-IP),
+// and vxlan.calico's checksum offload named on every node once FelixConfiguration says
+// ChecksumOffloadBroken=true (Felix's own rule).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,9 +19,11 @@ import type { ScanFinding, ScanResult } from '../../../shared/doctor/scan-result
 import { recentSessionSeconds } from '../../../shared/doctor/scan-bgp.ts';
 import type { InjectedFault } from '../../../lab/faults/fault.ts';
 import { faultContext, faultKind } from '../../../lab/faults/faults.ts';
-import { setLabMode } from '../../../lab/faults/lab-modes.ts';
+import { kubeconfigOf, setLabMode } from '../../../lab/faults/lab-modes.ts';
+import { applyObjects, kubectlOk } from '../../../lab/cluster/objects.ts';
 import { runResult, sleep } from '../../../lab/sh.ts';
 import { useLab, type LabLease } from '../../../lab/testing/lab-fixture.ts';
+import { labExec, routesOf } from '../../../lab/testing/probes.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -148,6 +153,34 @@ describe('doctor scan on the lab, fault by fault', () => {
     await expectClean('pod-mtu healed', 20_000);
   }, 120_000);
 
+  it("worker-1's agent hung (SIGSTOP), a block's route deleted and a vxlan.calico made by hand meanwhile: agent-not-running, route-missing and leftover-device on worker-1, nothing else; clean once the agent runs again and repairs both", async () => {
+    const fault = await inject('agent-freeze', { node: 'worker-1' });
+    // A route the agent made to another node's block over tunl0 (IP-in-IP Always).
+    const victim = (await routesOf('worker-1')).find((r) => r.dev === 'tunl0' && r.protocol === '71' && r.dst.endsWith('/26'));
+    expect(victim, 'worker-1 has a Gingham route over tunl0 to another block').toBeDefined();
+    const byHand = async (command: string[]) => {
+      const done = await labExec('worker-1', command);
+      expect(done.code, `${command.join(' ')}: ${done.stderr}`).toBe(0);
+    };
+    await byHand(['ip', 'route', 'del', victim!.dst]);
+    await byHand(['ip', 'link', 'add', 'vxlan.calico', 'type', 'vxlan', 'id', '4096', 'dstport', '4789', 'nolearning']);
+    await byHand(['ip', 'link', 'set', 'vxlan.calico', 'up']);
+    // The block's node: with its route gone, the tunnel between the two carries nothing either way
+    // (worker-1 cannot send to it, and its replies to worker-1's probes have no way back).
+    const owner = context.state.topology.nodes.find((n) => n.address === victim!.gateway)!.name;
+    const { code, result } = await scan('agent-freeze worker-1, a route deleted, vxlan.calico added');
+    expect(result.findings.map((f) => f.id).sort(), listed(result)).toEqual(
+      ['agent-not-running@worker-1:agent', `route-missing@worker-1:${victim!.dst}`, 'leftover-device@worker-1:vxlan.calico', `peer-unreachable@worker-1:ipip>${owner}`, `peer-unreachable@${owner}:ipip>worker-1`].sort(),
+    );
+    expect(byId(result, 'leftover-device@worker-1:vxlan.calico')!.fix).toMatchObject({ safe: true, commands: ['ip link del vxlan.calico'] });
+    expect(byId(result, `route-missing@worker-1:${victim!.dst}`)!.severity).toBe('error');
+    expect(code).toBe(1);
+    // The agent, running again, puts the route back and removes the device no pool asks for.
+    await heal(fault);
+    await expectClean('agent-freeze healed', 30_000);
+    expect((await routesOf('worker-1')).some((r) => r.dst === victim!.dst && r.dev === 'tunl0')).toBe(true);
+  }, 180_000);
+
   it(`the clean scans of the four nodes: median under ${cleanScanBoundMs} ms (goal 5 s)`, () => {
     const sorted = [...cleanScanMs].sort((a, b) => a - b);
     expect(sorted.length).toBeGreaterThanOrEqual(5);
@@ -155,4 +188,33 @@ describe('doctor scan on the lab, fault by fault', () => {
     console.log(`clean scan median ${median} ms over ${sorted.length} scans (${sorted[0]}-${sorted.at(-1)} ms)`);
     expect(median).toBeLessThan(cleanScanBoundMs);
   });
+});
+
+describe('doctor scan on the lab in vxlanMode Always', () => {
+  const felixDefault = { apiVersion: 'crd.projectcalico.org/v1', kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { featureDetectOverride: 'ChecksumOffloadBroken=true' } };
+  afterAll(async () => {
+    await kubectlOk(kubeconfigOf(context), ['delete', 'felixconfigurations.crd.projectcalico.org', 'default', '--ignore-not-found']).catch(() => undefined);
+    await setLabMode(context, 'ipip-always');
+  }, 300_000);
+
+  it("names no offload on the lab in VXLAN (vxlan.calico's checksum offload is on, as Felix leaves it on this 6.18 kernel); with FelixConfiguration's ChecksumOffloadBroken=true, every node's vxlan.calico is named, and none once the override goes", async () => {
+    await setLabMode(context, 'vxlan-always');
+    // The pods were made under IP-in-IP and keep MTU 1480, more than VXLAN's 1450 (calico#1709:
+    // Calico's pods too keep theirs until they are made again): the scan says so, and only that.
+    const stalePods = ['worker-1:default/pod-1', 'worker-2:default/pod-2', 'worker-3:default/pod-3'].map((s) => `pod-mtu-too-large@${s}`);
+    const offload = ['master', 'worker-1', 'worker-2', 'worker-3'].map((n) => `vxlan-checksum-offload-on@${n}:vxlan.calico`);
+    const ids = (r: ScanResult) => r.findings.map((f) => f.id).sort();
+    const settled = await scanUntil('lab in VXLAN Always', (r) => JSON.stringify(ids(r)) === JSON.stringify([...stalePods].sort()), 240_000);
+    expect(ids(settled.result)).toEqual([...stalePods].sort());
+    await applyObjects(kubeconfigOf(context), [felixDefault]);
+    const { code, result } = await scan('VXLAN Always, ChecksumOffloadBroken=true');
+    expect(ids(result), listed(result)).toEqual([...stalePods, ...offload].sort());
+    const named = byId(result, 'vxlan-checksum-offload-on@worker-1:vxlan.calico')!;
+    expect(named.evidence).toContain('FelixConfiguration default sets ChecksumOffloadBroken=true');
+    expect(named.fix).toMatchObject({ safe: true, commands: ['ethtool -K vxlan.calico tx-checksum-ip-generic off'] });
+    expect(code).toBe(1);
+    await kubectlOk(kubeconfigOf(context), ['delete', 'felixconfigurations.crd.projectcalico.org', 'default']);
+    const after = await scan('VXLAN Always, override removed');
+    expect(ids(after.result), listed(after.result)).toEqual([...stalePods].sort());
+  }, 420_000);
 });
