@@ -113,6 +113,11 @@ export class Rib {
   private dirtyAddress = new Uint32Array(1 << 12);
   private dirtyLength = new Uint8Array(1 << 12);
   private dirtyCount = 0;
+  /**
+   * The same changes again for a second reader (the agent's learned routes, which follow the RIB
+   * at their own pace and must not take the speaker's queue from it); made by watchChanges().
+   */
+  private watched: { address: Uint32Array; length: Uint8Array; count: number } | undefined;
   /** Paths per peer index. */
   readonly pathCount: number[] = [];
 
@@ -220,6 +225,37 @@ export class Rib {
     }
     this.dirtyAddress[this.dirtyCount] = address;
     this.dirtyLength[this.dirtyCount++] = length | flags;
+    const w = this.watched;
+    if (w) {
+      if (w.count === w.address.length) {
+        const a = new Uint32Array(w.count * 2);
+        a.set(w.address);
+        w.address = a;
+        const l = new Uint8Array(w.count * 2);
+        l.set(w.length);
+        w.length = l;
+      }
+      w.address[w.count] = address;
+      w.length[w.count++] = length;
+    }
+  }
+
+  /** From now on, prefixes whose best path may change are also kept for drainWatched. */
+  watchChanges(): void {
+    this.watched ??= { address: new Uint32Array(1 << 12), length: new Uint8Array(1 << 12), count: 0 };
+  }
+
+  /** Takes the prefixes whose best path may have changed since the last call (repeats possible). */
+  drainWatched(visit: (address: number, length: number) => void): void {
+    const w = this.watched;
+    if (!w) return;
+    const n = w.count;
+    w.count = 0;
+    for (let i = 0; i < n; i++) visit(w.address[i]!, w.length[i]!);
+    if (w.address.length > 1 << 16) {
+      w.address = new Uint32Array(1 << 12);
+      w.length = new Uint8Array(1 << 12);
+    }
   }
 
   get dirtySize(): number {
@@ -397,7 +433,7 @@ export class Rib {
 
   /** Bytes held by the typed arrays (prefix table, paths, the dirty queue). */
   get bytes(): number {
-    return this.heads.bytes + this.pool.bytes + this.dirtyAddress.length * 5;
+    return this.heads.bytes + this.pool.bytes + this.dirtyAddress.length * 5 + (this.watched?.address.length ?? 0) * 5;
   }
 
   get pathTotal(): number {
