@@ -10,7 +10,7 @@
 // the user-space tunnel's receive coalescing). So TCP data is matched by sequence range: a piece
 // at a later hop belongs to the journey whose range it overlaps, with the IP ID telling a
 // retransmission (same bytes, a later ID) from the original; segments cut from one packet carry
-// consecutive IDs, so a piece starting `d` bytes into a packet has an ID at most `d` above it.
+// consecutive IDs, so a piece starting `d` bytes into a packet has an ID `d / segment size` above it.
 // Everything else (SYN, pure ACKs, ICMP, UDP) is matched exactly, first come first served.
 //
 // Pure: captures in, journeys and statistics out; the same bytes always give the same answer.
@@ -107,8 +107,6 @@ export interface Correlation {
 
 export const maxPacketsListed = 64;
 
-/** Sequence numbers relative to the flow's first one, on a line (good for 2 GiB each side of it). */
-const maxSpan = 1 << 20;
 
 interface Observation {
   point: number;
@@ -138,12 +136,24 @@ function u16(b: Uint8Array, o: number): number {
   return (b[o]! << 8) | b[o + 1]!;
 }
 
-/** Whether `b` may be a piece of `a` (or `a` of `b`): the one that starts later has an IP ID at most its offset above the other's. */
-function idsAgree(a: Observation | Unit, aId: number, b: Observation, bId: number): boolean {
+/** The largest segment a packet is cut into: an MTU (jumbo frames included, with room). */
+const maxSegment = 16384;
+
+/**
+ * Whether `b` may be a piece of `a` (or `a` of `b`), as their IP IDs tell: the segment size that
+ * makes them agree, Infinity for the same start and ID, 0 when none does. Segments cut from one
+ * packet (TSO, GSO, the user-space tunnel) take consecutive IDs from the packet's, and a joined
+ * packet (GRO) keeps its first segment's; so two packets of one stretch of segments of size `m`
+ * that start `d` bytes apart have IDs `d / m` apart, exactly. A retransmission of the same bytes
+ * has later IDs, which fit no segment size, or only a smaller one than its own copy's (when the
+ * path MTU shrank, a resent piece can fit the lost original at some odd size: the largest wins).
+ */
+function segmentSize(a: Observation | Unit, aId: number, b: Observation, bId: number): number {
   const [first, firstId, second, secondId] = a.start <= b.start ? [a, aId, b, bId] : [b, bId, a, aId];
   const offset = second.start - first.start;
   const idDelta = (secondId - firstId) & 0xffff;
-  return idDelta <= offset;
+  if (idDelta === 0) return offset === 0 ? Infinity : 0;
+  return offset > 0 && offset % idDelta === 0 && offset / idDelta <= maxSegment ? offset / idDelta : 0;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -238,6 +248,7 @@ export function correlateFlow(plan: Pick<FlowPlan, 'points' | 'forward' | 'rever
     const hops = direction.hops;
     const exact = new Map<string, Unit[]>();
     const ranges = new Map<string, Unit[]>(); // per flow, sorted by start
+    const longest = new Map<string, number>(); // per flow, the longest unit: how far back an overlap can start
     const mine: Unit[] = [];
     hops.forEach((point, k) => {
       const list = byPoint[dir]![point]!.slice().sort((x, y) => x.t - y.t);
@@ -257,35 +268,42 @@ export function correlateFlow(plan: Pick<FlowPlan, 'points' | 'forward' | 'rever
           continue;
         }
         const line = ranges.get(obs.flow) ?? [];
+        const reach = obs.start - (longest.get(obs.flow) ?? 0);
         let lo = 0;
         let hi = line.length;
         while (lo < hi) {
           const mid = (lo + hi) >> 1;
-          if (line[mid]!.start < obs.start - maxSpan) lo = mid + 1;
+          if (line[mid]!.start < reach) lo = mid + 1;
           else hi = mid;
         }
         const overlapping: Unit[] = [];
         for (let i = lo; i < line.length && line[i]!.start < obs.end; i++) if (line[i]!.end > obs.start) overlapping.push(line[i]!);
-        const agreeing = overlapping.filter((u) => idsAgree(u, u.anchor.ipId, obs, obs.ipId));
+        const sizes = new Map(overlapping.map((u) => [u, segmentSize(u, u.anchor.ipId, obs, obs.ipId)]));
+        const fits = overlapping.filter((u) => sizes.get(u)! > 0);
+        // Of two that fit and cover the same bytes (an original and its retransmission), the larger segment size wins.
+        const agreeing = fits.filter((u) => !fits.some((v) => v !== u && sizes.get(v)! > sizes.get(u)! && v.start < u.end && u.start < v.end));
         // No IP ID agrees: still the same bytes unless the ranges are identical (then it is a retransmission of its own).
         const chosen = agreeing.length > 0 ? agreeing : overlapping.filter((u) => u.start !== obs.start || u.end !== obs.end);
         if (chosen.length > 0) for (const u of chosen) u.seen[k]!.push(obs);
         else newUnit(obs);
       }
       // Units first seen at this hop take part from the next hop on (two sightings at one hop are two packets).
+      const grown = new Set<Unit[]>();
       for (const unit of fresh) {
         mine.push(unit);
         if (unit.data) {
           const line = ranges.get(unit.flow) ?? [];
           ranges.set(unit.flow, line);
           line.push(unit);
+          grown.add(line);
+          longest.set(unit.flow, Math.max(longest.get(unit.flow) ?? 0, unit.end - unit.start));
         } else {
           const list2 = exact.get(unit.anchor.key) ?? [];
           exact.set(unit.anchor.key, list2);
           list2.push(unit);
         }
       }
-      for (const line of ranges.values()) line.sort((x, y) => x.start - y.start || x.anchor.t - y.anchor.t);
+      for (const line of grown) line.sort((x, y) => x.start - y.start || x.anchor.t - y.anchor.t);
     });
     mine.sort((x, y) => x.anchor.t - y.anchor.t || x.anchor.index - y.anchor.index);
     units.push(...mine);

@@ -198,10 +198,18 @@ export function FlowCaptureSection({ cluster }: { cluster?: ConnectedCluster }) 
   }, [client, flowId]);
   useEffect(() => {
     if (!flowId) return;
-    void refresh();
-    if (!running) return;
-    const timer = setInterval(() => void refresh(), 1000);
-    return () => clearInterval(timer);
+    // One report at a time: the next is asked for a second after the last came (a large flow takes a while to correlate).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancelled = false;
+    const tick = async () => {
+      await refresh();
+      if (!cancelled && running) timer = setTimeout(() => void tick(), 1000);
+    };
+    void tick();
+    return () => {
+      cancelled = true;
+      if (timer) clearTimeout(timer);
+    };
   }, [flowId, running, refresh]);
 
   const start = async (event: FormEvent) => {
