@@ -27,4 +27,16 @@ describe('our own route writes, expected back from ip monitor', () => {
     now = 11_000;
     expect(echoes.isEcho('[ROUTE]Deleted 10.1.0.0/24 via 10.0.0.1 dev eth0 proto 71 ')).toBe(false);
   });
+
+  it('keeps expecting them while they keep coming back, however long the whole takes', () => {
+    let now = 0;
+    const echoes = new RouteEchoes(() => now);
+    const dsts = Array.from({ length: 30 }, (_, i) => `10.1.${i}.0/24`);
+    echoes.expect(dsts.map((dst) => ({ op: 'add' as const, route: route(dst) })));
+    // One every second: 30 s in all, each within 10 s of the one before.
+    for (const dst of dsts) {
+      now += 1000;
+      expect(echoes.isEcho(`[ROUTE]${dst} via 10.0.0.1 dev eth0 proto 71 onlink `)).toBe(true);
+    }
+  });
 });

@@ -7,14 +7,20 @@ import { ginghamRouteProtocol } from '../../shared/dataplane-plan/index.ts';
 import type { RouteChange } from './route-change.ts';
 import { normaliseDst } from './kernel/snapshot.ts';
 
-/** How long after a write its events are expected (a loaded machine reads its monitor late). */
+/**
+ * How long after a write, or after the last of its events came back, the rest are expected (a
+ * loaded machine reads its monitor late). From the last event, not only from the write: a pass
+ * of 500k routes came back over more than 10 s, and the late half, taken for news, cost a full
+ * pass that read and planned the whole table again.
+ */
 const EXPECT_MS = 10_000;
 const typeWords = new Set(['unicast', 'blackhole', 'unreachable', 'prohibit', 'local', 'broadcast', 'throw', 'nat', 'anycast', 'multicast']);
 const ours = ` proto ${ginghamRouteProtocol}`;
 
 export class RouteEchoes {
-  /** "+dst" (added or replaced) and "-dst" (deleted), with how many are expected. */
-  private expected = new Map<string, number>();
+  /** Destinations added or replaced, and deleted, with how many are expected (keyed by the routes' own strings: no new string per route). */
+  private readonly added = new Map<string, number>();
+  private readonly deleted = new Map<string, number>();
   private until = 0;
 
   constructor(private readonly now: () => number = () => performance.now()) {}
@@ -23,8 +29,8 @@ export class RouteEchoes {
   expect(changes: readonly RouteChange[]): void {
     this.until = this.now() + EXPECT_MS;
     for (const change of changes) {
-      const key = change.op === 'del' ? `-${change.dst}` : `+${change.route.dst}`;
-      this.expected.set(key, (this.expected.get(key) ?? 0) + 1);
+      const [map, dst] = change.op === 'del' ? [this.deleted, change.dst] : [this.added, change.route.dst];
+      map.set(dst, (map.get(dst) ?? 0) + 1);
     }
   }
 
@@ -33,9 +39,10 @@ export class RouteEchoes {
    * then taken off the list (the same change by hand later is news again).
    */
   isEcho(line: string): boolean {
-    if (this.expected.size === 0) return false;
+    if (this.added.size === 0 && this.deleted.size === 0) return false;
     if (this.now() > this.until) {
-      this.expected.clear();
+      this.added.clear();
+      this.deleted.clear();
       return false;
     }
     if (!line.startsWith('[ROUTE]')) return false;
@@ -46,11 +53,13 @@ export class RouteEchoes {
     const words = text.split(' ', 2);
     const dst = typeWords.has(words[0]!) ? words[1] : words[0];
     if (!dst) return false;
-    const key = `${deleted ? '-' : '+'}${normaliseDst(dst)}`;
-    const count = this.expected.get(key);
+    const key = normaliseDst(dst);
+    const map = deleted ? this.deleted : this.added;
+    const count = map.get(key);
     if (!count) return false;
-    if (count === 1) this.expected.delete(key);
-    else this.expected.set(key, count - 1);
+    if (count === 1) map.delete(key);
+    else map.set(key, count - 1);
+    this.until = this.now() + EXPECT_MS;
     return true;
   }
 }

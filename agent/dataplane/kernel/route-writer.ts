@@ -12,7 +12,7 @@ import { type ChildProcessByStdio, execFileSync, spawn } from 'node:child_proces
 import { existsSync, readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { nativeFile } from '../../bgp/native-path.ts';
-import { ginghamRouteProtocol } from '../../../shared/dataplane-plan/index.ts';
+import { ginghamRouteProtocol, type DesiredRoute } from '../../../shared/dataplane-plan/index.ts';
 import { parseIPv4 } from '../../../shared/net/index.ts';
 import { routeCommand, type RouteChange } from '../route-change.ts';
 import type { BatchFailure } from './iproute.ts';
@@ -107,6 +107,10 @@ export class RouteWriter {
       words[n++] = a >>> 0;
       words[n++] = b >>> 0;
     };
+    // The next hop of the route before: a pass's routes come in runs of one next hop (a node's
+    // blocks, a peer's prefixes), and making a key per route cost more than the rest of its record.
+    let last: DesiredRoute | undefined;
+    let lastHop = 0;
     for (const change of changes) {
       if (change.op === 'del') {
         const [address, length] = prefix(change.dst);
@@ -114,6 +118,11 @@ export class RouteWriter {
         continue;
       }
       const route = change.route;
+      if (last && route.type === last.type && route.dev === last.dev && route.gateway === last.gateway && route.mtu === last.mtu && route.onlink === last.onlink && route.scope === last.scope) {
+        const [address, length] = prefix(route.dst);
+        push(address, (length << LENGTH_SHIFT) | (change.op === 'replace' ? REPLACE : 0) | lastHop);
+        continue;
+      }
       let oif = 0;
       if (route.type !== 'blackhole' && route.dev !== undefined) {
         const index = ifindex(route.dev);
@@ -136,6 +145,8 @@ export class RouteWriter {
         push(oif, (NEXT_HOP_DEVICE << LENGTH_SHIFT) | hop);
         push(form, (NEXT_HOP_FORM << LENGTH_SHIFT) | hop);
       }
+      last = route;
+      lastHop = hop;
       const [address, length] = prefix(route.dst);
       push(address, (length << LENGTH_SHIFT) | (change.op === 'replace' ? REPLACE : 0) | hop);
     }
