@@ -14,10 +14,10 @@ describe('judgeNode', () => {
     expect(judgeNode(late, want).detail).toBe('it publishes IPIP Always for default-ipv4-ippool, not VXLAN Always yet');
   });
 
-  it('takes a node not yet switched on the old mode, saying whether it accepts what the canaries would send', () => {
+  it('takes a node not yet switched on the old mode only once it accepts what the canaries send', () => {
     const want = { pool, mode: 'IPIP Always', target: 'VXLAN Always', final: false } as const;
-    expect(judgeNode(seen('IPIP Always', ['IPIP'], ['IPIP']), want)).toEqual({ converged: true, detail: 'IPIP Always: 9 routes as planned; sends IPIP, accepts IPIP (not VXLAN yet: the switched nodes send it the old way)' });
-    expect(judgeNode(seen('IPIP Always', ['IPIP', 'VXLAN'], ['IPIP']), want).detail).toBe('IPIP Always: 9 routes as planned; sends IPIP, accepts IPIP, VXLAN');
+    expect(judgeNode(seen('IPIP Always', ['IPIP'], ['IPIP']), want)).toEqual({ converged: false, detail: 'it accepts IPIP, not VXLAN yet (which the switched nodes send)' });
+    expect(judgeNode(seen('IPIP Always', ['IPIP', 'VXLAN'], ['IPIP']), want)).toEqual({ converged: true, detail: 'IPIP Always: 9 routes as planned; sends IPIP, accepts IPIP, VXLAN' });
     expect(judgeNode(seen('IPIP Always', ['IPIP'], ['IPIP']), { ...want, target: 'Never' }).detail).toBe('IPIP Always: 9 routes as planned; sends IPIP, accepts IPIP');
   });
 

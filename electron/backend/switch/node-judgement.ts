@@ -3,9 +3,9 @@
 // included) and has published that it applied it; a node it left alone stays on the old mode.
 // Either way its kernel routes match its own plan. After the last stage (and after a rollback)
 // every node must be in the steady state of its mode: nothing of the old kind kept for peers
-// (hasConverged). Before that, what a node sends and accepts is said, not required: a canary
-// sends the new way only to peers that accept it (make before break), and whether the nodes not
-// yet switched come to accept it is the agents' business (see docs/mode-switch.md).
+// (hasConverged). Before that, a node not yet switched must accept what the switched nodes send;
+// what each node sends is said, not required: a canary sends the new way only to peers that
+// accept it (make before break).
 import { encapsulationOf, hasConverged, type AppliedMode, type NodeEncapsulations } from '../../../shared/model/node-encapsulation.ts';
 
 /** What a node says about itself at one moment. */
@@ -40,6 +40,13 @@ export function judgeNode(seen: NodeObservation, want: NodeExpectation): { conve
   if (published && want.final && !hasConverged(published, { [want.pool]: want.mode })) {
     return no(`it still accepts ${published.accepts.join(', ') || 'nothing'} and sends ${published.sends.join(', ') || 'nothing'} (the steady state of ${want.mode} not reached)`);
   }
+  // A node not yet switched must receive what the switched nodes send before the stage is done:
+  // the canaries' traffic then really goes the new way, and what the rest stage changes is only
+  // the direction towards the canaries.
+  const kind = encapsulationOf(want.target);
+  if (published && !want.final && want.mode !== want.target && kind && !published.accepts.includes(kind)) {
+    return no(`it accepts ${published.accepts.join(', ') || 'nothing'}, not ${kind} yet (which the switched nodes send)`);
+  }
   if (!seen.routes) return no('its routes were not read');
   if (!seen.routes.converged) return no(seen.routes.detail);
   return { converged: true, detail: `${want.mode}: ${seen.routes.detail}${published && !want.final ? `; ${wire(published, want)}` : ''}` };
@@ -52,6 +59,5 @@ function wire(published: NodeEncapsulations, want: NodeExpectation): string {
   const text = `sends ${list(published.sends)}, accepts ${list(published.accepts)}`;
   if (!kind) return text;
   if (want.mode === want.target && !published.sends.includes(kind)) return `${text} (no peer accepts ${kind} yet, so it sends the old way)`;
-  if (want.mode !== want.target && !published.accepts.includes(kind)) return `${text} (not ${kind} yet: the switched nodes send it the old way)`;
   return text;
 }

@@ -20,7 +20,7 @@ describe('the switch plan', () => {
     expect(plan.to.fields).toMatchObject({ ipipMode: 'Never', vxlanMode: 'Always', natOutgoing: true });
     expect(plan.stages.map((s) => `${s.name}:${s.nodes.join(',')}`)).toEqual(['canary:worker-3', 'rest:master,worker-1,worker-2']);
     expect(plan.pairs).toHaveLength(6);
-    expect(plan.checks[0]).toContain('each node not yet switched: it stays on IPIP Always and its routes match its plan');
+    expect(plan.checks[0]).toContain('each node not yet switched: it stays on IPIP Always, its routes match its plan, and it accepts VXLAN');
     expect(plan.checks[2]).toContain('6 pairs');
     expect(plan.unchecked).toEqual([]);
   });

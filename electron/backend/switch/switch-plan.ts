@@ -78,7 +78,7 @@ export function planShape(facts: SwitchFacts, request: SwitchRequest): PlanShape
   const staged = stages.length > 1;
   const checks = [
     staged
-      ? `after each stage, each node it switched: its agent applies ${request.mode} (the override, then the pool) and publishes it, and its kernel routes match its own plan; each node not yet switched: it stays on ${from} and its routes match its plan (what each sends and accepts is reported: ${kind ? `a switched node sends ${kind} only to peers that accept it` : 'the switched nodes send unencapsulated'})`
+      ? `after each stage, each node it switched: its agent applies ${request.mode} (the override, then the pool) and publishes it, and its kernel routes match its own plan; each node not yet switched: it stays on ${from}, its routes match its plan${kind ? `, and it accepts ${kind} (a switched node sends ${kind} only to peers that accept it)` : ' (the switched nodes send unencapsulated)'}`
       : `each node: its agent applies ${request.mode} and its kernel routes match its own plan`,
     `after the ${staged ? 'last stage' : 'stage'}: every node publishes the steady state of ${request.mode} in gingham.dev/Encapsulations (it ${kind ? `accepts and sends ${kind} only` : 'accepts no encapsulation'})`,
     `every pod pair that answered before the switch still answers (a ping and an HTTP GET from the source pod's namespace): ${pairs.length} pairs`,
