@@ -25,9 +25,9 @@ const owner = (r: RouteRow) => r.owner?.text ?? (r.ginghams ? 'gingham' : '-');
 
 /** `route -n`'s columns, and the owner; every column is searched by the filter and sorts. */
 const columns: Column<RouteRow>[] = [
-  { id: 'destination', header: 'Destination', width: 'minmax(9rem, 1.2fr)', cell: (r) => r.destination, text: (r) => r.destination, sort: (r) => r.destination },
-  { id: 'gateway', header: 'Gateway', width: 'minmax(8rem, 1fr)', cell: (r) => r.gateway, text: (r) => r.gateway, sort: (r) => r.gateway },
-  { id: 'genmask', header: 'Genmask', width: 'minmax(9rem, 1fr)', cell: (r) => r.genmask, text: (r) => r.genmask, sort: (r) => r.genmask },
+  { id: 'destination', header: 'Destination', width: 'minmax(10rem, 1.2fr)', cell: (r) => r.destination, text: (r) => r.destination, sort: (r) => r.destination },
+  { id: 'gateway', header: 'Gateway', width: 'minmax(9rem, 1fr)', cell: (r) => r.gateway, text: (r) => r.gateway, sort: (r) => r.gateway },
+  { id: 'genmask', header: 'Genmask', width: 'minmax(10rem, 1fr)', cell: (r) => r.genmask, text: (r) => r.genmask, sort: (r) => r.genmask },
   { id: 'flags', header: 'Flags', width: '4.5rem', cell: (r) => r.flags, text: (r) => r.flags, sort: (r) => r.flags },
   { id: 'metric', header: 'Metric', width: '4.5rem', cell: (r) => r.metric, text: (r) => String(r.metric), sort: (r) => Number(r.metric) },
   { id: 'iface', header: 'Iface', width: 'minmax(6rem, 0.8fr)', cell: (r) => r.iface, text: (r) => r.iface, sort: (r) => r.iface },

@@ -55,12 +55,12 @@ function GroupBox({ data }: NodeProps<FlowNode<BoxData>>) {
       <div className="topology-group-header">
         <span className="topology-group-name">
           {kindWords[element.kind as 'zone' | 'subnet']} {element.label}
-          <span className="topology-group-counts"> · {countsOf(element)}</span>
         </span>
         <button type="button" className="nodrag" aria-label={`${collapsed ? 'Expand' : 'Collapse'} ${kindWords[element.kind as 'zone' | 'subnet']} ${element.label}`} aria-expanded={!collapsed} onClick={() => toggle(element.id)}>
           {collapsed ? '+' : '−'}
         </button>
       </div>
+      <div className="topology-group-counts">{countsOf(element)}</div>
       {inside && (
         <div className={`topology-inside encap-${inside.encapsulation}`}>
           mesh: {inside.sessions.toLocaleString('en')} sessions inside, {encapWords[inside.encapsulation]}
@@ -115,6 +115,8 @@ export function TopologyPage({ cluster, active }: { cluster?: ConnectedCluster; 
   const [collapsed, setCollapsed] = useState<Set<string> | undefined>();
   const [placed, setPlaced] = useState<Map<string, Placed> | undefined>();
   const [layoutMs, setLayoutMs] = useState<number | undefined>();
+  /** Counts the layouts: the picture is drawn anew (and fitted to its box) for each, not for each change of shape before its layout is done. */
+  const [layouts, setLayouts] = useState(0);
   const small = (cluster?.nodes.length ?? 0) <= pairTableNodes;
 
   useEffect(() => {
@@ -149,6 +151,7 @@ export function TopologyPage({ cluster, active }: { cluster?: ConnectedCluster; 
       if (stopped) return;
       setPlaced(result);
       setLayoutMs(performance.now() - started);
+      setLayouts((n) => n + 1);
     });
     return () => {
       stopped = true;
@@ -180,7 +183,8 @@ export function TopologyPage({ cluster, active }: { cluster?: ConnectedCluster; 
           position: { x: at.x, y: at.y },
           ...(element.parent ? { parentId: element.parent } : {}),
           data: { element, collapsed: shut.has(element.id), toggle },
-          style: { width: at.width, height: at.height },
+          // Clicks reach the box's buttons: xyflow leaves a node neither draggable nor selectable to the pane beneath.
+          style: { width: at.width, height: at.height, pointerEvents: 'all' as const },
           draggable: false,
           selectable: false,
           ariaLabel: `${kindWords[element.kind]} ${element.label}: ${countsOf(element)}`,
@@ -252,7 +256,7 @@ export function TopologyPage({ cluster, active }: { cluster?: ConnectedCluster; 
       </ul>
       <p className="hint">Encapsulations from {topology?.encapsulationSource}.{pairsNote ? ` ${pairsNote}` : ''}</p>
       <figure className="topology-canvas" aria-label={`Topology of ${cluster.context}`}>
-        <ReactFlow nodes={flowNodes} edges={flowEdges} nodeTypes={nodeTypes} fitView minZoom={0.05} nodesConnectable={false} nodesDraggable={false} onlyRenderVisibleElements proOptions={{ hideAttribution: true }} key={shape}>
+        <ReactFlow nodes={flowNodes} edges={flowEdges} nodeTypes={nodeTypes} fitView minZoom={0.05} nodesConnectable={false} nodesDraggable={false} onlyRenderVisibleElements proOptions={{ hideAttribution: true }} key={layouts}>
           <Background gap={24} />
           <Controls showInteractive={false} />
         </ReactFlow>

@@ -20,13 +20,13 @@ const elk = new ELK();
 export function leafSize(element: Element): { width: number; height: number } {
   if (element.kind === 'node') return { width: 150, height: 46 };
   if (element.kind === 'outside') return { width: 190, height: 46 };
-  return { width: 250, height: 64 };
+  return { width: 280, height: 84 };
 }
 
 const container = {
   'elk.algorithm': 'rectpacking',
-  // Room at the top for the group's header (its name, its counts, its Collapse button).
-  'elk.padding': '[top=52,left=14,bottom=14,right=14]',
+  // Room at the top for the group's header: its name and Collapse button, its counts, its mesh inside.
+  'elk.padding': '[top=78,left=14,bottom=14,right=14]',
   'elk.spacing.nodeNode': '14',
   'elk.aspectRatio': '1.8',
 };
