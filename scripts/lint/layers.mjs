@@ -29,7 +29,8 @@ export const layers = [
   { name: 'agent', paths: ['agent/'], imports: ['shared', 'agent'], node: true },
   { name: 'lab', paths: ['lab/'], imports: ['shared', 'agent', 'lab'], node: true, testBed: true },
   { name: 'e2e', paths: ['e2e/'], imports: ['shared', 'lab', 'electron/backend', 'electron/web', 'e2e'], node: true, testBed: true },
-  { name: 'bench', paths: ['bench/'], imports: ['shared', 'agent', 'lab', 'bench'], node: true, testBed: true },
+  // bench may drive the console as the e2e tests do (e2e/console-harness.ts, e2e/console-scale.ts).
+  { name: 'bench', paths: ['bench/'], imports: ['shared', 'agent', 'lab', 'e2e', 'bench'], node: true, testBed: true },
   { name: 'scripts', paths: ['scripts/'], imports: ['shared', 'scripts'], node: true },
 ];
 
