@@ -1,6 +1,7 @@
 // What the doctor's commands share: which cluster the global options name (--lab, or --kubeconfig
 // with --context), and a console backend on it for the length of one command. `doctor switch`
 // (electron/backend/switch/switch-cli.ts) uses the same.
+import { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -45,4 +46,14 @@ export async function withCliBackend<T>(global: GlobalOptions, use: (backend: Co
     backend.close();
     rmSync(configDir, { recursive: true, force: true });
   }
+}
+
+/** The `doctor` program with the global options every doctor command takes (GlobalOptions). */
+export function doctorProgram(): Command {
+  return new Command('doctor')
+    .option('--lab', "the lab's cluster: its kubeconfig, SSH key and known hosts (`npm run lab -- up`)")
+    .option('--kubeconfig <file>', 'a kubeconfig file')
+    .option('--context <name>', 'its context')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 }

@@ -5,14 +5,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { CommanderError, InvalidArgumentError } from 'commander';
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import { TraceEvidence } from '../../../shared/doctor/evidence.ts';
 import { judgeProbe } from '../../../shared/doctor/probe.ts';
 import { traceFromEvidence } from '../../../shared/doctor/trace.ts';
 import type { NodePairTable } from '../../../shared/doctor/pairs.ts';
 import type { TraceResult } from '../../../shared/doctor/trace-result.ts';
-import { BadInput, withCliBackend, type GlobalOptions } from './cli-cluster.ts';
+import { BadInput, doctorProgram, withCliBackend, type GlobalOptions } from './cli-cluster.ts';
 import { registerScanCommands } from './cli-scan.ts';
 import { DoctorService } from './doctor-service.ts';
 
@@ -88,13 +88,7 @@ async function trace(global: GlobalOptions, source: string, destination: string,
 
 export async function main(argv: string[]): Promise<number> {
   let status = 0;
-  const program = new Command('doctor')
-    .description("why can't pod A reach pod B: the path hop by hop, with evidence (docs/doctor.md)")
-    .option('--lab', "the lab's cluster: its kubeconfig, SSH key and known hosts (`npm run lab -- up`)")
-    .option('--kubeconfig <file>', 'a kubeconfig file')
-    .option('--context <name>', 'its context')
-    .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  const program = doctorProgram().description("why can't pod A reach pod B: the path hop by hop, with evidence (docs/doctor.md)");
   program
     .command('trace')
     .description('trace SRC (a pod: name, namespace/name or address) to DST (a pod or an address)')

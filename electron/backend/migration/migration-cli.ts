@@ -8,10 +8,10 @@
 // the staged switch's entry (switch/switch-cli.ts), which hands the doctor's own to doctor/cli.ts.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, Option } from 'commander';
+import { CommanderError, Option } from 'commander';
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import type { MigrationReport } from '../../../shared/api/migration-contract.ts';
-import { BadInput, withCliBackend, type GlobalOptions } from '../doctor/cli-cluster.ts';
+import { BadInput, doctorProgram, withCliBackend, type GlobalOptions } from '../doctor/cli-cluster.ts';
 import { commandOf, main as switchMain } from '../switch/switch-cli.ts';
 import { MigrationService } from './migration-service.ts';
 
@@ -50,12 +50,7 @@ async function runMigrate(global: GlobalOptions, node: string, options: { to: 'g
 
 async function migrateMain(argv: string[]): Promise<number> {
   let status = 0;
-  const program = new Command('doctor')
-    .option('--lab', "the lab's cluster: its kubeconfig, SSH key and known hosts (`npm run lab -- up`)")
-    .option('--kubeconfig <file>', 'a kubeconfig file')
-    .option('--context <name>', 'its context')
-    .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  const program = doctorProgram();
   program
     .command('migrate')
     .description('replace calico-node by the Gingham agent on NODE, or back, under a continuous ping between pods, rolled back on its own if a step fails (docs/mixed-clusters.md); exit 0 migrated, 1 rolled back, 2 bad input')

@@ -7,14 +7,14 @@
 // doctor's own entry (doctor/cli.ts) unchanged.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import type { AppliedMode } from '../../../shared/model/node-encapsulation.ts';
 import { parseSwitchMode } from '../../../shared/switch/modes.ts';
 import type { SwitchReport } from '../../../shared/switch/switch-report.ts';
 import { main as doctorMain } from '../doctor/cli.ts';
 import { DoctorService } from '../doctor/doctor-service.ts';
-import { BadInput, withCliBackend, type GlobalOptions } from '../doctor/cli-cluster.ts';
+import { BadInput, doctorProgram, withCliBackend, type GlobalOptions } from '../doctor/cli-cluster.ts';
 import { SwitchService } from './switch-service.ts';
 
 
@@ -76,12 +76,7 @@ async function runSwitchCommand(global: GlobalOptions, pool: string, modeText: s
 
 async function switchMain(argv: string[]): Promise<number> {
   let status = 0;
-  const program = new Command('doctor')
-    .option('--lab', "the lab's cluster: its kubeconfig, SSH key and known hosts (`npm run lab -- up`)")
-    .option('--kubeconfig <file>', 'a kubeconfig file')
-    .option('--context <name>', 'its context')
-    .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  const program = doctorProgram();
   program
     .command('switch')
     .description("switch IP pool POOL to MODE in stages (canary nodes by an override, then the pool), each checked per node and per pod pair, rolled back on its own if a pair breaks (docs/mode-switch.md); exit 0 switched, 1 rolled back, 2 bad input")
