@@ -39,11 +39,11 @@ describe('connectivity matrix on the lab', () => {
     await nav('Routes');
     await page.getByRole('combobox', { name: 'Node' }).selectOption({ label: 'worker-1' });
     await page.getByText('live from the agent').waitFor({ timeout: 60_000 });
-    const owners = await page.locator('table.routes tbody tr td:nth-child(7)').allTextContents();
+    const owners = await page.locator('.data-table.routes tbody tr td:nth-child(7)').allTextContents();
     expect(owners.some((o) => /^pool default-ipv4-ippool, IPIP Always, worker-3/.test(o))).toBe(true);
     expect(owners.some((o) => o.startsWith('own block'))).toBe(true);
     // pod-1's own /32, made by the CNI plugin on its cali interface.
-    const ifaces = await page.locator('table.routes tbody tr td:nth-child(6)').allTextContents();
+    const ifaces = await page.locator('.data-table.routes tbody tr td:nth-child(6)').allTextContents();
     expect(ifaces.some((i) => i.startsWith('cali'))).toBe(true);
     await harness.screenshot('2-worker-1-routes');
   }, 120_000);
