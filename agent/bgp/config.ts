@@ -149,11 +149,13 @@ function keepaliveProblem(peer: { holdTime?: number | undefined; keepaliveTime?:
 
 /**
  * Whether going from one configuration to another needs a new Speaker: true when anything but
- * `peers` and `announce` differs (router ID, AS, listen address, timers, graceful restart,
- * cluster ID, kernel). Peers change at runtime with Speaker.setPeers, prefixes with announce/withdraw.
+ * `peers`, `announce` and `clusterId` differs (router ID, AS, listen address, timers, graceful
+ * restart, kernel). Peers change at runtime with Speaker.setPeers, prefixes with
+ * announce/withdraw, the cluster ID with setClusterId (a node made a route reflector keeps its
+ * sessions).
  */
 export function needsRestart(from: SpeakerConfigFile, to: SpeakerConfigFile): boolean {
-  const globals = (c: SpeakerConfigFile) => JSON.stringify({ ...c, peers: undefined, announce: undefined });
+  const globals = (c: SpeakerConfigFile) => JSON.stringify({ ...c, peers: undefined, announce: undefined, clusterId: undefined });
   return globals(from) !== globals(to);
 }
 

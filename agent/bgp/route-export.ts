@@ -43,9 +43,14 @@ export class RouteExport {
    * next hop mode, our address, 4-octet AS): a reflector sends one set to hundreds of clients
    * alike, and encoded it once for each. Goes with its attribute set (weakly held).
    */
-  private readonly encoded = new WeakMap<RouteAttributes, Map<string, Buffer>>();
+  private encoded = new WeakMap<RouteAttributes, Map<string, Buffer>>();
 
   constructor(private readonly ctx: ExportContext) {}
+
+  /** Drops every encoding: the cluster ID they carry (CLUSTER_LIST) changed. */
+  forgetEncodings(): void {
+    this.encoded = new WeakMap();
+  }
 
   /** The attributes `peer` is sent for this attribute set, encoded for its session. */
   private encodedFor(peer: Peer, key: string, attrIndex: number, encodeCtx: Parameters<typeof encodeAttributes>[1]): Buffer {

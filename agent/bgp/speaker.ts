@@ -54,7 +54,8 @@ export class Speaker {
   /** Peers by RIB index; an index is reused only after its peer's paths have left the RIB. */
   private readonly byIndex = new Map<number, Peer>();
   readonly routerId: number;
-  readonly clusterId: number;
+  /** The route reflector cluster ID (config.clusterId or the router ID); setClusterId changes it at runtime. */
+  clusterId: number;
   readonly kernel: KernelRoutes | undefined;
   private server: Server | undefined;
   private flushScheduled = false;
@@ -75,7 +76,12 @@ export class Speaker {
     this.localSource = { index: LOCAL_PEER, address: this.routerId, routerId: this.routerId, asn: config.asn, ebgp: false, routeReflectorClient: false };
     this.hooks = { dial: hooks.dial ?? dialMd5, setListenPassword: hooks.setListenPassword ?? setListenPassword };
     if (config.kernel) this.kernel = new KernelRoutes(config.kernel, log.child({ part: 'kernel' }));
-    this.export = new RouteExport({ rib: this.rib, asn: config.asn, routerId: this.routerId, clusterId: this.clusterId, hasClients: () => this.hasClients });
+    // The export reads the cluster ID as it is now (setClusterId changes it).
+    const clusterId = () => this.clusterId;
+    this.export = new RouteExport({
+      rib: this.rib, asn: config.asn, routerId: this.routerId, hasClients: () => this.hasClients,
+      get clusterId() { return clusterId(); },
+    });
     this.restart = new GracefulRestart({
       rib: this.rib, kernel: this.kernel, config: config.gracefulRestart, log,
       peers: () => this.peers, endDeferral: () => this.endDeferral(), scheduleFlush: () => this.scheduleFlush(),
@@ -211,19 +217,40 @@ export class Speaker {
    * Changes a peer (found by address and port) to `input`. What can change on a running session
    * does so in place: export policy and next hop (routes re-sent as needed), description, and
    * import policy (the peer is asked for its routes again with a ROUTE-REFRESH, RFC 2918; a peer
-   * without route refresh gets a new session). Any other change (AS, password, passive, hold or
-   * keepalive time, restart time, source address, route reflector client) closes the session
-   * with Cease "other configuration change" (RFC 4486 subcode 6) and opens a new one.
+   * without route refresh gets a new session), and route reflector client: being a client is
+   * the reflector's own view of the peer (RFC 4456 needs nothing of the client), so what every
+   * peer is sent is worked out again and the sessions stay; a mesh turning into a reflector's
+   * clients withdraws no route that way. Any other change (AS, password, passive, hold or
+   * keepalive time, restart time, source address) closes the session with Cease "other
+   * configuration change" (RFC 4486 subcode 6) and opens a new one.
    * Returns what it did; Error when the peer is not configured.
    */
   updatePeer(input: PeerConfigInput): 'unchanged' | 'updated' | 'reset' {
+    const result = this.updateOnePeer(input);
+    if (this.reflectionChanged) this.exportToAll();
+    return result;
+  }
+
+  /** A peer's route reflector client setting changed in place: every peer's exports are due again. */
+  private reflectionChanged = false;
+
+  /** Offers every established peer what it should have now (route reflection changed). */
+  private exportToAll(): void {
+    this.reflectionChanged = false;
+    // While we restart nothing is sent yet: endDeferral() sends it all with the new settings.
+    if (this.restarting) return;
+    this.flush();
+    for (const peer of this.peers) if (peer.established) this.export.exportAll(peer);
+  }
+
+  private updateOnePeer(input: PeerConfigInput): 'unchanged' | 'updated' | 'reset' {
     const p = validatePeer(input, `peer ${String((input as { address?: unknown }).address)}`, this.config.holdTime);
     const peer = this.findPeer(p.address, p.port);
     if (!peer) throw new Error(`peer ${p.address}:${p.port} is not configured: use addPeer`);
     const next = this.peerSettings(p);
     const before = peer.settings;
-    const inPlace = ['exportPolicy', 'nextHop', 'importPolicy', 'peerType'] as const;
-    const strip = (s: PeerSettings) => JSON.stringify({ ...s, exportPolicy: undefined, nextHop: undefined, importPolicy: undefined, peerType: undefined });
+    const inPlace = ['exportPolicy', 'nextHop', 'importPolicy', 'peerType', 'routeReflectorClient'] as const;
+    const strip = (s: PeerSettings) => JSON.stringify({ ...s, exportPolicy: undefined, nextHop: undefined, importPolicy: undefined, peerType: undefined, routeReflectorClient: undefined });
     if (strip(before) !== strip(next) || (before.importPolicy !== next.importPolicy && peer.established && !peer.negotiated?.routeRefresh)) {
       this.log.info({ peer: peer.name }, 'peer changed: new session');
       const at = this.peers.indexOf(peer);
@@ -240,7 +267,13 @@ export class Speaker {
     peer.description = p.description;
     if (!changed) return 'unchanged';
     peer.settings = next;
-    this.log.info({ peer: peer.name, export: next.exportPolicy, import: next.importPolicy, nextHop: next.nextHop }, 'peer changed in place');
+    if (before.routeReflectorClient !== next.routeReflectorClient) {
+      this.clients += next.routeReflectorClient ? 1 : -1;
+      // The paths it sent carry its source: they are reflected (or no longer) from now on.
+      peer.source.routeReflectorClient = next.routeReflectorClient;
+      this.reflectionChanged = true;
+    }
+    this.log.info({ peer: peer.name, export: next.exportPolicy, import: next.importPolicy, nextHop: next.nextHop, routeReflectorClient: next.routeReflectorClient }, 'peer changed in place');
     if (peer.established) {
       // While we restart nothing is sent yet: endDeferral() sends it all with the new settings.
       if (!this.restarting) {
@@ -283,10 +316,38 @@ export class Speaker {
         changes.added.push(name);
         continue;
       }
-      const result = this.updatePeer(p);
+      const result = this.updateOnePeer(p);
       changes[result === 'reset' ? 'reset' : result === 'updated' ? 'updated' : 'unchanged'].push(name);
     }
+    // Once for all the peers that became clients or stopped being ones (a node turning reflector
+    // changes all of its peers at once): not a pass over the RIB per peer.
+    if (this.reflectionChanged) this.exportToAll();
     return changes;
+  }
+
+  /**
+   * Changes the route reflector cluster ID (undefined: the router ID) without touching a session:
+   * routes reflected from now on carry it in their CLUSTER_LIST, what peers were sent is sent
+   * again with it, and iBGP peers are asked for their routes again (ROUTE-REFRESH) so that those
+   * whose CLUSTER_LIST holds the new ID are refused as loops (RFC 4456 8). Calico's node gets a
+   * routeReflectorClusterID while it runs; BIRD reconfigures its protocols for it.
+   * False when the ID is the same.
+   */
+  setClusterId(clusterId: string | undefined): boolean {
+    const next = parseIPv4(clusterId ?? this.config.routerId);
+    if (next === this.clusterId) return false;
+    this.clusterId = next;
+    this.export.forgetEncodings();
+    this.log.info({ clusterId: clusterId ?? this.config.routerId }, 'route reflector cluster ID changed');
+    if (this.restarting) return true;
+    this.flush();
+    for (const peer of this.peers) {
+      const conn = peer.established;
+      if (!conn) continue;
+      this.export.resendAll(peer);
+      if (!peer.ebgp && peer.negotiated?.routeRefresh) conn.send(encodeRouteRefresh({ afi: Afi.Ipv4, safi: Safi.Unicast, subtype: RouteRefreshSubtype.Normal }));
+    }
+    return true;
   }
 
   /** What we offer a peer: graceful restart with its own restart time (Calico's maxRestartTime). */

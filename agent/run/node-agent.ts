@@ -427,7 +427,14 @@ export class NodeAgent {
         this.speakerConfig = config;
         this.announced = new Set(config.announce);
       }
-    } else if (config && this.speaker && JSON.stringify(config.peers) !== JSON.stringify(this.speakerConfig!.peers)) {
+    } else if (config && this.speaker && config.clusterId !== this.speakerConfig!.clusterId) {
+      // Made a route reflector (or no longer one) while running: the sessions stay. The cluster ID
+      // first, so that the peers becoming clients just below are reflected to with it.
+      this.speaker.setClusterId(config.clusterId);
+      const { clusterId: _old, ...rest } = this.speakerConfig!;
+      this.speakerConfig = { ...rest, ...(config.clusterId ? { clusterId: config.clusterId } : {}) };
+    }
+    if (config && this.speaker && JSON.stringify(config.peers) !== JSON.stringify(this.speakerConfig!.peers)) {
       try {
         const changes = this.speaker.setPeers(config.peers);
         this.log.info({ part: 'bgp', ...changes }, 'BGP peers changed');
