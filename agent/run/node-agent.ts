@@ -26,6 +26,7 @@ import { effectivePools, publishedEncapsulations } from '../../shared/dataplane-
 import { formatNodeEncapsulations, type Encapsulation } from '../../shared/model/node-encapsulation.ts';
 import { bgpWanted, desiredBgp } from './desired-bgp.ts';
 import { LearnedRoutes } from './learned-routes.ts';
+import { standInNodes } from './stand-in-nodes.ts';
 import { lingerMs, PeerLinger } from './peer-linger.ts';
 import { PeerPasswords } from './peer-passwords.ts';
 import { reconcileTunnelAddresses, type TunnelAddresses } from './tunnel-addresses.ts';
@@ -372,9 +373,10 @@ export class NodeAgent {
   }
 
   /**
-   * Best BGP paths from peers, plus, for each mesh peer whose session is not (yet) established
-   * or has not sent all its routes yet, its IPAM blocks via its address: so a speaker restart or
-   * a switch back from VXLAN does not leave the node without routes while sessions come up.
+   * Best BGP paths from peers, plus, for each node whose routes the sessions have not all brought
+   * yet (its own session, or the reflectors' for a node it does not peer with: stand-in-nodes.ts),
+   * its IPAM blocks via its address: so a speaker restart or a switch back from VXLAN does not
+   * leave the node without routes while sessions come up.
    */
   private bgpRoutes(snapshot?: ClusterSnapshot): BgpRoute[] {
     if (!this.learned) return [];
@@ -382,13 +384,13 @@ export class NodeAgent {
     if (!snapshot) return learned;
     // A session's routes are complete at its End-of-RIB (RFC 4724), not when it comes up: until
     // then (or 10 s for a peer that sends none) its node's blocks stay routed from IPAM.
-    const up = new Set(this.learned.completePeers());
+    const standIn = standInNodes(snapshot, this.options.nodeName, this.speakerConfig?.peers.map((p) => p.address) ?? [], new Set(this.learned.completePeers()));
     // Made only when some node's blocks stand in (a set of 100k prefixes per change event otherwise).
     let known: Set<string> | undefined;
     for (const node of snapshot.nodes) {
       if (node.name === this.options.nodeName || !node.ipv4Address) continue;
       const ip = formatIPv4(node.ipv4Address.address);
-      if (up.has(ip)) continue;
+      if (!standIn.has(node.name)) continue;
       const have = (known ??= new Set(learned.map((r) => r.cidr)));
       for (const block of snapshot.blocks) {
         if (block.spec.affinity === `host:${node.name}` && !have.has(block.spec.cidr)) learned.push({ cidr: block.spec.cidr, nextHop: ip });
