@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { ipipDeviceName, type DesiredIpipDevice, type DesiredRoute, type DesiredTunnelAdmission } from '../../shared/dataplane-plan/index.ts';
 import type { ChangeSet } from './changes.ts';
 import type { KernelLink, KernelRoute } from './kernel/snapshot.ts';
+import { DrainingNextHops } from './tunl0-drain.ts';
 import { UserspaceTunnel, stopHelperIfRunning, type TunnelRoute } from './userspace-tunnel.ts';
 
 export type IpipImplementation = 'kernel' | 'userspace';
@@ -79,31 +80,73 @@ export class IpipManager {
    */
   async beforeSwitch(desired: readonly DesiredRoute[], kernel: readonly KernelRoute[], admission?: DesiredTunnelAdmission): Promise<void> {
     if (!this.tunnel?.running) return;
-    const table = new Map<string, string>();
+    this.inPass = true;
+    const table = new Map<string, string>(this.held.map((r) => [r.dst, r.gateway]));
     for (const r of kernel) if (r.dev === ipipDeviceName && r.gateway) table.set(r.dst, r.gateway);
     for (const r of tunnelRoutes(desired)) table.set(r.dst, r.gateway);
     await this.tunnel.setHosts([...new Set([...this.hosts, ...(admission?.hosts ?? [])])].sort());
-    await this.tunnel.setRoutes([...table].map(([dst, gateway]) => ({ dst, gateway })));
+    await this.give([...table].map(([dst, gateway]) => ({ dst, gateway })));
   }
 
   /** The host set last given to the helper after a pass. */
   private hosts: string[] = [];
+  /** The helper's route table as last given. */
+  private held: TunnelRoute[] = [];
+  /** The next hops the routes use, and whether tunl0 is wanted at all, as of the last pass. */
+  private wanted: TunnelRoute[] = [];
+  private deviceWanted = false;
+  /** Between beforeSwitch and finish: the pass owns the helper's table. */
+  private inPass = false;
+  private readonly drain = new DrainingNextHops();
+  private drainTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
-   * After the pass: exactly the wanted next hops; the helper stops when tunl0 is no longer wanted.
-   * The pass does not wait for the helper to exit (under load that took most of a second): a
-   * later start waits for it instead, so that two helpers never hold tunl0 at once.
+   * After the pass: the wanted next hops, and for a while the ones the routes just left (packets
+   * still in tunl0's queue need them: tunl0-drain.ts); the helper stops when tunl0 is no longer
+   * wanted, once those have drained. The pass does not wait for the helper to exit (under load
+   * that took most of a second): a later start waits for it instead, so that two helpers never
+   * hold tunl0 at once.
    */
   async finish(want: DesiredIpipDevice | undefined, desired: readonly DesiredRoute[], admission?: DesiredTunnelAdmission): Promise<void> {
+    this.inPass = false;
+    this.deviceWanted = want !== undefined;
+    this.wanted = want ? tunnelRoutes(desired) : [];
     if (!want) {
       // A helper an earlier agent left (this one never started one) goes too.
       if (!this.tunnel && this.implementation !== 'kernel' && !this.stopping) this.stopLeftHelper();
+      if (this.tunnel?.running && (await this.drainTable())) return; // it stops once drained
       void this.stopTunnel();
       return;
     }
-    await this.tunnel?.setRoutes(tunnelRoutes(desired));
+    await this.drainTable();
     this.hosts = admission?.hosts ?? [];
     await this.tunnel?.setHosts(this.hosts);
+  }
+
+  /** Gives the helper the wanted next hops and those still draining; says whether any drain, and comes back when the first has. */
+  private async drainTable(): Promise<boolean> {
+    clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+    if (!this.tunnel?.running) return false;
+    const table = this.drain.table(this.held, this.wanted, Date.now());
+    await this.give(table);
+    const next = this.drain.nextExpiry();
+    if (next === undefined) return false;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = undefined;
+      // A pass under way owns the table: its finish drains again.
+      if (this.inPass) return;
+      void this.drainTable().then((draining) => {
+        if (!draining && !this.deviceWanted) void this.stopTunnel();
+      }, () => undefined); // the helper went: the next pass starts or stops it
+    }, Math.max(0, next - Date.now()));
+    this.drainTimer.unref();
+    return true;
+  }
+
+  private async give(table: TunnelRoute[]): Promise<void> {
+    await this.tunnel?.setRoutes(table);
+    this.held = table;
   }
 
   /** How many IP-in-IP packets from outside the cluster the helper dropped (undefined without one). */
@@ -116,11 +159,19 @@ export class IpipManager {
    * last tables, and the next agent takes it over.
    */
   detachTunnel(): void {
+    this.forgetTable();
     this.tunnel?.detach();
     this.tunnel = undefined;
   }
 
   private stopping: Promise<void> | undefined;
+
+  private forgetTable(): void {
+    clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+    this.drain.clear();
+    this.held = [];
+  }
 
   private stopLeftHelper(): void {
     const stopping = stopHelperIfRunning(ipipDeviceName).then(() => undefined, () => undefined);
@@ -131,6 +182,7 @@ export class IpipManager {
   }
 
   stopTunnel(): Promise<void> {
+    this.forgetTable();
     const tunnel = this.tunnel;
     this.tunnel = undefined;
     if (!tunnel) return this.stopping ?? Promise.resolve();
