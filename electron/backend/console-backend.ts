@@ -24,6 +24,7 @@ import { clusterNodeClient } from './ssh/cluster-node-client.ts';
 import { InstallerService, type InstallerServiceOptions } from './installer/installer-service.ts';
 import { SwitchService } from './switch/switch-service.ts';
 import { MigrationService } from './migration/migration-service.ts';
+import { ReflectorsService } from './reflectors/reflectors-service.ts';
 
 export interface ConsoleBackendOptions {
   configDir?: string;
@@ -95,6 +96,7 @@ export class ConsoleBackend {
     const doctor = doctorService.handlers();
     const switches = new SwitchService(this.ssh, this.nodes, kubeConfigFor, doctorService).handlers(emit);
     const migrations = new MigrationService(this.ssh, this.nodes, kubeConfigFor, this.options.installer).handlers(emit);
+    const reflectors = new ReflectorsService(this.ssh, this.nodes, kubeConfigFor).handlers(emit);
     const nodeStatus = this.nodeStatus.client(emit);
     const measure = new MeasureService(kubeConfigFor, (_context, nodeName) => clusterNodeClient(this.ssh, this.nodes, nodeName), this.paths.measurements).handlers();
     const terminal = (id: string) => {
@@ -149,6 +151,7 @@ export class ConsoleBackend {
       ...nodeStatus.handlers,
       ...switches,
       ...migrations,
+      ...reflectors,
       ...routingConfigHandlers(kubeConfigFor),
     };
 

@@ -8,6 +8,7 @@ import { clusterOpsRequests } from './cluster-ops-contract.ts';
 import { doctorRequests } from './doctor-contract.ts';
 import { measureRequests } from './measure-contract.ts';
 import { migrationEvents, migrationRequests } from './migration-contract.ts';
+import { reflectorsEvents, reflectorsRequests } from './reflectors-contract.ts';
 import { nodeStatusEvents, nodeStatusRequests } from './node-status-contract.ts';
 import { routingConfigRequests } from './routing-config-contract.ts';
 import { switchEvents, switchRequests } from './switch-contract.ts';
@@ -155,6 +156,7 @@ export const requests = {
   ...measureRequests,
   ...migrationRequests,
   ...nodeStatusRequests,
+  ...reflectorsRequests,
   ...routingConfigRequests,
   ...switchRequests,
 } as const;
@@ -182,6 +184,7 @@ export const events = {
   ...agentInstallEvents,
   ...nodeStatusEvents,
   ...migrationEvents,
+  ...reflectorsEvents,
   ...switchEvents,
 } as const;
 

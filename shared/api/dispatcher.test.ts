@@ -61,6 +61,8 @@ function handlers(overrides: Partial<RequestHandlers> = {}): RequestHandlers {
     'switch.run': unused,
     'migration.plan': unused,
     'migration.run': unused,
+    'reflectors.advice': unused,
+    'reflectors.migrate': unused,
     ...overrides,
   };
 }

@@ -4,14 +4,16 @@
 // the node was migrated, 1 when it was rolled back (or failed), 2 on bad input (an unknown node,
 // a node already migrated, no calico-node to go back to).
 //
-// npm's `doctor` script enters here: `migrate` is handled here, every other command goes on to
-// the staged switch's entry (switch/switch-cli.ts), which hands the doctor's own to doctor/cli.ts.
+// npm's `doctor` script enters here: `migrate` is handled here, `reflectors` by
+// reflectors/reflectors-cli.ts, every other command goes on to the staged switch's entry
+// (switch/switch-cli.ts), which hands the doctor's own to doctor/cli.ts.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CommanderError, Option } from 'commander';
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import type { MigrationReport } from '../../../shared/api/migration-contract.ts';
 import { BadInput, doctorProgram, withCliBackend, type GlobalOptions } from '../doctor/cli-cluster.ts';
+import { reflectorsMain } from '../reflectors/reflectors-cli.ts';
 import { commandOf, main as switchMain } from '../switch/switch-cli.ts';
 import { MigrationService } from './migration-service.ts';
 
@@ -72,7 +74,8 @@ async function migrateMain(argv: string[]): Promise<number> {
 }
 
 export function main(argv: string[]): Promise<number> {
-  return commandOf(argv) === 'migrate' ? migrateMain(argv) : switchMain(argv);
+  const command = commandOf(argv);
+  return command === 'migrate' ? migrateMain(argv) : command === 'reflectors' ? reflectorsMain(argv) : switchMain(argv);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
