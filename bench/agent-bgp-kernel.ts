@@ -29,7 +29,7 @@ import { ginghamRouteProtocol } from '../shared/dataplane-plan/index.ts';
 import { BenchAgent } from './support/agent-process.ts';
 import { birdEstablishedAt, birdImported, birdReceiverConfig, senderConfig } from './support/bird-configs.ts';
 import { clearRoutes, mainTablePrefixes, protocolRoutes } from './support/kernel-table.ts';
-import { cpuSeconds, peakRssMb } from './support/process-stats.ts';
+import { cpuSeconds, peakRssMb, rssMb } from './support/process-stats.ts';
 import { loadText, median, ratio } from './support/summary.ts';
 import { benchArgs } from './support/options.ts';
 
@@ -45,6 +45,8 @@ interface Result {
   /** Routes in the kernel when the measurement ended. */
   installed: number;
   peakRssMb: number;
+  /** The agent's RSS once running, before the sender's routes: what the routes add is peak - this. */
+  idleRssMb?: number;
   /** CPU seconds from the receiver's start until the end of the measurement. */
   cpuSeconds: number;
   load: string;
@@ -138,6 +140,7 @@ async function measureAgent(cluster: TestCluster, node: LabNode, sender: LabNode
     // Its own routes (its block's blackhole) first, so that only the sender's are counted.
     await new Promise((r) => setTimeout(r, 3000));
     const baseline = await mainTablePrefixes(node);
+    const idleRssMb = await rssMb(pid);
     await cluster.apply([bgpPeer(sender)]);
     const peer = async () => (await agent.bgp()).peers.find((p) => p.address === sender.address);
     const t0 = await waitFor('the agent established with the sender', async () => {
@@ -145,7 +148,7 @@ async function measureAgent(cluster: TestCluster, node: LabNode, sender: LabNode
       return p?.info === 'Established' ? Date.parse(p.since) : undefined;
     }, 120_000, 20);
     const seen = await watch(node, baseline, n, t0, async () => (await peer())?.accepted ?? 0);
-    const result: Result = { n, receiver: 'agent', ...seen, peakRssMb: await peakRssMb(pid), cpuSeconds: (await cpuSeconds(pid)) - cpu0, load: loadText() };
+    const result: Result = { n, receiver: 'agent', ...seen, peakRssMb: await peakRssMb(pid), idleRssMb, cpuSeconds: (await cpuSeconds(pid)) - cpu0, load: loadText() };
     if (seen.installedMs !== undefined) {
       const own = await protocolRoutes(node, ginghamRouteProtocol);
       if (own < n) throw new Error(`agent: ${own} routes of protocol ${ginghamRouteProtocol} in the kernel, expected ${n}`);
@@ -166,7 +169,8 @@ async function measureAgent(cluster: TestCluster, node: LabNode, sender: LabNode
 function describe(r: Result): string {
   const s = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(2)} s`);
   const done = r.installedMs !== undefined ? `installed in ${s(r.installedMs)}` : `installed ${r.installed} of ${r.n} (gave up)`;
-  return `${r.receiver}: received in ${s(r.receivedMs)}, ${done}, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.peakRssMb.toFixed(0)} MiB (load ${r.load})`;
+  const idle = r.idleRssMb !== undefined ? ` (${r.idleRssMb.toFixed(0)} MiB before the routes)` : '';
+  return `${r.receiver}: received in ${s(r.receivedMs)}, ${done}, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.peakRssMb.toFixed(0)} MiB${idle} (load ${r.load})`;
 }
 
 async function main(): Promise<void> {

@@ -1,11 +1,13 @@
 // A reconcile pass's changes, in the order that loses the fewest packets: the new path goes in
 // (devices, neighbours, FDB entries, then routes replaced in place) before the old path comes out
 // (stale routes, neighbours, FDB entries, then devices). Each phase is one batch process, or for
-// routes one batch of netlink requests (kernel/route-writer.ts): routes are kept as data, not as
-// `ip route` text, so that a pass of 100k routes builds no text at all; `lines` and `batches()`
-// format them for the tests, the log and the `ip -batch` fallback.
+// routes one batch of netlink requests (kernel/route-writer.ts): routes are kept as numbers
+// (route-change-list.ts), not as `ip route` text or objects, so that a pass of 1M BGP routes
+// builds neither; `lines` and `batches()` format them for the tests, the log and the `ip -batch`
+// fallback.
 import type { Tool } from './kernel/iproute.ts';
 import { routeCommand, type RouteChange } from './route-change.ts';
+import { RouteChangeList } from './route-change-list.ts';
 
 export const phases = ['prepare', 'prepareFdb', 'switch', 'retire', 'retireFdb', 'teardown'] as const;
 export type Phase = (typeof phases)[number];
@@ -21,12 +23,19 @@ export const phaseTool: Record<Phase, Tool> = {
 
 
 /** What a pass runs, in order: `ip`/`bridge` text, or routes for the netlink writer. */
-export type Step = { tool: Tool; commands: string[] } | { routes: RouteChange[] };
+export type Step = { tool: Tool; commands: string[] } | { routes: RouteChangeList };
 
 export class ChangeSet {
   private readonly text: Record<Phase, string[]> = { prepare: [], prepareFdb: [], switch: [], retire: [], retireFdb: [], teardown: [] };
   /** Route changes by phase, after the phase's text commands. */
-  private readonly routeChanges: Record<Phase, RouteChange[]> = { prepare: [], prepareFdb: [], switch: [], retire: [], retireFdb: [], teardown: [] };
+  private readonly routeChanges: Record<Phase, RouteChangeList> = {
+    prepare: new RouteChangeList(),
+    prepareFdb: new RouteChangeList(),
+    switch: new RouteChangeList(),
+    retire: new RouteChangeList(),
+    retireFdb: new RouteChangeList(),
+    teardown: new RouteChangeList(),
+  };
 
   add(phase: Phase, ...commands: string[]): void {
     this.text[phase].push(...commands);
@@ -34,6 +43,11 @@ export class ChangeSet {
 
   addRoute(phase: Phase, change: RouteChange): void {
     this.routeChanges[phase].push(change);
+  }
+
+  /** A phase's route changes, to add to as numbers (BGP routes). */
+  routesOf(phase: Phase): RouteChangeList {
+    return this.routeChanges[phase];
   }
 
   /** A phase's text commands (without its routes). */
@@ -44,12 +58,12 @@ export class ChangeSet {
   /** Every phase's commands as `ip`/`bridge` text (routes formatted), in order. */
   get lines(): Record<Phase, string[]> {
     const out = {} as Record<Phase, string[]>;
-    for (const phase of phases) out[phase] = [...this.text[phase], ...this.routeChanges[phase].map(routeCommand)];
+    for (const phase of phases) out[phase] = [...this.text[phase], ...this.routeChanges[phase].toArray().map(routeCommand)];
     return out;
   }
 
   get size(): number {
-    return phases.reduce((sum, phase) => sum + this.text[phase].length + this.routeChanges[phase].length, 0);
+    return phases.reduce((sum, phase) => sum + this.text[phase].length + this.routeChanges[phase].size, 0);
   }
 
   /** Consecutive phases of the same tool merged, so that a pass spawns as few processes as it can. */
@@ -77,11 +91,15 @@ export class ChangeSet {
         else out.push({ tool: phaseTool[phase], commands: [...commands] });
       }
       const routes = this.routeChanges[phase];
-      if (routes.length === 0) continue;
+      if (routes.size === 0) continue;
       const last = out.at(-1);
-      // Appended one by one: a spread of 100k arguments overflows the stack.
-      if (last && 'routes' in last) for (const change of routes) last.routes.push(change);
-      else out.push({ routes: routes.slice() });
+      if (last && 'routes' in last) {
+        // Two phases' routes in one batch: a new list, so that the phases' own stay as they are.
+        const merged = new RouteChangeList();
+        merged.pushAll(last.routes);
+        merged.pushAll(routes);
+        last.routes = merged;
+      } else out.push({ routes });
     }
     return out;
   }

@@ -12,6 +12,7 @@ import type { DataplaneState } from '../../shared/model/dataplane-state.ts';
 import { vxlanDeviceName } from '../../shared/dataplane-plan/index.ts';
 import { NftTransactions } from './kernel/nft.ts';
 import type { PassReport, Reconciler } from './reconciler.ts';
+import type { BgpRouteTable } from './bgp-route-table.ts';
 
 export interface LoopOptions {
   /** The full resync's period (90 s). */
@@ -74,6 +75,8 @@ export class ReconcileLoop {
     private state: DataplaneState,
     private readonly log: Logger,
     private readonly options: LoopOptions = {},
+    /** The state's BGP routes as numbers (the agent's; its state's own list is empty then). */
+    private bgp?: BgpRouteTable,
   ) {}
 
   start(): void {
@@ -139,8 +142,9 @@ export class ReconcileLoop {
     }
   }
 
-  setState(state: DataplaneState): void {
+  setState(state: DataplaneState, bgp?: BgpRouteTable): void {
     this.state = state;
+    this.bgp = bgp;
     // A changed NAT plan is written without reading the table back first (see Reconciler.pass).
     this.urgent = true;
     this.trigger(0, false);
@@ -177,7 +181,7 @@ export class ReconcileLoop {
       this.urgent = false;
       // A state set while the kernel is read is planned in this pass (and, as the pass was
       // running, causes one more): a burst of BGP routes needs no extra pass for its tail.
-      const report = await this.reconciler.pass(this.state, { nat, quiet, latest: () => this.state });
+      const report = await this.reconciler.pass(this.state, { nat, quiet, latest: () => this.state, bgp: () => this.bgp });
       // The kernel refused part of it: try again shortly rather than at the next resync.
       if (report.failures.length > 0 && !this.retry) {
         this.retry = setTimeout(() => {

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { DataplaneState } from '../../shared/model/dataplane-state.ts';
+import type { BgpRoute } from '../../shared/dataplane-plan/desired-state.ts';
 import {
   ipipDeviceName,
   planDataplane,
@@ -22,15 +23,21 @@ import { readSnapshotThrough, type KernelSnapshot } from './kernel/snapshot.ts';
 import { NatManager } from './nat-manager.ts';
 import { TunnelAdmissionManager } from './tunnel-admission.ts';
 import { diffRoutes, PodRouteGrace } from './route-manager.ts';
-import { routeCommand, type RouteChange } from './route-change.ts';
+import { routeCommand } from './route-change.ts';
 import { RouteWriter } from './kernel/route-writer.ts';
 import { BgpIncrement, type Increment } from './bgp-increment.ts';
+import { BgpPlanner, planBgpTable, type PlannedBgpRoutes } from './bgp-plan.ts';
+import { BgpRouteTable } from './bgp-route-table.ts';
+import type { RouteChangeList } from './route-change-list.ts';
 import { RouteEchoes } from './route-echoes.ts';
 import { ownersFile, removeOwners, writeOwners } from './route-owners.ts';
 import { diffVxlan } from './vxlan-manager.ts';
 
 export interface PassReport {
+  /** The plan of everything but the BGP routes (those are in `bgp`), with every warning. */
   plan: DataplanePlan;
+  /** The BGP routes as planned, as numbers (bgp-plan.ts); absent when the state has none. */
+  bgp?: PlannedBgpRoutes;
   /** Kernel commands sent in this pass. */
   changes: number;
   /** The commands themselves (`ip ...` / `bridge ...`), for the log; empty for a pass of more than 50. */
@@ -94,6 +101,38 @@ function sameOwners(routes: readonly DesiredRoute[], last: readonly DesiredRoute
   return true;
 }
 
+/** Whether two BGP plans give every prefix the same owner: the same prefixes, each of a kind with the same owner. */
+function sameBgpOwners(a: PlannedBgpRoutes | undefined, b: PlannedBgpRoutes | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.table.size !== b.table.size) return false;
+  for (let i = 0; i < a.table.size; i++) {
+    if (a.table.addresses[i] !== b.table.addresses[i] || a.table.lengths[i] !== b.table.lengths[i]) return false;
+    const ka = a.kind(i), kb = b.kind(i);
+    if (ka !== kb && (!ka || !kb || !sameOwner(ka.owner, kb.owner))) return false;
+  }
+  return true;
+}
+
+export interface PassOptions {
+  /** Read nftables' table back (a pass that nothing in nftables started skips it). */
+  nat?: boolean;
+  /** The desired state as it is once the kernel has been read. */
+  latest?: () => DataplaneState | undefined;
+  /** The state's BGP routes as a table, read with `latest` (the agent's): the state's own list is then empty. */
+  bgp?: () => BgpRouteTable | undefined;
+  quiet?: boolean;
+}
+
+/**
+ * The state's BGP routes as a table: the one given (the agent's), or the document's list made
+ * one; undefined when the state has no BGP routes (the peers' blocks stand in).
+ */
+function bgpRoutesOf(state: DataplaneState | undefined, given: BgpRouteTable | undefined): { table: BgpRouteTable; duplicates: BgpRoute[] } | undefined {
+  if (!state?.bgpRoutes) return undefined;
+  if (state.bgpRoutes.length === 0) return { table: given ?? BgpRouteTable.empty, duplicates: [] };
+  return BgpRouteTable.fromRoutes(state.bgpRoutes);
+}
+
 export class Reconciler {
   readonly ipip: IpipManager;
   private readonly nat = new NatManager();
@@ -101,6 +140,7 @@ export class Reconciler {
   private readonly podRoutes = new PodRouteGrace();
   /** The routes whose owners were last written; undefined until written (or after removeAll). */
   private lastOwners: readonly DesiredRoute[] | undefined;
+  private lastBgpOwners: PlannedBgpRoutes | undefined;
   /** Long-lived iproute2 processes: a pass costs round trips, not process starts. */
   private readonly ip = new BatchProcess('ip');
   private readonly bridge = new BatchProcess('bridge');
@@ -126,13 +166,13 @@ export class Reconciler {
    * given, is asked for the desired state once the kernel has been read: a state that arrived
    * during the read (routes streaming in from BGP) goes into this pass, not only into the next.
    */
-  async pass(given: DataplaneState | undefined, options: { nat?: boolean; latest?: () => DataplaneState | undefined; quiet?: boolean } = {}): Promise<PassReport> {
+  async pass(given: DataplaneState | undefined, options: PassOptions = {}): Promise<PassReport> {
     const started = performance.now();
     // `quiet`: the kernel reported nothing but our own writes since the last pass. A state that
     // differs from that pass's only in BGP routes then needs only those routes written.
     if (options.quiet && this.ipip.implementation !== 'userspace') {
       const state = options.latest ? options.latest() : given;
-      const step = state ? this.increment.step(state) : undefined;
+      const step = state ? this.increment.step(state, bgpRoutesOf(state, options.bgp?.())?.table) : undefined;
       if (step) return this.passIncrement(step, started);
     }
     let mark = started;
@@ -149,8 +189,13 @@ export class Reconciler {
     if (snapshot.links.has(vxlanDeviceName)) this.bridgeSawVxlan = true;
     const read = lap();
     const state = options.latest ? options.latest() : given;
+    const bgpRoutes = bgpRoutesOf(state, options.bgp?.());
     const host: HostFacts = state ? hostFacts(state, snapshot, warnings) : { mtu: 1500 };
-    const plan: DataplanePlan = state ? planDataplane(state, host) : { routes: [], neighbours: [], fdb: [], warnings: [] };
+    // Everything but the BGP routes as the planner plans a document; the BGP routes as numbers.
+    const plan: DataplanePlan = state ? planDataplane(bgpRoutes ? { ...state, bgpRoutes: [] } : state, host) : { routes: [], neighbours: [], fdb: [], warnings: [] };
+    const planner = state && bgpRoutes ? new BgpPlanner(state, host, new Map(plan.routes.map((r) => [r.dst, r])), plan.warnings) : undefined;
+    const bgp = planner && bgpRoutes ? planBgpTable(planner, bgpRoutes.table) : undefined;
+    if (planner) plan.warnings = planner.finish(bgpRoutes?.duplicates);
     warnings.push(...plan.warnings);
 
     const tunl0 = await this.ipip.ensureDevice(plan.ipip, snapshot.links);
@@ -165,10 +210,12 @@ export class Reconciler {
     else devices.delete(ipipDeviceName);
     if (vxlan.present) devices.add(vxlanDeviceName);
     else devices.delete(vxlanDeviceName);
-    const routeWarnings = diffRoutes(plan.routes, snapshot.routes, { devices, podRoutes: this.podRoutes }, changes);
+    const routeWarnings = diffRoutes(plan.routes, snapshot.routes, { devices, podRoutes: this.podRoutes, ...(bgp ? { bgp } : {}) }, changes);
     warnings.push(...routeWarnings);
 
-    await this.ipip.beforeSwitch(plan.routes, snapshot.routes, plan.tunnelAdmission);
+    // The user-space tunl0 (kernels without ipip) takes every route via tunl0 as an object.
+    const tunnelRoutes = () => (bgp && this.ipip.implementation === 'userspace' ? [...plan.routes, ...bgp.routes()] : plan.routes);
+    await this.ipip.beforeSwitch(tunnelRoutes(), snapshot.routes, plan.tunnelAdmission);
     const tunnel = lap();
     const failures: BatchFailure[] = [];
     // Tunnel packets only from cluster hosts, in place before a new tunnel device is.
@@ -195,24 +242,24 @@ export class Reconciler {
     if (natError) failures.push({ command: 'nft -f -', error: natError });
     const nat = lap();
     const tunnelStops = !plan.ipip && this.ipip.implementation === 'userspace' && snapshot.links.has(ipipDeviceName);
-    await this.ipip.finish(plan.ipip, plan.routes, plan.tunnelAdmission);
+    await this.ipip.finish(plan.ipip, tunnelRoutes(), plan.tunnelAdmission);
     // Devices gone: fresh processes now, while nothing waits, with no stale name in their caches.
     if (tunnelStops) this.restartIp({ eager: true });
     if (changes.textOf('teardown').some((c) => c === `link del ${vxlanDeviceName}`)) this.restartBridge({ eager: true });
     const finish = lap();
-    this.increment.remember(state, plan, host, snapshot.routes, devices, warnings, failures.length === 0 && routeWarnings.length === 0 && this.ipip.implementation !== 'userspace');
+    this.increment.remember(state, { plan, bgp, planner }, host, snapshot.routes, devices, warnings, failures.length === 0 && routeWarnings.length === 0 && this.ipip.implementation !== 'userspace');
 
     if (this.options.recordOwners ?? true) {
-      const unrecorded = this.recordOwners(plan);
+      const unrecorded = this.recordOwners(plan, bgp);
       if (unrecorded) warnings.push(unrecorded);
     }
-    return { plan, changes: changes.size, commands: changes.size <= maxReportedCommands ? changes.batches().flatMap((b) => b.commands.map((c) => `${b.tool} ${c}`)) : [], failures, warnings, ms: performance.now() - started, timings: { read, tunnel, admission, apply, nat, finish } };
+    return { plan, ...(bgp ? { bgp } : {}), changes: changes.size, commands: changes.size <= maxReportedCommands ? changes.batches().flatMap((b) => b.commands.map((c) => `${b.tool} ${c}`)) : [], failures, warnings, ms: performance.now() - started, timings: { read, tunnel, admission, apply, nat, finish } };
   }
 
   /** Routes over netlink (the native writer), or as `ip -batch` text where it is not built; their events are expected back. */
-  private async applyRoutes(changes: readonly RouteChange[]): Promise<BatchFailure[]> {
+  private async applyRoutes(changes: RouteChangeList): Promise<BatchFailure[]> {
     this.echoes.expect(changes);
-    return this.routes.available ? this.routes.apply(changes) : this.ip.run(changes.map(routeCommand));
+    return this.routes.available ? this.routes.apply(changes) : this.ip.run(changes.toArray().map(routeCommand));
   }
 
   /** A pass of BGP routes only (see bgp-increment.ts): no read, only the changed routes planned and written. */
@@ -224,12 +271,13 @@ export class Reconciler {
     if (failures.length > 0) this.increment.forget();
     const warnings = [...step.plan.warnings];
     if (this.options.recordOwners ?? true) {
-      const unrecorded = this.recordOwners(step.plan);
+      const unrecorded = this.recordOwners(step.plan, step.bgp);
       if (unrecorded) warnings.push(unrecorded);
     }
     const changes = step.changes;
     return {
       plan: step.plan,
+      bgp: step.bgp,
       changes: changes.size,
       commands: changes.size <= maxReportedCommands ? changes.batches().flatMap((b) => b.commands.map((c) => `${b.tool} ${c}`)) : [],
       failures,
@@ -305,8 +353,8 @@ export class Reconciler {
    * kernel is already as planned, and the write is tried again with the next pass's plan (the
    * loop logs a warning only when it changes, so a full disk is said once).
    */
-  private recordOwners(plan: DataplanePlan): string | undefined {
-    this.ownersPlan = plan;
+  private recordOwners(plan: DataplanePlan, bgp: PlannedBgpRoutes | undefined): string | undefined {
+    this.ownersPlan = { plan, bgp };
     // After the pass, never inside it: the kernel does not wait for this file.
     // No more often than a second, nor than five times what the last write took (a million
     // routes take seconds to write: a burst of passes would otherwise write them without pause).
@@ -321,7 +369,7 @@ export class Reconciler {
     return this.ownersProblem;
   }
 
-  private ownersPlan: DataplanePlan | undefined;
+  private ownersPlan: { plan: DataplanePlan; bgp: PlannedBgpRoutes | undefined } | undefined;
   private ownersTimer: NodeJS.Timeout | undefined;
   private lastOwnersWrite = -Infinity;
   /** What the last write of the owners took (ms). */
@@ -330,21 +378,23 @@ export class Reconciler {
   private ownersProblem: string | undefined;
 
   private writeOwnersNow(): void {
-    const plan = this.ownersPlan;
+    const planned = this.ownersPlan;
     this.ownersPlan = undefined;
-    if (!plan) return;
+    if (!planned) return;
+    const { plan, bgp } = planned;
     this.lastOwnersWrite = performance.now();
-    // Compared field by field with the last record: serialising 100k owners to find them
-    // unchanged cost a second at 100k BGP routes.
-    if (this.lastOwners && sameOwners(plan.routes, this.lastOwners)) return;
+    // Compared with the last record (the other routes field by field, the BGP routes by their
+    // plan's identity and kinds): serialising 100k owners to find them unchanged cost a second.
+    if (this.lastOwners && sameOwners(plan.routes, this.lastOwners) && sameBgpOwners(bgp, this.lastBgpOwners)) return;
     try {
-      writeOwners(plan.routes);
+      writeOwners(plan.routes, bgp);
     } catch (error) {
       this.ownersProblem = `cannot record the routes' owners (${(error as Error).message}): routing is unaffected, \`gingham-agent routes\` shows the owners last recorded; free space under ${path.dirname(ownersFile())} and they are written on the next pass`;
       return;
     }
     this.ownersProblem = undefined;
     this.lastOwners = plan.routes;
+    this.lastBgpOwners = bgp;
     this.lastOwnersCost = performance.now() - this.lastOwnersWrite;
   }
 

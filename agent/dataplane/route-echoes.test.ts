@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DesiredRoute } from '../../shared/dataplane-plan/index.ts';
 import { RouteEchoes } from './route-echoes.ts';
+import { RouteChangeList } from './route-change-list.ts';
 
 const route = (dst: string): DesiredRoute => ({ dst, type: 'unicast', dev: 'eth0', gateway: '10.0.0.1', onlink: true, scope: 'global', owner: { kind: 'own-block', block: dst, pool: 'p' } });
 
@@ -38,5 +39,23 @@ describe('our own route writes, expected back from ip monitor', () => {
       now += 1000;
       expect(echoes.isEcho(`[ROUTE]${dst} via 10.0.0.1 dev eth0 proto 71 onlink `)).toBe(true);
     }
+  });
+
+  it('takes a BGP pass\'s changes as numbers, a kind\'s route for many prefixes, each echo once', () => {
+    const list = new RouteChangeList();
+    const kind = route('16.0.0.0/24');
+    // Out of order, and one prefix both deleted and added: each is its own echo.
+    for (const i of [3, 1, 2]) list.pushRoute('add', (16 << 24) + i * 256, 24, kind);
+    list.pushDelete((16 << 24) + 2 * 256, 24, 'unicast');
+    const echoes = new RouteEchoes();
+    echoes.expect(list);
+    expect(echoes.isEcho('[ROUTE]16.0.2.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(true);
+    expect(echoes.isEcho('[ROUTE]16.0.2.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(false);
+    expect(echoes.isEcho('[ROUTE]Deleted 16.0.2.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(true);
+    expect(echoes.isEcho('[ROUTE]16.0.0.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(false);
+    expect(echoes.isEcho('[ROUTE]16.0.3.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(true);
+    expect(echoes.isEcho('[ROUTE]16.0.1.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(true);
+    // All back: a route deleted by hand now is news.
+    expect(echoes.isEcho('[ROUTE]Deleted 16.0.1.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(false);
   });
 });

@@ -5,6 +5,8 @@
 // hand, a link gone) still is.
 import { ginghamRouteProtocol } from '../../shared/dataplane-plan/index.ts';
 import type { RouteChange } from './route-change.ts';
+import { RouteChangeList } from './route-change-list.ts';
+import { prefixKey, prefixOf } from './bgp-route-table.ts';
 import { normaliseDst } from './kernel/snapshot.ts';
 
 /**
@@ -17,21 +19,66 @@ const EXPECT_MS = 10_000;
 const typeWords = new Set(['unicast', 'blackhole', 'unreachable', 'prohibit', 'local', 'broadcast', 'throw', 'nat', 'anycast', 'multicast']);
 const ours = ` proto ${ginghamRouteProtocol}`;
 
+/** An echo as one number: the prefix, and whether it is a deletion. */
+const echoKey = (address: number, length: number, deleted: boolean) => prefixKey(address, length) * 2 + (deleted ? 1 : 0);
+
+/**
+ * One write's expected echoes: their keys sorted, with how many of each are still to come. Kept
+ * as numbers (9 bytes an echo): at a million routes a map of destination strings held 28 MiB.
+ */
+class Expected {
+  constructor(readonly keys: Float64Array, readonly counts: Uint8Array, public left: number) {}
+
+  /** Takes one echo of `key` off, if one is expected. */
+  take(key: number): boolean {
+    let lo = 0, hi = this.keys.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = this.keys[mid]!;
+      if (k < key) lo = mid + 1;
+      else if (k > key) hi = mid - 1;
+      else {
+        if (this.counts[mid] === 0) return false;
+        this.counts[mid]!--;
+        this.left--;
+        return true;
+      }
+    }
+    return false;
+  }
+}
+
 export class RouteEchoes {
-  /** Destinations added or replaced, and deleted, with how many are expected (keyed by the routes' own strings: no new string per route). */
-  private readonly added = new Map<string, number>();
-  private readonly deleted = new Map<string, number>();
+  private batches: Expected[] = [];
   private until = 0;
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
   /** The kernel will report these changes (the caller is writing them). */
-  expect(changes: readonly RouteChange[]): void {
+  expect(changes: readonly RouteChange[] | RouteChangeList): void {
+    const list = changes instanceof RouteChangeList ? changes : RouteChangeList.from(changes);
+    if (list.size === 0) return;
     this.until = this.now() + EXPECT_MS;
-    for (const change of changes) {
-      const [map, dst] = change.op === 'del' ? [this.deleted, change.dst] : [this.added, change.route.dst];
-      map.set(dst, (map.get(dst) ?? 0) + 1);
+    let keys = new Float64Array(list.size);
+    let sorted = true;
+    for (let i = 0; i < list.size; i++) {
+      keys[i] = echoKey(list.address(i), list.length(i), list.op(i) === 'del');
+      if (i > 0 && keys[i]! < keys[i - 1]!) sorted = false;
     }
+    // A BGP pass's changes come in the table's order: most need no sort.
+    if (!sorted) keys.sort();
+    // The same destination twice in one write (rare) is one key counted twice.
+    const counts = new Uint8Array(keys.length);
+    let n = 0;
+    for (let i = 0; i < keys.length; i++) {
+      if (n > 0 && keys[n - 1] === keys[i] && counts[n - 1]! < 255) counts[n - 1]!++;
+      else {
+        keys[n] = keys[i]!;
+        counts[n++] = 1;
+      }
+    }
+    if (n < keys.length) keys = keys.slice(0, n);
+    this.batches.push(new Expected(keys, counts.slice(0, n), list.size));
   }
 
   /**
@@ -39,10 +86,9 @@ export class RouteEchoes {
    * then taken off the list (the same change by hand later is news again).
    */
   isEcho(line: string): boolean {
-    if (this.added.size === 0 && this.deleted.size === 0) return false;
+    if (this.batches.length === 0) return false;
     if (this.now() > this.until) {
-      this.added.clear();
-      this.deleted.clear();
+      this.batches = [];
       return false;
     }
     if (!line.startsWith('[ROUTE]')) return false;
@@ -53,13 +99,18 @@ export class RouteEchoes {
     const words = text.split(' ', 2);
     const dst = typeWords.has(words[0]!) ? words[1] : words[0];
     if (!dst) return false;
-    const key = normaliseDst(dst);
-    const map = deleted ? this.deleted : this.added;
-    const count = map.get(key);
-    if (!count) return false;
-    if (count === 1) map.delete(key);
-    else map.set(key, count - 1);
-    this.until = this.now() + EXPECT_MS;
-    return true;
+    let key: number;
+    try {
+      key = echoKey(...prefixOf(normaliseDst(dst)), deleted);
+    } catch {
+      return false; // not an address we write
+    }
+    for (const batch of this.batches) {
+      if (!batch.take(key)) continue;
+      if (batch.left === 0) this.batches = this.batches.filter((b) => b !== batch);
+      this.until = this.now() + EXPECT_MS;
+      return true;
+    }
+    return false;
   }
 }

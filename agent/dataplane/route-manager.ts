@@ -5,6 +5,7 @@
 // pod), and the agent keeps it from then on; one that an older plugin (or calico-node's) made on
 // the pod's own veth is adopted, not reported.
 import { ginghamRouteProtocol, type DesiredRoute } from '../../shared/dataplane-plan/index.ts';
+import type { PlannedBgpRoutes } from './bgp-plan.ts';
 import type { ChangeSet } from './changes.ts';
 import { scopeLink, type KernelRoute } from './kernel/snapshot.ts';
 
@@ -25,6 +26,8 @@ export interface RouteDiffContext {
   devices: ReadonlySet<string>;
   /** Keeps a pod's route that the plan does not have yet; the caller keeps it across passes. */
   podRoutes?: PodRouteGrace;
+  /** The BGP routes as planned, as numbers (bgp-plan.ts): wanted besides `desired`. */
+  bgp?: PlannedBgpRoutes;
 }
 
 /** A pod's veth, as Calico's CNI plugin (and Gingham's) names the host end. */
@@ -98,6 +101,7 @@ export function diffRoutes(desired: readonly DesiredRoute[], kernel: readonly Ke
     // same destination between our read and our write is refused by the kernel, not overwritten.
     changes.addRoute('switch', { op: have ? 'replace' : 'add', route });
   }
+  if (context.bgp) diffBgpRoutes(context.bgp, ours, foreign, wanted, context, changes, warnings);
   const kept = new Set<string>();
   for (const route of ours.values()) {
     if (wanted.has(route.dst)) continue;
@@ -109,4 +113,49 @@ export function diffRoutes(desired: readonly DesiredRoute[], kernel: readonly Ke
   }
   context.podRoutes?.retain(kept);
   return warnings;
+}
+
+/**
+ * The BGP routes' part of the diff, without an object or a string per planned route: the kernel's
+ * routes (already objects) are looked up in the plan, and the plan's prefixes the kernel lacks are
+ * found by a mark per prefix. Each route of ours the plan has is added to `wanted`.
+ */
+function diffBgpRoutes(bgp: PlannedBgpRoutes, ours: ReadonlyMap<string, KernelRoute>, foreign: ReadonlyMap<string, KernelRoute>, wanted: Set<string>, context: RouteDiffContext, changes: ChangeSet, warnings: string[]): void {
+  const table = bgp.table;
+  const switched = changes.routesOf('switch');
+  /** Per prefix: 1 ours in the kernel, 2 another protocol's in the way. */
+  const present = new Uint8Array(table.size);
+  const missingDevice = (route: DesiredRoute, dst: string) => {
+    if (!route.dev || context.devices.has(route.dev)) return false;
+    warnings.push(`${dst}: device ${route.dev} does not exist (yet); the route follows when it does`);
+    return true;
+  };
+  for (const route of ours.values()) {
+    if (wanted.has(route.dst)) continue; // another kind of route's
+    const i = bgp.indexOf(route.dst);
+    if (i < 0) continue;
+    present[i] = 1;
+    wanted.add(route.dst);
+    const kind = bgp.kind(i)!;
+    if (routeMatches(kind, route) || missingDevice(kind, route.dst)) continue;
+    switched.pushRoute('replace', table.addresses[i]!, table.lengths[i]!, kind);
+  }
+  for (const route of foreign.values()) {
+    const i = bgp.indexOf(route.dst);
+    if (i >= 0 && present[i] === 0) present[i] = 2;
+  }
+  for (let i = 0; i < table.size; i++) {
+    const kind = bgp.kind(i);
+    if (!kind || present[i] === 1) continue;
+    if (present[i] === 2) {
+      const dst = table.cidr(i), other = foreign.get(dst)!;
+      warnings.push(`${dst}: a route not made by Gingham (protocol ${other.protocol}, dev ${other.dev ?? '-'}) is in the way; remove it to let Gingham program this one`);
+      continue;
+    }
+    if (kind.dev && !context.devices.has(kind.dev)) {
+      missingDevice(kind, table.cidr(i));
+      continue;
+    }
+    switched.pushRoute('add', table.addresses[i]!, table.lengths[i]!, kind);
+  }
 }

@@ -16,7 +16,9 @@ export interface RouteRow {
   ginghams: boolean;
 }
 
-export function routeRows(routes: readonly KernelRoute[], owners: Readonly<Record<string, RouteOwner>>): RouteRow[] {
+/** `owners`: by destination, as the owners file has them, or a lookup (the agent's plan in memory, whose BGP routes are numbers). */
+export function routeRows(routes: readonly KernelRoute[], owners: Readonly<Record<string, RouteOwner>> | ((dst: string) => RouteOwner | undefined)): RouteRow[] {
+  const ownerOf = typeof owners === 'function' ? owners : (dst: string) => (Object.hasOwn(owners, dst) ? owners[dst] : undefined);
   return routes
     .filter((r) => r.type === 'unicast' || r.type === 'blackhole' || r.type === 'unreachable' || r.type === 'prohibit')
     .map((r) => {
@@ -27,7 +29,7 @@ export function routeRows(routes: readonly KernelRoute[], owners: Readonly<Recor
       if (r.type !== 'unicast') flags = r.type === 'blackhole' ? 'U' : '!';
       const ginghams = r.protocol === ginghamRouteProtocol;
       // A local pod's /32 is planned by the agent but made by the CNI plugin when the pod starts.
-      const planned = owners[r.dst];
+      const planned = ownerOf(r.dst);
       const owner = ginghams ? planned : planned?.kind === 'endpoint' ? planned : undefined;
       const text = owner ? describeOwner(owner) + (ginghams ? '' : ' (CNI plugin)') : '';
       return {

@@ -1,11 +1,11 @@
 // The speaker's learned routes as the agent's desired state takes them, pushed by the speaker's
 // change events (after each RIB flush, session change and End-of-RIB) instead of polling its
 // RIB, and every one of them (the RIB view for `status` stops at 10,000 prefixes). The routes are
-// kept up to date from the RIB's changes (agent/bgp/learned-table.ts), and each new array says
-// what changed since the last (BgpRouteLog), so that the dataplane's step costs only the changes.
+// kept up to date from the RIB's changes (agent/bgp/learned-table.ts), as numbers in a table the
+// dataplane takes as it is (agent/dataplane/bgp-route-table.ts).
 import { LearnedTable } from '../bgp/learned-table.ts';
-import type { LearnedRoute, Speaker } from '../bgp/speaker.ts';
-import { BgpRouteLog } from '../dataplane/bgp-increment.ts';
+import type { Speaker } from '../bgp/speaker.ts';
+import type { BgpRouteTable } from '../dataplane/bgp-route-table.ts';
 
 /** A peer that sends no End-of-RIB counts as complete this long after its session came up. */
 export const END_OF_RIB_GRACE_MS = 10_000;
@@ -15,7 +15,6 @@ export class LearnedRoutes {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private readonly table: LearnedTable;
-  private readonly log = new BgpRouteLog();
 
   constructor(private readonly speaker: Speaker, private readonly onChange: () => void, private readonly graceMs = END_OF_RIB_GRACE_MS) {
     this.table = new LearnedTable(speaker.rib);
@@ -52,11 +51,10 @@ export class LearnedRoutes {
     }, wait);
   }
 
-  /** Best paths from peers, sorted by prefix (a new array each time: the caller may add to it). */
-  routes(): LearnedRoute[] {
+  /** Best paths from peers, sorted by prefix: the same table as last time when nothing changed. */
+  routes(): BgpRouteTable {
     const started = performance.now();
-    const { routes, changed, removed } = this.table.update();
-    this.log.record(routes, changed, removed);
+    const routes = this.table.update();
     this.lastCostMs = performance.now() - started;
     return routes;
   }

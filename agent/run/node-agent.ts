@@ -9,6 +9,7 @@ import { formatIPv4, formatInterfaceAddress, parseCidr, vxlanMacForNode } from '
 import { needsRestart, type SpeakerConfigFile } from '../bgp/config.ts';
 import { Speaker, type SpeakerStatus } from '../bgp/speaker.ts';
 import { readRoutes } from '../dataplane/kernel/snapshot.ts';
+import { BgpRouteTable } from '../dataplane/bgp-route-table.ts';
 import { ReconcileLoop } from '../dataplane/reconcile-loop.ts';
 import { Reconciler, type PassReport } from '../dataplane/reconciler.ts';
 import { readOwners } from '../dataplane/route-owners.ts';
@@ -43,11 +44,9 @@ export interface NodeAgentOptions {
   agentVersion?: string;
 }
 
-function sameRoutes(a: readonly BgpRoute[] | undefined, b: readonly BgpRoute[] | undefined): boolean {
+function sameRoutes(a: BgpRouteTable | undefined, b: BgpRouteTable | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i]!.cidr !== b[i]!.cidr || a[i]!.nextHop !== b[i]!.nextHop) return false;
-  return true;
+  return a.equals(b);
 }
 
 export class NodeAgent {
@@ -64,6 +63,8 @@ export class NodeAgent {
   /** The VXLAN tunnel address this node's Node annotation gives, as the datastore last saw it: what peers route to. */
   private vxlanAnnotated: string | undefined;
   private state: DataplaneState | undefined;
+  /** The state's BGP routes, as numbers: the state's own list is empty then (bgp-route-table.ts). */
+  private bgp: BgpRouteTable | undefined;
   private stateText = '';
   private lastPass: PassReport | undefined;
   /** The desired state the last pass applied, and when: the status says whether it is the latest. */
@@ -137,13 +138,13 @@ export class NodeAgent {
         this.announceEncapsulations(report);
         this.reporting?.changed();
       },
-    });
+    }, this.bgp);
     this.reconciler.options.onNeedsPass = () => this.loop?.trigger(0);
     this.loop.start();
     if (this.options.control) {
       // `bgp.status` and `bgp.routes` as the standalone speaker names them, so `gingham-agent bgp status` works here too.
       this.rpc = new RpcServer(this.options.control)
-        .register('status', () => this.status())
+        .register('status', () => this.status({ bgpRoutes: true }))
         .register('routes', () => this.routes())
         .register('bgp.status', () => ({ ...(this.speaker?.status() ?? { peers: [], reason: 'BGP is off: only VXLAN pools' }), leftOut: Object.fromEntries(this.peerProblems) }))
         .register('bgp.routes', () => this.speaker?.routes() ?? { total: 0, routes: [] });
@@ -263,7 +264,8 @@ export class NodeAgent {
    */
   private announceEncapsulations(report: PassReport): void {
     if (report.failures.length > 0 || this.stopped) return;
-    const plan = report.plan;
+    // The BGP routes send as their kinds do (one planned route per pool and next hop in use).
+    const plan = report.bgp ? { ...report.plan, routes: [...report.plan.routes, ...report.bgp.kindsInUse()] } : report.plan;
     // Accepted once the device holds the address and the Node annotation gives it: peers route to
     // the annotation's address (the device gets IPAM's address before the annotation is written).
     const vxlanReady = !plan.vxlan || (this.tunnels.vxlan !== undefined && plan.vxlan.address === `${this.tunnels.vxlan}/32` && this.vxlanAnnotated === this.tunnels.vxlan);
@@ -288,16 +290,18 @@ export class NodeAgent {
   }
 
   /** Hands a new desired state to the dataplane, when it differs from the last. */
-  private publish(snapshot: ClusterSnapshot, routes: BgpRoute[] | undefined, started: number, bgpMs: number): void {
-    const state = desiredDataplane(snapshot, this.local, routes);
-    // The learned routes compared one by one, the rest as text: serialising 100k routes on every
+  private publish(snapshot: ClusterSnapshot, routes: BgpRouteTable | undefined, started: number, bgpMs: number): void {
+    // The BGP routes travel beside the state as numbers; the state's own list is empty then
+    // (present: the routes come from BGP, not from the peers' blocks).
+    const state = desiredDataplane(snapshot, this.local, routes ? [] : undefined);
+    // The rest as text, the learned routes by their numbers: serialising 100k routes on every
     // change event cost more than the comparison it served.
-    const { bgpRoutes, ...rest } = state;
-    const text = JSON.stringify(rest);
-    if (text === this.stateText && sameRoutes(bgpRoutes, this.state?.bgpRoutes)) return;
+    const text = JSON.stringify(state);
+    if (text === this.stateText && sameRoutes(routes, this.bgp)) return;
     this.state = state;
+    this.bgp = routes;
     this.stateText = text;
-    this.loop?.setState(state);
+    this.loop?.setState(state, routes);
     this.reporting?.changed();
     this.log.info({ bgpMs, ms: Math.round(performance.now() - started) }, 'desired state changed');
   }
@@ -378,26 +382,22 @@ export class NodeAgent {
    * its IPAM blocks via its address: so a speaker restart or a switch back from VXLAN does not
    * leave the node without routes while sessions come up.
    */
-  private bgpRoutes(snapshot?: ClusterSnapshot): BgpRoute[] {
-    if (!this.learned) return [];
-    const learned: BgpRoute[] = this.learned.routes();
-    if (!snapshot) return learned;
+  private bgpRoutes(snapshot: ClusterSnapshot): BgpRouteTable {
+    if (!this.learned) return BgpRouteTable.empty;
+    const learned = this.learned.routes();
     // A session's routes are complete at its End-of-RIB (RFC 4724), not when it comes up: until
     // then (or 10 s for a peer that sends none) its node's blocks stay routed from IPAM.
     const standIn = standInNodes(snapshot, this.options.nodeName, this.speakerConfig?.peers.map((p) => p.address) ?? [], new Set(this.learned.completePeers()));
-    // Made only when some node's blocks stand in (a set of 100k prefixes per change event otherwise).
-    let known: Set<string> | undefined;
+    // Added where no learned route has the prefix (the table looks each up: no set of 100k prefixes).
+    const standIns: BgpRoute[] = [];
     for (const node of snapshot.nodes) {
       if (node.name === this.options.nodeName || !node.ipv4Address) continue;
       const ip = formatIPv4(node.ipv4Address.address);
       if (!standIn.has(node.name)) continue;
-      const have = (known ??= new Set(learned.map((r) => r.cidr)));
-      for (const block of snapshot.blocks) {
-        if (block.spec.affinity === `host:${node.name}` && !have.has(block.spec.cidr)) learned.push({ cidr: block.spec.cidr, nextHop: ip });
-      }
-      for (const cidr of borrowedRoutes(snapshot, node.name)) if (!have.has(cidr)) learned.push({ cidr, nextHop: ip });
+      for (const block of snapshot.blocks) if (block.spec.affinity === `host:${node.name}`) standIns.push({ cidr: block.spec.cidr, nextHop: ip });
+      for (const cidr of borrowedRoutes(snapshot, node.name)) standIns.push({ cidr, nextHop: ip });
     }
-    return learned;
+    return learned.withRoutes(standIns);
   }
 
   /** Whether `config` needs a new speaker (BGP on or off, or a change beyond peers and announcements). */
@@ -460,8 +460,14 @@ export class NodeAgent {
     this.announced = wanted;
   }
 
-  status() {
+  /**
+   * `bgpRoutes`: the state with its BGP routes listed (the `status` answer, from which the console
+   * previews mode changes); without, the state as it is (the status publisher reads only its pools,
+   * and a list of a million routes per reading was most of the agent's garbage).
+   */
+  status(options: { bgpRoutes?: boolean } = {}) {
     const bgp: SpeakerStatus | undefined = this.speaker?.status();
+    const state = options.bgpRoutes && this.state && this.bgp ? { ...this.state, bgpRoutes: this.bgp.toRoutes() } : this.state;
     // BGPPeers left out because their password Secret cannot be read, and why (never the passwords).
     const leftOut = Object.fromEntries(this.peerProblems);
     return {
@@ -476,7 +482,7 @@ export class NodeAgent {
         : { running: false as const, reason: bgpWanted(this.datastore.snapshot().pools) ? 'starting' : 'only VXLAN pools: no BGP', leftOut },
       dataplane: this.lastPass ? { changes: this.lastPass.changes, failures: this.lastPass.failures, warnings: this.lastPass.warnings, ms: Math.round(this.lastPass.ms) } : undefined,
       // Already validated when it was computed (desiredDataplane parses it): status is polled often.
-      state: this.state,
+      state,
       process: { cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000), uptimeMs: Math.round(process.uptime() * 1000), loopDelayMaxMs: Math.round(this.loopDelay.max / 1e6), loopDelayP50Ms: Math.round(this.loopDelay.percentile(50) / 1e6) },
     };
   }
@@ -487,8 +493,9 @@ export class NodeAgent {
    * after a pass, and an answer read from it just after a change named the new routes no one's.
    */
   async routes() {
-    const plan = this.lastPass?.plan;
-    const owners = plan ? Object.fromEntries(plan.routes.map((r) => [r.dst, r.owner])) : (readOwners()?.routes ?? {});
-    return routeRows(await readRoutes(), owners);
+    const pass = this.lastPass;
+    if (!pass) return routeRows(await readRoutes(), readOwners()?.routes ?? {});
+    const planned = new Map(pass.plan.routes.map((r) => [r.dst, r.owner]));
+    return routeRows(await readRoutes(), (dst) => planned.get(dst) ?? pass.bgp?.ownerOf(dst));
   }
 }

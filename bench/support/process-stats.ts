@@ -9,6 +9,13 @@ export async function peakRssMb(pid: number | undefined): Promise<number> {
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+/** Resident set size now (VmRSS) in MiB. */
+export async function rssMb(pid: number | undefined): Promise<number> {
+  if (!pid) return 0;
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
 /** User + system CPU seconds so far (clock ticks of 1/100 s on Linux). */
 export async function cpuSeconds(pid: number | undefined): Promise<number> {
   if (!pid) return 0;

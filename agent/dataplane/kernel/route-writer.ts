@@ -15,6 +15,8 @@ import { nativeFile } from '../../bgp/native-path.ts';
 import { ginghamRouteProtocol, type DesiredRoute } from '../../../shared/dataplane-plan/index.ts';
 import { parseIPv4 } from '../../../shared/net/index.ts';
 import { routeCommand, type RouteChange } from '../route-change.ts';
+import { RouteChangeList } from '../route-change-list.ts';
+import { prefixKey, prefixOf } from '../bgp-route-table.ts';
 import type { BatchFailure } from './iproute.ts';
 
 type WriterProcess = ChildProcessByStdio<Writable, null, Readable>;
@@ -35,12 +37,6 @@ const FORM_ONLINK = 1 << 16;
 const FORM_SCOPE_LINK = 1 << 17;
 const FORM_BLACKHOLE = 1 << 18;
 const FORM_NO_GATEWAY = 1 << 19;
-
-/** "a.b.c.d/len" as numbers (the planner's and the kernel read's notation: always with the length). */
-function prefix(dst: string): [number, number] {
-  const slash = dst.indexOf('/');
-  return [parseIPv4(dst.slice(0, slash)), Number(dst.slice(slash + 1))];
-}
 
 export class RouteWriter {
   /** False when the writer is not built (node scripts/ensure-deps.mjs builds it): the caller uses `ip -batch`. */
@@ -73,9 +69,10 @@ export class RouteWriter {
   }
 
   /** Applies `changes` in order; resolves with the ones the kernel (or a missing device) refused. */
-  apply(changes: readonly RouteChange[]): Promise<BatchFailure[]> {
-    if (changes.length === 0) return Promise.resolve([]);
-    const next = this.queue.then(() => this.send(changes));
+  apply(changes: readonly RouteChange[] | RouteChangeList): Promise<BatchFailure[]> {
+    const list = changes instanceof RouteChangeList ? changes : RouteChangeList.from(changes);
+    if (list.size === 0) return Promise.resolve([]);
+    const next = this.queue.then(() => this.send(list));
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -87,7 +84,7 @@ export class RouteWriter {
     if (proc) proc.stdin.end();
   }
 
-  private async send(changes: readonly RouteChange[]): Promise<BatchFailure[]> {
+  private async send(changes: RouteChangeList): Promise<BatchFailure[]> {
     if (this.hops.size > MAX_NEXT_HOPS - 64) this.close();
     const proc = this.start();
     const failures: BatchFailure[] = [];
@@ -96,7 +93,7 @@ export class RouteWriter {
       if (!devices.has(dev)) devices.set(dev, this.ifindex(dev));
       return devices.get(dev);
     };
-    let words = new Uint32Array(Math.max(64, changes.length * 2 + 16));
+    let words = new Uint32Array(Math.max(64, changes.size * 2 + 16));
     let n = 0;
     const push = (a: number, b: number) => {
       if (n + 2 > words.length) {
@@ -107,48 +104,27 @@ export class RouteWriter {
       words[n++] = a >>> 0;
       words[n++] = b >>> 0;
     };
-    // The next hop of the route before: a pass's routes come in runs of one next hop (a node's
-    // blocks, a peer's prefixes), and making a key per route cost more than the rest of its record.
-    let last: DesiredRoute | undefined;
-    let lastHop = 0;
-    for (const change of changes) {
-      if (change.op === 'del') {
-        const [address, length] = prefix(change.dst);
+    // The writer's next hop for each route the changes take theirs from (a BGP pass's changes
+    // name one route per kind): a pass has a handful, whatever the number of routes.
+    const hopOf = new Map<number, number | undefined>();
+    for (let i = 0; i < changes.size; i++) {
+      const op = changes.op(i);
+      const address = changes.address(i), length = changes.length(i);
+      if (op === 'del') {
         push(address, DELETE | (length << LENGTH_SHIFT));
         continue;
       }
-      const route = change.route;
-      if (last && route.type === last.type && route.dev === last.dev && route.gateway === last.gateway && route.mtu === last.mtu && route.onlink === last.onlink && route.scope === last.scope) {
-        const [address, length] = prefix(route.dst);
-        push(address, (length << LENGTH_SHIFT) | (change.op === 'replace' ? REPLACE : 0) | lastHop);
+      const ref = changes.routeIndex(i);
+      let hop = hopOf.get(ref);
+      if (!hopOf.has(ref)) {
+        hop = this.defineHop(changes.route(i)!, ifindex, push);
+        hopOf.set(ref, hop);
+      }
+      if (hop === undefined) {
+        failures.push({ command: routeCommand(changes.at(i)), error: `Cannot find device "${changes.route(i)!.dev}"` });
         continue;
       }
-      let oif = 0;
-      if (route.type !== 'blackhole' && route.dev !== undefined) {
-        const index = ifindex(route.dev);
-        if (index === undefined) {
-          failures.push({ command: routeCommand(change), error: `Cannot find device "${route.dev}"` });
-          continue;
-        }
-        oif = index;
-      }
-      const gateway = route.type !== 'blackhole' && route.gateway !== undefined ? parseIPv4(route.gateway) : 0;
-      const form = route.type === 'blackhole'
-        ? FORM_BLACKHOLE
-        : (route.mtu ?? 0) | (route.onlink ? FORM_ONLINK : 0) | (route.scope === 'link' ? FORM_SCOPE_LINK : 0) | (route.gateway === undefined ? FORM_NO_GATEWAY : 0);
-      const key = `${gateway} ${oif} ${form}`;
-      let hop = this.hops.get(key);
-      if (hop === undefined) {
-        hop = this.hops.size;
-        this.hops.set(key, hop);
-        push(gateway, (DEFINE_NEXT_HOP << LENGTH_SHIFT) | hop);
-        push(oif, (NEXT_HOP_DEVICE << LENGTH_SHIFT) | hop);
-        push(form, (NEXT_HOP_FORM << LENGTH_SHIFT) | hop);
-      }
-      last = route;
-      lastHop = hop;
-      const [address, length] = prefix(route.dst);
-      push(address, (length << LENGTH_SHIFT) | (change.op === 'replace' ? REPLACE : 0) | hop);
+      push(address, (length << LENGTH_SHIFT) | (op === 'replace' ? REPLACE : 0) | hop);
     }
     const token = ++this.token;
     push(token, SYNC << LENGTH_SHIFT);
@@ -172,20 +148,62 @@ export class RouteWriter {
       const refusals = await answered;
       for (const failure of refusals.length > 0 ? this.name(refusals, changes) : []) failures.push(failure);
     } catch (error) {
-      for (const change of changes) failures.push({ command: routeCommand(change), error: (error as Error).message });
+      for (let i = 0; i < changes.size; i++) failures.push({ command: routeCommand(changes.at(i)), error: (error as Error).message });
     } finally {
       if (this.proc) setRef(this.proc, false);
     }
     return failures;
   }
 
-  /** The writer's refusals ("error TEXT: A|D a.b.c.d/LEN[ (why)]") as the changes they refused. */
-  private name(refusals: string[], changes: readonly RouteChange[]): BatchFailure[] {
-    const byKey = new Map<string, RouteChange>();
-    for (const change of changes) byKey.set(`${change.op === 'del' ? 'D' : 'A'} ${change.op === 'del' ? change.dst : change.route.dst}`, change);
-    return refusals.map((line) => {
+  /**
+   * The writer's index of `route`'s next hop (gateway, device and form), defined in the stream
+   * the first time the running writer meets it; undefined when its device does not exist.
+   */
+  private defineHop(route: DesiredRoute, ifindex: (dev: string) => number | undefined, push: (a: number, b: number) => void): number | undefined {
+    let oif = 0;
+    if (route.type !== 'blackhole' && route.dev !== undefined) {
+      const index = ifindex(route.dev);
+      if (index === undefined) return undefined;
+      oif = index;
+    }
+    const gateway = route.type !== 'blackhole' && route.gateway !== undefined ? parseIPv4(route.gateway) : 0;
+    const form = route.type === 'blackhole'
+      ? FORM_BLACKHOLE
+      : (route.mtu ?? 0) | (route.onlink ? FORM_ONLINK : 0) | (route.scope === 'link' ? FORM_SCOPE_LINK : 0) | (route.gateway === undefined ? FORM_NO_GATEWAY : 0);
+    const key = `${gateway} ${oif} ${form}`;
+    let hop = this.hops.get(key);
+    if (hop === undefined) {
+      hop = this.hops.size;
+      this.hops.set(key, hop);
+      push(gateway, (DEFINE_NEXT_HOP << LENGTH_SHIFT) | hop);
+      push(oif, (NEXT_HOP_DEVICE << LENGTH_SHIFT) | hop);
+      push(form, (NEXT_HOP_FORM << LENGTH_SHIFT) | hop);
+    }
+    return hop;
+  }
+
+  /**
+   * The writer's refusals ("error TEXT: A|D a.b.c.d/LEN[ (why)]") as the changes they refused:
+   * the few refusals by prefix, then one walk over the changes (no string per change).
+   */
+  private name(refusals: string[], changes: RouteChangeList): BatchFailure[] {
+    const keyOf = (address: number, length: number, del: boolean) => prefixKey(address, length) * 2 + (del ? 1 : 0);
+    const refused = refusals.map((line) => {
       const m = /^error (.*): ([AD]) (\d+\.\d+\.\d+\.\d+\/\d+)(?: \((.*)\))?$/.exec(line);
-      const change = m ? byKey.get(`${m[2]} ${m[3]}`) : undefined;
+      return { line, m, change: undefined as RouteChange | undefined };
+    });
+    const byKey = new Map<number, typeof refused>();
+    for (const r of refused) {
+      if (!r.m) continue;
+      const key = keyOf(...prefixOf(r.m[3]!), r.m[2] === 'D');
+      byKey.set(key, [...(byKey.get(key) ?? []), r]);
+    }
+    // A prefix changed twice in one batch: the last change is named (as a map by prefix had it).
+    for (let i = 0; i < changes.size; i++) {
+      const found = byKey.get(keyOf(changes.address(i), changes.length(i), changes.op(i) === 'del'));
+      if (found) for (const r of found) r.change = changes.at(i);
+    }
+    return refused.map(({ line, m, change }) => {
       if (!m || !change) return { command: 'route writer', error: line };
       return { command: routeCommand(change), error: m[4] ? `${m[1]} (${m[4]})` : m[1]! };
     });
