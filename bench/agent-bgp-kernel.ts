@@ -12,8 +12,13 @@
 // not a result and no ratio is printed for it.
 //
 // Run as root: npx tsx bench/agent-bgp-kernel.ts [--sizes 10000,100000,1000000] [--runs 1]
-//   [--timeout 600] [--stall 30] [--only agent,bird] [--agent out/agent/gingham-agent | --tsx] [--out file.md]
+//   [--timeout 600] [--stall 30] [--only agent,bird] [--agent out/agent/gingham-agent | --tsx] [--out file.md] [--hold S]
 // The agent is the built executable (npm run build:agent), or with --tsx the checkout through tsx.
+// `--only agent,executable,bird` measures both in one run: `agent` as --tsx says, `executable`
+// the built one (--agent): tsx's compiling holds about 110 MiB of the agent's RSS, the same in
+// every measurement, which the executable's figures are without. `--hold S` keeps the agent S s
+// after all are installed and reports its peak then too (S > 90: its resync, a full pass that
+// reads the whole kernel table, falls in it).
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -33,7 +38,7 @@ import { cpuSeconds, peakRssMb, rssMb } from './support/process-stats.ts';
 import { loadText, median, ratio } from './support/summary.ts';
 import { benchArgs } from './support/options.ts';
 
-type Receiver = 'agent' | 'bird';
+type Receiver = 'agent' | 'executable' | 'bird';
 
 interface Result {
   n: number;
@@ -47,6 +52,8 @@ interface Result {
   peakRssMb: number;
   /** The agent's RSS once running, before the sender's routes: what the routes add is peak - this. */
   idleRssMb?: number;
+  /** With --hold: the peak RSS once the agent has run --hold seconds more (its 90 s resync reads the whole table). */
+  heldPeakRssMb?: number;
   /** CPU seconds from the receiver's start until the end of the measurement. */
   cpuSeconds: number;
   load: string;
@@ -62,13 +69,15 @@ const cli = benchArgs(
     tsx: { type: 'boolean', default: false },
     agent: { type: 'string' },
     out: { type: 'string' },
+    hold: { type: 'string', default: '0' },
   },
-  'npx tsx bench/agent-bgp-kernel.ts [--sizes N,N] [--runs 1] [--timeout S] [--stall S] [--only agent,bird] [--tsx | --agent FILE] [--out FILE]',
+  'npx tsx bench/agent-bgp-kernel.ts [--sizes N,N] [--runs 1] [--timeout S] [--stall S] [--only agent,executable,bird] [--tsx] [--agent FILE] [--hold S] [--out FILE]',
 );
 const sizes = cli.numbers('sizes');
 const runs = cli.number('runs');
 const timeoutMs = cli.number('timeout') * 1000;
 const stallMs = cli.number('stall') * 1000;
+const holdMs = cli.number('hold') * 1000;
 const receivers = cli.values.only.split(',') as Receiver[];
 const SENDER_AS = 65001;
 const BIRD_PROTOCOL = 12;
@@ -129,9 +138,9 @@ async function measureBird(node: LabNode, sender: LabNode, n: number): Promise<R
 
 const bgpPeer = (sender: LabNode) => ({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'bench-sender' }, spec: { peerIP: sender.address, asNumber: SENDER_AS } });
 
-async function measureAgent(cluster: TestCluster, node: LabNode, sender: LabNode, n: number, dir: string, kubeconfig: string): Promise<Result> {
+async function measureAgent(cluster: TestCluster, node: LabNode, sender: LabNode, n: number, dir: string, kubeconfig: string, tsx: boolean): Promise<Result> {
   await cleanTable(node);
-  const agent = new BenchAgent(node, dir, kubeconfig, { nodeName: 'agent', autodetect: 'interface=eth0', ...(useTsx ? {} : { executable: agentExecutable }) });
+  const agent = new BenchAgent(node, dir, kubeconfig, { nodeName: 'agent', autodetect: 'interface=eth0', ...(tsx ? {} : { executable: agentExecutable }) });
   agent.start();
   try {
     await waitFor('the agent to answer on its control socket', () => agent.status().then(() => true), 120_000, 200);
@@ -148,10 +157,14 @@ async function measureAgent(cluster: TestCluster, node: LabNode, sender: LabNode
       return p?.info === 'Established' ? Date.parse(p.since) : undefined;
     }, 120_000, 20);
     const seen = await watch(node, baseline, n, t0, async () => (await peer())?.accepted ?? 0);
-    const result: Result = { n, receiver: 'agent', ...seen, peakRssMb: await peakRssMb(pid), idleRssMb, cpuSeconds: (await cpuSeconds(pid)) - cpu0, load: loadText() };
+    const result: Result = { n, receiver: tsx ? 'agent' : 'executable', ...seen, peakRssMb: await peakRssMb(pid), idleRssMb, cpuSeconds: (await cpuSeconds(pid)) - cpu0, load: loadText() };
     if (seen.installedMs !== undefined) {
       const own = await protocolRoutes(node, ginghamRouteProtocol);
       if (own < n) throw new Error(`agent: ${own} routes of protocol ${ginghamRouteProtocol} in the kernel, expected ${n}`);
+    }
+    if (holdMs > 0) {
+      await new Promise((r) => setTimeout(r, holdMs));
+      result.heldPeakRssMb = await peakRssMb(pid);
     }
     return result;
   } finally {
@@ -169,13 +182,13 @@ async function measureAgent(cluster: TestCluster, node: LabNode, sender: LabNode
 function describe(r: Result): string {
   const s = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(2)} s`);
   const done = r.installedMs !== undefined ? `installed in ${s(r.installedMs)}` : `installed ${r.installed} of ${r.n} (gave up)`;
-  const idle = r.idleRssMb !== undefined ? ` (${r.idleRssMb.toFixed(0)} MiB before the routes)` : '';
+  const idle = (r.idleRssMb !== undefined ? ` (${r.idleRssMb.toFixed(0)} MiB before the routes)` : '') + (r.heldPeakRssMb !== undefined ? `, peak ${r.heldPeakRssMb.toFixed(0)} MiB after ${holdMs / 1000} s more` : '');
   return `${r.receiver}: received in ${s(r.receivedMs)}, ${done}, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.peakRssMb.toFixed(0)} MiB${idle} (load ${r.load})`;
 }
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root: the benchmark builds network namespaces');
-  if (!useTsx && !existsSync(agentExecutable)) throw new Error(`no agent executable at ${agentExecutable}: build it (npm run build:agent), name it with --agent, or run the checkout with --tsx`);
+  if ((!useTsx || receivers.includes('executable')) && !existsSync(agentExecutable)) throw new Error(`no agent executable at ${agentExecutable}: build it (npm run build:agent), name it with --agent, or run the checkout with --tsx`);
   console.error(`load average at start: ${loadText()}; agent: ${useTsx ? 'checkout through tsx' : agentExecutable}`);
   const results: Result[] = [];
   const lab = await NetnsLab.create(21);
@@ -207,7 +220,7 @@ async function main(): Promise<void> {
       console.error(`N=${n}: sender ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       for (let run = 0; run < runs; run++) {
         for (const receiver of receivers) {
-          const r = await (receiver === 'agent' ? measureAgent(cluster, agentNode, sender, n, dir, kubeconfig) : measureBird(birdNode, sender, n)).catch((error: Error) => {
+          const r = await (receiver === 'bird' ? measureBird(birdNode, sender, n) : measureAgent(cluster, agentNode, sender, n, dir, kubeconfig, receiver === 'agent' && useTsx)).catch((error: Error) => {
             console.error(`  ${receiver}: FAILED: ${error.message}`);
             return undefined;
           });
@@ -223,7 +236,8 @@ async function main(): Promise<void> {
     await lab.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
-  const lines = [`| N | receiver | received (s) | installed (s) | in the kernel at the end | CPU (s) | peak RSS (MiB) |${runs > 1 ? ` (median of ${runs})` : ''}`, '|---|---|---|---|---|---|---|'];
+  const label: Record<Receiver, string> = { agent: useTsx ? 'Gingham agent (tsx)' : 'Gingham agent', executable: 'Gingham agent (executable)', bird: 'BIRD 2 + kernel' };
+  const lines = [`| N | receiver | received (s) | installed (s) | in the kernel at the end | CPU (s) | peak RSS (MiB) | RSS before the routes (MiB) |${runs > 1 ? ` (median of ${runs})` : ''}`, '|---|---|---|---|---|---|---|---|'];
   const pick = (n: number, who: Receiver) => results.filter((r) => r.n === n && r.receiver === who);
   const med = (rs: Result[], f: (r: Result) => number | undefined) => {
     const v = rs.map(f);
@@ -233,13 +247,13 @@ async function main(): Promise<void> {
   for (const n of sizes) for (const who of receivers) {
     const rs = pick(n, who);
     if (rs.length === 0) continue;
-    lines.push(`| ${n} | ${who === 'agent' ? 'Gingham agent' : 'BIRD 2 + kernel'} | ${secs(med(rs, (r) => r.receivedMs))} | ${secs(med(rs, (r) => r.installedMs))} | ${Math.min(...rs.map((r) => r.installed))} of ${n} | ${med(rs, (r) => r.cpuSeconds).toFixed(2)} | ${med(rs, (r) => r.peakRssMb).toFixed(0)} |`);
+    lines.push(`| ${n} | ${label[who]} | ${secs(med(rs, (r) => r.receivedMs))} | ${secs(med(rs, (r) => r.installedMs))} | ${Math.min(...rs.map((r) => r.installed))} of ${n} | ${med(rs, (r) => r.cpuSeconds).toFixed(2)} | ${med(rs, (r) => r.peakRssMb).toFixed(0)} | ${who === 'bird' ? '-' : med(rs, (r) => r.idleRssMb).toFixed(0)} |`);
   }
-  lines.push('', '| N | installed time agent/BIRD | CPU agent/BIRD | peak RSS agent/BIRD |', '|---|---|---|---|');
-  for (const n of sizes) {
-    const a = pick(n, 'agent'), b = pick(n, 'bird');
+  lines.push('', '| N | agent | installed time agent/BIRD | CPU agent/BIRD | peak RSS agent/BIRD |', '|---|---|---|---|---|');
+  for (const n of sizes) for (const who of ['agent', 'executable'] as const) {
+    const a = pick(n, who), b = pick(n, 'bird');
     if (a.length === 0 || b.length === 0) continue;
-    lines.push(`| ${n} | ${ratio(med(a, (r) => r.installedMs), med(b, (r) => r.installedMs))} | ${ratio(med(a, (r) => r.cpuSeconds), med(b, (r) => r.cpuSeconds))} | ${ratio(med(a, (r) => r.peakRssMb), med(b, (r) => r.peakRssMb))} |`);
+    lines.push(`| ${n} | ${label[who]} | ${ratio(med(a, (r) => r.installedMs), med(b, (r) => r.installedMs))} | ${ratio(med(a, (r) => r.cpuSeconds), med(b, (r) => r.cpuSeconds))} | ${ratio(med(a, (r) => r.peakRssMb), med(b, (r) => r.peakRssMb))} |`);
   }
   lines.push('', `Load average (1, 5, 15 min) at the end of each measurement: ${[...new Set(results.map((r) => r.load))].join(' / ')} (${os.cpus().length} cores).`);
   const table = lines.join('\n');
