@@ -27,7 +27,11 @@ const topology = new SeedTopology('m');
 // traffic tests run all three).
 const nodes = [topology.nodes[0]!];
 
-/** Waits until the node's routes are the plan's and its whole state holds still for 300 ms. */
+/**
+ * Waits until the node's routes are the plan's and its whole state holds still for 300 ms, and,
+ * in a mode without IP-in-IP, until the user-space tunl0 is gone: it outlives its last route by
+ * the drain time (tunl0-drain.ts), longer than 300 ms of stillness.
+ */
 async function settled(node: SeedNode, mode: PoolMode): Promise<NamespaceState> {
   const want = JSON.stringify(plannedRoutes(topology, node, mode));
   const t0 = Date.now();
@@ -39,7 +43,7 @@ async function settled(node: SeedNode, mode: PoolMode): Promise<NamespaceState> 
     const again = captureState(node.netns);
     const stable = JSON.stringify(again) === JSON.stringify(state);
     state = again;
-    return stable;
+    return stable && (mode.startsWith('IPIP') || !JSON.stringify(state.links).includes('"ifname":"tunl0"'));
   }, 30_000, 0);
   if (process.env.GDP_DEBUG) console.log(`${node.name} ${mode}: routes after ${routesMs} ms, settled after ${Date.now() - t0} ms`);
   return state;

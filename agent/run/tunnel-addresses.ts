@@ -6,7 +6,7 @@ import { handleIds } from '../../shared/model/ipam.ts';
 import type { IPPool } from '../../shared/model/ippool.ts';
 import { containsAddress, parseIPv4, vxlanMacForNode } from '../../shared/net/index.ts';
 import type { KubeApi } from '../datastore/kube-api.ts';
-import { writeOwnAnnotations } from '../datastore/node-annotations.ts';
+import { writeOwnAnnotations, type OwnAnnotations } from '../datastore/node-annotations.ts';
 import type { Labels } from '../datastore/selector.ts';
 import type { Ipam } from '../ipam/ipam.ts';
 
@@ -37,6 +37,13 @@ export interface TunnelAddressOptions {
    * written: the device can get it meanwhile (the annotation is for peers and calicoctl).
    */
   assigned?: (key: keyof TunnelAddresses, address: string) => void;
+  /**
+   * More of the node's annotations to write in the same patch as a kind's new address (the
+   * encapsulations the address lets it accept): peers learn both in one round trip, not two.
+   */
+  alongside?: (key: keyof TunnelAddresses, address: string | undefined) => OwnAnnotations | undefined;
+  /** Called once the patch that published a kind's new address (and what went alongside) is written. */
+  published?: (key: keyof TunnelAddresses, address: string | undefined, alongside: OwnAnnotations | undefined) => void;
 }
 
 /** Brings the node's tunnel addresses in line with the pools; returns what it holds afterwards. */
@@ -74,10 +81,13 @@ export async function reconcileTunnelAddresses(
       options.assigned?.(kind.key, address);
     }
     if (address !== current[kind.key]) {
+      const alongside = options.alongside?.(kind.key, address);
       await writeOwnAnnotations(client, ipam.nodeName, {
+        ...alongside,
         [kind.key === 'ipip' ? 'ipipTunnelAddress' : 'vxlanTunnelAddress']: address ?? null,
         ...(kind.key === 'vxlan' ? { vxlanTunnelMac: address ? vxlanMacForNode(ipam.nodeName) : null } : {}),
       });
+      options.published?.(kind.key, address, alongside);
     }
     if (address) out[kind.key] = address;
   }
