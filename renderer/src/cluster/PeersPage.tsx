@@ -4,10 +4,12 @@
 // its agent publishes one (the prefix counts and BIRD's info words, which the status does not
 // carry, read over SSH on demand), in VXLAN-only mode that BGP is off. A node without a published
 // status (no agent, a stock Calico node with BIRD) is read over SSH, read-only, again every 3 s
-// while it is shown: nothing in the API says when its sessions change.
+// while it is shown: nothing in the API says when its sessions change. Each session shows both
+// ends' route reflector roles, from the reflectors panel's advice (ReflectorsPanel.tsx).
 import { useMemo, useEffect, useState } from 'react';
 import type { NodePeers } from '../../../shared/api/cluster-ops-contract.ts';
 import type { NodeStatusEntry } from '../../../shared/api/node-status-contract.ts';
+import type { BgpRole } from '../../../shared/api/reflectors-contract.ts';
 import { listedSessionsMax } from '../../../shared/model/node-agent-status.ts';
 import { isTransportLoss, messageOf, useClient } from '../api/client-context.ts';
 import type { ConnectedCluster } from '../api/connected-cluster.ts';
@@ -17,6 +19,7 @@ import { WatchLine, statusColumns } from '../node-status/NodeStatusCells.tsx';
 import { useNodeStatus } from '../node-status/node-status-state.tsx';
 import { clockTime, statusFor } from '../node-status/status-words.ts';
 import { useSsh } from '../ssh/ssh-state.tsx';
+import { ReflectorsPanel } from './ReflectorsPanel.tsx';
 import './cluster.css';
 
 const sshRefreshMs = 3000;
@@ -50,6 +53,18 @@ const sessionColumns: Column<SessionRow>[] = [
   { id: 'error', header: 'Last error', width: 'minmax(10rem, 2fr)', cell: (r) => r.lastError || '—', text: (r) => r.lastError ?? '', sort: (r) => r.lastError ?? '' },
 ];
 
+/** The session columns with each end's route reflector role (reflector, client, mesh) beside its node. */
+function withRoles(roles: Map<string, BgpRole>): Column<SessionRow>[] {
+  const role = (node: string | undefined) => (node ? roles.get(node) : undefined) ?? '';
+  const column = (id: string, header: string, of: (r: SessionRow) => string | undefined): Column<SessionRow> => ({
+    id, header, width: '6.5rem',
+    cell: (r) => (role(of(r)) ? <span className={`badge role-${role(of(r))}`}>{role(of(r))}</span> : '—'),
+    text: (r) => role(of(r)), sort: (r) => role(of(r)),
+  });
+  const [node, peer, peerNode, ...rest] = sessionColumns;
+  return [node!, column('role', 'Role', (r) => r.node), peer!, peerNode!, column('peer-role', 'Peer role', (r) => r.peerNode), ...rest];
+}
+
 /** Each status's session rows, kept while its entry is the same object: an update of one node rebuilds only its rows. */
 const sessionRowsOf = new WeakMap<NodeStatusEntry, { nodeAt: Map<string, string>; rows: SessionRow[] }>();
 
@@ -63,7 +78,7 @@ function sessionRows(entry: NodeStatusEntry, nodeAt: Map<string, string>): Sessi
   return rows;
 }
 
-function ClusterSessions({ cluster }: { cluster: ConnectedCluster }) {
+function ClusterSessions({ cluster, roles }: { cluster: ConnectedCluster; roles: Map<string, BgpRole> }) {
   const { statuses } = useNodeStatus();
   const entries = useMemo(() => [...statuses.values()].sort((a, b) => a.node.localeCompare(b.node, 'en', { numeric: true })), [statuses]);
   // A peer's address is a node's when a status (Calico's address annotation) or the node's InternalIP says so.
@@ -76,6 +91,7 @@ function ClusterSessions({ cluster }: { cluster: ConnectedCluster }) {
     // `entries` is read through `addresses`: the map (and so every session row) changes only when an address does.
   }, [addresses, cluster.nodes]);
   const sessions = useMemo(() => entries.flatMap((entry) => sessionRows(entry, nodeAt)), [entries, nodeAt]);
+  const columns = useMemo(() => withRoles(roles), [roles]);
   const partly = entries.filter((e) => e.status?.bgp.listed === 'not-established').length;
   const counted = entries.reduce((n, e) => n + (e.status?.bgp.total ?? 0), 0);
   return (
@@ -102,7 +118,7 @@ function ClusterSessions({ cluster }: { cluster: ConnectedCluster }) {
           <DataTable
             className="peers all-sessions"
             caption={(shown, total) => `BGP sessions of every node of ${cluster.context} (${shown} of ${total})`}
-            columns={sessionColumns}
+            columns={columns}
             rows={sessions}
             rowKey={(r) => r.key}
             rowAttributes={(r) => ({ 'data-node': r.node, 'data-peer': r.address })}
@@ -261,13 +277,15 @@ export function PeersPage({ active, cluster }: { active: boolean; cluster?: Conn
   const { statuses, settled } = useNodeStatus();
   const node = ssh.nodes.find((n) => n.id === nodeId);
   const entry = node ? statusFor(statuses, node.name, node.host, cluster?.nodes ?? []) : undefined;
+  const [roles, setRoles] = useState<Map<string, BgpRole>>(() => new Map());
 
   return (
     <section aria-labelledby="section-heading">
       <h1 id="section-heading" tabIndex={-1}>
         BGP peers
       </h1>
-      {cluster && <ClusterSessions cluster={cluster} />}
+      {cluster && <ClusterSessions cluster={cluster} roles={roles} />}
+      {cluster && <ReflectorsPanel context={cluster.context} onRoles={setRoles} />}
       <h2>One node's sessions</h2>
       <div className="toolbar">
         <NodePicker label="Node" value={nodeId} onChange={setNodeId} />
