@@ -5,12 +5,13 @@
 // 100 ms each on this machine) and every node must always have a route to every other node's pod
 // block; a ping every 10 ms on each ordered pair of pods must lose nothing. Between the two ways,
 // the sessions are the reflectors' (worker-1 and worker-2 peer with master and worker-3 only) and
-// worker-1's route to worker-2's block is the reflected one.
+// worker-1's route to worker-2's block is the reflected one. And once from the command line
+// (`npm run -s doctor -- --lab reflectors ...`).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReflectorMigrationReport } from '../../../shared/api/reflectors-contract.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ReflectorAdvice, ReflectorMigrationReport } from '../../../shared/api/reflectors-contract.ts';
 import { reflectorLabel, reflectorPeerName } from '../../../shared/api/reflectors-contract.ts';
 import { kubectl } from '../../../lab/controlplane/kubectl.ts';
 import { sleep } from '../../../lab/sh.ts';
@@ -19,6 +20,7 @@ import { agentStatus, bgpStatus, pingFrom, routesOf, type PingFigures, type Ping
 import { callAgent } from '../agent-rpc/agent-rpc.ts';
 import { ConsoleBackend, type AttachedClient } from '../console-backend.ts';
 import { labDefaultsFrom } from '../lab/lab-defaults.ts';
+import { main } from '../migration/migration-cli.ts';
 import { clusterNodeClient } from '../ssh/cluster-node-client.ts';
 
 let lab: LabLease;
@@ -108,6 +110,25 @@ describe('from the node-to-node mesh to route reflectors and back on the lab', (
     expect(advice.candidates.map((c) => c.node)).toEqual(['master', 'worker-3']);
     expect(advice.nodes.every((n) => n.role === 'mesh')).toBe(true);
   });
+
+  it('does the same from the command line: the advice as JSON, to reflectors and back with exit 0', async () => {
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+    try {
+      expect(await main(['--lab', 'reflectors', '--json'])).toBe(0);
+      const advice = JSON.parse(out.join('')) as ReflectorAdvice;
+      expect(advice.candidates.map((c) => c.node)).toEqual(['master', 'worker-3']);
+      out.length = 0;
+      expect(await main(['--lab', 'reflectors', 'migrate', '--to', 'reflectors', '--nodes', 'master,worker-3'])).toBe(0);
+      expect(out.join('')).toMatch(/^reflectors on .*: to reflectors master, worker-3: DONE in/);
+      expect(await main(['--lab', 'reflectors', 'migrate', '--to', 'mesh'])).toBe(0);
+      // Bad input changes nothing: a node that is not one, refused at the check.
+      expect(await main(['--lab', 'reflectors', 'migrate', '--to', 'reflectors', '--nodes', 'worker-9'])).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await peersOf('worker-1')).toHaveLength(3);
+  }, 600_000);
 
   it('migrates both ways with every node routing every other node’s block at every read, and no ping lost', async () => {
     const nodes = lab.status.nodes.map((n) => n.name);
