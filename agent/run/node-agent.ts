@@ -274,7 +274,7 @@ export class NodeAgent {
       while (!this.stopped && this.encapsulationsWanted !== this.encapsulationsWritten) {
         const text = this.encapsulationsWanted!;
         try {
-          await writeOwnAnnotations(this.options.client, this.options.nodeName, { encapsulations: text });
+          await this.writeAnnotations({ encapsulations: text });
           this.encapsulationsWritten = text;
         } catch (error) {
           // Peers keep the old way meanwhile (nothing is lost); the next pass tries again.
@@ -300,11 +300,36 @@ export class NodeAgent {
     return !plan.vxlan || (address !== undefined && (this.vxlanAnnotated === address || this.vxlanPublished === address));
   }
 
-  /** What to publish beside a new VXLAN address: VXLAN accepted, when the last pass made the device (the address in the same patch is the rest of vxlanReady). */
-  private acceptingVxlanAt(address: string): OwnAnnotations | undefined {
+  /**
+   * A new tunnel address in the Node annotation. A new VXLAN address goes out with the word that
+   * VXLAN is accepted, when the last pass made the device (the address in the same patch is the
+   * rest of vxlanReady): peers learn both in one round trip, not two.
+   */
+  private async writeTunnelAnnotations(values: OwnAnnotations): Promise<void> {
+    const address = values.vxlanTunnelAddress ?? undefined;
     const report = this.lastPass;
-    if (!report?.plan.vxlan || report.failures.length > 0 || this.stopped || address !== this.tunnels.vxlan) return undefined;
-    return { encapsulations: formatNodeEncapsulations(publishedEncapsulations(sendingPlan(report), true)) };
+    const accepting = address !== undefined && address === this.tunnels.vxlan && report?.plan.vxlan && report.failures.length === 0 && !this.stopped
+      ? formatNodeEncapsulations(publishedEncapsulations(sendingPlan(report), true))
+      : undefined;
+    const vxlan = values.vxlanTunnelAddress !== undefined;
+    // Counted as published from the moment it is queued: any text written after it lands after it.
+    if (vxlan) this.vxlanPublished = address;
+    try {
+      await this.writeAnnotations(accepting ? { ...values, encapsulations: accepting } : values);
+    } catch (error) {
+      if (vxlan && this.vxlanPublished === address) this.vxlanPublished = undefined;
+      throw error;
+    }
+    if (accepting) this.encapsulationsWritten = accepting;
+    if (vxlan && this.lastPass) this.announceEncapsulations(this.lastPass);
+  }
+
+  /** Patches of this node's own annotations, one at a time: a late patch never undoes a newer one. */
+  private annotationWrites: Promise<unknown> = Promise.resolve();
+  private writeAnnotations(values: OwnAnnotations): Promise<void> {
+    const write = this.annotationWrites.then(() => writeOwnAnnotations(this.options.client, this.options.nodeName, values));
+    this.annotationWrites = write.catch(() => undefined);
+    return write;
   }
 
   /** Hands a new desired state to the dataplane, when it differs from the last. */
@@ -386,14 +411,7 @@ export class NodeAgent {
           this.tunnels = { ...this.tunnels, [key]: address };
           this.recompute();
         },
-        // A new VXLAN address goes out with the word that VXLAN is accepted, when the device is up.
-        alongside: (key, address) => (key === 'vxlan' && address ? this.acceptingVxlanAt(address) : undefined),
-        published: (key, address, alongside) => {
-          if (key !== 'vxlan') return;
-          this.vxlanPublished = address;
-          if (alongside?.encapsulations) this.encapsulationsWritten = alongside.encapsulations;
-          if (this.lastPass) this.announceEncapsulations(this.lastPass);
-        },
+        write: (values) => this.writeTunnelAnnotations(values),
       });
       this.tunnelsEstablished = this.tunnels;
     } catch (error) {

@@ -38,12 +38,10 @@ export interface TunnelAddressOptions {
    */
   assigned?: (key: keyof TunnelAddresses, address: string) => void;
   /**
-   * More of the node's annotations to write in the same patch as a kind's new address (the
-   * encapsulations the address lets it accept): peers learn both in one round trip, not two.
+   * Writes the node's annotations (default: a merge patch of its Node). The agent passes its own
+   * writer: one queue for all its patches, which adds what the new address lets it accept.
    */
-  alongside?: (key: keyof TunnelAddresses, address: string | undefined) => OwnAnnotations | undefined;
-  /** Called once the patch that published a kind's new address (and what went alongside) is written. */
-  published?: (key: keyof TunnelAddresses, address: string | undefined, alongside: OwnAnnotations | undefined) => void;
+  write?: (values: OwnAnnotations) => Promise<void>;
 }
 
 /** Brings the node's tunnel addresses in line with the pools; returns what it holds afterwards. */
@@ -81,13 +79,11 @@ export async function reconcileTunnelAddresses(
       options.assigned?.(kind.key, address);
     }
     if (address !== current[kind.key]) {
-      const alongside = options.alongside?.(kind.key, address);
-      await writeOwnAnnotations(client, ipam.nodeName, {
-        ...alongside,
+      const write = options.write ?? ((values: OwnAnnotations) => writeOwnAnnotations(client, ipam.nodeName, values));
+      await write({
         [kind.key === 'ipip' ? 'ipipTunnelAddress' : 'vxlanTunnelAddress']: address ?? null,
         ...(kind.key === 'vxlan' ? { vxlanTunnelMac: address ? vxlanMacForNode(ipam.nodeName) : null } : {}),
       });
-      options.published?.(kind.key, address, alongside);
     }
     if (address) out[kind.key] = address;
   }
