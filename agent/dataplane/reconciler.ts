@@ -26,7 +26,7 @@ import { diffRoutes, PodRouteGrace } from './route-manager.ts';
 import { routeCommand } from './route-change.ts';
 import { RouteWriter } from './kernel/route-writer.ts';
 import { BgpIncrement, type Increment } from './bgp-increment.ts';
-import { BgpPlanner, planBgpTable, type PlannedBgpRoutes } from './bgp-plan.ts';
+import { BgpPlanner, NO_ROUTE, planBgpTable, type PlannedBgpRoutes } from './bgp-plan.ts';
 import { BgpRouteTable } from './bgp-route-table.ts';
 import type { RouteChangeList } from './route-change-list.ts';
 import { RouteEchoes } from './route-echoes.ts';
@@ -101,14 +101,27 @@ function sameOwners(routes: readonly DesiredRoute[], last: readonly DesiredRoute
   return true;
 }
 
-/** Whether two BGP plans give every prefix the same owner: the same prefixes, each of a kind with the same owner. */
+/**
+ * Whether two BGP plans give every prefix the same owner: the same prefixes, each of a kind whose
+ * owner is the same but for its block (each prefix's owner names its own). Kinds are compared
+ * once per pair: a full pass plans new kinds, and their owners are the same as the last pass's.
+ */
 function sameBgpOwners(a: PlannedBgpRoutes | undefined, b: PlannedBgpRoutes | undefined): boolean {
   if (a === b) return true;
   if (!a || !b || a.table.size !== b.table.size) return false;
+  const unblocked = (owner: RouteOwner): RouteOwner => ('block' in owner ? { ...owner, block: '' } : owner);
+  const same = new Map<number, boolean>();
   for (let i = 0; i < a.table.size; i++) {
     if (a.table.addresses[i] !== b.table.addresses[i] || a.table.lengths[i] !== b.table.lengths[i]) return false;
-    const ka = a.kind(i), kb = b.kind(i);
-    if (ka !== kb && (!ka || !kb || !sameOwner(ka.owner, kb.owner))) return false;
+    const x = a.kindOf[i]!, y = b.kindOf[i]!;
+    if (x === NO_ROUTE || y === NO_ROUTE) {
+      if (x !== y) return false;
+      continue;
+    }
+    const pair = x * 2 ** 32 + y;
+    let equal = same.get(pair);
+    if (equal === undefined) same.set(pair, (equal = sameOwner(unblocked(a.kinds[x]!.owner), unblocked(b.kinds[y]!.owner))));
+    if (!equal) return false;
   }
   return true;
 }
