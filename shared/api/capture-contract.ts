@@ -231,6 +231,15 @@ export const captureEvents = {
     captured: z.number().int().min(0),
     bytes: z.number().int().min(0),
     skipped: z.number().int().min(0),
+    /**
+     * Packets (and their bytes) the console dropped, oldest first, to keep the capture within its
+     * bound in bytes: the capture keeps running and keeps the newest. Rows numbered below
+     * `dropped + 1` can no longer be opened or exported.
+     */
+    dropped: z.number().int().min(0),
+    droppedBytes: z.number().int().min(0),
+    /** tcpdump's count so far of packets the node's kernel dropped (its ring was full: the console or the link did not keep up). */
+    kernelDropped: z.number().int().min(0).optional(),
     /** Seconds since the epoch when the batch was cut (backend clock). */
     at: z.number(),
     tally: EncapTally,

@@ -27,6 +27,11 @@ export interface CorrelationSource {
   readonly count: number;
   readonly linkType: number;
   get(index: number, out?: PacketToWrite): PacketToWrite;
+  /**
+   * The capture's number (0-based) of `get(0)`: a store that dropped its oldest packets to stay in
+   * its bound holds packets from there, and journeys name packets by the capture's numbers (1-based).
+   */
+  readonly first?: number;
   /** When this point was capturing, in seconds since the epoch (from listening to the stop). */
   window?: { from: number; to?: number };
 }
@@ -355,7 +360,7 @@ export function correlateFlow(plan: Pick<FlowPlan, 'points' | 'forward' | 'rever
       }
       const outer = seen.find((o) => o.outer)?.outer;
       return {
-        packets: seen.slice(0, maxPacketsListed).map((o) => o.index + 1),
+        packets: seen.slice(0, maxPacketsListed).map((o) => (sources[o.point]!.first ?? 0) + o.index + 1),
         count: seen.length,
         t: Math.round(seen[0]!.t * 1000) / 1000,
         coverage: Math.round(coverage * 1000) / 1000,
@@ -392,7 +397,7 @@ export function correlateFlow(plan: Pick<FlowPlan, 'points' | 'forward' | 'rever
     const source = sources[anchor.point]!;
     const p = source.get(anchor.index, packet);
     const f = dissect(p.bytes, p.offset, p.caplen, p.origLen, source.linkType, facts);
-    const record = packetRecord(anchor.index + 1, p, f);
+    const record = packetRecord((source.first ?? 0) + anchor.index + 1, p, f);
     const wrapped = unit.seen.flat().find((o) => o.outer);
     if (wrapped && record.encap === 'direct') {
       const w = sources[wrapped.point]!;

@@ -2,7 +2,9 @@
 // delivered them, merged across captures in time order. pcapng keeps one interface block per
 // capture, named for the interface, with the node and capture filter in its description, filter
 // and comment; classic pcap has one link type per file, so captures of different link types
-// (an Ethernet ens5 and a raw-IP tunl0) can only go to pcapng.
+// (an Ethernet ens5 and a raw-IP tunl0) can only go to pcapng. A capture whose store dropped its
+// oldest packets (its bound in bytes, packet-store.ts) exports the ones it kept, and pcapng says in
+// its comments how many went, in the console and in the node's kernel.
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import { PcapngWriter, PcapWriter } from '../../../shared/packets/capture-writer.ts';
 import type { PacketStore, StoredPacket } from './packet-store.ts';
@@ -14,6 +16,8 @@ export interface ExportSource {
   node: string;
   iface: string;
   filter: string;
+  /** tcpdump's count of packets the node's kernel dropped. */
+  kernelDropped?: number | undefined;
 }
 
 export interface ExportedFile {
@@ -22,9 +26,9 @@ export interface ExportedFile {
   bytes: number;
 }
 
-/** Visits every packet of every source in time order (ties keep capture order). */
+/** Visits every kept packet of every source in time order (ties keep capture order). */
 function merged(sources: ExportSource[], visit: (source: number, packet: StoredPacket) => void): number {
-  const next = sources.map(() => 0);
+  const next = sources.map((s) => s.store.first);
   const packet: StoredPacket = { bytes: new Uint8Array(0), offset: 0, caplen: 0, origLen: 0, tsSec: 0, tsNsec: 0 };
   let total = 0;
   for (;;) {
@@ -41,6 +45,19 @@ function merged(sources: ExportSource[], visit: (source: number, packet: StoredP
   }
 }
 
+/** What a capture lost, in words for a comment; empty when it lost nothing. */
+export function lossText(source: Pick<ExportSource, 'store' | 'kernelDropped'>): string {
+  const { store } = source;
+  const parts: string[] = [];
+  if (store.dropped > 0) {
+    parts.push(
+      `the console dropped the oldest ${store.dropped} packets (${store.droppedBytes} bytes) to stay within its ${Math.round(store.maxBytes / 1048576)} MiB bound: packets ${store.first + 1}-${store.count} are here`,
+    );
+  }
+  if (source.kernelDropped) parts.push(`the node's kernel dropped ${source.kernelDropped} packets (tcpdump's count)`);
+  return parts.join('; ');
+}
+
 export function exportCaptures(sources: ExportSource[], format: 'pcap' | 'pcapng', now = new Date()): ExportedFile {
   const withLink = sources.filter((s) => s.linkType >= 0);
   if (withLink.length === 0) throw new ConsoleError('not-found', 'These captures have no packets yet: nothing to export.');
@@ -54,7 +71,12 @@ export function exportCaptures(sources: ExportSource[], format: 'pcap' | 'pcapng
     return { parts: writer.parts, packets, bytes: writer.parts.reduce((n, p) => n + p.length, 0) };
   }
   const writer = new PcapngWriter({
-    comment: `Gingham capture exported ${now.toISOString()}: ${withLink.map((s) => `${s.node} ${s.iface}${s.filter ? ` (${s.filter})` : ''}`).join(', ')}`,
+    comment: `Gingham capture exported ${now.toISOString()}: ${withLink
+      .map((s) => {
+        const loss = lossText(s);
+        return `${s.node} ${s.iface}${s.filter ? ` (${s.filter})` : ''}${loss ? ` [${loss}]` : ''}`;
+      })
+      .join(', ')}`,
     application: 'Gingham',
   });
   const interfaceIds = withLink.map((s) =>
@@ -64,7 +86,7 @@ export function exportCaptures(sources: ExportSource[], format: 'pcap' | 'pcapng
       name: s.iface,
       description: `${s.iface} on ${s.node}`,
       ...(s.filter ? { filter: s.filter } : {}),
-      comment: `node ${s.node}, interface ${s.iface}, capture filter ${s.filter ? `"${s.filter}"` : '(none)'}`,
+      comment: `node ${s.node}, interface ${s.iface}, capture filter ${s.filter ? `"${s.filter}"` : '(none)'}${lossText(s) ? `; ${lossText(s)}` : ''}`,
     }),
   );
   const packets = merged(withLink, (s, p) => writer.add(interfaceIds[s]!, p));

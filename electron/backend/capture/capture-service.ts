@@ -100,6 +100,8 @@ export class CaptureService {
     },
     'capture.packet': async ({ captureId, n }) => {
       const session = this.session(captureId);
+      if (n - 1 < session.store.first) throw new ConsoleError('not-found', `Packet ${n} was dropped: the capture keeps its newest packets within its bound, from ${session.store.first + 1}.`);
+      if (n > session.store.count) throw new ConsoleError('not-found', `No packet ${n}: the capture has ${session.store.count}.`);
       const p = session.store.get(n - 1);
       return {
         n,

@@ -4,7 +4,8 @@
 // window is full the SSH channel pauses, so that TCP pushes back on tcpdump and the node's kernel
 // buffer absorbs a burst; if the renderer is still behind after `pauseMs`, reading resumes and
 // rows are skipped (counted, still stored and exported) rather than letting the kernel drop
-// packets for a slow screen.
+// packets for a slow screen. The store is a ring bounded in bytes (packet-store.ts): a flood
+// makes the console drop its oldest packets, counted, and the capture keeps running.
 import { randomUUID } from 'node:crypto';
 import type { Client, ClientChannel } from 'ssh2';
 import type { EncapTally, PacketRow } from '../../../shared/api/capture-contract.ts';
@@ -16,7 +17,10 @@ import { packetRecord } from '../../../shared/packets/packet-record.ts';
 import { PacketStore } from './packet-store.ts';
 
 export interface CaptureSink {
-  packets(captureId: string, batch: { rows: PacketRow[]; captured: number; bytes: number; skipped: number; at: number; tally: EncapTally }): void;
+  packets(
+    captureId: string,
+    batch: { rows: PacketRow[]; captured: number; bytes: number; skipped: number; dropped: number; droppedBytes: number; kernelDropped?: number; at: number; tally: EncapTally },
+  ): void;
   end(captureId: string, outcome: { reason: string; captured: number; kernelDropped?: number; error: boolean }): void;
 }
 
@@ -27,8 +31,10 @@ export interface CaptureOptions {
   pauseMs?: number;
   /** Longest a row waits before its batch is sent. */
   batchMs?: number;
-  /** Packet bytes kept before the capture stops itself. */
+  /** Bytes the capture's store keeps (packets and their numbers); beyond, the oldest are dropped. */
   maxBytes?: number;
+  /** The store's block size (tests use small ones to reach the bound with little traffic). */
+  storeBlockSize?: number;
   /**
    * Whether rows are sent to a view (the Captures list). A flow capture's points send none: their
    * packets are read from the store when correlated, so no flow window applies and nothing is skipped.
@@ -75,6 +81,13 @@ export function tcpdumpCommand(iface: string, filter: string, snapLen = 0): stri
   return `sh -c ${shellQuote(script)}`;
 }
 
+/** The last count of kernel drops in tcpdump's words ("N packets dropped by kernel", on SIGUSR1 and at its exit). */
+export function lastKernelDropped(stderr: string): number | undefined {
+  let last: number | undefined;
+  for (const m of stderr.matchAll(/(\d+) packets? dropped by kernel/g)) last = Number(m[1]);
+  return last;
+}
+
 function emptyTally(): EncapTally {
   return { direct: { packets: 0, bytes: 0 }, IPIP: { packets: 0, bytes: 0 }, VXLAN: { packets: 0, bytes: 0 } };
 }
@@ -83,7 +96,7 @@ const tallyKeys = ['direct', 'IPIP', 'VXLAN'] as const;
 
 export class CaptureSession {
   readonly id = randomUUID();
-  readonly store = new PacketStore();
+  readonly store: PacketStore;
   readonly started = Date.now();
   linkType = -1;
   snapLen = 262144;
@@ -92,7 +105,6 @@ export class CaptureSession {
   private readonly flow: FlowWindow;
   private readonly pauseMs: number;
   private readonly batchMs: number;
-  private readonly maxBytes: number;
   private readonly sendRows: boolean;
   private readonly snapLenAsked: number;
   /** Seconds since the epoch: when tcpdump said it was listening, and when the stop was asked for. */
@@ -106,6 +118,9 @@ export class CaptureSession {
   skipped = 0;
   private pid: number | undefined;
   private stderr = '';
+  /** tcpdump's latest count of packets the node's kernel dropped (its statistics, asked for every second). */
+  kernelDropped: number | undefined;
+  private statsChannel: ClientChannel | undefined;
   private exited = false;
   private stopping: string | undefined;
   ended = false;
@@ -122,7 +137,8 @@ export class CaptureSession {
     this.flow = new FlowWindow(options.flow ?? defaultCaptureFlow);
     this.pauseMs = options.pauseMs ?? 1000;
     this.batchMs = options.batchMs ?? 50;
-    this.maxBytes = options.maxBytes ?? 512 * 1024 * 1024;
+    // 256 MiB a capture: 16 captures at once (the service's limit) stay within 4 GiB.
+    this.store = new PacketStore({ maxBytes: options.maxBytes ?? 256 * 1024 * 1024, ...(options.storeBlockSize ? { blockSize: options.storeBlockSize } : {}) });
     this.sendRows = options.rows ?? true;
     this.snapLenAsked = options.snapLen ?? 0;
     const onPacket = (p: CapturedPacket) => this.packet(p);
@@ -134,6 +150,7 @@ export class CaptureSession {
       this.stderr = (this.stderr + chunk.toString('utf8')).slice(-8000);
       const pid = /gingham-capture-pid (\d+)/.exec(this.stderr);
       if (pid && this.pid === undefined) this.pid = Number(pid[1]);
+      this.kernelDropped = lastKernelDropped(this.stderr) ?? this.kernelDropped;
     });
     channel.on('exit', () => (this.exited = true));
     // A stream error is followed by 'close', which reports the end.
@@ -161,6 +178,7 @@ export class CaptureSession {
             const session = new CaptureSession(client, channel, node, iface, filter, sink, options);
             session.stderr = said;
             session.pid = Number(/gingham-capture-pid (\d+)/.exec(said)?.[1] ?? NaN) || undefined;
+            session.askForStatistics();
             resolve(session);
             return;
           }
@@ -179,6 +197,29 @@ export class CaptureSession {
         channel.on('error', () => undefined);
         const timer = setTimeout(() => settle('failed'), options.startTimeoutMs ?? 30_000);
       });
+    });
+  }
+
+  /**
+   * The node's side of the bound. tcpdump streams to stdout, never to the node's disk; when the
+   * console reads slower than packets come, the SSH channel's window fills, sshd stops reading
+   * (it buffers at most the window), tcpdump blocks on the pipe, and the kernel's ring (-B 8192:
+   * 8 MiB) fills and drops, counting what it dropped. tcpdump says that count only at its exit,
+   * or on SIGUSR1: a loop on the node sends it one a second (from when tcpdump said it listens:
+   * its handler is set before that line, and SIGUSR1 before it would kill it) for as long as
+   * tcpdump runs, so the user sees the drops while they happen.
+   */
+  private askForStatistics(): void {
+    if (this.pid === undefined) return;
+    const pid = this.pid;
+    this.client.exec(`while kill -USR1 ${pid} 2>/dev/null || sudo -n kill -USR1 ${pid} 2>/dev/null; do sleep 1; done`, (error, channel) => {
+      if (error) return; // the counts come at the end instead
+      if (this.ended) return void channel.close();
+      this.statsChannel = channel;
+      channel.on('error', () => undefined);
+      channel.on('close', () => (this.statsChannel = undefined));
+      channel.resume();
+      channel.stderr.resume();
     });
   }
 
@@ -205,7 +246,6 @@ export class CaptureSession {
     }
     if (this.pending.length >= maxBatchRows) this.flush();
     else if (!this.batchTimer) this.batchTimer = setTimeout(() => this.flush(), this.batchMs);
-    if (this.store.bytes >= this.maxBytes) this.stopWith(`The capture reached ${Math.round(this.maxBytes / 1048576)} MiB and stopped itself; export it to keep it.`);
   }
 
   private pauseForView(): void {
@@ -235,7 +275,18 @@ export class CaptureSession {
     this.pending = [];
     const tally = this.tally;
     this.tally = emptyTally();
-    this.sink.packets(this.id, { rows, captured: this.store.count, bytes: this.store.bytes, skipped: this.skipped, at: Date.now() / 1000, tally });
+    const store = this.store;
+    this.sink.packets(this.id, {
+      rows,
+      captured: store.count,
+      bytes: store.bytes,
+      skipped: this.skipped,
+      dropped: store.dropped,
+      droppedBytes: store.droppedBytes,
+      ...(this.kernelDropped === undefined ? {} : { kernelDropped: this.kernelDropped }),
+      at: Date.now() / 1000,
+      tally,
+    });
   }
 
   /** Stops tcpdump on the node (SIGINT, as Ctrl-C would), which ends the stream; resolves when it has. */
@@ -276,9 +327,10 @@ export class CaptureSession {
     this.flush();
     this.ended = true;
     if (this.skipTimer) clearTimeout(this.skipTimer);
-    const dropped = /(\d+) packets? dropped by kernel/.exec(this.stderr);
-    const kernelDropped = dropped ? Number(dropped[1]) : undefined;
+    this.statsChannel?.close();
+    const kernelDropped = lastKernelDropped(this.stderr) ?? this.kernelDropped;
     const captured = this.store.count;
+    const kept = this.store.dropped > 0 ? `the newest ${this.store.kept} of the ${captured} packets captured before are kept` : `the ${captured} packets captured before are kept`;
     const tcpdumpSaid = this.stderr
       .split('\n')
       .map((l) => l.trim())
@@ -288,7 +340,7 @@ export class CaptureSession {
     let error = false;
     if (this.stopping) reason = this.stopping;
     else if (!this.exited) {
-      reason = `The connection to ${this.node} dropped; the ${captured} packets captured before are kept.`;
+      reason = `The connection to ${this.node} dropped; ${kept}.`;
       error = true;
     } else {
       reason = tcpdumpSaid ? `tcpdump on ${this.node} stopped: ${tcpdumpSaid}` : `tcpdump on ${this.node} exited.`;

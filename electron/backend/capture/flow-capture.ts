@@ -132,14 +132,22 @@ export class FlowCapture {
   }
 
   private sources(): FlowExportSource[] {
-    return this.runs.map(({ session }) => ({
-      count: session.store.count,
-      linkType: session.linkType,
-      snapLen: session.snapLen,
-      get: (index, out) => session.store.get(index, out),
-      // While a point runs, its last ~2 s are not judged yet: tcpdump hands packets over in blocks, up to 1 s late.
-      window: { from: session.listeningAt, to: session.stopRequestedAt ?? Date.now() / 1000 - pendingSeconds },
-    }));
+    return this.runs.map(({ session }) => {
+      const store = session.store;
+      const first = store.first;
+      // A point whose store dropped its oldest packets (its bound in bytes) holds the flow from its
+      // first kept packet on: judging earlier journeys would call them lost at that point.
+      const from = store.dropped > 0 && store.kept > 0 ? Math.max(session.listeningAt, store.time(first) / 1e9) : session.listeningAt;
+      return {
+        count: store.kept,
+        first,
+        linkType: session.linkType,
+        snapLen: session.snapLen,
+        get: (index, out) => store.get(first + index, out),
+        // While a point runs, its last ~2 s are not judged yet: tcpdump hands packets over in blocks, up to 1 s late.
+        window: { from, to: session.stopRequestedAt ?? Date.now() / 1000 - pendingSeconds },
+      };
+    });
   }
 
   /** The journeys of everything captured so far (kept until a point captures more or ends). */
@@ -159,7 +167,7 @@ export class FlowCapture {
   }
 
   export(now = new Date()): { parts: Uint8Array[]; packets: number } {
-    if (this.runs.every((r) => r.session.store.count === 0)) throw new ConsoleError('not-found', 'The flow capture has no packets yet: nothing to export.');
+    if (this.runs.every((r) => r.session.store.kept === 0)) throw new ConsoleError('not-found', 'The flow capture has no packets yet: nothing to export.');
     return exportFlow(this.plan, this.sources(), this.correlation(), now);
   }
 }

@@ -94,7 +94,7 @@ export function CapturesPage({ active: visible, cluster }: { active: boolean; cl
         return;
       }
       const started = await client.request('capture.start', { nodeId: node.id, interface: iface, filter });
-      const info: CaptureInfo = { id: started.captureId, node: started.node, nodeId: node.id, iface: started.interface, filter: started.filter, command: started.command, state: 'running', captured: 0, bytes: 0, skipped: 0 };
+      const info: CaptureInfo = { id: started.captureId, node: started.node, nodeId: node.id, iface: started.interface, filter: started.filter, command: started.command, state: 'running', captured: 0, bytes: 0, skipped: 0, dropped: 0, droppedBytes: 0 };
       feed.add(info);
       setActive(info.id);
       setSelected(undefined);
@@ -228,6 +228,12 @@ export function CapturesPage({ active: visible, cluster }: { active: boolean; cl
               <span className="skipped" role="status">
                 {' '}
                 · {current.skipped} not shown (the view fell behind; they are in the export)
+              </span>
+            )}
+            {current.dropped > 0 && (
+              <span className="skipped" role="status" data-testid="dropped">
+                {' '}
+                · the oldest {current.dropped} ({Math.round(current.droppedBytes / 1048576)} MiB) dropped to keep the capture within its bound; it keeps the newest
               </span>
             )}
             {current.kernelDropped ? <span className="skipped"> · {current.kernelDropped} dropped by the node's kernel</span> : null}

@@ -2,7 +2,9 @@
 // arrays (no React state per packet), the screen is told once per animation frame, and only then
 // are the rows acknowledged to the backend. A view that cannot draw (a busy or hidden tab gets no
 // frames) therefore stops acknowledging, and the backend pauses the node's tcpdump, then counts
-// rows as skipped: backpressure from what is drawn, not from what was received.
+// rows as skipped: backpressure from what is drawn, not from what was received. Rows of packets
+// the backend's store has dropped (its bound in bytes) are dropped here too, so that a long flood
+// costs the renderer no more than the backend.
 import type { ConsoleClient } from '../../../shared/api/client.ts';
 import type { EncapTally, PacketRow } from '../../../shared/api/capture-contract.ts';
 
@@ -19,6 +21,9 @@ export interface CaptureInfo {
   captured: number;
   bytes: number;
   skipped: number;
+  /** Oldest packets the backend dropped to stay within the capture's bound: no longer in the list or the export. */
+  dropped: number;
+  droppedBytes: number;
   kernelDropped?: number;
 }
 
@@ -52,6 +57,10 @@ export class CaptureFeed {
         info.captured = e.captured;
         info.bytes = e.bytes;
         info.skipped = e.skipped;
+        info.dropped = e.dropped;
+        info.droppedBytes = e.droppedBytes;
+        if (e.kernelDropped !== undefined) info.kernelDropped = e.kernelDropped;
+        this.trim(e.captureId, list, e.dropped);
         this.addSample(e.captureId, e.at, e.tally);
         this.unacked.set(e.captureId, (this.unacked.get(e.captureId) ?? 0) + e.rows.length);
         this.schedule();
@@ -68,6 +77,22 @@ export class CaptureFeed {
       if (this.frame !== undefined) cancelAnimationFrame(this.frame);
       this.frame = undefined;
     };
+  }
+
+  /**
+   * Drops the rows of packets the backend dropped, once they are a tenth of the list: a new array
+   * (the display filter starts again on a new array), so trimming costs a copy per tenth, not per batch.
+   */
+  private trim(captureId: string, list: PacketRow[], dropped: number): void {
+    // The rows are in number order: how many are of dropped packets, by binary search.
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]!.n <= dropped) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0 && lo * 10 >= list.length) this.rows.set(captureId, list.slice(lo));
   }
 
   private addSample(captureId: string, at: number, tally: EncapTally): void {
