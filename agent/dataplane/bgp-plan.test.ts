@@ -12,6 +12,7 @@ import { dataplaneStateSchema, type DataplaneState } from '../../shared/model/da
 import { BgpPlanner, planBgpTable } from './bgp-plan.ts';
 import { BgpRouteTable } from './bgp-route-table.ts';
 import { ChangeSet } from './changes.ts';
+import { KernelBgpRoutes } from './kernel/kernel-bgp-routes.ts';
 import { normaliseRoute, type KernelRoute } from './kernel/snapshot.ts';
 import { diffRoutes } from './route-manager.ts';
 import { ownersFile, writeOwners } from './route-owners.ts';
@@ -83,13 +84,15 @@ describe('the BGP routes planned as numbers', () => {
 
   it('diffs against the kernel as the planner\'s objects do: the same changes and warnings', () => {
     const kernelArb = fc.array(fc.record({ pick: fc.nat(20), how: fc.constantFrom('same', 'other hop', 'foreign') }), { maxLength: 8 });
-    fc.assert(fc.property(fc.uniqueArray(routeArb, { selector: (r) => r.cidr, maxLength: 9 }), kernelArb, fc.boolean(), (routes, kernelPicks, withTunl0) => {
+    fc.assert(fc.property(fc.uniqueArray(routeArb, { selector: (r) => r.cidr, maxLength: 9 }), kernelArb, fc.boolean(), fc.uniqueArray(routeArb, { selector: (r) => r.cidr, maxLength: 9 }), (routes, kernelPicks, withTunl0, earlier) => {
       const full = state(routes);
       const everything = planDataplane(full, host).routes;
       // The kernel: some planned routes as planned, with another next hop, or another protocol's
       // in their place, and a stale route of ours the plan no longer has.
-      const kernel: KernelRoute[] = [inKernel({ dst: '16.0.9.0/24', type: 'unicast', dev: 'eth0', gateway: '10.0.0.2', onlink: true, scope: 'global', owner: { kind: 'endpoint', endpoint: 'x' } })];
-      const taken = new Set<string>();
+      const stale = (dst: string): KernelRoute => inKernel({ dst, type: 'unicast', dev: 'eth0', gateway: '10.0.0.2', onlink: true, scope: 'global', owner: { kind: 'endpoint', endpoint: 'x' } });
+      // Stale routes of ours: at a prefix no state has, and at prefixes an earlier state's BGP routes had.
+      const kernel: KernelRoute[] = [stale('16.0.9.0/24'), ...earlier.filter((r) => !everything.some((e) => e.dst === r.cidr)).map((r) => stale(r.cidr))];
+      const taken = new Set<string>(kernel.map((r) => r.dst));
       for (const { pick, how } of kernelPicks) {
         const r = everything[pick % Math.max(1, everything.length)];
         if (!r || taken.has(r.dst)) continue;
@@ -105,6 +108,16 @@ describe('the BGP routes planned as numbers', () => {
       const lines = (c: ChangeSet) => Object.fromEntries(Object.entries(c.lines).map(([phase, l]) => [phase, [...l].sort()]));
       expect(lines(numbers)).toEqual(lines(objects));
       expect([...numberWarnings].sort()).toEqual([...objectWarnings].sort());
+      // The kernel read with ours at BGP prefixes kept as numbers: against this state's table, or
+      // an earlier one's (a state that came during the read), the same again.
+      for (const readWith of [bgp.table, BgpRouteTable.fromRoutes(earlier).table]) {
+        const asNumbers = new KernelBgpRoutes(readWith);
+        const rest = kernel.filter((route) => !asNumbers.take(route));
+        const read = new ChangeSet();
+        const readWarnings = diffRoutes(plan.routes, rest, { devices, bgp, kernelBgp: asNumbers }, read);
+        expect(lines(read)).toEqual(lines(objects));
+        expect([...readWarnings].sort()).toEqual([...objectWarnings].sort());
+      }
     }), { numRuns: 300 });
   });
 

@@ -196,7 +196,12 @@ export class Reconciler {
       return ms;
     };
     const warnings: string[] = [];
-    const snapshot = await readSnapshotThrough(this.ip, this.bridge, [vxlanDeviceName]);
+    // Our routes at the BGP prefixes the state has now are read as numbers (a state that comes
+    // during the read is diffed against them all the same, by prefix); the user-space tunl0's
+    // helper wants the old next hops as objects.
+    const reading = options.latest ? options.latest() : given;
+    const readAsNumbers = this.ipip.implementation === 'userspace' ? undefined : bgpRoutesOf(reading, options.bgp?.())?.table;
+    const snapshot = await readSnapshotThrough(this.ip, this.bridge, [vxlanDeviceName], readAsNumbers);
     this.checkIndexes(snapshot);
     if (snapshot.links.has(ipipDeviceName)) this.ipSawTunl0 = true;
     if (snapshot.links.has(vxlanDeviceName)) this.bridgeSawVxlan = true;
@@ -223,12 +228,13 @@ export class Reconciler {
     else devices.delete(ipipDeviceName);
     if (vxlan.present) devices.add(vxlanDeviceName);
     else devices.delete(vxlanDeviceName);
-    const routeWarnings = diffRoutes(plan.routes, snapshot.routes, { devices, podRoutes: this.podRoutes, ...(bgp ? { bgp } : {}) }, changes);
+    const routeWarnings = diffRoutes(plan.routes, snapshot.routes, { devices, podRoutes: this.podRoutes, ...(bgp ? { bgp } : {}), ...(snapshot.bgpRoutes ? { kernelBgp: snapshot.bgpRoutes } : {}) }, changes);
     warnings.push(...routeWarnings);
 
     // The user-space tunl0 (kernels without ipip) takes every route via tunl0 as an object.
     const tunnelRoutes = () => (bgp && this.ipip.implementation === 'userspace' ? [...plan.routes, ...bgp.routes()] : plan.routes);
-    await this.ipip.beforeSwitch(tunnelRoutes(), snapshot.routes, plan.tunnelAdmission);
+    const kernelRoutes = snapshot.bgpRoutes && this.ipip.implementation === 'userspace' ? [...snapshot.routes, ...snapshot.bgpRoutes.routes()] : snapshot.routes;
+    await this.ipip.beforeSwitch(tunnelRoutes(), kernelRoutes, plan.tunnelAdmission);
     const tunnel = lap();
     const failures: BatchFailure[] = [];
     // Tunnel packets only from cluster hosts, in place before a new tunnel device is.

@@ -6,6 +6,8 @@
 // the pod's own veth is adopted, not reported.
 import { ginghamRouteProtocol, type DesiredRoute } from '../../shared/dataplane-plan/index.ts';
 import type { PlannedBgpRoutes } from './bgp-plan.ts';
+import { prefixKey, prefixOf } from './bgp-route-table.ts';
+import type { KernelBgpRoutes } from './kernel/kernel-bgp-routes.ts';
 import type { ChangeSet } from './changes.ts';
 import { scopeLink, type KernelRoute } from './kernel/snapshot.ts';
 
@@ -28,6 +30,8 @@ export interface RouteDiffContext {
   podRoutes?: PodRouteGrace;
   /** The BGP routes as planned, as numbers (bgp-plan.ts): wanted besides `desired`. */
   bgp?: PlannedBgpRoutes;
+  /** Our routes the kernel read kept as numbers (kernel/kernel-bgp-routes.ts), besides `kernel`. */
+  kernelBgp?: KernelBgpRoutes;
 }
 
 /** A pod's veth, as Calico's CNI plugin (and Gingham's) names the host end. */
@@ -78,6 +82,14 @@ export function diffRoutes(desired: readonly DesiredRoute[], kernel: readonly Ke
     if (route.protocol === ginghamRouteProtocol) ours.set(route.dst, route);
     else if (route.metric === 0 && !foreign.has(route.dst)) foreign.set(route.dst, route);
   }
+  // Our routes the read kept as numbers where another kind of route is planned now: as objects, for the loop below.
+  const asNumbers = context.kernelBgp;
+  if (asNumbers) {
+    for (const route of desired) {
+      const k = ours.has(route.dst) ? undefined : asNumbers.routeAt(route.dst);
+      if (k) ours.set(route.dst, k);
+    }
+  }
   const wanted = new Set<string>();
   for (const route of desired) {
     wanted.add(route.dst);
@@ -101,7 +113,7 @@ export function diffRoutes(desired: readonly DesiredRoute[], kernel: readonly Ke
     // same destination between our read and our write is refused by the kernel, not overwritten.
     changes.addRoute('switch', { op: have ? 'replace' : 'add', route });
   }
-  if (context.bgp) diffBgpRoutes(context.bgp, ours, foreign, wanted, context, changes, warnings);
+  if (context.bgp || asNumbers) diffBgpRoutes(desired, ours, foreign, wanted, context, changes, warnings);
   const kept = new Set<string>();
   for (const route of ours.values()) {
     if (wanted.has(route.dst)) continue;
@@ -116,30 +128,53 @@ export function diffRoutes(desired: readonly DesiredRoute[], kernel: readonly Ke
 }
 
 /**
- * The BGP routes' part of the diff, without an object or a string per planned route: the kernel's
- * routes (already objects) are looked up in the plan, and the plan's prefixes the kernel lacks are
- * found by a mark per prefix. Each route of ours the plan has is added to `wanted`.
+ * The BGP routes' part of the diff, without an object or a string per route: the kernel's routes
+ * that are objects are looked up in the plan, those the read kept as numbers are compared by
+ * prefix, and the plan's prefixes the kernel lacks are found by a mark per prefix. Each route of
+ * ours (as an object) that the plan has is added to `wanted`.
  */
-function diffBgpRoutes(bgp: PlannedBgpRoutes, ours: ReadonlyMap<string, KernelRoute>, foreign: ReadonlyMap<string, KernelRoute>, wanted: Set<string>, context: RouteDiffContext, changes: ChangeSet, warnings: string[]): void {
-  const table = bgp.table;
-  const switched = changes.routesOf('switch');
-  /** Per prefix: 1 ours in the kernel, 2 another protocol's in the way. */
-  const present = new Uint8Array(table.size);
-  const missingDevice = (route: DesiredRoute, dst: string) => {
+function diffBgpRoutes(desired: readonly DesiredRoute[], ours: ReadonlyMap<string, KernelRoute>, foreign: ReadonlyMap<string, KernelRoute>, wanted: Set<string>, context: RouteDiffContext, changes: ChangeSet, warnings: string[]): void {
+  const bgp = context.bgp, kept = context.kernelBgp;
+  const table = bgp?.table;
+  const switched = changes.routesOf('switch'), retired = changes.routesOf('retire');
+  /** Per prefix of the plan: 1 ours in the kernel, 2 another protocol's in the way. */
+  const present = new Uint8Array(table?.size ?? 0);
+  const missingDevice = (route: DesiredRoute, dst: () => string) => {
     if (!route.dev || context.devices.has(route.dev)) return false;
-    warnings.push(`${dst}: device ${route.dev} does not exist (yet); the route follows when it does`);
+    warnings.push(`${dst()}: device ${route.dev} does not exist (yet); the route follows when it does`);
     return true;
   };
-  for (const route of ours.values()) {
-    if (wanted.has(route.dst)) continue; // another kind of route's
-    const i = bgp.indexOf(route.dst);
-    if (i < 0) continue;
-    present[i] = 1;
-    wanted.add(route.dst);
-    const kind = bgp.kind(i)!;
-    if (routeMatches(kind, route) || missingDevice(kind, route.dst)) continue;
-    switched.pushRoute('replace', table.addresses[i]!, table.lengths[i]!, kind);
+  if (bgp && table) {
+    for (const route of ours.values()) {
+      if (wanted.has(route.dst)) continue; // another kind of route's
+      const i = bgp.indexOf(route.dst);
+      if (i < 0) continue;
+      present[i] = 1;
+      wanted.add(route.dst);
+      const kind = bgp.kind(i)!;
+      if (routeMatches(kind, route) || missingDevice(kind, () => route.dst)) continue;
+      switched.pushRoute('replace', table.addresses[i]!, table.lengths[i]!, kind);
+    }
   }
+  if (kept) {
+    const others = new Set(desired.map((r) => prefixKey(...prefixOf(r.dst))));
+    for (let j = 0; j < kept.table.size; j++) {
+      const form = kept.form(j);
+      if (!form) continue;
+      const address = kept.table.addresses[j]!, length = kept.table.lengths[j]!;
+      const i = !bgp || !table ? -1 : kept.table === table ? j : table.indexOf(address, length);
+      const kind = i >= 0 ? bgp!.kind(i) : undefined;
+      if (kind) {
+        present[i] = 1;
+        if (routeMatches(kind, form) || missingDevice(kind, () => kept.table.cidr(j))) continue;
+        switched.pushRoute('replace', address, length, kind);
+      } else if (!others.has(prefixKey(address, length))) {
+        // Ours, and no route is planned there now (another kind of route's was taken as an object above).
+        retired.pushDelete(address, length, form.type);
+      }
+    }
+  }
+  if (!bgp || !table) return;
   for (const route of foreign.values()) {
     const i = bgp.indexOf(route.dst);
     if (i >= 0 && present[i] === 0) present[i] = 2;
@@ -152,10 +187,7 @@ function diffBgpRoutes(bgp: PlannedBgpRoutes, ours: ReadonlyMap<string, KernelRo
       warnings.push(`${dst}: a route not made by Gingham (protocol ${other.protocol}, dev ${other.dev ?? '-'}) is in the way; remove it to let Gingham program this one`);
       continue;
     }
-    if (kind.dev && !context.devices.has(kind.dev)) {
-      missingDevice(kind, table.cidr(i));
-      continue;
-    }
+    if (missingDevice(kind, () => table.cidr(i))) continue;
     switched.pushRoute('add', table.addresses[i]!, table.lengths[i]!, kind);
   }
 }

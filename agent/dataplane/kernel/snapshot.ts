@@ -1,6 +1,9 @@
 // What the kernel holds now, read in a handful of `ip -json` calls and normalised into the same
 // notation the planner uses (prefixes always with their length, numeric protocols and scopes).
 import type { BatchProcess } from './batch-process.ts';
+import type { BgpRouteTable } from '../bgp-route-table.ts';
+import { KernelBgpRoutes } from './kernel-bgp-routes.ts';
+import { forEachKernelRoute } from './route-stream.ts';
 import { readJson } from './iproute.ts';
 
 export const scopeLink = 253;
@@ -50,13 +53,15 @@ export interface KernelFdbEntry {
 }
 
 export interface KernelSnapshot {
+  /** The main table's routes; with a BGP table given to the read, all but ours at its prefixes, which are in `bgpRoutes`. */
   routes: KernelRoute[];
+  bgpRoutes?: KernelBgpRoutes;
   links: Map<string, KernelLink>;
   neighbours: KernelNeighbour[];
   fdb: KernelFdbEntry[];
 }
 
-interface RawRoute {
+export interface RawRoute {
   type?: string;
   dst: string;
   gateway?: string;
@@ -177,14 +182,37 @@ function fdbFrom(dev: string, raw: RawFdb[]): KernelFdbEntry[] {
 /**
  * The same snapshot through long-lived batch processes (a reconcile loop's): one round trip to
  * `ip` for routes, links and neighbours, one to `bridge` for the FDB of the devices that exist.
+ * With `bgp` (the BGP routes' table), the routes are streamed instead (route-stream.ts) and ours
+ * at its prefixes kept as numbers (kernel-bgp-routes.ts): no line of the whole table, no object
+ * per BGP route.
  */
-export async function readSnapshotThrough(ip: BatchProcess, bridge: BatchProcess, fdbDevices: readonly string[]): Promise<KernelSnapshot> {
-  const [rawRoutes, rawLinks, rawNeighbours] = (await ip.read(['route show table main', 'address show', 'neigh show'])) as [RawRoute[], RawLink[], RawNeighbour[]];
+export async function readSnapshotThrough(ip: BatchProcess, bridge: BatchProcess, fdbDevices: readonly string[], bgp?: BgpRouteTable): Promise<KernelSnapshot> {
+  let routes: KernelRoute[];
+  let bgpRoutes: KernelBgpRoutes | undefined;
+  let rawLinks: RawLink[], rawNeighbours: RawNeighbour[];
+  if (bgp) {
+    const kept = new KernelBgpRoutes(bgp);
+    const others: KernelRoute[] = [];
+    [[rawLinks, rawNeighbours]] = await Promise.all([
+      ip.read(['address show', 'neigh show']) as Promise<[RawLink[], RawNeighbour[]]>,
+      forEachKernelRoute((route) => {
+        if (!kept.take(route)) others.push(route);
+      }),
+    ]);
+    routes = others;
+    bgpRoutes = kept;
+  } else {
+    const [rawRoutes, links, neighbours] = (await ip.read(['route show table main', 'address show', 'neigh show'])) as [RawRoute[], RawLink[], RawNeighbour[]];
+    routes = rawRoutes.map(normaliseRoute);
+    rawLinks = links;
+    rawNeighbours = neighbours;
+  }
   const links = linksFrom(rawLinks);
   const devices = fdbDevices.filter((dev) => links.has(dev));
   const rawFdb = devices.length > 0 ? ((await bridge.read(devices.map((dev) => `fdb show dev ${dev}`))) as RawFdb[][]) : [];
   return {
-    routes: rawRoutes.map(normaliseRoute),
+    routes,
+    ...(bgpRoutes ? { bgpRoutes } : {}),
     links,
     neighbours: neighboursFrom(rawNeighbours.filter((n) => !n.dst.includes(':'))),
     fdb: devices.flatMap((dev, i) => fdbFrom(dev, rawFdb[i] ?? [])),
