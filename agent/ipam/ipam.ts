@@ -14,7 +14,7 @@ import { emptyIPAMBlock, parseIPAMBlock, parseIPAMHandle, type BlockAffinity, ty
 import type { IPPool } from '../../shared/model/ippool.ts';
 import { blockAffinityName, blockName, cidrSize, containsAddress, containsCidr, formatCidr, nthBlock, parseCidr, parseIPv4 } from '../../shared/net/index.ts';
 import { isConflict, isForbidden, isNotFound, type KubeApi } from '../datastore/kube-api.ts';
-import { selects, type Labels } from '../datastore/selector.ts';
+import { selects, type Labels } from '../../shared/model/selector.ts';
 import { addressAt, allocate, freeCount, ordinalsOfHandle, releaseHandle } from '../../shared/model/block-allocations.ts';
 import { defaultLockFile, withHostLock } from './host-lock.ts';
 

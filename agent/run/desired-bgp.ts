@@ -7,12 +7,12 @@ import type { PeerConfigInput, SpeakerConfigFile } from '../bgp/config.ts';
 import { DEFAULT_HOLD_TIME, configSchema as speakerConfigSchema } from '../bgp/config.ts';
 import { bgpWanted as sharedBgpWanted } from '../../shared/dataplane-plan/bgp-wanted.ts';
 import { blocksOf, borrowedRoutes, type LocalFacts } from '../../shared/dataplane-plan/desired-state.ts';
-import { effectiveBgpSettings, type EffectiveBgpSettings } from '../../shared/model/bgp-configuration.ts';
-import { parsePeerAddress, type BGPPeer } from '../../shared/model/bgp-peer.ts';
-import type { ClusterNode, ClusterSnapshot } from '../../shared/model/cluster-snapshot.ts';
+import { effectiveBgpSettings } from '../../shared/model/bgp-configuration.ts';
+import { calicoPeerings } from '../../shared/model/bgp-peerings.ts';
+import type { BGPPeer } from '../../shared/model/bgp-peer.ts';
+import type { ClusterSnapshot } from '../../shared/model/cluster-snapshot.ts';
 import type { IPPool } from '../../shared/model/ippool.ts';
 import { containsCidr, formatIPv4, parseCidr } from '../../shared/net/index.ts';
-import { selects } from '../datastore/selector.ts';
 import type { ResolvedPasswords } from './peer-passwords.ts';
 
 /** BGP runs unless every enabled pool is a VXLAN pool: the one rule, shared with the console's preview. */
@@ -47,7 +47,7 @@ export function desiredBgp(
   const me = snapshot.nodes.find((n) => n.name === local.nodeName);
   const asn = me?.asNumber ?? settings.asNumber;
   const ip = formatIPv4(local.address.address);
-  const peers = calicoPeers(snapshot, local.nodeName, ip, asn, settings, secrets);
+  const peers = calicoPeers(snapshot, local.nodeName, ip, asn, secrets);
   const clusterId = me?.routeReflectorClusterId;
   return speakerConfigSchema.parse({
     routerId: ip,
@@ -59,118 +59,30 @@ export function desiredBgp(
   });
 }
 
-/** A node as a BGPPeer's selector picks it: its address, AS, port and route reflector cluster ID. */
-interface NodeTarget {
-  node: string;
-  address: string;
-  asn: number;
-  port: number;
-  clusterId?: string;
-}
-
 /**
- * This node's peers as confd computes them for BIRD (its client.go and bird.cfg.template):
- * - the mesh, unless this node is a route reflector (it has a routeReflectorClusterID: confd
- *   ignores the mesh setting then), and without the nodes that are reflectors;
- * - the BGPPeers that apply to this node (every node when neither `node` nor `nodeSelector` is
- *   set: `global` first, then the others) with the address of `peerIP`, or every node
- *   `peerSelector` selects;
- * - the reverse peerings: a BGPPeer whose `peerSelector` selects this node (or whose `peerIP`
- *   and AS are this node's) makes it peer with the nodes its `node` / `nodeSelector` picks
- *   (every node when neither is set). That is how reflectors get their clients from one
- *   `nodeSelector: all(), peerSelector: route-reflector == 'true'`.
- * The first peering to an address wins; never this node itself. A peer is a route reflector
- * client when this node has a cluster ID, the peer is in its AS, and the peer's cluster ID is
- * not the same (BIRD's `rr client; rr cluster id` in the template).
+ * The speaker's peers for Calico's sessions of this node (shared/model/bgp-peerings.ts, as confd
+ * computes them): each with its BGPPeer's settings and password. A BGPPeer whose password is kept
+ * in a Secret not known (yet) is left out, unless the reference is optional and the Secret or key
+ * does not exist.
  */
-function calicoPeers(
-  snapshot: ClusterSnapshot,
-  nodeName: string,
-  ip: string,
-  asn: number,
-  settings: EffectiveBgpSettings,
-  secrets: ResolvedPasswords,
-): PeerConfigInput[] {
-  const me = snapshot.nodes.find((n) => n.name === nodeName);
-  const myCluster = me?.routeReflectorClusterId;
-  const labels = me?.labels ?? {};
-  const globalAsn = effectiveBgpSettings(snapshot.bgpConfigurations).asNumber;
-  const peers: PeerConfigInput[] = [];
-  const add = (peer: PeerConfigInput, peerCluster: string | undefined) => {
-    if (peer.address === ip || peers.some((p) => p.address === peer.address)) return;
-    const client = myCluster !== undefined && (peer.asn ?? asn) === asn && peerCluster !== myCluster;
-    peers.push(client ? { ...peer, routeReflectorClient: true } : peer);
-  };
-  if (settings.nodeToNodeMeshEnabled && !myCluster) {
-    for (const node of snapshot.nodes) {
-      if (node.name === nodeName || !node.ipv4Address || node.routeReflectorClusterId) continue;
-      add({ address: formatIPv4(node.ipv4Address.address), asn: node.asNumber ?? settings.asNumber, port: settings.listenPort, description: `node ${node.name}`, peerType: 'node-to-node mesh' }, undefined);
-    }
-  }
-  const targetOf = (node: ClusterNode): NodeTarget | undefined =>
-    node.ipv4Address && node.name !== nodeName
-      ? {
-          node: node.name,
-          address: formatIPv4(node.ipv4Address.address),
-          asn: node.asNumber ?? globalAsn,
-          port: effectiveBgpSettings(snapshot.bgpConfigurations, node.name).listenPort,
-          ...(node.routeReflectorClusterId ? { clusterId: node.routeReflectorClusterId } : {}),
-        }
-      : undefined;
-  const nodesBy = (selector: string) => snapshot.nodes.filter((n) => selects(selector, n.labels)).flatMap((n) => targetOf(n) ?? []);
-  const password = (peer: BGPPeer): { password?: string } | undefined => {
-    const value = secrets.passwords.get(peer.metadata.name);
+function calicoPeers(snapshot: ClusterSnapshot, nodeName: string, ip: string, asn: number, secrets: ResolvedPasswords): PeerConfigInput[] {
+  const usable = (peer: BGPPeer) => {
     const ref = peer.spec.password?.secretKeyRef;
-    if (ref && value === undefined && (secrets.problems.has(peer.metadata.name) || !ref.optional)) return undefined;
-    return value ? { password: value } : {};
+    return !ref || secrets.passwords.has(peer.metadata.name) || (!secrets.problems.has(peer.metadata.name) && ref.optional === true);
   };
-  const fromNode = (peer: BGPPeer, target: NodeTarget, peerType: 'global' | 'node specific'): PeerConfigInput => ({
-    address: target.address,
-    port: target.port,
-    ...peerSettings(peer, asn, target.asn),
-    description: `BGPPeer ${peer.metadata.name} (node ${target.node})`,
-    peerType,
+  return calicoPeerings(snapshot, nodeName, { address: ip, usable }).map((p): PeerConfigInput => {
+    const password = p.bgpPeer ? secrets.passwords.get(p.bgpPeer.metadata.name) : undefined;
+    const description = !p.bgpPeer ? `node ${p.node}` : p.node ? `BGPPeer ${p.bgpPeer.metadata.name} (node ${p.node})` : `BGPPeer ${p.bgpPeer.metadata.name}`;
+    return {
+      address: p.address,
+      ...(p.port !== undefined ? { port: p.port } : {}),
+      ...(p.bgpPeer ? peerSettings(p.bgpPeer, asn, p.asn) : { asn: p.asn }),
+      ...(password ? { password } : {}),
+      ...(p.routeReflectorClient ? { routeReflectorClient: true } : {}),
+      description,
+      peerType: p.peerType,
+    };
   });
-  const isGlobal = (peer: BGPPeer) => !peer.spec.node && !peer.spec.nodeSelector;
-  // confd's first loop: the BGPPeers for this node, global ones first.
-  for (const global of [true, false]) {
-    for (const peer of snapshot.bgpPeers) {
-      const spec = peer.spec;
-      if (isGlobal(peer) !== global) continue;
-      const forMe = spec.node ? spec.node === nodeName : spec.nodeSelector ? selects(spec.nodeSelector, labels) : true;
-      const secret = password(peer);
-      if (!forMe || !secret) continue;
-      // calicoctl node status: a BGPPeer for all nodes is `global`, one with node or nodeSelector `node specific`.
-      const peerType = global ? ('global' as const) : ('node specific' as const);
-      if (spec.peerSelector) {
-        for (const target of nodesBy(spec.peerSelector)) add({ ...fromNode(peer, target, peerType), ...secret }, target.clusterId);
-        continue;
-      }
-      const target = spec.peerIP ? parsePeerAddress(spec.peerIP) : undefined;
-      if (!target) continue;
-      add({ address: target.address, ...(target.port ? { port: target.port } : {}), ...peerSettings(peer, asn), ...secret, description: `BGPPeer ${peer.metadata.name}`, peerType }, undefined);
-    }
-  }
-  // confd's second loop: the reverse peerings, for the nodes a BGPPeer peers with.
-  for (const peer of snapshot.bgpPeers) {
-    const spec = peer.spec;
-    const selected = spec.peerSelector
-      ? selects(spec.peerSelector, labels)
-      : reverseByAddress(spec, ip, asn, globalAsn, settings.listenPort);
-    const secret = password(peer);
-    if (!selected || !secret) continue;
-    const others = spec.nodeSelector ? nodesBy(spec.nodeSelector) : spec.node ? snapshot.nodes.filter((n) => n.name === spec.node).flatMap((n) => targetOf(n) ?? []) : nodesBy('all()');
-    for (const target of others) add({ ...fromNode(peer, target, 'node specific'), ...secret }, target.clusterId);
-  }
-  return peers;
-}
-
-/** Whether a BGPPeer's peerIP (and AS, and port when given) are this node's: confd then peers back from here. */
-function reverseByAddress(spec: BGPPeer['spec'], ip: string, asn: number, globalAsn: number, listenPort: number): boolean {
-  const target = spec.peerIP ? parsePeerAddress(spec.peerIP) : undefined;
-  if (!target || target.address !== ip) return false;
-  if ((spec.asNumber ?? globalAsn) !== asn) return false;
-  return target.port === undefined || target.port === listenPort;
 }
 
 /** Seconds of a Go duration (`90s`, `1m30s`, `500ms`), rounded up to a whole second. */

@@ -7,7 +7,7 @@ import type { IPPool } from '../../shared/model/ippool.ts';
 import { containsAddress, parseIPv4, vxlanMacForNode } from '../../shared/net/index.ts';
 import type { KubeApi } from '../datastore/kube-api.ts';
 import { writeOwnAnnotations, type OwnAnnotations } from '../datastore/node-annotations.ts';
-import type { Labels } from '../datastore/selector.ts';
+import type { Labels } from '../../shared/model/selector.ts';
 import type { Ipam } from '../ipam/ipam.ts';
 
 export interface TunnelAddresses {

@@ -52,6 +52,8 @@ export const ReflectorAdvice = z.object({
   thresholds: z.object({ consider: z.int(), advised: z.int(), stalledAt: z.int() }),
   /** The advice in words, each with the figure it rests on. */
   reasons: z.array(z.string()),
+  /** What in the configuration leaves a node without the sessions it needs (a reflector no BGPPeer peers, a client of none). */
+  problems: z.array(z.string()),
   /** The nodes proposed as reflectors: spread over subnets and zones, the current reflectors first. */
   candidates: z.array(ReflectorCandidate),
   /** Sessions the agents publish (GinghamNodeStatus): Established of all, when known. */

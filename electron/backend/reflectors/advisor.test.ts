@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterNode } from '../../../shared/model/cluster-snapshot.ts';
 import { parseInterfaceAddress } from '../../../shared/net/index.ts';
-import { adviseReflectors, meshSessions, pickReflectors, reflectorSessions } from './advisor.ts';
+import { parseBGPPeer } from '../../../shared/model/bgp-peer.ts';
+import { adviseReflectors, configurationProblems, meshSessions, pickReflectors, reflectorSessions } from './advisor.ts';
 
 const node = (name: string, address: string, labels: Record<string, string> = {}, extra: Partial<ClusterNode> = {}): ClusterNode => ({ name, ipv4Address: parseInterfaceAddress(address), labels, ...extra });
 /** The lab: master, worker-1, worker-2 in subnet-1; worker-3 in subnet-2. */
@@ -56,5 +57,24 @@ describe('the route reflector advice', () => {
     expect(advice.nodes.map((n) => [n.name, n.role])).toEqual([['master', 'client'], ['worker-1', 'client'], ['worker-2', 'reflector'], ['worker-3', 'client']]);
     expect(advice.reasons.join(' ')).toMatch(/left between its steps/);
     expect(adviseReflectors({ context: 'lab', nodes, meshEnabled: false }).topology).toBe('reflectors');
+  });
+
+  it('names the configurations that leave a node without sessions, by Calico\'s own peerings', () => {
+    const labelled = (n: ClusterNode) => ({ ...n, labels: { ...n.labels, 'route-reflector': 'true' }, routeReflectorClusterId: '244.0.0.1' });
+    const nodes = lab.map((n) => (n.name === 'master' ? labelled(n) : n));
+    const peering = parseBGPPeer({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'rr' }, spec: { nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" } });
+    // A cluster ID and no BGPPeer: Calico drops master out of the mesh and gives it no peer.
+    expect(configurationProblems({ context: 'lab', nodes, meshEnabled: true })).toEqual([
+      expect.stringMatching(/^master is a route reflector \(cluster ID 244\.0\.0\.1\) that no BGPPeer peers with any node/),
+    ]);
+    expect(configurationProblems({ context: 'lab', nodes, meshEnabled: true, bgpPeers: [peering] })).toEqual([]);
+    // The mesh off with a BGPPeer only for worker-1: worker-2 and worker-3 have no session.
+    const onlyWorker1 = parseBGPPeer({ apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'w1' }, spec: { node: 'worker-1', peerSelector: "route-reflector == 'true'" } });
+    const meshOff = { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { nodeToNodeMeshEnabled: false } } as const;
+    const advice = adviseReflectors({ context: 'lab', nodes, meshEnabled: false, bgpPeers: [onlyWorker1], bgpConfigurations: [meshOff] });
+    expect(advice.problems).toEqual([
+      'worker-2 has no BGP session: the mesh is off and no BGPPeer peers it with a reflector.',
+      'worker-3 has no BGP session: the mesh is off and no BGPPeer peers it with a reflector.',
+    ]);
   });
 });

@@ -1,13 +1,20 @@
-// Whether a cluster's BGP should move from the node-to-node mesh to route reflectors, and which
-// nodes would make good reflectors: pure, from the cluster's objects (reflector-cluster.ts reads them).
-import { meshThresholds, type BgpRole, type ReflectorAdvice, type ReflectorCandidate, type ReflectorNode } from '../../../shared/api/reflectors-contract.ts';
-import type { ClusterNode } from '../../../shared/model/cluster-snapshot.ts';
+// Whether a cluster's BGP should move from the node-to-node mesh to route reflectors, which nodes
+// would make good reflectors, and what in the configuration leaves a node without sessions: pure,
+// from the cluster's objects (reflector-cluster.ts reads them).
+import { meshThresholds, reflectorLabel, type BgpRole, type ReflectorAdvice, type ReflectorCandidate, type ReflectorNode } from '../../../shared/api/reflectors-contract.ts';
+import type { BGPConfiguration } from '../../../shared/model/bgp-configuration.ts';
+import type { BGPPeer } from '../../../shared/model/bgp-peer.ts';
+import { calicoPeerings } from '../../../shared/model/bgp-peerings.ts';
+import type { ClusterNode, ClusterSnapshot } from '../../../shared/model/cluster-snapshot.ts';
 import { formatCidr, formatIPv4, subnetOf } from '../../../shared/net/index.ts';
 
 export interface AdvisorInput {
   context: string;
   nodes: ClusterNode[];
   meshEnabled: boolean;
+  /** The BGP objects the sessions come from (the problems are judged by them). */
+  bgpPeers?: BGPPeer[];
+  bgpConfigurations?: BGPConfiguration[];
   /** Established of all sessions, as the agents publish them. */
   sessions?: { established: number; total: number };
   /** How many reflectors to propose; default: one per zone or subnet, at least 2, at most 3. */
@@ -73,6 +80,33 @@ export function pickReflectors(nodes: ClusterNode[], count: number): ReflectorCa
   });
 }
 
+/**
+ * What leaves a node without the sessions it needs, judged by Calico's own peerings of every
+ * node (shared/model/bgp-peerings.ts): a reflector no BGPPeer peers with anyone (Calico ignores
+ * the mesh on a node with a cluster ID), a node with no session at all, a node that peers with
+ * none of the reflectors while the mesh is off.
+ */
+export function configurationProblems(input: AdvisorInput): string[] {
+  const snapshot: ClusterSnapshot = { pools: [], blocks: [], nodes: input.nodes, bgpPeers: input.bgpPeers ?? [], bgpConfigurations: input.bgpConfigurations ?? [] };
+  const reflectors = input.nodes.filter((n) => n.ipv4Address && n.routeReflectorClusterId).map((n) => n.name);
+  // A mesh without reflectors peers every node with every other: nothing to find, and 1000 nodes'
+  // peerings cost about a second.
+  if (input.meshEnabled && reflectors.length === 0) return [];
+  const problems: string[] = [];
+  for (const node of input.nodes) {
+    if (!node.ipv4Address) continue;
+    const peers = calicoPeerings(snapshot, node.name);
+    if (node.routeReflectorClusterId && peers.length === 0) {
+      problems.push(`${node.name} is a route reflector (cluster ID ${node.routeReflectorClusterId}) that no BGPPeer peers with any node: Calico leaves a reflector out of the mesh, so it has no BGP session. Calico's BGPPeer for reflectors: nodeSelector all(), peerSelector ${reflectorLabel} == 'true', with the label on it.`);
+    } else if (peers.length === 0 && input.nodes.filter((n) => n.ipv4Address).length > 1) {
+      problems.push(`${node.name} has no BGP session: the mesh is off${reflectors.length > 0 ? ' and no BGPPeer peers it with a reflector' : ' and no BGPPeer applies to it'}.`);
+    } else if (!input.meshEnabled && reflectors.length > 0 && !node.routeReflectorClusterId && !peers.some((p) => p.node && reflectors.includes(p.node))) {
+      problems.push(`${node.name} peers with none of the reflectors (${reflectors.join(', ')}): with the mesh off it learns no other node's routes through them.`);
+    }
+  }
+  return problems;
+}
+
 export function adviseReflectors(input: AdvisorInput): ReflectorAdvice {
   const nodes = describeNodes(input.nodes, input.meshEnabled);
   const speaking = input.nodes.filter((n) => n.ipv4Address);
@@ -106,6 +140,7 @@ export function adviseReflectors(input: AdvisorInput): ReflectorAdvice {
     level,
     thresholds: { consider, advised, stalledAt },
     reasons,
+    problems: configurationProblems(input),
     candidates,
     ...(input.sessions ? { sessions: input.sessions } : {}),
   };

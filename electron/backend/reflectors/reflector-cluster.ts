@@ -4,7 +4,8 @@
 import { ApiException, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
 import type { Client } from 'ssh2';
 import { reflectorLabel, reflectorPeerName } from '../../../shared/api/reflectors-contract.ts';
-import { effectiveBgpSettings, parseBGPConfiguration } from '../../../shared/model/bgp-configuration.ts';
+import { effectiveBgpSettings, parseBGPConfiguration, type BGPConfiguration } from '../../../shared/model/bgp-configuration.ts';
+import { parseBGPPeer, type BGPPeer } from '../../../shared/model/bgp-peer.ts';
 import { calicoAnnotations, parseCalicoNode } from '../../../shared/model/calico-node.ts';
 import type { ClusterNode } from '../../../shared/model/cluster-snapshot.ts';
 import { nodeAgentStatusKind, nodeAgentStatusObjectSchema } from '../../../shared/model/node-agent-status.ts';
@@ -46,9 +47,18 @@ export class ReflectorCluster {
     return (await this.core.listNode()).items.map(clusterNode);
   }
 
-  async meshEnabled(): Promise<boolean> {
+  async bgpConfigurations(): Promise<BGPConfiguration[]> {
     const items = ((await this.custom.listClusterCustomObject({ group, version, plural: 'bgpconfigurations' })) as { items: unknown[] }).items;
-    return effectiveBgpSettings(items.map(parseBGPConfiguration)).nodeToNodeMeshEnabled;
+    return items.map(parseBGPConfiguration);
+  }
+
+  async bgpPeers(): Promise<BGPPeer[]> {
+    const items = ((await this.custom.listClusterCustomObject({ group, version, plural: 'bgppeers' })) as { items: unknown[] }).items;
+    return items.map(parseBGPPeer);
+  }
+
+  async meshEnabled(): Promise<boolean> {
+    return effectiveBgpSettings(await this.bgpConfigurations()).nodeToNodeMeshEnabled;
   }
 
   /** Established of all sessions the agents publish; undefined where no agent publishes. */

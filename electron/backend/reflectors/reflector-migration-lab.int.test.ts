@@ -109,6 +109,7 @@ describe('from the node-to-node mesh to route reflectors and back on the lab', (
     expect(advice).toMatchObject({ topology: 'mesh', level: 'mesh-fine', meshSessions: 6, reflectorSessions: 5 });
     expect(advice.candidates.map((c) => c.node)).toEqual(['master', 'worker-3']);
     expect(advice.nodes.every((n) => n.role === 'mesh')).toBe(true);
+    expect(advice.problems).toEqual([]);
   });
 
   it('does the same from the command line: the advice as JSON, to reflectors and back with exit 0', async () => {
@@ -149,6 +150,7 @@ describe('from the node-to-node mesh to route reflectors and back on the lab', (
       expect(await peersOf('master')).toHaveLength(3);
       const advice = await client.handlers['reflectors.advice']({ context });
       expect(advice.topology).toBe('reflectors');
+      expect(advice.problems).toEqual([]);
       expect(Object.fromEntries(advice.nodes.map((n) => [n.name, n.role]))).toEqual({ master: 'reflector', 'worker-1': 'client', 'worker-2': 'client', 'worker-3': 'reflector' });
       // worker-1's paths to worker-2's block come from the reflectors, with worker-2's next hop kept:
       // BGP carries it, not the agent's stand-in from IPAM (which stops once a reflector is complete).

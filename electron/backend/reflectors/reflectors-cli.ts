@@ -17,6 +17,7 @@ export function formatAdvice(advice: ReflectorAdvice): string {
   const lines = [`route reflectors on ${advice.context}: ${level} (now: ${advice.topology})`, ''];
   for (const reason of advice.reasons) lines.push(`  ${reason}`);
   if (advice.sessions) lines.push(`  The agents publish ${advice.sessions.established} of ${advice.sessions.total} sessions Established.`);
+  if (advice.problems.length > 0) lines.push('', 'problems:', ...advice.problems.map((p) => `  ${p}`));
   lines.push('', 'nodes:');
   const width = Math.max(4, ...advice.nodes.map((n) => n.name.length));
   for (const n of advice.nodes) lines.push(`  ${n.name.padEnd(width)}  ${n.role.padEnd(9)}  ${(n.address ?? '-').padEnd(15)}  ${(n.subnet ?? '-').padEnd(18)}  ${n.zone ?? '-'}${n.clusterId ? `  cluster ID ${n.clusterId}` : ''}`);

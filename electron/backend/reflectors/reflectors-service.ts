@@ -6,6 +6,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { EventEmitter, RequestHandlers } from '../../../shared/api/console-contract.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import { defaultClusterId, type ReflectorAdvice, type ReflectorMigrationReport, type ReflectorTarget } from '../../../shared/api/reflectors-contract.ts';
+import { effectiveBgpSettings } from '../../../shared/model/bgp-configuration.ts';
 import type { NodeStore } from '../nodes/node-store.ts';
 import { clusterNodeClient } from '../ssh/cluster-node-client.ts';
 import type { SshManager } from '../ssh/ssh-manager.ts';
@@ -36,8 +37,9 @@ export class ReflectorsService {
 
   async advice(context: string): Promise<ReflectorAdvice> {
     const cluster = this.cluster(context);
-    const [nodes, meshEnabled, sessions] = await Promise.all([cluster.clusterNodes(), cluster.meshEnabled(), cluster.publishedSessions()]);
-    return adviseReflectors({ context, nodes, meshEnabled, ...(sessions ? { sessions } : {}) });
+    const [nodes, bgpConfigurations, bgpPeers, sessions] = await Promise.all([cluster.clusterNodes(), cluster.bgpConfigurations(), cluster.bgpPeers(), cluster.publishedSessions()]);
+    const meshEnabled = effectiveBgpSettings(bgpConfigurations).nodeToNodeMeshEnabled;
+    return adviseReflectors({ context, nodes, meshEnabled, bgpPeers, bgpConfigurations, ...(sessions ? { sessions } : {}) });
   }
 
   async migrate(params: ReflectorMigrateParams, progress?: (report: ReflectorMigrationReport) => void): Promise<ReflectorMigrationReport> {

@@ -106,6 +106,13 @@ export function ReflectorsPanel({ context, onRoles }: { context: string; onRoles
         ))}
         {advice.sessions && <li>The agents publish {advice.sessions.established} of {advice.sessions.total} sessions Established.</li>}
       </ul>
+      {advice.problems.length > 0 && (
+        <ul role="alert" className="error" aria-label="Problems">
+          {advice.problems.map((p) => (
+            <li key={p}>{p}</li>
+          ))}
+        </ul>
+      )}
       <table className="reflector-nodes">
         <caption>Nodes and their BGP roles</caption>
         <thead>

@@ -99,11 +99,24 @@ export function compileSelector(text: string): Matcher {
   return matcher;
 }
 
+/**
+ * Compiled selectors by their text: a BGPPeer's selectors are matched against every node for
+ * every node's peerings (a million matches at 1000 nodes), and compiling each time was most of it.
+ * Cleared when it grows past 1024 texts (a cluster has a handful).
+ */
+const compiled = new Map<string, Matcher | undefined>();
+
 /** True when `selector` selects `labels`; a selector that does not parse selects nothing. */
 export function selects(selector: string, labels: Labels): boolean {
-  try {
-    return compileSelector(selector)(labels);
-  } catch {
-    return false;
+  let matcher = compiled.get(selector);
+  if (matcher === undefined && !compiled.has(selector)) {
+    try {
+      matcher = compileSelector(selector);
+    } catch {
+      matcher = undefined;
+    }
+    if (compiled.size >= 1024) compiled.clear();
+    compiled.set(selector, matcher);
   }
+  return matcher ? matcher(labels) : false;
 }
