@@ -152,8 +152,10 @@ function initScript(): string {
     '  stop)',
     '    if ! running; then rm -f "$P"; echo "calico-node is not running"; exit 0; fi',
     // setsid made the supervisor a process group leader: its group is every process it started.
-    '    pid=$(cat "$P"); kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"',
-    '    i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done',
+    // `kill -KILL -PGID`, not `kill -KILL -- -PGID`: dash's kill takes no `--` ("Illegal number"),
+    // and the fallback then killed the supervisor alone, leaving Felix, confd and BIRD running.
+    '    pid=$(cat "$P"); kill -KILL -"$pid" 2>/dev/null || kill -KILL "$pid"',
+    '    i=0; while kill -0 -"$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done',
     '    rm -f "$P" /var/run/calico/bird.pid',
     '    echo "calico-node was stopped (SIGKILL: the kernel keeps its routes)";;',
     '  status)',

@@ -85,7 +85,36 @@ const startScripts: Record<HostService['runsAs'], string> = {
 };
 
 export async function stopHostService(client: Client, runsAs: HostService['runsAs']): Promise<string> {
-  return (await runScriptOk(client, 'stopping calico-node', stopScripts[runsAs], [], 60_000)).trim();
+  const said = (await runScriptOk(client, 'stopping calico-node', stopScripts[runsAs], [], 60_000)).trim();
+  await calicoNodeGone(client);
+  return said;
+}
+
+/**
+ * What answers of calico-node on the node: Felix on its health port, BIRD on BGP's port. A Felix
+ * left running fights the agent for the routes: it puts back its own blackhole and, within its
+ * route refresh (90 s), deletes the agent's routes to the node's pods (seen on the lab when the
+ * init script's stop killed only the supervisor).
+ */
+const leftScript = `
+felix=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:9099/liveness 2>/dev/null || true)
+[ -n "$felix" ] && [ "$felix" != 000 ] && echo "felix=$felix"
+ss -Hltnp 'sport = :179' 2>/dev/null | grep -q bird && echo bird=listening
+true
+`;
+
+/** Waits up to 5 s until neither Felix nor BIRD answers; fails saying which one still does. */
+export async function calicoNodeGone(client: Client, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = (await runScript(client, "checking calico-node's processes are gone", leftScript, [], 20_000)).stdout.trim();
+    if (!left) return;
+    if (Date.now() > deadline) {
+      const what = [left.includes('felix=') ? 'Felix answers on 127.0.0.1:9099' : '', left.includes('bird=') ? 'BIRD listens on TCP 179' : ''].filter(Boolean).join(' and ');
+      throw new Error(`calico-node was stopped, but ${what}: some of its processes outlived the stop and would fight the agent for the routes. Stop them on the node (pkill -KILL -f 'calico-node -felix'; pkill -KILL -x bird), then run the migration again.`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 export async function startHostService(client: Client, runsAs: HostService['runsAs']): Promise<string> {

@@ -18,7 +18,7 @@ import { nodePaths, uninstallScript } from '../installer/node-scripts.ts';
 import { runScriptOk } from '../installer/remote.ts';
 import { IPPoolStore } from '../ippools/ippool-store.ts';
 import { startContinuousProbe } from '../switch/continuous-probe.ts';
-import { calicoNodeReady, daemonSetExcludesLabel, daemonSetExclusion, hostService, networkAgentLabel, startHostService, stopHostService } from './calico-service.ts';
+import { calicoNodeGone, calicoNodeReady, daemonSetExcludesLabel, daemonSetExclusion, hostService, networkAgentLabel, startHostService, stopHostService } from './calico-service.ts';
 import { handOverRoutes } from './route-handover.ts';
 import type { MigrationSides } from './migration-runner.ts';
 
@@ -121,6 +121,8 @@ export class MigrationNode {
     if (!object) throw new ConsoleError('not-found', `${context} has no node named ${node}: its nodes are ${nodes.map((n) => n.metadata?.name).join(', ')}.`);
     const client = await this.client();
     const agent = await this.agentAnswers(client);
+    // Said first: a node on the agent has no calico-node either, and that is not the news.
+    if (to === 'gingham' && agent) throw new ConsoleError('conflict', `${node} runs the Gingham agent already: nothing to migrate. To go back, migrate it --to calico.`);
     const pod = await this.calicoPod();
     const service = pod ? undefined : await hostService(client);
     const notes: string[] = [];
@@ -148,7 +150,6 @@ export class MigrationNode {
     }
 
     if (to === 'gingham') {
-      if (agent) throw new ConsoleError('conflict', `${node} runs the Gingham agent already: nothing to migrate. To go back, migrate it --to calico.`);
       if (this.runsAs !== 'daemonset' && !service?.active) throw new ConsoleError('conflict', `calico-node is not running on ${node} (its ${service?.runsAs} service is stopped): start it, or install the agent from Nodes.`);
       if (this.runsAs === 'daemonset' && !pod) throw new ConsoleError('conflict', `calico-node's DaemonSet has no pod on ${node} (the node carries ${networkAgentLabel.key}=${networkAgentLabel.value}).`);
       this.deps.artifact();
@@ -205,6 +206,7 @@ export class MigrationNode {
         const pod = await this.core.listPodForAllNamespaces({ labelSelector: 'k8s-app=calico-node', fieldSelector: `spec.nodeName=${this.deps.node}` });
         return { ok: pod.items.length === 0, detail: `${pod.items.length} pod(s) left` };
       });
+      await calicoNodeGone(await this.client());
       return `labelled ${networkAgentLabel.key}=${networkAgentLabel.value}; the DaemonSet's pod is gone`;
     }
     return stopHostService(await this.client(), this.runsAs);
