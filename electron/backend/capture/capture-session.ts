@@ -29,7 +29,7 @@ export interface CaptureOptions {
   flow?: FlowWindowOptions;
   /** How long the channel stays paused for a slow renderer before rows are skipped instead. */
   pauseMs?: number;
-  /** Longest a row waits before its batch is sent. */
+  /** Longest a row waits before its batch is sent (while the stream flows without a pause). */
   batchMs?: number;
   /** Bytes the capture's store keeps (packets and their numbers); beyond, the oldest are dropped. */
   maxBytes?: number;
@@ -46,6 +46,14 @@ export interface CaptureOptions {
 
 export const defaultCaptureFlow: FlowWindowOptions = { highWater: 20_000, lowWater: 5_000 };
 const maxBatchRows = 2_000;
+/**
+ * A batch goes once the stream has been quiet this long. tcpdump hands packets over a kernel
+ * block at a time (256 KiB: 1,129 small packets, 113 ms of a 10k packets/s flow), which reaches
+ * us as a burst of SSH chunks: waiting the whole batchMs after the burst's first row added 50 ms
+ * to every row of it (measured, bench/capture-latency.ts: p50 109 ms, the last row of each block
+ * 52 ms late), where a few ms after its last chunk is enough to send the block as one batch.
+ */
+const quietMs = 4;
 
 /** Single-quotes a word for a POSIX shell. */
 export function shellQuote(word: string): string {
@@ -113,6 +121,9 @@ export class CaptureSession {
   private pending: PacketRow[] = [];
   private tally = emptyTally();
   private batchTimer: NodeJS.Timeout | undefined;
+  private quietTimer: NodeJS.Timeout | undefined;
+  /** Packets read since the last batch (rows or not: a flow point's batch carries its counts). */
+  private unsent = 0;
   private skipTimer: NodeJS.Timeout | undefined;
   private viewBehind = false;
   skipped = 0;
@@ -145,6 +156,11 @@ export class CaptureSession {
     channel.on('data', (chunk: Buffer) => {
       this.reader.push(chunk, onPacket);
       if (this.reader.error) this.stopWith(`The node sent something that is not a pcap stream: ${this.reader.error}`);
+      if (this.unsent > 0 && !this.ended) {
+        this.batchTimer ??= setTimeout(() => this.flush(), this.batchMs);
+        if (this.quietTimer) clearTimeout(this.quietTimer);
+        this.quietTimer = setTimeout(() => this.flush(), quietMs);
+      }
     });
     channel.stderr.on('data', (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString('utf8')).slice(-8000);
@@ -244,8 +260,8 @@ export class CaptureSession {
       this.pending.push(packetRecord(this.store.count, p, this.facts));
       if (this.flow.sent(1)) this.pauseForView();
     }
+    this.unsent++;
     if (this.pending.length >= maxBatchRows) this.flush();
-    else if (!this.batchTimer) this.batchTimer = setTimeout(() => this.flush(), this.batchMs);
   }
 
   private pauseForView(): void {
@@ -269,7 +285,10 @@ export class CaptureSession {
 
   private flush(): void {
     if (this.batchTimer) clearTimeout(this.batchTimer);
+    if (this.quietTimer) clearTimeout(this.quietTimer);
     this.batchTimer = undefined;
+    this.quietTimer = undefined;
+    this.unsent = 0;
     if (this.ended) return;
     const rows = this.pending;
     this.pending = [];
