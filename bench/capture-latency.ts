@@ -10,11 +10,8 @@
 // to that second (a flow that stops, or one slower than a block a second, sees this on every row).
 // Run (root): npx tsx bench/capture-latency.ts [--pps 10000] [--seconds 10] [--size 100] [--runs 3] [--batch-ms 50]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ConsoleBackend } from '../electron/backend/console-backend.ts';
-import { startSshdNode } from '../lab/testing/sshd-node.ts';
+import { loadavg } from 'node:os';
+import { connectedCaptureBackend } from '../e2e/capture-backend.ts';
 import { benchArgs } from './support/options.ts';
 
 const cli = benchArgs(
@@ -38,23 +35,11 @@ const port = 5311;
 
 const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-const node = await startSshdNode(2, { prefix: 'gclt', subnet: '100.64.232' });
-const configDir = mkdtempSync(join(tmpdir(), 'gclt-config-'));
-const backend = new ConsoleBackend({
-  configDir,
-  ssh: { home: configDir, sshConfigPath: join(configDir, 'no-ssh-config'), agentSocket: '', keepaliveIntervalMs: 5000, keepaliveCountMax: 3, readyTimeoutMs: 10_000 },
-  capture: { batchMs },
-});
 let onBatch: (payload: { captureId: string; rows: Array<{ t: number }>; skipped: number; kernelDropped?: number }) => void = () => undefined;
-const client = backend.attach((event, payload) => {
+const { node, nodeId, client, close } = await connectedCaptureBackend({ slot: 2, prefix: 'gclt', subnet: '100.64.232' }, { batchMs }, (event, payload) => {
   if (event === 'capture.packets') onBatch(payload as never);
 });
 try {
-  const nodeId = (await client.handlers['nodes.add']({ name: 'latency-node', host: node.address, user: node.user, identityFile: node.userKey })).id;
-  const first = await client.handlers['ssh.connect']({ nodeId });
-  if (first.state === 'host-key-unknown') await client.handlers['ssh.trustHostKey']({ promptId: first.prompt.promptId });
-  const connected = await client.handlers['ssh.connect']({ nodeId });
-  if (connected.state !== 'connected') throw new Error(`the node did not connect: ${connected.state}`);
   console.log(`${pps} packets/s of ${size}-byte UDP for ${seconds} s, batches within ${batchMs} ms, ${runs} runs; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   for (let run = 1; run <= runs; run++) {
     const cap = await client.handlers['capture.start']({ nodeId, interface: 'any', filter: `udp and dst port ${port}` });
@@ -96,8 +81,5 @@ try {
     );
   }
 } finally {
-  client.detach();
-  backend.close();
-  await node.stop();
-  rmSync(configDir, { recursive: true, force: true });
+  await close();
 }
