@@ -1,41 +1,34 @@
 // The scan's BGP: the sessions a node should have (the node-to-node mesh unless a BGPConfiguration
-// turns it off, and the BGPPeers for all nodes or for this one) against those its speaker (the
-// agent or BIRD) reports, read twice about a second apart so that a flapping session shows; and for
-// each established mesh peer, the blocks it holds in IPAM that its session should have brought.
+// turns it off, BGPPeers by address or selector, route reflectors: Calico's rules) against those
+// its speaker (the agent or BIRD) reports, read twice about a second apart so that a flapping
+// session shows; and for each established session with a node, the blocks it holds in IPAM that
+// its session should have brought.
 import { bgpWanted } from '../dataplane-plan/bgp-wanted.ts';
 import { blocksOf } from '../dataplane-plan/desired-state.ts';
-import { effectiveBgpSettings } from '../model/bgp-configuration.ts';
-import { parsePeerAddress } from '../model/bgp-peer.ts';
-import { containsCidr, formatIPv4, parseCidr } from '../net/index.ts';
+import { calicoPeerings } from '../model/bgp-peerings.ts';
+import { containsCidr, parseCidr } from '../net/index.ts';
 import type { BgpSessionFacts } from './scan-evidence.ts';
 import { advice, finding, type NodeScan } from './scan-node-facts.ts';
 import type { ScanFinding } from './scan-result.ts';
 
 interface ExpectedPeer {
   address: string;
-  /** The cluster node, for mesh peers. */
+  /** The cluster node, when the peer is one (its blocks must come over the session). */
   node?: string;
   what: string;
 }
 
+/**
+ * The sessions the cluster's objects give the node, by Calico's own rules
+ * (shared/model/bgp-peerings.ts, what the agent configures): the mesh (without route reflectors,
+ * and none on a reflector), BGPPeers by address or by selector, and their reverse peerings.
+ */
 export function expectedPeers(n: NodeScan): ExpectedPeer[] {
-  const settings = effectiveBgpSettings(n.snapshot.bgpConfigurations, n.name);
-  const peers: ExpectedPeer[] = [];
-  if (settings.nodeToNodeMeshEnabled) {
-    for (const node of n.snapshot.nodes) {
-      if (node.name === n.name || !node.ipv4Address) continue;
-      peers.push({ address: formatIPv4(node.ipv4Address.address), node: node.name, what: `mesh peer ${node.name}` });
-    }
-  }
-  for (const peer of n.snapshot.bgpPeers) {
-    const spec = peer.spec;
-    // A nodeSelector is the agent's to evaluate; only peers for every node or named for this one are expected here.
-    if (spec.nodeSelector || (spec.node && spec.node !== n.name) || !spec.peerIP) continue;
-    const target = parsePeerAddress(spec.peerIP);
-    if (!target || target.address === n.nodeIp || peers.some((p) => p.address === target.address)) continue;
-    peers.push({ address: target.address, what: `BGPPeer ${peer.metadata.name}` });
-  }
-  return peers;
+  return calicoPeerings(n.snapshot, n.name, { address: n.nodeIp }).map((p) => ({
+    address: p.address,
+    ...(p.node ? { node: p.node } : {}),
+    what: !p.bgpPeer ? `mesh peer ${p.node}` : `BGPPeer ${p.bgpPeer.metadata.name}${p.node ? `, node ${p.node}` : ''}${p.routeReflectorClient ? ', a route reflector client' : ''}`,
+  }));
 }
 
 /**
