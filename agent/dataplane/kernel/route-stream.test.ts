@@ -2,7 +2,10 @@
 // array comes out whole, nested objects (an MTU's metrics) and braces inside strings included.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { JsonObjectSplitter } from './route-stream.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { forEachKernelRoute, JsonObjectSplitter } from './route-stream.ts';
 
 const routes = [
   { type: '1', dst: 'default', gateway: '192.0.2.1', dev: 'eth0', protocol: '3', scope: '0', flags: [] },
@@ -25,5 +28,21 @@ describe('JsonObjectSplitter', () => {
       splitter.push(text.slice(last));
       expect(out).toEqual(routes);
     }));
+  });
+
+  it('reads the main table through ip, and a listing it cannot read is an error of the read, not of the process', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gingham-route-stream-'));
+    const oldPath = process.env.PATH;
+    try {
+      // An `ip` that prints two routes, one of them not JSON.
+      writeFileSync(path.join(dir, 'ip'), `#!/bin/sh\nprintf '[{"type":"1","dst":"10.0.0.0/24","dev":"eth0","protocol":"71","scope":"0","flags":[]},{"dst":nope}]'\n`, { mode: 0o755 });
+      process.env.PATH = `${dir}:${oldPath}`;
+      const seen: string[] = [];
+      await expect(forEachKernelRoute((route) => seen.push(route.dst))).rejects.toThrow(/cannot read ip route show table main/);
+      expect(seen).toEqual(['10.0.0.0/24']);
+    } finally {
+      process.env.PATH = oldPath;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

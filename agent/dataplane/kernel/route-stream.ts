@@ -44,8 +44,18 @@ export async function forEachKernelRoute(visit: (route: KernelRoute) => void): P
   const proc = spawn('ip', ['-N', '-json', '-details', 'route', 'show', 'table', 'main'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const splitter = new JsonObjectSplitter((text) => visit(normaliseRoute(JSON.parse(text) as RawRoute)));
   let stderr = '';
+  /** A listing we could not read (or a visitor's error): thrown once `ip` has ended, never from the stream's event. */
+  let failed: Error | undefined;
   proc.stdout.setEncoding('utf8');
-  proc.stdout.on('data', (chunk: string) => splitter.push(chunk));
+  proc.stdout.on('data', (chunk: string) => {
+    if (failed) return;
+    try {
+      splitter.push(chunk);
+    } catch (error) {
+      failed = error as Error;
+      proc.kill();
+    }
+  });
   proc.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
@@ -53,5 +63,6 @@ export async function forEachKernelRoute(visit: (route: KernelRoute) => void): P
     proc.on('error', reject);
     proc.on('close', resolve);
   });
+  if (failed) throw new Error(`cannot read ip route show table main: ${failed.message}`);
   if (code !== 0) throw new Error(`ip route show table main failed: ${stderr.trim() || `exit ${code}`}`);
 }
