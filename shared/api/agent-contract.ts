@@ -23,6 +23,13 @@ export const agentNodeLayout = {
   control: '/run/gingham/agent.sock',
 } as const;
 
+/**
+ * The Node label that says the Gingham agent is this node's network agent: calico-node's
+ * DaemonSet keeps off nodes that carry it (the migration sets it), and the agent's DaemonSet runs
+ * only on them.
+ */
+export const networkAgentLabel = { key: 'gingham.dev/network-agent', value: 'gingham' } as const;
+
 /** The agent's identity in the cluster: its namespace and ServiceAccount (RBAC in agent/manifests). */
 export const agentIdentity = { namespace: 'gingham-system', serviceAccount: 'gingham-agent' } as const;
 

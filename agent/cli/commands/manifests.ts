@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
+import { agentDaemonSet } from '../../manifests/daemonset.ts';
 import { agentManifests } from '../../manifests/manifests.ts';
 
 // client-node loads in seconds: only the commands that talk to the cluster load it.
@@ -17,15 +18,33 @@ async function existingCrds(kubeconfig: string): Promise<Set<string>> {
   return new Set(list.items.map((crd) => crd.metadata?.name ?? ''));
 }
 
+async function serverOf(kubeconfig: string): Promise<string | undefined> {
+  const { KubeConfig } = await clientNode();
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfig);
+  return config.getCurrentCluster()?.server;
+}
+
 export function registerManifestCommands(program: Command): void {
   program
     .command('manifests')
     .description('print the YAML to apply with kubectl before the agent runs (CRDs where missing, namespace, ServiceAccount, RBAC)')
     .option('--kubeconfig <file>', "read the cluster's CRDs and leave out those it already has")
     .option('--no-crds', 'leave out every CRD (a cluster that runs Calico has them)')
-    .action(async (options: { kubeconfig?: string; crds: boolean }) => {
+    .option('--daemonset', 'add the DaemonSet that runs the agent on every node labelled gingham.dev/network-agent=gingham, from the executable already on the host (docs/install.md)')
+    .option('--server <url>', "the API server as the nodes reach it, for the DaemonSet (default: the --kubeconfig's server)")
+    .option('--image <image>', "the DaemonSet pod's image: it needs only sh, cat and chroot (default busybox:1.36)")
+    .action(async (options: { kubeconfig?: string; crds: boolean; daemonset?: boolean; server?: string; image?: string }) => {
       const existing = options.kubeconfig ? await existingCrds(options.kubeconfig) : undefined;
       const objects = agentManifests({ includeCrds: options.crds, ...(existing ? { existingCrds: existing } : {}) });
+      if (options.daemonset) {
+        const server = options.server ?? (options.kubeconfig ? await serverOf(options.kubeconfig) : undefined);
+        if (!server) {
+          console.error('gingham-agent: --daemonset needs the API server the nodes reach: give --server https://HOST:6443 or --kubeconfig FILE');
+          process.exit(2);
+        }
+        objects.push(agentDaemonSet({ server, ...(options.image ? { image: options.image } : {}) }));
+      }
       process.stdout.write(objects.map((o) => stringify(o)).join('---\n'));
     });
 

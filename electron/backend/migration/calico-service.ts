@@ -10,12 +10,10 @@
 //   DaemonSet's node affinity excludes it, which the admin adds once (`daemonSetExclusion`); the
 //   DaemonSet controller then deletes the pod. Started again by removing the label.
 import type { Client } from 'ssh2';
+import { networkAgentLabel } from '../../../shared/api/agent-contract.ts';
 import type { CalicoRunsAs } from '../../../shared/api/migration-contract.ts';
 import { felixStatus } from '../cluster-ops/calico-node-status.ts';
 import { runScript, runScriptOk } from '../installer/remote.ts';
-
-/** The label that takes a node out of calico-node's DaemonSet (and which the migration sets). */
-export const networkAgentLabel = { key: 'gingham.dev/network-agent', value: 'gingham' } as const;
 
 /** The node affinity term the admin adds to Calico's DaemonSet once, so that the label stops its pod. */
 export function daemonSetExclusion(namespace: string, name: string): string {

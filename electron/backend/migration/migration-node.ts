@@ -5,6 +5,7 @@
 // it reads what runs on the node, and refuses (ConsoleError) what cannot be migrated.
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Client } from 'ssh2';
+import { networkAgentLabel } from '../../../shared/api/agent-contract.ts';
 import { ConsoleError } from '../../../shared/api/errors.ts';
 import type { CalicoRunsAs, MigrationPlan, MigrationStep, MigrationStepId, MigrationTarget, NodePod } from '../../../shared/api/migration-contract.ts';
 import { nodeAgentStatusKind } from '../../../shared/model/node-agent-status.ts';
@@ -18,7 +19,7 @@ import { nodePaths, uninstallScript } from '../installer/node-scripts.ts';
 import { runScriptOk } from '../installer/remote.ts';
 import { IPPoolStore } from '../ippools/ippool-store.ts';
 import { startContinuousProbe } from '../switch/continuous-probe.ts';
-import { calicoNodeGone, calicoNodeReady, daemonSetExcludesLabel, daemonSetExclusion, hostService, networkAgentLabel, startHostService, stopHostService } from './calico-service.ts';
+import { calicoNodeGone, calicoNodeReady, daemonSetExcludesLabel, daemonSetExclusion, hostService, startHostService, stopHostService } from './calico-service.ts';
 import { handOverRoutes } from './route-handover.ts';
 import type { MigrationSides } from './migration-runner.ts';
 
