@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CaptureReader } from '../shared/packets/capture-reader.ts';
 import { dissect, PacketFacts } from '../shared/packets/dissect.ts';
+import { SummaryBytes } from '../shared/packets/summary-bytes.ts';
 import { summaryLine } from '../shared/packets/summary.ts';
 import * as B from '../shared/packets/testing/packet-builder.ts';
 import { benchArgs } from './support/options.ts';
@@ -96,16 +97,24 @@ function timed(command: string, argv: string[]): Promise<{ wall: number; cpu: nu
 
 const show = (r: { wall: number; cpu: number }) => `${r.wall.toFixed(2)} s wall, ${r.cpu.toFixed(2)} s CPU`;
 
-/** The decoder alone, in this process: read, dissect, build every summary string. */
-function inProcess(): { ms: number; bytes: number; lines: number } {
+/**
+ * The decoder alone, in this process: read, dissect, and either build every summary string (the
+ * console's rows) or write every line as bytes (`npm run decode`, summary-bytes.ts).
+ */
+function inProcess(data: Buffer, as: 'strings' | 'bytes'): { ms: number; bytes: number; lines: number } {
   const started = performance.now();
   const reader = new CaptureReader();
   const facts = new PacketFacts();
+  const writer = new SummaryBytes();
   let bytes = 0;
   let lines = 0;
-  reader.push(readFileSync(file), (p) => {
+  reader.push(data, (p) => {
     dissect(p.bytes, p.offset, p.caplen, p.origLen, p.linkType, facts);
-    bytes += summaryLine(facts).length;
+    if (as === 'strings') bytes += summaryLine(facts).length;
+    else {
+      writer.line(facts, p.tsSec, p.tsNsec);
+      if (writer.length > 1 << 19) bytes += writer.take().length;
+    }
     lines++;
   });
   return { ms: performance.now() - started, bytes, lines };
@@ -115,8 +124,11 @@ try {
   const t = performance.now();
   generate();
   console.log(`generated ${count} packets (IPIP, VXLAN, plain TCP, a third each): ${(statSync(file).size / 1e6).toFixed(0)} MB in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  const mem = inProcess();
-  console.log(`gingham decoder in process: ${(mem.ms / 1000).toFixed(2)} s (${((count / mem.ms) * 1000 / 1e6).toFixed(2)} M packets/s)`);
+  const data = readFileSync(file);
+  const mem = inProcess(data, 'strings');
+  const lines = inProcess(data, 'bytes');
+  console.log(`gingham decoder in process, summary strings (the console's rows): ${(mem.ms / 1000).toFixed(2)} s (${((count / mem.ms) * 1000 / 1e6).toFixed(2)} M packets/s)`);
+  console.log(`gingham decoder in process, time and summary lines as bytes (npm run decode's): ${(lines.ms / 1000).toFixed(2)} s (${((count / lines.ms) * 1000 / 1e6).toFixed(2)} M packets/s)`);
   const ours = await timed(process.execPath, ['--import', 'tsx', 'scripts/decode.ts', file]);
   const tcpdump = await timed('tcpdump', ['-nr', file]);
   console.log(`npm run decode:   ${show(ours)}`);
@@ -126,7 +138,7 @@ try {
     const tshark = await timed('tshark', ['-n', '-r', file, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])]);
     console.log(`tshark -T fields: ${show(tshark)}  -> gingham/tshark: ${(ours.wall / tshark.wall).toFixed(3)} wall, ${(ours.cpu / tshark.cpu).toFixed(3)} CPU`);
   }
-  if (mem.lines !== count) throw new Error(`gingham summarized ${mem.lines} packets of ${count}`);
+  if (mem.lines !== count || lines.lines !== count) throw new Error(`gingham summarized ${mem.lines} packets of ${count}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

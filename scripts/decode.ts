@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { CaptureReader, type CapturedPacket } from '../shared/packets/capture-reader.ts';
 import { dissect, PacketFacts } from '../shared/packets/dissect.ts';
 import { packetRecord } from '../shared/packets/packet-record.ts';
-import { summaryLine, timeOfDay } from '../shared/packets/summary.ts';
+import { SummaryBytes } from '../shared/packets/summary-bytes.ts';
 
 const usage = 'usage: npm run -s decode -- FILE.pcap|FILE.pcapng [--json]\n';
 let parsed;
@@ -25,7 +25,9 @@ const file = parsed.positionals[0]!;
 
 const reader = new CaptureReader();
 const facts = new PacketFacts();
-// Lines go straight into a byte buffer (summaries are ASCII): no growing string, little garbage.
+// Summary lines are written as bytes straight into the output (summary-bytes.ts: the text of
+// summary.ts without a string per packet); --json lines go into a byte buffer too.
+const lines = new SummaryBytes(1 << 20);
 let out = Buffer.allocUnsafe(1 << 20);
 let used = 0;
 let number = 0;
@@ -35,6 +37,7 @@ const emit = (line: string) => {
   out[used++] = 10;
 };
 const flush = (force: boolean) => {
+  if (lines.length > (1 << 20) - (1 << 16) || (force && lines.length > 0)) process.stdout.write(lines.take());
   if (used > out.length - (1 << 16) || (force && used > 0)) {
     process.stdout.write(out.subarray(0, used));
     out = Buffer.allocUnsafe(1 << 20);
@@ -45,9 +48,7 @@ const onPacket = (p: CapturedPacket) => {
   number++;
   dissect(p.bytes, p.offset, p.caplen, p.origLen, p.linkType, facts);
   if (json) emit(JSON.stringify(packetRecord(number, p, facts)));
-  else {
-    emit(`${timeOfDay(p.tsSec, p.tsNsec)} ${summaryLine(facts)}`);
-  }
+  else lines.line(facts, p.tsSec, p.tsNsec);
 };
 
 // Output to a closed pipe (`| head`) is the reader's choice, not an error.

@@ -7,7 +7,7 @@ import { App, Encap, lineEnd, Net, type PacketFacts } from './dissect.ts';
 import { ipv4Text, macText } from './ipv4-text.ts';
 
 /** tcpdump's flag letters, in tcpdump's order, for every combination of the nine flag bits. */
-const flagTexts: string[] = Array.from({ length: 512 }, (_, bits) => {
+export const tcpFlagTexts: readonly string[] = Array.from({ length: 512 }, (_, bits) => {
   let s = '';
   if (bits & 0x01) s += 'F';
   if (bits & 0x02) s += 'S';
@@ -91,7 +91,7 @@ export function infoText(f: PacketFacts): string {
   else if (f.ipProto === 6 && f.sport >= 0) {
     info = `${f.sport} -> ${f.dport}`;
     if (f.payloadOffset > 0) {
-      info += ` ${flagTexts[f.tcpFlags]} len ${f.payloadLength}`;
+      info += ` ${tcpFlagTexts[f.tcpFlags]} len ${f.payloadLength}`;
       if (f.app === App.Bgp) info += ` ${bgpMessages(b, f.payloadOffset, f.payloadOffset + f.payloadLength).map(bgpMessageText).join(', ')}`;
       else if (f.app === App.Http) info += ` ${latin1(b, f.payloadOffset, lineEnd(b, f.payloadOffset, f.payloadOffset + f.payloadLength))}`;
     }
