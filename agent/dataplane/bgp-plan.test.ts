@@ -118,6 +118,17 @@ describe('the BGP routes planned as numbers', () => {
         expect(lines(read)).toEqual(lines(objects));
         expect([...readWarnings].sort()).toEqual([...objectWarnings].sort());
       }
+      // A state without BGP routes now (BGP off) after a read that kept ours as numbers: the same
+      // as the objects' diff of that state (the routes at BGP prefixes go, or are others' now).
+      const off = { ...full, bgpRoutes: undefined };
+      const offPlan = planDataplane(off, host).routes;
+      const offObjects = new ChangeSet();
+      const offWarnings = diffRoutes(offPlan, kernel, { devices }, offObjects);
+      const asNumbers = new KernelBgpRoutes(bgp.table);
+      const offRead = new ChangeSet();
+      const offReadWarnings = diffRoutes(offPlan, kernel.filter((route) => !asNumbers.take(route)), { devices, kernelBgp: asNumbers }, offRead);
+      expect(lines(offRead)).toEqual(lines(offObjects));
+      expect([...offReadWarnings].sort()).toEqual([...offWarnings].sort());
     }), { numRuns: 300 });
   });
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { forEachKernelRoute, JsonObjectSplitter } from './route-stream.ts';
+import { forEachKernelRouteText, JsonObjectSplitter } from './route-stream.ts';
 
 const routes = [
   { type: '1', dst: 'default', gateway: '192.0.2.1', dev: 'eth0', protocol: '3', scope: '0', flags: [] },
@@ -38,7 +38,8 @@ describe('JsonObjectSplitter', () => {
       writeFileSync(path.join(dir, 'ip'), `#!/bin/sh\nprintf '[{"type":"1","dst":"10.0.0.0/24","dev":"eth0","protocol":"71","scope":"0","flags":[]},{"dst":nope}]'\n`, { mode: 0o755 });
       process.env.PATH = `${dir}:${oldPath}`;
       const seen: string[] = [];
-      await expect(forEachKernelRoute((route) => seen.push(route.dst))).rejects.toThrow(/cannot read ip route show table main/);
+      // The visitor parses each route (as the snapshot does for the routes it keeps as objects).
+      await expect(forEachKernelRouteText((text) => seen.push((JSON.parse(text) as { dst: string }).dst))).rejects.toThrow(/cannot read ip route show table main/);
       expect(seen).toEqual(['10.0.0.0/24']);
     } finally {
       process.env.PATH = oldPath;

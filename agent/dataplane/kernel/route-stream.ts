@@ -1,10 +1,10 @@
 // The main table's routes one at a time, as `ip -json` prints them, without the whole listing in
 // memory. A full pass read the table through `ip -batch` as one JSON line and one object per
 // route: at 100k BGP routes the 90 s resync raised the agent's peak RSS from 137 to 205 MiB, and
-// a million routes are one line of about 150 MB. Here each route is parsed on its own and handed
-// to `visit`, which keeps what it needs (kernel-bgp-routes.ts keeps ours at BGP prefixes as numbers).
+// a million routes are one line of about 150 MB. Here each route's JSON text is handed to `visit`
+// on its own, which keeps what it needs (kernel-bgp-routes.ts keeps ours at BGP prefixes as
+// numbers, most without parsing them).
 import { spawn } from 'node:child_process';
-import { normaliseRoute, type KernelRoute, type RawRoute } from './snapshot.ts';
 
 /** Splits the text of a JSON array of objects, as it streams in, into each object's text. */
 export class JsonObjectSplitter {
@@ -39,10 +39,10 @@ export class JsonObjectSplitter {
   }
 }
 
-/** Every IPv4 route of the main table, normalised as the snapshot's (`ip -N -json -details`, as the batch process reads them). */
-export async function forEachKernelRoute(visit: (route: KernelRoute) => void): Promise<void> {
+/** Every IPv4 route of the main table as its JSON object's text (`ip -N -json -details`, as the batch process reads them). */
+export async function forEachKernelRouteText(visit: (text: string) => void): Promise<void> {
   const proc = spawn('ip', ['-N', '-json', '-details', 'route', 'show', 'table', 'main'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const splitter = new JsonObjectSplitter((text) => visit(normaliseRoute(JSON.parse(text) as RawRoute)));
+  const splitter = new JsonObjectSplitter(visit);
   let stderr = '';
   /** A listing we could not read (or a visitor's error): thrown once `ip` has ended, never from the stream's event. */
   let failed: Error | undefined;

@@ -3,7 +3,7 @@
 import type { BatchProcess } from './batch-process.ts';
 import type { BgpRouteTable } from '../bgp-route-table.ts';
 import { KernelBgpRoutes } from './kernel-bgp-routes.ts';
-import { forEachKernelRoute } from './route-stream.ts';
+import { forEachKernelRouteText } from './route-stream.ts';
 import { readJson } from './iproute.ts';
 
 export const scopeLink = 253;
@@ -195,8 +195,9 @@ export async function readSnapshotThrough(ip: BatchProcess, bridge: BatchProcess
     const others: KernelRoute[] = [];
     [[rawLinks, rawNeighbours]] = await Promise.all([
       ip.read(['address show', 'neigh show']) as Promise<[RawLink[], RawNeighbour[]]>,
-      forEachKernelRoute((route) => {
-        if (!kept.take(route)) others.push(route);
+      forEachKernelRouteText((text) => {
+        const parse = () => normaliseRoute(JSON.parse(text) as RawRoute);
+        if (!kept.takeText(text, parse)) others.push(parse());
       }),
     ]);
     routes = others;
