@@ -228,7 +228,10 @@ export class CaptureSession {
   private askForStatistics(): void {
     if (this.pid === undefined) return;
     const pid = this.pid;
-    this.client.exec(`while kill -USR1 ${pid} 2>/dev/null || sudo -n kill -USR1 ${pid} 2>/dev/null; do sleep 1; done`, (error, channel) => {
+    // Only while the PID is still tcpdump (or the sudo running it): SIGUSR1 kills most programs,
+    // and a PID is reused once tcpdump has gone.
+    const alive = `c=$(cat /proc/${pid}/comm 2>/dev/null) && { [ "$c" = tcpdump ] || [ "$c" = sudo ]; }`;
+    this.client.exec(`while ${alive} && { kill -USR1 ${pid} 2>/dev/null || sudo -n kill -USR1 ${pid} 2>/dev/null; }; do sleep 1; done`, (error, channel) => {
       if (error) return; // the counts come at the end instead
       if (this.ended) return void channel.close();
       this.statsChannel = channel;
