@@ -248,3 +248,19 @@ describe('exportFlow', () => {
     expect(read.sources[0]!.count).toBe(4);
   });
 });
+
+describe('correlateFlow on stores that dropped their oldest packets (a capture past its bound)', () => {
+  const { plan, sources } = load('ipip-pod1-pod3.pcapng');
+  const whole = correlateFlow(plan, sources);
+
+  it('names packets by their capture numbers: a source holding packets from `first` on numbers them from first + 1', () => {
+    // The same packets, as a store that had dropped 1,000 before them would hand them over.
+    const shifted = correlateFlow(plan, sources.map((s) => ({ ...s, first: 1000 })));
+    expect(shifted.journeys.length).toBe(whole.journeys.length);
+    for (let j = 0; j < whole.journeys.length; j++) {
+      const [a, b] = [whole.journeys[j]!, shifted.journeys[j]!];
+      expect(b.record.n).toBe(a.record.n + 1000);
+      expect(b.hops.map((h) => h?.packets)).toEqual(a.hops.map((h) => h?.packets.map((n) => n + 1000)));
+    }
+  });
+});
