@@ -115,7 +115,13 @@ export type DirectionReport = z.infer<typeof DirectionReport>;
 
 export const captureRequests = {
   'capture.start': {
-    params: z.object({ nodeId: id, interface: CaptureInterface, filter: CaptureFilter.default('') }),
+    params: z.object({
+      nodeId: id,
+      interface: CaptureInterface,
+      filter: CaptureFilter.default(''),
+      /** tcpdump's -s on the node: bytes kept of each packet, 0 (the default) for whole packets. */
+      snapLen: z.number().int().min(0).max(262144).optional(),
+    }),
     result: z.object({ captureId: id, node: z.string(), interface: z.string(), filter: z.string(), command: z.string() }),
   },
   'capture.stop': {

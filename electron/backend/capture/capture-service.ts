@@ -65,7 +65,7 @@ export class CaptureService {
   }
 
   readonly handlers: CaptureRequests = {
-    'capture.start': async ({ nodeId, interface: iface, filter }) => {
+    'capture.start': async ({ nodeId, interface: iface, filter, snapLen }) => {
       const max = this.options.maxCaptures ?? 16;
       if ([...this.sessions.values()].filter((s) => !s.ended).length >= max) {
         throw new ConsoleError('invalid-request', `${max} captures are running already; stop one first.`);
@@ -80,7 +80,7 @@ export class CaptureService {
           packets: (captureId, batch) => this.emit('capture.packets', { captureId, ...batch }),
           end: (captureId, outcome) => this.emit('capture.end', { captureId, ...outcome }),
         },
-        this.options,
+        snapLen === undefined ? this.options : { ...this.options, snapLen },
       );
       this.sessions.set(session.id, session);
       return { captureId: session.id, node: node.name, interface: iface, filter, command: session.command };

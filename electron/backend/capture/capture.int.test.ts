@@ -1,7 +1,8 @@
 // Live captures against a real sshd in a network namespace: tcpdump streamed over SSH and decoded,
-// two captures at once, stop ends tcpdump on the node, a slow renderer makes rows skipped but
-// never packets lost from the export, a dropped connection ends the capture with a message and
-// keeps its packets, exports open in tshark with the same packets, bytes and fields.
+// two captures at once, stop ends tcpdump on the node, the snap length applied on the node, a slow
+// renderer makes rows skipped but never packets lost from the export, a dropped connection ends the
+// capture with a message and keeps its packets, exports open in tshark with the same packets,
+// bytes and fields.
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -130,6 +131,19 @@ describe('live capture over SSH', () => {
     const ngFields = tsharkFields(both.file, ['frame.interface_name', 'ip.src', 'ip.dst', 'icmp.seq']);
     expect(ngFields).toHaveLength(10 + loCount);
     expect(ngFields.filter((l) => l.startsWith('any\t'))).toEqual(pcapFields.map((l) => `any\t${l.split('\t')[0]}\t${l.split('\t')[1]}\t${l.split('\t')[3]}`));
+  });
+
+  it('cuts each packet on the node to the snap length asked for (tcpdump -s), and the export keeps the lengths', async () => {
+    const cap = await client.handlers['capture.start']({ nodeId, interface: 'any', filter: `icmp and host ${node.address}`, snapLen: 64 });
+    expect(cap.command).toBe(`tcpdump -i 'any' -U -w - -B 8192 -s 64 -n '(icmp and host ${node.address}) and not (this SSH session)'`);
+    execFileSync('ping', ['-c', '2', '-i', '0.2', '-s', '1000', '-W', '1', node.address], { stdio: 'ignore' });
+    const rows = await waitFor(() => rowsOf(cap.captureId).length >= 4 && rowsOf(cap.captureId), 'four ICMP rows');
+    client.notifications['capture.ack']({ captureId: cap.captureId, rows: rows.length });
+    await client.handlers['capture.stop']({ captureId: cap.captureId });
+    // Linux cooked v2 (20 bytes), IPv4 (20), ICMP (8) and 1,000 bytes of data: 1,048 on the wire, 64 kept.
+    expect(rows.map((r) => [r.caplen, r.len])).toEqual([[64, 1048], [64, 1048], [64, 1048], [64, 1048]]);
+    const pcap = await exportTo([cap.captureId], 'pcap');
+    expect(tsharkFields(pcap.file, ['frame.cap_len', 'frame.len'])).toEqual(['64\t1048', '64\t1048', '64\t1048', '64\t1048']);
   });
 
   it('says what tcpdump said when the interface does not exist or the filter does not compile', async () => {

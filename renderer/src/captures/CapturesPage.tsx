@@ -46,6 +46,8 @@ export function CapturesPage({ active: visible, cluster }: { active: boolean; cl
   const [nodeId, setNodeId] = useState('');
   const [iface, setIface] = useState('ens5');
   const [filter, setFilter] = useState('');
+  // tcpdump's -s on the node: 0 keeps whole packets; a header's worth (96, 128) carries more packets for the same bound.
+  const [snapLen, setSnapLen] = useState('0');
   const [preset, setPreset] = useState('');
   const [starting, setStarting] = useState(false);
   const [error, setError] = useState<string | undefined>();
@@ -93,7 +95,7 @@ export function CapturesPage({ active: visible, cluster }: { active: boolean; cl
         setError(c.state === 'failed' ? c.message : `Cannot connect to ${node.name}; see Nodes for details.`);
         return;
       }
-      const started = await client.request('capture.start', { nodeId: node.id, interface: iface, filter });
+      const started = await client.request('capture.start', { nodeId: node.id, interface: iface, filter, ...(Number(snapLen) > 0 ? { snapLen: Number(snapLen) } : {}) });
       const info: CaptureInfo = { id: started.captureId, node: started.node, nodeId: node.id, iface: started.interface, filter: started.filter, command: started.command, state: 'running', captured: 0, bytes: 0, skipped: 0, dropped: 0, droppedBytes: 0 };
       feed.add(info);
       setActive(info.id);
@@ -173,6 +175,10 @@ export function CapturesPage({ active: visible, cluster }: { active: boolean; cl
           <label className="grow">
             Capture filter (BPF)
             <input value={filter} onChange={(e) => setFilter(e.target.value)} placeholder="e.g. ip proto 4 or udp port 4789" />
+          </label>
+          <label>
+            Snap length
+            <input type="number" min={0} max={262144} value={snapLen} onChange={(e) => setSnapLen(e.target.value)} size={7} title="Bytes kept of each packet on the node (tcpdump -s); 0 for whole packets" />
           </label>
           <button type="submit" className="primary" disabled={nodeId === '' || iface === '' || starting}>
             {starting ? 'Starting…' : 'Start capture'}
