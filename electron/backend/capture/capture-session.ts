@@ -67,6 +67,28 @@ export function tcpdumpInvocation(iface: string, filter: string, snapLen = 0): s
 }
 
 /**
+ * The node's side of the bound. tcpdump streams to stdout, never to the node's disk; when the
+ * console reads slower than packets come, the SSH channel's window fills, sshd stops reading (it
+ * buffers at most the window), tcpdump blocks on the pipe, and the kernel's ring (-B 8192: 8 MiB)
+ * fills and drops, counting what it dropped. tcpdump says that count at its exit, or on SIGUSR1:
+ * this loop, in the background of the capture's own command (a channel of its own would take one
+ * of sshd's 10 sessions a connection from the captures), sends tcpdump one a second so that the
+ * user sees the drops while they happen. $$ is the shell that becomes tcpdump (or the sudo that
+ * runs it: then its child is signalled). Only once tcpdump catches SIGUSR1 (SigCgt bit 9, set
+ * before it listens): before that the signal would kill it; and never after tcpdump has gone (the
+ * PID may be another program's by then): the loop ends once $$ has gone. Its output goes nowhere:
+ * stdout is the pcap stream.
+ */
+const statisticsLoop = `{ ( p=$$; seen=; n=0; while sleep 1; do ${[
+  '[ -d /proc/$p ] || exit',
+  't=$p; [ "$(cat /proc/$p/comm 2>/dev/null)" = sudo ] && t=$(pgrep -P $p -x tcpdump 2>/dev/null | head -n 1)',
+  'if [ "$(cat /proc/${t:-$p}/comm 2>/dev/null)" != tcpdump ]; then [ -n "$seen" ] && exit; n=$((n + 1)); [ $n -gt 60 ] && exit; continue; fi',
+  'seen=1; m=$(sed -n "s/^SigCgt:[[:space:]]*//p" /proc/$t/status 2>/dev/null); m=${m#"${m%????}"}',
+  '[ $((0x${m:-0} & 512)) -ne 0 ] || continue',
+  'kill -USR1 $t 2>/dev/null || sudo -n kill -USR1 $t 2>/dev/null',
+].join('; ')}; done ) </dev/null >/dev/null 2>&1 & }`;
+
+/**
  * The command run on the node: its PID first (so that stop can signal it), then tcpdump, with sudo
  * when not root. The filter always leaves out the SSH connection that carries the capture (the
  * node's view of it is in $SSH_CONNECTION), as Wireshark's sshdump does: otherwise every captured
@@ -84,6 +106,7 @@ export function tcpdumpCommand(iface: string, filter: string, snapLen = 0): stri
     `user=${shellQuote(user)}`,
     'if [ -z "$4" ]; then f="$user"; elif [ -n "$user" ]; then f="($user) and $own"; else f="$own"; fi',
     `args="-i ${iface} -U -w - -B 8192 -s ${snapLen} -n"`,
+    statisticsLoop,
     'if [ "$(id -u)" = 0 ]; then exec tcpdump $args "$f"; else exec sudo -n tcpdump $args "$f"; fi',
   ].join('; ');
   return `sh -c ${shellQuote(script)}`;
@@ -129,9 +152,8 @@ export class CaptureSession {
   skipped = 0;
   private pid: number | undefined;
   private stderr = '';
-  /** tcpdump's latest count of packets the node's kernel dropped (its statistics, asked for every second). */
+  /** tcpdump's latest count of packets the node's kernel dropped (its statistics, asked for every second: statisticsLoop). */
   kernelDropped: number | undefined;
-  private statsChannel: ClientChannel | undefined;
   private exited = false;
   private stopping: string | undefined;
   ended = false;
@@ -194,7 +216,6 @@ export class CaptureSession {
             const session = new CaptureSession(client, channel, node, iface, filter, sink, options);
             session.stderr = said;
             session.pid = Number(/gingham-capture-pid (\d+)/.exec(said)?.[1] ?? NaN) || undefined;
-            session.askForStatistics();
             resolve(session);
             return;
           }
@@ -213,32 +234,6 @@ export class CaptureSession {
         channel.on('error', () => undefined);
         const timer = setTimeout(() => settle('failed'), options.startTimeoutMs ?? 30_000);
       });
-    });
-  }
-
-  /**
-   * The node's side of the bound. tcpdump streams to stdout, never to the node's disk; when the
-   * console reads slower than packets come, the SSH channel's window fills, sshd stops reading
-   * (it buffers at most the window), tcpdump blocks on the pipe, and the kernel's ring (-B 8192:
-   * 8 MiB) fills and drops, counting what it dropped. tcpdump says that count only at its exit,
-   * or on SIGUSR1: a loop on the node sends it one a second (from when tcpdump said it listens:
-   * its handler is set before that line, and SIGUSR1 before it would kill it) for as long as
-   * tcpdump runs, so the user sees the drops while they happen.
-   */
-  private askForStatistics(): void {
-    if (this.pid === undefined) return;
-    const pid = this.pid;
-    // Only while the PID is still tcpdump (or the sudo running it): SIGUSR1 kills most programs,
-    // and a PID is reused once tcpdump has gone.
-    const alive = `c=$(cat /proc/${pid}/comm 2>/dev/null) && { [ "$c" = tcpdump ] || [ "$c" = sudo ]; }`;
-    this.client.exec(`while ${alive} && { kill -USR1 ${pid} 2>/dev/null || sudo -n kill -USR1 ${pid} 2>/dev/null; }; do sleep 1; done`, (error, channel) => {
-      if (error) return; // the counts come at the end instead
-      if (this.ended) return void channel.close();
-      this.statsChannel = channel;
-      channel.on('error', () => undefined);
-      channel.on('close', () => (this.statsChannel = undefined));
-      channel.resume();
-      channel.stderr.resume();
     });
   }
 
@@ -349,7 +344,6 @@ export class CaptureSession {
     this.flush();
     this.ended = true;
     if (this.skipTimer) clearTimeout(this.skipTimer);
-    this.statsChannel?.close();
     const kernelDropped = lastKernelDropped(this.stderr) ?? this.kernelDropped;
     const captured = this.store.count;
     const kept = this.store.dropped > 0 ? `the newest ${this.store.kept} of the ${captured} packets captured before are kept` : `the ${captured} packets captured before are kept`;
