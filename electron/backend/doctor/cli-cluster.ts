@@ -1,12 +1,13 @@
 // What the doctor's commands share: which cluster the global options name (--lab, or --kubeconfig
 // with --context), and a console backend on it for the length of one command. `doctor switch`
 // (electron/backend/switch/switch-cli.ts) uses the same.
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConsoleError } from '../../../shared/api/errors.ts';
 import { ConsoleBackend } from '../console-backend.ts';
 import { labDefaultsFrom, type LabDefaults } from '../lab/lab-defaults.ts';
 
@@ -56,4 +57,24 @@ export function doctorProgram(): Command {
     .option('--context <name>', 'its context')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+}
+
+/** ConsoleError codes that mean the command line asked for something wrong: exit status 2, as for bad input. */
+const badInputCodes = new Set(['not-found', 'invalid-field', 'context-not-found', 'kubeconfig-unreadable', 'conflict']);
+
+/**
+ * Runs `program` on `argv` and gives the exit status: `status()` (what the command set), 2 for bad
+ * input (usage, BadInput, an unknown node or context, a conflict), 1 for any other failure, which
+ * is said on stderr as `NAME: message`.
+ */
+export async function runDoctorProgram(program: Command, argv: string[], name: string, status: () => number): Promise<number> {
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return status();
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    const bad = error instanceof BadInput || (error instanceof ConsoleError && badInputCodes.has(error.code));
+    process.stderr.write(`${name}: ${(error as Error).message}\n`);
+    return bad ? 2 : 1;
+  }
 }

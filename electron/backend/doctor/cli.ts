@@ -5,14 +5,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CommanderError, InvalidArgumentError } from 'commander';
-import { ConsoleError } from '../../../shared/api/errors.ts';
+import { InvalidArgumentError } from 'commander';
 import { TraceEvidence } from '../../../shared/doctor/evidence.ts';
 import { judgeProbe } from '../../../shared/doctor/probe.ts';
 import { traceFromEvidence } from '../../../shared/doctor/trace.ts';
 import type { NodePairTable } from '../../../shared/doctor/pairs.ts';
 import type { TraceResult } from '../../../shared/doctor/trace-result.ts';
-import { BadInput, doctorProgram, withCliBackend, type GlobalOptions } from './cli-cluster.ts';
+import { BadInput, doctorProgram, runDoctorProgram, withCliBackend, type GlobalOptions } from './cli-cluster.ts';
 import { registerScanCommands } from './cli-scan.ts';
 import { DoctorService } from './doctor-service.ts';
 
@@ -110,15 +109,7 @@ export async function main(argv: string[]): Promise<number> {
       status = await pairs(program.opts<GlobalOptions>(), options);
     });
   registerScanCommands(program, withDoctor, (code) => (status = code), (message) => new BadInput(message));
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return status;
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    const bad = error instanceof BadInput || (error instanceof ConsoleError && ['not-found', 'invalid-field', 'context-not-found', 'kubeconfig-unreadable'].includes(error.code));
-    process.stderr.write(`doctor: ${(error as Error).message}\n`);
-    return bad ? 2 : 1;
-  }
+  return runDoctorProgram(program, argv, 'doctor', () => status);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -9,10 +9,9 @@
 // (switch/switch-cli.ts), which hands the doctor's own to doctor/cli.ts.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CommanderError, Option } from 'commander';
-import { ConsoleError } from '../../../shared/api/errors.ts';
+import { Option } from 'commander';
 import type { MigrationReport } from '../../../shared/api/migration-contract.ts';
-import { BadInput, doctorProgram, withCliBackend, type GlobalOptions } from '../doctor/cli-cluster.ts';
+import { doctorProgram, runDoctorProgram, withCliBackend, type GlobalOptions } from '../doctor/cli-cluster.ts';
 import { reflectorsMain } from '../reflectors/reflectors-cli.ts';
 import { commandOf, main as switchMain } from '../switch/switch-cli.ts';
 import { MigrationService } from './migration-service.ts';
@@ -62,15 +61,7 @@ async function migrateMain(argv: string[]): Promise<number> {
     .action(async (node: string, options: { to: 'gingham' | 'calico'; json?: boolean }) => {
       status = await runMigrate(program.opts<GlobalOptions>(), node, options);
     });
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return status;
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    const bad = error instanceof BadInput || (error instanceof ConsoleError && ['not-found', 'invalid-field', 'context-not-found', 'kubeconfig-unreadable', 'conflict'].includes(error.code));
-    process.stderr.write(`doctor migrate: ${(error as Error).message}\n`);
-    return bad ? 2 : 1;
-  }
+  return runDoctorProgram(program, argv, 'doctor migrate', () => status);
 }
 
 export function main(argv: string[]): Promise<number> {

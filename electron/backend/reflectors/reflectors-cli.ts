@@ -4,10 +4,9 @@
 // backend code the console runs. Progress lines on stderr; the advice or report on stdout (text,
 // or JSON as the console gets it). Exit 0 done, 1 stopped at a step, 2 bad input.
 // migration-cli.ts (npm's `doctor` entry) hands `reflectors` here.
-import { CommanderError, Option } from 'commander';
-import { ConsoleError } from '../../../shared/api/errors.ts';
+import { Option } from 'commander';
 import type { ReflectorAdvice, ReflectorMigrationReport, ReflectorTarget } from '../../../shared/api/reflectors-contract.ts';
-import { BadInput, doctorProgram, withCliBackend, type GlobalOptions } from '../doctor/cli-cluster.ts';
+import { doctorProgram, runDoctorProgram, withCliBackend, type GlobalOptions } from '../doctor/cli-cluster.ts';
 import { ReflectorsService } from './reflectors-service.ts';
 
 const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`);
@@ -71,13 +70,5 @@ export async function reflectorsMain(argv: string[]): Promise<number> {
         return report.state === 'done' ? 0 : 1;
       });
     });
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return status;
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    const bad = error instanceof BadInput || (error instanceof ConsoleError && ['not-found', 'invalid-field', 'context-not-found', 'kubeconfig-unreadable', 'conflict'].includes(error.code));
-    process.stderr.write(`doctor reflectors: ${(error as Error).message}\n`);
-    return bad ? 2 : 1;
-  }
+  return runDoctorProgram(program, argv, 'doctor reflectors', () => status);
 }

@@ -7,14 +7,12 @@
 // doctor's own entry (doctor/cli.ts) unchanged.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CommanderError } from 'commander';
-import { ConsoleError } from '../../../shared/api/errors.ts';
 import type { AppliedMode } from '../../../shared/model/node-encapsulation.ts';
 import { parseSwitchMode } from '../../../shared/switch/modes.ts';
 import type { SwitchReport } from '../../../shared/switch/switch-report.ts';
 import { main as doctorMain } from '../doctor/cli.ts';
 import { DoctorService } from '../doctor/doctor-service.ts';
-import { BadInput, doctorProgram, withCliBackend, type GlobalOptions } from '../doctor/cli-cluster.ts';
+import { BadInput, doctorProgram, runDoctorProgram, withCliBackend, type GlobalOptions } from '../doctor/cli-cluster.ts';
 import { SwitchService } from './switch-service.ts';
 
 
@@ -87,15 +85,7 @@ async function switchMain(argv: string[]): Promise<number> {
     .action(async (pool: string, mode: string, options: { canary?: string[]; json?: boolean }) => {
       status = await runSwitchCommand(program.opts<GlobalOptions>(), pool, mode, options);
     });
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return status;
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    const bad = error instanceof BadInput || (error instanceof ConsoleError && ['not-found', 'invalid-field', 'context-not-found', 'kubeconfig-unreadable', 'conflict'].includes(error.code));
-    process.stderr.write(`doctor switch: ${(error as Error).message}\n`);
-    return bad ? 2 : 1;
-  }
+  return runDoctorProgram(program, argv, 'doctor switch', () => status);
 }
 
 export function main(argv: string[]): Promise<number> {
