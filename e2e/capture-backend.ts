@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { EventName } from '../shared/api/console-contract.ts';
 import { ConsoleBackend, type ConsoleBackendOptions } from '../electron/backend/console-backend.ts';
 import { startSshdNode, type SshdNode } from '../lab/testing/sshd-node.ts';
+import { connectNode } from '../electron/backend/ssh/testing/connect-node.ts';
 
 export interface CaptureBackend {
   node: SshdNode;
@@ -36,11 +37,7 @@ export async function connectedCaptureBackend(
     rmSync(configDir, { recursive: true, force: true });
   };
   try {
-    const nodeId = (await client.handlers['nodes.add']({ name: 'capture-node', host: node.address, user: node.user, identityFile: node.userKey })).id;
-    const first = await client.handlers['ssh.connect']({ nodeId });
-    if (first.state === 'host-key-unknown') await client.handlers['ssh.trustHostKey']({ promptId: first.prompt.promptId });
-    const connected = await client.handlers['ssh.connect']({ nodeId });
-    if (connected.state !== 'connected') throw new Error(`the node did not connect: ${connected.state}`);
+    const nodeId = await connectNode(client, 'capture-node', node);
     return { node, nodeId, client, close };
   } catch (error) {
     await close();

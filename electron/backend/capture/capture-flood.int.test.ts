@@ -15,6 +15,7 @@ import type { EventName, EventPayload } from '../../../shared/api/console-contra
 import { CaptureReader } from '../../../shared/packets/capture-reader.ts';
 import { ConsoleBackend } from '../console-backend.ts';
 import { startSshdNode, type SshdNode } from '../../../lab/testing/sshd-node.ts';
+import { connectNode } from '../ssh/testing/connect-node.ts';
 
 const maxBytes = 4 * 1024 * 1024;
 const port = 5299;
@@ -65,10 +66,7 @@ beforeAll(async () => {
     capture: { maxBytes, storeBlockSize: 256 * 1024 },
   });
   client = backend.attach((event, payload) => received.push({ event, payload }));
-  nodeId = (await client.handlers['nodes.add']({ name: 'flood-node', host: node.address, user: node.user, identityFile: node.userKey })).id;
-  const first = await client.handlers['ssh.connect']({ nodeId });
-  if (first.state === 'host-key-unknown') await client.handlers['ssh.trustHostKey']({ promptId: first.prompt.promptId });
-  expect((await client.handlers['ssh.connect']({ nodeId })).state).toBe('connected');
+  nodeId = await connectNode(client, 'flood-node', node);
 }, 60_000);
 
 afterAll(async () => {

@@ -13,6 +13,7 @@ import type { EventName, EventPayload } from '../../../shared/api/console-contra
 import { CaptureReader } from '../../../shared/packets/capture-reader.ts';
 import { ConsoleBackend } from '../console-backend.ts';
 import { startSshdNode, type SshdNode } from '../../../lab/testing/sshd-node.ts';
+import { connectNode } from '../ssh/testing/connect-node.ts';
 
 let node: SshdNode;
 let configDir: string;
@@ -74,10 +75,7 @@ beforeAll(async () => {
     capture: { flow: { highWater: 200, lowWater: 50 }, pauseMs: 300 },
   });
   client = backend.attach((event, payload) => received.push({ event, payload }));
-  nodeId = (await client.handlers['nodes.add']({ name: 'capture-node', host: node.address, user: node.user, identityFile: node.userKey })).id;
-  const first = await client.handlers['ssh.connect']({ nodeId });
-  if (first.state === 'host-key-unknown') await client.handlers['ssh.trustHostKey']({ promptId: first.prompt.promptId });
-  expect((await client.handlers['ssh.connect']({ nodeId })).state).toBe('connected');
+  nodeId = await connectNode(client, 'capture-node', node);
 }, 60_000);
 
 afterAll(async () => {
