@@ -46,4 +46,12 @@ describe("the agent's DaemonSet", () => {
     const pod = (agentDaemonSet({ server: 'https://10.240.1.10:6443' }) as { spec: { template: { spec: { containers: Array<{ volumeMounts: Array<{ name: string; mountPath: string }> }> } } } }).spec.template.spec;
     expect(pod.containers[0]!.volumeMounts).toContainEqual(expect.objectContaining({ name: 'token', mountPath: `/host${path.dirname(config.token!.tokenFile)}` }));
   });
+
+  it('refuses an API server that is not an https URL, saying what it got', () => {
+    for (const bad of ['10.240.1.10:6443', 'http://10.240.1.10:6443', 'https://', 'https://x:6443\nnodeName: other']) {
+      expect(() => agentDaemonSet({ server: bad })).toThrow(/the API server must be an https URL the nodes reach/);
+    }
+    const spec = agentDaemonSet({ server: 'https://10.240.1.10:6443/' }) as { spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } } };
+    expect(spec.spec.template.spec.containers[0]!.env).toContainEqual({ name: 'API_SERVER', value: 'https://10.240.1.10:6443' });
+  });
 });

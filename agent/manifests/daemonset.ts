@@ -51,7 +51,20 @@ export function daemonSetEntrypoint(): string {
   ].join('\n');
 }
 
+/** The API server as an https URL, or an error that says what was given: it goes into every pod's configuration. */
+function apiServer(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.protocol !== 'https:' || !url.hostname) throw new Error(`the API server must be an https URL the nodes reach, such as https://10.0.0.1:6443; got ${JSON.stringify(text)}`);
+  return url.origin;
+}
+
 export function agentDaemonSet(options: DaemonSetOptions): object {
+  const server = apiServer(options.server);
   const labels = { 'app.kubernetes.io/name': 'gingham-agent', 'app.kubernetes.io/managed-by': 'gingham' };
   return {
     apiVersion: 'apps/v1',
@@ -85,7 +98,7 @@ export function agentDaemonSet(options: DaemonSetOptions): object {
               command: ['/bin/sh', '-c', daemonSetEntrypoint()],
               env: [
                 { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
-                { name: 'API_SERVER', value: options.server },
+                { name: 'API_SERVER', value: server },
               ],
               // Routes, devices, nftables and the user-space tunnel on the host: what calico-node needs too.
               securityContext: { privileged: true },

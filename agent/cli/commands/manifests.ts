@@ -43,7 +43,12 @@ export function registerManifestCommands(program: Command): void {
           console.error('gingham-agent: --daemonset needs the API server the nodes reach: give --server https://HOST:6443 or --kubeconfig FILE');
           process.exit(2);
         }
-        objects.push(agentDaemonSet({ server, ...(options.image ? { image: options.image } : {}) }));
+        try {
+          objects.push(agentDaemonSet({ server, ...(options.image ? { image: options.image } : {}) }));
+        } catch (error) {
+          console.error(`gingham-agent: ${(error as Error).message}`);
+          process.exit(2);
+        }
       }
       process.stdout.write(objects.map((o) => stringify(o)).join('---\n'));
     });
