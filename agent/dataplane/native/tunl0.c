@@ -15,13 +15,19 @@
  * into one large packet handed to the kernel with a virtio-net GSO header (what GRO does for a
  * NIC). The packet work itself is in tunl0-packets.c, fuzzed by fuzz/packet-harness.c.
  *
+ * Where the kernel has BPF and tcx links (Linux 6.6+), the packets that matter never come up here:
+ * tunl0-bpf.c encapsulates at tunl0's egress and decapsulates at the underlay's ingress in the
+ * kernel, as the ipip device would, with the same tables; what it leaves (no route, IP options,
+ * fragments, hosts outside the set) still comes to the pump below, which then works as described.
+ *
  * The TUN device gives only the inner packet, not the route's gateway, so the agent keeps the
  * helper's tables up to date, in lines of text:
  *     set N      + N lines "a.b.c.d/len gateway"   the routes (replaces the whole table)
  *     hosts N    + N lines "a.b.c.d"               the cluster's host addresses: IP-in-IP from
  *                                                  any other source is dropped (and counted);
  *                                                  until the first `hosts`, everything is
- *     stats      -> "stats decapsulated D foreign F malformed M unrouted U"
+ *     stats      -> "stats decapsulated D foreign F malformed M unrouted U encapsulated-fast E
+ *                    decapsulated-fast DF fastpath bpf|off" (D counts both paths)
  *     hello      -> "gingham-tunl0 IFNAME LOCAL PID"
  *     quit       -> "bye", then the helper exits and tunl0 goes with it
  * Each table command is answered "ok COUNT" (or "error ...").
@@ -40,6 +46,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
@@ -60,6 +67,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tunl0-bpf.h"
 #include "tunl0-packets.h"
 
 #define BATCH 64
@@ -92,6 +100,10 @@ static const char *local_arg;
 static const char *control_path;
 
 static _Atomic unsigned long decapsulated, foreign, malformed, unrouted;
+
+/* The kernel fast path (tunl0-bpf.c), when this kernel can take it; the pump below does the rest. */
+static struct tunl0_bpf fast;
+static int fast_on;
 
 static void die(const char *what) {
     fprintf(stderr, "gingham-tunl0: %s: %s\n", what, strerror(errno));
@@ -314,6 +326,28 @@ struct session {
     int closing; /* the reply was "bye": exit once it is written */
 };
 
+/* The fast path's route map, made the pump's table (called with the table just replaced). */
+static void sync_fast_routes(void) {
+    pthread_rwlock_rdlock(&table_lock);
+    size_t n = current.count;
+    uint32_t *nets = calloc(n ? n : 1, sizeof *nets), *gateways = calloc(n ? n : 1, sizeof *gateways);
+    int *prefixes = calloc(n ? n : 1, sizeof *prefixes);
+    if (nets && gateways && prefixes) {
+        for (size_t i = 0; i < n; i++) {
+            nets[i] = htonl(current.routes[i].net);
+            prefixes[i] = current.routes[i].prefix;
+            gateways[i] = current.routes[i].gateway;
+        }
+    }
+    pthread_rwlock_unlock(&table_lock);
+    /* A map the kernel refuses leaves those packets to the pump: slower, never lost. */
+    if (!nets || !gateways || !prefixes || tunl0_bpf_set_routes(&fast, nets, prefixes, gateways, n) < 0)
+        fprintf(stderr, "gingham-tunl0: the fast path's route map is incomplete (%s): the pump carries the rest\n", strerror(errno));
+    free(nets);
+    free(gateways);
+    free(prefixes);
+}
+
 static void install_routes(struct session *s) {
     qsort(s->routes, s->valid, sizeof *s->routes, by_prefix_desc);
     pthread_rwlock_wrlock(&table_lock);
@@ -323,6 +357,7 @@ static void install_routes(struct session *s) {
     pthread_rwlock_unlock(&table_lock);
     free(old);
     s->routes = NULL;
+    if (fast_on) sync_fast_routes();
 }
 
 static void install_hosts(struct session *s) {
@@ -334,6 +369,8 @@ static void install_hosts(struct session *s) {
     pthread_rwlock_unlock(&hosts_lock);
     free(old);
     s->addresses = NULL;
+    if (fast_on && tunl0_bpf_set_hosts(&fast, hosts.addresses, n) < 0)
+        fprintf(stderr, "gingham-tunl0: the fast path's host set is incomplete (%s): the pump takes the rest\n", strerror(errno));
 }
 
 static void finish_table(struct session *s) {
@@ -393,8 +430,11 @@ static void handle_line(struct session *s, char *line) {
         return;
     }
     if (strcmp(line, "stats") == 0) {
-        char reply[160];
-        snprintf(reply, sizeof reply, "stats decapsulated %lu foreign %lu malformed %lu unrouted %lu", decapsulated, foreign, malformed, unrouted);
+        char reply[224];
+        unsigned long fast_out, fast_in;
+        tunl0_bpf_counts(&fast_out, &fast_in);
+        snprintf(reply, sizeof reply, "stats decapsulated %lu foreign %lu malformed %lu unrouted %lu encapsulated-fast %lu decapsulated-fast %lu fastpath %s",
+                 decapsulated + fast_in, foreign, malformed, unrouted, fast_out, fast_in, fast_on ? "bpf" : "off");
         s->reply(s, reply);
     } else if (strcmp(line, "hello") == 0) {
         char reply[160];
@@ -553,6 +593,32 @@ static void socket_loop(int listener) {
     }
 }
 
+static int interface_index(const char *name) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int index = fd >= 0 && ioctl(fd, SIOCGIFINDEX, &ifr) == 0 ? ifr.ifr_ifindex : -1;
+    if (fd >= 0) close(fd);
+    return index;
+}
+
+/* The interface that holds the node's address: where tunnel packets arrive and leave. */
+static int underlay_ifindex(uint32_t local) {
+    struct ifaddrs *all;
+    if (getifaddrs(&all) < 0) return -1;
+    int index = -1;
+    for (struct ifaddrs *a = all; a; a = a->ifa_next) {
+        if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET) continue;
+        if (((struct sockaddr_in *)a->ifa_addr)->sin_addr.s_addr == local) {
+            index = interface_index(a->ifa_name);
+            break;
+        }
+    }
+    freeifaddrs(all);
+    return index;
+}
+
 int main(int argc, char **argv) {
     const char *log_path = NULL;
     if (argc != 3 && argc != 5 && argc != 7) goto usage;
@@ -618,11 +684,28 @@ int main(int argc, char **argv) {
 
     int listener = control_path ? make_control_socket(control_path) : -1;
 
+    /* The kernel fast path, unless this kernel cannot take it (or GINGHAM_TUNL0_FASTPATH=off asks
+     * for the pump alone). Said once it is known where messages go. */
+    char fast_message[320];
+    const char *fast_env = getenv("GINGHAM_TUNL0_FASTPATH");
+    int underlay = underlay_ifindex(local.s_addr);
+    if (fast_env && strcmp(fast_env, "off") == 0) {
+        snprintf(fast_message, sizeof fast_message, "kernel fast path off (GINGHAM_TUNL0_FASTPATH=off): the pump carries every packet");
+    } else if (underlay <= 0) {
+        snprintf(fast_message, sizeof fast_message, "kernel fast path off: no interface holds %s", argv[2]);
+    } else if (tunl0_bpf_start(&fast, interface_index(ifr.ifr_name), underlay, local.s_addr) < 0) {
+        snprintf(fast_message, sizeof fast_message, "kernel fast path off (%s): the pump carries every packet", fast.error);
+    } else {
+        fast_on = 1;
+        snprintf(fast_message, sizeof fast_message, "kernel fast path on: BPF on %s egress and on the underlay's ingress", ifr.ifr_name);
+    }
+
     pthread_t tx, rx;
     if (pthread_create(&tx, NULL, tun_to_wire, NULL) != 0 || pthread_create(&rx, NULL, wire_to_tun, NULL) != 0) die("start the pump threads");
     printf("ready\n");
     fflush(stdout);
     if (!control_path) {
+        fprintf(stderr, "gingham-tunl0: %s\n", fast_message);
         stdin_loop();
         return 0;
     }
@@ -631,6 +714,7 @@ int main(int argc, char **argv) {
     int log = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
     if (devnull >= 0) dup2(devnull, 0), dup2(devnull, 1);
     if (log >= 0 || devnull >= 0) dup2(log >= 0 ? log : devnull, 2);
+    fprintf(stderr, "gingham-tunl0: %s\n", fast_message);
     socket_loop(listener);
     return 0;
 
