@@ -180,6 +180,19 @@ describe('jumbo frames (9001-byte underlay)', () => {
     expect(userspace, line).toBeGreaterThan(100e6);
   });
 
+  it('a capture on tunl0 sees its outgoing packets, as on the kernel device: they take the pump while it runs, the fast path again after', async () => {
+    await inMode('IPIP Always');
+    const capture = background(worker1.netns, ['tcpdump', '-n', '-l', '-i', 'tunl0', '-c', '3', `icmp and dst ${worker3.pod.ip}`]);
+    await waitFor(() => `tcpdump on tunl0: ${capture.output()}`, () => capture.output().includes('listening'), 10_000);
+    await waitFor(() => `the helper to see the capture: ${helperLog(worker1.netns)}`, () => helperLog(worker1.netns).includes('a packet capture watches tunl0'), 5_000);
+    inNs(worker1.pod.netns, ['ping', '-c', '3', '-i', '0.2', '-W', '1', worker3.pod.ip]);
+    await waitFor(() => `three echo requests seen on tunl0: ${capture.output()}`, () => (capture.output().match(/ICMP echo request/g) ?? []).length === 3, 10_000);
+    await waitFor(() => `the fast path back: ${helperLog(worker1.netns)}`, () => helperLog(worker1.netns).includes('no packet capture watches tunl0 any more'), 5_000);
+    const before = Number((await helperStats(worker1.netns))['encapsulated-fast']);
+    inNs(worker1.pod.netns, ['ping', '-c', '3', '-i', '0.2', '-W', '1', worker3.pod.ip]);
+    expect(Number((await helperStats(worker1.netns))['encapsulated-fast'])).toBeGreaterThanOrEqual(before + 3);
+  });
+
   it('carries bulk TCP between pods through the pump alone (GINGHAM_TUNL0_FASTPATH=off) in 8941-byte segments', async () => {
     await inMode('IPIP Always');
     await restartAgents('off');

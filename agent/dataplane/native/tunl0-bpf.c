@@ -111,8 +111,17 @@ enum { R0 = BPF_REG_0, R1, R2, R3, R4, R5, R6, R7, R8, R9, FP };
  * is built on the stack at fp-32 .. fp-13 while the inner one can still be read; the route key at
  * fp-8: {32, destination}.
  */
-static void write_encap(struct prog *p, int routes, int counters, uint32_t local, int underlay) {
+static void write_encap(struct prog *p, int routes, int counters, int config, uint32_t local, int underlay) {
     movr(p, R6, R1);
+    /* While a capture watches tunl0, every packet goes through the device (see tunl0_bpf_watched). */
+    st(p, BPF_W, FP, -40, 0);
+    load_map(p, R1, config);
+    movr(p, R2, FP);
+    alu(p, BPF_ADD, R2, -40);
+    call(p, BPF_FUNC_map_lookup_elem);
+    jmp(p, BPF_JEQ, R0, 0, L_NEXT);
+    ldx(p, BPF_W, R1, R0, 0);
+    jmp(p, BPF_JNE, R1, 0, L_NEXT);
     ldx(p, BPF_W, R2, R6, SKB(data));
     ldx(p, BPF_W, R3, R6, SKB(data_end));
     movr(p, R4, R2);
@@ -309,6 +318,7 @@ static int attach(struct tunl0_bpf *b, int prog, int ifindex, int type, const ch
 }
 
 static int counters_map = -1;
+static int config_map = -1; /* [0]: 1 while a capture watches tunl0 */
 
 int tunl0_bpf_start(struct tunl0_bpf *b, int tun_ifindex, int underlay_ifindex, uint32_t local) {
     memset(b, 0, sizeof *b);
@@ -319,8 +329,10 @@ int tunl0_bpf_start(struct tunl0_bpf *b, int tun_ifindex, int underlay_ifindex, 
     if (b->hosts_map < 0) return -1;
     counters_map = make_map(b, "tunl0_counts", BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0);
     if (counters_map < 0) return -1;
+    config_map = make_map(b, "tunl0_config", BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
+    if (config_map < 0) return -1;
     static struct prog encap, decap;
-    write_encap(&encap, b->routes_map, counters_map, local, underlay_ifindex);
+    write_encap(&encap, b->routes_map, counters_map, config_map, local, underlay_ifindex);
     write_decap(&decap, b->hosts_map, counters_map, local, tun_ifindex);
     int out = load(b, &encap, "tunl0_encap");
     if (out < 0) return -1;
@@ -354,6 +366,17 @@ void tunl0_bpf_counts(unsigned long *encapsulated, unsigned long *decapsulated) 
         *encapsulated = (unsigned long)values[COUNT_ENCAPSULATED];
         *decapsulated = (unsigned long)values[COUNT_DECAPSULATED];
     }
+}
+
+void tunl0_bpf_watched(int watched) {
+    uint32_t key = 0, value = watched ? 1 : 0;
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.map_fd = (uint32_t)config_map;
+    a.key = (uint64_t)(uintptr_t)&key;
+    a.value = (uint64_t)(uintptr_t)&value;
+    a.flags = BPF_ANY;
+    if (config_map >= 0) sys_bpf(BPF_MAP_UPDATE_ELEM, &a);
 }
 
 /* ---- Tables ---- */

@@ -37,6 +37,14 @@ int tunl0_bpf_set_routes(struct tunl0_bpf *b, const uint32_t *nets, const int *p
 /* Makes the host map hold exactly these addresses (host byte order, as the pump keeps them). */
 int tunl0_bpf_set_hosts(struct tunl0_bpf *b, const uint32_t *addresses, size_t count);
 
+/*
+ * Whether a packet capture (tcpdump, Wireshark: an AF_PACKET socket) watches tunl0. A capture sees
+ * what passes a device's transmit, and the egress program sends packets on before that: while one
+ * watches, tunl0's outgoing packets go through the device and the pump, so that the capture sees
+ * them as it would on the kernel's ipip device. Incoming packets are received on tunl0 either way.
+ */
+void tunl0_bpf_watched(int watched);
+
 /* Packets each program has carried since it was loaded. */
 void tunl0_bpf_counts(unsigned long *encapsulated, unsigned long *decapsulated);
 

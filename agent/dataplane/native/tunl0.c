@@ -296,6 +296,49 @@ static void *wire_to_tun(void *arg) {
     return NULL;
 }
 
+/* ---- Captures ---- */
+
+static int tun_ifindex = -1;
+
+/*
+ * Watches for packet captures on tunl0 (an AF_PACKET socket bound to it, or to every interface as
+ * `tcpdump -i any` binds) in /proc/net/packet, this namespace's list, every 50 ms: while there is
+ * one, the fast path lets tunl0's outgoing packets through the device (tunl0_bpf_watched), so the
+ * capture sees them; a capture's first 50 ms may miss some.
+ */
+static void *watch_captures(void *arg) {
+    (void)arg;
+    int watched = 0;
+    for (;;) {
+        FILE *f = fopen("/proc/net/packet", "r");
+        int now = 0;
+        if (f) {
+            char line[256];
+            int first = 1;
+            while (fgets(line, sizeof line, f)) {
+                if (first) {
+                    first = 0; /* the heading */
+                    continue;
+                }
+                unsigned long long sk;
+                int refs, type, iface;
+                unsigned proto;
+                if (sscanf(line, "%llx %d %d %x %d", &sk, &refs, &type, &proto, &iface) == 5 && (iface == 0 || iface == tun_ifindex)) now = 1;
+            }
+            fclose(f);
+        }
+        if (now != watched) {
+            watched = now;
+            tunl0_bpf_watched(watched);
+            fprintf(stderr, "gingham-tunl0: %s\n", watched ? "a packet capture watches tunl0: its outgoing packets go through the device (and the pump) while it runs"
+                                                             : "no packet capture watches tunl0 any more: the fast path takes its outgoing packets again");
+        }
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return NULL;
+}
+
 /* ---- Commands ---- */
 
 static int parse_cidr(const char *text, struct route *route) {
@@ -693,7 +736,7 @@ int main(int argc, char **argv) {
         snprintf(fast_message, sizeof fast_message, "kernel fast path off (GINGHAM_TUNL0_FASTPATH=off): the pump carries every packet");
     } else if (underlay <= 0) {
         snprintf(fast_message, sizeof fast_message, "kernel fast path off: no interface holds %s", argv[2]);
-    } else if (tunl0_bpf_start(&fast, interface_index(ifr.ifr_name), underlay, local.s_addr) < 0) {
+    } else if (tunl0_bpf_start(&fast, (tun_ifindex = interface_index(ifr.ifr_name)), underlay, local.s_addr) < 0) {
         snprintf(fast_message, sizeof fast_message, "kernel fast path off (%s): the pump carries every packet", fast.error);
     } else {
         fast_on = 1;
@@ -702,6 +745,8 @@ int main(int argc, char **argv) {
 
     pthread_t tx, rx;
     if (pthread_create(&tx, NULL, tun_to_wire, NULL) != 0 || pthread_create(&rx, NULL, wire_to_tun, NULL) != 0) die("start the pump threads");
+    pthread_t watcher;
+    if (fast_on && pthread_create(&watcher, NULL, watch_captures, NULL) != 0) die("start the capture watcher");
     printf("ready\n");
     fflush(stdout);
     if (!control_path) {
