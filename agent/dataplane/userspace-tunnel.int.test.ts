@@ -283,7 +283,7 @@ describe.each([['in the kernel fast path', 'on'], ['through the pump alone', 'of
     for (const name of Object.values(ns)) runSync('ip', ['netns', 'del', name], { allowFail: true });
   });
 
-  it('drops IP-in-IP whose outer source is not in its host set and counts it; counts malformed tunnel packets; takes outer IP options', async () => {
+  it('drops IP-in-IP whose outer source is not in its host set and counts it; counts malformed tunnel packets; takes outer IP options; outlives its underlay link made anew', async () => {
     for (const name of Object.values(ns)) {
       runSync('ip', ['netns', 'add', name]);
       inNs(name, ['ip', 'link', 'set', 'lo', 'up']);
@@ -344,6 +344,22 @@ describe.each([['in the kernel fast path', 'on'], ['through the pump alone', 'of
     const malformed = Number([...a.output().matchAll(/malformed (\d+)/g)].at(-1)![1]);
     expect(malformed - malformedBefore).toBe(2);
     expect(heard()).not.toContain('bad-length');
+
+    if (fastPath === 'on') {
+      // The link between a and b deleted and made again (new interfaces, the same addresses): the
+      // programs went with the old ones, so both helpers send through the pump from then on.
+      inNs(ns.a, ['ip', 'link', 'del', 'ethb']);
+      runSync('ip', ['link', 'add', 'ethb', 'netns', ns.a, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.b]);
+      for (const [name, address, dev] of [[ns.a, '10.99.1.1/24', 'ethb'], [ns.b, '10.99.1.2/24', 'eth0']] as const) {
+        inNs(name, ['ip', 'addr', 'add', address, 'dev', dev]);
+        inNs(name, ['ip', 'link', 'set', dev, 'up']);
+      }
+      for (const name of [ns.a, ns.b]) {
+        await waitFor(() => `the helper in ${name} to see its underlay gone: ${helpers.get(name)!.output()}`, () => helpers.get(name)!.output().includes('fast path was attached to is gone'), 5_000);
+      }
+      sendUdp(ns.b, '192.168.10.1', 9997, 'from-b-again');
+      await waitFor(() => `b's datagrams over the new link: ${heard()}`, () => heard().includes('from-b-again'), 10_000);
+    }
     for (const helper of helpers.values()) helper.kill('SIGKILL');
   });
 });

@@ -318,9 +318,20 @@ static int attach(struct tunl0_bpf *b, int prog, int ifindex, int type, const ch
 }
 
 static int counters_map = -1;
-static int config_map = -1; /* [0]: 1 while a capture watches tunl0 */
+static int config_map = -1; /* [0]: 1 while tunl0's outgoing packets must take the device (tunl0_bpf_watched) */
+
+static int start(struct tunl0_bpf *b, int tun_ifindex, int underlay_ifindex, uint32_t local);
 
 int tunl0_bpf_start(struct tunl0_bpf *b, int tun_ifindex, int underlay_ifindex, uint32_t local) {
+    if (start(b, tun_ifindex, underlay_ifindex, local) == 0) return 0;
+    /* Nothing half-made stays: the pump works alone. */
+    int *fds[] = {&b->routes_map, &b->hosts_map, &counters_map, &config_map, &b->links[0], &b->links[1]};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (*fds[i] >= 0) close(*fds[i]), *fds[i] = -1;
+    return -1;
+}
+
+static int start(struct tunl0_bpf *b, int tun_ifindex, int underlay_ifindex, uint32_t local) {
     memset(b, 0, sizeof *b);
     b->routes_map = b->hosts_map = b->links[0] = b->links[1] = -1;
     b->routes_map = make_map(b, "tunl0_routes", BPF_MAP_TYPE_LPM_TRIE, 8, 4, 1 << 20, BPF_F_NO_PREALLOC);
@@ -337,19 +348,18 @@ int tunl0_bpf_start(struct tunl0_bpf *b, int tun_ifindex, int underlay_ifindex, 
     int out = load(b, &encap, "tunl0_encap");
     if (out < 0) return -1;
     int in = load(b, &decap, "tunl0_decap");
-    if (in < 0) return -1;
+    if (in < 0) {
+        close(out);
+        return -1;
+    }
     /* Decapsulation first: a route in the map before the peer can take the packets is harmless,
      * the other order would send what the far end cannot take yet. Both are live only once the
      * agent has given the tables. */
-    if ((b->links[0] = attach(b, in, underlay_ifindex, TCX_INGRESS, "the underlay's ingress")) < 0) return -1;
-    if ((b->links[1] = attach(b, out, tun_ifindex, TCX_EGRESS, "tunl0's egress")) < 0) {
-        close(b->links[0]);
-        b->links[0] = -1;
-        return -1;
-    }
-    close(out);
+    b->links[0] = attach(b, in, underlay_ifindex, TCX_INGRESS, "the underlay's ingress");
+    if (b->links[0] >= 0) b->links[1] = attach(b, out, tun_ifindex, TCX_EGRESS, "tunl0's egress");
+    close(out); /* the links hold the programs */
     close(in);
-    return 0;
+    return b->links[0] >= 0 && b->links[1] >= 0 ? 0 : -1;
 }
 
 void tunl0_bpf_counts(unsigned long *encapsulated, unsigned long *decapsulated) {

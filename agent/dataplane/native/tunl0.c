@@ -296,42 +296,55 @@ static void *wire_to_tun(void *arg) {
     return NULL;
 }
 
-/* ---- Captures ---- */
+/* ---- Captures, and the underlay going ---- */
 
 static int tun_ifindex = -1;
+static int underlay_index = -1;
+static uint32_t local_address; /* network byte order */
+static int underlay_ifindex(uint32_t local);
+
+/* Whether an AF_PACKET socket in this namespace is bound to tunl0, or to every interface as
+ * `tcpdump -i any` binds (/proc/net/packet: this namespace's list). */
+static int capture_on_tunl0(void) {
+    FILE *f = fopen("/proc/net/packet", "r");
+    if (!f) return 0;
+    char line[256];
+    int first = 1, found = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (first) {
+            first = 0; /* the heading */
+            continue;
+        }
+        unsigned long long sk;
+        int refs, type, iface;
+        unsigned proto;
+        if (sscanf(line, "%llx %d %d %x %d", &sk, &refs, &type, &proto, &iface) == 5 && (iface == 0 || iface == tun_ifindex)) found = 1;
+    }
+    fclose(f);
+    return found;
+}
 
 /*
- * Watches for packet captures on tunl0 (an AF_PACKET socket bound to it, or to every interface as
- * `tcpdump -i any` binds) in /proc/net/packet, this namespace's list, every 50 ms: while there is
- * one, the fast path lets tunl0's outgoing packets through the device (tunl0_bpf_watched), so the
- * capture sees them; a capture's first 50 ms may miss some.
+ * Every 50 ms: while a capture watches tunl0, or once the interface the programs were attached to
+ * no longer holds the node's address (deleted and made again: the links went with it), tunl0's
+ * outgoing packets go through the device and the pump (tunl0_bpf_watched), so that the capture
+ * sees them and none is sent to a device that is gone. A capture's first 50 ms may miss some.
  */
 static void *watch_captures(void *arg) {
     (void)arg;
-    int watched = 0;
-    for (;;) {
-        FILE *f = fopen("/proc/net/packet", "r");
-        int now = 0;
-        if (f) {
-            char line[256];
-            int first = 1;
-            while (fgets(line, sizeof line, f)) {
-                if (first) {
-                    first = 0; /* the heading */
-                    continue;
-                }
-                unsigned long long sk;
-                int refs, type, iface;
-                unsigned proto;
-                if (sscanf(line, "%llx %d %d %x %d", &sk, &refs, &type, &proto, &iface) == 5 && (iface == 0 || iface == tun_ifindex)) now = 1;
-            }
-            fclose(f);
+    int watched = 0, gone = 0;
+    for (unsigned tick = 0;; tick++) {
+        int now = capture_on_tunl0();
+        if (!gone && tick % 20 == 0 && underlay_ifindex(local_address) != underlay_index) {
+            gone = 1;
+            fprintf(stderr, "gingham-tunl0: the underlay interface the fast path was attached to is gone: the pump carries every packet from now on\n");
         }
-        if (now != watched) {
-            watched = now;
+        if ((now || gone) != watched) {
+            watched = now || gone;
             tunl0_bpf_watched(watched);
-            fprintf(stderr, "gingham-tunl0: %s\n", watched ? "a packet capture watches tunl0: its outgoing packets go through the device (and the pump) while it runs"
-                                                             : "no packet capture watches tunl0 any more: the fast path takes its outgoing packets again");
+            if (!gone)
+                fprintf(stderr, "gingham-tunl0: %s\n", watched ? "a packet capture watches tunl0: its outgoing packets go through the device (and the pump) while it runs"
+                                                                 : "no packet capture watches tunl0 any more: the fast path takes its outgoing packets again");
         }
         struct timespec pause = {0, 50 * 1000 * 1000};
         nanosleep(&pause, NULL);
@@ -639,7 +652,7 @@ static void socket_loop(int listener) {
 static int interface_index(const char *name) {
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     int index = fd >= 0 && ioctl(fd, SIOCGIFINDEX, &ifr) == 0 ? ifr.ifr_ifindex : -1;
     if (fd >= 0) close(fd);
@@ -732,6 +745,8 @@ int main(int argc, char **argv) {
     char fast_message[320];
     const char *fast_env = getenv("GINGHAM_TUNL0_FASTPATH");
     int underlay = underlay_ifindex(local.s_addr);
+    local_address = local.s_addr;
+    underlay_index = underlay;
     if (fast_env && strcmp(fast_env, "off") == 0) {
         snprintf(fast_message, sizeof fast_message, "kernel fast path off (GINGHAM_TUNL0_FASTPATH=off): the pump carries every packet");
     } else if (underlay <= 0) {
