@@ -75,13 +75,23 @@ static void load_map(struct prog *p, int dst, int fd) {
     emit(p, INSN(0, 0, 0, 0, 0));
 }
 
-/* counters[0].field += 1 (atomically: both CPUs may count at once). Uses r0-r2, key at fp-40. */
-static void count(struct prog *p, int counters, int field) {
-    st(p, BPF_W, BPF_REG_10, -40, 0);
-    load_map(p, BPF_REG_1, counters);
+/* r0 = the value for the key at fp+key (NULL when there is none); r1-r5 are the call's. */
+static void lookup(struct prog *p, int map, int16_t key) {
+    load_map(p, BPF_REG_1, map);
     movr(p, BPF_REG_2, BPF_REG_10);
-    alu(p, BPF_ADD, BPF_REG_2, -40);
+    alu(p, BPF_ADD, BPF_REG_2, key);
     call(p, BPF_FUNC_map_lookup_elem);
+}
+
+/* r0 = the one slot of an array map (its key, 0, at fp-40). */
+static void lookup_slot(struct prog *p, int map) {
+    st(p, BPF_W, BPF_REG_10, -40, 0);
+    lookup(p, map, -40);
+}
+
+/* counters[0].field += 1 (atomically: both CPUs may count at once). */
+static void count(struct prog *p, int counters, int field) {
+    lookup_slot(p, counters);
     jmp(p, BPF_JEQ, BPF_REG_0, 0, L_COUNTED);
     mov(p, BPF_REG_1, 1);
     emit(p, INSN(BPF_STX | BPF_DW | BPF_ATOMIC, BPF_REG_0, BPF_REG_1, (int16_t)(field * 8), BPF_ADD));
@@ -114,11 +124,7 @@ enum { R0 = BPF_REG_0, R1, R2, R3, R4, R5, R6, R7, R8, R9, FP };
 static void write_encap(struct prog *p, int routes, int counters, int config, uint32_t local, int underlay) {
     movr(p, R6, R1);
     /* While a capture watches tunl0, every packet goes through the device (see tunl0_bpf_watched). */
-    st(p, BPF_W, FP, -40, 0);
-    load_map(p, R1, config);
-    movr(p, R2, FP);
-    alu(p, BPF_ADD, R2, -40);
-    call(p, BPF_FUNC_map_lookup_elem);
+    lookup_slot(p, config);
     jmp(p, BPF_JEQ, R0, 0, L_NEXT);
     ldx(p, BPF_W, R1, R0, 0);
     jmp(p, BPF_JNE, R1, 0, L_NEXT);
@@ -147,10 +153,7 @@ static void write_encap(struct prog *p, int routes, int counters, int config, ui
     st(p, BPF_W, FP, -8, 32);
     ldx(p, BPF_W, R1, R2, 16);
     stx(p, BPF_W, FP, -4, R1);
-    load_map(p, R1, routes);
-    movr(p, R2, FP);
-    alu(p, BPF_ADD, R2, -8);
-    call(p, BPF_FUNC_map_lookup_elem);
+    lookup(p, routes, -8);
     jmp(p, BPF_JEQ, R0, 0, L_NEXT); /* no next hop: the pump counts it */
     ldx(p, BPF_W, R1, R0, 0);
     stx(p, BPF_W, FP, -16, R1);
@@ -239,10 +242,7 @@ static void write_decap(struct prog *p, int hosts, int counters, uint32_t local,
     jmp(p, BPF_JNE, R1, 0x40, L_NEXT);
     ldx(p, BPF_W, R1, R2, 14 + 12);
     stx(p, BPF_W, FP, -4, R1);
-    load_map(p, R1, hosts);
-    movr(p, R2, FP);
-    alu(p, BPF_ADD, R2, -4);
-    call(p, BPF_FUNC_map_lookup_elem);
+    lookup(p, hosts, -4);
     jmp(p, BPF_JEQ, R0, 0, L_NEXT); /* not a cluster host: the pump counts and drops it */
 
     movr(p, R1, R6);
