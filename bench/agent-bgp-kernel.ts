@@ -19,7 +19,7 @@
 // every measurement, which the executable's figures are without. `--hold S` keeps the agent S s
 // after all are installed and reports its peak then too (S > 90: its resync, a full pass that
 // reads the whole kernel table, falls in it).
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,11 +34,14 @@ import { ginghamRouteProtocol } from '../shared/dataplane-plan/index.ts';
 import { BenchAgent } from './support/agent-process.ts';
 import { birdEstablishedAt, birdImported, birdReceiverConfig, senderConfig } from './support/bird-configs.ts';
 import { clearRoutes, mainTablePrefixes, protocolRoutes } from './support/kernel-table.ts';
-import { cpuSeconds, peakRssMb, rssMb } from './support/process-stats.ts';
+import { cpuSeconds, peakRssMb, residentMappings, residentSplitMb, rssMb } from './support/process-stats.ts';
 import { loadText, median, ratio } from './support/summary.ts';
 import { benchArgs } from './support/options.ts';
 
 type Receiver = 'agent' | 'executable' | 'bird';
+
+/** process.memoryUsage() in MiB, as the agent's bgp.status reports it. */
+interface HeapFigures { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number }
 
 interface Result {
   n: number;
@@ -54,6 +57,21 @@ interface Result {
   idleRssMb?: number;
   /** With --hold: the peak RSS once the agent has run --hold seconds more (its 90 s resync reads the whole table). */
   heldPeakRssMb?: number;
+  /**
+   * The agent's resident pages split (smaps_rollup): anonymous and file-backed (the executable's
+   * pages of Node and the bundle it touched), before the routes, the most anonymous seen while
+   * they came (sampled every poll) and once all were in; and its V8 heap then (process.memoryUsage()).
+   */
+  memory?: {
+    idle?: { anon: number; file: number };
+    peakAnonMb: number;
+    end?: { anon: number; file: number };
+    idleHeap?: HeapFigures;
+    endHeap?: HeapFigures;
+    /** The most array buffers and V8 heap (heapTotal) any poll's bgp.status answer gave. */
+    peakArrayBuffersMb?: number;
+    peakHeapTotalMb?: number;
+  };
   /** CPU seconds from the receiver's start until the end of the measurement. */
   cpuSeconds: number;
   load: string;
@@ -99,11 +117,12 @@ async function cleanTable(node: LabNode): Promise<number> {
  * Polls the kernel table (and the receiver's own count of received routes) until N are in, the
  * count stops growing for --stall, or --timeout passes. Returns the times from `t0` and the count.
  */
-async function watch(node: LabNode, baseline: number, n: number, t0: number, received: () => Promise<number>): Promise<{ receivedMs?: number; installedMs?: number; installed: number }> {
+async function watch(node: LabNode, baseline: number, n: number, t0: number, received: () => Promise<number>, sample?: () => Promise<void>): Promise<{ receivedMs?: number; installedMs?: number; installed: number }> {
   let receivedMs: number | undefined;
   let installed = 0;
   let lastGrowth = Date.now();
   for (;;) {
+    await sample?.();
     if (receivedMs === undefined && (await received().catch(() => 0)) >= n) receivedMs = Date.now() - t0;
     const now = (await mainTablePrefixes(node)) - baseline;
     if (now > installed) lastGrowth = Date.now();
@@ -125,8 +144,16 @@ async function measureBird(node: LabNode, sender: LabNode, n: number): Promise<R
   const pid = b.process?.pid;
   const cpu0 = await cpuSeconds(pid);
   const t0 = await waitFor('BIRD established', async () => birdEstablishedAt(await b.birdc('show protocols all sender'), 'sender'), 60_000, 20);
-  const seen = await watch(node, baseline, n, t0, async () => birdImported(await b.birdc('show protocols all sender')));
-  const result: Result = { n, receiver: 'bird', ...seen, peakRssMb: await peakRssMb(pid), cpuSeconds: (await cpuSeconds(pid)) - cpu0, load: loadText() };
+  const memory: NonNullable<Result['memory']> = { peakAnonMb: 0 };
+  const sample = async () => {
+    const now = await residentSplitMb(pid);
+    if (now) memory.peakAnonMb = Math.max(memory.peakAnonMb, now.anon);
+  };
+  const seen = await watch(node, baseline, n, t0, async () => birdImported(await b.birdc('show protocols all sender')), sample);
+  const result: Result = { n, receiver: 'bird', ...seen, peakRssMb: await peakRssMb(pid), cpuSeconds: (await cpuSeconds(pid)) - cpu0, load: loadText(), memory };
+  await sample();
+  const end = await residentSplitMb(pid);
+  if (end) memory.end = end;
   if (seen.installedMs !== undefined) {
     const own = await protocolRoutes(node, BIRD_PROTOCOL);
     if (own < n) throw new Error(`BIRD: ${own} routes of protocol ${BIRD_PROTOCOL} in the kernel, expected ${n}`);
@@ -150,14 +177,41 @@ async function measureAgent(cluster: TestCluster, node: LabNode, sender: LabNode
     await new Promise((r) => setTimeout(r, 3000));
     const baseline = await mainTablePrefixes(node);
     const idleRssMb = await rssMb(pid);
+    const heap = async (): Promise<HeapFigures | undefined> => {
+      const m = (await agent.bgp().catch(() => undefined))?.memory;
+      const mib = (b: number) => b / 1048576;
+      return m ? { heapUsed: mib(m.heapUsed), heapTotal: mib(m.heapTotal), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers) } : undefined;
+    };
+    const idle = await residentSplitMb(pid);
+    const memory: NonNullable<Result['memory']> = { ...(idle ? { idle } : {}), peakAnonMb: idle?.anon ?? 0 };
+    const idleHeap = await heap();
+    if (idleHeap) memory.idleHeap = idleHeap;
+    const sample = async () => {
+      const now = await residentSplitMb(pid);
+      if (now) memory.peakAnonMb = Math.max(memory.peakAnonMb, now.anon);
+    };
     await cluster.apply([bgpPeer(sender)]);
-    const peer = async () => (await agent.bgp()).peers.find((p) => p.address === sender.address);
+    // Every poll's answer carries the agent's memoryUsage(): the most array buffers and V8 heap seen.
+    const peer = async () => {
+      const status = await agent.bgp();
+      memory.peakArrayBuffersMb = Math.max(memory.peakArrayBuffersMb ?? 0, status.memory.arrayBuffers / 1048576);
+      memory.peakHeapTotalMb = Math.max(memory.peakHeapTotalMb ?? 0, status.memory.heapTotal / 1048576);
+      return status.peers.find((p) => p.address === sender.address);
+    };
     const t0 = await waitFor('the agent established with the sender', async () => {
       const p = await peer();
       return p?.info === 'Established' ? Date.parse(p.since) : undefined;
     }, 120_000, 20);
-    const seen = await watch(node, baseline, n, t0, async () => (await peer())?.accepted ?? 0);
-    const result: Result = { n, receiver: tsx ? 'agent' : 'executable', ...seen, peakRssMb: await peakRssMb(pid), idleRssMb, cpuSeconds: (await cpuSeconds(pid)) - cpu0, load: loadText() };
+    const seen = await watch(node, baseline, n, t0, async () => (await peer())?.accepted ?? 0, sample);
+    const result: Result = { n, receiver: tsx ? 'agent' : 'executable', ...seen, peakRssMb: await peakRssMb(pid), idleRssMb, cpuSeconds: (await cpuSeconds(pid)) - cpu0, load: loadText(), memory };
+    await sample();
+    const end = await residentSplitMb(pid);
+    if (end) memory.end = end;
+    const endHeap = await heap();
+    if (endHeap) memory.endHeap = endHeap;
+    // BENCH_SMAPS: the agent's biggest mappings once all are in (which anonymous, which of its file).
+    if (process.env.BENCH_SMAPS) console.error(`    mappings (MiB): ${(await residentMappings(pid)).join('; ')}`);
+    await snapshotHeap(pid, `${n}`);
     if (seen.installedMs !== undefined) {
       const own = await protocolRoutes(node, ginghamRouteProtocol);
       if (own < n) throw new Error(`agent: ${own} routes of protocol ${ginghamRouteProtocol} in the kernel, expected ${n}`);
@@ -179,11 +233,46 @@ async function measureAgent(cluster: TestCluster, node: LabNode, sender: LabNode
   }
 }
 
+/**
+ * BENCH_HEAP_SNAPSHOTS=DIR: a V8 heap snapshot of the agent once the routes are in, written by the
+ * agent itself on SIGURG (BenchAgent gives it --heapsnapshot-signal then). The figures are read
+ * before it, since a snapshot costs memory of its own (one before the routes would raise the peak).
+ */
+async function snapshotHeap(pid: number | undefined, what: string): Promise<void> {
+  const dir = process.env.BENCH_HEAP_SNAPSHOTS;
+  if (!dir || !pid) return;
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGURG');
+  const file = await waitFor(`the agent's heap snapshot (${what})`, async () => {
+    const made = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    // Written once its size stops changing.
+    if (!made) return undefined;
+    const size = statSync(path.join(dir, made)).size;
+    await new Promise((r) => setTimeout(r, 1000));
+    return size > 0 && statSync(path.join(dir, made)).size === size ? made : undefined;
+  }, 300_000, 500);
+  renameSync(path.join(dir, file), path.join(dir, `agent-${what}-${file}`));
+}
+
+function mib(x: number | undefined): string {
+  return x === undefined ? '-' : x.toFixed(0);
+}
+
+/** The memory figures of one agent measurement, for the log. */
+function describeMemory(r: Result): string {
+  const m = r.memory;
+  if (!m) return '';
+  const split = (s?: { anon: number; file: number }) => (s ? `${mib(s.anon)} anon + ${mib(s.file)} file` : '-');
+  const heap = (h?: HeapFigures) => (h ? `heap ${mib(h.heapUsed)} used of ${mib(h.heapTotal)}, external ${mib(h.external)} (array buffers ${mib(h.arrayBuffers)})` : '-');
+  const polled = m.peakArrayBuffersMb !== undefined ? `; most seen while they came: heap ${mib(m.peakHeapTotalMb)}, array buffers ${mib(m.peakArrayBuffersMb)}` : '';
+  return `\n    resident MiB: before the routes ${split(m.idle)}; peak anon ${mib(m.peakAnonMb)}; all in ${split(m.end)}\n    V8 MiB: before ${heap(m.idleHeap)}; all in ${heap(m.endHeap)}${polled}`;
+}
+
 function describe(r: Result): string {
   const s = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(2)} s`);
   const done = r.installedMs !== undefined ? `installed in ${s(r.installedMs)}` : `installed ${r.installed} of ${r.n} (gave up)`;
   const idle = (r.idleRssMb !== undefined ? ` (${r.idleRssMb.toFixed(0)} MiB before the routes)` : '') + (r.heldPeakRssMb !== undefined ? `, peak ${r.heldPeakRssMb.toFixed(0)} MiB after ${holdMs / 1000} s more` : '');
-  return `${r.receiver}: received in ${s(r.receivedMs)}, ${done}, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.peakRssMb.toFixed(0)} MiB${idle} (load ${r.load})`;
+  return `${r.receiver}: received in ${s(r.receivedMs)}, ${done}, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.peakRssMb.toFixed(0)} MiB${idle} (load ${r.load})${describeMemory(r)}`;
 }
 
 async function main(): Promise<void> {
@@ -237,7 +326,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const label: Record<Receiver, string> = { agent: useTsx ? 'Gingham agent (tsx)' : 'Gingham agent', executable: 'Gingham agent (executable)', bird: 'BIRD 2 + kernel' };
-  const lines = [`| N | receiver | received (s) | installed (s) | in the kernel at the end | CPU (s) | peak RSS (MiB) | RSS before the routes (MiB) |${runs > 1 ? ` (median of ${runs})` : ''}`, '|---|---|---|---|---|---|---|---|'];
+  const lines = [`| N | receiver | received (s) | installed (s) | in the kernel at the end | CPU (s) | peak RSS (MiB) | RSS before the routes (MiB) | peak anonymous (MiB) | file-backed, all in (MiB) |${runs > 1 ? ` (median of ${runs})` : ''}`, '|---|---|---|---|---|---|---|---|---|---|'];
   const pick = (n: number, who: Receiver) => results.filter((r) => r.n === n && r.receiver === who);
   const med = (rs: Result[], f: (r: Result) => number | undefined) => {
     const v = rs.map(f);
@@ -247,13 +336,13 @@ async function main(): Promise<void> {
   for (const n of sizes) for (const who of receivers) {
     const rs = pick(n, who);
     if (rs.length === 0) continue;
-    lines.push(`| ${n} | ${label[who]} | ${secs(med(rs, (r) => r.receivedMs))} | ${secs(med(rs, (r) => r.installedMs))} | ${Math.min(...rs.map((r) => r.installed))} of ${n} | ${med(rs, (r) => r.cpuSeconds).toFixed(2)} | ${med(rs, (r) => r.peakRssMb).toFixed(0)} | ${who === 'bird' ? '-' : med(rs, (r) => r.idleRssMb).toFixed(0)} |`);
+    lines.push(`| ${n} | ${label[who]} | ${secs(med(rs, (r) => r.receivedMs))} | ${secs(med(rs, (r) => r.installedMs))} | ${Math.min(...rs.map((r) => r.installed))} of ${n} | ${med(rs, (r) => r.cpuSeconds).toFixed(2)} | ${med(rs, (r) => r.peakRssMb).toFixed(0)} | ${who === 'bird' ? '-' : med(rs, (r) => r.idleRssMb).toFixed(0)} | ${med(rs, (r) => r.memory?.peakAnonMb).toFixed(0)} | ${med(rs, (r) => r.memory?.end?.file).toFixed(0)} |`);
   }
-  lines.push('', '| N | agent | installed time agent/BIRD | CPU agent/BIRD | peak RSS agent/BIRD |', '|---|---|---|---|---|');
+  lines.push('', '| N | agent | installed time agent/BIRD | CPU agent/BIRD | peak RSS agent/BIRD | peak anonymous agent/BIRD |', '|---|---|---|---|---|---|');
   for (const n of sizes) for (const who of ['agent', 'executable'] as const) {
     const a = pick(n, who), b = pick(n, 'bird');
     if (a.length === 0 || b.length === 0) continue;
-    lines.push(`| ${n} | ${label[who]} | ${ratio(med(a, (r) => r.installedMs), med(b, (r) => r.installedMs))} | ${ratio(med(a, (r) => r.cpuSeconds), med(b, (r) => r.cpuSeconds))} | ${ratio(med(a, (r) => r.peakRssMb), med(b, (r) => r.peakRssMb))} |`);
+    lines.push(`| ${n} | ${label[who]} | ${ratio(med(a, (r) => r.installedMs), med(b, (r) => r.installedMs))} | ${ratio(med(a, (r) => r.cpuSeconds), med(b, (r) => r.cpuSeconds))} | ${ratio(med(a, (r) => r.peakRssMb), med(b, (r) => r.peakRssMb))} | ${ratio(med(a, (r) => r.memory?.peakAnonMb), med(b, (r) => r.memory?.peakAnonMb))} |`);
   }
   lines.push('', `Load average (1, 5, 15 min) at the end of each measurement: ${[...new Set(results.map((r) => r.load))].join(' / ')} (${os.cpus().length} cores).`);
   const table = lines.join('\n');

@@ -40,9 +40,14 @@ export class BenchAgent {
     // BENCH_CPU_PROF=DIR: a V8 CPU profile of the agent (through tsx only) written there at its exit.
     const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
     const program = this.options.executable ? [this.options.executable] : [process.execPath, ...profile, '--import', 'tsx', path.join(repoRoot, 'agent/cli/bin.ts')];
+    // BENCH_HEAP_SNAPSHOTS=DIR: the agent writes a heap snapshot there on SIGURG (agent-bgp-kernel.ts
+    // asks for them); BENCH_AGENT_NODE_OPTIONS: more of Node's options for the agent alone (the
+    // built executable takes them from NODE_OPTIONS as node does).
+    const snapshots = process.env.BENCH_HEAP_SNAPSHOTS ? `--heapsnapshot-signal=SIGURG --diagnostic-dir=${process.env.BENCH_HEAP_SNAPSHOTS}` : '';
+    const nodeOptions = [snapshots, process.env.BENCH_AGENT_NODE_OPTIONS ?? ''].filter(Boolean).join(' ');
     this.child = spawn('ip', ['netns', 'exec', this.node.ns, ...program, 'run', '--config', config], {
       cwd: repoRoot,
-      env: { ...process.env, GINGHAM_RUN_DIR: path.join(this.dir, 'run') },
+      env: { ...process.env, GINGHAM_RUN_DIR: path.join(this.dir, 'run'), ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (chunk: Buffer) => {
