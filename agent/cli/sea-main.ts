@@ -5,13 +5,24 @@
 // as Node's own single-executable code cache would be for a main script.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { getAsset } from 'node:sea';
+import { getAsset, getRawAsset } from 'node:sea';
+import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 import { BGP_COMMANDS } from './bgp-commands.ts';
 
+// V8's young generation stays at its first size (1 MiB a semi-space) instead of doubling up to
+// 16 MiB when many objects survive a scavenge: taking in a full table (decoded UPDATEs, the
+// kernel's echoes as text) grew it to the maximum, a V8 heap of 63 MiB for 27 in use. At 1M
+// routes the agent's peak RSS went from 213 to 199 MiB and its heap to 31 MiB, with no more CPU
+// (4.4 -> 3.9 s); the standalone speaker took in 1M as fast (bench/README.md, #14). Node 20's
+// single executable takes no V8 options of its own, and --max-semi-space-size counts only when
+// the heap is made; the growth factor is read at each growth, so 1 here means no growth.
+setFlagsFromString('--semi-space-growth-factor=1');
+
 const part = BGP_COMMANDS.has(process.argv[2] ?? '') ? 'bgp' : 'agent';
 const code = getAsset(`${part}.cjs`, 'utf8');
-const cachedData = Buffer.from(getAsset(`${part}.cache`));
+// The cache as it lies in the executable (getAsset would copy it first); an ArrayBuffer (the types allow a string).
+const cachedData = Buffer.from(getRawAsset(`${part}.cache`) as ArrayBuffer);
 // The asset is a CommonJS module already wrapped in its function (the build made the cache for exactly this text).
 const script = new Script(code, { filename: path.join(path.dirname(process.execPath), `${part}.cjs`), cachedData });
 const run = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: { exports: object }, filename: string, dirname: string) => void;
