@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { DesiredRoute } from '../../shared/dataplane-plan/index.ts';
 import { RouteEchoes } from './route-echoes.ts';
 import { RouteChangeList } from './route-change-list.ts';
@@ -57,5 +57,38 @@ describe('our own route writes, expected back from ip monitor', () => {
     expect(echoes.isEcho('[ROUTE]16.0.1.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(true);
     // All back: a route deleted by hand now is news.
     expect(echoes.isEcho('[ROUTE]Deleted 16.0.1.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(false);
+  });
+
+  it('takes a list in prefix order as it is, each echo once', () => {
+    const list = new RouteChangeList();
+    const kind = route('16.0.0.0/24');
+    for (const i of [1, 2, 3]) list.pushRoute('add', (16 << 24) + i * 256, 24, kind);
+    const echoes = new RouteEchoes();
+    echoes.expect(list);
+    expect(echoes.pending).toBe(3);
+    for (const i of [2, 3, 1]) expect(echoes.isEcho(`[ROUTE]16.0.${i}.0/24 via 10.0.0.1 dev eth0 proto 71 onlink `)).toBe(true);
+    expect(echoes.isEcho('[ROUTE]16.0.2.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(false);
+    expect(echoes.pending).toBe(0);
+  });
+
+  it('forgets what it expected 10 s after the last echo, with no further event to say so', () => {
+    vi.useFakeTimers();
+    try {
+      let now = 0;
+      const echoes = new RouteEchoes(() => now);
+      echoes.expect(['10.1.0.0/24', '10.1.1.0/24'].map((dst) => ({ op: 'add' as const, route: route(dst) })));
+      now = 5000;
+      vi.advanceTimersByTime(5000);
+      expect(echoes.isEcho('[ROUTE]10.1.0.0/24 via 10.0.0.1 dev eth0 proto 71 onlink ')).toBe(true);
+      // The other never comes back (the monitor lost it): 10 s after the last echo it is let go.
+      now = 14_000;
+      vi.advanceTimersByTime(9000);
+      expect(echoes.pending).toBe(1);
+      now = 15_001;
+      vi.advanceTimersByTime(1001);
+      expect(echoes.pending).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
