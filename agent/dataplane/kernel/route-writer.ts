@@ -33,6 +33,9 @@ const NEXT_HOP_DEVICE = 62;
 const NEXT_HOP_FORM = 61;
 const SYNC = 60;
 const MAX_NEXT_HOPS = 65536;
+/** Records (two words each) written at a time (256 KiB), and chunks written ahead of the pipe (2 MiB, 256k routes). */
+const CHUNK_WORDS = 65536;
+const WINDOW = 8;
 const FORM_ONLINK = 1 << 16;
 const FORM_SCOPE_LINK = 1 << 17;
 const FORM_BLACKHOLE = 1 << 18;
@@ -93,21 +96,54 @@ export class RouteWriter {
       if (!devices.has(dev)) devices.set(dev, this.ifindex(dev));
       return devices.get(dev);
     };
-    let words = new Uint32Array(Math.max(64, changes.size * 2 + 16));
+    // The records go out a chunk at a time, each written when full, with at most WINDOW chunks
+    // not yet taken by the pipe: one buffer of the whole pass (8 bytes a route) was 6.8 MiB of the
+    // peak at 1M, held until the writer had read it all. Not 'drain' (the buffer empty) before the
+    // next chunk: the writer would wait whenever the event loop is slow to come back (the kernel's
+    // echoes of the same pass keep it busy), where a window keeps it fed (300k routes with the
+    // loop kept busy were written no slower than as one buffer).
+    let words = new Uint32Array(CHUNK_WORDS);
     let n = 0;
     const push = (a: number, b: number) => {
-      if (n + 2 > words.length) {
-        const grown = new Uint32Array(words.length * 2);
-        grown.set(words);
-        words = grown;
-      }
       words[n++] = a >>> 0;
       words[n++] = b >>> 0;
     };
+    let gone = false;
+    const writing: Array<Promise<void>> = [];
+    const flush = async () => {
+      if (gone) n = 0;
+      if (n === 0) return;
+      const chunk = Buffer.from(words.buffer, 0, n * 4);
+      writing.push(new Promise<void>((resolve) => proc.stdin.write(chunk, () => resolve())));
+      words = new Uint32Array(CHUNK_WORDS);
+      n = 0;
+      // A writer that exits meanwhile rejects `answered`: stop writing then.
+      if (writing.length >= WINDOW) await Promise.race([writing.shift(), answered.then(() => undefined, () => { gone = true; })]);
+    };
+    const token = ++this.token;
+    const answered = new Promise<string[]>((resolve, reject) => {
+      const timeoutMs = this.options.timeoutMs ?? 60_000;
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        reject(new Error(`the route writer did not answer within ${timeoutMs} ms`));
+        this.close();
+        proc.kill();
+      }, timeoutMs);
+      this.waiting = {
+        token,
+        resolve: (refusals) => { clearTimeout(timer); resolve(refusals); },
+        reject: (error) => { clearTimeout(timer); reject(error); },
+      };
+    });
+    // Awaited below, after the writes: a writer that fails during them is not an unhandled rejection.
+    answered.catch(() => undefined);
+    setRef(proc, true);
     // The writer's next hop for each route the changes take theirs from (a BGP pass's changes
     // name one route per kind): a pass has a handful, whatever the number of routes.
     const hopOf = new Map<number, number | undefined>();
     for (let i = 0; i < changes.size; i++) {
+      // Room for the most one change pushes (a next hop's three records and the route's).
+      if (n + 8 > CHUNK_WORDS) await flush();
       const op = changes.op(i);
       const address = changes.address(i), length = changes.length(i);
       if (op === 'del') {
@@ -126,24 +162,8 @@ export class RouteWriter {
       }
       push(address, (length << LENGTH_SHIFT) | (op === 'replace' ? REPLACE : 0) | hop);
     }
-    const token = ++this.token;
     push(token, SYNC << LENGTH_SHIFT);
-    const answered = new Promise<string[]>((resolve, reject) => {
-      const timeoutMs = this.options.timeoutMs ?? 60_000;
-      const timer = setTimeout(() => {
-        this.waiting = undefined;
-        reject(new Error(`the route writer did not answer within ${timeoutMs} ms`));
-        this.close();
-        proc.kill();
-      }, timeoutMs);
-      this.waiting = {
-        token,
-        resolve: (refusals) => { clearTimeout(timer); resolve(refusals); },
-        reject: (error) => { clearTimeout(timer); reject(error); },
-      };
-    });
-    setRef(proc, true);
-    proc.stdin.write(Buffer.from(words.buffer, 0, n * 4));
+    await flush();
     try {
       const refusals = await answered;
       for (const failure of refusals.length > 0 ? this.name(refusals, changes) : []) failures.push(failure);
