@@ -1,6 +1,8 @@
 #!/usr/bin/env -S npx tsx
 // gingham-agent: the node agent's command line. Each command group lives in commands/, one file
 // per part of the agent, so that the parts grow without touching each other.
+// First: the heap's settings, before the rest loads.
+import './young-generation.ts';
 import type { Command as CommandType } from 'commander';
 import { Command } from 'commander';
 import { BGP_COMMANDS } from './bgp-commands.ts';

@@ -3,21 +3,13 @@
 // assets. V8 parses and holds every script it runs, so the standalone speaker no longer carries
 // the rest of the agent (about 27 MB). Each bundle comes with V8's code cache made at build time,
 // as Node's own single-executable code cache would be for a main script.
+// First: the heap's settings, before the bundle's code runs.
+import './young-generation.ts';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { getAsset, getRawAsset } from 'node:sea';
-import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 import { BGP_COMMANDS } from './bgp-commands.ts';
-
-// V8's young generation stays at its first size (1 MiB a semi-space) instead of doubling up to
-// 16 MiB when many objects survive a scavenge: taking in a full table (decoded UPDATEs, the
-// kernel's echoes as text) grew it to the maximum, a V8 heap of 63 MiB for 27 in use. At 1M
-// routes the agent's peak RSS went from 213 to 199 MiB and its heap to 31 MiB, with no more CPU
-// (4.4 -> 3.9 s); the standalone speaker took in 1M as fast (bench/README.md, #14). Node 20's
-// single executable takes no V8 options of its own, and --max-semi-space-size counts only when
-// the heap is made; the growth factor is read at each growth, so 1 here means no growth.
-setFlagsFromString('--semi-space-growth-factor=1');
 
 const part = BGP_COMMANDS.has(process.argv[2] ?? '') ? 'bgp' : 'agent';
 const code = getAsset(`${part}.cjs`, 'utf8');
