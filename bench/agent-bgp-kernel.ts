@@ -18,7 +18,10 @@
 // the built one (--agent): tsx's compiling holds about 110 MiB of the agent's RSS, the same in
 // every measurement, which the executable's figures are without. `--hold S` keeps the agent S s
 // after all are installed and reports its peak then too (S > 90: its resync, a full pass that
-// reads the whole kernel table, falls in it).
+// reads the whole kernel table, falls in it). Each RSS is split into anonymous and file-backed
+// pages (the executable's own, 60 MiB of the agent's), with the agent's V8 heap and array buffers
+// (#14). BENCH_HEAP_SNAPSHOTS=DIR: a heap snapshot of the agent once all are in;
+// BENCH_AGENT_NODE_OPTIONS: Node options for the agent alone; BENCH_SMAPS: its biggest mappings.
 import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
