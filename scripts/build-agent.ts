@@ -37,6 +37,15 @@ function run(command: string, args: string[]): void {
   }
 }
 
+function hasProgram(name: string): boolean {
+  try {
+    execFileSync(name, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function gitDescribe(): string {
   try {
     return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
@@ -104,7 +113,15 @@ export async function buildAgent(outDir = path.join(root, 'out', 'agent'), optio
   // The executable (Node and the bundle) is almost all of the bytes and compresses to about a third.
   const packed = gzipSync(readFileSync(executable), { level: 6 });
   writeFileSync(`${executable}.gz`, packed);
-  files[files.findIndex((f) => f.path === 'gingham-agent')]!.gzip = { path: 'gingham-agent.gz', sha256: createHash('sha256').update(packed).digest('hex'), size: packed.length };
+  const entry = files.find((f) => f.path === 'gingham-agent')!;
+  entry.gzip = { path: 'gingham-agent.gz', sha256: createHash('sha256').update(packed).digest('hex'), size: packed.length };
+  // And with zstd where the build machine has it: a tenth fewer bytes, and a node unpacks it in a
+  // third of gzip's time (0.3 s, not 1.1 s, for the 96 MB on a loaded lab machine).
+  if (hasProgram('zstd')) {
+    run('zstd', ['-q', '-T0', '-6', executable, '-o', `${executable}.zst`]);
+    const zst = readFileSync(`${executable}.zst`);
+    entry.zstd = { path: 'gingham-agent.zst', sha256: createHash('sha256').update(zst).digest('hex'), size: zst.length };
+  }
   // The built executable prints its own cluster manifests, once, here: an install applies them
   // without starting the executable on a node (seconds on a loaded one) just to read them.
   const clusterYaml = execFileSync(executable, ['manifests'], { encoding: 'utf8' });
@@ -160,7 +177,7 @@ function listFiles(dir: string, prefix = ''): string[] {
     .flatMap((entry) => {
       const rel = path.join(prefix, entry.name);
       if (entry.isDirectory()) return listFiles(dir, rel);
-      return rel === 'manifest.json' || rel === 'cluster-manifests.yaml' || rel.endsWith('.gz') ? [] : [rel];
+      return rel === 'manifest.json' || rel === 'cluster-manifests.yaml' || rel.endsWith('.gz') || rel.endsWith('.zst') ? [] : [rel];
     })
     .sort();
 }

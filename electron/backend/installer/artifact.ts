@@ -1,7 +1,7 @@
 // The agent artifact the console installs: the folder `npm run build:agent` writes (out/agent),
 // read through its manifest (shared/api/agent-artifact.ts), checked here as untrusted input.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentManifest } from '../../../shared/api/agent-artifact.ts';
@@ -31,17 +31,52 @@ export function loadArtifact(dir = defaultArtifactDir()): AgentArtifact {
   return { dir, manifest, bytes: manifest.files.reduce((sum, f) => sum + f.size, 0) };
 }
 
-/** Re-hashes the local files: an artifact changed after it was built is not installed. */
-export async function verifyArtifact(artifact: AgentArtifact): Promise<void> {
+/**
+ * Files this process has hashed, by what would change if anything wrote to them: device, inode,
+ * size, modification and change times (the change time cannot be set back). An install then
+ * re-hashes the artifact's 100 MB only when a file was touched, not on every install.
+ */
+const hashed = new Map<string, string>();
+
+function fileIdentity(file: string): string {
+  const s = statSync(file, { bigint: true });
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}
+
+/** Hashes `full` unless this process hashed it as it is now; whether it has `sha256`. */
+async function hashMatches(full: string, sha256: string): Promise<boolean> {
+  const identity = fileIdentity(full);
+  const known = hashed.get(full);
+  if (known?.startsWith(`${identity} `)) return known === `${identity} ${sha256}`;
+  const hash = createHash('sha256');
+  await new Promise<void>((resolve, reject) => {
+    createReadStream(full).on('data', (d) => hash.update(d)).on('end', resolve).on('error', reject);
+  });
+  const digest = hash.digest('hex');
+  // Remembered as it was when read: a write meanwhile changes the identity, and it is hashed again.
+  hashed.set(full, `${identity} ${digest}`);
+  return digest === sha256;
+}
+
+/**
+ * Re-hashes the local files: an artifact changed after it was built is not installed. With
+ * `codec`, the files as they go up with it: the compressed executable (30 MB, not 96; the node
+ * checks what it unpacks against the executable's own SHA-256 too) and the others as they are.
+ */
+export async function verifyArtifact(artifact: AgentArtifact, codec?: 'zstd' | 'gzip' | 'raw'): Promise<void> {
   for (const file of artifact.manifest.files) {
-    const hash = createHash('sha256');
-    await new Promise<void>((resolve, reject) => {
-      createReadStream(path.join(artifact.dir, file.path)).on('data', (d) => hash.update(d)).on('end', resolve).on('error', reject);
-    });
-    if (hash.digest('hex') !== file.sha256 || (file.gzip && !existsSync(path.join(artifact.dir, file.gzip.path)))) {
-      throw new ConsoleError('invalid-request', `${file.path} in ${artifact.dir} does not match its manifest: rebuild with \`npm run build:agent\`.`);
+    const packed = codec === 'zstd' ? file.zstd : codec === 'gzip' ? file.gzip : undefined;
+    const [name, sha256] = packed ? [packed.path, packed.sha256] : [file.path, file.sha256];
+    const full = path.join(artifact.dir, name);
+    if (!existsSync(full) || !(await hashMatches(full, sha256))) throw mismatch(name, artifact.dir);
+    if (codec === undefined) {
+      for (const copy of [file.gzip, file.zstd]) if (copy && !existsSync(path.join(artifact.dir, copy.path))) throw mismatch(copy.path, artifact.dir);
     }
   }
+}
+
+function mismatch(file: string, dir: string): ConsoleError {
+  return new ConsoleError('invalid-request', `${file} in ${dir} does not match its manifest: rebuild with \`npm run build:agent\`.`);
 }
 
 /**
