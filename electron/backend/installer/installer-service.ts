@@ -9,7 +9,7 @@ import type { NodeStore } from '../nodes/node-store.ts';
 import type { SshManager } from '../ssh/ssh-manager.ts';
 import { applyAgentManifests, requestAgentToken } from './agent-credential.ts';
 import { defaultArtifactDir, loadArtifact, verifyArtifact } from './artifact.ts';
-import { installOnNode, uninstallFromNode, type InstallTarget } from './install-node.ts';
+import { installOnNode, uninstallFromNode, uploadSharing, type InstallTarget } from './install-node.ts';
 
 type Handlers = Pick<RequestHandlers, 'agent.artifact' | 'agent.install' | 'agent.uninstall'>;
 
@@ -17,6 +17,26 @@ export interface InstallerServiceOptions {
   artifactDir?: string;
   /** Seconds a new agent has to answer before the node rolls back. */
   startWaitSeconds?: number;
+  /** How many nodes install at once (each uploads 30 MB and unpacks 100 MB); 8 by default. */
+  concurrency?: number;
+  /** Told how long each step of each node's install took (milliseconds). */
+  trace?: (nodeId: string, step: string, ms: number) => void;
+}
+
+const defaultConcurrency = 8;
+
+/** `work` on every item, at most `limit` at a time, the results in the items' order. */
+async function mapBounded<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 export class InstallerService {
@@ -45,18 +65,35 @@ export class InstallerService {
         return { version: artifact.manifest.version, sha256: artifact.manifest.sha256, bytes: artifact.bytes, arch: artifact.manifest.arch, dir: artifact.dir };
       },
       'agent.install': async ({ context, nodes }) => {
+        const t0 = Date.now();
         const artifact = loadArtifact(this.options.artifactDir ?? defaultArtifactDir());
-        await verifyArtifact(artifact);
         const admin = this.kubeConfigFor(context);
+        // The artifact is hashed as it goes up (each codec once), while the nodes are read; a node
+        // uploads only once it matched. zstd is the likely one: begun at once.
+        const checks = new Map<string, Promise<void>>();
+        const checkArtifact = (codec: 'zstd' | 'gzip' | 'raw') => {
+          let check = checks.get(codec);
+          if (!check) {
+            check = verifyArtifact(artifact, codec);
+            check.then(() => this.options.trace?.('*', `artifact checked (${codec})`, Date.now() - t0), () => undefined);
+            checks.set(codec, check);
+          }
+          return check;
+        };
+        if (artifact.manifest.files.some((f) => f.zstd)) void checkArtifact('zstd');
         const clusterNodes = (await admin.makeApiClient(CoreV1Api).listNode()).items;
+        this.options.trace?.('*', 'nodes listed', Date.now() - t0);
+        const limit = this.options.concurrency ?? defaultConcurrency;
+        // Nodes that share a filesystem (their caches have one id) share one upload.
+        const shareUpload = uploadSharing();
+        for (const { nodeId } of nodes.slice(limit)) report({ nodeId, operation: 'install', phase: 'queued', message: `Waiting: ${limit} nodes install at a time` });
         // One set of manifests and tokens per request: nodes ask in parallel, the cluster objects are applied once.
         let manifests: Promise<unknown> | undefined;
         const cluster = {
           applyManifests: (yaml: string) => (manifests ??= applyAgentManifests(admin, yaml)),
           agentKubeconfig: (nodeName: string) => requestAgentToken(admin, undefined, nodeName),
         };
-        const results = await Promise.all(
-          nodes.map(({ nodeId, nodeName }) => {
+        const results = await mapBounded(nodes, limit, async ({ nodeId, nodeName }) => {
             const sshNode = this.nodes.get(nodeId);
             const name = nodeName ?? sshNode.name;
             const node = clusterNodes.find((n) => n.metadata?.name === name);
@@ -67,9 +104,14 @@ export class InstallerService {
             }
             const address = node.metadata?.annotations?.['projectcalico.org/IPv4Address'];
             const target: InstallTarget = { nodeId, label: sshNode.name, connect: this.connectFor(nodeId), config: { nodeName: name, ...(address ? { address } : {}) } };
-            return installOnNode(target, artifact, cluster, report, this.options.startWaitSeconds ? { startWaitSeconds: this.options.startWaitSeconds } : {});
-          }),
-        );
+            const trace = this.options.trace;
+            return installOnNode(target, artifact, cluster, report, {
+              checkArtifact,
+              shareUpload,
+              ...(this.options.startWaitSeconds ? { startWaitSeconds: this.options.startWaitSeconds } : {}),
+              ...(trace ? { trace: (step: string, ms: number) => trace(nodeId, step, ms) } : {}),
+            });
+        });
         return { results };
       },
       'agent.uninstall': async ({ nodes }) => ({

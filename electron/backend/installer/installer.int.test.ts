@@ -13,7 +13,7 @@ import type { InstallProgress } from '../../../shared/api/agent-install.ts';
 import { startSshdNode, type SshdNode } from '../../../lab/testing/sshd-node.ts';
 import { applyAgentManifests, requestAgentToken } from './agent-credential.ts';
 import { loadArtifact, type AgentArtifact } from './artifact.ts';
-import { installOnNode, parseProbe, uninstallFromNode, type ClusterAccess, type InstallTarget } from './install-node.ts';
+import { installOnNode, parseProbe, uninstallFromNode, uploadSharing, type ClusterAccess, type InstallOptions, type InstallTarget } from './install-node.ts';
 import { installedDirs, nodePaths, probeScript } from './node-scripts.ts';
 import { buildAgentArtifact, cniDirs, connectTo, onNode, privateDirs } from './testing/install-fixture.ts';
 
@@ -37,7 +37,9 @@ beforeAll(async () => {
   console.log(`two agent builds in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   v1 = loadArtifact(path.join(dir, 'v1'));
   v2 = loadArtifact(path.join(dir, 'v2'));
-  const options = { prefix: 'gops', subnet: '100.64.214', privateDirs };
+  // The two nodes share this machine's /var/cache/gingham, as two nodes on one host (the lab's) do:
+  // one upload serves both.
+  const options = { prefix: 'gops', subnet: '100.64.214', privateDirs: privateDirs.filter((d) => d !== nodePaths.cache) };
   a = await startSshdNode(0, options);
   b = await startSshdNode(1, options);
   // The API server listens on a's host side; b reaches it through its own host side (a local address of this machine).
@@ -98,27 +100,38 @@ function phaseTimes(progress: InstallProgress[]): string {
   return progress.filter((p, i) => i === 0 || p.phase !== progress[i - 1]!.phase).map((p) => `${p.phase} ${p.ms} ms`).join(', ');
 }
 
+/** installOnNode as the console's installer calls it: nodes of one request share their uploads. */
+function install(node: InstallTarget, artifact: AgentArtifact, report: (p: InstallProgress) => void, options: InstallOptions = {}, shareUpload = uploadSharing()) {
+  return installOnNode(node, artifact, cluster, report, { shareUpload, ...options });
+}
+
 const release = (artifact: AgentArtifact) => `${nodePaths.releases}/${artifact.manifest.sha256}/gingham-agent`;
 
 describe('agent installer over SSH', () => {
   it('installs on two nodes at once, with progress per node, and each agent answers with its own least-privilege credential', async () => {
     const seen = new Map<string, InstallProgress[]>();
+    // One request for both nodes, as the console makes it.
+    const together = uploadSharing();
     const t0 = Date.now();
     const results = await Promise.all(
-      [a, b].map((node) => installOnNode(target(node), v1, cluster, (p) => seen.set(p.nodeId, [...(seen.get(p.nodeId) ?? []), p]), { startWaitSeconds: 30 })),
+      [a, b].map((node) => install(target(node), v1, (p) => seen.set(p.nodeId, [...(seen.get(p.nodeId) ?? []), p]), { startWaitSeconds: 30 }, together)),
     );
     console.log(`installed on two nodes in ${((Date.now() - t0) / 1000).toFixed(1)} s (${results.map((r) => `${r.nodeId} ${r.ms} ms`).join(', ')})`);
     for (const [node, progress] of seen) console.log(`${node}: ${phaseTimes(progress)}`);
     for (const result of results) expect(result, result.message).toMatchObject({ phase: 'done', outcome: 'installed', nodeState: 'new-agent-running', version: '1.0.0-test' });
+    // One node uploaded, for both (they share the cache's filesystem); the other waited for it.
+    const uploaders = [a, b].filter((node) => seen.get(nodeName(node))!.some((p) => p.bytesSent !== undefined));
+    expect(uploaders).toHaveLength(1);
+    const progress = seen.get(nodeName(uploaders[0]!))!;
+    const bytes = progress.filter((p) => p.bytesSent !== undefined).map((p) => p.bytesSent!);
+    // The executable went up compressed (zstd here: the machine has it): under a third of the bytes.
+    const total = progress.find((p) => p.bytesTotal !== undefined)!.bytesTotal!;
+    expect(bytes.at(-1)).toBe(total);
+    expect(total).toBeLessThan(v1.bytes / 3);
+    expect(bytes).toEqual([...bytes].sort((x, y) => x - y));
     for (const node of [a, b]) {
       const phases = seen.get(nodeName(node))!.map((p) => p.phase);
-      expect([...new Set(phases)]).toEqual(['checking', 'uploading', 'verifying', 'configuring', 'starting', 'done']);
-      const bytes = seen.get(nodeName(node))!.filter((p) => p.bytesSent !== undefined).map((p) => p.bytesSent!);
-      // The executable went up gzip-compressed: about a third of the bytes.
-      const total = seen.get(nodeName(node))!.find((p) => p.bytesTotal !== undefined)!.bytesTotal!;
-      expect(bytes.at(-1)).toBe(total);
-      expect(total).toBeLessThan(v1.bytes / 2);
-      expect(bytes).toEqual([...bytes].sort((x, y) => x - y));
+      expect([...new Set(phases)]).toEqual(['checking', 'uploading', 'configuring', 'verifying', 'starting', 'done']);
       const status = await agentStatus(node);
       expect(status.node).toBe(nodeName(node));
       expect(status.datastore.connected).toBe(true);
@@ -161,7 +174,7 @@ describe('agent installer over SSH', () => {
     const before = await probe(a);
     const phases: string[] = [];
     const progress: InstallProgress[] = [];
-    const result = await installOnNode(target(a), v1, cluster, (p) => (phases.push(p.phase), progress.push(p)));
+    const result = await install(target(a), v1, (p) => (phases.push(p.phase), progress.push(p)));
     console.log(`unchanged reinstall: ${result.ms} ms (${phaseTimes(progress)})`);
     expect(result).toMatchObject({ phase: 'done', outcome: 'unchanged', nodeState: 'new-agent-running' });
     expect(phases).not.toContain('uploading');
@@ -172,7 +185,7 @@ describe('agent installer over SSH', () => {
   }, testTimeout);
 
   it('a newer artifact upgrades in place, keeping the previous release for a rollback', async () => {
-    const result = await installOnNode(target(a), v2, cluster, () => undefined, { startWaitSeconds: 30 });
+    const result = await install(target(a), v2, () => undefined, { startWaitSeconds: 30 });
     expect(result, result.message).toMatchObject({ phase: 'done', outcome: 'upgraded', nodeState: 'new-agent-running', version: '2.0.0-test' });
     const p = await probe(a);
     expect(p.agentExe).toBe(release(v2));
@@ -185,7 +198,7 @@ describe('agent installer over SSH', () => {
     const damaged = `${nodePaths.releases}/${v2.manifest.sha256}/native/build/Release/gingham-tunl0`;
     await onNode(a, `truncate -s 100 ${damaged}`);
     const phases: string[] = [];
-    const result = await installOnNode(target(a), v2, cluster, (p) => phases.push(p.phase), { startWaitSeconds: 30 });
+    const result = await install(target(a), v2, (p) => phases.push(p.phase), { startWaitSeconds: 30 });
     expect(result, result.message).toMatchObject({ phase: 'done', nodeState: 'new-agent-running', version: '2.0.0-test' });
     expect(phases).toContain('uploading');
     const file = v2.manifest.files.find((f) => f.path === 'native/build/Release/gingham-tunl0')!;
@@ -195,10 +208,24 @@ describe('agent installer over SSH', () => {
     expect((await onNode(a, `ls -A ${nodePaths.releases}`)).trim().split('\n').filter((name) => name.startsWith('.'))).toEqual([]);
   }, testTimeout);
 
+  it("a copy in the nodes' shared cache that does not match is removed, and the node uploads its own", async () => {
+    // a's release cut short again (so that it must be put in place), and the cache's upload of it damaged.
+    await onNode(a, `truncate -s 100 ${nodePaths.releases}/${v2.manifest.sha256}/native/build/Release/gingham-tunl0; truncate -s 1000 ${nodePaths.cache}/releases/${v2.manifest.sha256}-zstd/gingham-agent.zst`);
+    const progress: InstallProgress[] = [];
+    const result = await install(target(a), v2, (p) => progress.push(p), { startWaitSeconds: 30 });
+    expect(result, result.message).toMatchObject({ phase: 'done', nodeState: 'new-agent-running', version: '2.0.0-test' });
+    expect(progress.some((p) => /upload cache failed/.test(p.message))).toBe(true);
+    expect(progress.some((p) => p.bytesSent !== undefined && p.bytesSent === p.bytesTotal)).toBe(true);
+    expect((await onNode(a, `ls -A ${nodePaths.cache}/releases`)).trim()).not.toContain(v2.manifest.sha256);
+    expect((await probe(a)).agentExe).toBe(release(v2));
+  }, testTimeout);
+
   it('the SSH session killed mid-upload leaves the old agent running, says so, and a retry completes', async () => {
+    // v2 is in the nodes' shared cache (a's upgrade put it there): gone, it must go up again.
+    await onNode(b, `rm -rf ${nodePaths.cache}/releases/*`);
     const before = await probe(b);
     let killed = false;
-    const result = await installOnNode(target(b), v2, cluster, (p) => {
+    const result = await install(target(b), v2, (p) => {
       if (!killed && p.bytesSent !== undefined && p.bytesTotal !== undefined && p.bytesSent > p.bytesTotal / 4 && p.bytesSent < p.bytesTotal) {
         killed = true;
         b.killSessions();
@@ -211,9 +238,11 @@ describe('agent installer over SSH', () => {
     expect(after.agentPid).toBe(before.agentPid);
     expect(after.agentExe).toBe(release(v1));
     expect(after.healthy).toBe(true);
-    expect(after.incoming).toEqual([`.incoming-${v2.manifest.sha256}`]); // the unfinished upload, beside the running release
+    // The unfinished upload, in the cache: the releases are as they were.
+    expect(after.incoming).toEqual([]);
+    expect((await onNode(b, `ls -A ${nodePaths.cache}/releases`)).trim()).toMatch(new RegExp(`^\\.incoming-${v2.manifest.sha256}-zstd-`));
 
-    const retry = await installOnNode(target(b), v2, cluster, () => undefined, { startWaitSeconds: 30 });
+    const retry = await install(target(b), v2, () => undefined, { startWaitSeconds: 30 });
     expect(retry, retry.message).toMatchObject({ phase: 'done', outcome: 'upgraded', nodeState: 'new-agent-running' });
     const done = await probe(b);
     expect(done.agentExe).toBe(release(v2));
@@ -237,7 +266,7 @@ describe('agent installer over SSH', () => {
       }
     };
     let watching: Promise<void> | undefined;
-    const result = await installOnNode(target(a), v1, cluster, (p) => {
+    const result = await install(target(a), v1, (p) => {
       if (p.phase === 'starting' && !watching) watching = watch();
     }, { startWaitSeconds: 30 });
     await watching;
@@ -249,7 +278,7 @@ describe('agent installer over SSH', () => {
     expect(p.healthy).toBe(true);
     if (result.nodeState === 'new-agent-running') expect(p.agentExe).toBe(release(v1));
     else expect(result.nodeState === 'old-agent-running' && p.agentExe === release(v2)).toBe(true);
-    const retry = await installOnNode(target(a), v1, cluster, () => undefined, { startWaitSeconds: 30 });
+    const retry = await install(target(a), v1, () => undefined, { startWaitSeconds: 30 });
     expect(retry.phase).toBe('done');
     expect((await probe(a)).agentExe).toBe(release(v1));
   }, testTimeout);
@@ -257,7 +286,7 @@ describe('agent installer over SSH', () => {
   it('an agent that does not come up is rolled back to the previous release and configuration', async () => {
     const before = await probe(a);
     // An address no interface has: the agent exits at start-up, over and over.
-    const result = await installOnNode(target(a, { address: '10.254.254.254/24' }), v1, cluster, () => undefined, { startWaitSeconds: 5 });
+    const result = await install(target(a, { address: '10.254.254.254/24' }), v1, () => undefined, { startWaitSeconds: 5 });
     expect(result).toMatchObject({ phase: 'failed', nodeState: 'old-agent-running', retryable: true });
     expect(result.message).toMatch(/did not answer.*previous agent runs again/);
     const after = await probe(a);
@@ -281,7 +310,7 @@ describe('agent installer over SSH', () => {
 
   it('the SSH session killed mid-upload on a fresh node leaves no agent, and says so', async () => {
     let killed = false;
-    const result = await installOnNode(target(a), v1, cluster, (p) => {
+    const result = await install(target(a), v1, (p) => {
       if (!killed && p.bytesTotal !== undefined && (p.bytesSent ?? 0) > p.bytesTotal / 3) {
         killed = true;
         a.killSessions();

@@ -3,7 +3,10 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseProbe } from './install-node.ts';
-import { activateScript, probeScript, superviseScript, systemdUnit, tokenExpiryScript, uninstallScript } from './node-scripts.ts';
+import { activateScript, cacheFactsScript, finishScript, probeScript, superviseScript, systemdUnit, tokenExpiryScript, uninstallScript, waitStateScript } from './node-scripts.ts';
+
+const release = { sha: 'abc', incoming: '/opt/gingham/releases/.incoming-abc-u1', files: [{ path: 'gingham-agent', mode: 0o755, packed: 'zstd' as const }, { path: 'native/build/Release/tcp_md5.node', mode: 0o755 }] };
+const activation = { sha: 'abc', attempt: 'u1', init: 'daemon' as const, waitSeconds: 45, staged: '/etc/gingham/.staged.u1' };
 
 describe('node scripts', () => {
   it.each([
@@ -12,6 +15,12 @@ describe('node scripts', () => {
     ['supervise', superviseScript],
     ['activate', activateScript],
     ['uninstall', uninstallScript],
+    ['wait-state', waitStateScript],
+    ['finish: unpack, check and start', finishScript(release, activation)],
+    ['finish: only check', finishScript(release, undefined)],
+    ['finish: only start', finishScript(undefined, activation)],
+    ['finish: from the cache', finishScript({ ...release, from: '/var/cache/gingham/releases/abc-zstd' }, activation)],
+    ['cache facts', cacheFactsScript('abc')],
   ])('%s parses as POSIX sh', (_name, script) => {
     expect(() => execFileSync('dash', ['-n'], { input: script, stdio: ['pipe', 'pipe', 'pipe'] })).not.toThrow();
   });
@@ -40,6 +49,7 @@ describe('node scripts', () => {
         'agentExe=/opt/gingham/releases/abc/gingham-agent',
         'healthy=yes',
         'gzip=yes',
+        'zstd=yes',
         'sha:/etc/gingham/agent.yaml=ff',
         'incoming=.incoming-def',
         '--- state',
@@ -58,6 +68,7 @@ describe('node scripts', () => {
       agentExe: '/opt/gingham/releases/abc/gingham-agent',
       healthy: true,
       gzip: true,
+      zstd: true,
       fileHashes: { '/etc/gingham/agent.yaml': 'ff' },
       incoming: ['.incoming-def'],
       state: { attempt: 'x', phase: 'done', release: 'abc', previous: '', message: 'agent running', at: '2026-11-26T08:00:00Z' },

@@ -19,17 +19,24 @@ export const nodePaths = {
   unit: '/etc/systemd/system/gingham-agent.service',
   cniPlugin: cniPaths.plugin,
   cniConfig: cniPaths.config,
+  /**
+   * Root-only (0700): the upload of a release as it arrived (compressed), in releases/<sha>-<codec>,
+   * and `id`, which names the filesystem: nodes that find the same id share the folder (nodes on one
+   * host, as the lab's; a shared disk), and one upload serves them all.
+   */
+  cache: '/var/cache/gingham',
 } as const;
 
 /** Staged files (in nodePaths.staged) that activate.sh puts in place once the agent is healthy. */
 export const stagedCni = { plugin: 'cni-plugin', config: 'cni.conflist' } as const;
 
 /** Everything uninstall removes (with the systemd unit). */
-export const installedDirs = [nodePaths.opt, nodePaths.etc, nodePaths.lib, nodePaths.run];
+export const installedDirs = [nodePaths.opt, nodePaths.etc, nodePaths.lib, nodePaths.run, nodePaths.cache];
 
 /**
  * Facts about the node, one `key=value` per line, then the install state file after a marker.
- * Read-only: probing never changes the node.
+ * Read-only: probing never changes the node. Leaves $exe (the running agent's executable) and
+ * $healthy (yes: it answers) set for a script that follows it in the same shell.
  */
 export const probeScript = `
 P=${nodePaths.opt}; RUN=${nodePaths.run}
@@ -38,15 +45,19 @@ echo "arch=$(uname -m)"
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then echo "init=systemd"; else echo "init=daemon"; fi
 for tool in sha256sum setsid flock; do command -v $tool >/dev/null 2>&1 || echo "missing=$tool"; done
 command -v gzip >/dev/null 2>&1 && echo "gzip=yes"
+command -v zstd >/dev/null 2>&1 && echo "zstd=yes"
 cur=$(readlink "$P/current" 2>/dev/null || true); echo "current=\${cur#releases/}"
 if [ -n "$cur" ] && [ -f "$P/$cur/.manifest" ]; then echo "version=$(sed -n 's/^version=//p' "$P/$cur/.manifest")"; fi
 pid=$(cat "$RUN/agent.pid" 2>/dev/null || true)
-if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "agentPid=$pid"; echo "agentExe=$(readlink /proc/$pid/exe 2>/dev/null)"; fi
+exe=
+if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then exe=$(readlink /proc/$pid/exe 2>/dev/null); echo "agentPid=$pid"; echo "agentExe=$exe"; fi
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   mp=$(systemctl show -p MainPID --value gingham-agent 2>/dev/null || true)
-  if [ -n "$mp" ] && [ "$mp" != 0 ]; then echo "agentPid=$mp"; echo "agentExe=$(readlink /proc/$mp/exe 2>/dev/null)"; fi
+  if [ -n "$mp" ] && [ "$mp" != 0 ]; then exe=$(readlink /proc/$mp/exe 2>/dev/null); echo "agentPid=$mp"; echo "agentExe=$exe"; fi
 fi
-if [ -S "${nodePaths.control}" ] && [ -n "$cur" ] && "$P/current/gingham-agent" node-status --control "${nodePaths.control}" >/dev/null 2>&1; then echo "healthy=yes"; else echo "healthy=no"; fi
+healthy=no
+if [ -S "${nodePaths.control}" ] && [ -n "$cur" ] && "$P/current/gingham-agent" node-status --control "${nodePaths.control}" >/dev/null 2>&1; then healthy=yes; fi
+echo "healthy=$healthy"
 for f in ${nodePaths.config} ${nodePaths.kubeconfig} ${nodePaths.cniPlugin} ${nodePaths.cniConfig}; do [ -f "$f" ] && echo "sha:$f=$(sha256sum < "$f" | cut -d' ' -f1)"; done
 for d in "$P"/releases/.incoming-*; do [ -e "$d" ] && echo "incoming=\${d##*/}"; done
 echo "--- state"
@@ -173,13 +184,17 @@ agent_pid() {
 }
 healthy() {
   # The agent answers on its socket, and it is the agent of this release (not one left over).
+  # Looking is cheap (every 0.1 s); asking costs a start of the executable: only once the agent
+  # has made its socket, and again only after a pause.
   i=0
-  while [ $i -lt $((WAIT * 2)) ]; do
+  while [ $i -lt $((WAIT * 10)) ]; do
     pid=$(agent_pid || true)
-    # Asking costs a start of the executable: only once the agent has made its socket.
-    if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$(readlink /proc/$pid/exe 2>/dev/null)" = "$P/releases/$1/gingham-agent" ] && [ -S "${nodePaths.control}" ] \\
-      && "$P/releases/$1/gingham-agent" node-status --control "${nodePaths.control}" >/dev/null 2>&1; then return 0; fi
-    sleep 0.5; i=$((i+1))
+    if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$(readlink /proc/$pid/exe 2>/dev/null)" = "$P/releases/$1/gingham-agent" ] && [ -S "${nodePaths.control}" ]; then
+      echo "at agent-socket $(date +%s.%N)"
+      if "$P/releases/$1/gingham-agent" node-status --control "${nodePaths.control}" >/dev/null 2>&1; then return 0; fi
+      sleep 0.4; i=$((i+4))
+    fi
+    sleep 0.1; i=$((i+1))
   done
   return 1
 }
@@ -209,8 +224,10 @@ record stopping ""
 stop_agent
 switch_to "$REL"
 record started ""
+echo "at agent-started $(date +%s.%N)"
 start_agent
 if healthy "$REL"; then
+  echo "at agent-answers $(date +%s.%N)"
   install_cni
   for f in $moved; do rm -f "$ETC/.previous-$f" "$ETC/.absent-$f"; done
   # Keep this release and the one before it (a manual rollback); remove older ones.
@@ -238,6 +255,134 @@ switch_to ""
 record failed "the new agent did not answer on its control socket within $WAIT s; no agent runs (as before the install)"
 exit 1
 `;
+
+/**
+ * wait-state ATTEMPT SECONDS: prints install-state.json as soon as attempt ATTEMPT has ended (done,
+ * rolled back or failed), or as it is after SECONDS. The file is looked at every 0.1 s on the node,
+ * in one SSH command: the console learns the outcome within 0.1 s, with no round trip per look.
+ */
+export const waitStateScript = `
+A="$1"; end=$(( $(date +%s) + $2 ))
+while [ "$(date +%s)" -lt $end ]; do
+  s=$(cat ${nodePaths.state} 2>/dev/null || true)
+  case "$s" in *"\\"attempt\\":\\"$A\\""*) case "$s" in *'"phase":"done"'*|*'"phase":"rolled-back"'*|*'"phase":"failed"'*) break ;; esac ;; esac
+  sleep 0.1
+done
+cat ${nodePaths.state} 2>/dev/null || true
+`;
+
+/**
+ * A release uploaded into `incoming`, or to be copied there from the cache entry `from`: its files,
+ * the big ones compressed (unpacked by `packed`'s tool).
+ */
+export interface UploadedRelease {
+  sha: string;
+  incoming: string;
+  from?: string;
+  files: { path: string; mode: number; packed?: 'zstd' | 'gzip' }[];
+}
+
+/** activate.sh's arguments: the release to switch to, this attempt, the node's init, the seconds the agent has. */
+export interface Activation {
+  sha: string;
+  attempt: string;
+  init: 'systemd' | 'daemon';
+  waitSeconds: number;
+  /** Where this attempt's configuration and credential were staged (they go to nodePaths.staged). */
+  staged: string;
+}
+
+const unpackers = { zstd: 'zstd -dqf --rm', gzip: 'gzip -df' } as const;
+const packedSuffix = { zstd: '.zst', gzip: '.gz' } as const;
+
+export function packedName(path: string, packed: 'zstd' | 'gzip'): string {
+  return `${path}${packedSuffix[packed]}`;
+}
+
+/**
+ * The rest of an install in one SSH command (every command starts the login shell, which costs a
+ * loaded node a fraction of a second): unpacks the uploaded release and checks every file's
+ * SHA-256 before it is renamed into place (prints \`verified\`), removes what cut uploads and
+ * attempts left, puts this attempt's staged files where activate.sh takes them, starts activate.sh
+ * detached (prints \`activating\`) and waits on the node for its outcome (wait-state: $1 is the
+ * attempt, $2 the seconds to wait). A file that does not match: \`damaged: ...\`, exit 3, the upload
+ * removed. Without an activation it stops after the check.
+ */
+export function finishScript(release: UploadedRelease | undefined, activation: Activation | undefined): string {
+  const R = nodePaths.releases;
+  // \`at STEP TIME\` lines on stderr: where the node's time goes (the installer's trace shows them).
+  const lines = ['fail() { echo "$1" >&2; exit 1; }', 'step() { echo "at $1 $(date +%s.%N)" >&2; }', `R=${R}`, 'step begin'];
+  if (release) {
+    const { sha, incoming, from } = release;
+    // A bad copy from the cache is removed with the cache's entry: it is uploaded again.
+    const damaged = (what: string) => `{ cd /; rm -rf ${incoming}${from ? ` ${from}` : ''}; echo "damaged: ${what}"; exit 3; }`;
+    if (from) lines.push(`mkdir -p $R && cp -R ${from} ${incoming} 2>/dev/null || { rm -rf ${incoming}; echo "the cache has no ${from}"; exit 4; }`);
+    if (from) lines.push('step copied');
+    lines.push(
+      `cd ${incoming} || fail "the upload is not on the node"`,
+      // gzip and zstd check their own checksums as they unpack; sha256sum then checks every file.
+      ...release.files.filter((f) => f.packed).map((f) => `${unpackers[f.packed!]} ${shellWord(packedName(f.path, f.packed!))} 2>/dev/null || ${damaged(`${f.path} does not unpack`)}`),
+      'step unpacked',
+      `if ! ${sumsMatchScript}; then out=$(sha256sum --quiet -c .sha256sums 2>&1); ${damaged('${out:-a file does not match its SHA-256}')}; fi`,
+      'step checked',
+      ...release.files.map((f) => `chmod ${f.mode.toString(8)} ${shellWord(f.path)}`),
+      // A damaged copy of the same release already there (it failed the install's check) is moved
+      // aside for the whole one: a running agent keeps its open executable, and \`current\` points
+      // at the release's name, which is whole again a rename later.
+      `cd / && rm -rf $R/.damaged-${sha} && { [ ! -e $R/${sha} ] || mv -T $R/${sha} $R/.damaged-${sha}; } && mv -T ${incoming} $R/${sha} && rm -rf $R/.damaged-${sha} || fail "could not put release ${sha} in place"`,
+    );
+  }
+  // Uploads cut short (the running release is never among them), and cache entries an hour old
+  // that are not this release's (another node on the same filesystem may be copying a newer one).
+  lines.push(
+    'for d in "$R"/.incoming-*; do if [ -e "$d" ]; then rm -rf "$d"; fi; done',
+    `find ${nodePaths.cache}/releases -mindepth 1 -maxdepth 1 -mmin +60 ${release ? `! -name ${release.sha}-'*' ` : ''}-exec rm -rf {} + 2>/dev/null`,
+    'echo verified',
+  );
+  if (!activation) return `${lines.join('\n')}\n`;
+  const S = nodePaths.staged;
+  const { sha, attempt, init, waitSeconds, staged } = activation;
+  lines.push(
+    `rm -rf ${S} && mv -T ${staged} ${S} || fail "could not stage the configuration"`,
+    // Staged by attempts that did not get this far.
+    `for d in ${S}.*; do if [ -e "$d" ]; then rm -rf "$d"; fi; done`,
+    `mkdir -p ${nodePaths.lib}`,
+    `setsid -f sh ${nodePaths.bin}/activate.sh ${sha} ${attempt} ${init} ${waitSeconds} </dev/null >${nodePaths.activateLog} 2>&1 || fail "could not start activate.sh"`,
+    'echo activating',
+    waitStateScript,
+    // activate.sh's own steps.
+    `grep '^at ' ${nodePaths.activateLog} >&2`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Whether the files in the current folder match .sha256sums: with OpenSSL where the node has it
+ * (it uses the CPU's SHA instructions: 0.15 s for the 96 MB, sha256sum 0.5 s on a loaded lab machine),
+ * else with sha256sum.
+ */
+export const sumsMatchScript = `{ if command -v openssl >/dev/null 2>&1; then [ "$(sed 's/^[0-9a-f]*  //' .sha256sums | tr '\\n' '\\0' | xargs -0 openssl dgst -sha256 -r 2>/dev/null | sed 's/ \\*/  /')" = "$(cat .sha256sums)" ]; else sha256sum --quiet -c .sha256sums >/dev/null 2>&1; fi; }`;
+
+/** Artifact paths are plain names (shared/api/agent-artifact.ts refuses anything else): safe as shell words. */
+function shellWord(path: string): string {
+  if (!/^[\w.+/-]+$/.test(path)) throw new Error(`not a plain path: ${path}`);
+  return path;
+}
+
+/**
+ * For an install: names the node's cache filesystem (\`cacheId=\`, made on first use: a random id
+ * written whole, or not at all, by a hard link) and says which uploads of release SHA it holds
+ * (\`cached=zstd|gzip|raw\`).
+ */
+export function cacheFactsScript(sha: string): string {
+  const C = nodePaths.cache;
+  return `if mkdir -p -m 0700 ${C} ${C}/releases 2>/dev/null && chmod 0700 ${C}; then
+  if [ ! -s ${C}/id ]; then t=${C}/.id.$$; od -An -N16 -tx1 /dev/urandom | tr -d ' \\n' > $t && ln $t ${C}/id 2>/dev/null; rm -f $t; fi
+  echo "cacheId=$(cat ${C}/id 2>/dev/null)"
+  for c in zstd gzip raw; do if [ -f ${C}/releases/${sha}-$c/.manifest ]; then echo "cached=$c"; fi; done
+fi
+`;
+}
 
 /** uninstall.sh INIT: stops the agent so that it removes its routes and devices, then removes every file the installer made. */
 export const uninstallScript = `

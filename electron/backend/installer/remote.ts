@@ -29,8 +29,11 @@ export class RemoteCommandFailed extends Error {
   }
 }
 
-/** Runs `script` with `sh -s` (the script on stdin, so no quoting of it); `args` become $1.. . */
-export function runScript(client: Client, what: string, script: string, args: string[] = [], timeoutMs = 120_000): Promise<ExecResult> {
+/**
+ * Runs `script` with `sh -s` (the script on stdin, so no quoting of it); `args` become $1.. .
+ * `onOutput` hears stdout as it arrives, for a script that reports its steps.
+ */
+export function runScript(client: Client, what: string, script: string, args: string[] = [], timeoutMs = 120_000, onOutput?: (text: string) => void): Promise<ExecResult> {
   const command = ['sh', '-s', '--', ...args.map(shellQuote)].join(' ');
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -54,7 +57,10 @@ export function runScript(client: Client, what: string, script: string, args: st
         let stderr = '';
         let code: number | null = null;
         let signal: string | undefined;
-        channel.on('data', (d: Buffer) => (stdout += d.toString()));
+        channel.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          onOutput?.(stdout);
+        });
         channel.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         channel.on('exit', (c: number | null, s?: string) => {
           code = c;
@@ -82,8 +88,8 @@ export function runScript(client: Client, what: string, script: string, args: st
 }
 
 /** runScript that throws unless the script exits 0. */
-export async function runScriptOk(client: Client, what: string, script: string, args: string[] = [], timeoutMs?: number): Promise<string> {
-  const result = await runScript(client, what, script, args, timeoutMs);
+export async function runScriptOk(client: Client, what: string, script: string, args: string[] = [], timeoutMs?: number, onOutput?: (text: string) => void): Promise<string> {
+  const result = await runScript(client, what, script, args, timeoutMs, onOutput);
   if (result.code !== 0) throw new RemoteCommandFailed(what, result);
   return result.stdout;
 }
@@ -101,6 +107,59 @@ export function openSftp(client: Client): Promise<SFTPWrapper> {
       if (error) reject(error);
       else resolve(sftp);
     });
+  });
+}
+
+/**
+ * Makes `remotePath` and the folders above it that are missing (mkdir -p, over SFTP: no command,
+ * and so no shell, started on the node). `mode` is the last folder's, if made here; the others' 0755.
+ */
+export async function ensureRemoteDir(client: Client, sftp: SFTPWrapper, remotePath: string, mode = 0o755): Promise<void> {
+  // Usually there already: one request.
+  const there = await sftpCall<boolean>(client, `looking at ${remotePath}`, (done) => sftp.stat(remotePath, (error, stats) => done(undefined, !error && stats.isDirectory())));
+  if (there) return;
+  const parts = remotePath.split('/').filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = `/${parts.slice(0, i).join('/')}`;
+    await sftpCall<void>(client, `making ${dir}`, (done) =>
+      sftp.mkdir(dir, { mode: i === parts.length ? mode : 0o755 }, (error) => {
+        if (!error) return done();
+        // SFTP says only "failure" when the folder is there: it must be a folder.
+        sftp.stat(dir, (statError, stats) => done(statError ?? (stats.isDirectory() ? undefined : error)));
+      }),
+    );
+  }
+}
+
+/** mkdir over SFTP: the folder must be new, its parent there. */
+export function makeRemoteDir(client: Client, sftp: SFTPWrapper, remotePath: string, mode = 0o755): Promise<void> {
+  return sftpCall<void>(client, `making ${remotePath}`, (done) => sftp.mkdir(remotePath, { mode }, (error) => done(error)));
+}
+
+/** chmod over SFTP. */
+export function chmodRemote(client: Client, sftp: SFTPWrapper, remotePath: string, mode: number): Promise<void> {
+  return sftpCall<void>(client, `setting the mode of ${remotePath}`, (done) => sftp.chmod(remotePath, mode, (error) => done(error)));
+}
+
+/** Renames `from` to `to` (posix-rename: replaces a file, refuses a folder that is not empty). */
+export function renameRemote(client: Client, sftp: SFTPWrapper, from: string, to: string): Promise<void> {
+  return sftpCall<void>(client, `renaming ${from}`, (done) => sftp.ext_openssh_rename(from, to, (error) => done(error)));
+}
+
+/** One SFTP request, failed with ConnectionLost when the connection closes under it. */
+function sftpCall<T>(client: Client, what: string, call: (done: (error?: Error | null, value?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const onClose = () => finish(new ConnectionLost(what));
+    const finish = (error?: Error | null, value?: T) => {
+      if (settled) return;
+      settled = true;
+      client.removeListener('close', onClose);
+      if (error) reject(error);
+      else resolve(value as T);
+    };
+    client.once('close', onClose);
+    call(finish);
   });
 }
 
