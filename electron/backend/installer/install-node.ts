@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Client, SFTPWrapper } from 'ssh2';
 import type { InstallOutcome, InstallPhase, InstallProgress, NodeAgentState } from '../../../shared/api/agent-install.ts';
 import { cniConflist, cniPluginShim } from '../../../shared/model/cni-network.ts';
+import { AgentRpcError, callAgent } from '../agent-rpc/agent-rpc.ts';
 import { clusterManifestsOf, unameArch, type AgentArtifact } from './artifact.ts';
 import { agentConfigYaml, type AgentConfigFields } from './agent-credential.ts';
 import { activateScript, cacheFactsScript, finishScript, sumsMatchScript, nodePaths, packedName, probeScript, stagedCni, superviseScript, systemdUnit, tokenExpiryScript, uninstallScript, waitStateScript, type Activation, type UploadedRelease } from './node-scripts.ts';
@@ -83,16 +84,18 @@ export function parseState(text: string): InstallState | undefined {
 /**
  * The probe, then after `--- facts` the agent token's expiry and the Node it is bound to (`token:`
  * lines) and `release=yes|no`: whether the artifact's release is on the node whole, by SHA-256;
- * only by its files' sizes when the healthy running agent is that release's (it was hashed when it
- * was installed), not 100 MB hashed again on every install that changes nothing.
+ * only by its files' sizes when the running agent is that release's (it was hashed when it was
+ * installed), not 100 MB hashed again on every install that changes nothing. Whether the agent
+ * answers the installer asks it over the connection (probe's healthy= is not asked here).
  */
 function installFactsScript(artifact: AgentArtifact): string {
   const dir = `${nodePaths.releases}/${artifact.manifest.sha256}`;
   const sizes = artifact.manifest.files.map((f) => `[ "$(stat -c %s ${shellQuote(f.path)} 2>/dev/null)" = ${f.size} ]`).join(' && ');
-  return `${probeScript}
+  return `ASK=no
+${probeScript}
 echo '--- facts'
 ( ${tokenExpiryScript} ) | sed 's/^/token:/'
-if [ "$healthy" = yes ] && [ "$exe" = ${dir}/gingham-agent ]; then check() { ${sizes}; }; else check() { ${sumsMatchScript}; }; fi
+if [ "$exe" = ${dir}/gingham-agent ]; then check() { ${sizes}; }; else check() { ${sumsMatchScript}; }; fi
 if cd ${dir} 2>/dev/null && check >/dev/null 2>&1; then echo release=yes; else echo release=no; fi
 ${cacheFactsScript(artifact.manifest.sha256)}`;
 }
@@ -302,9 +305,12 @@ export async function installOnNode(
     sftpOpening = openSftp(client);
     sftpOpening.catch(() => undefined);
     enter('checking', `Reading what ${target.label} runs`);
-    // The probe, the token's expiry and whether the release is there whole: one SSH command.
+    // The probe, the token's expiry and whether the release is there whole: one SSH command; and
+    // meanwhile the agent asked whether it answers, through the connection (nothing started on the node).
+    // An answer that is an error (or that an older agent shapes otherwise) is still an answer.
+    const answering = callAgent(client, 'status').then(() => true, (error: unknown) => error instanceof AgentRpcError);
     const [probeText = '', factsText = ''] = (await runScriptOk(client, 'reading the node', installFactsScript(artifact))).split('--- facts\n');
-    before = parseProbe(probeText);
+    before = { ...parseProbe(probeText), healthy: await answering };
     lap('probe');
     if (before.uid !== 0) {
       return emit({ phase: 'failed', outcome: 'failed', nodeState: describe(before).state, retryable: false, message: `${target.label}: installing needs root. Log in as root (set the node's user to root), then install again.` });

@@ -56,7 +56,8 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   if [ -n "$mp" ] && [ "$mp" != 0 ]; then exe=$(readlink /proc/$mp/exe 2>/dev/null); echo "agentPid=$mp"; echo "agentExe=$exe"; fi
 fi
 healthy=no
-if [ -S "${nodePaths.control}" ] && [ -n "$cur" ] && "$P/current/gingham-agent" node-status --control "${nodePaths.control}" >/dev/null 2>&1; then healthy=yes; fi
+# ASK=no: the caller asks the agent itself (over the SSH connection), without starting the 96 MB executable here.
+if [ "\${ASK:-yes}" = yes ] && [ -S "${nodePaths.control}" ] && [ -n "$cur" ] && "$P/current/gingham-agent" node-status --control "${nodePaths.control}" >/dev/null 2>&1; then healthy=yes; fi
 echo "healthy=$healthy"
 for f in ${nodePaths.config} ${nodePaths.kubeconfig} ${nodePaths.cniPlugin} ${nodePaths.cniConfig}; do [ -f "$f" ] && echo "sha:$f=$(sha256sum < "$f" | cut -d' ' -f1)"; done
 for d in "$P"/releases/.incoming-*; do [ -e "$d" ] && echo "incoming=\${d##*/}"; done
