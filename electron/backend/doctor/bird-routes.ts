@@ -8,7 +8,10 @@ import { askBird } from '../peers/bird-socket.ts';
  * BIRD 2's reply: after `1007-Table master4:`, a route line
  * (` 192.168.2.0/26  unreachable [Mesh_10_240_1_12 05:57:23.004 from 10.240.1.12] * (100) [i]`;
  * further paths of the same prefix leave the prefix out), then attribute lines
- * (`1008-\tType: BGP univ`, ` \tBGP.next_hop: 10.240.1.12`, ` \tBGP.as_path: `). Non-BGP paths are skipped.
+ * (`1008-\tType: BGP univ`, ` \tBGP.next_hop: 10.240.1.12`, ` \tBGP.as_path: `). BIRD 1.6's (what
+ * calico-node runs) puts the next hop in the route line instead of the route's type
+ * (`1007-192.168.2.0/26   via 10.240.1.12 on ens5 [Mesh_10_240_1_12 05:57:23] * (100/0) [i]`).
+ * Non-BGP paths are skipped.
  */
 export function parseBirdRoutes(reply: string): BgpPathFacts[] {
   const paths: (BgpPathFacts & { bgp: boolean })[] = [];
@@ -16,12 +19,12 @@ export function parseBirdRoutes(reply: string): BgpPathFacts[] {
   let current: (BgpPathFacts & { bgp: boolean }) | undefined;
   for (const raw of reply.split('\n')) {
     const line = raw.replace(/^\d{4}[- ]/, '');
-    const route = /^\s*(\S+\/\d+)?\s*(?:unicast|blackhole|unreachable)?\s*\[(\S+)\s[^\]]*\](\s\*)?/.exec(line);
+    const route = /^\s*(\S+\/\d+)?\s*(?:unicast|blackhole|unreachable|prohibited|via (\S+) on \S+|dev \S+)?\s*\[(\S+)\s[^\]]*\](\s\*)?/.exec(line);
     if (route && (route[1] || prefix)) {
       prefix = route[1] ?? prefix;
-      const name = route[2]!;
+      const name = route[3]!;
       const mesh = /^(?:Mesh|Node|Global)_(\d+)_(\d+)_(\d+)_(\d+)/.exec(name);
-      current = { prefix, from: mesh ? mesh.slice(1, 5).join('.') : name, nextHop: '', best: route[3] !== undefined, protocol: name, bgp: false };
+      current = { prefix, from: mesh ? mesh.slice(1, 5).join('.') : name, nextHop: route[2] ?? '', best: route[4] !== undefined, protocol: name, bgp: false };
       paths.push(current);
       continue;
     }

@@ -6,17 +6,15 @@
 // server that does not answer is evidence too.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Client } from 'ssh2';
-import type { BgpPathFacts } from '../../../shared/doctor/evidence.ts';
-import { ClusterObjects, slimNode, snapshotFromObjects, type BgpSessionFacts, type ScanEvidence, type ScanNodeEvidence } from '../../../shared/doctor/scan-evidence.ts';
+import { ClusterObjects, slimNode, snapshotFromObjects, type ScanEvidence, type ScanNodeEvidence } from '../../../shared/doctor/scan-evidence.ts';
 import { probeTargets } from '../../../shared/doctor/scan.ts';
 import { pluralOfCalicoKind, type CalicoKind } from '../../../shared/model/calico-kinds.ts';
 import { formatIPv4 } from '../../../shared/net/index.ts';
-import { AgentUnreachable, callAgent } from '../agent-rpc/agent-rpc.ts';
+import { callAgent } from '../agent-rpc/agent-rpc.ts';
 import { runScript } from '../installer/remote.ts';
 import { retryThrottled } from '../kube/retry-throttled.ts';
-import { askBird, birdSockets, readBirdProtocols } from '../peers/bird-socket.ts';
-import { parseBirdRoutes } from './bird-routes.ts';
 import { parseSections } from './node-evidence-script.ts';
+import { readSpeakerRib, readSpeakerSessions } from './speaker-reading.ts';
 import { scanScript } from './scan-script.ts';
 
 const group = 'crd.projectcalico.org';
@@ -37,46 +35,6 @@ export async function readClusterObjects(kubeConfig: KubeConfig): Promise<Cluste
   return ClusterObjects.parse({ nodes: nodes.items.map((n) => slimNode(n as Parameters<typeof slimNode>[0])), pools, blocks, bgpConfigurations, bgpPeers, felixConfigurations });
 }
 
-interface Speaker {
-  source: ScanNodeEvidence['bgp']['source'];
-  sessions: BgpSessionFacts[];
-  note?: string;
-  notRunning?: string;
-}
-
-/** The speaker's sessions: the agent's, else BIRD's, else none (and why). */
-async function readSessions(client: Client): Promise<Speaker & { birdSocket?: string }> {
-  let agentNote = '';
-  try {
-    const status = await callAgent(client, 'bgp.status', undefined, 5000);
-    return { source: 'agent', sessions: status.peers.map((p) => ({ address: p.address, state: p.state, since: p.since, info: p.info, ...(p.lastError ? { lastError: p.lastError } : {}) })), ...(status.reason ? { notRunning: status.reason } : {}) };
-  } catch (error) {
-    if (!(error instanceof AgentUnreachable)) return { source: 'agent', sessions: [], notRunning: (error as Error).message };
-    agentNote = error.message;
-  }
-  for (const socket of birdSockets) {
-    try {
-      const rows = await readBirdProtocols(client, socket);
-      return { source: 'bird', sessions: rows.map((r) => ({ address: r.address, state: r.state, since: r.since, info: r.info, ...(r.lastError ? { lastError: r.lastError } : {}) })), note: `BIRD at ${socket}`, birdSocket: socket };
-    } catch {
-      // the next socket
-    }
-  }
-  return { source: 'none', sessions: [], note: `neither the Gingham agent (${agentNote}) nor BIRD (${birdSockets.join(', ')}) answers` };
-}
-
-async function readRib(client: Client, speaker: Speaker & { birdSocket?: string }): Promise<BgpPathFacts[]> {
-  if (speaker.source === 'agent' && !speaker.notRunning) {
-    const rib = await callAgent(client, 'bgp.routes', {}, 5000);
-    return rib.routes.flatMap((r) => r.paths.map((p) => ({ prefix: r.prefix, from: p.from, nextHop: p.nextHop, best: p.best, asPath: p.asPath })));
-  }
-  if (speaker.source === 'bird' && speaker.birdSocket) {
-    const reply = await askBird(client, speaker.birdSocket, 'show route all', 5000);
-    return reply.code === '0000' ? parseBirdRoutes(reply.text) : [];
-  }
-  return [];
-}
-
 async function readAgent(client: Client): Promise<ScanNodeEvidence['agent']> {
   try {
     const status = await callAgent(client, 'status', undefined, 5000);
@@ -88,10 +46,10 @@ async function readAgent(client: Client): Promise<ScanNodeEvidence['agent']> {
 
 /** Everything the scan reads on one node. */
 export async function scanNodeEvidence(client: Client, node: string, probes: string[]): Promise<ScanNodeEvidence> {
-  const [first, agent] = await Promise.all([readSessions(client), readAgent(client)]);
+  const [first, agent] = await Promise.all([readSpeakerSessions(client), readAgent(client)]);
   const result = await runScript(client, `scanning ${node}`, scanScript, probes, 30_000);
   if (result.code !== 0) throw new Error(`the doctor's scan script failed on ${node} (exit ${result.code}): ${result.stderr.trim()}`);
-  const [again, routes] = await Promise.all([readSessions(client), readRib(client, first).catch(() => [])]);
+  const [again, routes] = await Promise.all([readSpeakerSessions(client), readSpeakerRib(client, first).catch(() => [])]);
   return {
     node,
     sections: parseSections(result.stdout),

@@ -7,6 +7,10 @@
 // route is left with the protocol of the side that left. Then the same both ways in ipipMode
 // Never (BGP), where BIRD and the agent's speaker hand port 179 over, within subnet-1 (across
 // the subnets the lab's VPC router has no route to pod blocks). Figures: loss per pair each way.
+// Then, on the same mixed cluster in Never, the mesh to route reflectors and back with a reflector
+// of each kind (master on the agent, worker-3 on calico-node's BIRD) and a client of each kind
+// (worker-1, worker-2): no route hole on the agent's nodes within subnet-1 at any read (calico-node's
+// BIRD is watched and its holes counted), at most 1 s of pings lost per pair.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -20,9 +24,12 @@ import { kubectlOk, poolName } from '../../../lab/cluster/objects.ts';
 import { labSrcdst } from '../../../lab/lab.ts';
 import { sleep } from '../../../lab/sh.ts';
 import { useLab, type LabLease } from '../../../lab/testing/lab-fixture.ts';
-import { curlFrom, routesOf } from '../../../lab/testing/probes.ts';
+import { curlFrom, pingFrom, routesOf } from '../../../lab/testing/probes.ts';
 import { topologyFileFor } from '../../../lab/topology/topology.ts';
+import { reflectorLabel, reflectorPeerName, type ReflectorMigrationReport } from '../../../shared/api/reflectors-contract.ts';
 import { ConsoleBackend, type AttachedClient } from '../console-backend.ts';
+import { readSpeakerRib, readSpeakerSessions } from '../doctor/speaker-reading.ts';
+import { clusterNodeClient } from '../ssh/cluster-node-client.ts';
 import { labDefaultsFrom } from '../lab/lab-defaults.ts';
 
 let lab: LabLease;
@@ -160,5 +167,109 @@ describe('migrating a node between calico-node and the Gingham agent', () => {
     expectLossWithinOneSecond(back, within);
     expect(await routesWithProtocol('worker-2', ['71', '72'])).toEqual([]);
     await ipamClean();
+  }, 900_000);
+});
+
+describe('route reflectors on a mixed cluster: one of each kind, and a client of each kind', () => {
+  const subnet1 = ['master', 'worker-1', 'worker-2'];
+  const addressOf = (node: string) => lab.status.nodes.find((n) => n.name === node)!.address.split('/')[0]!;
+  /** A node's sessions as its speaker (agent or BIRD) says them: "address up|...". */
+  async function sessionsOf(node: string) {
+    const speaker = await readSpeakerSessions(await clusterNodeClient(backend.ssh, backend.nodes, node));
+    return { source: speaker.source, sessions: speaker.sessions.map((s) => `${s.address} ${s.state}`).sort() };
+  }
+  async function migrateReflectors(to: 'reflectors' | 'mesh', nodes?: string[]): Promise<ReflectorMigrationReport> {
+    const report = await client.handlers['reflectors.migrate']({ context, to, id: `mixed-${to}`, ...(nodes ? { nodes } : {}) });
+    figures.push(`reflectors, mixed, to ${to}: ${report.state} in ${(report.ms / 1000).toFixed(1)} s; ${report.steps.map((s) => `${s.id} ${((s.ms ?? 0) / 1000).toFixed(1)} s`).join(', ')}`);
+    expect(report.state, `${report.message}\n${report.log.join('\n')}`).toBe('done');
+    return report;
+  }
+
+  afterAll(async () => {
+    // Back to the mesh whatever happened, for whatever runs next on the lab.
+    await kubectlOk(kubeconfig, ['patch', 'bgpconfigurations.crd.projectcalico.org', 'default', '--type', 'merge', '-p', '{"spec":{"nodeToNodeMeshEnabled":true}}']).catch(() => undefined);
+    for (const node of lab.status.nodes) {
+      await kubectlOk(kubeconfig, ['annotate', 'node', node.name, 'projectcalico.org/RouteReflectorClusterID-']).catch(() => undefined);
+      await kubectlOk(kubeconfig, ['label', 'node', node.name, `${reflectorLabel}-`]).catch(() => undefined);
+    }
+    await kubectlOk(kubeconfig, ['delete', 'bgppeers.crd.projectcalico.org', reflectorPeerName, '--ignore-not-found']).catch(() => undefined);
+  }, 120_000);
+
+  it('migrates to master (agent) and worker-3 (BIRD) as reflectors and back, no route hole on the agent nodes of subnet-1, at most 1 s of pings lost per pair', async () => {
+    // In Never (as the test before leaves it): BGP carries every block; subnet-1's pods reach each other.
+    await labSrcdst('all', false);
+    await kubectlOk(kubeconfig, ['patch', 'ippools.crd.projectcalico.org', poolName, '--type=merge', '-p', JSON.stringify({ spec: { ipipMode: 'Never', vxlanMode: 'Never' } })]);
+    expect(await reachable([['pod-1', 'pod-2'], ['pod-2', 'pod-1']], 90_000)).toEqual([]);
+    // The migration starts only from a whole mesh (every node a path to every other node's block).
+    const blocksNow = JSON.parse(await kubectlOk(kubeconfig, ['get', 'ipamblocks.crd.projectcalico.org', '-o', 'json'])) as { items: Array<{ spec: { cidr: string; affinity?: string } }> };
+    const owned = blocksNow.items.flatMap((b) => (b.spec.affinity?.startsWith('host:') ? [[b.spec.affinity.slice(5), b.spec.cidr] as const] : []));
+    const meshMissing = async () => (await Promise.all(lab.status.nodes.map(async ({ name }) => {
+      const speaker = await clusterNodeClient(backend.ssh, backend.nodes, name);
+      const prefixes = new Set((await readSpeakerRib(speaker, await readSpeakerSessions(speaker))).map((p) => p.prefix));
+      return owned.filter(([owner, cidr]) => owner !== name && !prefixes.has(cidr)).map(([owner, cidr]) => `${name} lacks ${owner}'s ${cidr}`);
+    }))).flat();
+    for (let missing = await meshMissing(), deadline = Date.now() + 120_000; missing.length > 0; missing = await meshMissing()) {
+      if (Date.now() > deadline) throw new Error(`the mesh did not carry every block within 2 min: ${missing.join('; ')}`);
+      await sleep(1000);
+    }
+    // calico-node's nodes answer from BIRD, the agent's from its RPC.
+    expect((await sessionsOf('worker-2')).source).toBe('bird');
+    expect((await sessionsOf('worker-1')).source).toBe('agent');
+    const blocks = JSON.parse(await kubectlOk(kubeconfig, ['get', 'ipamblocks.crd.projectcalico.org', '-o', 'json'])) as { items: Array<{ spec: { cidr: string; affinity?: string } }> };
+    const blockOf = new Map(blocks.items.flatMap((b) => (b.spec.affinity?.startsWith('host:') ? [[b.spec.affinity.slice(5), b.spec.cidr] as const] : [])));
+    const watched = subnet1.filter((n) => blockOf.has(n));
+    expect(watched, JSON.stringify([...blockOf])).toEqual(expect.arrayContaining(['worker-1', 'worker-2']));
+    const holes: string[] = [];
+    let reads = 0;
+    let running = true;
+    const loops = watched.map(async (node) => {
+      while (running) {
+        const have = new Set((await routesOf(node)).filter((r) => r.type !== 'blackhole' && r.type !== 'unreachable').map((r) => r.dst));
+        reads++;
+        for (const other of watched) if (other !== node && !have.has(blockOf.get(other)!)) holes.push(`${new Date().toISOString()} ${node} had no route to ${other}'s ${blockOf.get(other)}`);
+        await sleep(50);
+      }
+    });
+    const pings = [['pod-1', 'pod-2'], ['pod-2', 'pod-1']].map(([from, to]) => ({ from: from!, to: to!, run: pingFrom(from!, podIp(to!)) }));
+    let failure: unknown;
+    try {
+      await sleep(1000);
+      const there = await migrateReflectors('reflectors', ['master', 'worker-3']);
+      expect(there.reflectors).toEqual(['master', 'worker-3']);
+      // Each client, of either kind, peers with the two reflectors only.
+      const reflectors = [`${addressOf('master')} up`, `${addressOf('worker-3')} up`].sort();
+      expect((await sessionsOf('worker-1')).sessions).toEqual(reflectors);
+      expect((await sessionsOf('worker-2')).sessions).toEqual(reflectors);
+      // BIRD on worker-2 holds worker-1's block from both reflectors (the reflected copies).
+      const worker2 = await clusterNodeClient(backend.ssh, backend.nodes, 'worker-2');
+      const rib = await readSpeakerRib(worker2, await readSpeakerSessions(worker2));
+      expect(rib.filter((p) => p.prefix === blockOf.get('worker-1')).map((p) => p.from).sort()).toEqual([addressOf('master'), addressOf('worker-3')].sort());
+      await sleep(2000);
+      await migrateReflectors('mesh');
+      expect((await sessionsOf('worker-2')).sessions).toHaveLength(3);
+      expect((await sessionsOf('worker-1')).sessions).toHaveLength(3);
+      await sleep(1000);
+    } catch (error) {
+      failure = error; // said first, below: the figures after it would hide it
+    } finally {
+      running = false;
+      await Promise.all(loops);
+      const loss = await Promise.all(pings.map(async (p) => ({ ...p, figures: await p.run.stop() })));
+      // On the agent's nodes no route ever goes. On worker-2 (calico-node) BIRD has been seen to
+      // lose the agent reflector's own block for about a second each way: confd renders a session
+      // with a reflector as Node_<ip> where the mesh had Mesh_<ip>, and BIRD tears one down for the
+      // other. Counted here as a figure, not bounded: docs/mixed-clusters.md says so.
+      const onBird = holes.filter((h) => h.includes(' worker-2 had'));
+      figures.push(`reflectors, mixed: ${reads} route reads, holes on the agent's nodes ${holes.length - onBird.length}, on calico-node's worker-2 ${onBird.length}${onBird.length ? ` (${onBird[0]} .. ${onBird.at(-1)})` : ''}; pings ${loss.map((l) => `${l.from}->${l.to} ${l.figures.lost}/${l.figures.transmitted}`).join(', ')}`);
+      if (failure) throw failure;
+      expect(holes.filter((h) => !onBird.includes(h)), holes.slice(0, 10).join('\n')).toEqual([]);
+      // As for the node migration on this mixed lab: the goal is none lost, the bound at most 1 s
+      // per pair (BIRD's session swap above has cost one ping of pod-2's in one run of three).
+      for (const l of loss) {
+        expect(l.figures.transmitted, `${l.from} -> ${l.to}`).toBeGreaterThanOrEqual(100);
+        expect(l.figures.lost, `${l.from} -> ${l.to}: ${JSON.stringify(l.figures)}`).toBeLessThanOrEqual(100);
+        if (l.figures.outage) expect(l.figures.outage.to - l.figures.outage.from, `${l.from} -> ${l.to}: ${JSON.stringify(l.figures)}`).toBeLessThanOrEqual(1000);
+      }
+    }
   }, 900_000);
 });

@@ -1,6 +1,7 @@
 // The reflector migration's and advice's real sides: the Kubernetes API (Nodes with their labels
 // and Calico annotations, IPAM blocks, BGPConfiguration, BGPPeer, the agents' GinghamNodeStatus)
-// and every node's agent over the console's SSH connections (its sessions and RIB).
+// and every node's speaker over the console's SSH connections (its sessions and RIB): the agent,
+// or calico-node's BIRD on a node Calico still runs, so that a mixed cluster migrates too.
 import { ApiException, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
 import type { Client } from 'ssh2';
 import { reflectorLabel, reflectorPeerName } from '../../../shared/api/reflectors-contract.ts';
@@ -10,7 +11,7 @@ import { calicoAnnotations, parseCalicoNode } from '../../../shared/model/calico
 import type { ClusterNode } from '../../../shared/model/cluster-snapshot.ts';
 import { nodeAgentStatusKind, nodeAgentStatusObjectSchema } from '../../../shared/model/node-agent-status.ts';
 import { formatIPv4 } from '../../../shared/net/index.ts';
-import { callAgent } from '../agent-rpc/agent-rpc.ts';
+import { readSpeakerRib, readSpeakerSessions } from '../doctor/speaker-reading.ts';
 import { RoutingConfigStore } from '../routing-config/routing-config-store.ts';
 import type { ClusterBgp, NodeBgp } from './bgp-readiness.ts';
 import type { ReflectorSides } from './migration.ts';
@@ -86,12 +87,19 @@ export class ReflectorCluster {
     return blocks;
   }
 
-  /** One node's sessions and paths from its agent; a peer's `from` is address[:port]. */
+  /** One node's sessions and paths from its speaker, the agent or BIRD; a peer's `from` is address[:port]. */
   private async nodeBgp(name: string, address: string): Promise<NodeBgp> {
     const client = await this.deps.clientFor(name, [address]);
-    const [status, rib] = await Promise.all([callAgent(client, 'bgp.status', undefined, 5000), callAgent(client, 'bgp.routes', {}, 5000)]);
-    const sessions = new Map(status.peers.map((p) => [p.address, p.state === 'up']));
-    const paths = new Map(rib.routes.map((r) => [r.prefix, new Set(r.paths.map((p) => p.from.split(':')[0]!))]));
+    const speaker = await readSpeakerSessions(client);
+    if (speaker.source === 'none') throw new Error(speaker.note ?? 'no BGP speaker answers');
+    if (speaker.notRunning) throw new Error(`its speaker is not running: ${speaker.notRunning}`);
+    const sessions = new Map(speaker.sessions.map((p) => [p.address, p.state === 'up']));
+    const paths = new Map<string, Set<string>>();
+    for (const path of await readSpeakerRib(client, speaker)) {
+      const from = paths.get(path.prefix) ?? new Set<string>();
+      from.add(path.from.split(':')[0]!);
+      paths.set(path.prefix, from);
+    }
     return { sessions, paths };
   }
 
