@@ -87,6 +87,9 @@ const sshCells: Partial<Record<StatusColumnId, OtherCell<AgentRow>>> = {
   problems: { cell: ({ ssh: node }) => (node ? node.agent.message ? <p className="hint">{node.agent.message}</p> : '—' : null), text: ({ ssh: node }) => node?.agent.message ?? '' },
 };
 
+/** A row's data-* attributes: one function for every render, so that an update redraws only the rows it changed. */
+const agentRowAttributes = (n: AgentRow) => ({ 'data-node': n.name, 'data-source': n.entry ? 'watch' : 'ssh' });
+
 function ProgressCell({ progress, onRetry }: { progress: InstallProgress | undefined; onRetry: () => void }) {
   if (!progress) return null;
   const percent = progress.bytesTotal ? Math.round(((progress.bytesSent ?? 0) / progress.bytesTotal) * 100) : undefined;
@@ -275,10 +278,11 @@ export function AgentPanel({ cluster }: { cluster: ConnectedCluster }) {
         columns={columns}
         rows={rows}
         rowKey={(n) => n.name}
-        rowAttributes={(n) => ({ 'data-node': n.name, 'data-source': n.entry ? 'watch' : 'ssh' })}
+        rowAttributes={agentRowAttributes}
         filterLabel="Filter nodes"
         filterPlaceholder="node, 10.240.1., Degraded, CrossSubnet…"
         rowHeight={55}
+        tallRows
       />
     </section>
   );

@@ -16,6 +16,9 @@ const baseColumns: Column<ClusterNode>[] = [
   { id: 'roles', header: 'Roles', width: 'minmax(7rem, 1fr)', cell: rolesText, text: rolesText, sort: rolesText },
 ];
 
+const nodeName = (node: ClusterNode) => node.name;
+const nodeAttributes = (node: ClusterNode) => ({ 'data-node': node.name });
+
 export function ClusterNodesTable({ cluster, onUseForSsh }: { cluster: ConnectedCluster; onUseForSsh?: (name: string, address: string) => void }) {
   const columns = useMemo<Column<ClusterNode>[]>(
     () =>
@@ -46,8 +49,8 @@ export function ClusterNodesTable({ cluster, onUseForSsh }: { cluster: Connected
       caption={`Nodes of ${cluster.context}`}
       columns={columns}
       rows={cluster.nodes}
-      rowKey={(n) => n.name}
-      rowAttributes={(n) => ({ 'data-node': n.name })}
+      rowKey={nodeName}
+      rowAttributes={nodeAttributes}
       filterLabel="Filter cluster nodes"
       filterPlaceholder="node, address, worker…"
       rowHeight={37}

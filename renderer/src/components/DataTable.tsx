@@ -2,9 +2,10 @@
 // box, a sticky header whose columns sort, and only the rows in view (plus 6 on each side) in the DOM,
 // drawn by @tanstack/react-virtual, so that 10,000 routes show, filter and scroll as fast as ten.
 // It stays a real <table> (caption, column and row headers, aria-rowcount and aria-rowindex for
-// the rows not drawn), so screen readers and the role-based e2e tests read it as before; its rows
-// are laid out by CSS grid with the columns' widths, which a native table layout cannot keep
-// still while rows come and go.
+// the rows not drawn), so screen readers and the role-based e2e tests read it as before; each row
+// is a CSS grid of the columns' widths, which a native table layout cannot keep still while rows
+// come and go. Rows are one height (rowHeight) and never measured, unless tallRows: a scroll then
+// lays out only the rows it brings in.
 import { memo, useCallback, useMemo, useRef, useState, type CSSProperties, type ReactNode } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { filterWords, rowMatches, sortRows, type SortOrder } from './table-rows.ts';
@@ -48,8 +49,18 @@ export interface DataTableProps<T> {
   /** Controls shown beside the filter box. */
   toolbar?: ReactNode;
   className?: string;
-  /** What a row measures before it is drawn (px); rows are measured once drawn. */
+  /**
+   * Each row's height (px). Rows are drawn exactly this tall, their cells on one line (cut with an
+   * ellipsis), so that none is measured: a scroll through 10,000 of them then lays out only the
+   * rows it brings in. With `tallRows`, only what a row measures before it is drawn.
+   */
   rowHeight?: number;
+  /**
+   * Rows take the height of their content (a list of problems, an install's progress): each is
+   * measured once drawn (a ResizeObserver), and the rows after it move. For the tables of nodes,
+   * whose cells hold more than a line.
+   */
+  tallRows?: boolean;
   /** The scroll area's height limit: the table scrolls within it, its header stuck at the top. */
   maxHeight?: string;
 }
@@ -64,7 +75,7 @@ function smallestRem(track: string): number {
 const overscan = 6;
 
 export function DataTable<T>(props: DataTableProps<T>) {
-  const { columns, rows, rowKey, where, rowHeight = 33 } = props;
+  const { columns, rows, where, rowHeight = 33, tallRows = false } = props;
   const [ownFilter, setOwnFilter] = useState('');
   const filter = props.filter ?? ownFilter;
   const setFilter = props.onFilterChange ?? setOwnFilter;
@@ -95,12 +106,18 @@ export function DataTable<T>(props: DataTableProps<T>) {
     return sorted.filter((row) => (!where || where(row)) && rowMatches(haystack(row), words));
   }, [sorted, haystack, filter, where]);
 
+  // The virtualizer lays out every row again (10,000 keys) whenever its key function is a new one:
+  // a new function only with new rows, not with each render (each frame of a scroll draws one).
+  const rowKey = useRef(props.rowKey);
+  rowKey.current = props.rowKey;
+  const getItemKey = useCallback((index: number) => rowKey.current(shown[index]!), [shown]);
+  const estimateSize = useCallback(() => rowHeight, [rowHeight]);
   const virtualizer = useVirtualizer({
     count: shown.length,
     getScrollElement: () => scroller.current,
-    estimateSize: () => rowHeight,
+    estimateSize,
     overscan,
-    getItemKey: (index) => rowKey(shown[index]!),
+    getItemKey,
   });
   const items = virtualizer.getVirtualItems();
   const padTop = items[0]?.start ?? 0;
@@ -128,7 +145,7 @@ export function DataTable<T>(props: DataTableProps<T>) {
         </div>
       )}
       <div className="data-table-scroll" ref={scroller} style={{ maxHeight: props.maxHeight ?? '70vh' }}>
-        <table aria-rowcount={shown.length + 1} style={{ '--columns': template, minWidth } as CSSProperties}>
+        <table aria-rowcount={shown.length + 1} className={tallRows ? 'tall-rows' : 'fixed-rows'} style={{ '--columns': template, '--row-height': `${rowHeight}px`, minWidth } as CSSProperties}>
           <caption>{caption}</caption>
           <thead>
             <tr aria-rowindex={1}>
@@ -153,7 +170,7 @@ export function DataTable<T>(props: DataTableProps<T>) {
           </thead>
           <tbody style={{ paddingTop: padTop, paddingBottom: padBottom }}>
             {items.map((item) => (
-              <Row key={item.key} row={shown[item.index]!} index={item.index} columns={columns} attributes={props.rowAttributes} measure={virtualizer.measureElement} />
+              <Row key={item.key} row={shown[item.index]!} index={item.index} columns={columns} attributes={props.rowAttributes} measure={tallRows ? virtualizer.measureElement : undefined} />
             ))}
           </tbody>
         </table>
@@ -168,7 +185,8 @@ interface RowProps<T> {
   index: number;
   columns: readonly Column<T>[];
   attributes: ((row: T) => RowAttributes) | undefined;
-  measure(element: Element | null): void;
+  /** The virtualizer's measure, for rows of their content's height; none for rows of a fixed height. */
+  measure: ((element: Element | null) => void) | undefined;
 }
 
 /** One row; drawn again only when its row, place or columns change, so a scroll draws only the rows it brings in. */

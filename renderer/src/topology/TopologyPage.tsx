@@ -106,6 +106,9 @@ const edgeColumns = (labels: Map<string, string>): Column<Edge>[] => [
   { id: 'down', header: 'Down', width: '5rem', cell: (e) => e.down.toLocaleString('en'), sort: (e) => e.down, className: (e) => (e.down > 0 ? 'error' : undefined) },
   { id: 'encap', header: 'Encapsulation', width: 'minmax(10rem, 1fr)', cell: (e) => encapWords[e.encapsulation], text: (e) => encapWords[e.encapsulation], sort: (e) => e.encapsulation },
 ];
+// The edges table's row keys and data-* attributes: one function for every render.
+const edgeKey = (e: Edge) => e.id;
+const edgeAttributes = (e: Edge) => ({ 'data-edge': e.id, 'data-encapsulation': e.encapsulation });
 
 export function TopologyPage({ cluster, active }: { cluster?: ConnectedCluster; active: boolean }) {
   const client = useClient();
@@ -262,7 +265,7 @@ export function TopologyPage({ cluster, active }: { cluster?: ConnectedCluster; 
         </ReactFlow>
       </figure>
       {graph && (
-        <DataTable caption={(shown, total) => `Sessions between the boxes drawn (${shown} of ${total})`} columns={columns} rows={graph.edges} rowKey={(e) => e.id} rowAttributes={(e) => ({ 'data-edge': e.id, 'data-encapsulation': e.encapsulation })} filterLabel="Filter sessions" maxHeight="40vh" />
+        <DataTable caption={(shown, total) => `Sessions between the boxes drawn (${shown} of ${total})`} columns={columns} rows={graph.edges} rowKey={edgeKey} rowAttributes={edgeAttributes} filterLabel="Filter sessions" maxHeight="40vh" />
       )}
     </section>
   );
