@@ -3,10 +3,14 @@ import type { NodeStatusEntry } from '../../../shared/api/node-status-contract.t
 import type { NodeAgentStatus } from '../../../shared/model/node-agent-status.ts';
 
 /** A timestamp as the clock on the wall shows it (24 h), for the tables. */
+// One formatter for every cell: toLocaleTimeString() builds one per call (~0.1 ms), which was
+// most of the time a table took to draw the rows a scroll brings in.
+const clock = new Intl.DateTimeFormat([], { hour: 'numeric', minute: 'numeric', second: 'numeric', hour12: false });
+
 export function clockTime(iso: string | undefined): string {
   if (!iso) return '';
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleTimeString([], { hour12: false });
+  return Number.isNaN(date.getTime()) ? iso : clock.format(date);
 }
 
 /** Ready, Degraded, Starting, or that the agent no longer reports. */
