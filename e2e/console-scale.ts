@@ -245,15 +245,49 @@ function frameFigures(deltas: number[]): FrameFigures {
  * the top to the bottom and back, as a user flinging through it.
  */
 export async function frameTimes(page: Page, ms: number, scroll?: string): Promise<FrameFigures> {
-  const deltas = await page.evaluate(
+  return frameFigures(await scrollFrames(page, ms, scroll === undefined ? undefined : { caption: scroll }));
+}
+
+/**
+ * The floor under a table's frames: the same scroll of a plain scroller laid over the page (as
+ * large as a table's scroll area, 1280 x 560 px), holding `rows` rows of static text that are all
+ * in the DOM (0: blank), so that no script and no layout runs while it scrolls: what the
+ * browser's compositor and raster (software here: no GPU) take by themselves on this machine.
+ */
+export async function floorFrameTimes(page: Page, ms: number, rows: number): Promise<FrameFigures> {
+  return frameFigures(await scrollFrames(page, ms, { floorRows: rows }));
+}
+
+async function scrollFrames(page: Page, ms: number, scroll: { caption: string } | { floorRows: number } | undefined): Promise<number[]> {
+  return page.evaluate(
     async ({ ms, scroll }) => {
-      const table = scroll ? [...document.querySelectorAll('table')].find((t) => t.caption?.textContent?.startsWith(scroll)) : undefined;
-      // The table's own scroll area, else the page (an old table, drawn whole, scrolls with the page).
-      let area: Element | null | undefined = table?.parentElement;
-      while (area && !(area.scrollHeight > area.clientHeight + 1 && getComputedStyle(area).overflowY !== 'visible')) area = area.parentElement;
-      area ??= scroll ? document.scrollingElement : undefined;
+      let area: Element | null | undefined;
+      let floor: HTMLElement | undefined;
+      if (scroll && 'floorRows' in scroll) {
+        floor = document.createElement('div');
+        floor.style.cssText = 'position: fixed; left: 0; top: 0; width: 1280px; height: 560px; overflow: auto; background: Canvas; z-index: 99; font: 14px system-ui';
+        const inner = document.createElement('div');
+        inner.style.minHeight = '30000px';
+        for (let i = 0; i < scroll.floorRows; i++) {
+          const row = document.createElement('div');
+          row.style.cssText = 'height: 54px; border-bottom: 1px solid #ccc; padding: 0.4rem 0.6rem; box-sizing: border-box';
+          row.textContent = `node-${i + 1}  10.240.${i % 250}.${i % 200}  Ready v0.1.0  12 of 499 sessions up  IPIP CrossSubnet  In sync 12:00:01  no problems`;
+          inner.append(row);
+        }
+        floor.append(inner);
+        document.body.append(floor);
+        area = floor;
+      } else if (scroll) {
+        const table = [...document.querySelectorAll('table')].find((t) => t.caption?.textContent?.startsWith(scroll.caption));
+        // The table's own scroll area, else the page (an old table, drawn whole, scrolls with the page).
+        area = table?.parentElement;
+        while (area && !(area.scrollHeight > area.clientHeight + 1 && getComputedStyle(area).overflowY !== 'visible')) area = area.parentElement;
+        area ??= document.scrollingElement;
+      }
       const out: number[] = [];
       let step = 48;
+      // Two frames first, so that a floor just added is drawn before the clock starts.
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
       return new Promise<number[]>((resolve) => {
         let last = performance.now();
         const start = last;
@@ -266,32 +300,83 @@ export async function frameTimes(page: Page, ms: number, scroll?: string): Promi
             area.scrollTop += step;
           }
           if (now - start < ms) requestAnimationFrame(frame);
-          else resolve(out.slice(1));
+          else {
+            floor?.remove();
+            resolve(out.slice(1));
+          }
         };
         requestAnimationFrame(frame);
       });
     },
     { ms, scroll },
   );
-  return frameFigures(deltas);
 }
 
-/** The page's JS heap in MB after a full garbage collection (CDP), which performance.memory rounds. */
-export async function heapMb(cdp: CDPSession): Promise<number> {
+/** One sample of the page's memory: after a full garbage collection (CDP), which performance.memory would round. */
+export interface MemorySample {
+  /** Seconds since the first sample. */
+  s: number;
+  heapMb: number;
+  /** The document's DOM nodes and event listeners (CDP Memory.getDOMCounters): what a leak of detached rows would grow. */
+  domNodes: number;
+  listeners: number;
+}
+
+async function memorySample(cdp: CDPSession, since: number): Promise<MemorySample> {
   await cdp.send('HeapProfiler.collectGarbage');
   const { usedSize } = await cdp.send('Runtime.getHeapUsage');
-  return usedSize / 2 ** 20;
+  const counters = await cdp.send('Memory.getDOMCounters');
+  return { s: (Date.now() - since) / 1000, heapMb: usedSize / 2 ** 20, domNodes: counters.nodes, listeners: counters.jsEventListeners };
 }
 
-/** The heap sampled every `everyMs` over `ms` (the page as it is, updates streaming). */
-export async function heapOver(page: Page, ms: number, everyMs: number): Promise<number[]> {
+/** The memory sampled every `everyMs` over `ms` (the page as it is, updates streaming); `progress` hears each sample. */
+export async function memoryOver(page: Page, ms: number, everyMs: number, progress?: (sample: MemorySample) => void): Promise<MemorySample[]> {
   const cdp = await page.context().newCDPSession(page);
-  const samples = [await heapMb(cdp)];
-  const end = Date.now() + ms;
+  const since = Date.now();
+  const samples = [await memorySample(cdp, since)];
+  progress?.(samples[0]!);
+  const end = since + ms;
   while (Date.now() < end) {
     await page.waitForTimeout(Math.min(everyMs, end - Date.now()));
-    samples.push(await heapMb(cdp));
+    samples.push(await memorySample(cdp, since));
+    progress?.(samples.at(-1)!);
   }
   await cdp.detach();
   return samples;
+}
+
+/** The least-squares slope of the heap over the samples, in MB per hour. */
+export function heapSlopeMbPerHour(samples: readonly MemorySample[]): number {
+  const n = samples.length;
+  if (n < 2) return 0;
+  const meanS = samples.reduce((sum, x) => sum + x.s, 0) / n;
+  const meanMb = samples.reduce((sum, x) => sum + x.heapMb, 0) / n;
+  const covariance = samples.reduce((sum, x) => sum + (x.s - meanS) * (x.heapMb - meanMb), 0);
+  const variance = samples.reduce((sum, x) => sum + (x.s - meanS) ** 2, 0);
+  return (covariance / variance) * 3600;
+}
+
+/**
+ * The DOM writes (nodes added or removed, attributes and text set) the page makes over `ms`, as
+ * it is: what the status updates redraw while nothing else happens, by the element they land in
+ * (a table by its caption, else its section).
+ */
+export async function domWrites(page: Page, ms: number): Promise<{ perSecond: number; where: Record<string, number> }> {
+  return page.evaluate(async (ms) => {
+    const where: Record<string, number> = {};
+    let writes = 0;
+    const observer = new MutationObserver((records) => {
+      for (const record of records) {
+        const count = record.type === 'childList' ? record.addedNodes.length + record.removedNodes.length : 1;
+        writes += count;
+        const target = record.target instanceof Element ? record.target : record.target.parentElement;
+        const place = target?.closest('table')?.caption?.textContent?.slice(0, 40) ?? target?.closest('section')?.getAttribute('aria-labelledby') ?? '(page)';
+        where[place] = (where[place] ?? 0) + count;
+      }
+    });
+    observer.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    observer.disconnect();
+    return { perSecond: writes / (ms / 1000), where };
+  }, ms);
 }
