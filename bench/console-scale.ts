@@ -69,7 +69,7 @@ interface Figures {
   framesFloorRows: Frames;
   framesScroll: Frames;
   memory: MemorySample[];
-  routes: number;
+  routes: number | undefined;
   routesTable: number[];
   /** Of it, until the backend's answer arrived in the page. */
   routesAnswer: number[];
@@ -200,7 +200,7 @@ line('frames scrolling a blank scroller (the floor, no script)', (r) => frames(r
 line('frames scrolling 600 static rows (the floor, no script)', (r) => frames(r.framesFloorRows));
 line('frames scrolling the Nodes table', (r) => frames(r.framesScroll));
 line(`JS heap after GC over ${memoryMs / 1000} s`, (r) => memory(r.memory));
-line('Routes: choosing the node to the whole table', (r) => `${ms(r.routesTable)}, ${r.routes} routes, ${r.routesDomRows} rows in the DOM`);
+line('Routes: choosing the node to the whole table', (r) => (r.routes === undefined ? '- (--routes 0)' : `${ms(r.routesTable)}, ${r.routes} routes, ${r.routesDomRows} rows in the DOM`));
 line('of it: the backend answering (SSH, ip -json route show, 2.8 MB)', (r) => ms(r.routesAnswer));
 line('Routes: filter to 250 routes', (r) => ms(r.routesFilter));
 line('frames scrolling the Routes table', (r) => (r.routesScroll ? frames(r.routesScroll) : '-'));
