@@ -79,7 +79,7 @@ export function statusColumns<T>(entryOf: (row: T) => NodeStatusEntry | undefine
     {
       id: 'bgp',
       header: 'BGP',
-      width: '10.5rem',
+      width: '12.5rem', // "479 of 499 sessions up" on one line, clear of Mode
       cell: either('bgp', (_, status) => sessionWords(status)),
       text: text('bgp', (_, status) => sessionWords(status)),
       sort: (row) => of(row)?.status.bgp.established ?? -1,
