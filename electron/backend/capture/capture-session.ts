@@ -55,6 +55,9 @@ const maxBatchRows = 2_000;
  */
 const quietMs = 4;
 
+/** Three of the tunl0 helper's 50 ms looks for captures (agent/dataplane/native/tunl0.c). */
+const tunl0CaptureSettleMs = 150;
+
 /** Single-quotes a word for a POSIX shell. */
 export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
@@ -216,7 +219,10 @@ export class CaptureSession {
             const session = new CaptureSession(client, channel, node, iface, filter, sink, options);
             session.stderr = said;
             session.pid = Number(/gingham-capture-pid (\d+)/.exec(said)?.[1] ?? NaN) || undefined;
-            resolve(session);
+            // The user-space tunl0's kernel fast path sends tunl0's outgoing packets on before a
+            // capture can see them, and steps aside within 50 ms of a capture appearing on tunl0
+            // (or on every interface): only then does "listening" mean they are seen.
+            setTimeout(() => resolve(session), iface === 'tunl0' || iface === 'any' ? tunl0CaptureSettleMs : 0);
             return;
           }
           channel.close();
