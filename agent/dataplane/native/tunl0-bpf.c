@@ -116,6 +116,14 @@ static int finish(struct prog *p) {
 #define SKB(field) ((int16_t)offsetof(struct __sk_buff, field))
 enum { R0 = BPF_REG_0, R1, R2, R3, R4, R5, R6, R7, R8, R9, FP };
 
+/* r3-r5 for a helper that takes the outer header on the stack: its address, 20 bytes, 0. */
+static void header_args(struct prog *p) {
+    movr(p, R3, FP);
+    alu(p, BPF_ADD, R3, -32);
+    mov(p, R4, 20);
+    mov(p, R5, 0);
+}
+
 /*
  * tunl0 egress. The packet starts at its IPv4 header (TUN is a layer-3 device). The outer header
  * is built on the stack at fp-32 .. fp-13 while the inner one can still be read; the route key at
@@ -170,10 +178,7 @@ static void write_encap(struct prog *p, int routes, int counters, int config, ui
     stx(p, BPF_H, FP, -30, R1);
     mov(p, R1, 0);
     mov(p, R2, 0);
-    movr(p, R3, FP);
-    alu(p, BPF_ADD, R3, -32);
-    mov(p, R4, 20);
-    mov(p, R5, 0);
+    header_args(p);
     call(p, BPF_FUNC_csum_diff);
     movr(p, R1, R0); /* fold the 32-bit sum to 16 bits, twice, and invert */
     alu(p, BPF_RSH, R1, 16);
@@ -188,10 +193,7 @@ static void write_encap(struct prog *p, int routes, int counters, int config, ui
 
     movr(p, R1, R6);
     mov(p, R2, 0);
-    movr(p, R3, FP);
-    alu(p, BPF_ADD, R3, -32);
-    mov(p, R4, 20);
-    mov(p, R5, 0);
+    header_args(p);
     call(p, BPF_FUNC_skb_store_bytes);
     jmp(p, BPF_JNE, R0, 0, L_DROP);
     /* Room for an Ethernet header in front (zeros, which bpf_redirect_neigh takes off again and
